@@ -1,0 +1,303 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli_args.h"
+#include "progress_printer.h"
+#include "losslab/analysis/group_summary.h"
+#include "losslab/error.h"
+#include "losslab/runner/run_queue.h"
+#include "losslab/spec/experiment_spec.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/plugin_loader.h"
+#include "losslab/tasks/task_registry.h"
+
+namespace losslab::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string exeDir() {
+    std::error_code ec;
+    const auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string() : p.parent_path().string();
+}
+
+// Loads the task plugins; warnings go to stderr (a broken user plugin must not hide the others).
+void loadTasks(TaskRegistry& registry, bool verbose) {
+    const PluginLoadReport report = loadPlugins(registry, defaultPluginDirs());
+    for (const auto& w : report.warnings) std::cerr << "losslab-cli: warning: plugin skipped: " << w << "\n";
+    if (verbose)
+        for (const auto& l : report.loaded) std::cerr << "losslab-cli: loaded plugin " << l << "\n";
+}
+
+// "default" or "tcn_permuted_mnist" name a shipped preset; anything else is a path.
+std::string resolveExperimentPath(const std::string& arg) {
+    if (fs::exists(arg) || arg.find('/') != std::string::npos) return arg;
+    const std::string file = arg.size() > 5 && arg.substr(arg.size() - 5) == ".yaml" ? arg : arg + ".yaml";
+    const std::vector<fs::path> dirs = {fs::path(exeDir()) / ".." / LOSSLAB_DATA_SUBDIR / "experiments",
+                                        fs::path(LOSSLAB_SOURCE_EXPERIMENTS)};
+    for (const auto& d : dirs)
+        if (fs::exists(d / file)) return (d / file).lexically_normal().string();
+    return arg;
+}
+
+std::string fmt(double v, int precision = 4) {
+    if (std::isnan(v)) return "-";
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os.setf(std::ios::fixed);
+    os.precision(precision);
+    os << v;
+    return os.str();
+}
+
+std::string num(double v) {
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os << v;
+    return os.str();
+}
+
+// Plain-text table with columns padded to their widest cell.
+void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            std::string cell = r[i];
+            if (i + 1 < r.size()) cell.resize(width[i] + 2, ' ');
+            line += cell;
+        }
+        out << line << "\n";
+    }
+}
+
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+void printComparison(std::ostream& out, const std::vector<RunRecord>& runs, const std::string& title) {
+    const auto groups = summarizeRuns(runs, "test_acc");
+    out << title << "\n";
+    std::vector<std::vector<std::string>> rows = {
+        {"loss", "k", "M", "lr", "protocol", "n", "test acc mean", "std", "min", "max", "not completed"}};
+    for (const auto& g : groups) {
+        std::string other;
+        for (const auto& o : g.otherStatuses) other += (other.empty() ? "" : "; ") + o;
+        rows.push_back({g.lossName, num(g.k), num(g.M), num(g.lr), g.protocol,
+                        std::to_string(g.stats.n) + "/" + std::to_string(g.runs), fmt(g.stats.mean), fmt(g.stats.std),
+                        fmt(g.stats.min), fmt(g.stats.max), other.empty() ? "-" : other});
+    }
+    printTable(out, rows);
+    out << "(accuracy as a fraction, at the epoch each protocol reports; std is the sample std over seeds)\n";
+}
+
+std::atomic<int> g_signal{0};
+extern "C" void onSignal(int sig) {
+    g_signal.store(sig);
+    std::signal(sig, SIG_DFL); // a second Ctrl-C ends the process at once
+}
+
+bool parseOrHelp(Args& args, const std::vector<std::string>& argv, const std::string& usage) {
+    args.parse(argv);
+    if (args.flag("help")) {
+        std::cout << usage << "\nOptions:\n" << args.optionsHelp();
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+std::string mainHelp() {
+    return "losslab-cli " LOSSLAB_VERSION " - square loss vs cross-entropy, seeded and paired\n"
+           "\n"
+           "Usage: losslab-cli COMMAND [OPTIONS]\n"
+           "\n"
+           "Commands:\n"
+           "  tasks     list the registered tasks (classes, dataset, model, description)\n"
+           "  run       run an experiment file (YAML) and print the comparison table\n"
+           "  list      list stored runs, as a table or CSV\n"
+           "\n"
+           "  losslab-cli COMMAND --help    options of one command\n"
+           "  losslab-cli --version         version\n"
+           "\n"
+           "Exit status: 0 success, 1 a run failed, 2 invalid input (nothing was run), 130 interrupted.\n";
+}
+
+int runTasksCommand(const std::vector<std::string>& argv) {
+    Args args({{"verbose", false, false, "", "also list each task's keys and recipe"}}, "losslab-cli tasks");
+    if (!parseOrHelp(args, argv, "Usage: losslab-cli tasks [--verbose]\n\nLists the tasks registered by the plugins."))
+        return kExitOk;
+    TaskRegistry registry;
+    loadTasks(registry, args.flag("verbose"));
+    std::vector<std::vector<std::string>> rows = {{"task", "classes", "dataset", "model", "data", "description"}};
+    for (const auto& t : registry.list()) {
+        std::string data = t.defaultDataRoot.empty() ? "set data.root"
+                           : fs::exists(t.defaultDataRoot) ? t.defaultDataRoot : "missing: " + t.defaultDataRoot;
+        rows.push_back({t.id, std::to_string(t.numClasses), t.dataset, t.model, data, t.description});
+    }
+    printTable(std::cout, rows);
+    if (args.flag("verbose")) {
+        for (const auto& t : registry.list()) {
+            std::cout << "\n" << t.id << " (plugin " << t.plugin << ")\n  data: " << t.dataHint << "\n";
+            for (const auto& p : t.params)
+                std::cout << "  " << p.key << " = " << (p.defaultValue.empty() ? "\"\"" : p.defaultValue) << "  # " << p.help << "\n";
+            for (const auto& [k, v] : t.recipe) std::cout << "  " << k << " = " << v << "  # recipe\n";
+        }
+    }
+    if (registry.ids().empty()) {
+        std::cerr << "losslab-cli: no tasks: no plugin was found in:";
+        for (const auto& d : defaultPluginDirs()) std::cerr << " " << d;
+        std::cerr << "\n";
+        return kExitInvalidInput;
+    }
+    return kExitOk;
+}
+
+int runRunCommand(const std::vector<std::string>& argv) {
+    Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
+               {"device", true, false, "DEV", "auto, cpu, cuda or cuda:N (default: the file's device, else auto)"},
+               {"seeds", true, false, "N", "use seeds 0..N-1"},
+               {"max-epochs", true, false, "N", "train.max_epochs"},
+               {"limit-train", true, false, "N", "train on a seeded subset of N training examples"},
+               {"set", true, true, "KEY=VALUE", "set any key by its dotted path (losses.1.lr=0.2)"},
+               {"quiet", false, false, "", "print only the final table and failures"}},
+              "losslab-cli run");
+    if (!parseOrHelp(args, argv,
+                     "Usage: losslab-cli run EXPERIMENT.yaml [OPTIONS]\n\n"
+                     "Runs every task x loss x protocol x seed of the experiment, stores them in the database,\n"
+                     "and prints per loss and protocol the mean and std of test accuracy over seeds.\n"
+                     "EXPERIMENT may also name a shipped preset: default, tcn_permuted_mnist, wrn_cifar10, ..."))
+        return kExitOk;
+    if (args.positional().size() != 1)
+        throw Error("losslab-cli run: expected one experiment file, got " + std::to_string(args.positional().size()) +
+                    " (see losslab-cli run --help)");
+    std::vector<SpecOverride> overrides;
+    if (const auto n = args.integer("seeds", 1)) overrides.push_back({"seeds", std::to_string(*n)});
+    if (const auto n = args.integer("max-epochs", 1)) overrides.push_back({"train.max_epochs", std::to_string(*n)});
+    if (const auto n = args.integer("limit-train", 1)) overrides.push_back({"data.limit_train", std::to_string(*n)});
+    if (const auto d = args.value("device")) overrides.push_back({"device", *d});
+    for (const auto& s : args.values("set")) overrides.push_back(parseOverride(s));
+
+    TaskRegistry registry;
+    loadTasks(registry, false);
+    const ExperimentSpec spec = loadExperimentFile(resolveExperimentPath(args.positional()[0]), overrides, registry);
+    RunStore store(args.value("db").value_or(RunStore::defaultPath()));
+    const int orphans = store.markOrphansInterrupted();
+    if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left running by a process that ended are now 'interrupted'\n";
+
+    const bool terminal = ::isatty(STDERR_FILENO) != 0;
+    ProgressPrinter printer(static_cast<int>(spec.expand().size()), terminal, args.flag("quiet"));
+    RunQueue queue(store, registry);
+    queue.addObserver([&printer](const RunEvent& e) { printer.onEvent(e); });
+
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    const RunQueueResult started = queue.start(spec); // throws Error before storing anything
+    std::cerr << "losslab-cli: experiment '" << spec.name << "' (#" << started.experimentId << "): "
+              << started.runIds.size() << " runs, database " << store.path() << "\n";
+    std::atomic<bool> done{false};
+    std::thread watcher([&] {
+        while (!done) {
+            if (g_signal.load() != 0 && !queue.cancelRequested()) {
+                printer.finishLine();
+                std::cerr << "losslab-cli: stopping: the current runs are cancelled at the next batch (again to quit at once)\n";
+                queue.cancelAll();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+    const RunQueueResult result = queue.wait();
+    done = true;
+    watcher.join();
+    printer.finishLine();
+
+    RunFilter filter;
+    filter.runIds = result.runIds;
+    std::cout << "\n";
+    printComparison(std::cout, store.runs(filter),
+                    "Experiment '" + spec.name + "' (#" + std::to_string(result.experimentId) + "), task " + spec.taskId +
+                        ": test accuracy over seeds");
+    std::cout << result.completed << " completed, " << result.diverged << " diverged, " << result.failed << " failed, "
+              << result.cancelled << " cancelled\n";
+    if (g_signal.load() != 0) return kExitInterrupted;
+    return result.failed > 0 ? kExitRunFailed : kExitOk;
+}
+
+int runListCommand(const std::vector<std::string>& argv) {
+    Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
+               {"experiment", true, true, "NAME", "only runs of this experiment"},
+               {"format", true, false, "table|csv", "output format (default: table)"}},
+              "losslab-cli list");
+    if (!parseOrHelp(args, argv, "Usage: losslab-cli list [--db FILE] [--experiment NAME]... [--format table|csv]\n\n"
+                                 "One row per stored run; accuracies are fractions at the reported epoch."))
+        return kExitOk;
+    const std::string format = args.value("format").value_or("table");
+    if (format != "table" && format != "csv")
+        throw Error("losslab-cli list: --format: expected table or csv, got '" + format + "'");
+    const std::string path = args.value("db").value_or(RunStore::defaultPath());
+    if (!fs::exists(path)) throw Error("losslab-cli list: no database at " + path + " (run an experiment first, or pass --db FILE)");
+    RunStore store(path);
+    RunFilter filter;
+    filter.experiments = args.values("experiment");
+    const auto runs = store.runs(filter);
+    if (!filter.experiments.empty() && runs.empty()) {
+        std::string known;
+        for (const auto& e : store.experiments()) known += (known.empty() ? "" : ", ") + e.name;
+        std::cerr << "losslab-cli list: no runs for the experiment(s) asked for; known experiments: "
+                  << (known.empty() ? "(none)" : known) << "\n";
+    }
+    const std::vector<std::string> header = {"run_id", "experiment", "task", "loss", "k", "M", "lr", "protocol", "seed",
+                                             "status", "epochs", "best_epoch", "val_acc", "test_acc", "loss_name",
+                                             "device", "wall_s", "error"};
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : runs) {
+        auto full = [&](double v) { return std::isnan(v) ? std::string() : num(v); };
+        rows.push_back({std::to_string(r.id), r.experiment, r.taskId, r.loss, num(r.k), num(r.M), num(r.lr), r.protocol,
+                        std::to_string(r.seed), runStatusName(r.status), std::to_string(r.epochs),
+                        std::to_string(r.bestEpoch), format == "csv" ? full(r.valAcc) : fmt(r.valAcc),
+                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device,
+                        format == "csv" ? num(r.wallSeconds) : fmt(r.wallSeconds, 1), r.error});
+    }
+    if (format == "csv") {
+        std::string line;
+        for (std::size_t i = 0; i < header.size(); ++i) line += (i ? "," : "") + header[i];
+        std::cout << line << "\r\n";
+        for (const auto& r : rows) {
+            line.clear();
+            for (std::size_t i = 0; i < r.size(); ++i) line += (i ? "," : "") + csvField(r[i]);
+            std::cout << line << "\r\n";
+        }
+    } else {
+        rows.insert(rows.begin(), header);
+        for (auto& r : rows) r.pop_back(); // errors are long: table shows them below
+        printTable(std::cout, rows);
+        for (const auto& r : runs)
+            if (!r.error.empty()) std::cout << "run " << r.id << ": " << r.error << "\n";
+    }
+    return kExitOk;
+}
+
+} // namespace losslab::cli

@@ -1,0 +1,20 @@
+#pragma once
+// The losslab-cli commands. Each returns the process exit status:
+// 0 success, 1 a run failed, 2 invalid input found before any run started, 130 interrupted.
+#include <string>
+#include <vector>
+
+namespace losslab::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRunFailed = 1;
+constexpr int kExitInvalidInput = 2;
+constexpr int kExitInterrupted = 130;
+
+int runTasksCommand(const std::vector<std::string>& args);
+int runRunCommand(const std::vector<std::string>& args);
+int runListCommand(const std::vector<std::string>& args);
+
+std::string mainHelp();
+
+} // namespace losslab::cli

@@ -1,0 +1,35 @@
+// losslab-cli: the headless face of LossLab (see `losslab-cli --help`).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "losslab/error.h"
+
+int main(int argc, char** argv) {
+    using namespace losslab::cli;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << mainHelp();
+        return args.empty() ? kExitInvalidInput : kExitOk;
+    }
+    if (args[0] == "--version") {
+        std::cout << "losslab-cli " LOSSLAB_VERSION "\n";
+        return kExitOk;
+    }
+    const std::string command = args[0];
+    args.erase(args.begin());
+    try {
+        if (command == "tasks") return runTasksCommand(args);
+        if (command == "run") return runRunCommand(args);
+        if (command == "list") return runListCommand(args);
+        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list (see losslab-cli --help)\n";
+        return kExitInvalidInput;
+    } catch (const losslab::Error& e) {
+        std::cerr << "losslab-cli: error: " << e.what() << "\n";
+        return kExitInvalidInput;
+    } catch (const std::exception& e) {
+        std::cerr << "losslab-cli: internal error: " << e.what() << "\n";
+        return kExitRunFailed;
+    }
+}

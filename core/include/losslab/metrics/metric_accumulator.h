@@ -1,0 +1,44 @@
+#pragma once
+// Accumulates the per-split classification metrics over batches, on the device, with one
+// host synchronisation in finish(). Metric names (stored as-is, see docs/metrics.md):
+//   loss   mean per-example loss of the run's loss function
+//   acc    accuracy of argmax of raw outputs; error = 1 - acc
+//   top5   top-5 accuracy (only when there are more than 5 classes)
+//   f1     F1 of class 1 (only for two-class tasks)
+//   ece    expected calibration error, 15 equal-width confidence bins
+//   brier  multi-class Brier score: mean over examples of sum_i (p_i - y_i)^2
+// Probabilities for ece / brier come from LossFunction::probabilities.
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "losslab/losses/loss_function.h"
+#include "losslab/store/records.h"
+
+namespace losslab {
+
+constexpr int kEceBins = 15;
+
+class MetricAccumulator {
+public:
+    MetricAccumulator(const LossFunction& loss, std::int64_t numClasses);
+
+    // outputs [B, C] raw scores, labels [B]; both on the same device. No gradient is kept.
+    void add(const torch::Tensor& outputs, const torch::Tensor& labels);
+    std::int64_t count() const { return m_count; }
+
+    // Values for `split` ("train", "val", "test"). Empty when nothing was added.
+    std::vector<MetricValue> finish(const std::string& split) const;
+
+private:
+    LossFunction m_loss;
+    std::int64_t m_numClasses;
+    std::int64_t m_count = 0;
+    torch::Tensor m_sums;     // [7]: loss, correct, top5, tp, fp, fn, brier
+    torch::Tensor m_binCount; // [kEceBins]
+    torch::Tensor m_binConf;  // [kEceBins] summed confidence
+    torch::Tensor m_binHit;   // [kEceBins] summed correctness
+};
+
+} // namespace losslab

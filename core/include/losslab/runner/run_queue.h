@@ -1,0 +1,70 @@
+#pragma once
+// RunQueue: plans an experiment's runs, stores them, and executes them on worker threads,
+// one per device slot. A run that depends on a CE run (same_epochs_as_ce) waits until that
+// run has finished and then trains for the epoch count it chose.
+//
+// Thread rules: construct, start(), wait() from one thread; cancel*() from any thread
+// (including a signal-watching thread). Observers are called on worker threads, in order
+// per run; they must be quick and thread-safe. Torch-free header.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "losslab/runner/run_event.h"
+#include "losslab/spec/experiment_spec.h"
+
+namespace losslab {
+
+class RunStore;
+class TaskRegistry;
+
+struct RunQueueOptions {
+    std::string device = "auto"; // overrides the experiment's device when not empty
+    int runsPerDevice = 1;        // concurrent runs per CUDA device (CPU: see cpuSlots)
+    int cpuSlots = 1;             // concurrent runs on the CPU
+    int threadsPerRun = 0;        // intra-op threads per CPU run; 0 = cores / cpuSlots
+};
+
+struct RunQueueResult {
+    std::int64_t experimentId = 0;
+    std::vector<std::int64_t> runIds;
+    int completed = 0, diverged = 0, failed = 0, cancelled = 0;
+};
+
+// Checks that `device` ("auto", "cpu", "cuda", "cuda:N") can be used here; throws Error
+// otherwise. Returns the resolved device names of the slots ("cpu", "cuda:0", ...).
+std::vector<std::string> resolveDeviceSlots(const std::string& device, const RunQueueOptions& options);
+
+// Everything that can be checked before a run is stored: the device, the task, the data
+// (loaded once and kept for the runs) and the model's parameters (one model is built).
+// Throws Error with the message a user needs; stores nothing.
+void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device);
+
+class RunQueue {
+public:
+    RunQueue(RunStore& store, const TaskRegistry& tasks, RunQueueOptions options = {});
+    ~RunQueue(); // cancels and joins
+    RunQueue(const RunQueue&) = delete;
+    RunQueue& operator=(const RunQueue&) = delete;
+
+    void addObserver(std::function<void(const RunEvent&)> observer); // before start()
+
+    // Runs preflightExperiment(), stores the experiment and its runs (all `queued`), then
+    // starts the workers. Throws Error, before anything is stored, when the preflight fails.
+    RunQueueResult start(const ExperimentSpec& experiment);
+    // Blocks until every run has finished; returns the counts.
+    RunQueueResult wait();
+
+    void cancel(std::int64_t runId);
+    void cancelAll();
+    bool cancelRequested() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace losslab

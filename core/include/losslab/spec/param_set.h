@@ -1,0 +1,51 @@
+#pragma once
+// Typed parameters of a run, addressed by dotted keys ("train.batch_size", "model.depth").
+// A ParamDecl says what a key may hold; a ParamSet holds resolved values as canonical
+// strings (lists in YAML flow form, "[60, 120]") and parses them on read. Torch-free.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+enum class ParamType { Int, Double, Bool, String, IntList, DoubleList };
+
+const char* paramTypeName(ParamType type);
+
+struct ParamDecl {
+    std::string key;          // dotted, e.g. "train.patience"
+    ParamType type = ParamType::String;
+    std::string defaultValue; // canonical text; empty string list "[]" for lists
+    std::string help;         // one line for docs and `losslab-cli tasks`
+    std::optional<double> min; // inclusive bounds for numbers and list elements
+    std::optional<double> max;
+    std::vector<std::string> choices; // allowed values for String
+};
+
+// Checks `text` against `decl` and returns its canonical form; throws Error naming
+// `where` (for example "default.yaml:12:5" or "--set train.patience=x").
+std::string canonicalParamValue(const ParamDecl& decl, const std::string& text,
+                                const std::string& where);
+
+class ParamSet {
+public:
+    void set(const std::string& key, const std::string& canonicalValue);
+    bool has(const std::string& key) const;
+    const std::string& raw(const std::string& key) const; // throws Error if missing
+
+    std::int64_t getInt(const std::string& key) const;
+    double getDouble(const std::string& key) const;
+    bool getBool(const std::string& key) const;
+    const std::string& getString(const std::string& key) const;
+    std::vector<std::int64_t> getIntList(const std::string& key) const;
+    std::vector<double> getDoubleList(const std::string& key) const;
+
+    const std::map<std::string, std::string>& values() const { return m_values; }
+
+private:
+    std::map<std::string, std::string> m_values;
+};
+
+} // namespace losslab

@@ -1,0 +1,76 @@
+#pragma once
+// Plain records as stored in SQLite. Torch-free; shared by store, runner, analysis and ui.
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+enum class RunStatus { Queued, Running, Completed, Diverged, Failed, Cancelled, Interrupted };
+const char* runStatusName(RunStatus status); // "queued", "running", ...
+RunStatus parseRunStatus(const std::string& text); // throws Error on an unknown name
+bool isFinal(RunStatus status);                    // not queued / running
+
+struct ExperimentRecord {
+    std::int64_t id = 0;
+    std::string name;
+    std::string description;
+    std::string taskId;
+    std::string specYaml;   // resolved experiment
+    std::string sourcePath;
+    std::string createdAt;  // ISO 8601 UTC
+};
+
+struct RunRecord {
+    std::int64_t id = 0;
+    std::int64_t experimentId = 0;
+    std::string experiment;   // name, filled on read
+    std::string taskId;
+    std::string lossName;
+    std::string loss;         // "ce" | "square"
+    double k = 1.0;
+    double M = 1.0;
+    double lr = 0.0;
+    std::string protocol;     // "early_stopping" | "same_epochs_as_ce" | "fixed_epochs"
+    std::int64_t seed = 0;
+    std::string device;       // resolved device ("cpu", "cuda:0") once started
+    RunStatus status = RunStatus::Queued;
+    int epochs = 0;           // epochs trained
+    int bestEpoch = 0;        // epoch the protocol reports (1-based; 0 = none yet)
+    int targetEpochs = 0;     // same_epochs_as_ce / fixed_epochs: epochs to train
+    std::optional<std::int64_t> dependsOn;
+    std::string specYaml;     // resolved RunSpec
+    std::string error;
+    std::string createdAt, startedAt, finishedAt;
+    double wallSeconds = 0.0;
+    std::string checkpointPath;
+    std::string tags;         // comma-separated
+    std::string notes;
+    // Reported metrics (at bestEpoch), filled by reads that ask for them; NaN if absent.
+    double valAcc = std::numeric_limits<double>::quiet_NaN();
+    double testAcc = std::numeric_limits<double>::quiet_NaN();
+};
+
+struct MetricValue {
+    std::string split;  // "train" | "val" | "test"
+    std::string metric; // "loss", "acc", "error", "top5", "f1", "ece", "brier", "wall_s", "examples_per_s"
+    double value = 0.0;
+};
+
+struct EpochMetricRow {
+    std::int64_t runId = 0;
+    int epoch = 0;      // 1-based
+    MetricValue value;
+};
+
+struct StepMetricRow {
+    std::int64_t runId = 0;
+    std::int64_t step = 0; // global optimiser step, 1-based
+    int epoch = 0;
+    std::string metric;    // "train_loss", "lr"
+    double value = 0.0;
+};
+
+} // namespace losslab

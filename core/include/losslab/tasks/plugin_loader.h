@@ -1,0 +1,28 @@
+#pragma once
+// Loads task plugins. A plugin is a shared library plus a JSON file next to it:
+//   {"name": "vision", "version": "0.1.0", "api": 1, "library": "liblosslab-vision.so"}
+// The JSON is read first; an API mismatch is refused before the library is opened.
+// The library exports `extern "C" void losslab_register_tasks(losslab::TaskRegistry*)`.
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+class TaskRegistry;
+
+constexpr int kPluginApiVersion = 1;
+
+struct PluginLoadReport {
+    std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"
+    std::vector<std::string> warnings; // skipped files, with the reason
+};
+
+// The folders searched, in order: every entry of $LOSSLAB_PLUGIN_PATH (':'-separated),
+// then <dir of the executable>/../lib/losslab/plugins (build tree and install prefix alike).
+std::vector<std::string> defaultPluginDirs();
+
+// Loads every plugin found in `dirs` (first one wins for a name). Never throws for a
+// single bad plugin: it is reported in warnings.
+PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::string>& dirs);
+
+} // namespace losslab

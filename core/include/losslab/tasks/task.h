@@ -1,0 +1,51 @@
+#pragma once
+// A task: a dataset, a model family and a recipe. Plugins subclass Task and register it.
+// Task objects are shared between worker threads: every method must be const and
+// thread-safe (build fresh objects, keep no mutable state).
+#include <memory>
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include "losslab/data/tensor_split.h"
+#include "losslab/spec/param_set.h"
+#include "losslab/tasks/task_info.h"
+
+namespace losslab {
+
+// What a model receives for one batch.
+struct ModelInput {
+    torch::Tensor features; // prepared, float, on the training device
+    torch::Tensor lengths;  // sequence tasks only
+};
+
+// A classifier: raw scores [B, C] (no softmax) for a batch.
+class ClassifierModule : public torch::nn::Module {
+public:
+    virtual torch::Tensor forward(const ModelInput& input) = 0;
+};
+
+// Turns a batch of stored features into model input on the device: dtype conversion,
+// normalisation, fixed permutations, and (when training) augmentation. Random choices
+// come from `gen` (a CPU generator owned by the run) so they are seeded and device-independent.
+class InputTransform {
+public:
+    virtual ~InputTransform() = default;
+    virtual ModelInput apply(const TensorSplit& batch, bool training, at::Generator& gen) const = 0;
+};
+
+class Task {
+public:
+    virtual ~Task() = default;
+    virtual const TaskInfo& info() const = 0;
+    // Reads the data named by params ("data.root", ...). Throws Error saying where it
+    // looked and how to get the data.
+    virtual DataBundle loadData(const ParamSet& params) const = 0;
+    virtual std::unique_ptr<InputTransform> makeTransform(const ParamSet& params,
+                                                          const torch::Device& device) const = 0;
+    // Builds a freshly initialised model; the caller has seeded torch's generator.
+    virtual std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params) const = 0;
+};
+
+} // namespace losslab

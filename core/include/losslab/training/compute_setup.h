@@ -1,0 +1,24 @@
+#pragma once
+// Thread and device set-up for training. Torch-free header.
+//
+// OpenBLAS runs its own thread pool next to OpenMP's; both on the same cores made one MLP
+// step up to 20x slower here. The process therefore keeps BLAS at one thread and lets
+// ATen's intra-op pool (OpenMP) use the cores, set per worker thread.
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+// Once per process, before training: BLAS single-threaded (via openblas_set_num_threads
+// when OpenBLAS is the loaded BLAS), cuDNN benchmark mode on when CUDA is present.
+// Returns a one-line description ("BLAS: OpenBLAS, 1 thread; CUDA: no").
+std::string configureProcess();
+
+// At the start of every worker thread: initialise ATen's per-thread OpenMP state and set
+// the intra-op threads (0: all cores).
+void configureWorkerThread(int threads);
+
+bool cudaAvailable();
+int cudaDeviceCount();
+
+} // namespace losslab

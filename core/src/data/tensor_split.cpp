@@ -1,0 +1,34 @@
+#include "losslab/data/tensor_split.h"
+
+namespace losslab {
+
+namespace {
+
+// lengths is optional (sequence tasks only), so every member is carried only if present.
+torch::Tensor selectRows(const torch::Tensor& t, const torch::Tensor& idx) {
+    return t.defined() ? t.index_select(0, idx) : t;
+}
+
+torch::Tensor moveTo(const torch::Tensor& t, const torch::Device& device) {
+    return t.defined() ? t.to(device) : t;
+}
+
+} // namespace
+
+TensorSplit TensorSplit::index(const torch::Tensor& idx) const {
+    TensorSplit out;
+    out.features = selectRows(features, idx);
+    out.labels = selectRows(labels, idx);
+    out.lengths = selectRows(lengths, idx);
+    return out;
+}
+
+TensorSplit TensorSplit::to(const torch::Device& device) const {
+    TensorSplit out;
+    out.features = moveTo(features, device);
+    out.labels = moveTo(labels, device);
+    out.lengths = moveTo(lengths, device);
+    return out;
+}
+
+} // namespace losslab

@@ -1,0 +1,36 @@
+#include "losslab/losses/loss_function.h"
+
+#include <torch/nn/functional/loss.h>
+
+namespace losslab {
+
+torch::Tensor LossFunction::perExample(const torch::Tensor& outputs, const torch::Tensor& labels) const {
+    if (m_kind == LossKind::CrossEntropy) {
+        namespace F = torch::nn::functional;
+        return F::cross_entropy(outputs, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+    }
+    const auto numClasses = outputs.size(1);
+    // Target M * one-hot; the true class's squared error is weighted by k.
+    torch::Tensor target = torch::zeros_like(outputs).scatter_(1, labels.unsqueeze(1), m_M);
+    torch::Tensor sq = (outputs - target).pow(2);
+    if (m_k != 1.0) {
+        const torch::Tensor trueTerm = sq.gather(1, labels.unsqueeze(1));
+        sq = sq.scatter(1, labels.unsqueeze(1), trueTerm * m_k);
+    }
+    return sq.sum(1) / static_cast<double>(numClasses);
+}
+
+torch::Tensor LossFunction::operator()(const torch::Tensor& outputs, const torch::Tensor& labels) const {
+    return perExample(outputs, labels).mean();
+}
+
+torch::Tensor LossFunction::probabilities(const torch::Tensor& outputs) const {
+    if (m_kind == LossKind::CrossEntropy) return torch::softmax(outputs, 1);
+    const torch::Tensor f = outputs.clamp(0.0, m_M);
+    torch::Tensor p = m_k == 1.0 ? f / m_M : f / (m_k * (m_M - f) + f).clamp_min(1e-12);
+    const torch::Tensor sum = p.sum(1, /*keepdim=*/true);
+    const torch::Tensor uniform = torch::full_like(p, 1.0 / static_cast<double>(outputs.size(1)));
+    return torch::where(sum > 0, p / sum.clamp_min(1e-12), uniform);
+}
+
+} // namespace losslab

@@ -1,0 +1,80 @@
+#include "losslab/metrics/metric_accumulator.h"
+
+#include <cmath>
+#include <limits>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+namespace losslab {
+
+MetricAccumulator::MetricAccumulator(const LossFunction& loss, std::int64_t numClasses)
+    : m_loss(loss), m_numClasses(numClasses) {}
+
+void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor& labels) {
+    torch::NoGradGuard noGrad;
+    const torch::Tensor outputs = outputsIn.detach().to(torch::kFloat);
+    const auto opts = outputs.options().dtype(torch::kDouble);
+    if (!m_sums.defined()) {
+        m_sums = torch::zeros({7}, opts);
+        m_binCount = torch::zeros({kEceBins}, opts);
+        m_binConf = torch::zeros({kEceBins}, opts);
+        m_binHit = torch::zeros({kEceBins}, opts);
+    }
+    const torch::Tensor pred = outputs.argmax(1);
+    const torch::Tensor hit = pred.eq(labels).to(torch::kDouble);
+    const torch::Tensor lossSum = m_loss.perExample(outputs, labels).to(torch::kDouble).sum();
+
+    torch::Tensor top5 = torch::zeros({}, opts);
+    if (m_numClasses > 5) {
+        const torch::Tensor top = std::get<1>(outputs.topk(5, 1));
+        top5 = top.eq(labels.unsqueeze(1)).any(1).to(torch::kDouble).sum();
+    }
+    torch::Tensor tp = torch::zeros({}, opts), fp = tp, fn = tp;
+    if (m_numClasses == 2) {
+        const torch::Tensor predPos = pred.eq(1), truePos = labels.eq(1);
+        tp = (predPos & truePos).to(torch::kDouble).sum();
+        fp = (predPos & truePos.logical_not()).to(torch::kDouble).sum();
+        fn = (predPos.logical_not() & truePos).to(torch::kDouble).sum();
+    }
+    const torch::Tensor probs = m_loss.probabilities(outputs).to(torch::kDouble);
+    const torch::Tensor oneHot = torch::zeros_like(probs).scatter_(1, labels.unsqueeze(1), 1.0);
+    const torch::Tensor brier = (probs - oneHot).pow(2).sum(1).sum();
+    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier});
+
+    // Confidence of the predicted class; bins are (i/15, (i+1)/15], with 0 in the first.
+    const torch::Tensor conf = probs.gather(1, pred.unsqueeze(1)).squeeze(1);
+    const torch::Tensor bin = (conf * kEceBins).ceil().sub(1).clamp(0, kEceBins - 1).to(torch::kLong);
+    m_binCount.index_add_(0, bin, torch::ones_like(conf));
+    m_binConf.index_add_(0, bin, conf);
+    m_binHit.index_add_(0, bin, hit);
+    m_count += labels.size(0);
+}
+
+std::vector<MetricValue> MetricAccumulator::finish(const std::string& split) const {
+    if (m_count == 0) return {};
+    const torch::Tensor sums = m_sums.cpu();
+    const auto s = sums.accessor<double, 1>();
+    const double n = static_cast<double>(m_count);
+    const double acc = s[1] / n;
+    std::vector<MetricValue> out = {
+        {split, "loss", s[0] / n},
+        {split, "acc", acc},
+        {split, "error", 1.0 - acc},
+    };
+    if (m_numClasses > 5) out.push_back({split, "top5", s[2] / n});
+    if (m_numClasses == 2) {
+        const double denom = 2 * s[3] + s[4] + s[5];
+        out.push_back({split, "f1", denom > 0 ? 2 * s[3] / denom : 0.0});
+    }
+    const torch::Tensor count = m_binCount.cpu(), conf = m_binConf.cpu(), hit = m_binHit.cpu();
+    double ece = 0;
+    for (int b = 0; b < kEceBins; ++b) {
+        const double c = count[b].item<double>();
+        if (c > 0) ece += (c / n) * std::abs(hit[b].item<double>() / c - conf[b].item<double>() / c);
+    }
+    out.push_back({split, "ece", ece});
+    out.push_back({split, "brier", s[6] / n});
+    return out;
+}
+
+} // namespace losslab

@@ -1,0 +1,303 @@
+#include "losslab/runner/run_queue.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <c10/util/Exception.h>
+
+#include "losslab/error.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/task.h"
+#include "losslab/tasks/task_registry.h"
+#include "losslab/training/compute_setup.h"
+#include "losslab/training/trainer.h"
+
+namespace losslab {
+
+std::vector<std::string> resolveDeviceSlots(const std::string& device, const RunQueueOptions& options) {
+    const int cudaCount = cudaAvailable() ? cudaDeviceCount() : 0;
+    std::vector<std::string> devices;
+    if (device == "cpu" || (device == "auto" && cudaCount == 0)) {
+        for (int i = 0; i < std::max(1, options.cpuSlots); ++i) devices.push_back("cpu");
+        return devices;
+    }
+    if (device == "auto" || device == "cuda") {
+        if (cudaCount == 0)
+            throw Error("device 'cuda' was asked for, but this LibTorch sees no CUDA device "
+                        "(Debian's libtorch is CPU-only; use --device cpu, or a CUDA build: see README, 'Building with CUDA')");
+        for (int d = 0; d < cudaCount; ++d)
+            for (int i = 0; i < std::max(1, options.runsPerDevice); ++i) devices.push_back("cuda:" + std::to_string(d));
+        return devices;
+    }
+    if (device.rfind("cuda:", 0) == 0) {
+        int index = -1;
+        try {
+            index = std::stoi(device.substr(5));
+        } catch (const std::exception&) {
+        }
+        if (index < 0) throw Error("device '" + device + "': expected cuda:N with N a device number");
+        if (index >= cudaCount)
+            throw Error("device '" + device + "' was asked for, but this LibTorch sees " + std::to_string(cudaCount) +
+                        " CUDA device(s)" + (cudaCount ? " (cuda:0 to cuda:" + std::to_string(cudaCount - 1) + ")" : ""));
+        for (int i = 0; i < std::max(1, options.runsPerDevice); ++i) devices.push_back(device);
+        return devices;
+    }
+    throw Error("device '" + device + "': expected auto, cpu, cuda or cuda:N");
+}
+
+void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device) {
+    RunQueueOptions options;
+    resolveDeviceSlots(device, options);
+    const auto task = tasks.require(experiment.taskId);
+    const auto data = loadSharedData(*task, experiment.params);
+    const std::int64_t classes = task->info().numClasses;
+    for (const TensorSplit* split : {&data->train, &data->test}) {
+        if (split->size() == 0) throw Error(data->source + ": the task's data has an empty split");
+        const std::int64_t maxLabel = split->labels.max().item<std::int64_t>();
+        if (maxLabel >= classes || split->labels.min().item<std::int64_t>() < 0)
+            throw Error(data->source + ": labels must be in [0, " + std::to_string(classes) + "), found " + std::to_string(maxLabel));
+    }
+    try {
+        task->makeModel(experiment.params); // catches bad model.* values before any run is stored
+    } catch (const c10::Error& e) {
+        throw Error("task " + experiment.taskId + ": cannot build its model: " + e.what_without_backtrace());
+    }
+}
+
+namespace {
+struct PlannedRun {
+    RunSpec spec;
+    std::string label;
+    std::int64_t id = 0;
+    RunStatus status = RunStatus::Queued;
+    int bestEpoch = 0;
+    bool taken = false;
+    std::unique_ptr<std::atomic<bool>> cancel = std::make_unique<std::atomic<bool>>(false);
+};
+} // namespace
+
+struct RunQueue::Impl {
+    RunStore& store;
+    const TaskRegistry& tasks;
+    RunQueueOptions options;
+    std::vector<std::function<void(const RunEvent&)>> observers;
+    std::vector<PlannedRun> runs;
+    std::vector<std::thread> workers;
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::atomic<bool> cancelAll{false};
+    RunQueueResult result;
+    std::string checkpointDir;
+
+    Impl(RunStore& s, const TaskRegistry& t, RunQueueOptions o) : store(s), tasks(t), options(std::move(o)) {}
+
+    void notify(const RunEvent& e) {
+        for (const auto& o : observers) o(e);
+    }
+
+    // The next run whose dependency has finished; nullptr when none is left to take.
+    // Sets `wait` when runs remain but all of them wait for a dependency.
+    PlannedRun* takeNext(bool& wait) {
+        wait = false;
+        for (auto& r : runs) {
+            if (r.taken) continue;
+            if (r.spec.dependsOn >= 0 && !isFinal(runs[static_cast<std::size_t>(r.spec.dependsOn)].status)) {
+                wait = true;
+                continue;
+            }
+            r.taken = true;
+            return &r;
+        }
+        return nullptr;
+    }
+
+    void finish(PlannedRun& run, RunStatus status, int epochs, int bestEpoch, double wall, const std::string& error) {
+        store.finishRun(run.id, status, epochs, bestEpoch, wall, error);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            run.status = status;
+            run.bestEpoch = bestEpoch;
+            switch (status) {
+            case RunStatus::Completed: ++result.completed; break;
+            case RunStatus::Diverged: ++result.diverged; break;
+            case RunStatus::Cancelled: ++result.cancelled; break;
+            default: ++result.failed; break;
+            }
+        }
+        changed.notify_all();
+        RunEvent e;
+        e.kind = RunEvent::Kind::Finished;
+        e.runId = run.id;
+        e.epoch = epochs;
+        e.bestEpoch = bestEpoch;
+        e.status = status;
+        e.message = error;
+        e.label = run.label;
+        notify(e);
+    }
+
+    void execute(PlannedRun& run, const std::string& deviceName) {
+        if (cancelAll || *run.cancel) {
+            finish(run, RunStatus::Cancelled, 0, 0, 0.0, "cancelled before it started");
+            return;
+        }
+        int target = 0;
+        if (run.spec.protocol == Protocol::SameEpochsAsCe) {
+            const PlannedRun& ce = runs[static_cast<std::size_t>(run.spec.dependsOn)];
+            if (ce.status != RunStatus::Completed || ce.bestEpoch < 1) {
+                finish(run, RunStatus::Failed, 0, 0, 0.0,
+                       "its cross-entropy run #" + std::to_string(ce.id) + " ended as " + runStatusName(ce.status) +
+                           ", so there is no epoch count to match");
+                return;
+            }
+            target = ce.bestEpoch;
+        } else if (run.spec.protocol == Protocol::FixedEpochs) {
+            target = static_cast<int>(run.spec.params.getInt("train.max_epochs"));
+        }
+        store.markStarted(run.id, deviceName, target);
+        RunEvent started;
+        started.kind = RunEvent::Kind::Started;
+        started.runId = run.id;
+        started.maxEpochs = target > 0 ? target : static_cast<int>(run.spec.params.getInt("train.max_epochs"));
+        started.message = deviceName;
+        started.label = run.label;
+        notify(started);
+
+        RunContext ctx;
+        ctx.runId = run.id;
+        ctx.store = &store;
+        ctx.cancel = run.cancel.get();
+        ctx.emit = [this](const RunEvent& e) { notify(e); };
+        ctx.targetEpochs = target;
+        ctx.checkpointPath = (std::filesystem::path(checkpointDir) / ("run-" + std::to_string(run.id) + ".pt")).string();
+        const auto task = tasks.require(run.spec.taskId);
+        const RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
+        finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
+    }
+
+    void workerLoop(const std::string& deviceName, int threads) {
+        configureWorkerThread(threads);
+        for (;;) {
+            PlannedRun* run = nullptr;
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                bool wait = false;
+                changed.wait(lock, [&] {
+                    run = takeNext(wait);
+                    return run != nullptr || !wait;
+                });
+            }
+            if (!run) return;
+            try {
+                execute(*run, deviceName);
+            } catch (const std::exception& e) {
+                // A store or observer failure must not take the worker (and the process) down.
+                finish(*run, RunStatus::Failed, 0, 0, 0.0, std::string("internal error: ") + e.what());
+            }
+        }
+    }
+};
+
+RunQueue::RunQueue(RunStore& store, const TaskRegistry& tasks, RunQueueOptions options)
+    : m_impl(std::make_unique<Impl>(store, tasks, std::move(options))) {
+    configureProcess();
+}
+
+RunQueue::~RunQueue() {
+    cancelAll();
+    for (auto& w : m_impl->workers)
+        if (w.joinable()) w.join();
+}
+
+void RunQueue::addObserver(std::function<void(const RunEvent&)> observer) {
+    m_impl->observers.push_back(std::move(observer));
+}
+
+RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
+    Impl& d = *m_impl;
+    const std::string device = d.options.device.empty() ? experiment.device : d.options.device;
+    RunQueueOptions slotOptions = d.options;
+    slotOptions.runsPerDevice = static_cast<int>(experiment.params.getInt("runner.runs_per_device"));
+    const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
+    preflightExperiment(experiment, d.tasks, device);
+
+    ExperimentRecord rec;
+    rec.name = experiment.name;
+    rec.description = experiment.description;
+    rec.taskId = experiment.taskId;
+    rec.specYaml = experiment.toYaml();
+    rec.sourcePath = experiment.sourcePath;
+    d.result.experimentId = d.store.addExperiment(rec);
+
+    std::vector<RunSpec> specs = experiment.expand();
+    std::vector<RunRecord> records;
+    for (auto& s : specs) {
+        s.device = device;
+        RunRecord r;
+        r.taskId = s.taskId;
+        r.lossName = s.loss.name;
+        r.loss = lossKindName(s.loss.kind);
+        r.k = s.loss.k;
+        r.M = s.loss.M;
+        r.lr = s.loss.lr;
+        r.protocol = protocolName(s.protocol);
+        r.seed = s.seed;
+        r.device = device;
+        if (s.dependsOn >= 0) r.dependsOn = s.dependsOn;
+        r.specYaml = s.toYaml();
+        records.push_back(std::move(r));
+    }
+    const std::vector<std::int64_t> ids = d.store.addRuns(d.result.experimentId, records);
+    d.result.runIds = ids;
+    d.runs.resize(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        d.runs[i].spec = specs[i];
+        d.runs[i].id = ids[i];
+        d.runs[i].label = specs[i].taskId + " " + specs[i].loss.name + " " + protocolName(specs[i].protocol) +
+                          " seed " + std::to_string(specs[i].seed);
+    }
+    for (const auto& r : d.runs)
+        if (r.spec.dependsOn >= 0) {
+            RunEvent e;
+            e.kind = RunEvent::Kind::Waiting;
+            e.runId = r.id;
+            e.status = RunStatus::Queued;
+            e.label = r.label;
+            e.message = "waits for run #" + std::to_string(d.runs[static_cast<std::size_t>(r.spec.dependsOn)].id);
+            d.notify(e);
+        }
+    const std::string dbPath = d.store.path();
+    d.checkpointDir = dbPath.substr(0, dbPath.rfind('.')) + "-checkpoints";
+
+    const int cpuSlots = static_cast<int>(std::count(slots.begin(), slots.end(), std::string("cpu")));
+    int threads = static_cast<int>(experiment.params.getInt("runner.threads"));
+    if (d.options.threadsPerRun > 0) threads = d.options.threadsPerRun;
+    if (threads == 0 && cpuSlots > 0)
+        threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpuSlots);
+    for (const auto& slot : slots) d.workers.emplace_back([&d, slot, threads] { d.workerLoop(slot, threads); });
+    return d.result;
+}
+
+RunQueueResult RunQueue::wait() {
+    for (auto& w : m_impl->workers)
+        if (w.joinable()) w.join();
+    m_impl->store.flush();
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    return m_impl->result;
+}
+
+void RunQueue::cancel(std::int64_t runId) {
+    for (auto& r : m_impl->runs)
+        if (r.id == runId) r.cancel->store(true);
+}
+
+void RunQueue::cancelAll() {
+    m_impl->cancelAll = true;
+    for (auto& r : m_impl->runs) r.cancel->store(true);
+}
+
+bool RunQueue::cancelRequested() const { return m_impl->cancelAll; }
+
+} // namespace losslab

@@ -1,0 +1,584 @@
+#include "losslab/spec/experiment_spec.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "losslab/error.h"
+#include "losslab/losses/paper_rescaling.h"
+#include "losslab/tasks/task_registry.h"
+
+namespace losslab {
+namespace {
+
+constexpr std::size_t kMaxSpecBytes = 1 << 20; // an experiment file is small; refuse a huge one
+
+// Where a node came from: "file:line:col", or the --set argument that produced it.
+class Locator {
+public:
+    Locator(std::string file, std::map<std::string, std::string> overridden)
+        : m_file(std::move(file)), m_overridden(std::move(overridden)) {}
+
+    std::string at(const YAML::Node& node, const std::string& path) const {
+        for (const auto& [key, arg] : m_overridden)
+            if (path == key || path.rfind(key + ".", 0) == 0) return "--set " + arg;
+        if (!node.IsDefined()) return m_file; // a missing key has no position
+        const YAML::Mark mark = node.Mark();
+        if (mark.is_null()) return m_file;
+        return m_file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+    }
+    const std::string& file() const { return m_file; }
+
+private:
+    std::string m_file;
+    std::map<std::string, std::string> m_overridden;
+};
+
+std::string joinStrings(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+std::vector<std::string> splitDots(const std::string& key) {
+    std::vector<std::string> parts;
+    std::stringstream ss(key);
+    std::string part;
+    while (std::getline(ss, part, '.')) parts.push_back(part);
+    return parts;
+}
+
+bool isIndex(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+YAML::Node parseOverrideValue(const std::string& text) {
+    try {
+        YAML::Node n = YAML::Load(text);
+        if (n.IsNull() && !text.empty() && text != "null" && text != "~") return YAML::Node(text);
+        return n;
+    } catch (const YAML::Exception&) {
+        return YAML::Node(text); // not YAML: take it as a plain string
+    }
+}
+
+void applyOverride(YAML::Node root, const SpecOverride& o) {
+    const std::vector<std::string> parts = splitDots(o.key);
+    if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); }))
+        throw Error("--set " + o.key + "=" + o.value + ": the key must be a dotted path such as train.patience");
+    YAML::Node node = root;
+    std::string path;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string& part = parts[i];
+        path += (path.empty() ? "" : ".") + part;
+        const bool last = i + 1 == parts.size();
+        if (node.IsSequence()) {
+            if (!isIndex(part) || std::stoul(part) >= node.size())
+                throw Error("--set " + o.key + "=" + o.value + ": '" + path + "' addresses a list of " +
+                            std::to_string(node.size()) + " items; use an index from 0 to " +
+                            std::to_string(node.size() == 0 ? 0 : node.size() - 1));
+            const std::size_t idx = std::stoul(part);
+            if (last) {
+                node[idx] = parseOverrideValue(o.value);
+                return;
+            }
+            node.reset(node[idx]);
+            continue;
+        }
+        if (!node.IsMap() && !node.IsNull())
+            throw Error("--set " + o.key + "=" + o.value + ": '" + path + "' is inside a value that is not a mapping");
+        if (last) {
+            node[part] = parseOverrideValue(o.value);
+            return;
+        }
+        YAML::Node child = node[part];
+        if (!child.IsDefined() || child.IsNull()) {
+            node[part] = YAML::Node(YAML::NodeType::Map);
+            child = node[part];
+        }
+        node.reset(child);
+    }
+}
+
+std::string scalarText(const YAML::Node& node) {
+    if (node.IsScalar()) return node.Scalar();
+    if (node.IsNull()) return "";
+    if (node.IsSequence()) {
+        std::string out = "[";
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            if (!node[i].IsScalar()) return "\x01";
+            out += (i ? ", " : "") + node[i].Scalar();
+        }
+        return out + "]";
+    }
+    return "\x01"; // a mapping where a value was expected
+}
+
+void emitValue(YAML::Emitter& out, const std::string& canonical) {
+    if (!canonical.empty() && canonical.front() == '[') {
+        YAML::Node n = YAML::Load(canonical);
+        out << YAML::Flow << n;
+    } else if (canonical.empty()) {
+        out << YAML::DoubleQuoted << "";
+    } else {
+        out << canonical;
+    }
+}
+
+void emitParams(YAML::Emitter& out, const ParamSet& params) {
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
+    for (const auto& [key, value] : params.values()) {
+        const auto dot = key.find('.');
+        sections[key.substr(0, dot)].push_back({key.substr(dot + 1), value});
+    }
+    for (const auto& [section, items] : sections) {
+        out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+        for (const auto& [key, value] : items) {
+            out << YAML::Key << key << YAML::Value;
+            emitValue(out, value);
+        }
+        out << YAML::EndMap;
+    }
+}
+
+void emitLoss(YAML::Emitter& out, const LossSpec& l) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << l.name;
+    out << YAML::Key << "loss" << YAML::Value << lossKindName(l.kind);
+    out << YAML::Key << "lr" << YAML::Value << l.lr;
+    if (l.kind == LossKind::Square) {
+        out << YAML::Key << "k" << YAML::Value << l.k;
+        out << YAML::Key << "M" << YAML::Value << l.M;
+        if (!l.preset.empty()) out << YAML::Key << "preset" << YAML::Value << l.preset;
+    }
+    out << YAML::EndMap;
+}
+
+const std::vector<std::string> kTopKeys = {"name", "description", "task", "losses", "protocols", "seeds",
+                                           "device", "data", "train", "model", "runner"};
+const std::vector<std::string> kSections = {"data", "train", "model", "runner"};
+const std::vector<std::string> kLossKeys = {"loss", "name", "lr", "k", "M", "preset"};
+
+class Resolver {
+public:
+    Resolver(const Locator& loc, const TaskRegistry& tasks) : m_loc(loc), m_tasks(tasks) {}
+
+    ExperimentSpec resolve(const YAML::Node& root) {
+        if (!root.IsMap())
+            throw Error(m_loc.file() + ": expected a mapping of keys (name, task, losses, ...) at the top level");
+        for (const auto& kv : root) {
+            const std::string key = kv.first.Scalar();
+            if (std::find(kTopKeys.begin(), kTopKeys.end(), key) == kTopKeys.end())
+                throw Error(m_loc.at(kv.first, key) + ": unknown key '" + key + "'; known keys: " + joinStrings(kTopKeys));
+        }
+        ExperimentSpec spec;
+        spec.sourcePath = m_loc.file();
+        spec.taskId = requiredString(root, "task");
+        if (!m_tasks.findInfo(spec.taskId))
+            throw Error(m_loc.at(root["task"], "task") + ": unknown task '" + spec.taskId +
+                        "'; known tasks: " + joinStrings(m_tasks.ids()));
+        const TaskInfo& task = m_tasks.requireInfo(spec.taskId);
+        spec.name = optionalString(root, "name", defaultName());
+        spec.description = optionalString(root, "description", "");
+        spec.device = optionalString(root, "device", "auto");
+        checkDevice(spec.device, root["device"]);
+        spec.params = resolveParams(root, task);
+        spec.losses = resolveLosses(root, task, spec.params.getDouble("train.lr"));
+        spec.protocols = resolveProtocols(root);
+        spec.seeds = resolveSeeds(root);
+        checkConsistency(spec, root);
+        return spec;
+    }
+
+private:
+    std::string defaultName() const {
+        std::string f = m_loc.file();
+        const auto slash = f.find_last_of('/');
+        if (slash != std::string::npos) f = f.substr(slash + 1);
+        const auto dot = f.find_last_of('.');
+        return dot == std::string::npos ? f : f.substr(0, dot);
+    }
+
+    std::string requiredString(const YAML::Node& root, const std::string& key) {
+        const YAML::Node n = root[key];
+        if (!n.IsDefined() || n.IsNull())
+            throw Error(m_loc.file() + ": missing key '" + key + "'" +
+                        (key == "task" ? "; known tasks: " + joinStrings(m_tasks.ids()) : ""));
+        if (!n.IsScalar()) throw Error(m_loc.at(n, key) + ": " + key + ": expected a string");
+        return n.Scalar();
+    }
+
+    std::string optionalString(const YAML::Node& root, const std::string& key, const std::string& fallback) {
+        const YAML::Node n = root[key];
+        if (!n.IsDefined() || n.IsNull()) return fallback;
+        if (!n.IsScalar()) throw Error(m_loc.at(n, key) + ": " + key + ": expected a string");
+        return n.Scalar();
+    }
+
+    void checkDevice(const std::string& device, const YAML::Node& node) {
+        bool ok = device == "auto" || device == "cpu" || device == "cuda";
+        if (!ok && device.rfind("cuda:", 0) == 0) ok = isIndex(device.substr(5));
+        if (!ok)
+            throw Error(m_loc.at(node, "device") + ": device: expected auto, cpu, cuda or cuda:N, got '" + device + "'");
+    }
+
+    ParamSet resolveParams(const YAML::Node& root, const TaskInfo& task) {
+        std::map<std::string, ParamDecl> decls;
+        for (const auto& d : coreParamDecls()) decls[d.key] = d;
+        for (const auto& d : task.params) decls[d.key] = d;
+        ParamSet params;
+        for (const auto& [key, d] : decls) params.set(key, canonicalParamValue(d, d.defaultValue, "default of " + key));
+        for (const auto& [key, value] : task.recipe) {
+            const auto it = decls.find(key);
+            if (it == decls.end()) throw Error("task " + task.id + ": its recipe sets unknown key '" + key + "'");
+            params.set(key, canonicalParamValue(it->second, value, "recipe of task " + task.id));
+        }
+        for (const auto& section : kSections) {
+            const YAML::Node sec = root[section];
+            if (!sec.IsDefined() || sec.IsNull()) continue;
+            if (!sec.IsMap())
+                throw Error(m_loc.at(sec, section) + ": " + section + ": expected a mapping of keys");
+            for (const auto& kv : sec) {
+                const std::string key = section + "." + kv.first.Scalar();
+                const auto it = decls.find(key);
+                if (it == decls.end()) {
+                    std::vector<std::string> known;
+                    for (const auto& [k, d] : decls)
+                        if (k.rfind(section + ".", 0) == 0) known.push_back(k);
+                    throw Error(m_loc.at(kv.first, key) + ": unknown key '" + key + "'" +
+                                (known.empty() ? " (task " + task.id + " has no " + section + " keys)"
+                                               : "; known keys: " + joinStrings(known)));
+                }
+                const std::string text = scalarText(kv.second);
+                if (text == "\x01")
+                    throw Error(m_loc.at(kv.second, key) + ": " + key + ": expected " +
+                                paramTypeName(it->second.type) + ", got a nested structure");
+                params.set(key, canonicalParamValue(it->second, text, m_loc.at(kv.second, key)));
+            }
+        }
+        return params;
+    }
+
+    double positiveNumber(const YAML::Node& n, const std::string& path) {
+        ParamDecl d{path, ParamType::Double, "", "", 0.0, std::nullopt, {}};
+        const std::string canon = canonicalParamValue(d, n.IsScalar() ? n.Scalar() : "(not a number)", m_loc.at(n, path));
+        const double v = std::stod(canon);
+        if (v <= 0) throw Error(m_loc.at(n, path) + ": " + path + ": expected a number > 0, got '" + n.Scalar() + "'");
+        return v;
+    }
+
+    std::vector<LossSpec> resolveLosses(const YAML::Node& root, const TaskInfo& task, double defaultLr) {
+        const YAML::Node losses = root["losses"];
+        if (!losses.IsDefined() || losses.IsNull())
+            throw Error(m_loc.file() + ": missing key 'losses' (for example: losses: [{loss: ce}, {loss: square}])");
+        if (!losses.IsSequence() || losses.size() == 0)
+            throw Error(m_loc.at(losses, "losses") + ": losses: expected a non-empty list of losses");
+        std::vector<LossSpec> out;
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < losses.size(); ++i) {
+            const YAML::Node entry = losses[i];
+            const std::string path = "losses." + std::to_string(i);
+            LossSpec l;
+            l.lr = defaultLr;
+            YAML::Node kindNode = entry;
+            if (entry.IsMap()) {
+                for (const auto& kv : entry) {
+                    const std::string key = kv.first.Scalar();
+                    if (std::find(kLossKeys.begin(), kLossKeys.end(), key) == kLossKeys.end())
+                        throw Error(m_loc.at(kv.first, path + "." + key) + ": unknown key '" + path + "." + key +
+                                    "'; a loss has: " + joinStrings(kLossKeys));
+                }
+                kindNode = entry["loss"];
+                if (!kindNode.IsDefined())
+                    throw Error(m_loc.at(entry, path) + ": " + path + ": missing 'loss' (ce or square)");
+            } else if (!entry.IsScalar()) {
+                throw Error(m_loc.at(entry, path) + ": " + path + ": expected a loss (ce or square) or a mapping");
+            }
+            if (!kindNode.IsScalar())
+                throw Error(m_loc.at(kindNode, path + ".loss") + ": " + path + ".loss: expected ce or square");
+            l.kind = parseLossKind(kindNode.Scalar(), m_loc.at(kindNode, path + ".loss"));
+            if (entry.IsMap()) {
+                if (entry["lr"].IsDefined()) l.lr = positiveNumber(entry["lr"], path + ".lr");
+                const bool hasK = entry["k"].IsDefined(), hasM = entry["M"].IsDefined();
+                const bool hasPreset = entry["preset"].IsDefined();
+                if (l.kind == LossKind::CrossEntropy && (hasK || hasM || hasPreset)) {
+                    const YAML::Node bad = hasK ? entry["k"] : hasM ? entry["M"] : entry["preset"];
+                    throw Error(m_loc.at(bad, path) + ": " + path +
+                                ": k, M and preset apply to the square loss only, not to cross-entropy");
+                }
+                if (hasPreset) {
+                    const YAML::Node p = entry["preset"];
+                    if (!p.IsScalar() || (p.Scalar() != "paper" && p.Scalar() != "none"))
+                        throw Error(m_loc.at(p, path + ".preset") + ": " + path + ".preset: expected paper or none");
+                    if (p.Scalar() == "paper") {
+                        const Rescaling r = paperRescaling(task.paperDataset, task.numClasses);
+                        l.k = r.k;
+                        l.M = r.M;
+                        l.preset = "paper";
+                    }
+                }
+                if (hasK) l.k = positiveNumber(entry["k"], path + ".k");
+                if (hasM) l.M = positiveNumber(entry["M"], path + ".M");
+                if (entry["name"].IsDefined()) {
+                    if (!entry["name"].IsScalar() || entry["name"].Scalar().empty())
+                        throw Error(m_loc.at(entry["name"], path + ".name") + ": " + path + ".name: expected a non-empty string");
+                    l.name = entry["name"].Scalar();
+                }
+            }
+            if (l.name.empty()) {
+                l.name = lossKindName(l.kind);
+                if (l.kind == LossKind::Square && (l.k != 1.0 || l.M != 1.0)) {
+                    std::ostringstream os;
+                    os << "square_k" << l.k << "_M" << l.M;
+                    l.name = os.str();
+                }
+            }
+            if (!names.insert(l.name).second)
+                throw Error(m_loc.at(entry, path) + ": two losses are named '" + l.name +
+                            "'; give each a distinct 'name'");
+            out.push_back(l);
+        }
+        return out;
+    }
+
+    std::vector<Protocol> resolveProtocols(const YAML::Node& root) {
+        const YAML::Node n = root["protocols"];
+        if (!n.IsDefined() || n.IsNull()) return {Protocol::EarlyStopping};
+        std::vector<Protocol> out;
+        auto add = [&](const YAML::Node& item, const std::string& path) {
+            if (!item.IsScalar())
+                throw Error(m_loc.at(item, path) + ": " + path + ": expected early_stopping, same_epochs_as_ce or fixed_epochs");
+            const Protocol p = parseProtocol(item.Scalar(), m_loc.at(item, path));
+            if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+        };
+        if (n.IsSequence()) {
+            for (std::size_t i = 0; i < n.size(); ++i) add(n[i], "protocols." + std::to_string(i));
+        } else {
+            add(n, "protocols");
+        }
+        if (out.empty()) throw Error(m_loc.at(n, "protocols") + ": protocols: expected at least one protocol");
+        return out;
+    }
+
+    std::vector<std::int64_t> resolveSeeds(const YAML::Node& root) {
+        const YAML::Node n = root["seeds"];
+        ParamDecl d{"seeds", ParamType::Int, "", "", 0.0, 1e15, {}};
+        if (!n.IsDefined() || n.IsNull()) return {0, 1, 2, 3, 4};
+        std::vector<std::int64_t> out;
+        if (n.IsScalar()) {
+            ParamDecl count{"seeds", ParamType::Int, "", "", 1.0, 10000.0, {}};
+            const std::int64_t c = std::stoll(canonicalParamValue(count, n.Scalar(), m_loc.at(n, "seeds")));
+            for (std::int64_t s = 0; s < c; ++s) out.push_back(s);
+            return out;
+        }
+        if (!n.IsSequence() || n.size() == 0)
+            throw Error(m_loc.at(n, "seeds") + ": seeds: expected a count (5) or a non-empty list of seeds ([0, 1, 2])");
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const std::string path = "seeds." + std::to_string(i);
+            if (!n[i].IsScalar()) throw Error(m_loc.at(n[i], path) + ": " + path + ": expected a non-negative integer");
+            d.key = path;
+            const std::int64_t s = std::stoll(canonicalParamValue(d, n[i].Scalar(), m_loc.at(n[i], path)));
+            if (std::find(out.begin(), out.end(), s) != out.end())
+                throw Error(m_loc.at(n[i], path) + ": seed " + std::to_string(s) + " is listed twice");
+            out.push_back(s);
+        }
+        return out;
+    }
+
+    void checkConsistency(const ExperimentSpec& spec, const YAML::Node& root) {
+        const bool same = std::find(spec.protocols.begin(), spec.protocols.end(), Protocol::SameEpochsAsCe) != spec.protocols.end();
+        if (!same) return;
+        const std::string where = m_loc.at(root["protocols"], "protocols");
+        const bool hasCe = std::any_of(spec.losses.begin(), spec.losses.end(),
+                                       [](const LossSpec& l) { return l.kind == LossKind::CrossEntropy; });
+        const bool hasSquare = std::any_of(spec.losses.begin(), spec.losses.end(),
+                                           [](const LossSpec& l) { return l.kind == LossKind::Square; });
+        const bool hasEs = std::find(spec.protocols.begin(), spec.protocols.end(), Protocol::EarlyStopping) != spec.protocols.end();
+        if (!hasCe || !hasEs)
+            throw Error(where + ": same_epochs_as_ce trains the square loss for the epochs chosen by the "
+                                "cross-entropy early-stopping run: add a 'ce' loss and the early_stopping protocol");
+        if (!hasSquare)
+            throw Error(where + ": same_epochs_as_ce applies to square losses, and the experiment has none");
+    }
+
+    const Locator& m_loc;
+    const TaskRegistry& m_tasks;
+};
+
+ExperimentSpec loadFromRoot(YAML::Node root, const std::string& displayName,
+                            const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
+    std::map<std::string, std::string> overridden;
+    if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    for (const auto& o : overrides) {
+        applyOverride(root, o);
+        overridden[o.key] = o.key + "=" + o.value;
+    }
+    Locator loc(displayName, overridden);
+    return Resolver(loc, tasks).resolve(root);
+}
+
+} // namespace
+
+const char* lossKindName(LossKind kind) { return kind == LossKind::CrossEntropy ? "ce" : "square"; }
+
+const char* protocolName(Protocol protocol) {
+    switch (protocol) {
+    case Protocol::EarlyStopping: return "early_stopping";
+    case Protocol::SameEpochsAsCe: return "same_epochs_as_ce";
+    case Protocol::FixedEpochs: return "fixed_epochs";
+    }
+    return "?";
+}
+
+LossKind parseLossKind(const std::string& text, const std::string& where) {
+    if (text == "ce" || text == "cross_entropy") return LossKind::CrossEntropy;
+    if (text == "square" || text == "mse") return LossKind::Square;
+    throw Error(where + ": unknown loss '" + text + "'; expected ce or square "
+                        "(the rescaled square loss is 'square' with k and M, or preset: paper)");
+}
+
+Protocol parseProtocol(const std::string& text, const std::string& where) {
+    if (text == "early_stopping") return Protocol::EarlyStopping;
+    if (text == "same_epochs_as_ce") return Protocol::SameEpochsAsCe;
+    if (text == "fixed_epochs") return Protocol::FixedEpochs;
+    throw Error(where + ": unknown protocol '" + text + "'; expected early_stopping, same_epochs_as_ce or fixed_epochs");
+}
+
+SpecOverride parseOverride(const std::string& argument) {
+    const auto eq = argument.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw Error("--set " + argument + ": expected key=value, for example --set train.patience=10");
+    return {argument.substr(0, eq), argument.substr(eq + 1)};
+}
+
+const std::vector<ParamDecl>& coreParamDecls() {
+    static const std::vector<ParamDecl> kDecls = {
+        {"data.root", ParamType::String, "", "folder holding the task's data files (empty: the task's default)", {}, {}, {}},
+        {"data.val_fraction", ParamType::Double, "0.1", "fraction of the training set held out for validation (seeded per run)", 0.0, 0.9, {}},
+        {"data.limit_train", ParamType::Int, "0", "train on a seeded subset of this many examples (0: all)", 0.0, {}, {}},
+        {"data.limit_test", ParamType::Int, "0", "evaluate on a seeded subset of this many test examples (0: all)", 0.0, {}, {}},
+        {"train.batch_size", ParamType::Int, "128", "examples per optimiser step", 1.0, 1e6, {}},
+        {"train.eval_batch_size", ParamType::Int, "1000", "examples per forward pass when evaluating", 1.0, 1e7, {}},
+        {"train.max_epochs", ParamType::Int, "30", "upper bound on epochs (fixed_epochs trains exactly this many)", 1.0, 100000.0, {}},
+        {"train.patience", ParamType::Int, "5", "early stopping: epochs without a better validation accuracy before stopping", 1.0, 100000.0, {}},
+        {"train.optimizer", ParamType::String, "sgd", "optimiser", {}, {}, {"sgd", "adam", "adamw"}},
+        {"train.lr", ParamType::Double, "0.05", "learning rate of losses that do not set their own", 0.0, {}, {}},
+        {"train.momentum", ParamType::Double, "0.9", "SGD momentum", 0.0, 1.0, {}},
+        {"train.nesterov", ParamType::Bool, "false", "SGD Nesterov momentum", {}, {}, {}},
+        {"train.weight_decay", ParamType::Double, "0", "L2 weight decay (decoupled for adamw)", 0.0, {}, {}},
+        {"train.schedule", ParamType::String, "constant", "learning-rate schedule, applied per epoch", {}, {}, {"constant", "multistep", "cosine"}},
+        {"train.milestones", ParamType::IntList, "[]", "multistep: epochs after which the rate is multiplied by gamma", 1.0, {}, {}},
+        {"train.gamma", ParamType::Double, "0.1", "multistep: factor applied at each milestone", 0.0, 1.0, {}},
+        {"train.grad_clip", ParamType::Double, "0", "clip the global gradient norm to this value (0: off)", 0.0, {}, {}},
+        {"train.log_every_steps", ParamType::Int, "50", "store the training loss every this many steps", 1.0, {}, {}},
+        {"train.train_metrics", ParamType::String, "full", "train-split metrics: full (evaluate after each epoch) or running (averaged during the epoch)", {}, {}, {"full", "running"}},
+        {"runner.runs_per_device", ParamType::Int, "1", "runs training at once on each CUDA device", 1.0, 64.0, {}},
+        {"runner.threads", ParamType::Int, "0", "CPU threads per run (0: all cores)", 0.0, 1024.0, {}},
+    };
+    return kDecls;
+}
+
+ExperimentSpec loadExperimentText(const std::string& yamlText, const std::string& displayName,
+                                  const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
+    if (yamlText.size() > kMaxSpecBytes)
+        throw Error(displayName + ": " + std::to_string(yamlText.size()) + " bytes is too large for an experiment file (limit 1 MiB)");
+    YAML::Node root;
+    try {
+        root = YAML::Load(yamlText);
+    } catch (const YAML::ParserException& e) {
+        throw Error(displayName + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                    ": YAML syntax error: " + e.msg);
+    } catch (const YAML::Exception& e) {
+        throw Error(displayName + ": cannot read YAML: " + e.what());
+    }
+    try {
+        return loadFromRoot(root, displayName, overrides, tasks);
+    } catch (const YAML::Exception& e) {
+        throw Error(displayName + ": " + e.what());
+    }
+}
+
+ExperimentSpec loadExperimentFile(const std::string& path, const std::vector<SpecOverride>& overrides,
+                                  const TaskRegistry& tasks) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open the experiment file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return loadExperimentText(text.str(), path, overrides, tasks);
+}
+
+std::string ExperimentSpec::toYaml() const {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << name;
+    if (!description.empty()) out << YAML::Key << "description" << YAML::Value << description;
+    out << YAML::Key << "task" << YAML::Value << taskId;
+    out << YAML::Key << "device" << YAML::Value << device;
+    out << YAML::Key << "seeds" << YAML::Value << YAML::Flow << seeds;
+    out << YAML::Key << "protocols" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto p : protocols) out << protocolName(p);
+    out << YAML::EndSeq;
+    out << YAML::Key << "losses" << YAML::Value << YAML::BeginSeq;
+    for (const auto& l : losses) emitLoss(out, l);
+    out << YAML::EndSeq;
+    emitParams(out, params);
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+std::string RunSpec::toYaml() const {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "experiment" << YAML::Value << experiment;
+    out << YAML::Key << "task" << YAML::Value << taskId;
+    out << YAML::Key << "loss" << YAML::Value;
+    emitLoss(out, loss);
+    out << YAML::Key << "protocol" << YAML::Value << protocolName(protocol);
+    out << YAML::Key << "seed" << YAML::Value << seed;
+    out << YAML::Key << "device" << YAML::Value << device;
+    emitParams(out, params);
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+std::vector<RunSpec> ExperimentSpec::expand() const {
+    std::vector<RunSpec> runs;
+    auto make = [&](const LossSpec& loss, Protocol p, std::int64_t seed) {
+        RunSpec r;
+        r.experiment = name;
+        r.taskId = taskId;
+        r.loss = loss;
+        r.protocol = p;
+        r.seed = seed;
+        r.device = device;
+        r.params = params;
+        return r;
+    };
+    const auto ceIt = std::find_if(losses.begin(), losses.end(),
+                                   [](const LossSpec& l) { return l.kind == LossKind::CrossEntropy; });
+    for (const auto seed : seeds) {
+        int ceEarlyStopping = -1;
+        // Runs that others depend on come first, so a single worker never idles.
+        for (const auto& loss : losses)
+            for (const auto p : protocols) {
+                if (p == Protocol::SameEpochsAsCe) continue;
+                if (ceIt != losses.end() && loss.name == ceIt->name && p == Protocol::EarlyStopping)
+                    ceEarlyStopping = static_cast<int>(runs.size());
+                runs.push_back(make(loss, p, seed));
+            }
+        if (std::find(protocols.begin(), protocols.end(), Protocol::SameEpochsAsCe) == protocols.end()) continue;
+        for (const auto& loss : losses) {
+            if (loss.kind == LossKind::CrossEntropy) continue;
+            RunSpec r = make(loss, Protocol::SameEpochsAsCe, seed);
+            r.dependsOn = ceEarlyStopping;
+            runs.push_back(r);
+        }
+    }
+    return runs;
+}
+
+} // namespace losslab

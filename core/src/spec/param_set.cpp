@@ -1,0 +1,221 @@
+#include "losslab/spec/param_set.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "losslab/error.h"
+
+namespace losslab {
+namespace {
+
+std::string trim(const std::string& s) {
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string::npos) return {};
+    const auto last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
+}
+
+bool parseInt(const std::string& text, std::int64_t& out) {
+    const std::string t = trim(text);
+    if (t.empty()) return false;
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(t.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0') return false;
+    out = v;
+    return true;
+}
+
+bool parseDouble(const std::string& text, double& out) {
+    const std::string t = trim(text);
+    if (t.empty()) return false;
+    errno = 0;
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (errno != 0 || *end != '\0' || !std::isfinite(v)) return false;
+    out = v;
+    return true;
+}
+
+bool parseBool(const std::string& text, bool& out) {
+    const std::string t = trim(text);
+    if (t == "true" || t == "yes" || t == "on" || t == "1") { out = true; return true; }
+    if (t == "false" || t == "no" || t == "off" || t == "0") { out = false; return true; }
+    return false;
+}
+
+// "[1, 2, 3]" or "1, 2" or "" -> items. Nested lists are not parameters.
+std::vector<std::string> splitList(const std::string& text) {
+    std::string t = trim(text);
+    if (!t.empty() && t.front() == '[') {
+        if (t.back() != ']') return {"\x01"}; // malformed marker
+        t = t.substr(1, t.size() - 2);
+    }
+    std::vector<std::string> items;
+    if (trim(t).empty()) return items;
+    std::stringstream ss(t);
+    std::string item;
+    while (std::getline(ss, item, ',')) items.push_back(trim(item));
+    return items;
+}
+
+std::string formatDouble(double v) {
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os.precision(17);
+    os << v;
+    // Shortest text that reads back to the same double.
+    for (int p = 1; p <= 17; ++p) {
+        std::ostringstream s;
+        s.imbue(std::locale::classic());
+        s.precision(p);
+        s << v;
+        if (std::strtod(s.str().c_str(), nullptr) == v) return s.str();
+    }
+    return os.str();
+}
+
+std::string boundsText(const ParamDecl& d) {
+    if (d.min && d.max) return " in [" + formatDouble(*d.min) + ", " + formatDouble(*d.max) + "]";
+    if (d.min) return *d.min == 0 ? " >= 0" : " >= " + formatDouble(*d.min);
+    if (d.max) return " <= " + formatDouble(*d.max);
+    return "";
+}
+
+[[noreturn]] void fail(const ParamDecl& d, const std::string& text, const std::string& where,
+                       const std::string& expected) {
+    throw Error(where + ": " + d.key + ": expected " + expected + ", got '" + text + "'");
+}
+
+void checkBounds(const ParamDecl& d, double v, const std::string& text, const std::string& where,
+                 const std::string& what) {
+    if ((d.min && v < *d.min) || (d.max && v > *d.max)) fail(d, text, where, what + boundsText(d));
+}
+
+} // namespace
+
+const char* paramTypeName(ParamType type) {
+    switch (type) {
+    case ParamType::Int: return "an integer";
+    case ParamType::Double: return "a number";
+    case ParamType::Bool: return "true or false";
+    case ParamType::String: return "a string";
+    case ParamType::IntList: return "a list of integers";
+    case ParamType::DoubleList: return "a list of numbers";
+    }
+    return "a value";
+}
+
+std::string canonicalParamValue(const ParamDecl& d, const std::string& text, const std::string& where) {
+    switch (d.type) {
+    case ParamType::Int: {
+        std::int64_t v = 0;
+        if (!parseInt(text, v)) fail(d, text, where, std::string("an integer") + boundsText(d));
+        checkBounds(d, static_cast<double>(v), text, where, "an integer");
+        return std::to_string(v);
+    }
+    case ParamType::Double: {
+        double v = 0;
+        if (!parseDouble(text, v)) fail(d, text, where, std::string("a number") + boundsText(d));
+        checkBounds(d, v, text, where, "a number");
+        return formatDouble(v);
+    }
+    case ParamType::Bool: {
+        bool v = false;
+        if (!parseBool(text, v)) fail(d, text, where, "true or false");
+        return v ? "true" : "false";
+    }
+    case ParamType::String: {
+        const std::string t = trim(text);
+        if (!d.choices.empty()) {
+            bool ok = false;
+            for (const auto& c : d.choices) ok = ok || c == t;
+            if (!ok) {
+                std::string list;
+                for (const auto& c : d.choices) list += (list.empty() ? "" : ", ") + c;
+                fail(d, text, where, "one of: " + list);
+            }
+        }
+        return t;
+    }
+    case ParamType::IntList:
+    case ParamType::DoubleList: {
+        const bool isInt = d.type == ParamType::IntList;
+        const std::string what = isInt ? "a list of integers" : "a list of numbers";
+        std::string out = "[";
+        for (const auto& item : splitList(text)) {
+            std::string canon;
+            if (isInt) {
+                std::int64_t v = 0;
+                if (!parseInt(item, v)) fail(d, text, where, what + boundsText(d));
+                checkBounds(d, static_cast<double>(v), text, where, what);
+                canon = std::to_string(v);
+            } else {
+                double v = 0;
+                if (!parseDouble(item, v)) fail(d, text, where, what + boundsText(d));
+                checkBounds(d, v, text, where, what);
+                canon = formatDouble(v);
+            }
+            out += (out.size() > 1 ? ", " : "") + canon;
+        }
+        return out + "]";
+    }
+    }
+    return text;
+}
+
+void ParamSet::set(const std::string& key, const std::string& canonicalValue) {
+    m_values[key] = canonicalValue;
+}
+
+bool ParamSet::has(const std::string& key) const { return m_values.count(key) != 0; }
+
+const std::string& ParamSet::raw(const std::string& key) const {
+    const auto it = m_values.find(key);
+    if (it == m_values.end()) throw Error("parameter '" + key + "' is not set");
+    return it->second;
+}
+
+std::int64_t ParamSet::getInt(const std::string& key) const {
+    std::int64_t v = 0;
+    if (!parseInt(raw(key), v)) throw Error("parameter '" + key + "': expected an integer, got '" + raw(key) + "'");
+    return v;
+}
+
+double ParamSet::getDouble(const std::string& key) const {
+    double v = 0;
+    if (!parseDouble(raw(key), v)) throw Error("parameter '" + key + "': expected a number, got '" + raw(key) + "'");
+    return v;
+}
+
+bool ParamSet::getBool(const std::string& key) const {
+    bool v = false;
+    if (!parseBool(raw(key), v)) throw Error("parameter '" + key + "': expected true or false, got '" + raw(key) + "'");
+    return v;
+}
+
+const std::string& ParamSet::getString(const std::string& key) const { return raw(key); }
+
+std::vector<std::int64_t> ParamSet::getIntList(const std::string& key) const {
+    std::vector<std::int64_t> out;
+    for (const auto& item : splitList(raw(key))) {
+        std::int64_t v = 0;
+        if (!parseInt(item, v)) throw Error("parameter '" + key + "': expected a list of integers, got '" + raw(key) + "'");
+        out.push_back(v);
+    }
+    return out;
+}
+
+std::vector<double> ParamSet::getDoubleList(const std::string& key) const {
+    std::vector<double> out;
+    for (const auto& item : splitList(raw(key))) {
+        double v = 0;
+        if (!parseDouble(item, v)) throw Error("parameter '" + key + "': expected a list of numbers, got '" + raw(key) + "'");
+        out.push_back(v);
+    }
+    return out;
+}
+
+} // namespace losslab

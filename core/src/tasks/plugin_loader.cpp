@@ -1,0 +1,116 @@
+#include "losslab/tasks/plugin_loader.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+#include "losslab/error.h"
+#include "losslab/tasks/task_registry.h"
+
+namespace losslab {
+namespace fs = std::filesystem;
+
+namespace {
+
+using RegisterFn = void (*)(TaskRegistry*);
+
+std::string executableDir() {
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return {};
+    buf[n] = '\0';
+    return fs::path(buf).parent_path().string();
+}
+
+struct PluginManifest {
+    std::string name, version, library;
+    int api = 0;
+};
+
+// The manifest is JSON; JSON is a subset of YAML 1.2, so yaml-cpp reads it.
+PluginManifest readManifest(const fs::path& file) {
+    YAML::Node node;
+    try {
+        node = YAML::LoadFile(file.string());
+    } catch (const YAML::Exception& e) {
+        throw Error(file.string() + ": not valid JSON: " + e.what());
+    }
+    if (!node.IsMap()) throw Error(file.string() + ": expected a JSON object");
+    PluginManifest m;
+    try {
+        m.name = node["name"].as<std::string>("");
+        m.version = node["version"].as<std::string>("");
+        m.library = node["library"].as<std::string>("");
+        m.api = node["api"].as<int>(0);
+    } catch (const YAML::Exception& e) {
+        throw Error(file.string() + ": " + e.what());
+    }
+    if (m.name.empty() || m.library.empty())
+        throw Error(file.string() + ": needs \"name\" and \"library\"");
+    return m;
+}
+
+} // namespace
+
+std::vector<std::string> defaultPluginDirs() {
+    std::vector<std::string> dirs;
+    if (const char* env = std::getenv("LOSSLAB_PLUGIN_PATH")) {
+        std::string all = env;
+        size_t start = 0;
+        while (start <= all.size()) {
+            const size_t end = all.find(':', start);
+            const std::string dir = all.substr(start, end == std::string::npos ? std::string::npos : end - start);
+            if (!dir.empty()) dirs.push_back(dir);
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+    }
+    const std::string exeDir = executableDir();
+    if (!exeDir.empty()) dirs.push_back((fs::path(exeDir) / ".." / LOSSLAB_PLUGIN_SUBDIR).lexically_normal().string());
+    return dirs;
+}
+
+PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::string>& dirs) {
+    PluginLoadReport report;
+    std::set<std::string> seenNames;
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) continue;
+        std::vector<fs::path> manifests;
+        for (const auto& entry : fs::directory_iterator(dir, ec))
+            if (entry.path().extension() == ".json") manifests.push_back(entry.path());
+        std::sort(manifests.begin(), manifests.end());
+        for (const auto& file : manifests) {
+            try {
+                const PluginManifest m = readManifest(file);
+                if (seenNames.count(m.name)) continue; // an earlier folder wins
+                if (m.api != kPluginApiVersion)
+                    throw Error(file.string() + ": plugin '" + m.name + "' was built for plugin API " +
+                                std::to_string(m.api) + ", this LossLab has API " +
+                                std::to_string(kPluginApiVersion) + "; rebuild the plugin");
+                const fs::path lib = file.parent_path() / m.library;
+                void* handle = ::dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+                if (!handle) throw Error(file.string() + ": cannot load " + lib.string() + ": " + ::dlerror());
+                auto fn = reinterpret_cast<RegisterFn>(::dlsym(handle, "losslab_register_tasks"));
+                if (!fn) throw Error(lib.string() + ": has no symbol losslab_register_tasks");
+                registry.setCurrentPlugin(m.name);
+                fn(&registry); // the library stays loaded for the life of the process
+                registry.setCurrentPlugin("");
+                seenNames.insert(m.name);
+                report.loaded.push_back(m.name + " " + m.version + " (" + lib.string() + ")");
+            } catch (const std::exception& e) {
+                registry.setCurrentPlugin("");
+                report.warnings.push_back(e.what());
+            }
+        }
+    }
+    return report;
+}
+
+} // namespace losslab

@@ -1,0 +1,41 @@
+#include "losslab/training/compute_setup.h"
+
+#include <dlfcn.h>
+
+#include <mutex>
+#include <thread>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+namespace losslab {
+
+std::string configureProcess() {
+    static std::once_flag once;
+    static std::string description;
+    std::call_once(once, [] {
+        using SetThreads = void (*)(int);
+        std::string blas = "reference or unknown BLAS";
+        if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+            fn(1);
+            blas = "OpenBLAS, 1 thread";
+        }
+        const bool cuda = torch::cuda::is_available();
+        if (cuda) at::globalContext().setBenchmarkCuDNN(true);
+        description = "BLAS: " + blas + "; CUDA: " + (cuda ? std::to_string(torch::cuda::device_count()) + " device(s), cuDNN benchmark on" : "no");
+    });
+    return description;
+}
+
+void configureWorkerThread(int threads) {
+    at::init_num_threads();
+    int n = threads;
+    if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(n);
+}
+
+bool cudaAvailable() { return torch::cuda::is_available(); }
+int cudaDeviceCount() { return static_cast<int>(torch::cuda::device_count()); }
+
+} // namespace losslab

@@ -1,0 +1,330 @@
+#include "losslab/training/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <list>
+#include <mutex>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
+#include <torch/serialize.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/utils.h>
+
+#include "losslab/data/split.h"
+#include "losslab/error.h"
+#include "losslab/losses/loss_function.h"
+#include "losslab/metrics/metric_accumulator.h"
+#include "losslab/metrics/metric_names.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/task.h"
+#include "losslab/training/optimizer_factory.h"
+#include "losslab/training/stopping_rule.h"
+
+namespace losslab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+enum Stream : std::uint64_t { kSplitStream = 1, kSubsetStream = 2, kOrderStream = 3, kAugmentStream = 4, kTestStream = 5 };
+
+} // namespace
+
+// Loaded datasets are immutable and shared between runs of the process (CPU tensors).
+std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params) {
+    static std::mutex mutex;
+    static std::list<std::pair<std::string, std::shared_ptr<const DataBundle>>> cache; // most recent first
+    const std::string key = task.info().id + "\n" + params.getString("data.root");
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto it = cache.begin(); it != cache.end(); ++it)
+        if (it->first == key) {
+            cache.splice(cache.begin(), cache, it);
+            return cache.front().second;
+        }
+    auto bundle = std::make_shared<const DataBundle>(task.loadData(params));
+    cache.emplace_front(key, bundle);
+    if (cache.size() > 3) cache.pop_back();
+    return bundle;
+}
+
+namespace {
+
+// Model construction draws from torch's global generator: seed and build under one lock so
+// concurrent runs cannot interleave their draws.
+std::mutex& initMutex() {
+    static std::mutex m;
+    return m;
+}
+
+class WeightSnapshot {
+public:
+    void take(torch::nn::Module& model) {
+        torch::NoGradGuard noGrad;
+        m_tensors.clear();
+        for (const auto& p : model.parameters()) m_tensors.push_back(p.detach().clone());
+        for (const auto& b : model.buffers()) m_tensors.push_back(b.detach().clone());
+    }
+    bool restore(torch::nn::Module& model) const {
+        if (m_tensors.empty()) return false;
+        torch::NoGradGuard noGrad;
+        std::size_t i = 0;
+        for (auto& p : model.parameters()) p.copy_(m_tensors[i++]);
+        for (auto& b : model.buffers()) b.copy_(m_tensors[i++]);
+        return true;
+    }
+
+private:
+    std::vector<torch::Tensor> m_tensors;
+};
+
+std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const InputTransform& transform,
+                                  const LossFunction& loss, std::int64_t numClasses, std::int64_t batchSize,
+                                  const std::string& name, at::Generator& gen) {
+    torch::NoGradGuard noGrad;
+    model.eval();
+    MetricAccumulator acc(loss, numClasses);
+    const std::int64_t n = split.size();
+    for (std::int64_t start = 0; start < n; start += batchSize) {
+        const std::int64_t end = std::min(n, start + batchSize);
+        const torch::Tensor idx = torch::arange(start, end, torch::TensorOptions().dtype(torch::kLong).device(split.labels.device()));
+        const TensorSplit batch = split.index(idx);
+        acc.add(model.forward(transform.apply(batch, false, gen)), batch.labels);
+    }
+    return acc.finish(name);
+}
+
+void saveWeightsAtomically(ClassifierModule& model, const std::string& path) {
+    namespace fs = std::filesystem;
+    fs::create_directories(fs::path(path).parent_path());
+    const std::string tmp = path + ".tmp";
+    torch::serialize::OutputArchive archive;
+    model.save(archive);
+    archive.save_to(tmp);
+    fs::rename(tmp, path);
+}
+
+class RunTrainer {
+public:
+    RunTrainer(const RunSpec& spec, const Task& task, const torch::Device& device, const RunContext& ctx)
+        : m_spec(spec), m_task(task), m_device(device), m_ctx(ctx), m_loss(spec.loss),
+          m_numClasses(task.info().numClasses) {}
+
+    RunOutcome run() {
+        const auto t0 = Clock::now();
+        RunOutcome out;
+        try {
+            prepare();
+            loop(out);
+        } catch (const Error& e) {
+            out.status = RunStatus::Failed;
+            out.error = e.what();
+        } catch (const c10::Error& e) {
+            out.status = RunStatus::Failed;
+            out.error = std::string("LibTorch: ") + e.what_without_backtrace();
+        } catch (const std::bad_alloc&) {
+            out.status = RunStatus::Failed;
+            out.error = "out of memory";
+        } catch (const std::exception& e) {
+            out.status = RunStatus::Failed;
+            out.error = e.what();
+        }
+        out.wallSeconds = secondsSince(t0);
+        return out;
+    }
+
+private:
+    const ParamSet& params() const { return m_spec.params; }
+
+    void prepare() {
+        const auto bundle = loadSharedData(m_task, params());
+        const std::uint64_t seed = static_cast<std::uint64_t>(m_spec.seed);
+        TrainValSplit split = splitValidation(bundle->train, params().getDouble("data.val_fraction"),
+                                              deriveSeed(m_spec.seed, kSplitStream));
+        m_train = seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(m_spec.seed, kSubsetStream)).to(m_device);
+        m_val = split.val.to(m_device);
+        // The same test subset for every seed, so seeds differ only in training.
+        m_test = seededSubset(bundle->test, params().getInt("data.limit_test"), deriveSeed(0, kTestStream)).to(m_device);
+        if (m_train.size() == 0) throw Error("the training set is empty after the validation split");
+        m_transform = m_task.makeTransform(params(), m_device);
+        {
+            std::lock_guard<std::mutex> lock(initMutex());
+            torch::manual_seed(seed);
+            m_model = m_task.makeModel(params());
+        }
+        m_model->to(m_device);
+        m_optimizer = makeOptimizer(params(), m_model->parameters(), m_spec.loss.lr);
+        m_orderGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kOrderStream));
+        m_augGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kAugmentStream));
+    }
+
+    StoppingRule makeRule() const {
+        const int maxEpochs = static_cast<int>(params().getInt("train.max_epochs"));
+        switch (m_spec.protocol) {
+        case Protocol::EarlyStopping:
+            return StoppingRule::earlyStopping(static_cast<int>(params().getInt("train.patience")), maxEpochs);
+        case Protocol::SameEpochsAsCe:
+            return StoppingRule::exactEpochs(m_ctx.targetEpochs);
+        case Protocol::FixedEpochs:
+            return StoppingRule::exactEpochs(m_ctx.targetEpochs > 0 ? m_ctx.targetEpochs : maxEpochs);
+        }
+        throw Error("unknown protocol");
+    }
+
+    bool cancelled() const { return m_ctx.cancel && m_ctx.cancel->load(std::memory_order_relaxed); }
+
+    void emit(RunEvent e) const {
+        if (!m_ctx.emit) return;
+        e.runId = m_ctx.runId;
+        m_ctx.emit(e);
+    }
+
+    // One pass over the training set. Returns false when the run must end (diverged or
+    // cancelled; `status` says which).
+    bool trainEpoch(int epoch, int maxEpochs, MetricAccumulator* running, RunStatus& status, double& trainSeconds) {
+        const auto t0 = Clock::now();
+        m_model->train();
+        const std::int64_t n = m_train.size();
+        const std::int64_t batchSize = params().getInt("train.batch_size");
+        const std::int64_t stepsPerEpoch = (n + batchSize - 1) / batchSize;
+        const std::int64_t logEvery = params().getInt("train.log_every_steps");
+        const double clip = params().getDouble("train.grad_clip");
+        const torch::Tensor order = torch::randperm(n, m_orderGen, torch::TensorOptions().dtype(torch::kLong)).to(m_device);
+        torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
+        std::int64_t lossCount = 0;
+        std::vector<StepMetricRow> steps;
+        for (std::int64_t s = 0; s < stepsPerEpoch; ++s) {
+            if (cancelled()) {
+                status = RunStatus::Cancelled;
+                return false;
+            }
+            const TensorSplit batch = m_train.index(order.slice(0, s * batchSize, std::min(n, (s + 1) * batchSize)));
+            const torch::Tensor outputs = m_model->forward(m_transform->apply(batch, true, m_augGen));
+            const torch::Tensor loss = m_loss(outputs, batch.labels);
+            m_optimizer->zero_grad();
+            loss.backward();
+            if (clip > 0) torch::nn::utils::clip_grad_norm_(m_model->parameters(), clip);
+            m_optimizer->step();
+            ++m_step;
+            lossSum += loss.detach().to(torch::kDouble);
+            ++lossCount;
+            if (running) running->add(outputs, batch.labels);
+            if (m_step % logEvery == 0 || s + 1 == stepsPerEpoch) {
+                const double mean = lossSum.item<double>() / static_cast<double>(lossCount);
+                steps.push_back({m_ctx.runId, m_step, epoch, "train_loss", mean});
+                RunEvent e;
+                e.kind = RunEvent::Kind::Step;
+                e.epoch = epoch;
+                e.maxEpochs = maxEpochs;
+                e.step = m_step;
+                e.stepsPerEpoch = stepsPerEpoch;
+                e.metrics = {{"train", "loss", mean}};
+                emit(e);
+                lossSum.zero_();
+                lossCount = 0;
+                if (!std::isfinite(mean)) {
+                    flushSteps(steps);
+                    status = RunStatus::Diverged;
+                    return false;
+                }
+            }
+        }
+        flushSteps(steps);
+        trainSeconds = secondsSince(t0);
+        return true;
+    }
+
+    void flushSteps(std::vector<StepMetricRow>& steps) {
+        if (m_ctx.store && !steps.empty()) m_ctx.store->appendSteps(steps);
+        steps.clear();
+    }
+
+    void loop(RunOutcome& out) {
+        StoppingRule rule = makeRule();
+        WeightSnapshot best;
+        const bool runningTrainMetrics = params().getString("train.train_metrics") == "running";
+        const std::int64_t evalBatch = params().getInt("train.eval_batch_size");
+        std::vector<MetricValue> reported;
+        out.status = RunStatus::Completed;
+        for (int epoch = 1; !rule.shouldStop(); ++epoch) {
+            setLearningRate(*m_optimizer, scheduledLearningRate(params(), m_spec.loss.lr, epoch));
+            MetricAccumulator running(m_loss, m_numClasses);
+            double trainSeconds = 0;
+            RunStatus status = RunStatus::Completed;
+            if (!trainEpoch(epoch, rule.maxEpochs(), runningTrainMetrics ? &running : nullptr, status, trainSeconds)) {
+                out.status = status;
+                if (status == RunStatus::Diverged) out.error = "loss became NaN or infinite in epoch " + std::to_string(epoch);
+                break;
+            }
+            std::vector<MetricValue> metrics = runningTrainMetrics
+                ? running.finish("train")
+                : evaluate(*m_model, m_train, *m_transform, m_loss, m_numClasses, evalBatch, "train", m_augGen);
+            for (auto& m : evaluate(*m_model, m_val, *m_transform, m_loss, m_numClasses, evalBatch, "val", m_augGen)) metrics.push_back(m);
+            for (auto& m : evaluate(*m_model, m_test, *m_transform, m_loss, m_numClasses, evalBatch, "test", m_augGen)) metrics.push_back(m);
+            metrics.push_back({"train", "wall_s", trainSeconds});
+            metrics.push_back({"train", "examples_per_s", trainSeconds > 0 ? m_train.size() / trainSeconds : 0.0});
+            metrics.push_back({"train", "lr", scheduledLearningRate(params(), m_spec.loss.lr, epoch)});
+            if (m_ctx.store) m_ctx.store->appendEpoch(m_ctx.runId, epoch, metrics);
+            out.epochs = epoch;
+            const double trainLoss = findMetricValue(metrics, "train", "loss");
+            const double valAcc = m_val.size() > 0 ? findMetricValue(metrics, "val", "acc") : findMetricValue(metrics, "train", "acc");
+            if (rule.observe(epoch, valAcc)) {
+                reported = metrics;
+                if (rule.isEarlyStopping()) best.take(*m_model);
+            }
+            RunEvent e;
+            e.kind = RunEvent::Kind::Epoch;
+            e.epoch = epoch;
+            e.maxEpochs = rule.maxEpochs();
+            e.step = m_step;
+            e.metrics = metrics;
+            e.bestEpoch = rule.reportedEpoch();
+            emit(e);
+            if (!std::isfinite(trainLoss)) {
+                out.status = RunStatus::Diverged;
+                out.error = "loss became NaN or infinite in epoch " + std::to_string(epoch);
+                break;
+            }
+        }
+        out.bestEpoch = rule.reportedEpoch();
+        out.reported = reported;
+        if (rule.isEarlyStopping()) best.restore(*m_model);
+        if (out.status == RunStatus::Completed && !m_ctx.checkpointPath.empty() && out.bestEpoch > 0) {
+            saveWeightsAtomically(*m_model, m_ctx.checkpointPath);
+            if (m_ctx.store) m_ctx.store->setCheckpoint(m_ctx.runId, m_ctx.checkpointPath);
+        }
+    }
+
+    const RunSpec& m_spec;
+    const Task& m_task;
+    torch::Device m_device;
+    const RunContext& m_ctx;
+    LossFunction m_loss;
+    std::int64_t m_numClasses;
+    TensorSplit m_train, m_val, m_test;
+    std::unique_ptr<InputTransform> m_transform;
+    std::shared_ptr<ClassifierModule> m_model;
+    std::unique_ptr<torch::optim::Optimizer> m_optimizer;
+    at::Generator m_orderGen, m_augGen;
+    std::int64_t m_step = 0;
+};
+
+} // namespace
+
+std::uint64_t deriveSeed(std::int64_t runSeed, std::uint64_t stream) {
+    // splitmix64 of (seed, stream): well-mixed, and the same on every platform.
+    std::uint64_t z = static_cast<std::uint64_t>(runSeed) * 0x9E3779B97F4A7C15ull + stream * 0xD1B54A32D192ED03ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+RunOutcome trainRun(const RunSpec& spec, const Task& task, const torch::Device& device, const RunContext& context) {
+    return RunTrainer(spec, task, device, context).run();
+}
+
+} // namespace losslab

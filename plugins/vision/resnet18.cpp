@@ -1,0 +1,69 @@
+#include "resnet18.h"
+
+#include <string>
+
+#include <torch/nn/init.h>
+
+namespace losslab::vision {
+
+namespace {
+
+torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride) {
+    return torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+}
+
+} // namespace
+
+ResidualBlockImpl::ResidualBlockImpl(std::int64_t inChannels, std::int64_t outChannels, std::int64_t stride) {
+    m_conv1 = register_module("conv1", conv(inChannels, outChannels, 3, stride));
+    m_bn1 = register_module("bn1", torch::nn::BatchNorm2d(outChannels));
+    m_conv2 = register_module("conv2", conv(outChannels, outChannels, 3, 1));
+    m_bn2 = register_module("bn2", torch::nn::BatchNorm2d(outChannels));
+    if (inChannels != outChannels || stride != 1) {
+        m_shortcutConv = register_module("shortcut_conv", conv(inChannels, outChannels, 1, stride));
+        m_shortcutBn = register_module("shortcut_bn", torch::nn::BatchNorm2d(outChannels));
+    }
+}
+
+torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
+    torch::Tensor out = at::relu(m_bn1->forward(m_conv1->forward(x)));
+    out = m_bn2->forward(m_conv2->forward(out));
+    const torch::Tensor shortcut = m_shortcutConv ? m_shortcutBn->forward(m_shortcutConv->forward(x)) : x;
+    return at::relu(out + shortcut);
+}
+
+ResNet18Impl::ResNet18Impl(std::int64_t numClasses, std::int64_t inChannels) {
+    m_stem = register_module("stem", conv(inChannels, 64, 3, 1));
+    m_stemBn = register_module("stem_bn", torch::nn::BatchNorm2d(64));
+    const std::int64_t widths[4] = {64, 128, 256, 512};
+    std::int64_t channels = 64;
+    for (int stage = 0; stage < 4; ++stage) {
+        auto list = register_module("stage" + std::to_string(stage + 1), torch::nn::ModuleList());
+        for (int b = 0; b < 2; ++b) {
+            ResidualBlock block(channels, widths[stage], (b == 0 && stage > 0) ? 2 : 1);
+            list->push_back(block);
+            m_blocks.push_back(block);
+            channels = widths[stage];
+        }
+    }
+    m_fc = register_module("fc", torch::nn::Linear(channels, numClasses));
+
+    torch::NoGradGuard noGrad;
+    for (auto& module : modules(/*include_self=*/false)) {
+        if (auto* c = module->as<torch::nn::Conv2d>()) {
+            torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+        } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+            torch::nn::init::ones_(bn->weight);
+            torch::nn::init::zeros_(bn->bias);
+        }
+    }
+}
+
+torch::Tensor ResNet18Impl::forward(const ModelInput& input) {
+    torch::Tensor x = at::relu(m_stemBn->forward(m_stem->forward(input.features)));
+    for (auto& block : m_blocks) x = block->forward(x);
+    return m_fc->forward(x.mean({2, 3}));
+}
+
+} // namespace losslab::vision

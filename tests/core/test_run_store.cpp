@@ -1,0 +1,632 @@
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "losslab/error.h"
+#include "losslab/store/records.h"
+#include "losslab/store/run_store.h"
+
+namespace fs = std::filesystem;
+using namespace losslab;
+
+namespace {
+
+// A fresh folder per test, removed afterwards even when the test fails.
+class TempDir {
+public:
+    TempDir() {
+        std::random_device device;
+        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+        m_path = fs::temp_directory_path() /
+                 ("losslab_store_test_" + std::to_string(getpid()) + "_" +
+                  std::to_string(stamp) + "_" + std::to_string(device()));
+        fs::create_directories(m_path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        // Give back write permission a test may have taken away, or removal would fail.
+        fs::permissions(m_path, fs::perms::owner_all, fs::perm_options::add, ec);
+        for (auto it = fs::recursive_directory_iterator(m_path, ec);
+             it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+        }
+        fs::remove_all(m_path, ec);
+    }
+    std::string file(const std::string& name) const { return (m_path / name).string(); }
+    const fs::path& path() const { return m_path; }
+
+private:
+    fs::path m_path;
+};
+
+std::string readBytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs SQL on the file through a separate connection, as another program would.
+void execSql(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+    const std::string text = message ? message : "";
+    sqlite3_free(message);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << text;
+}
+
+std::string queryText(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    std::string result;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* statement = nullptr;
+        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
+            sqlite3_step(statement) == SQLITE_ROW) {
+            const auto* text = sqlite3_column_text(statement, 0);
+            if (text) result = reinterpret_cast<const char*>(text);
+        }
+        sqlite3_finalize(statement);
+    }
+    sqlite3_close(db);
+    return result;
+}
+
+// The message of the Error that opening `path` throws; fails the test if nothing is thrown.
+std::string openError(const std::string& path) {
+    try {
+        RunStore store(path);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "opening " << path << " did not throw";
+    return {};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+ExperimentRecord makeExperiment(const std::string& name) {
+    ExperimentRecord experiment;
+    experiment.name = name;
+    experiment.description = "square loss vs cross-entropy";
+    experiment.taskId = "mnist";
+    experiment.specYaml = "name: " + name + "\n";
+    experiment.sourcePath = "/tmp/" + name + ".yaml";
+    return experiment;
+}
+
+RunRecord makeRun(const std::string& loss, std::int64_t seed) {
+    RunRecord run;
+    run.taskId = "mnist";
+    run.lossName = loss == "ce" ? "cross_entropy" : "square";
+    run.loss = loss;
+    run.k = loss == "ce" ? 1.0 : 10.0;
+    run.M = loss == "ce" ? 1.0 : 15.0;
+    run.lr = 0.01;
+    run.protocol = "early_stopping";
+    run.seed = seed;
+    run.specYaml = "seed: " + std::to_string(seed) + "\n";
+    run.tags = "a,b";
+    run.notes = "note";
+    return run;
+}
+
+// A pid that no longer exists: a child that exited and was reaped.
+pid_t deadPid() {
+    const pid_t child = fork();
+    if (child == 0) _exit(0);
+    int status = 0;
+    waitpid(child, &status, 0);
+    return child;
+}
+
+} // namespace
+
+TEST(RunStatusTest, NamesRoundTrip) {
+    const RunStatus all[] = {RunStatus::Queued,   RunStatus::Running,   RunStatus::Completed,
+                             RunStatus::Diverged, RunStatus::Failed,    RunStatus::Cancelled,
+                             RunStatus::Interrupted};
+    for (RunStatus status : all) EXPECT_EQ(parseRunStatus(runStatusName(status)), status);
+    EXPECT_STREQ(runStatusName(RunStatus::Queued), "queued");
+    EXPECT_STREQ(runStatusName(RunStatus::Interrupted), "interrupted");
+    EXPECT_FALSE(isFinal(RunStatus::Queued));
+    EXPECT_FALSE(isFinal(RunStatus::Running));
+    EXPECT_TRUE(isFinal(RunStatus::Completed));
+    EXPECT_TRUE(isFinal(RunStatus::Diverged));
+    EXPECT_TRUE(isFinal(RunStatus::Failed));
+    EXPECT_TRUE(isFinal(RunStatus::Cancelled));
+    EXPECT_TRUE(isFinal(RunStatus::Interrupted));
+}
+
+TEST(RunStatusTest, UnknownNameListsTheValidOnes) {
+    try {
+        parseRunStatus("finished");
+        FAIL() << "no Error thrown";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_TRUE(contains(message, "'finished'")) << message;
+        for (const char* name : {"queued", "running", "completed", "diverged", "failed",
+                                 "cancelled", "interrupted"}) {
+            EXPECT_TRUE(contains(message, name)) << message;
+        }
+    }
+}
+
+TEST(RunStoreTest, CreatesSchemaVersionOne) {
+    TempDir dir;
+    const std::string path = dir.file("nested/deeper/runs.sqlite");
+    {
+        RunStore store(path);
+        EXPECT_EQ(store.path(), path);
+        EXPECT_EQ(store.schemaVersion(), 1);
+        EXPECT_EQ(kSchemaVersion, 1);
+    }
+    EXPECT_TRUE(fs::exists(path));
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "1");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+    EXPECT_EQ(queryText(path, "PRAGMA journal_mode"), "wal");
+    for (const char* table : {"experiments", "runs", "epoch_metrics", "step_metrics"}) {
+        EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM sqlite_master WHERE "
+                                              "type = 'table' AND name = '") + table + "'"),
+                  "1")
+            << table;
+    }
+}
+
+TEST(RunStoreTest, RoundTripsExperimentsRunsAndMetrics) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunStore store(path);
+
+    const std::int64_t experimentId = store.addExperiment(makeExperiment("mnist_mlp"));
+    EXPECT_GT(experimentId, 0);
+    const auto experiments = store.experiments();
+    ASSERT_EQ(experiments.size(), 1u);
+    EXPECT_EQ(experiments[0].id, experimentId);
+    EXPECT_EQ(experiments[0].name, "mnist_mlp");
+    EXPECT_EQ(experiments[0].description, "square loss vs cross-entropy");
+    EXPECT_EQ(experiments[0].taskId, "mnist");
+    EXPECT_EQ(experiments[0].specYaml, "name: mnist_mlp\n");
+    EXPECT_EQ(experiments[0].sourcePath, "/tmp/mnist_mlp.yaml");
+    const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)");
+    EXPECT_TRUE(std::regex_match(experiments[0].createdAt, iso)) << experiments[0].createdAt;
+
+    // The square run depends on the CE run listed after it: indexes may point forward.
+    std::vector<RunRecord> records = {makeRun("square", 1), makeRun("ce", 1), makeRun("square", 2)};
+    records[0].dependsOn = 1;
+    records[0].protocol = "same_epochs_as_ce";
+    const std::vector<std::int64_t> ids = store.addRuns(experimentId, records);
+    ASSERT_EQ(ids.size(), 3u);
+
+    std::vector<RunRecord> runs = store.runs();
+    ASSERT_EQ(runs.size(), 3u);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        EXPECT_EQ(runs[i].id, ids[i]);
+        EXPECT_EQ(runs[i].experimentId, experimentId);
+        EXPECT_EQ(runs[i].experiment, "mnist_mlp");
+        EXPECT_EQ(runs[i].status, RunStatus::Queued);
+        EXPECT_EQ(runs[i].loss, records[i].loss);
+        EXPECT_EQ(runs[i].lossName, records[i].lossName);
+        EXPECT_DOUBLE_EQ(runs[i].k, records[i].k);
+        EXPECT_DOUBLE_EQ(runs[i].M, records[i].M);
+        EXPECT_DOUBLE_EQ(runs[i].lr, 0.01);
+        EXPECT_EQ(runs[i].seed, records[i].seed);
+        EXPECT_EQ(runs[i].protocol, records[i].protocol);
+        EXPECT_EQ(runs[i].specYaml, records[i].specYaml);
+        EXPECT_EQ(runs[i].tags, "a,b");
+        EXPECT_EQ(runs[i].notes, "note");
+        EXPECT_TRUE(std::regex_match(runs[i].createdAt, iso)) << runs[i].createdAt;
+        EXPECT_TRUE(runs[i].startedAt.empty());
+        EXPECT_TRUE(std::isnan(runs[i].valAcc));
+        EXPECT_TRUE(std::isnan(runs[i].testAcc));
+    }
+    ASSERT_TRUE(runs[0].dependsOn.has_value());
+    EXPECT_EQ(*runs[0].dependsOn, ids[1]);
+    EXPECT_FALSE(runs[1].dependsOn.has_value());
+    EXPECT_FALSE(runs[2].dependsOn.has_value());
+
+    store.markStarted(ids[1], "cpu", 0);
+    store.setTargetEpochs(ids[0], 7);
+    store.setCheckpoint(ids[1], "/tmp/ckpt/run.pt");
+    store.flush();
+    runs = store.runs({{}, {ids[1]}, {}});
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, RunStatus::Running);
+    EXPECT_EQ(runs[0].device, "cpu");
+    EXPECT_TRUE(std::regex_match(runs[0].startedAt, iso)) << runs[0].startedAt;
+    EXPECT_EQ(runs[0].checkpointPath, "/tmp/ckpt/run.pt");
+    EXPECT_EQ(store.runs({{}, {ids[0]}, {}}).at(0).targetEpochs, 7);
+    EXPECT_EQ(queryText(path, "SELECT pid FROM runs WHERE id = " + std::to_string(ids[1])),
+              std::to_string(getpid()));
+    EXPECT_FALSE(queryText(path, "SELECT host FROM runs WHERE id = " + std::to_string(ids[1]))
+                     .empty());
+
+    for (int epoch = 1; epoch <= 3; ++epoch) {
+        store.appendEpoch(ids[1], epoch,
+                          {{"train", "loss", 1.0 / epoch},
+                           {"val", "acc", 0.90 + 0.01 * epoch},
+                           {"test", "acc", 0.80 + 0.01 * epoch}});
+    }
+    store.appendSteps({{ids[1], 1, 1, "train_loss", 2.5},
+                       {ids[1], 1, 1, "lr", 0.01},
+                       {ids[1], 2, 1, "train_loss", 2.0}});
+    store.finishRun(ids[1], RunStatus::Completed, 3, 2, 12.5, "");
+    store.flush();
+
+    runs = store.runs({{}, {ids[1]}, {}});
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, RunStatus::Completed);
+    EXPECT_EQ(runs[0].epochs, 3);
+    EXPECT_EQ(runs[0].bestEpoch, 2);
+    EXPECT_DOUBLE_EQ(runs[0].wallSeconds, 12.5);
+    EXPECT_TRUE(runs[0].error.empty());
+    EXPECT_TRUE(std::regex_match(runs[0].finishedAt, iso)) << runs[0].finishedAt;
+    // Reported accuracies are those of the best epoch, not the last.
+    EXPECT_DOUBLE_EQ(runs[0].valAcc, 0.92);
+    EXPECT_DOUBLE_EQ(runs[0].testAcc, 0.82);
+
+    const auto epochRows = store.epochMetrics({ids[1]});
+    ASSERT_EQ(epochRows.size(), 9u);
+    // Ordered by run, epoch, split, metric.
+    EXPECT_EQ(epochRows[0].epoch, 1);
+    EXPECT_EQ(epochRows[0].value.split, "test");
+    EXPECT_EQ(epochRows[1].value.split, "train");
+    EXPECT_EQ(epochRows[2].value.split, "val");
+    EXPECT_EQ(epochRows[8].epoch, 3);
+    EXPECT_DOUBLE_EQ(epochRows[1].value.value, 1.0);
+    EXPECT_EQ(epochRows[1].value.metric, "loss");
+    EXPECT_EQ(store.epochMetrics({}).size(), 9u);
+    EXPECT_TRUE(store.epochMetrics({ids[0]}).empty());
+
+    const auto steps = store.stepMetrics(ids[1]);
+    ASSERT_EQ(steps.size(), 3u);
+    EXPECT_EQ(steps[0].step, 1);
+    EXPECT_EQ(steps[0].metric, "lr");
+    EXPECT_EQ(steps[1].metric, "train_loss");
+    EXPECT_DOUBLE_EQ(steps[1].value, 2.5);
+    EXPECT_EQ(steps[2].step, 2);
+    EXPECT_EQ(steps[2].epoch, 1);
+    EXPECT_TRUE(store.stepMetrics(ids[0]).empty());
+
+    store.finishRun(ids[2], RunStatus::Failed, 0, 0, 0.5, "out of memory");
+    store.flush();
+    runs = store.runs({{}, {}, "failed"});
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].error, "out of memory");
+}
+
+TEST(RunStoreTest, FiltersRuns) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t a = store.addExperiment(makeExperiment("a"));
+    const std::int64_t b = store.addExperiment(makeExperiment("b"));
+    const std::int64_t c = store.addExperiment(makeExperiment("c"));
+    const auto idsA = store.addRuns(a, {makeRun("ce", 1), makeRun("square", 1)});
+    const auto idsB = store.addRuns(b, {makeRun("ce", 2)});
+    const auto idsC = store.addRuns(c, {makeRun("ce", 3)});
+    store.finishRun(idsA[1], RunStatus::Diverged, 2, 1, 1.0, "loss is NaN");
+    store.flush();
+
+    EXPECT_EQ(store.runs().size(), 4u);
+    auto runs = store.runs({{"a", "c"}, {}, {}});
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].id, idsA[0]);
+    EXPECT_EQ(runs[1].id, idsA[1]);
+    EXPECT_EQ(runs[2].id, idsC[0]);
+    runs = store.runs({{"a"}, {idsA[1], idsB[0]}, {}});
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].id, idsA[1]);
+    runs = store.runs({{}, {}, "diverged"});
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].error, "loss is NaN");
+    EXPECT_EQ(store.runs({{}, {}, "queued"}).size(), 3u);
+    EXPECT_TRUE(store.runs({{"nope"}, {}, {}}).empty());
+    EXPECT_THROW(store.runs({{}, {}, "done"}), Error);
+}
+
+TEST(RunStoreTest, RewrittenEpochsAndStepsDoNotDuplicate) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t experimentId = store.addExperiment(makeExperiment("resume"));
+    const std::int64_t runId = store.addRuns(experimentId, {makeRun("ce", 1)}).at(0);
+    store.appendEpoch(runId, 1, {{"val", "acc", 0.5}, {"train", "loss", 1.0}});
+    store.appendEpoch(runId, 2, {{"val", "acc", 0.6}});
+    // After a resume from the epoch-1 checkpoint, epoch 2 is trained and written again.
+    store.appendEpoch(runId, 2, {{"val", "acc", 0.7}});
+    store.appendSteps({{runId, 5, 2, "train_loss", 1.0}});
+    store.appendSteps({{runId, 5, 2, "train_loss", 0.9}});
+    store.finishRun(runId, RunStatus::Completed, 2, 2, 1.0, "");
+    store.flush();
+
+    const auto rows = store.epochMetrics({runId});
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[2].epoch, 2);
+    EXPECT_DOUBLE_EQ(rows[2].value.value, 0.7);
+    const auto steps = store.stepMetrics(runId);
+    ASSERT_EQ(steps.size(), 1u);
+    EXPECT_DOUBLE_EQ(steps[0].value, 0.9);
+    EXPECT_DOUBLE_EQ(store.runs().at(0).valAcc, 0.7);
+    EXPECT_TRUE(std::isnan(store.runs().at(0).testAcc));
+}
+
+TEST(RunStoreTest, NonFiniteMetricsSurvive) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t runId =
+        store.addRuns(store.addExperiment(makeExperiment("nan")), {makeRun("square", 1)}).at(0);
+    store.appendEpoch(runId, 1,
+                      {{"train", "loss", std::numeric_limits<double>::quiet_NaN()},
+                       {"train", "acc", std::numeric_limits<double>::infinity()}});
+    store.flush();
+    const auto rows = store.epochMetrics({runId});
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_TRUE(std::isinf(rows[0].value.value)); // "acc" sorts before "loss"
+    EXPECT_TRUE(std::isnan(rows[1].value.value));
+}
+
+TEST(RunStoreTest, BadDependencyIndexIsRefused) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t experimentId = store.addExperiment(makeExperiment("deps"));
+    std::vector<RunRecord> records = {makeRun("ce", 1), makeRun("square", 1)};
+    records[1].dependsOn = 5;
+    EXPECT_THROW(store.addRuns(experimentId, records), Error);
+    records[1].dependsOn = 1; // itself
+    EXPECT_THROW(store.addRuns(experimentId, records), Error);
+    records[1].dependsOn = -1;
+    EXPECT_THROW(store.addRuns(experimentId, records), Error);
+    EXPECT_TRUE(store.runs().empty());
+    // A missing experiment is refused by the writer and reported to the caller.
+    EXPECT_THROW(store.addRuns(experimentId + 100, {makeRun("ce", 1)}), Error);
+    EXPECT_TRUE(store.runs().empty());
+    EXPECT_THROW(store.addExperiment(ExperimentRecord{}), Error);
+}
+
+TEST(RunStoreTest, FailedQueuedWriteIsReportedByFlush) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t runId =
+        store.addRuns(store.addExperiment(makeExperiment("x")), {makeRun("ce", 1)}).at(0);
+    store.appendEpoch(runId + 1000, 1, {{"val", "acc", 0.5}}); // no such run: foreign key
+    store.appendEpoch(runId, 1, {{"val", "acc", 0.5}});        // same batch, still written
+    try {
+        store.flush();
+        FAIL() << "flush did not report the failed write";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), dir.file("runs.sqlite"))) << e.what();
+    }
+    EXPECT_NO_THROW(store.flush()); // reported once
+    EXPECT_EQ(store.epochMetrics({}).size(), 1u);
+    store.finishRun(runId + 1000, RunStatus::Completed, 1, 1, 1.0, "");
+    EXPECT_THROW(store.flush(), Error);
+    // The writer survived both failures.
+    store.appendEpoch(runId, 2, {{"val", "acc", 0.6}});
+    EXPECT_NO_THROW(store.flush());
+    EXPECT_EQ(store.epochMetrics({runId}).size(), 2u);
+}
+
+TEST(RunStoreTest, ConcurrentWritersLoseNothing) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t experimentId = store.addExperiment(makeExperiment("threads"));
+    const auto ids = store.addRuns(
+        experimentId, {makeRun("ce", 1), makeRun("ce", 2), makeRun("ce", 3), makeRun("ce", 4)});
+    // 4 x 1500 tasks exceed the queue's capacity, so producers also exercise back-pressure.
+    constexpr int kEpochs = 1500;
+    std::vector<std::thread> threads;
+    for (std::int64_t runId : ids) {
+        threads.emplace_back([&store, runId] {
+            for (int epoch = 1; epoch <= kEpochs; ++epoch) {
+                store.appendEpoch(runId, epoch, {{"train", "loss", 1.0}, {"val", "acc", 0.5}});
+                if (epoch % 500 == 0) store.runs(); // reads interleave with writes
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    store.flush();
+    EXPECT_EQ(store.epochMetrics({}).size(), static_cast<std::size_t>(4 * kEpochs * 2));
+    EXPECT_EQ(store.epochMetrics({ids[2]}).size(), static_cast<std::size_t>(kEpochs * 2));
+}
+
+TEST(RunStoreTest, OrphanedRunsBecomeInterrupted) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunStore store(path);
+    const std::int64_t experimentId = store.addExperiment(makeExperiment("orphans"));
+    const auto ids = store.addRuns(experimentId, {makeRun("ce", 1), makeRun("ce", 2),
+                                                  makeRun("ce", 3), makeRun("ce", 4),
+                                                  makeRun("ce", 5), makeRun("ce", 6)});
+    for (std::int64_t id : ids) store.markStarted(id, "cpu", 0);
+    store.finishRun(ids[4], RunStatus::Completed, 1, 1, 1.0, "");
+    store.flush();
+
+    const std::string dead = std::to_string(deadPid());
+    const auto id = [&](std::size_t i) { return std::to_string(ids[i]); };
+    execSql(path, "UPDATE runs SET pid = " + dead + " WHERE id = " + id(0));       // dead here
+    execSql(path, "UPDATE runs SET pid = 2147483632 WHERE id = " + id(1));        // 0x7ffffff0
+    execSql(path, "UPDATE runs SET pid = NULL WHERE id = " + id(2));              // unknown pid
+    execSql(path, "UPDATE runs SET pid = " + dead + ", host = 'elsewhere-host' WHERE id = " +
+                      id(3));                                                    // other host
+    execSql(path, "UPDATE runs SET pid = " + dead + " WHERE id = " + id(4));       // finished
+    // ids[5] keeps this (live) process's pid.
+
+    EXPECT_EQ(store.markOrphansInterrupted(), 3);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 6u);
+    EXPECT_EQ(runs[0].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[1].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[2].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[3].status, RunStatus::Running);
+    EXPECT_EQ(runs[4].status, RunStatus::Completed);
+    EXPECT_EQ(runs[5].status, RunStatus::Running);
+    EXPECT_EQ(store.markOrphansInterrupted(), 0);
+}
+
+TEST(RunStoreTest, ReopeningKeepsData) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    std::int64_t runId = 0;
+    {
+        RunStore store(path);
+        runId = store.addRuns(store.addExperiment(makeExperiment("keep")), {makeRun("ce", 7)}).at(0);
+        store.appendEpoch(runId, 1, {{"val", "acc", 0.9}});
+        store.finishRun(runId, RunStatus::Completed, 1, 1, 3.0, "");
+        // No flush: the destructor must drain the queue.
+    }
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 1);
+    ASSERT_EQ(store.experiments().size(), 1u);
+    EXPECT_EQ(store.experiments()[0].name, "keep");
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].id, runId);
+    EXPECT_EQ(runs[0].seed, 7);
+    EXPECT_EQ(runs[0].status, RunStatus::Completed);
+    EXPECT_DOUBLE_EQ(runs[0].valAcc, 0.9);
+    // New ids continue after the old ones.
+    const auto more = store.addRuns(runs[0].experimentId, {makeRun("square", 7)});
+    EXPECT_GT(more.at(0), runId);
+}
+
+TEST(RunStoreTest, ForeignSqliteFileIsRefusedUnchanged) {
+    TempDir dir;
+    const std::string path = dir.file("other.sqlite");
+    execSql(path, "CREATE TABLE foo(x INTEGER); CREATE TABLE bar(y TEXT); "
+                  "INSERT INTO foo VALUES(1);");
+    const std::string before = readBytes(path);
+    const std::string message = openError(path);
+    EXPECT_TRUE(contains(message, path)) << message;
+    EXPECT_TRUE(contains(message, "not a LossLab database")) << message;
+    EXPECT_TRUE(contains(message, "bar, foo")) << message;
+    EXPECT_TRUE(contains(message, "--db")) << message;
+    EXPECT_EQ(readBytes(path), before);
+    EXPECT_FALSE(fs::exists(path + "-wal"));
+}
+
+TEST(RunStoreTest, ForeignMetaTableIsRefusedUnchanged) {
+    TempDir dir;
+    const std::string path = dir.file("meta.sqlite");
+    execSql(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT); "
+                  "INSERT INTO meta VALUES('application', 'someone-else');");
+    const std::string before = readBytes(path);
+    EXPECT_TRUE(contains(openError(path), "not a LossLab database"));
+    EXPECT_EQ(readBytes(path), before);
+}
+
+TEST(RunStoreTest, NewerSchemaIsRefusedUnchanged) {
+    TempDir dir;
+    const std::string path = dir.file("future.sqlite");
+    execSql(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT); "
+                  "INSERT INTO meta VALUES('application', 'losslab'); "
+                  "INSERT INTO meta VALUES('schema_version', '99');");
+    const std::string before = readBytes(path);
+    const std::string message = openError(path);
+    EXPECT_TRUE(contains(message, path)) << message;
+    EXPECT_TRUE(contains(message, "schema version 99")) << message;
+    EXPECT_TRUE(contains(message, "upgrade LossLab")) << message;
+    EXPECT_EQ(readBytes(path), before);
+}
+
+TEST(RunStoreTest, TextFileIsRefusedUnchanged) {
+    TempDir dir;
+    const std::string path = dir.file("notes.txt");
+    {
+        std::ofstream out(path, std::ios::binary);
+        out << "This is not a database; it is a list of things to do.\n";
+        for (int i = 0; i < 200; ++i) out << "line " << i << '\n';
+    }
+    const std::string before = readBytes(path);
+    const std::string message = openError(path);
+    EXPECT_TRUE(contains(message, path)) << message;
+    EXPECT_TRUE(contains(message, "not an SQLite database")) << message;
+    EXPECT_EQ(readBytes(path), before);
+}
+
+TEST(RunStoreTest, EmptyFileBecomesADatabase) {
+    TempDir dir;
+    const std::string path = dir.file("empty.sqlite");
+    std::ofstream(path).close();
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 1);
+}
+
+TEST(RunStoreTest, FolderUnderARegularFileIsRefused) {
+    TempDir dir;
+    const std::string blocker = dir.file("plain_file");
+    std::ofstream(blocker) << "x";
+    const std::string message = openError(blocker + "/sub/runs.sqlite");
+    EXPECT_TRUE(contains(message, blocker)) << message;
+    EXPECT_TRUE(contains(message, "cannot create folder")) << message;
+}
+
+TEST(RunStoreTest, UncreatableLocationsAreRefused) {
+    // /proc refuses new files even to root.
+    std::string message = openError("/proc/nonexistent/x.sqlite");
+    EXPECT_TRUE(contains(message, "/proc/nonexistent")) << message;
+    message = openError("/proc/self/x.sqlite");
+    EXPECT_TRUE(contains(message, "/proc/self/x.sqlite")) << message;
+    EXPECT_TRUE(contains(message, "cannot be written")) << message;
+}
+
+TEST(RunStoreTest, FolderPathIsRefused) {
+    TempDir dir;
+    const std::string message = openError(dir.path().string());
+    EXPECT_TRUE(contains(message, dir.path().string())) << message;
+}
+
+TEST(RunStoreTest, ReadOnlyFileIsRefusedUnchanged) {
+    if (geteuid() == 0) GTEST_SKIP() << "root writes read-only files regardless of mode";
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    {
+        RunStore store(path);
+        store.addExperiment(makeExperiment("ro"));
+    }
+    ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+    const std::string before = readBytes(path);
+    const std::string message = openError(path);
+    EXPECT_TRUE(contains(message, path)) << message;
+    EXPECT_TRUE(contains(message, "cannot be written")) << message;
+    EXPECT_EQ(readBytes(path), before);
+}
+
+TEST(RunStoreTest, DefaultPathFollowsXdg) {
+    const char* oldXdg = std::getenv("XDG_DATA_HOME");
+    const char* oldHome = std::getenv("HOME");
+    const std::optional<std::string> savedXdg =
+        oldXdg ? std::optional<std::string>(oldXdg) : std::nullopt;
+    const std::optional<std::string> savedHome =
+        oldHome ? std::optional<std::string>(oldHome) : std::nullopt;
+
+    setenv("XDG_DATA_HOME", "/data/xdg", 1);
+    setenv("HOME", "/home/someone", 1);
+    EXPECT_EQ(RunStore::defaultPath(), "/data/xdg/losslab/runs.sqlite");
+    setenv("XDG_DATA_HOME", "", 1);
+    EXPECT_EQ(RunStore::defaultPath(), "/home/someone/.local/share/losslab/runs.sqlite");
+    unsetenv("XDG_DATA_HOME");
+    EXPECT_EQ(RunStore::defaultPath(), "/home/someone/.local/share/losslab/runs.sqlite");
+
+    if (savedXdg) setenv("XDG_DATA_HOME", savedXdg->c_str(), 1); else unsetenv("XDG_DATA_HOME");
+    if (savedHome) setenv("HOME", savedHome->c_str(), 1); else unsetenv("HOME");
+}
