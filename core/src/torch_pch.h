@@ -1,10 +1,8 @@
 #pragma once
-// Precompiled header for targets that use torch. Only the parts the project uses.
+// Precompiled header for targets that use torch: the parts of the C++ API the project uses,
+// compiled once per target instead of once per file (~20 s each on two cores).
 #include <ATen/ATen.h>
-#include <torch/nn/module.h>
-#include <torch/nn/modules.h>
-#include <torch/nn/functional.h>
+#include <torch/nn.h>
 #include <torch/optim.h>
 #include <torch/serialize.h>
 #include <torch/types.h>
-#include <torch/utils.h>

@@ -30,7 +30,10 @@ torch::Tensor WeightNormConv1dImpl::forward(const torch::Tensor& x) {
     // The reference pads both ends and then chomps the right padding off the output; padding
     // the left end only gives the same outputs without computing the discarded ones.
     const torch::Tensor padded = at::constant_pad_nd(x, {m_leftPadding, 0}, 0);
-    return at::conv1d(padded, weight(), bias, /*stride=*/1, /*padding=*/0, m_dilation);
+    const std::int64_t stride = 1;
+    const std::int64_t padding = 0;
+    return at::conv1d(padded, weight(), bias, at::IntArrayRef(stride), at::IntArrayRef(padding),
+                      at::IntArrayRef(m_dilation));
 }
 
 TemporalBlockImpl::TemporalBlockImpl(std::int64_t inChannels, std::int64_t outChannels,

@@ -167,34 +167,58 @@ using Recipe = std::vector<std::pair<std::string, std::string>>;
 
 // Plain SGD with momentum, early stopping inside 30 epochs: small, fast models.
 Recipe smallImageRecipe() {
-    return {{"train.optimizer", "sgd"}, {"train.lr", "0.05"},        {"train.momentum", "0.9"},
-            {"train.nesterov", "false"}, {"train.weight_decay", "0"}, {"train.schedule", "constant"},
-            {"train.batch_size", "128"}, {"train.max_epochs", "30"},  {"train.grad_clip", "0"}};
-}
-
-// Bai et al. (2018), permuted sequential MNIST: Adam 2e-3, batch 64, 20 epochs, no clipping;
-// their script divides the learning rate by 10 after epoch 10.
-Recipe tcnRecipe() {
-    return {{"train.optimizer", "adam"},     {"train.lr", "0.002"},       {"train.weight_decay", "0"},
-            {"train.schedule", "multistep"}, {"train.milestones", "[10]"}, {"train.gamma", "0.1"},
-            {"train.batch_size", "64"},      {"train.max_epochs", "20"},   {"train.grad_clip", "0"}};
-}
-
-// The Wide-ResNet reference: SGD 0.1, Nesterov momentum 0.9, weight decay 5e-4, 200 epochs,
-// learning rate x0.2 after epochs 60, 120 and 160.
-Recipe wrnRecipe() {
-    return {{"train.optimizer", "sgd"},         {"train.lr", "0.1"},
-            {"train.momentum", "0.9"},          {"train.nesterov", "true"},
-            {"train.weight_decay", "0.0005"},   {"train.schedule", "multistep"},
-            {"train.milestones", "[60, 120, 160]"}, {"train.gamma", "0.2"},
-            {"train.batch_size", "128"},        {"train.max_epochs", "200"},
+    return {{"train.optimizer", "sgd"},
+            {"train.lr", "0.05"},
+            {"train.momentum", "0.9"},
+            {"train.nesterov", "false"},
+            {"train.weight_decay", "0"},
+            {"train.schedule", "constant"},
+            {"train.batch_size", "128"},
+            {"train.max_epochs", "30"},
             {"train.grad_clip", "0"}};
 }
 
+// Bai et al. (2018), permuted sequential MNIST: Adam 2e-3, batch 64, 20 epochs, no clipping;
+// their script also divides the learning rate by 10 after epoch 10.
+Recipe tcnRecipe() {
+    return {{"train.optimizer", "adam"},
+            {"train.lr", "0.002"},
+            {"train.weight_decay", "0"},
+            {"train.schedule", "multistep"},
+            {"train.milestones", "[10]"},
+            {"train.gamma", "0.1"},
+            {"train.batch_size", "64"},
+            {"train.max_epochs", "20"},
+            {"train.grad_clip", "0"}};
+}
+
+// The Wide-ResNet reference: SGD 0.1 with Nesterov momentum 0.9, weight decay 5e-4,
+// 200 epochs, learning rate x0.2 after epochs 60, 120 and 160.
+Recipe wrnRecipe() {
+    return {{"train.optimizer", "sgd"},
+            {"train.lr", "0.1"},
+            {"train.momentum", "0.9"},
+            {"train.nesterov", "true"},
+            {"train.weight_decay", "0.0005"},
+            {"train.schedule", "multistep"},
+            {"train.milestones", "[60, 120, 160]"},
+            {"train.gamma", "0.2"},
+            {"train.batch_size", "128"},
+            {"train.max_epochs", "200"},
+            {"train.grad_clip", "0"}};
+}
+
+// The usual CIFAR ResNet-18 recipe: SGD 0.1, momentum 0.9, weight decay 5e-4, cosine over 200 epochs.
 Recipe resnet18Recipe() {
-    return {{"train.optimizer", "sgd"},       {"train.lr", "0.1"},           {"train.momentum", "0.9"},
-            {"train.nesterov", "false"},      {"train.weight_decay", "0.0005"}, {"train.schedule", "cosine"},
-            {"train.batch_size", "128"},      {"train.max_epochs", "200"},   {"train.grad_clip", "0"}};
+    return {{"train.optimizer", "sgd"},
+            {"train.lr", "0.1"},
+            {"train.momentum", "0.9"},
+            {"train.nesterov", "false"},
+            {"train.weight_decay", "0.0005"},
+            {"train.schedule", "cosine"},
+            {"train.batch_size", "128"},
+            {"train.max_epochs", "200"},
+            {"train.grad_clip", "0"}};
 }
 
 // ---- datasets ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ torch::Tensor LossFunction::probabilities(const torch::Tensor& outputs) const {
     torch::Tensor p = m_k == 1.0 ? f / m_M : f / (m_k * (m_M - f) + f).clamp_min(1e-12);
     const torch::Tensor sum = p.sum(1, /*keepdim=*/true);
     const torch::Tensor uniform = torch::full_like(p, 1.0 / static_cast<double>(outputs.size(1)));
-    return torch::where(sum > 0, p / sum.clamp_min(1e-12), uniform);
+    return torch::where(sum > 0, p / torch::where(sum > 0, sum, torch::ones_like(sum)), uniform);
 }
 
 } // namespace losslab

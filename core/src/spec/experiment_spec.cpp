@@ -24,8 +24,10 @@ public:
         : m_file(std::move(file)), m_overridden(std::move(overridden)) {}
 
     std::string at(const YAML::Node& node, const std::string& path) const {
+        // A path at, below or above an overridden key came from --set (a misspelt section
+        // given by --set is reported at the section's name, above the key).
         for (const auto& [key, arg] : m_overridden)
-            if (path == key || path.rfind(key + ".", 0) == 0) return "--set " + arg;
+            if (path == key || path.rfind(key + ".", 0) == 0 || key.rfind(path + ".", 0) == 0) return "--set " + arg;
         if (!node.IsDefined()) return m_file; // a missing key has no position
         const YAML::Mark mark = node.Mark();
         if (mark.is_null()) return m_file;
@@ -77,7 +79,7 @@ void applyOverride(YAML::Node root, const SpecOverride& o) {
         path += (path.empty() ? "" : ".") + part;
         const bool last = i + 1 == parts.size();
         if (node.IsSequence()) {
-            if (!isIndex(part) || std::stoul(part) >= node.size())
+            if (!isIndex(part) || part.size() > 9 || std::stoul(part) >= node.size())
                 throw Error("--set " + o.key + "=" + o.value + ": '" + path + "' addresses a list of " +
                             std::to_string(node.size()) + " items; use an index from 0 to " +
                             std::to_string(node.size() == 0 ? 0 : node.size() - 1));
@@ -95,11 +97,10 @@ void applyOverride(YAML::Node root, const SpecOverride& o) {
             node[part] = parseOverrideValue(o.value);
             return;
         }
-        YAML::Node child = node[part];
-        if (!child.IsDefined() || child.IsNull()) {
-            node[part] = YAML::Node(YAML::NodeType::Map);
-            child = node[part];
-        }
+        // yaml-cpp: "a = b" on nodes overwrites a's content; reset() rebinds a handle.
+        if (!node[part].IsDefined() || node[part].IsNull()) node[part] = YAML::Node(YAML::NodeType::Map);
+        YAML::Node child;
+        child.reset(node[part]);
         node.reset(child);
     }
 }
@@ -118,28 +119,28 @@ std::string scalarText(const YAML::Node& node) {
     return "\x01"; // a mapping where a value was expected
 }
 
-void emitValue(YAML::Emitter& out, const std::string& canonical) {
-    if (!canonical.empty() && canonical.front() == '[') {
+void emitValue(YAML::Emitter& out, const std::string& canonical, ParamType type) {
+    if (type == ParamType::IntList || type == ParamType::DoubleList) {
         YAML::Node n = YAML::Load(canonical);
         out << YAML::Flow << n;
-    } else if (canonical.empty()) {
-        out << YAML::DoubleQuoted << "";
+    } else if (type == ParamType::String) {
+        out << YAML::DoubleQuoted << canonical; // "[shared]/data" or "" stay strings
     } else {
         out << canonical;
     }
 }
 
 void emitParams(YAML::Emitter& out, const ParamSet& params) {
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
-    for (const auto& [key, value] : params.values()) {
-        const auto dot = key.find('.');
-        sections[key.substr(0, dot)].push_back({key.substr(dot + 1), value});
+    std::map<std::string, std::vector<std::string>> sections;
+    for (const auto& kv : params.values()) {
+        const auto dot = kv.first.find('.');
+        sections[kv.first.substr(0, dot)].push_back(kv.first);
     }
-    for (const auto& [section, items] : sections) {
+    for (const auto& [section, keys] : sections) {
         out << YAML::Key << section << YAML::Value << YAML::BeginMap;
-        for (const auto& [key, value] : items) {
-            out << YAML::Key << key << YAML::Value;
-            emitValue(out, value);
+        for (const auto& key : keys) {
+            out << YAML::Key << key.substr(section.size() + 1) << YAML::Value;
+            emitValue(out, params.raw(key), params.type(key));
         }
         out << YAML::EndMap;
     }
@@ -149,10 +150,10 @@ void emitLoss(YAML::Emitter& out, const LossSpec& l) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << l.name;
     out << YAML::Key << "loss" << YAML::Value << lossKindName(l.kind);
-    out << YAML::Key << "lr" << YAML::Value << l.lr;
+    out << YAML::Key << "lr" << YAML::Value << formatShortest(l.lr);
     if (l.kind == LossKind::Square) {
-        out << YAML::Key << "k" << YAML::Value << l.k;
-        out << YAML::Key << "M" << YAML::Value << l.M;
+        out << YAML::Key << "k" << YAML::Value << formatShortest(l.k);
+        out << YAML::Key << "M" << YAML::Value << formatShortest(l.M);
         if (!l.preset.empty()) out << YAML::Key << "preset" << YAML::Value << l.preset;
     }
     out << YAML::EndMap;
@@ -231,11 +232,11 @@ private:
         for (const auto& d : coreParamDecls()) decls[d.key] = d;
         for (const auto& d : task.params) decls[d.key] = d;
         ParamSet params;
-        for (const auto& [key, d] : decls) params.set(key, canonicalParamValue(d, d.defaultValue, "default of " + key));
+        for (const auto& [key, d] : decls) params.set(key, canonicalParamValue(d, d.defaultValue, "default of " + key), d.type);
         for (const auto& [key, value] : task.recipe) {
             const auto it = decls.find(key);
             if (it == decls.end()) throw Error("task " + task.id + ": its recipe sets unknown key '" + key + "'");
-            params.set(key, canonicalParamValue(it->second, value, "recipe of task " + task.id));
+            params.set(key, canonicalParamValue(it->second, value, "recipe of task " + task.id), it->second.type);
         }
         for (const auto& section : kSections) {
             const YAML::Node sec = root[section];
@@ -257,14 +258,14 @@ private:
                 if (text == "\x01")
                     throw Error(m_loc.at(kv.second, key) + ": " + key + ": expected " +
                                 paramTypeName(it->second.type) + ", got a nested structure");
-                params.set(key, canonicalParamValue(it->second, text, m_loc.at(kv.second, key)));
+                params.set(key, canonicalParamValue(it->second, text, m_loc.at(kv.second, key)), it->second.type);
             }
         }
         return params;
     }
 
     double positiveNumber(const YAML::Node& n, const std::string& path) {
-        ParamDecl d{path, ParamType::Double, "", "", 0.0, std::nullopt, {}};
+        ParamDecl d{path, ParamType::Double, "", "", std::nullopt, std::nullopt, {}};
         const std::string canon = canonicalParamValue(d, n.IsScalar() ? n.Scalar() : "(not a number)", m_loc.at(n, path));
         const double v = std::stod(canon);
         if (v <= 0) throw Error(m_loc.at(n, path) + ": " + path + ": expected a number > 0, got '" + n.Scalar() + "'");
@@ -292,7 +293,7 @@ private:
                         throw Error(m_loc.at(kv.first, path + "." + key) + ": unknown key '" + path + "." + key +
                                     "'; a loss has: " + joinStrings(kLossKeys));
                 }
-                kindNode = entry["loss"];
+                kindNode.reset(entry["loss"].IsDefined() ? entry["loss"] : YAML::Node(YAML::NodeType::Undefined)); // rebind: "=" would overwrite the entry
                 if (!kindNode.IsDefined())
                     throw Error(m_loc.at(entry, path) + ": " + path + ": missing 'loss' (ce or square)");
             } else if (!entry.IsScalar()) {

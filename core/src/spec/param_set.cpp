@@ -1,6 +1,7 @@
 #include "losslab/spec/param_set.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -31,10 +32,11 @@ bool parseInt(const std::string& text, std::int64_t& out) {
 bool parseDouble(const std::string& text, double& out) {
     const std::string t = trim(text);
     if (t.empty()) return false;
-    errno = 0;
-    char* end = nullptr;
-    const double v = std::strtod(t.c_str(), &end);
-    if (errno != 0 || *end != '\0' || !std::isfinite(v)) return false;
+    // from_chars ignores the C locale (a GUI may set one with a decimal comma).
+    double v = 0;
+    const char* first = t.data() + (t.front() == '+' ? 1 : 0);
+    const auto [ptr, ec] = std::from_chars(first, t.data() + t.size(), v);
+    if (ec != std::errc() || ptr != t.data() + t.size() || !std::isfinite(v)) return false;
     out = v;
     return true;
 }
@@ -61,21 +63,7 @@ std::vector<std::string> splitList(const std::string& text) {
     return items;
 }
 
-std::string formatDouble(double v) {
-    std::ostringstream os;
-    os.imbue(std::locale::classic());
-    os.precision(17);
-    os << v;
-    // Shortest text that reads back to the same double.
-    for (int p = 1; p <= 17; ++p) {
-        std::ostringstream s;
-        s.imbue(std::locale::classic());
-        s.precision(p);
-        s << v;
-        if (std::strtod(s.str().c_str(), nullptr) == v) return s.str();
-    }
-    return os.str();
-}
+std::string formatDouble(double v) { return formatShortest(v); }
 
 std::string boundsText(const ParamDecl& d) {
     if (d.min && d.max) return " in [" + formatDouble(*d.min) + ", " + formatDouble(*d.max) + "]";
@@ -95,6 +83,22 @@ void checkBounds(const ParamDecl& d, double v, const std::string& text, const st
 }
 
 } // namespace
+
+std::string formatShortest(double v) {
+    if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+    std::string text;
+    for (int precision = 1; precision <= 17; ++precision) {
+        std::ostringstream s;
+        s.imbue(std::locale::classic());
+        s.precision(precision);
+        s << v;
+        text = s.str();
+        double back = 0;
+        std::from_chars(text.data(), text.data() + text.size(), back);
+        if (back == v) break;
+    }
+    return text;
+}
 
 const char* paramTypeName(ParamType type) {
     switch (type) {
@@ -166,8 +170,14 @@ std::string canonicalParamValue(const ParamDecl& d, const std::string& text, con
     return text;
 }
 
-void ParamSet::set(const std::string& key, const std::string& canonicalValue) {
+void ParamSet::set(const std::string& key, const std::string& canonicalValue, ParamType type) {
     m_values[key] = canonicalValue;
+    m_types[key] = type;
+}
+
+ParamType ParamSet::type(const std::string& key) const {
+    const auto it = m_types.find(key);
+    return it == m_types.end() ? ParamType::String : it->second;
 }
 
 bool ParamSet::has(const std::string& key) const { return m_values.count(key) != 0; }

@@ -709,8 +709,8 @@ void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<Metr
     m_impl->pushWrite([runId, epoch, metrics](Database& db) {
         // REPLACE: an epoch written again after a resume overwrites instead of duplicating.
         Statement insert(db,
-                         "INSERT OR REPLACE INTO epoch_metrics(run_id, epoch, split, metric, value) "
-                         "VALUES(?, ?, ?, ?, ?)");
+                         "INSERT OR REPLACE INTO epoch_metrics(run_id, epoch, split, metric, "
+                         "value) VALUES(?, ?, ?, ?, ?)");
         for (const MetricValue& metric : metrics) {
             insert.reset();
             insert.bindInt64(1, runId);

@@ -6,6 +6,15 @@
 #include "losslab/error.h"
 
 namespace losslab::sqlite {
+namespace {
+
+// Enough of a statement to recognise it in a message without pasting whole schemas.
+std::string sqlContext(const std::string& sql) {
+    constexpr std::size_t kShown = 60;
+    return "SQL error in \"" + (sql.size() > kShown ? sql.substr(0, kShown) + "..." : sql) + "\"";
+}
+
+} // namespace
 
 Database::~Database() {
     close();
@@ -67,7 +76,7 @@ void Database::exec(const std::string& sql) {
     char* message = nullptr;
     const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &message);
     sqlite3_free(message); // errmsg() below carries the same text
-    if (rc != SQLITE_OK) fail("SQL error in \"" + sql.substr(0, 60) + "\"");
+    if (rc != SQLITE_OK) fail(sqlContext(sql));
 }
 
 void Database::execQuietly(const char* sql) noexcept {
@@ -93,7 +102,7 @@ Statement::Statement(Database& db, const std::string& sql) : m_db(db) {
     if (rc != SQLITE_OK) {
         sqlite3_finalize(m_stmt);
         m_stmt = nullptr;
-        db.fail("SQL error in \"" + sql.substr(0, 60) + "\"");
+        db.fail(sqlContext(sql));
     }
 }
 
@@ -137,7 +146,7 @@ bool Statement::step() {
     const std::string reason = sqlite3_errmsg(m_db.handle());
     // Reset so the statement does not hold its read/write lock past the failure.
     sqlite3_reset(m_stmt);
-    m_db.fail("SQL error in \"" + sql.substr(0, 60) + "\"", code, reason);
+    m_db.fail(sqlContext(sql), code, reason);
 }
 
 void Statement::run() {

@@ -22,7 +22,7 @@ class RunStore;
 class TaskRegistry;
 
 struct RunQueueOptions {
-    std::string device = "auto"; // overrides the experiment's device when not empty
+    std::string device;           // overrides the experiment's device when not empty
     int runsPerDevice = 1;        // concurrent runs per CUDA device (CPU: see cpuSlots)
     int cpuSlots = 1;             // concurrent runs on the CPU
     int threadsPerRun = 0;        // intra-op threads per CPU run; 0 = cores / cpuSlots

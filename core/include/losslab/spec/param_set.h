@@ -14,6 +14,9 @@ enum class ParamType { Int, Double, Bool, String, IntList, DoubleList };
 
 const char* paramTypeName(ParamType type);
 
+// The shortest decimal text that reads back to exactly `v` (C locale): 0.05, 1e+30.
+std::string formatShortest(double v);
+
 struct ParamDecl {
     std::string key;          // dotted, e.g. "train.patience"
     ParamType type = ParamType::String;
@@ -31,7 +34,8 @@ std::string canonicalParamValue(const ParamDecl& decl, const std::string& text,
 
 class ParamSet {
 public:
-    void set(const std::string& key, const std::string& canonicalValue);
+    void set(const std::string& key, const std::string& canonicalValue, ParamType type = ParamType::String);
+    ParamType type(const std::string& key) const; // String when unknown
     bool has(const std::string& key) const;
     const std::string& raw(const std::string& key) const; // throws Error if missing
 
@@ -46,6 +50,7 @@ public:
 
 private:
     std::map<std::string, std::string> m_values;
+    std::map<std::string, ParamType> m_types;
 };
 
 } // namespace losslab

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what LossLab needs from Debian 12's archive, and only what is missing.
+#   scripts/install-deps.sh            build + test + run dependencies
+#   scripts/install-deps.sh --bench    also PyTorch's Python API (the benchmark's baseline)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch falls back to the reference BLAS
+  libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
+  qt6-base-dev libqcustomplot-dev
+  dataset-fashion-mnist               # the default experiment's data, no download needed
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: missing packages (${missing[*]}) and no sudo to install them as $(id -un)" >&2
+    exit 1
+  fi
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,194 @@
+// RunQueue end to end on the synthetic task: dependency order, determinism, divergence,
+// cancellation, and input errors that must leave the database untouched.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "losslab/error.h"
+#include "losslab/runner/run_queue.h"
+#include "losslab/spec/experiment_spec.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/task_registry.h"
+#include "toy_task.h"
+
+namespace fs = std::filesystem;
+using namespace losslab;
+
+namespace {
+
+class RunnerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_dir = fs::temp_directory_path() / ("losslab-runner-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(m_dir);
+        fs::create_directories(m_dir);
+        m_registry.add(std::make_shared<fixtures::ToyTask>());
+        fixtures::ToyTaskOptions missing;
+        missing.id = "toy/missing";
+        missing.missingData = true;
+        m_registry.add(std::make_shared<fixtures::ToyTask>(missing));
+    }
+    void TearDown() override { fs::remove_all(m_dir); }
+
+    ExperimentSpec spec(const std::string& yaml, const std::vector<SpecOverride>& overrides = {}) {
+        return loadExperimentText(yaml, "test.yaml", overrides, m_registry);
+    }
+    std::string dbPath() const { return (m_dir / "runs.sqlite").string(); }
+
+    fs::path m_dir;
+    TaskRegistry m_registry;
+};
+
+const char* kPaired = R"(
+name: paired
+task: toy/blobs
+device: cpu
+losses:
+  - loss: ce
+  - loss: square
+    lr: 0.1
+protocols: [early_stopping, same_epochs_as_ce]
+seeds: [3, 4]
+train:
+  max_epochs: 8
+  patience: 2
+)";
+
+struct Recorder {
+    std::mutex mutex;
+    std::vector<RunEvent> events;
+    void operator()(const RunEvent& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        events.push_back(e);
+    }
+};
+
+} // namespace
+
+TEST_F(RunnerTest, SameEpochsRunWaitsForItsCeRunAndTrainsItsEpochCount) {
+    RunStore store(dbPath());
+    RunQueue queue(store, m_registry);
+    auto recorder = std::make_shared<Recorder>();
+    queue.addObserver([recorder](const RunEvent& e) { (*recorder)(e); });
+    queue.start(spec(kPaired));
+    const RunQueueResult result = queue.wait();
+    ASSERT_EQ(result.runIds.size(), 6u); // 2 seeds x (ce ES, square ES, square same-epochs)
+    EXPECT_EQ(result.completed, 6);
+
+    const auto runs = store.runs();
+    std::map<std::int64_t, RunRecord> byId;
+    for (const auto& r : runs) byId[r.id] = r;
+    int dependents = 0;
+    for (const auto& r : runs) {
+        if (r.protocol != "same_epochs_as_ce") continue;
+        ++dependents;
+        ASSERT_TRUE(r.dependsOn.has_value());
+        const RunRecord& ce = byId.at(*r.dependsOn);
+        EXPECT_EQ(ce.loss, "ce");
+        EXPECT_EQ(ce.protocol, "early_stopping");
+        EXPECT_EQ(ce.seed, r.seed);
+        EXPECT_EQ(r.epochs, ce.bestEpoch) << "square trains exactly the epochs CE chose";
+        EXPECT_EQ(r.bestEpoch, r.epochs);
+        EXPECT_EQ(r.targetEpochs, ce.bestEpoch);
+        // The dependent run started only after its CE run finished.
+        std::size_t ceFinished = 0, started = 0;
+        for (std::size_t i = 0; i < recorder->events.size(); ++i) {
+            const auto& e = recorder->events[i];
+            if (e.runId == ce.id && e.kind == RunEvent::Kind::Finished) ceFinished = i;
+            if (e.runId == r.id && e.kind == RunEvent::Kind::Started) started = i;
+        }
+        EXPECT_LT(ceFinished, started);
+    }
+    EXPECT_EQ(dependents, 2);
+    for (const auto& r : runs) {
+        EXPECT_GT(r.testAcc, 0.5) << "run " << r.id << " (" << r.loss << ") should learn the blobs";
+        EXPECT_FALSE(r.checkpointPath.empty());
+        EXPECT_TRUE(fs::exists(r.checkpointPath));
+    }
+}
+
+TEST_F(RunnerTest, SameSpecAndSeedGiveIdenticalMetricsOnCpu) {
+    RunStore store(dbPath());
+    std::vector<std::int64_t> first, second;
+    for (auto* ids : {&first, &second}) {
+        RunQueue queue(store, m_registry);
+        queue.start(spec(kPaired));
+        *ids = queue.wait().runIds;
+    }
+    ASSERT_EQ(first.size(), second.size());
+    auto metricsOf = [&](std::int64_t id) {
+        std::map<std::string, double> out;
+        for (const auto& row : store.epochMetrics({id}))
+            if (row.value.metric != "wall_s" && row.value.metric != "examples_per_s")
+                out[std::to_string(row.epoch) + "/" + row.value.split + "/" + row.value.metric] = row.value.value;
+        return out;
+    };
+    for (std::size_t i = 0; i < first.size(); ++i) {
+        const auto a = metricsOf(first[i]);
+        const auto b = metricsOf(second[i]);
+        ASSERT_FALSE(a.empty());
+        EXPECT_EQ(a, b) << "run " << first[i] << " vs " << second[i];
+    }
+    // And a different seed is a different run.
+    EXPECT_NE(metricsOf(first[0]), metricsOf(first[3]));
+}
+
+TEST_F(RunnerTest, NanLossEndsTheRunAsDivergedAndKeepsItsCurve) {
+    RunStore store(dbPath());
+    RunQueue queue(store, m_registry);
+    queue.start(spec(kPaired, {{"losses.1.lr", "1e30"}, {"seeds", "1"}, {"protocols", "[early_stopping]"}}));
+    const RunQueueResult result = queue.wait();
+    EXPECT_EQ(result.completed, 1); // CE goes on
+    EXPECT_EQ(result.diverged, 1);
+    for (const auto& r : store.runs()) {
+        if (r.loss != "square") continue;
+        EXPECT_EQ(r.status, RunStatus::Diverged);
+        EXPECT_NE(r.error.find("NaN or infinite"), std::string::npos) << r.error;
+        EXPECT_FALSE(store.stepMetrics(r.id).empty()) << "the curve up to the divergence is kept";
+    }
+}
+
+TEST_F(RunnerTest, CancelStopsRunsAndStoresCancelled) {
+    RunStore store(dbPath());
+    RunQueue queue(store, m_registry);
+    queue.addObserver([&queue](const RunEvent& e) {
+        if (e.kind == RunEvent::Kind::Epoch && e.epoch == 1) queue.cancelAll();
+    });
+    queue.start(spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "50"}}));
+    const RunQueueResult result = queue.wait();
+    EXPECT_EQ(result.cancelled, 6);
+    for (const auto& r : store.runs()) {
+        EXPECT_EQ(r.status, RunStatus::Cancelled);
+        EXPECT_LE(r.epochs, 1);
+    }
+}
+
+TEST_F(RunnerTest, UnavailableCudaIsRefusedBeforeAnythingIsStored) {
+    if (!resolveDeviceSlots("auto", {}).empty() && resolveDeviceSlots("auto", {})[0] != "cpu")
+        GTEST_SKIP() << "this machine has CUDA";
+    RunStore store(dbPath());
+    RunQueue queue(store, m_registry);
+    try {
+        queue.start(spec(kPaired, {{"device", "cuda"}}));
+        FAIL() << "expected an Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(store.experiments().empty());
+    EXPECT_TRUE(store.runs().empty());
+}
+
+TEST_F(RunnerTest, MissingDataIsRefusedBeforeAnythingIsStored) {
+    RunStore store(dbPath());
+    RunQueue queue(store, m_registry);
+    try {
+        queue.start(spec(kPaired, {{"task", "toy/missing"}}));
+        FAIL() << "expected an Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/blobs"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(store.experiments().empty());
+}
