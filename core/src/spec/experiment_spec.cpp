@@ -410,10 +410,30 @@ private:
     const TaskRegistry& m_tasks;
 };
 
+// yaml-cpp keeps the first of two equal keys and drops the second without a word; a user
+// who wrote a section twice would lose settings silently.
+void rejectDuplicateKeys(const YAML::Node& node, const std::string& file) {
+    if (node.IsMap()) {
+        std::set<std::string> seen;
+        for (const auto& kv : node) {
+            const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+            if (!seen.insert(key).second) {
+                const YAML::Mark m = kv.first.Mark();
+                throw Error(file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": key '" +
+                            key + "' appears twice; write each key once");
+            }
+            rejectDuplicateKeys(kv.second, file);
+        }
+    } else if (node.IsSequence()) {
+        for (const auto& item : node) rejectDuplicateKeys(item, file);
+    }
+}
+
 ExperimentSpec loadFromRoot(YAML::Node root, const std::string& displayName,
                             const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
     std::map<std::string, std::string> overridden;
     if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    rejectDuplicateKeys(root, displayName);
     for (const auto& o : overrides) {
         applyOverride(root, o);
         overridden[o.key] = o.key + "=" + o.value;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Command-line tests of losslab-cli: exit statuses, messages, and that bad input leaves an
+# existing database exactly as it was. Usage: cli_test.sh CLI CASE
+set -uo pipefail
+cli=$1
+case_name=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
+
+# expect STATUS PATTERN -- ARGS...: runs the CLI, checks exit status and that stderr+stdout match PATTERN.
+expect() {
+  local want=$1 pattern=$2; shift 3
+  local out rc
+  out=$("$cli" "$@" 2>&1); rc=$?
+  [[ $rc -eq $want ]] || fail "exit $rc, expected $want for: $* -- output: $out"
+  grep -qE -- "$pattern" <<<"$out" || fail "output lacks /$pattern/ for: $* -- output: $out"
+}
+
+tiny() {
+  cat > "$work/tiny.yaml" <<YAML
+name: tiny
+task: fashion_mnist/mlp
+device: cpu
+losses: [ce, square]
+protocols: [early_stopping]
+seeds: 1
+data: {limit_train: 300, limit_test: 200}
+train: {max_epochs: 1}
+model: {hidden: [16]}
+YAML
+}
+
+# A database holding one finished experiment, and its listing, to compare after bad input.
+seed_db() {
+  tiny
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "could not create the reference database"
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+  cp "$work/runs.sqlite" "$work/runs.copy"
+}
+db_unchanged() {
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv" || fail "list failed after bad input"
+  cmp -s "$work/before.csv" "$work/after.csv" || fail "the database listing changed: $(diff "$work/before.csv" "$work/after.csv")"
+}
+
+case "$case_name" in
+version)
+  expect 0 '^losslab-cli [0-9]+\.[0-9]+' -- --version ;;
+help)
+  expect 0 'Commands:' -- --help
+  for c in tasks run list; do expect 0 'Usage: losslab-cli '"$c" -- "$c" --help; done
+  expect 2 "unknown command 'frobnicate'" -- frobnicate
+  expect 2 'unknown option --bogus' -- run --bogus ;;
+tasks)
+  out=$("$cli" tasks) || fail "tasks exited non-zero"
+  for id in fashion_mnist/mlp fashion_mnist/cnn mnist/mlp mnist/tcn_permuted cifar10/wrn cifar10/resnet18; do
+    grep -q "^$id " <<<"$out" || fail "task $id missing from: $out"
+  done ;;
+list-csv)
+  seed_db
+  header=$(head -1 "$work/before.csv" | tr -d '\r')
+  [[ $header == run_id,experiment,task,loss,k,M,lr,protocol,seed,status,epochs,best_epoch,val_acc,test_acc* ]] || fail "header: $header"
+  [[ $(wc -l < "$work/before.csv") -eq 3 ]] || fail "expected 2 runs: $(cat "$work/before.csv")"
+  grep -q ',ce,1,1,0.05,early_stopping,0,completed,1,1,0\.' "$work/before.csv" || fail "ce row: $(cat "$work/before.csv")"
+  grep -q ',square,1,1,0.05,early_stopping,0,completed,' "$work/before.csv" || fail "square row"
+  expect 2 'no database at' -- list --db "$work/none.sqlite" ;;
+bad-yaml)
+  seed_db
+  printf 'name: x\ntask: fashion_mnist/mlp\nlosses: [ce\n' > "$work/bad.yaml"
+  expect 2 'bad\.yaml:[0-9]+:[0-9]+: YAML syntax error' -- run "$work/bad.yaml" --db "$work/runs.sqlite"
+  db_unchanged ;;
+bad-keys)
+  seed_db
+  expect 2 "\-\-set train\.patince=3: unknown key 'train\.patince'; known keys: .*train\.patience" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set train.patince=3
+  sed 's/max_epochs: 1/max_epochs: 1, patince: 3/' "$work/tiny.yaml" > "$work/typo.yaml"
+  expect 2 "typo\.yaml:8:24: unknown key 'train\.patince'; known keys: .*train\.patience" -- run "$work/typo.yaml" --db "$work/runs.sqlite"
+  printf 'train:\n  patience: 3\n' >> "$work/typo.yaml"
+  expect 2 "typo\.yaml:10:1: key 'train' appears twice" -- run "$work/typo.yaml" --db "$work/runs.sqlite"
+  expect 2 "unknown task 'nope/mlp'; known tasks: .*fashion_mnist/mlp" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set task=nope/mlp
+  expect 2 "train\.patience: expected an integer >= 1.*got '-1'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set train.patience=-1
+  expect 2 "train\.batch_size: expected an integer.*got 'many'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set train.batch_size=many
+  expect 2 -- "--max-epochs: expected an integer >= 1, got 'x'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --max-epochs x
+  expect 2 "unknown protocol 'early'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set protocols=[early]
+  db_unchanged ;;
+no-cuda)
+  if "$cli" run --help >/dev/null && [[ -e /dev/nvidia0 ]]; then echo "skipped: this machine has a GPU"; exit 0; fi
+  seed_db
+  expect 2 "device 'cuda' was asked for, but this LibTorch sees no CUDA device" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --device cuda
+  expect 2 "device 'cuda:3' was asked for" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --device cuda:3
+  db_unchanged ;;
+missing-data)
+  seed_db
+  expect 2 "/nonexistent/fmnist" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set data.root=/nonexistent/fmnist
+  db_unchanged ;;
+corrupt-idx)
+  seed_db
+  mkdir -p "$work/idx"
+  for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    cp "/usr/share/datasets/fashion-mnist/$f.gz" "$work/idx/" || fail "Fashion-MNIST is not installed"
+  done
+  # Truncate the training labels: header intact, data cut short.
+  gzip -dc "$work/idx/train-labels-idx1-ubyte.gz" | head -c 1000 | gzip > "$work/idx/t.gz" && mv "$work/idx/t.gz" "$work/idx/train-labels-idx1-ubyte.gz"
+  expect 2 "train-labels-idx1-ubyte\.gz.*truncated" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set data.root="$work/idx"
+  # Wrong magic in the test images.
+  printf 'not an idx file at all' | gzip > "$work/idx/t10k-images-idx3-ubyte.gz"
+  cp "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz" "$work/idx/"
+  expect 2 "t10k-images-idx3-ubyte\.gz" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set data.root="$work/idx"
+  db_unchanged ;;
+corrupt-cifar)
+  seed_db
+  mkdir -p "$work/cifar"
+  for f in data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5 test_batch; do head -c 6146 /dev/zero > "$work/cifar/$f.bin"; done
+  head -c 5000 /dev/zero > "$work/cifar/data_batch_3.bin"
+  expect 2 "data_batch_3\.bin.*3073" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set task=cifar10/resnet18 --set data.root="$work/cifar" --set model=null
+  db_unchanged ;;
+unwritable-db)
+  tiny
+  expect 2 "cannot create folder /proc/nonexistent" -- run "$work/tiny.yaml" --db /proc/nonexistent/runs.sqlite
+  printf 'this is not a database' > "$work/text.sqlite"
+  expect 2 "not an SQLite database|not a LossLab database" -- run "$work/tiny.yaml" --db "$work/text.sqlite"
+  [[ $(cat "$work/text.sqlite") == 'this is not a database' ]] || fail "the foreign file was changed" ;;
+run-table)
+  tiny
+  out=$("$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" 2>"$work/err"); rc=$?
+  [[ $rc -eq 0 ]] || fail "exit $rc: $(cat "$work/err")"
+  grep -qE '^ce +1 +1 +0\.05 +early_stopping +1/1 +0\.[0-9]{4}' <<<"$out" || fail "table: $out"
+  grep -qE '^square +1 +1 +0\.05 +early_stopping +1/1' <<<"$out" || fail "table: $out"
+  grep -q '2 completed, 0 diverged, 0 failed, 0 cancelled' <<<"$out" || fail "summary: $out"
+  grep -q 'epoch 1/1 train loss' "$work/err" || fail "no progress lines on a non-terminal: $(cat "$work/err")" ;;
+*)
+  fail "unknown case" ;;
+esac
+echo "ok [$case_name]"
