@@ -77,7 +77,7 @@ bad-keys)
   printf 'train:\n  patience: 3\n' >> "$work/typo.yaml"
   expect 2 "typo\.yaml:10:1: key 'train' appears twice" -- run "$work/typo.yaml" --db "$work/runs.sqlite"
   expect 2 "unknown task 'nope/mlp'; known tasks: .*fashion_mnist/mlp" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set task=nope/mlp
-  expect 2 "train\.patience: expected an integer >= 1.*got '-1'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set train.patience=-1
+  expect 2 "train\.patience: expected an integer in \[1, 100000\], got '-1'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set train.patience=-1
   expect 2 "train\.batch_size: expected an integer.*got 'many'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set train.batch_size=many
   expect 2 -- "--max-epochs: expected an integer >= 1, got 'x'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --max-epochs x
   expect 2 "unknown protocol 'early'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set protocols=[early]
@@ -99,7 +99,8 @@ corrupt-idx)
     cp "/usr/share/datasets/fashion-mnist/$f.gz" "$work/idx/" || fail "Fashion-MNIST is not installed"
   done
   # Truncate the training labels: header intact, data cut short.
-  gzip -dc "$work/idx/train-labels-idx1-ubyte.gz" | head -c 1000 | gzip > "$work/idx/t.gz" && mv "$work/idx/t.gz" "$work/idx/train-labels-idx1-ubyte.gz"
+  gzip -dc "$work/idx/train-labels-idx1-ubyte.gz" > "$work/labels.raw" || fail "gzip"
+  head -c 1000 "$work/labels.raw" | gzip > "$work/idx/train-labels-idx1-ubyte.gz" || fail "gzip"
   expect 2 "train-labels-idx1-ubyte\.gz.*truncated" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set data.root="$work/idx"
   # Wrong magic in the test images.
   printf 'not an idx file at all' | gzip > "$work/idx/t10k-images-idx3-ubyte.gz"

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Times one training step in LibTorch C++ (losslab-bench-step, through the engine's own code
+# path) and in PyTorch's Python API (bench/step_bench.py) on this machine, in one run, and
+# prints a Markdown table with the ratio C++ / Python. It measures; it never fails on time.
+#
+#   bench/run_step_bench.sh [--device cpu|cuda] [--repeats N] [--steps N] [--warmup N]
+#                           [--threads N] [--quick]
+#
+# Configurations: MLP 784-512-512-10 at batch 128 and 512, the small CNN at batch 128, each
+# with ce and square. Every configuration runs as alternating invocations, repeated
+# --repeats times (default 3); each cell is the median of the per-invocation medians.
+#
+# BLAS threads: the engine keeps OpenBLAS single-threaded (configureProcess()); PyTorch's
+# Python API leaves OpenBLAS at its default (one thread per core). On CPU the table shows
+# Python both ways: as it starts, and with OPENBLAS_NUM_THREADS=1 like the engine. Other
+# OPENBLAS_* variables (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are left as they are, the same
+# for both sides, and printed.
+#
+# Environment: LOSSLAB_BUILD_DIR (default build/), LOSSLAB_BENCH_PYTHON (default
+# /usr/bin/python3: Debian's python3-torch; a pyenv python3 on PATH has no torch).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${LOSSLAB_BUILD_DIR:-$root/build}
+python=${LOSSLAB_BENCH_PYTHON:-/usr/bin/python3}
+exe=$build/bin/losslab-bench-step
+device=cpu
+repeats=3
+steps=100
+warmup=10
+threads=$(nproc)
+quick=0
+
+while (( $# )); do
+  case "$1" in
+    --device) device=$2; shift 2 ;;
+    --repeats) repeats=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run_step_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [[ "$device" != cpu && "$device" != cuda ]]; then
+  echo "run_step_bench.sh: --device: expected cpu or cuda, got '$device'" >&2; exit 2
+fi
+if [[ ! -x "$exe" ]]; then
+  echo "run_step_bench.sh: $exe not found; build it with" >&2
+  echo "  cmake -S $root -B $build && cmake --build $build --target losslab_bench_step" >&2
+  exit 1
+fi
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  echo "run_step_bench.sh: $python cannot import torch; install it with scripts/install-deps.sh --bench" >&2
+  echo "  (or point LOSSLAB_BENCH_PYTHON at a python3 that has the same torch version as LibTorch)" >&2
+  exit 1
+fi
+
+# model batch hidden
+configs=("mlp 128 [512, 512]" "mlp 512 [512, 512]" "cnn 128 -")
+losses=(ce square)
+if (( quick )); then configs=("mlp 128 [512, 512]"); losses=(ce); repeats=1; fi
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+# variant label, then the command; every line of JSON is tagged with its variant.
+run_one() {
+  local variant=$1; shift
+  local line
+  line=$("$@" --json)
+  printf '%s\t%s\n' "$variant" "$line" >>"$results"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for cfg in "${configs[@]}"; do
+  read -r model batch hidden <<<"$cfg"
+  for loss in "${losses[@]}"; do
+    args=(--model "$model" --batch "$batch" --loss "$loss" --threads "$threads" --device "$device"
+          --steps "$steps" --warmup "$warmup")
+    [[ "$model" == mlp ]] && args+=(--hidden "$hidden")
+    echo "run_step_bench: $model batch $batch loss $loss" >&2
+    for ((r = 0; r < repeats; ++r)); do
+      run_one cpp "$exe" "${args[@]}"
+      run_one python "$python" "$root/bench/step_bench.py" "${args[@]}"
+      if [[ "$device" == cpu ]]; then
+        run_one python_blas1 env OPENBLAS_NUM_THREADS=1 "$python" "$root/bench/step_bench.py" "${args[@]}"
+      fi
+    done
+  done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo "## Training step: LibTorch C++ vs PyTorch Python ($device)"
+echo
+echo "- date (UTC): $(date -u '+%Y-%m-%d %H:%M')"
+echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores available (nproc)"
+echo "- load average before / after: $load_before / $load_after"
+echo "- torch: LibTorch $("$exe" --steps 1 --warmup 0 --json | sed 's/.*"torch": "\([^"]*\)".*/\1/'), Python $("$python" -c 'import torch; print(torch.__version__)') ($python)"
+echo "- torch build: $("$python" -c 'import torch,re; s=torch.__config__.show(); print(", ".join(re.findall(r"(BLAS_INFO=[^,]*|LAPACK_INFO=[^,]*|USE_OPENMP=[^,]*|USE_MKLDNN=[^,]*)", s)))')"
+echo "- libblas.so.3: $(update-alternatives --display libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^ *link currently points to //p' || echo unknown)"
+env_line=$(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_)' | sort | tr '\n' ' ' || true)
+echo "- environment (same for both sides): ${env_line:-none of OPENBLAS_*, OMP_*, GOMP_*, MKL_* set}"
+echo "- intra-op threads: $threads on both sides; $steps timed steps after $warmup warm-up per invocation, $repeats invocation(s) per cell, cell = median of medians"
+echo
+
+"$python" - "$results" "$device" <<'EOF'
+import json, statistics, sys
+rows, device = {}, sys.argv[2]
+blas = {}
+for line in open(sys.argv[1]):
+    variant, text = line.rstrip("\n").split("\t", 1)
+    r = json.loads(text)
+    key = (r["model"], r["batch"], r["loss"])
+    rows.setdefault(key, {}).setdefault(variant, []).append(r["median_ms"])
+    blas[variant] = r["blas"].split(";")[0]
+
+def med(v):
+    return statistics.median(v) if v else float("nan")
+
+def model_name(m):
+    return "MLP 784-512-512-10" if m == "mlp" else "CNN conv32-conv64-fc128"
+
+cpu = device == "cpu"
+head = "| Model | Batch | Loss | C++ ms | Python ms | C++ / Python |"
+rule = "|---|---:|---|---:|---:|---:|"
+if cpu:
+    head += " Python ms, OPENBLAS_NUM_THREADS=1 | C++ / Python (same BLAS threads) |"
+    rule += "---:|---:|"
+print(head)
+print(rule)
+for (model, batch, loss), v in rows.items():
+    c, p = med(v.get("cpp", [])), med(v.get("python", []))
+    cells = [model_name(model), str(batch), loss, f"{c:.2f}", f"{p:.2f}", f"{c / p:.2f}"]
+    if cpu:
+        p1 = med(v.get("python_blas1", []))
+        cells += [f"{p1:.2f}", f"{c / p1:.2f}"]
+    print("| " + " | ".join(cells) + " |")
+print()
+for variant, text in blas.items():
+    print(f"- {variant}: {text}")
+EOF
