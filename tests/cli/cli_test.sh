@@ -128,6 +128,20 @@ run-table)
   grep -qE '^square +1 +1 +0\.05 +early_stopping +1/1' <<<"$out" || fail "table: $out"
   grep -q '2 completed, 0 diverged, 0 failed, 0 cancelled' <<<"$out" || fail "summary: $out"
   grep -q 'epoch 1/1 train loss' "$work/err" || fail "no progress lines on a non-terminal: $(cat "$work/err")" ;;
+sigint)
+  tiny
+  sed -i 's/max_epochs: 1/max_epochs: 200, patience: 200/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" >"$work/out" 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 1 300); do grep -q 'epoch 2/200' "$work/err" && break; sleep 0.1; done
+  grep -q 'epoch 2/200' "$work/err" || { kill -9 $pid; fail "the run did not start: $(cat "$work/err")"; }
+  kill -INT $pid
+  wait $pid; rc=$?
+  [[ $rc -eq 130 ]] || fail "exit $rc after SIGINT, expected 130: $(tail -3 "$work/err")"
+  grep -q 'stopping: the current runs are cancelled' "$work/err" || fail "no stop message"
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/list.csv"
+  [[ $(grep -c ',cancelled,' "$work/list.csv") -eq 2 ]] || fail "both runs should be cancelled: $(cat "$work/list.csv")"
+  grep -q ' 0 completed, 0 diverged, 0 failed, 2 cancelled' "$work/out" || grep -q '^0 completed, 0 diverged, 0 failed, 2 cancelled' "$work/out" || fail "summary: $(cat "$work/out")" ;;
 *)
   fail "unknown case" ;;
 esac
