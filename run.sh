@@ -7,4 +7,4 @@ root=$(cd "$(dirname "$0")" && pwd)
 [[ "${1:-}" == "--headless" ]] && shift
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
-exec "$root/build/bin/losslab-cli" run "$root/resources/experiments/default.yaml" "$@"
+exec "${LOSSLAB_BUILD_DIR:-$root/build}/bin/losslab-cli" run "$root/resources/experiments/default.yaml" "$@"

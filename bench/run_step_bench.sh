@@ -102,7 +102,7 @@ echo "- torch build: $("$python" -c 'import torch,re; s=torch.__config__.show();
 echo "- libblas.so.3: $(update-alternatives --display libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^ *link currently points to //p' || echo unknown)"
 env_line=$(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_)' | sort | tr '\n' ' ' || true)
 echo "- environment (same for both sides): ${env_line:-none of OPENBLAS_*, OMP_*, GOMP_*, MKL_* set}"
-echo "- intra-op threads: $threads on both sides; $steps timed steps after $warmup warm-up per invocation, $repeats invocation(s) per cell, cell = median of medians"
+echo "- intra-op threads: $threads on both sides; $steps timed steps after $warmup warm-up per invocation; $repeats invocation(s) per cell, alternating C++ and Python; a cell is the median of the per-invocation median ms per step (range in brackets)"
 echo
 
 "$python" - "$results" "$device" <<'EOF'
@@ -119,6 +119,12 @@ for line in open(sys.argv[1]):
 def med(v):
     return statistics.median(v) if v else float("nan")
 
+def cell(v):
+    # median of the invocations' medians, with their range when there are several
+    if not v:
+        return "-"
+    return f"{med(v):.2f}" + (f" ({min(v):.2f}-{max(v):.2f})" if len(v) > 1 else "")
+
 def model_name(m):
     return "MLP 784-512-512-10" if m == "mlp" else "CNN conv32-conv64-fc128"
 
@@ -126,16 +132,16 @@ cpu = device == "cpu"
 head = "| Model | Batch | Loss | C++ ms | Python ms | C++ / Python |"
 rule = "|---|---:|---|---:|---:|---:|"
 if cpu:
-    head += " Python ms, OPENBLAS_NUM_THREADS=1 | C++ / Python (same BLAS threads) |"
+    head += " Python ms, OPENBLAS_NUM_THREADS=1 | C++ / Python, same BLAS threads |"
     rule += "---:|---:|"
 print(head)
 print(rule)
 for (model, batch, loss), v in rows.items():
-    c, p = med(v.get("cpp", [])), med(v.get("python", []))
-    cells = [model_name(model), str(batch), loss, f"{c:.2f}", f"{p:.2f}", f"{c / p:.2f}"]
+    c, p = v.get("cpp", []), v.get("python", [])
+    cells = [model_name(model), str(batch), loss, cell(c), cell(p), f"{med(c) / med(p):.2f}"]
     if cpu:
-        p1 = med(v.get("python_blas1", []))
-        cells += [f"{p1:.2f}", f"{c / p1:.2f}"]
+        p1 = v.get("python_blas1", [])
+        cells += [cell(p1), f"{med(c) / med(p1):.2f}"]
     print("| " + " | ".join(cells) + " |")
 print()
 for variant, text in blas.items():

@@ -41,10 +41,12 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: losslab-bench-step [--model mlp|cnn] [--batch N] [--steps N] [--warmup N]\n"
     "                          [--threads N] [--hidden \"[512, 512]\"] [--loss ce|square]\n"
-    "                          [--device cpu|cuda] [--blas-threads N] [--seed N] [--json]\n"
+    "                          [--device cpu|cuda] [--blas-threads N] [--main-thread]\n"
+    "                          [--seed N] [--json]\n"
     "  Times zero_grad/forward/loss/backward/step of fashion_mnist/<model> on a random batch.\n"
     "  --threads 0 uses every core (the runner's runner.threads=0). --blas-threads overrides\n"
-    "  the engine's single-threaded OpenBLAS (diagnostic only; default: the engine's setting).\n";
+    "  the engine's single-threaded OpenBLAS; --main-thread trains on the main thread instead of\n"
+    "  a worker thread like the runner's (both diagnostic only; defaults: the engine's way).\n";
 
 struct Options {
     std::string model = "mlp";
@@ -56,6 +58,7 @@ struct Options {
     std::string loss = "ce";
     std::string device = "cpu";
     int blasThreads = -1; // -1: leave what configureProcess() set
+    bool mainThread = false;
     std::int64_t seed = 0;
     bool json = false;
 };
@@ -81,8 +84,8 @@ Options parseOptions(int argc, char** argv) {
             std::cout << kUsage;
             std::exit(0);
         }
-        if (a == "--json") {
-            o.json = true;
+        if (a == "--json" || a == "--main-thread") {
+            (a == "--json" ? o.json : o.mainThread) = true;
             continue;
         }
         if (i + 1 >= argc) throw losslab::Error(a + ": unknown option or missing value\n" + kUsage);
@@ -177,8 +180,9 @@ int main(int argc, char** argv) {
         Result result;
         int threadsUsed = 0;
         std::string workerError;
-        // Train on a worker thread set up like the runner's (RunQueue::workerLoop).
-        std::thread worker([&] {
+        // Train on a worker thread set up like the runner's (RunQueue::workerLoop): which
+        // thread allocates decides the malloc arena, and that shows in the step time.
+        auto train = [&] {
             try {
                 losslab::configureWorkerThread(o.threads);
                 threadsUsed = at::get_num_threads();
@@ -218,8 +222,13 @@ int main(int argc, char** argv) {
             } catch (const std::exception& e) {
                 workerError = e.what();
             }
-        });
-        worker.join();
+        };
+        if (o.mainThread) {
+            train();
+        } else {
+            std::thread worker(train);
+            worker.join();
+        }
         if (!workerError.empty()) throw losslab::Error(workerError);
 
         const std::string hidden = o.model == "mlp" ? spec.params.raw("model.hidden") : "";
@@ -228,13 +237,14 @@ int main(int argc, char** argv) {
                       << "\", \"model\": \"" << o.model << "\", \"hidden\": \"" << jsonEscape(hidden)
                       << "\", \"batch\": " << o.batch << ", \"loss\": \"" << o.loss << "\", \"device\": \""
                       << o.device << "\", \"threads\": " << threadsUsed << ", \"blas\": \"" << jsonEscape(blas)
+                      << "\", \"thread\": \"" << (o.mainThread ? "main" : "worker")
                       << "\", \"warmup\": " << o.warmup << ", \"steps\": " << o.steps
                       << ", \"median_ms\": " << fixed(result.median(), 4) << ", \"mean_ms\": " << fixed(result.mean(), 4)
                       << "}\n";
         } else {
             std::cout << "cpp    torch " << TORCH_VERSION << "  " << taskId << (hidden.empty() ? "" : " hidden " + hidden)
                       << "  batch " << o.batch << "  loss " << o.loss << "  device " << o.device << "  threads "
-                      << threadsUsed << "  " << blas << "\n"
+                      << threadsUsed << (o.mainThread ? " (main thread)" : " (worker thread)") << "  " << blas << "\n"
                       << "       median " << fixed(result.median(), 3) << " ms/step, mean " << fixed(result.mean(), 3)
                       << " ms/step over " << o.steps << " steps (" << o.warmup << " warm-up)\n";
         }

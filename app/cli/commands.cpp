@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
+#include <map>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -13,8 +15,13 @@
 
 #include "cli_args.h"
 #include "progress_printer.h"
-#include "losslab/analysis/group_summary.h"
 #include "losslab/error.h"
+#include "losslab/report/paper_tables.h"
+#include "losslab/report/report_files.h"
+#include "losslab/report/report_table.h"
+#ifdef LOSSLAB_HAVE_PLOTS
+#include "plots/figure_export.h"
+#endif
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/store/run_store.h"
@@ -23,6 +30,9 @@
 
 namespace losslab::cli {
 namespace fs = std::filesystem;
+
+// table-main of the given experiments, as Markdown (defined with the report command).
+std::string renderMainTable(const RunStore& store, const std::vector<std::string>& experiments, const TaskRegistry& registry);
 
 namespace {
 
@@ -61,13 +71,6 @@ std::string fmt(double v, int precision = 4) {
     return os.str();
 }
 
-std::string num(double v) {
-    std::ostringstream os;
-    os.imbue(std::locale::classic());
-    os << v;
-    return os.str();
-}
-
 // Plain-text table with columns padded to their widest cell.
 void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::size_t> width;
@@ -97,22 +100,6 @@ std::string csvField(const std::string& s) {
     return out + "\"";
 }
 
-void printComparison(std::ostream& out, const std::vector<RunRecord>& runs, const std::string& title) {
-    const auto groups = summarizeRuns(runs, "test_acc");
-    out << title << "\n";
-    std::vector<std::vector<std::string>> rows = {
-        {"loss", "k", "M", "lr", "protocol", "n", "test acc mean", "std", "min", "max", "not completed"}};
-    for (const auto& g : groups) {
-        std::string other;
-        for (const auto& o : g.otherStatuses) other += (other.empty() ? "" : "; ") + o;
-        rows.push_back({g.lossName, num(g.k), num(g.M), num(g.lr), g.protocol,
-                        std::to_string(g.stats.n) + "/" + std::to_string(g.runs), fmt(g.stats.mean), fmt(g.stats.std),
-                        fmt(g.stats.min), fmt(g.stats.max), other.empty() ? "-" : other});
-    }
-    printTable(out, rows);
-    out << "(accuracy as a fraction, at the epoch each protocol reports; std is the sample std over seeds)\n";
-}
-
 std::atomic<int> g_signal{0};
 extern "C" void onSignal(int sig) {
     g_signal.store(sig);
@@ -139,6 +126,7 @@ std::string mainHelp() {
            "  tasks     list the registered tasks (classes, dataset, model, description)\n"
            "  run       run an experiment file (YAML) and print the comparison table\n"
            "  list      list stored runs, as a table or CSV\n"
+           "  report    write the paper-style tables, statistics and figures of stored runs\n"
            "\n"
            "  losslab-cli COMMAND --help    options of one command\n"
            "  losslab-cli --version         version\n"
@@ -234,12 +222,8 @@ int runRunCommand(const std::vector<std::string>& argv) {
     watcher.join();
     printer.finishLine();
 
-    RunFilter filter;
-    filter.runIds = result.runIds;
-    std::cout << "\n";
-    printComparison(std::cout, store.runs(filter),
-                    "Experiment '" + spec.name + "' (#" + std::to_string(result.experimentId) + "), task " + spec.taskId +
-                        ": test accuracy over seeds");
+    std::cout << "\nExperiment '" << spec.name << "' (#" << result.experimentId << "), task " << spec.taskId << "\n\n"
+              << renderMainTable(store, {spec.name + "#" + std::to_string(result.experimentId)}, registry) << "\n";
     std::cout << result.completed << " completed, " << result.diverged << " diverged, " << result.failed << " failed, "
               << result.cancelled << " cancelled\n";
     if (g_signal.load() != 0) return kExitInterrupted;
@@ -274,12 +258,12 @@ int runListCommand(const std::vector<std::string>& argv) {
                                              "device", "wall_s", "error"};
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : runs) {
-        auto full = [&](double v) { return std::isnan(v) ? std::string() : num(v); };
-        rows.push_back({std::to_string(r.id), r.experiment, r.taskId, r.loss, num(r.k), num(r.M), num(r.lr), r.protocol,
+        auto full = [](double v) { return formatFull(v); };
+        rows.push_back({std::to_string(r.id), r.experiment, r.taskId, r.loss, full(r.k), full(r.M), full(r.lr), r.protocol,
                         std::to_string(r.seed), runStatusName(r.status), std::to_string(r.epochs),
                         std::to_string(r.bestEpoch), format == "csv" ? full(r.valAcc) : fmt(r.valAcc),
                         format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device,
-                        format == "csv" ? num(r.wallSeconds) : fmt(r.wallSeconds, 1), r.error});
+                        format == "csv" ? full(r.wallSeconds) : fmt(r.wallSeconds, 1), r.error});
     }
     if (format == "csv") {
         std::string line;
@@ -297,6 +281,100 @@ int runListCommand(const std::vector<std::string>& argv) {
         for (const auto& r : runs)
             if (!r.error.empty()) std::cout << "run " << r.id << ": " << r.error << "\n";
     }
+    return kExitOk;
+}
+
+} // namespace losslab::cli
+
+namespace losslab::cli {
+
+namespace {
+
+std::vector<std::string> splitCommaList(const std::string& text, const std::vector<std::string>& allowed,
+                                        const std::string& option) {
+    std::vector<std::string> out;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        if (item.empty()) continue;
+        if (std::find(allowed.begin(), allowed.end(), item) == allowed.end()) {
+            std::string list;
+            for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+            throw Error("losslab-cli report: " + option + ": unknown value '" + item + "'; expected a comma-separated list of " + list);
+        }
+        out.push_back(item);
+    }
+    return out;
+}
+
+std::map<std::string, TaskMeta> taskMetas(const TaskRegistry& registry) {
+    std::map<std::string, TaskMeta> metas;
+    for (const auto& t : registry.list()) metas[t.id] = {t.domain, t.numClasses};
+    return metas;
+}
+
+} // namespace
+
+std::string renderMainTable(const RunStore& store, const std::vector<std::string>& experiments, const TaskRegistry& registry) {
+    ReportRequest request;
+    request.experiments = experiments;
+    const ReportData data = loadReportData(store, request, taskMetas(registry));
+    return toMarkdown(mainTable(data.analysis, data.options).display);
+}
+
+int runReportCommand(const std::vector<std::string>& argv) {
+    Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
+               {"experiment", true, true, "NAME", "experiment name (its latest run) or NAME#ID; default: the latest of every name"},
+               {"out", true, false, "DIR", "folder for the report's files (created if missing)"},
+               {"split", true, false, "SPLIT", "test, val or train: the split of tables and statistics (default: test)"},
+               {"formats", true, false, "LIST", "table formats: csv,md,tex (default: all)"},
+               {"figures", true, false, "LIST", "figure formats: png,svg,pdf or none (default: all; full build only)"}},
+              "losslab-cli report");
+    if (!parseOrHelp(args, argv,
+                     "Usage: losslab-cli report [--db FILE] [--experiment NAME]... --out DIR [--split test|val|train]\n"
+                     "                          [--formats csv,md,tex] [--figures png,svg,pdf]\n\n"
+                     "Writes table-main, table-std, stats and headline (CSV, Markdown, LaTeX), seed-results.csv,\n"
+                     "metrics-long.csv and Figures 1-3 (PNG at 300 dpi, SVG, PDF) for the selected experiments."))
+        return kExitOk;
+    if (!args.positional().empty()) throw Error("losslab-cli report: unexpected argument '" + args.positional()[0] + "'");
+    const auto out = args.value("out");
+    if (!out) throw Error("losslab-cli report: --out DIR is required");
+    ReportRequest request;
+    request.outDir = *out;
+    request.experiments = args.values("experiment");
+    request.split = args.value("split").value_or("test");
+    if (const auto f = args.value("formats")) {
+        const auto formats = splitCommaList(*f, {"csv", "md", "tex"}, "--formats");
+        request.csv = std::count(formats.begin(), formats.end(), "csv") > 0;
+        request.markdown = std::count(formats.begin(), formats.end(), "md") > 0;
+        request.latex = std::count(formats.begin(), formats.end(), "tex") > 0;
+    }
+    std::vector<std::string> figures = {"png", "svg", "pdf"};
+    if (const auto f = args.value("figures")) figures = *f == "none" ? std::vector<std::string>{} : splitCommaList(*f, {"png", "svg", "pdf"}, "--figures");
+
+    const std::string path = args.value("db").value_or(RunStore::defaultPath());
+    if (!fs::exists(path)) throw Error("losslab-cli report: no database at " + path + " (run an experiment first, or pass --db FILE)");
+    TaskRegistry registry;
+    loadTasks(registry, false);
+    RunStore store(path);
+    const ReportData data = loadReportData(store, request, taskMetas(registry));
+    std::vector<std::string> written = writeReportTables(store, data, request);
+    for (const auto& note : data.analysis.notes) std::cerr << "losslab-cli report: note: " << note << "\n";
+    if (!figures.empty()) {
+#ifdef LOSSLAB_HAVE_PLOTS
+        FigureFormats formats;
+        formats.png = std::count(figures.begin(), figures.end(), "png") > 0;
+        formats.svg = std::count(figures.begin(), figures.end(), "svg") > 0;
+        formats.pdf = std::count(figures.begin(), figures.end(), "pdf") > 0;
+        std::vector<std::string> warnings;
+        for (const auto& p : writeReportFigures(data.analysis, data.curves, request.outDir, formats, warnings)) written.push_back(p);
+        for (const auto& w : warnings) std::cerr << "losslab-cli report: " << w << "\n";
+#else
+        std::cerr << "losslab-cli report: figures need the full build (Qt 6 and QCustomPlot); this build wrote the tables only\n";
+#endif
+    }
+    std::cout << "Report of " << data.experiments.size() << " experiment(s), " << data.runs.size() << " run(s):\n";
+    for (const auto& p : written) std::cout << "  " << p << "\n";
     return kExitOk;
 }
 

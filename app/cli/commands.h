@@ -14,6 +14,7 @@ constexpr int kExitInterrupted = 130;
 int runTasksCommand(const std::vector<std::string>& args);
 int runRunCommand(const std::vector<std::string>& args);
 int runListCommand(const std::vector<std::string>& args);
+int runReportCommand(const std::vector<std::string>& args);
 
 std::string mainHelp();
 

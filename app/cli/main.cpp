@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
         if (command == "tasks") return runTasksCommand(args);
         if (command == "run") return runRunCommand(args);
         if (command == "list") return runListCommand(args);
-        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list (see losslab-cli --help)\n";
+        if (command == "report") return runReportCommand(args);
+        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report (see losslab-cli --help)\n";
         return kExitInvalidInput;
     } catch (const losslab::Error& e) {
         std::cerr << "losslab-cli: error: " << e.what() << "\n";

@@ -57,7 +57,7 @@ void ProgressPrinter::redraw(const RunState& st) {
     bar.resize(width, '.');
     char buf[512];
     std::snprintf(buf, sizeof buf, "[%s] %3.0f%% | run %d/%d %s | epoch %d/%d | ETA %s", bar.c_str(), total * 100,
-                  m_finished + 1, m_total, st.label.c_str(), std::max(1, st.epoch), st.maxEpochs, eta(st).c_str());
+                  m_finished + 1, m_total, st.label.c_str(), std::min(std::max(1, st.epoch), std::max(1, st.maxEpochs)), st.maxEpochs, eta(st).c_str());
     std::fprintf(stderr, "\r\033[K%s", buf);
     std::fflush(stderr);
     m_lineOpen = true;

@@ -5,17 +5,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "losslab/error.h"
@@ -141,6 +147,74 @@ RunRecord makeRun(const std::string& loss, std::int64_t seed) {
     return run;
 }
 
+RunFilter withRunIds(std::vector<std::int64_t> ids) {
+    RunFilter filter;
+    filter.runIds = std::move(ids);
+    return filter;
+}
+
+RunFilter withStatus(const std::string& status) {
+    RunFilter filter;
+    filter.status = status;
+    return filter;
+}
+
+RunFilter inExperiments(std::vector<std::string> names, std::vector<std::int64_t> ids = {}) {
+    RunFilter filter;
+    filter.experiments = std::move(names);
+    filter.runIds = std::move(ids);
+    return filter;
+}
+
+RunFilter inExperimentIds(std::vector<std::int64_t> experimentIds) {
+    RunFilter filter;
+    filter.experimentIds = std::move(experimentIds);
+    return filter;
+}
+
+// SQLite's bound-variable limit as the store's connection sees it (same library, same
+// compile-time default: 32766 upstream, 250000 in Debian's build); lists longer than this
+// take the store's C++ filtering path.
+std::size_t variableLimit() {
+    static const std::size_t limit = [] {
+        sqlite3* db = nullptr;
+        sqlite3_open(":memory:", &db);
+        const int value = sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+        sqlite3_close(db);
+        return static_cast<std::size_t>(value);
+    }();
+    return limit;
+}
+
+// `ids` followed by enough ids that match no run to exceed the variable limit.
+std::vector<std::int64_t> tooManyToBind(std::vector<std::int64_t> ids) {
+    const std::size_t limit = variableLimit();
+    for (std::size_t i = 0; i <= limit; ++i) ids.push_back(-1 - static_cast<std::int64_t>(i));
+    return ids;
+}
+
+using EpochKey = std::tuple<std::int64_t, int, std::string, std::string>;
+
+EpochKey keyOf(const EpochMetricRow& row) {
+    return {row.runId, row.epoch, row.value.split, row.value.metric};
+}
+
+bool sameRows(const std::vector<EpochMetricRow>& a, const std::vector<EpochMetricRow>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (keyOf(a[i]) != keyOf(b[i]) || a[i].value.value != b[i].value.value) return false;
+    }
+    return true;
+}
+
+std::vector<EpochMetricRow> streamed(const RunStore& store, const std::vector<std::int64_t>& runIds,
+                                     const std::vector<std::string>& metrics = {}) {
+    std::vector<EpochMetricRow> rows;
+    store.forEachEpochMetric(
+        runIds, [&rows](const EpochMetricRow& row) { rows.push_back(row); }, metrics);
+    return rows;
+}
+
 // A pid that no longer exists: a child that exited and was reaped.
 pid_t deadPid() {
     const pid_t child = fork();
@@ -259,13 +333,13 @@ TEST(RunStoreTest, RoundTripsExperimentsRunsAndMetrics) {
     store.setTargetEpochs(ids[0], 7);
     store.setCheckpoint(ids[1], "/tmp/ckpt/run.pt");
     store.flush();
-    runs = store.runs({{}, {ids[1]}, {}});
+    runs = store.runs(withRunIds({ids[1]}));
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].status, RunStatus::Running);
     EXPECT_EQ(runs[0].device, "cpu");
     EXPECT_TRUE(isIsoUtc(runs[0].startedAt)) << runs[0].startedAt;
     EXPECT_EQ(runs[0].checkpointPath, "/tmp/ckpt/run.pt");
-    EXPECT_EQ(store.runs({{}, {ids[0]}, {}}).at(0).targetEpochs, 7);
+    EXPECT_EQ(store.runs(withRunIds({ids[0]})).at(0).targetEpochs, 7);
     EXPECT_EQ(queryText(path, "SELECT pid FROM runs WHERE id = " + std::to_string(ids[1])),
               std::to_string(getpid()));
     EXPECT_FALSE(queryText(path, "SELECT host FROM runs WHERE id = " + std::to_string(ids[1]))
@@ -283,7 +357,7 @@ TEST(RunStoreTest, RoundTripsExperimentsRunsAndMetrics) {
     store.finishRun(ids[1], RunStatus::Completed, 3, 2, 12.5, "");
     store.flush();
 
-    runs = store.runs({{}, {ids[1]}, {}});
+    runs = store.runs(withRunIds({ids[1]}));
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].status, RunStatus::Completed);
     EXPECT_EQ(runs[0].epochs, 3);
@@ -320,7 +394,7 @@ TEST(RunStoreTest, RoundTripsExperimentsRunsAndMetrics) {
 
     store.finishRun(ids[2], RunStatus::Failed, 0, 0, 0.5, "out of memory");
     store.flush();
-    runs = store.runs({{}, {}, "failed"});
+    runs = store.runs(withStatus("failed"));
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].error, "out of memory");
 }
@@ -338,20 +412,235 @@ TEST(RunStoreTest, FiltersRuns) {
     store.flush();
 
     EXPECT_EQ(store.runs().size(), 4u);
-    auto runs = store.runs({{"a", "c"}, {}, {}});
+    auto runs = store.runs(inExperiments({"a", "c"}));
     ASSERT_EQ(runs.size(), 3u);
     EXPECT_EQ(runs[0].id, idsA[0]);
     EXPECT_EQ(runs[1].id, idsA[1]);
     EXPECT_EQ(runs[2].id, idsC[0]);
-    runs = store.runs({{"a"}, {idsA[1], idsB[0]}, {}});
+    runs = store.runs(inExperiments({"a"}, {idsA[1], idsB[0]}));
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].id, idsA[1]);
-    runs = store.runs({{}, {}, "diverged"});
+    runs = store.runs(withStatus("diverged"));
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].error, "loss is NaN");
-    EXPECT_EQ(store.runs({{}, {}, "queued"}).size(), 3u);
-    EXPECT_TRUE(store.runs({{"nope"}, {}, {}}).empty());
-    EXPECT_THROW(store.runs({{}, {}, "done"}), Error);
+    EXPECT_EQ(store.runs(withStatus("queued")).size(), 3u);
+    EXPECT_TRUE(store.runs(inExperiments({"nope"})).empty());
+    EXPECT_THROW(store.runs(withStatus("done")), Error);
+}
+
+TEST(RunStoreTest, FiltersRunsByExperimentId) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t a = store.addExperiment(makeExperiment("a"));
+    const std::int64_t b = store.addExperiment(makeExperiment("b"));
+    // Same name as `a`: only the id tells them apart.
+    const std::int64_t a2 = store.addExperiment(makeExperiment("a"));
+    const auto idsA = store.addRuns(a, {makeRun("ce", 1), makeRun("square", 1)});
+    const auto idsB = store.addRuns(b, {makeRun("ce", 2)});
+    const auto idsA2 = store.addRuns(a2, {makeRun("ce", 3)});
+    store.finishRun(idsA[1], RunStatus::Completed, 1, 1, 1.0, "");
+    store.flush();
+
+    const auto idsOf = [](const std::vector<RunRecord>& runs) {
+        std::vector<std::int64_t> ids;
+        for (const RunRecord& run : runs) ids.push_back(run.id);
+        return ids;
+    };
+    using Ids = std::vector<std::int64_t>;
+    EXPECT_EQ(idsOf(store.runs(inExperimentIds({a}))), (Ids{idsA[0], idsA[1]}));
+    EXPECT_EQ(idsOf(store.runs(inExperimentIds({a2, b}))), (Ids{idsB[0], idsA2[0]}));
+    EXPECT_EQ(store.runs(inExperiments({"a"})).size(), 3u); // the name matches both
+    EXPECT_TRUE(store.runs(inExperimentIds({a2 + 100})).empty());
+
+    // Combined with the other fields: a run must pass all of them.
+    RunFilter filter = inExperimentIds({a, b});
+    filter.status = "completed";
+    EXPECT_EQ(idsOf(store.runs(filter)), (Ids{idsA[1]}));
+    filter = inExperiments({"b"});
+    filter.experimentIds = {a};
+    EXPECT_TRUE(store.runs(filter).empty());
+    filter = withRunIds({idsA[0], idsB[0]});
+    filter.experimentIds = {b};
+    EXPECT_EQ(idsOf(store.runs(filter)), (Ids{idsB[0]}));
+
+    // A list too long to bind is applied in C++ with the same result.
+    EXPECT_EQ(idsOf(store.runs(inExperimentIds(tooManyToBind({a2, b})))),
+              (Ids{idsB[0], idsA2[0]}));
+    filter = inExperimentIds(tooManyToBind({a}));
+    filter.status = "queued";
+    EXPECT_EQ(idsOf(store.runs(filter)), (Ids{idsA[0]}));
+}
+
+TEST(RunStoreTest, ExperimentsNamedMatchesTheWholeNameInIdOrder) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t first = store.addExperiment(makeExperiment("sweep"));
+    store.addExperiment(makeExperiment("sweep_2"));
+    ExperimentRecord again = makeExperiment("sweep");
+    again.description = "second attempt";
+    const std::int64_t second = store.addExperiment(again);
+
+    const auto named = store.experimentsNamed("sweep");
+    ASSERT_EQ(named.size(), 2u);
+    EXPECT_EQ(named[0].id, first);
+    EXPECT_EQ(named[1].id, second);
+    EXPECT_EQ(named[1].name, "sweep");
+    EXPECT_EQ(named[1].description, "second attempt");
+    EXPECT_EQ(named[1].taskId, "mnist");
+    EXPECT_EQ(named[1].specYaml, "name: sweep\n");
+    EXPECT_EQ(named[1].sourcePath, "/tmp/sweep.yaml");
+    EXPECT_TRUE(isIsoUtc(named[1].createdAt)) << named[1].createdAt;
+    EXPECT_EQ(store.experimentsNamed("sweep_2").size(), 1u);
+    EXPECT_TRUE(store.experimentsNamed("Sweep").empty());
+    EXPECT_TRUE(store.experimentsNamed("swee").empty());
+    EXPECT_TRUE(store.experimentsNamed("").empty());
+}
+
+TEST(RunStoreTest, ForEachEpochMetricStreamsInKeyOrderAndFilters) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("stream")),
+                                   {makeRun("ce", 1), makeRun("square", 1), makeRun("ce", 2)});
+    // Written out of order (later runs and epochs first, metrics unsorted): the order of
+    // the rows must come from the read, not from the writes.
+    for (std::size_t r = ids.size(); r-- > 0;) {
+        for (int epoch = 3; epoch >= 1; --epoch) {
+            const double v = static_cast<double>(r) + 0.1 * epoch;
+            store.appendEpoch(ids[r], epoch,
+                              {{"val", "loss", v + 0.01},
+                               {"train", "loss", v + 0.02},
+                               {"val", "acc", v + 0.03},
+                               {"test", "acc", v + 0.04},
+                               {"train", "acc", v + 0.05}});
+        }
+    }
+    store.flush();
+
+    const auto all = streamed(store, {});
+    ASSERT_EQ(all.size(), 3u * 3u * 5u);
+    EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                               [](const EpochMetricRow& x, const EpochMetricRow& y) {
+                                   return keyOf(x) < keyOf(y);
+                               }));
+    EXPECT_EQ(keyOf(all[0]), (EpochKey{ids[0], 1, "test", "acc"}));
+    EXPECT_EQ(keyOf(all[1]), (EpochKey{ids[0], 1, "train", "acc"}));
+    EXPECT_EQ(keyOf(all[2]), (EpochKey{ids[0], 1, "train", "loss"}));
+    EXPECT_EQ(keyOf(all[3]), (EpochKey{ids[0], 1, "val", "acc"}));
+    EXPECT_EQ(keyOf(all[4]), (EpochKey{ids[0], 1, "val", "loss"}));
+    EXPECT_EQ(keyOf(all[5]), (EpochKey{ids[0], 2, "test", "acc"}));
+    EXPECT_EQ(keyOf(all.back()), (EpochKey{ids[2], 3, "val", "loss"}));
+    EXPECT_DOUBLE_EQ(all[2].value.value, 0.1 + 0.02);
+    EXPECT_DOUBLE_EQ(all.back().value.value, 2.3 + 0.01);
+    EXPECT_TRUE(sameRows(all, store.epochMetrics({})));
+
+    // Run filter: only the listed runs, still in run order whatever the list's order.
+    const auto twoRuns = streamed(store, {ids[2], ids[0]});
+    ASSERT_EQ(twoRuns.size(), 2u * 3u * 5u);
+    EXPECT_EQ(twoRuns.front().runId, ids[0]);
+    EXPECT_EQ(twoRuns.back().runId, ids[2]);
+    for (const EpochMetricRow& row : twoRuns) EXPECT_NE(row.runId, ids[1]);
+    EXPECT_TRUE(sameRows(twoRuns, store.epochMetrics({ids[2], ids[0]})));
+    EXPECT_TRUE(streamed(store, {ids[2] + 100}).empty());
+
+    // Metric filter: the metric column, every split.
+    const auto acc = streamed(store, {}, {"acc"});
+    ASSERT_EQ(acc.size(), 3u * 3u * 3u);
+    for (const EpochMetricRow& row : acc) EXPECT_EQ(row.value.metric, "acc");
+    EXPECT_EQ(keyOf(acc[0]), (EpochKey{ids[0], 1, "test", "acc"}));
+    EXPECT_EQ(keyOf(acc[1]), (EpochKey{ids[0], 1, "train", "acc"}));
+    EXPECT_EQ(keyOf(acc[2]), (EpochKey{ids[0], 1, "val", "acc"}));
+    EXPECT_EQ(streamed(store, {}, {"loss", "acc"}).size(), all.size());
+    EXPECT_TRUE(streamed(store, {}, {"val"}).empty()); // a split is not a metric
+    EXPECT_TRUE(streamed(store, {}, {"top5"}).empty());
+
+    // Both filters together.
+    const auto lossOfOne = streamed(store, {ids[1]}, {"loss"});
+    ASSERT_EQ(lossOfOne.size(), 3u * 2u);
+    for (const EpochMetricRow& row : lossOfOne) {
+        EXPECT_EQ(row.runId, ids[1]);
+        EXPECT_EQ(row.value.metric, "loss");
+    }
+
+    // Lists too long to bind take the C++ path and give the same rows.
+    EXPECT_TRUE(sameRows(streamed(store, tooManyToBind({ids[2], ids[0]})), twoRuns));
+    EXPECT_TRUE(sameRows(store.epochMetrics(tooManyToBind({ids[2], ids[0]})), twoRuns));
+    std::vector<std::string> manyMetrics(variableLimit() + 1, "unknown");
+    manyMetrics.push_back("loss");
+    EXPECT_TRUE(sameRows(streamed(store, {ids[1]}, manyMetrics), lossOfOne));
+    EXPECT_TRUE(sameRows(streamed(store, tooManyToBind({ids[1]}), {"loss"}), lossOfOne));
+}
+
+TEST(RunStoreTest, ForEachEpochMetricPassesOnTheVisitorsException) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t runId =
+        store.addRuns(store.addExperiment(makeExperiment("stop")), {makeRun("ce", 1)}).at(0);
+    for (int epoch = 1; epoch <= 5; ++epoch) store.appendEpoch(runId, epoch, {{"val", "acc", 0.5}});
+    store.flush();
+    int seen = 0;
+    EXPECT_THROW(store.forEachEpochMetric({runId},
+                                          [&seen](const EpochMetricRow& row) {
+                                              ++seen;
+                                              if (row.epoch == 2) throw std::runtime_error("stop");
+                                          }),
+                 std::runtime_error);
+    EXPECT_EQ(seen, 2);
+    // The read lock was released: reads and writes go on.
+    EXPECT_EQ(store.epochMetrics({runId}).size(), 5u);
+    store.appendEpoch(runId, 6, {{"val", "acc", 0.6}});
+    store.flush();
+    EXPECT_EQ(store.epochMetrics({runId}).size(), 6u);
+}
+
+TEST(RunStoreTest, ReportedMetricsAreThoseOfTheBestEpoch) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("report")),
+                                   {makeRun("ce", 1), makeRun("square", 1), makeRun("ce", 2),
+                                    makeRun("square", 2)});
+    // ids[0]: best epoch 2 of 3. ids[1]: diverged, nothing reported. ids[2]: queued, no rows.
+    // ids[3]: best epoch 1 of 2, with a different set of metrics.
+    for (int epoch = 1; epoch <= 3; ++epoch) {
+        store.appendEpoch(ids[0], epoch,
+                          {{"val", "acc", 0.90 + 0.01 * epoch},
+                           {"test", "acc", 0.80 + 0.01 * epoch},
+                           {"train", "loss", 1.0 / epoch}});
+        store.appendEpoch(ids[1], epoch, {{"val", "acc", 0.1}, {"train", "loss", 9.0}});
+    }
+    // An evaluation before training, stored as epoch 0: best_epoch 0 still means "none".
+    store.appendEpoch(ids[1], 0, {{"val", "acc", 0.1}});
+    store.appendEpoch(ids[3], 1, {{"val", "acc", 0.7}, {"val", "ece", 0.05}});
+    store.appendEpoch(ids[3], 2, {{"val", "acc", 0.6}, {"val", "ece", 0.07}});
+    store.finishRun(ids[0], RunStatus::Completed, 3, 2, 1.0, "");
+    store.finishRun(ids[1], RunStatus::Diverged, 3, 0, 1.0, "loss is NaN");
+    store.finishRun(ids[3], RunStatus::Completed, 2, 1, 1.0, "");
+    store.flush();
+
+    const auto rows = store.reportedMetrics({});
+    ASSERT_EQ(rows.size(), 5u);
+    EXPECT_EQ(keyOf(rows[0]), (EpochKey{ids[0], 2, "test", "acc"}));
+    EXPECT_EQ(keyOf(rows[1]), (EpochKey{ids[0], 2, "train", "loss"}));
+    EXPECT_EQ(keyOf(rows[2]), (EpochKey{ids[0], 2, "val", "acc"}));
+    EXPECT_EQ(keyOf(rows[3]), (EpochKey{ids[3], 1, "val", "acc"}));
+    EXPECT_EQ(keyOf(rows[4]), (EpochKey{ids[3], 1, "val", "ece"}));
+    // Values of the best epoch, not of the last one.
+    EXPECT_DOUBLE_EQ(rows[0].value.value, 0.82);
+    EXPECT_DOUBLE_EQ(rows[1].value.value, 0.5);
+    EXPECT_DOUBLE_EQ(rows[2].value.value, 0.92);
+    EXPECT_DOUBLE_EQ(rows[3].value.value, 0.7);
+    EXPECT_DOUBLE_EQ(rows[4].value.value, 0.05);
+
+    EXPECT_TRUE(store.reportedMetrics({ids[1]}).empty()); // best_epoch 0, rows exist
+    EXPECT_TRUE(store.reportedMetrics({ids[2]}).empty()); // best_epoch 0, no rows
+    const auto one = store.reportedMetrics({ids[3], ids[1]});
+    ASSERT_EQ(one.size(), 2u);
+    EXPECT_EQ(one[0].runId, ids[3]);
+    EXPECT_TRUE(sameRows(store.reportedMetrics({ids[3], ids[0]}), rows));
+    EXPECT_TRUE(sameRows(store.reportedMetrics(tooManyToBind({ids[3]})), one));
+    // The same values runs() reports as valAcc / testAcc.
+    const RunRecord run = store.runs(withRunIds({ids[0]})).at(0);
+    EXPECT_DOUBLE_EQ(run.valAcc, rows[2].value.value);
+    EXPECT_DOUBLE_EQ(run.testAcc, rows[0].value.value);
 }
 
 TEST(RunStoreTest, RewrittenEpochsAndStepsDoNotDuplicate) {
@@ -639,4 +928,92 @@ TEST(RunStoreTest, DefaultPathFollowsXdg) {
 
     if (savedXdg) setenv("XDG_DATA_HOME", savedXdg->c_str(), 1); else unsetenv("XDG_DATA_HOME");
     if (savedHome) setenv("HOME", savedHome->c_str(), 1); else unsetenv("HOME");
+}
+
+// Order of magnitude for reports: 1,000 runs x 200 epochs x 25 metrics = 5 million rows,
+// written through appendEpoch, then streamed. Prints the times; asserts only on the rows.
+// Disabled because writing the rows takes 10-20 s on two shared cores; run it with
+// --gtest_also_run_disabled_tests --gtest_filter='*FiveMillion*'.
+TEST(RunStoreTest, DISABLED_StreamsFiveMillionEpochRowsTimed) {
+    using Clock = std::chrono::steady_clock;
+    const auto seconds = [](Clock::time_point from) {
+        return std::chrono::duration<double>(Clock::now() - from).count();
+    };
+    constexpr int kRuns = 1000;
+    constexpr int kEpochs = 200;
+    std::vector<MetricValue> metrics;
+    for (const char* split : {"train", "val", "test"}) {
+        for (const char* metric : {"loss", "acc", "error", "top5", "f1", "ece", "brier", "wall_s"}) {
+            metrics.push_back({split, metric, 0.0});
+        }
+    }
+    metrics.push_back({"train", "examples_per_s", 0.0});
+    ASSERT_EQ(metrics.size(), 25u);
+    const std::size_t kRows = static_cast<std::size_t>(kRuns) * kEpochs * metrics.size();
+
+    TempDir dir;
+    RunStore store(dir.file("big.sqlite"));
+    Clock::time_point start = Clock::now();
+    std::vector<RunRecord> records;
+    for (int i = 0; i < kRuns; ++i) records.push_back(makeRun(i % 2 ? "square" : "ce", i));
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("big")), records);
+    for (std::size_t r = 0; r < ids.size(); ++r) {
+        for (int epoch = 1; epoch <= kEpochs; ++epoch) {
+            for (std::size_t m = 0; m < metrics.size(); ++m) {
+                metrics[m].value = static_cast<double>(r) + epoch * 1e-3 + static_cast<double>(m) * 1e-6;
+            }
+            store.appendEpoch(ids[r], epoch, metrics);
+        }
+        store.finishRun(ids[r], RunStatus::Completed, kEpochs, 1 + static_cast<int>(r) % kEpochs,
+                        1.0, "");
+    }
+    store.flush();
+    const double writeSeconds = seconds(start);
+
+    std::size_t count = 0;
+    start = Clock::now();
+    store.forEachEpochMetric({}, [&count](const EpochMetricRow&) { ++count; });
+    const double allSeconds = seconds(start);
+    EXPECT_EQ(count, kRows);
+
+    // The report's case: every run listed (bound as an IN list), order checked on the way.
+    count = 0;
+    std::size_t outOfOrder = 0;
+    EpochMetricRow previous;
+    start = Clock::now();
+    store.forEachEpochMetric(ids, [&](const EpochMetricRow& row) {
+        if (count++ > 0 && !(std::tie(previous.runId, previous.epoch, previous.value.split,
+                                      previous.value.metric) <
+                             std::tie(row.runId, row.epoch, row.value.split, row.value.metric))) {
+            ++outOfOrder;
+        }
+        previous = row;
+    });
+    const double listedSeconds = seconds(start);
+    EXPECT_EQ(count, kRows);
+    EXPECT_EQ(outOfOrder, 0u);
+
+    count = 0;
+    start = Clock::now();
+    store.forEachEpochMetric(ids, [&count](const EpochMetricRow&) { ++count; }, {"acc"});
+    const double accSeconds = seconds(start);
+    EXPECT_EQ(count, static_cast<std::size_t>(kRuns) * kEpochs * 3);
+
+    start = Clock::now();
+    const auto reported = store.reportedMetrics(ids);
+    const double reportedSeconds = seconds(start);
+    ASSERT_EQ(reported.size(), static_cast<std::size_t>(kRuns) * metrics.size());
+    EXPECT_EQ(reported[0].epoch, 1);
+    EXPECT_EQ(reported[metrics.size()].epoch, 2);
+
+    std::cout << "[ timing   ] " << kRows << " rows (" << kRuns << " runs x " << kEpochs
+              << " epochs x " << metrics.size() << " metrics)\n"
+              << "[ timing   ] write via appendEpoch + flush: " << writeSeconds << " s\n"
+              << "[ timing   ] forEachEpochMetric, all runs:  " << allSeconds << " s\n"
+              << "[ timing   ] forEachEpochMetric, " << kRuns << " ids listed, order checked: "
+              << listedSeconds << " s\n"
+              << "[ timing   ] forEachEpochMetric, " << kRuns << " ids, metric 'acc': "
+              << accSeconds << " s\n"
+              << "[ timing   ] reportedMetrics, " << kRuns << " ids: " << reportedSeconds
+              << " s\n";
 }

@@ -268,8 +268,8 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
             e.message = "waits for run #" + std::to_string(d.runs[static_cast<std::size_t>(r.spec.dependsOn)].id);
             d.notify(e);
         }
-    const std::string dbPath = d.store.path();
-    d.checkpointDir = dbPath.substr(0, dbPath.rfind('.')) + "-checkpoints";
+    const std::filesystem::path dbPath(d.store.path());
+    d.checkpointDir = (dbPath.parent_path() / (dbPath.stem().string() + "-checkpoints")).string();
 
     const int cpuSlots = static_cast<int>(std::count(slots.begin(), slots.end(), std::string("cpu")));
     int threads = static_cast<int>(experiment.params.getInt("runner.threads"));

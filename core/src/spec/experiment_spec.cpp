@@ -391,6 +391,14 @@ private:
     }
 
     void checkConsistency(const ExperimentSpec& spec, const YAML::Node& root) {
+        const ParamSet& p = spec.params;
+        if (p.getString("train.optimizer") == "sgd" && p.getBool("train.nesterov") && p.getDouble("train.momentum") <= 0)
+            throw Error(m_loc.at(root["train"], "train.nesterov") +
+                        ": train.nesterov: Nesterov momentum needs train.momentum > 0 (it is 0)");
+        for (std::size_t i = 0; i < spec.losses.size(); ++i)
+            if (spec.losses[i].lr <= 0)
+                throw Error(m_loc.at(root["train"], "train.lr") + ": loss '" + spec.losses[i].name +
+                            "' has learning rate 0: set train.lr or the loss's own lr to a number > 0");
         const bool same = std::find(spec.protocols.begin(), spec.protocols.end(), Protocol::SameEpochsAsCe) != spec.protocols.end();
         if (!same) return;
         const std::string where = m_loc.at(root["protocols"], "protocols");

@@ -39,7 +39,11 @@ enum Stream : std::uint64_t { kSplitStream = 1, kSubsetStream = 2, kOrderStream 
 std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params) {
     static std::mutex mutex;
     static std::list<std::pair<std::string, std::shared_ptr<const DataBundle>>> cache; // most recent first
-    const std::string key = task.info().id + "\n" + params.getString("data.root");
+    // Every data.* value may change what a task loads; the split and subsets are made later.
+    std::string key = task.info().id;
+    for (const auto& [name, value] : params.values())
+        if (name.rfind("data.", 0) == 0 && name != "data.val_fraction" && name != "data.limit_train" && name != "data.limit_test")
+            key += "\n" + name + "=" + value;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = cache.begin(); it != cache.end(); ++it)
         if (it->first == key) {

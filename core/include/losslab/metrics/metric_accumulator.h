@@ -1,6 +1,6 @@
 #pragma once
 // Accumulates the per-split classification metrics over batches, on the device, with one
-// host synchronisation in finish(). Metric names (stored as-is, see docs/metrics.md):
+// host synchronisation in finish(). Metric names (stored as-is, see docs/losses-and-metrics.md):
 //   loss   mean per-example loss of the run's loss function
 //   acc    accuracy of argmax of raw outputs; error = 1 - acc
 //   top5   top-5 accuracy (only when there are more than 5 classes)

@@ -17,10 +17,12 @@ namespace losslab {
 
 constexpr int kSchemaVersion = 1;
 
+// Which runs runs() returns: a run must pass every non-empty field.
 struct RunFilter {
-    std::vector<std::string> experiments; // names; empty = all
-    std::vector<std::int64_t> runIds;     // empty = all
-    std::string status;                   // empty = all
+    std::vector<std::string> experiments;    // names; empty = all
+    std::vector<std::int64_t> runIds;        // empty = all
+    std::string status;                      // empty = all
+    std::vector<std::int64_t> experimentIds; // empty = all
 };
 
 class RunStore {
@@ -54,11 +56,25 @@ public:
     int markOrphansInterrupted();
     void flush(); // waits until everything queued so far is committed
 
-    // --- reads (own connection) ---
-    std::vector<ExperimentRecord> experiments() const;
-    std::vector<RunRecord> runs(const RunFilter& filter = {}) const; // with valAcc/testAcc
+    // --- reads (own connection, one read at a time; see only committed writes) ---
+    std::vector<ExperimentRecord> experiments() const; // ordered by id
+    // Experiments whose name is exactly `name`, ordered by id; empty when there is none.
+    std::vector<ExperimentRecord> experimentsNamed(const std::string& name) const;
+    std::vector<RunRecord> runs(const RunFilter& filter = {}) const; // by id; with valAcc/testAcc
+    // Rows of `runIds` (empty = all runs), ordered by run, epoch, split, metric.
     std::vector<EpochMetricRow> epochMetrics(const std::vector<std::int64_t>& runIds) const;
-    std::vector<StepMetricRow> stepMetrics(std::int64_t runId) const;
+    // The rows epochMetrics() would return, in the same order, restricted to `metrics`
+    // (names of the metric column, e.g. {"acc"}; empty = all), passed to `visit` one at a time
+    // without collecting them; the row is valid only during the call. Holds the read lock for
+    // the whole scan, so `visit` must not call this store's reads; an exception from `visit`
+    // ends the scan and propagates.
+    void forEachEpochMetric(const std::vector<std::int64_t>& runIds,
+                            const std::function<void(const EpochMetricRow&)>& visit,
+                            const std::vector<std::string>& metrics = {}) const;
+    // Every row of each run in `runIds` (empty = all runs) at its bestEpoch, the epoch its
+    // protocol reports, ordered by run, split, metric; a run with bestEpoch 0 gives none.
+    std::vector<EpochMetricRow> reportedMetrics(const std::vector<std::int64_t>& runIds) const;
+    std::vector<StepMetricRow> stepMetrics(std::int64_t runId) const; // by step, metric
     int schemaVersion() const;
 
 private:

@@ -1,0 +1,114 @@
+#pragma once
+// The study's analysis over stored runs (pure functions; torch-free, Qt-free):
+//  - per task x loss (name, k, M, lr) x protocol, over seeds: n, mean, sample std, min, max
+//    of every reported metric on train / val / test, taken at the epoch the protocol reports;
+//  - pairing by seed of each square-loss group with its cross-entropy group: differences
+//    oriented so that positive always means "square is better" (square - CE for accuracies,
+//    CE - square for errors, losses and calibration errors), with a 95 % t interval, the
+//    paired t-test and the exact Wilcoxon signed-rank test; unpaired seeds are listed;
+//  - across tasks: "square >= CE in X of Y tasks" per metric and domain, and a stricter
+//    win / tie / loss count where a tie is an interval that contains 0;
+//  - the paper's Table 8: std over seeds per task and loss, the smaller marked.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "losslab/analysis/group_summary.h"
+#include "losslab/analysis/paired_statistics.h"
+#include "losslab/store/records.h"
+
+namespace losslab {
+
+// One run with its metrics at the reported epoch: key "split/metric" ("test/acc").
+struct RunResult {
+    RunRecord run;
+    std::map<std::string, double> reported;
+};
+
+// What the analysis knows about a task beyond its id (from the task registry when available).
+struct TaskMeta {
+    std::string domain = "unknown";
+    std::int64_t numClasses = 0;
+};
+
+struct LossGroupKey {
+    std::string taskId;
+    std::string lossName;
+    std::string loss; // "ce" | "square"
+    double k = 1.0, M = 1.0, lr = 0.0;
+    std::string protocol;
+    bool operator<(const LossGroupKey& other) const;
+    bool operator==(const LossGroupKey& other) const;
+    std::string label() const; // "square (k=1, M=1, lr=0.2), early_stopping"
+};
+
+struct LossGroup {
+    LossGroupKey key;
+    int runs = 0;                      // every run of the group
+    std::vector<std::int64_t> seeds;   // seeds of completed runs, ascending
+    std::vector<std::string> notCompleted; // "seed 3: diverged"
+    std::map<std::string, SeedStats> stats;                // "test/acc" -> over completed runs
+    std::map<std::string, std::map<std::int64_t, double>> values; // "test/acc" -> seed -> value
+};
+
+// true for metrics where lower is better (error, loss, ece, brier).
+bool lowerIsBetter(const std::string& metric);
+
+struct SeedComparison {
+    std::string taskId;
+    std::string metric;          // "test/acc"
+    LossGroupKey square;         // the square-loss group
+    LossGroupKey ce;             // the cross-entropy group it is paired with
+    std::vector<std::int64_t> pairedSeeds;
+    std::vector<double> differences; // per paired seed, positive = square better
+    std::vector<std::int64_t> squareOnlySeeds, ceOnlySeeds;
+    PairedTest test;
+};
+
+struct HeadlineCount {
+    std::string metric;  // "test/acc"
+    std::string domain;  // "all" or a domain
+    std::string protocol; // protocol of the square-loss group compared
+    int squareAtLeastCe = 0; // by mean over seeds
+    int tasks = 0;
+    int wins = 0, ties = 0, losses = 0, undecided = 0; // by the interval (undecided: n < 2)
+};
+
+struct StdComparison {
+    std::string taskId;
+    std::string metric;
+    LossGroupKey square, ce;
+    double squareStd = 0.0, ceStd = 0.0;
+    int squareN = 0, ceN = 0;
+    std::string smaller; // "square", "ce", "tie" or "" when undefined
+};
+
+struct LossAnalysis {
+    std::vector<LossGroup> groups;              // ordered by task, loss (ce first), protocol
+    std::vector<SeedComparison> comparisons;
+    std::vector<HeadlineCount> headline;
+    std::vector<StdComparison> stds;
+    int squareSmallerStd = 0, stdComparable = 0; // "square has the smaller std in X of Y"
+    std::vector<std::string> notes;             // e.g. "only one loss: no pairing"
+    std::vector<std::string> taskIds;           // in order of first appearance
+    std::map<std::string, TaskMeta> tasks;
+};
+
+struct AnalysisOptions {
+    std::string split = "test";       // the split of the paired statistics and headline counts
+    std::vector<std::string> metrics; // empty: acc, and top5 / f1 when present
+    double level = 0.95;
+};
+
+// Square groups are paired with the CE group of the same task and protocol (the CE
+// early-stopping group for same_epochs_as_ce); when a task has several CE groups, the first.
+LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std::string, TaskMeta>& tasks,
+                         const AnalysisOptions& options = {});
+
+// The metrics that the main table and the statistics show for `analysis` (acc, then top5
+// and f1 where any run has them).
+std::vector<std::string> headlineMetrics(const LossAnalysis& analysis, const AnalysisOptions& options);
+
+} // namespace losslab

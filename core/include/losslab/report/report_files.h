@@ -1,0 +1,49 @@
+#pragma once
+// Loads the runs of a report from the store and writes the report's files:
+//   table-main.{csv,md,tex}  table-std.{csv,md,tex}  stats.{csv,md,tex}
+//   headline.{csv,md,tex}    seed-results.csv       metrics-long.csv
+// Every file goes through a temporary file and a rename, so an interrupted report leaves no
+// partial file. Figures are drawn by ui/plots (full build only). Torch-free, Qt-free.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "losslab/analysis/learning_curves.h"
+#include "losslab/analysis/loss_comparison.h"
+#include "losslab/store/records.h"
+
+namespace losslab {
+
+class RunStore;
+
+struct ReportRequest {
+    // Experiment names, or "name#id" for one stored instance. A name stands for its latest
+    // instance (the most recent `run` of that file). Empty: the latest instance of every name.
+    std::vector<std::string> experiments;
+    std::string outDir;
+    std::string split = "test"; // test | val | train
+    bool csv = true, markdown = true, latex = true;
+};
+
+struct ReportData {
+    std::vector<ExperimentRecord> experiments;
+    std::vector<RunResult> runs;
+    LossAnalysis analysis;
+    AnalysisOptions options;
+    // Figure 2's curves per task: validation accuracy per epoch, one group per loss and protocol.
+    std::map<std::string, std::vector<CurveGroup>> curves;
+};
+
+// Resolves the experiment selection; throws Error naming an unknown experiment and listing
+// the stored ones.
+std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names);
+
+// Reads runs, their reported metrics and curves, and runs the analysis.
+ReportData loadReportData(const RunStore& store, const ReportRequest& request,
+                          const std::map<std::string, TaskMeta>& tasks);
+
+// Writes the tables and raw files into request.outDir (created if missing). Returns the
+// paths written. Throws Error when the folder cannot be created or written.
+std::vector<std::string> writeReportTables(const RunStore& store, const ReportData& data, const ReportRequest& request);
+
+} // namespace losslab

@@ -1,0 +1,39 @@
+#pragma once
+// A table as a report shows it, and its three renderings:
+//   CSV      RFC 4180 (CRLF line ends, quotes only where needed), C locale, UTF-8;
+//   Markdown pipe table, emphasis as **bold**, notes as a list under it;
+//   LaTeX    booktabs (\toprule, \midrule, \bottomrule), no vertical rules, emphasis as
+//            \textbf, special characters escaped; needs \usepackage{booktabs}.
+// Torch-free, Qt-free.
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+struct TableCell {
+    std::string text;
+    bool emphasis = false; // the better value of a row
+};
+
+struct ReportTable {
+    std::string title;                 // caption (Markdown heading, LaTeX \caption)
+    std::string label;                 // LaTeX \label, e.g. "tab:main"
+    std::vector<std::string> header;
+    std::vector<bool> numeric;         // per column: right-aligned
+    std::vector<std::vector<TableCell>> rows;
+    std::vector<std::string> notes;    // sentences shown under the table (not in CSV)
+};
+
+std::string toCsv(const ReportTable& table);
+std::string toMarkdown(const ReportTable& table);
+std::string toLatex(const ReportTable& table);
+
+// Numbers as text, independent of the process locale.
+std::string formatFixed(double value, int decimals); // "85.28"; "-" for NaN
+std::string formatFull(double value);                // shortest text that reads back exactly; "" for NaN
+
+// Writes `content` to `path` through a temporary file in the same folder that is flushed
+// and renamed, so a reader never sees a partial file. Throws Error naming the path.
+void writeFileAtomically(const std::string& path, const std::string& content);
+
+} // namespace losslab

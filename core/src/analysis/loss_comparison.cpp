@@ -1,0 +1,237 @@
+#include "losslab/analysis/loss_comparison.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "losslab/spec/param_set.h"
+
+namespace losslab {
+namespace {
+
+int protocolRank(const std::string& p) {
+    if (p == "early_stopping") return 0;
+    if (p == "same_epochs_as_ce") return 1;
+    if (p == "fixed_epochs") return 2;
+    return 3;
+}
+
+std::string metricName(const std::string& key) {
+    const auto slash = key.find('/');
+    return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+
+LossGroupKey keyOf(const RunRecord& r) {
+    return {r.taskId, r.lossName, r.loss, r.k, r.M, r.lr, r.protocol};
+}
+
+// The protocol of the CE group that a square-loss group is compared with.
+std::string ceProtocolFor(const std::string& squareProtocol) {
+    return squareProtocol == "same_epochs_as_ce" ? "early_stopping" : squareProtocol;
+}
+
+} // namespace
+
+bool LossGroupKey::operator<(const LossGroupKey& o) const {
+    return std::tie(taskId, loss, lossName, k, M, lr, protocol) < std::tie(o.taskId, o.loss, o.lossName, o.k, o.M, o.lr, o.protocol);
+}
+
+bool LossGroupKey::operator==(const LossGroupKey& o) const {
+    return taskId == o.taskId && lossName == o.lossName && loss == o.loss && k == o.k && M == o.M && lr == o.lr &&
+           protocol == o.protocol;
+}
+
+std::string LossGroupKey::label() const {
+    std::string out = lossName;
+    if (loss == "square") out += " (k=" + formatShortest(k) + ", M=" + formatShortest(M) + ", lr=" + formatShortest(lr) + ")";
+    else out += " (lr=" + formatShortest(lr) + ")";
+    return out + ", " + protocol;
+}
+
+bool lowerIsBetter(const std::string& metric) {
+    const std::string m = metricName(metric);
+    return m == "error" || m == "loss" || m == "ece" || m == "brier";
+}
+
+std::vector<std::string> headlineMetrics(const LossAnalysis& analysis, const AnalysisOptions& options) {
+    std::vector<std::string> names = options.metrics;
+    if (names.empty()) {
+        names.push_back("acc");
+        for (const char* extra : {"top5", "f1"}) {
+            const std::string key = options.split + "/" + extra;
+            const bool present = std::any_of(analysis.groups.begin(), analysis.groups.end(),
+                                             [&](const LossGroup& g) { return g.stats.count(key) != 0; });
+            if (present) names.push_back(extra);
+        }
+    }
+    std::vector<std::string> keys;
+    for (const auto& n : names) keys.push_back(n.find('/') == std::string::npos ? options.split + "/" + n : n);
+    return keys;
+}
+
+LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std::string, TaskMeta>& tasks,
+                         const AnalysisOptions& options) {
+    LossAnalysis out;
+    out.tasks = tasks;
+    // Groups, in task order of first appearance; within a task CE first, then by protocol.
+    std::map<std::string, int> taskOrder;
+    for (const auto& rr : runs)
+        if (taskOrder.emplace(rr.run.taskId, static_cast<int>(taskOrder.size())).second) out.taskIds.push_back(rr.run.taskId);
+    std::map<LossGroupKey, LossGroup> byKey;
+    for (const auto& rr : runs) {
+        const RunRecord& r = rr.run;
+        LossGroup& g = byKey[keyOf(r)];
+        g.key = keyOf(r);
+        ++g.runs;
+        if (r.status != RunStatus::Completed) {
+            g.notCompleted.push_back("seed " + std::to_string(r.seed) + ": " + runStatusName(r.status));
+            continue;
+        }
+        if (std::find(g.seeds.begin(), g.seeds.end(), r.seed) != g.seeds.end()) {
+            out.notes.push_back(g.key.taskId + " " + g.key.label() + ": seed " + std::to_string(r.seed) +
+                                " appears in more than one run; run #" + std::to_string(r.id) + " is left out");
+            continue;
+        }
+        g.seeds.push_back(r.seed);
+        for (const auto& [metric, value] : rr.reported) g.values[metric][r.seed] = value;
+    }
+    for (auto& [key, g] : byKey) {
+        std::sort(g.seeds.begin(), g.seeds.end());
+        for (const auto& [metric, bySeed] : g.values) {
+            std::vector<double> v;
+            for (const auto& [seed, value] : bySeed) v.push_back(value);
+            g.stats[metric] = seedStats(v);
+        }
+        out.groups.push_back(g);
+    }
+    std::sort(out.groups.begin(), out.groups.end(), [&](const LossGroup& a, const LossGroup& b) {
+        return std::make_tuple(taskOrder[a.key.taskId], a.key.loss != "ce", protocolRank(a.key.protocol), a.key.lossName, a.key.k, a.key.M, a.key.lr) <
+               std::make_tuple(taskOrder[b.key.taskId], b.key.loss != "ce", protocolRank(b.key.protocol), b.key.lossName, b.key.k, b.key.M, b.key.lr);
+    });
+
+    const bool anyCe = std::any_of(out.groups.begin(), out.groups.end(), [](const LossGroup& g) { return g.key.loss == "ce"; });
+    const bool anySquare = std::any_of(out.groups.begin(), out.groups.end(), [](const LossGroup& g) { return g.key.loss == "square"; });
+    if (!anyCe || !anySquare) {
+        out.notes.push_back(std::string("only one loss (") + (anyCe ? "cross-entropy" : anySquare ? "square loss" : "none") +
+                            ") in the selected runs: the tables show it alone, and there is no pairing by seed");
+        return out;
+    }
+
+    const std::vector<std::string> metrics = headlineMetrics(out, options);
+    // Pair every square group with its CE group.
+    for (const auto& sq : out.groups) {
+        if (sq.key.loss != "square") continue;
+        const std::string ceProtocol = ceProtocolFor(sq.key.protocol);
+        const LossGroup* ce = nullptr;
+        int candidates = 0;
+        for (const auto& g : out.groups)
+            if (g.key.loss == "ce" && g.key.taskId == sq.key.taskId && g.key.protocol == ceProtocol) {
+                if (!ce) ce = &g;
+                ++candidates;
+            }
+        if (!ce) {
+            out.notes.push_back(sq.key.taskId + " " + sq.key.label() + ": no cross-entropy " + ceProtocol +
+                                " runs to pair with");
+            continue;
+        }
+        if (candidates > 1)
+            out.notes.push_back(sq.key.taskId + ": several cross-entropy " + ceProtocol + " groups; " +
+                                sq.key.label() + " is paired with " + ce->key.label());
+        for (const auto& metric : metrics) {
+            SeedComparison c;
+            c.taskId = sq.key.taskId;
+            c.metric = metric;
+            c.square = sq.key;
+            c.ce = ce->key;
+            const auto sqIt = sq.values.find(metric);
+            const auto ceIt = ce->values.find(metric);
+            if (sqIt == sq.values.end() && ceIt == ce->values.end()) continue;
+            static const std::map<std::int64_t, double> kNone;
+            const auto& sqValues = sqIt == sq.values.end() ? kNone : sqIt->second;
+            const auto& ceValues = ceIt == ce->values.end() ? kNone : ceIt->second;
+            for (const auto& [seed, v] : sqValues) {
+                const auto other = ceValues.find(seed);
+                if (other == ceValues.end() || !std::isfinite(v) || !std::isfinite(other->second)) {
+                    c.squareOnlySeeds.push_back(seed);
+                    continue;
+                }
+                c.pairedSeeds.push_back(seed);
+                c.differences.push_back(lowerIsBetter(metric) ? other->second - v : v - other->second);
+            }
+            for (const auto& [seed, v] : ceValues)
+                if (std::find(c.pairedSeeds.begin(), c.pairedSeeds.end(), seed) == c.pairedSeeds.end()) c.ceOnlySeeds.push_back(seed);
+            c.test = pairedTest(c.differences, options.level);
+            out.comparisons.push_back(std::move(c));
+        }
+    }
+
+    // Headline counts: per metric, square protocol and domain; one comparison per task
+    // (the first square group of the task for that protocol).
+    std::set<std::string> protocols;
+    for (const auto& c : out.comparisons) protocols.insert(c.square.protocol);
+    auto meanOf = [&](const LossGroupKey& key, const std::string& metric) {
+        for (const auto& g : out.groups)
+            if (g.key == key) {
+                const auto it = g.stats.find(metric);
+                return it == g.stats.end() ? std::numeric_limits<double>::quiet_NaN() : it->second.mean;
+            }
+        return std::numeric_limits<double>::quiet_NaN();
+    };
+    for (const auto& metric : metrics)
+        for (const auto& protocol : protocols) {
+            std::map<std::string, HeadlineCount> byDomain;
+            std::set<std::string> seenTasks;
+            for (const auto& c : out.comparisons) {
+                if (c.metric != metric || c.square.protocol != protocol || !seenTasks.insert(c.taskId).second) continue;
+                const double sqMean = meanOf(c.square, metric), ceMean = meanOf(c.ce, metric);
+                if (std::isnan(sqMean) || std::isnan(ceMean)) continue;
+                const auto meta = tasks.find(c.taskId);
+                const std::string domain = meta == tasks.end() ? "unknown" : meta->second.domain;
+                for (const std::string& d : {std::string("all"), domain}) {
+                    HeadlineCount& h = byDomain[d];
+                    h.metric = metric;
+                    h.domain = d;
+                    h.protocol = protocol;
+                    ++h.tasks;
+                    if (lowerIsBetter(metric) ? sqMean <= ceMean : sqMean >= ceMean) ++h.squareAtLeastCe;
+                    if (c.test.n < 2) ++h.undecided;
+                    else if (c.test.ciContainsZero()) ++h.ties;
+                    else if (c.test.mean > 0) ++h.wins;
+                    else ++h.losses;
+                }
+            }
+            if (byDomain.count("all")) out.headline.push_back(byDomain["all"]);
+            for (auto& [d, h] : byDomain)
+                if (d != "all" && byDomain.size() > 2) out.headline.push_back(h); // one domain: "all" says it
+        }
+
+    // Table 8: std over seeds, early stopping (else the first protocol compared).
+    const std::string stdProtocol = protocols.count("early_stopping") ? "early_stopping" : protocols.empty() ? "" : *protocols.begin();
+    for (const auto& c : out.comparisons) {
+        if (c.square.protocol != stdProtocol) continue;
+        StdComparison s;
+        s.taskId = c.taskId;
+        s.metric = c.metric;
+        s.square = c.square;
+        s.ce = c.ce;
+        for (const auto& g : out.groups) {
+            const auto it = g.stats.find(c.metric);
+            if (it == g.stats.end()) continue;
+            if (g.key == c.square) { s.squareStd = it->second.std; s.squareN = it->second.n; }
+            if (g.key == c.ce) { s.ceStd = it->second.std; s.ceN = it->second.n; }
+        }
+        if (!std::isnan(s.squareStd) && !std::isnan(s.ceStd) && s.squareN > 1 && s.ceN > 1)
+            s.smaller = s.squareStd < s.ceStd ? "square" : s.ceStd < s.squareStd ? "ce" : "tie";
+        if (c.metric == metrics.front() && !s.smaller.empty()) {
+            ++out.stdComparable;
+            if (s.smaller == "square") ++out.squareSmallerStd;
+        }
+        out.stds.push_back(s);
+    }
+    return out;
+}
+
+} // namespace losslab

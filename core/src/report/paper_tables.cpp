@@ -1,0 +1,272 @@
+#include "losslab/report/paper_tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "losslab/spec/param_set.h"
+
+namespace losslab {
+namespace {
+
+std::string metricOf(const std::string& key) {
+    const auto slash = key.find('/');
+    return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+std::string splitOf(const std::string& key) {
+    const auto slash = key.find('/');
+    return slash == std::string::npos ? "" : key.substr(0, slash);
+}
+
+// Fractions shown as percentages in the display tables.
+bool isPercent(const std::string& key) {
+    const std::string m = metricOf(key);
+    return m == "acc" || m == "top5" || m == "f1" || m == "error";
+}
+double shown(const std::string& key, double v) { return isPercent(key) ? 100.0 * v : v; }
+int decimals(const std::string& key) { return isPercent(key) ? 2 : 4; }
+
+std::string meanStd(const std::string& key, const SeedStats& s, int typicalN) {
+    if (s.n == 0) return "-";
+    std::string out = formatFixed(shown(key, s.mean), decimals(key));
+    if (s.n > 1) out += " ± " + formatFixed(shown(key, s.std), decimals(key));
+    if (s.n != typicalN) out += " (n=" + std::to_string(s.n) + ")";
+    return out;
+}
+
+std::string formatP(double p) {
+    if (std::isnan(p)) return "-";
+    if (p > 0 && p < 1e-4) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1e", p); // digits only: no locale-dependent point
+        std::string s = buf;
+        std::replace(s.begin(), s.end(), ',', '.');
+        return s;
+    }
+    return formatFixed(p, 4);
+}
+
+std::string seedList(const std::vector<std::int64_t>& seeds) {
+    std::string out;
+    for (const auto s : seeds) out += (out.empty() ? "" : " ") + std::to_string(s);
+    return out;
+}
+
+struct Column {
+    std::string loss, protocol, title;
+};
+
+const LossGroup* findGroup(const LossAnalysis& a, const std::string& task, const std::string& loss,
+                           const std::string& protocol, const std::string& lossName) {
+    for (const auto& g : a.groups)
+        if (g.key.taskId == task && g.key.loss == loss && g.key.protocol == protocol &&
+            (lossName.empty() || g.key.lossName == lossName))
+            return &g;
+    return nullptr;
+}
+
+// Square-loss variants of a task (by name), in group order; {""} when there is none.
+std::vector<std::string> squareVariants(const LossAnalysis& a, const std::string& task) {
+    std::vector<std::string> names;
+    for (const auto& g : a.groups)
+        if (g.key.taskId == task && g.key.loss == "square" &&
+            std::find(names.begin(), names.end(), g.key.lossName) == names.end())
+            names.push_back(g.key.lossName);
+    if (names.empty()) names.push_back("");
+    return names;
+}
+
+int typicalN(const LossAnalysis& a) {
+    std::map<int, int> counts;
+    for (const auto& g : a.groups) ++counts[static_cast<int>(g.seeds.size())];
+    int best = 0, bestCount = -1;
+    for (const auto& [n, c] : counts)
+        if (c > bestCount) { best = n; bestCount = c; }
+    return best;
+}
+
+std::vector<std::string> groupKeyCells(const LossGroupKey& k) {
+    return {k.lossName, k.loss, formatFull(k.k), formatFull(k.M), formatFull(k.lr), k.protocol};
+}
+
+} // namespace
+
+std::string metricLabel(const std::string& key) {
+    const std::string m = metricOf(key);
+    std::string name = m == "acc" ? "accuracy" : m == "top5" ? "top-5 accuracy" : m == "f1" ? "F1"
+                     : m == "error" ? "error rate" : m == "ece" ? "ECE" : m == "brier" ? "Brier score" : m;
+    const std::string split = splitOf(key);
+    if (!split.empty()) name = (split == "val" ? "validation" : split) + " " + name;
+    return isPercent(key) ? name + " (%)" : name;
+}
+
+PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
+    const std::vector<Column> all = {{"square", "early_stopping", "Square loss"},
+                                     {"ce", "early_stopping", "Cross-entropy"},
+                                     {"square", "same_epochs_as_ce", "Square loss, same epochs as CE"},
+                                     {"square", "fixed_epochs", "Square loss, fixed epochs"},
+                                     {"ce", "fixed_epochs", "Cross-entropy, fixed epochs"}};
+    std::vector<Column> cols;
+    for (const auto& c : all)
+        if (std::any_of(a.groups.begin(), a.groups.end(),
+                        [&](const LossGroup& g) { return g.key.loss == c.loss && g.key.protocol == c.protocol; }))
+            cols.push_back(c);
+    const std::vector<std::string> metrics = headlineMetrics(a, options);
+    const int n = typicalN(a);
+
+    PaperTable t;
+    t.display.title = "Test results, mean ± std over " + std::to_string(n) + (n == 1 ? " seed" : " seeds") +
+                      (cols.size() > 1 ? " (the best mean of each row in bold)" : "");
+    if (options.split != "test") t.display.title.replace(0, 4, options.split == "val" ? "Validation" : "Training");
+    t.display.label = "tab:losslab-main";
+    t.display.header = {"Task", "Metric"};
+    t.display.numeric = {false, false};
+    for (const auto& c : cols) {
+        t.display.header.push_back(c.title);
+        t.display.numeric.push_back(true);
+    }
+    t.data.header = {"task", "metric", "split", "row_variant", "loss_name", "loss", "k", "M", "lr", "protocol",
+                     "n", "mean", "std", "min", "max", "best_in_row"};
+
+    for (const auto& task : a.taskIds) {
+        const std::vector<std::string> variants = squareVariants(a, task);
+        for (const auto& variant : variants) {
+            for (const auto& metric : metrics) {
+                std::vector<const LossGroup*> groups;
+                for (const auto& c : cols)
+                    groups.push_back(findGroup(a, task, c.loss, c.protocol, c.loss == "square" ? variant : ""));
+                // Best mean of the row, by the metric's direction.
+                double best = std::numeric_limits<double>::quiet_NaN();
+                for (const auto* g : groups) {
+                    if (!g || !g->stats.count(metric) || g->stats.at(metric).n == 0) continue;
+                    const double m = g->stats.at(metric).mean;
+                    if (std::isnan(best) || (lowerIsBetter(metric) ? m < best : m > best)) best = m;
+                }
+                if (std::none_of(groups.begin(), groups.end(), [&](const LossGroup* g) { return g && g->stats.count(metric); }))
+                    continue;
+                const std::string taskLabel = variants.size() > 1 ? task + " [" + variant + "]" : task;
+                std::vector<TableCell> row = {{taskLabel, false}, {metricLabel(metric), false}};
+                for (const auto* g : groups) {
+                    if (!g || !g->stats.count(metric)) {
+                        row.push_back({"-", false});
+                        continue;
+                    }
+                    const SeedStats& s = g->stats.at(metric);
+                    const bool isBest = s.n > 0 && s.mean == best && cols.size() > 1;
+                    row.push_back({meanStd(metric, s, n), isBest});
+                    std::vector<TableCell> data = {{task, false}, {metricOf(metric), false}, {splitOf(metric), false}, {variant, false}};
+                    for (const auto& cell : groupKeyCells(g->key)) data.push_back({cell, false});
+                    for (const auto& cell : {std::to_string(s.n), formatFull(s.mean), formatFull(s.std), formatFull(s.min), formatFull(s.max),
+                                             std::string(isBest ? "true" : "false")})
+                        data.push_back({cell, false});
+                    t.data.rows.push_back(data);
+                }
+                t.display.rows.push_back(row);
+            }
+        }
+    }
+    for (const auto& note : a.notes) t.display.notes.push_back(note);
+    for (const auto& g : a.groups)
+        if (!g.notCompleted.empty()) {
+            std::string list;
+            for (const auto& s : g.notCompleted) list += (list.empty() ? "" : "; ") + s;
+            t.display.notes.push_back(g.key.taskId + " " + g.key.label() + ": left out (not completed): " + list);
+        }
+    return t;
+}
+
+PaperTable stdTable(const LossAnalysis& a) {
+    PaperTable t;
+    t.display.title = "Standard deviation over seeds (the smaller in bold)";
+    t.display.label = "tab:losslab-std";
+    t.display.header = {"Task", "Metric", "Square loss", "Cross-entropy"};
+    t.display.numeric = {false, false, true, true};
+    t.data.header = {"task", "metric", "split", "square_loss_name", "k", "M", "square_lr", "protocol", "square_n",
+                     "square_std", "ce_n", "ce_std", "smaller"};
+    for (const auto& s : a.stds) {
+        const int d = decimals(s.metric);
+        t.display.rows.push_back({{s.taskId + (s.square.lossName != "square" ? " [" + s.square.lossName + "]" : ""), false},
+                                  {metricLabel(s.metric), false},
+                                  {formatFixed(shown(s.metric, s.squareStd), d + 1), s.smaller == "square"},
+                                  {formatFixed(shown(s.metric, s.ceStd), d + 1), s.smaller == "ce"}});
+        std::vector<TableCell> row;
+        for (const auto& cell : {s.taskId, metricOf(s.metric), splitOf(s.metric), s.square.lossName, formatFull(s.square.k),
+                                 formatFull(s.square.M), formatFull(s.square.lr), s.square.protocol, std::to_string(s.squareN),
+                                 formatFull(s.squareStd), std::to_string(s.ceN), formatFull(s.ceStd), s.smaller})
+            row.push_back({cell, false});
+        t.data.rows.push_back(row);
+    }
+    if (a.stdComparable > 0)
+        t.display.notes.push_back("Square loss has the smaller std in " + std::to_string(a.squareSmallerStd) + " of " +
+                                  std::to_string(a.stdComparable) + " task(s) (" + (a.stds.empty() ? "" : metricLabel(a.stds.front().metric)) + ").");
+    for (const auto& note : a.notes) t.display.notes.push_back(note);
+    return t;
+}
+
+PaperTable statsTable(const LossAnalysis& a) {
+    PaperTable t;
+    t.display.title = "Paired by seed: square loss minus cross-entropy (positive = square better; errors as CE minus square)";
+    t.display.label = "tab:losslab-stats";
+    t.display.header = {"Task", "Metric", "Square loss", "Compared with", "Pairs", "Mean diff.", "Std", "95% CI",
+                        "t-test p", "Wilcoxon p", "Notes"};
+    t.display.numeric = {false, false, false, false, true, true, true, true, true, true, false};
+    t.data.header = {"task", "metric", "split", "square_loss_name", "k", "M", "square_lr", "square_protocol", "ce_loss_name",
+                     "ce_lr", "ce_protocol", "pairs", "mean_diff", "std_diff", "ci_low", "ci_high", "ci_level", "t",
+                     "p_t", "w_plus", "p_wilcoxon", "p_wilcoxon_min", "paired_seeds", "square_only_seeds",
+                     "ce_only_seeds", "notes"};
+    for (const auto& c : a.comparisons) {
+        const PairedTest& p = c.test;
+        const int d = decimals(c.metric);
+        std::vector<std::string> notes = p.notes;
+        if (!c.squareOnlySeeds.empty()) notes.push_back("seeds without a CE result: " + seedList(c.squareOnlySeeds));
+        if (!c.ceOnlySeeds.empty()) notes.push_back("seeds without a square-loss result: " + seedList(c.ceOnlySeeds));
+        std::string noteText;
+        for (const auto& n : notes) noteText += (noteText.empty() ? "" : "; ") + n;
+        const std::string ci = p.n < 2 ? "-" : "[" + formatFixed(shown(c.metric, p.ciLow), d) + ", " +
+                                                 formatFixed(shown(c.metric, p.ciHigh), d) + "]";
+        t.display.rows.push_back({{c.taskId, false}, {metricLabel(c.metric), false}, {c.square.label(), false},
+                                  {c.ce.label(), false}, {std::to_string(p.n), false},
+                                  {formatFixed(shown(c.metric, p.mean), d), false}, {formatFixed(shown(c.metric, p.std), d), false},
+                                  {ci, false}, {formatP(p.tPValue), false}, {formatP(p.wilcoxonPValue), false}, {noteText, false}});
+        std::vector<TableCell> row;
+        for (const auto& cell : {c.taskId, metricOf(c.metric), splitOf(c.metric), c.square.lossName, formatFull(c.square.k),
+                                 formatFull(c.square.M), formatFull(c.square.lr), c.square.protocol, c.ce.lossName,
+                                 formatFull(c.ce.lr), c.ce.protocol, std::to_string(p.n), formatFull(p.mean), formatFull(p.std),
+                                 formatFull(p.ciLow), formatFull(p.ciHigh), formatFull(p.level), formatFull(p.tStatistic),
+                                 formatFull(p.tPValue), formatFull(p.wilcoxonStatistic), formatFull(p.wilcoxonPValue),
+                                 formatFull(p.wilcoxonMinPValue), seedList(c.pairedSeeds), seedList(c.squareOnlySeeds),
+                                 seedList(c.ceOnlySeeds), noteText})
+            row.push_back({cell, false});
+        t.data.rows.push_back(row);
+    }
+    t.display.notes.push_back("Differences in percentage points for accuracies; the interval is Student's t over the pairs.");
+    for (const auto& note : a.notes) t.display.notes.push_back(note);
+    return t;
+}
+
+PaperTable headlineTable(const LossAnalysis& a) {
+    PaperTable t;
+    t.display.title = "Across tasks: square loss vs cross-entropy";
+    t.display.label = "tab:losslab-headline";
+    t.display.header = {"Metric", "Square-loss protocol", "Domain", "Square >= CE (by mean)", "Win", "Tie", "Loss", "Undecided"};
+    t.display.numeric = {false, false, false, true, true, true, true, true};
+    t.data.header = {"metric", "split", "square_protocol", "domain", "tasks", "square_at_least_ce", "wins", "ties",
+                     "losses", "undecided"};
+    for (const auto& h : a.headline) {
+        t.display.rows.push_back({{metricLabel(h.metric), false}, {h.protocol, false}, {h.domain, false},
+                                  {std::to_string(h.squareAtLeastCe) + " of " + std::to_string(h.tasks), false},
+                                  {std::to_string(h.wins), false}, {std::to_string(h.ties), false},
+                                  {std::to_string(h.losses), false}, {std::to_string(h.undecided), false}});
+        std::vector<TableCell> row;
+        for (const auto& cell : {metricOf(h.metric), splitOf(h.metric), h.protocol, h.domain, std::to_string(h.tasks),
+                                 std::to_string(h.squareAtLeastCe), std::to_string(h.wins), std::to_string(h.ties),
+                                 std::to_string(h.losses), std::to_string(h.undecided)})
+            row.push_back({cell, false});
+        t.data.rows.push_back(row);
+    }
+    t.display.notes.push_back("Win / loss: the 95% interval of the paired differences lies above / below 0; tie: it contains 0; "
+                              "undecided: fewer than 2 pairs.");
+    return t;
+}
+
+} // namespace losslab

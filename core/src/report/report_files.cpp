@@ -1,0 +1,222 @@
+#include "losslab/report/report_files.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "losslab/error.h"
+#include "losslab/report/paper_tables.h"
+#include "losslab/report/report_table.h"
+#include "losslab/store/run_store.h"
+
+namespace losslab {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string knownExperiments(const RunStore& store) {
+    std::set<std::string> names;
+    for (const auto& e : store.experiments()) names.insert(e.name);
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out.empty() ? "(none stored yet)" : out;
+}
+
+// A buffered file written under a temporary name and renamed on commit().
+class AtomicFile {
+public:
+    explicit AtomicFile(std::string path) : m_path(std::move(path)), m_tmp(m_path + ".tmp-" + std::to_string(::getpid())) {
+        m_file = std::fopen(m_tmp.c_str(), "wb");
+        if (!m_file) throw Error("cannot write " + m_path + ": " + std::strerror(errno));
+        std::setvbuf(m_file, nullptr, _IOFBF, 1 << 20);
+    }
+    ~AtomicFile() {
+        if (m_file) {
+            std::fclose(m_file);
+            std::remove(m_tmp.c_str());
+        }
+    }
+    void write(const std::string& s) {
+        if (std::fwrite(s.data(), 1, s.size(), m_file) != s.size()) m_failed = true;
+    }
+    void commit() {
+        const bool ok = !m_failed && std::fflush(m_file) == 0 && ::fsync(fileno(m_file)) == 0;
+        const int err = errno;
+        std::fclose(m_file);
+        m_file = nullptr;
+        if (!ok || std::rename(m_tmp.c_str(), m_path.c_str()) != 0) {
+            std::remove(m_tmp.c_str());
+            throw Error("cannot write " + m_path + ": " + std::strerror(ok ? errno : err));
+        }
+    }
+
+private:
+    std::string m_path, m_tmp;
+    FILE* m_file = nullptr;
+    bool m_failed = false;
+};
+
+std::string csvField(const std::string& s) {
+    ReportTable one;
+    one.header = {s};
+    std::string line = toCsv(one);
+    return line.substr(0, line.size() - 2);
+}
+
+} // namespace
+
+std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names) {
+    std::vector<ExperimentRecord> all = store.experiments();
+    std::vector<ExperimentRecord> out;
+    if (names.empty()) {
+        std::map<std::string, ExperimentRecord> latest;
+        for (const auto& e : all) latest[e.name] = e; // ordered by id: the last one wins
+        for (const auto& e : all)
+            if (latest[e.name].id == e.id) out.push_back(e);
+        return out;
+    }
+    for (const auto& name : names) {
+        const auto hash = name.rfind('#');
+        const ExperimentRecord* found = nullptr;
+        if (hash != std::string::npos) {
+            std::int64_t id = -1;
+            try {
+                id = std::stoll(name.substr(hash + 1));
+            } catch (const std::exception&) {
+            }
+            for (const auto& e : all)
+                if (e.id == id && e.name == name.substr(0, hash)) found = &e;
+        } else {
+            for (const auto& e : all)
+                if (e.name == name) found = &e; // the latest
+        }
+        if (!found)
+            throw Error("no experiment '" + name + "' in " + store.path() + "; stored experiments: " + knownExperiments(store));
+        if (std::none_of(out.begin(), out.end(), [&](const ExperimentRecord& e) { return e.id == found->id; }))
+            out.push_back(*found);
+    }
+    return out;
+}
+
+ReportData loadReportData(const RunStore& store, const ReportRequest& request, const std::map<std::string, TaskMeta>& tasks) {
+    if (request.split != "test" && request.split != "val" && request.split != "train")
+        throw Error("--split: expected test, val or train, got '" + request.split + "'");
+    ReportData data;
+    data.experiments = selectExperiments(store, request.experiments);
+    if (data.experiments.empty()) throw Error("no experiments stored in " + store.path() + ": run one first");
+    RunFilter filter;
+    for (const auto& e : data.experiments) filter.experimentIds.push_back(e.id);
+    const std::vector<RunRecord> runs = store.runs(filter);
+    std::vector<std::int64_t> ids;
+    std::map<std::int64_t, std::size_t> index;
+    for (const auto& r : runs) {
+        index[r.id] = data.runs.size();
+        ids.push_back(r.id);
+        data.runs.push_back({r, {}});
+    }
+    for (const auto& row : store.reportedMetrics(ids))
+        data.runs[index.at(row.runId)].reported[row.value.split + "/" + row.value.metric] = row.value.value;
+    data.options.split = request.split;
+    data.analysis = analyzeRuns(data.runs, tasks, data.options);
+
+    std::vector<EpochMetricRow> accRows;
+    store.forEachEpochMetric(ids, [&](const EpochMetricRow& row) { accRows.push_back(row); }, {"acc"});
+    for (const auto& task : data.analysis.taskIds) {
+        std::vector<RunRecord> taskRuns;
+        for (const auto& r : runs)
+            if (r.taskId == task) taskRuns.push_back(r);
+        auto& groups = data.curves[task];
+        groups = buildCurves(taskRuns, accRows, "val/acc");
+    }
+    return data;
+}
+
+std::vector<std::string> writeReportTables(const RunStore& store, const ReportData& data, const ReportRequest& request) {
+    std::error_code ec;
+    fs::create_directories(request.outDir, ec);
+    if (ec || !fs::is_directory(request.outDir))
+        throw Error("cannot create the report folder " + request.outDir + ": " + (ec ? ec.message() : "not a folder"));
+    if (::access(request.outDir.c_str(), W_OK) != 0)
+        throw Error("cannot write into the report folder " + request.outDir + ": " + std::strerror(errno));
+    std::vector<std::string> written;
+    auto write = [&](const std::string& name, const std::string& content) {
+        const std::string path = (fs::path(request.outDir) / name).string();
+        writeFileAtomically(path, content);
+        written.push_back(path);
+    };
+    const std::vector<std::pair<std::string, PaperTable>> tables = {
+        {"table-main", mainTable(data.analysis, data.options)},
+        {"table-std", stdTable(data.analysis)},
+        {"stats", statsTable(data.analysis)},
+        {"headline", headlineTable(data.analysis)},
+    };
+    for (const auto& [name, table] : tables) {
+        if (request.csv) write(name + ".csv", toCsv(table.data));
+        if (request.markdown) write(name + ".md", toMarkdown(table.display));
+        if (request.latex) write(name + ".tex", toLatex(table.display));
+    }
+
+    // seed-results.csv: one row per run with every reported metric.
+    std::set<std::string> metricKeys;
+    for (const auto& rr : data.runs)
+        for (const auto& [k, v] : rr.reported) metricKeys.insert(k);
+    ReportTable seeds;
+    seeds.header = {"run_id", "experiment", "task", "loss_name", "loss", "k", "M", "lr", "protocol", "seed", "status",
+                    "epochs", "best_epoch", "wall_s"};
+    for (const auto& k : metricKeys) {
+        std::string col = k;
+        std::replace(col.begin(), col.end(), '/', '_');
+        seeds.header.push_back(col);
+    }
+    for (const auto& rr : data.runs) {
+        const RunRecord& r = rr.run;
+        std::vector<TableCell> row;
+        for (const auto& cell : {std::to_string(r.id), r.experiment, r.taskId, r.lossName, r.loss, formatFull(r.k),
+                                 formatFull(r.M), formatFull(r.lr), r.protocol, std::to_string(r.seed),
+                                 std::string(runStatusName(r.status)), std::to_string(r.epochs), std::to_string(r.bestEpoch),
+                                 formatFull(r.wallSeconds)})
+            row.push_back({cell, false});
+        for (const auto& k : metricKeys) {
+            const auto it = rr.reported.find(k);
+            row.push_back({it == rr.reported.end() ? "" : formatFull(it->second), false});
+        }
+        seeds.rows.push_back(row);
+    }
+    write("seed-results.csv", toCsv(seeds));
+
+    // metrics-long.csv: every stored epoch metric, streamed.
+    {
+        const std::string path = (fs::path(request.outDir) / "metrics-long.csv").string();
+        AtomicFile out(path);
+        out.write("run_id,experiment,task,loss,k,M,protocol,seed,epoch,split,metric,value\r\n");
+        std::map<std::int64_t, std::string> prefix; // the run's columns, formatted once
+        std::vector<std::int64_t> ids;
+        for (const auto& rr : data.runs) {
+            const RunRecord& r = rr.run;
+            ids.push_back(r.id);
+            prefix[r.id] = std::to_string(r.id) + "," + csvField(r.experiment) + "," + csvField(r.taskId) + "," + r.loss + "," +
+                           formatFull(r.k) + "," + formatFull(r.M) + "," + r.protocol + "," + std::to_string(r.seed) + ",";
+        }
+        std::string line;
+        store.forEachEpochMetric(ids, [&](const EpochMetricRow& row) {
+            line = prefix[row.runId];
+            line += std::to_string(row.epoch);
+            line += ',';
+            line += row.value.split;
+            line += ',';
+            line += row.value.metric;
+            line += ',';
+            line += formatFull(row.value.value);
+            line += "\r\n";
+            out.write(line);
+        });
+        out.commit();
+        written.push_back(path);
+    }
+    return written;
+}
+
+} // namespace losslab

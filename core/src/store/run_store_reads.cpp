@@ -1,0 +1,274 @@
+// RunStore's reads. All go through the read connection under m_readMutex, so they never
+// wait for the writer thread; WAL lets them run while it commits.
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+#include "losslab/error.h"
+#include "run_store_impl.h"
+#include "store_schema.h"
+
+namespace losslab {
+namespace {
+
+using sqlite::Statement;
+
+// Placeholders "?, ?, ?" for an IN list.
+std::string placeholders(std::size_t count) {
+    std::string text;
+    for (std::size_t i = 0; i < count; ++i) text += i == 0 ? "?" : ", ?";
+    return text;
+}
+
+constexpr const char* kExperimentColumns =
+    "SELECT id, name, description, task, spec_yaml, source_path, created_at FROM experiments";
+
+ExperimentRecord readExperiment(const Statement& row) {
+    ExperimentRecord experiment;
+    experiment.id = row.int64(0);
+    experiment.name = row.text(1);
+    experiment.description = row.text(2);
+    experiment.taskId = row.text(3);
+    experiment.specYaml = row.text(4);
+    experiment.sourcePath = row.text(5);
+    experiment.createdAt = row.text(6);
+    return experiment;
+}
+
+// Columns run_id, epoch, split, metric, value, in that order.
+void readEpochMetric(const Statement& row, EpochMetricRow& out) {
+    out.runId = row.int64(0);
+    out.epoch = row.int32(1);
+    out.value.split = row.text(2);
+    out.value.metric = row.text(3);
+    out.value.value = row.real(4);
+}
+
+} // namespace
+
+RunRecord RunStore::Impl::readRun(const Statement& row) const {
+    RunRecord run;
+    run.id = row.int64(0);
+    run.experimentId = row.int64(1);
+    run.experiment = row.text(2);
+    run.taskId = row.text(3);
+    run.lossName = row.text(4);
+    run.loss = row.text(5);
+    run.k = row.real(6, 1.0);
+    run.M = row.real(7, 1.0);
+    run.lr = row.real(8, 0.0);
+    run.protocol = row.text(9);
+    run.seed = row.int64(10);
+    run.device = row.text(11);
+    try {
+        run.status = parseRunStatus(row.text(12));
+    } catch (const Error& e) {
+        throw Error(m_path + ": run " + std::to_string(run.id) + ": " + e.what());
+    }
+    run.epochs = row.int32(13);
+    run.bestEpoch = row.int32(14);
+    run.targetEpochs = row.int32(15);
+    if (!row.isNull(16)) run.dependsOn = row.int64(16);
+    run.specYaml = row.text(17);
+    run.error = row.text(18);
+    run.createdAt = row.text(19);
+    run.startedAt = row.text(20);
+    run.finishedAt = row.text(21);
+    run.wallSeconds = row.real(22, 0.0);
+    run.checkpointPath = row.text(23);
+    run.tags = row.text(24);
+    run.notes = row.text(25);
+    run.valAcc = row.real(26);
+    run.testAcc = row.real(27);
+    return run;
+}
+
+std::size_t RunStore::Impl::variableLimit() const {
+    return static_cast<std::size_t>(
+        sqlite3_limit(m_readDb.handle(), SQLITE_LIMIT_VARIABLE_NUMBER, -1));
+}
+
+std::vector<ExperimentRecord> RunStore::experiments() const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    Statement select(m_impl->m_readDb, std::string(kExperimentColumns) + " ORDER BY id");
+    std::vector<ExperimentRecord> result;
+    while (select.step()) result.push_back(readExperiment(select));
+    return result;
+}
+
+std::vector<ExperimentRecord> RunStore::experimentsNamed(const std::string& name) const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    Statement select(m_impl->m_readDb,
+                     std::string(kExperimentColumns) + " WHERE name = ? ORDER BY id");
+    select.bindText(1, name);
+    std::vector<ExperimentRecord> result;
+    while (select.step()) result.push_back(readExperiment(select));
+    return result;
+}
+
+std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
+    // Validates the name before any query, so a typo reports the valid names.
+    const std::string status =
+        filter.status.empty() ? std::string() : runStatusName(parseRunStatus(filter.status));
+
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    const bool bindLists = filter.experiments.size() + filter.runIds.size() +
+                               filter.experimentIds.size() + 1 <=
+                           m_impl->variableLimit();
+    // The reported accuracies come from the same query: one pass instead of one per run.
+    std::string sql =
+        "SELECT r.id, r.experiment_id, e.name, r.task, r.loss_name, r.loss, r.k, r.M, r.lr, "
+        "r.protocol, r.seed, r.device, r.status, r.epochs, r.best_epoch, r.target_epochs, "
+        "r.depends_on, r.spec_yaml, r.error, r.created_at, r.started_at, r.finished_at, "
+        "r.wall_seconds, r.checkpoint_path, r.tags, r.notes, va.value, ta.value "
+        "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+        "LEFT JOIN epoch_metrics va ON va.run_id = r.id AND va.epoch = r.best_epoch "
+        "AND va.split = 'val' AND va.metric = 'acc' "
+        "LEFT JOIN epoch_metrics ta ON ta.run_id = r.id AND ta.epoch = r.best_epoch "
+        "AND ta.split = 'test' AND ta.metric = 'acc' "
+        "WHERE 1";
+    if (bindLists && !filter.experiments.empty()) {
+        sql += " AND e.name IN (" + placeholders(filter.experiments.size()) + ")";
+    }
+    if (bindLists && !filter.runIds.empty()) {
+        sql += " AND r.id IN (" + placeholders(filter.runIds.size()) + ")";
+    }
+    if (bindLists && !filter.experimentIds.empty()) {
+        sql += " AND r.experiment_id IN (" + placeholders(filter.experimentIds.size()) + ")";
+    }
+    if (!status.empty()) sql += " AND r.status = ?";
+    sql += " ORDER BY r.id";
+
+    Statement select(m_impl->m_readDb, sql);
+    int index = 1;
+    if (bindLists) {
+        for (const std::string& name : filter.experiments) select.bindText(index++, name);
+        for (std::int64_t id : filter.runIds) select.bindInt64(index++, id);
+        for (std::int64_t id : filter.experimentIds) select.bindInt64(index++, id);
+    }
+    if (!status.empty()) select.bindText(index++, status);
+
+    const std::unordered_set<std::string> names(filter.experiments.begin(),
+                                                filter.experiments.end());
+    const std::unordered_set<std::int64_t> ids(filter.runIds.begin(), filter.runIds.end());
+    const std::unordered_set<std::int64_t> experimentIds(filter.experimentIds.begin(),
+                                                         filter.experimentIds.end());
+    std::vector<RunRecord> result;
+    while (select.step()) {
+        RunRecord run = m_impl->readRun(select);
+        if (!bindLists) {
+            if (!names.empty() && names.count(run.experiment) == 0) continue;
+            if (!ids.empty() && ids.count(run.id) == 0) continue;
+            if (!experimentIds.empty() && experimentIds.count(run.experimentId) == 0) continue;
+        }
+        result.push_back(std::move(run));
+    }
+    return result;
+}
+
+std::vector<EpochMetricRow> RunStore::epochMetrics(const std::vector<std::int64_t>& runIds) const {
+    std::vector<EpochMetricRow> result;
+    forEachEpochMetric(runIds, [&result](const EpochMetricRow& row) { result.push_back(row); });
+    return result;
+}
+
+void RunStore::forEachEpochMetric(const std::vector<std::int64_t>& runIds,
+                                  const std::function<void(const EpochMetricRow&)>& visit,
+                                  const std::vector<std::string>& metrics) const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    const std::size_t limit = m_impl->variableLimit();
+    const bool bindMetrics = !metrics.empty() && metrics.size() <= limit;
+    const bool bindRuns = !runIds.empty() && runIds.size() + metrics.size() <= limit;
+    // The ORDER BY is the primary key's order, so SQLite walks the key (seeking to each
+    // listed run) and neither sorts nor buffers: rows reach `visit` as they are read.
+    std::string sql = "SELECT run_id, epoch, split, metric, value FROM epoch_metrics WHERE 1";
+    if (bindRuns) sql += " AND run_id IN (" + placeholders(runIds.size()) + ")";
+    if (bindMetrics) sql += " AND metric IN (" + placeholders(metrics.size()) + ")";
+    sql += " ORDER BY run_id, epoch, split, metric";
+
+    Statement select(m_impl->m_readDb, sql);
+    int index = 1;
+    if (bindRuns) {
+        for (std::int64_t id : runIds) select.bindInt64(index++, id);
+    }
+    if (bindMetrics) {
+        for (const std::string& metric : metrics) select.bindText(index++, metric);
+    }
+    // Lists too long to bind are applied here instead.
+    std::unordered_set<std::int64_t> wantedRuns;
+    if (!runIds.empty() && !bindRuns) wantedRuns.insert(runIds.begin(), runIds.end());
+    std::unordered_set<std::string> wantedMetrics;
+    if (!metrics.empty() && !bindMetrics) wantedMetrics.insert(metrics.begin(), metrics.end());
+
+    EpochMetricRow row; // one object for the whole scan: `visit` copies what it keeps
+    while (select.step()) {
+        if (!wantedRuns.empty() && wantedRuns.count(select.int64(0)) == 0) continue;
+        readEpochMetric(select, row);
+        if (!wantedMetrics.empty() && wantedMetrics.count(row.value.metric) == 0) continue;
+        visit(row);
+    }
+}
+
+std::vector<EpochMetricRow> RunStore::reportedMetrics(const std::vector<std::int64_t>& runIds) const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    const bool bindRuns = !runIds.empty() && runIds.size() <= m_impl->variableLimit();
+    // One pass, runs outside, each run's best epoch sought through the primary key
+    // (run_id, epoch), so rows come out already in order. CROSS JOIN fixes that loop order:
+    // without statistics SQLite would rather scan all of epoch_metrics. The unary + keeps
+    // "best_epoch > 0" from being copied onto m.epoch as a range that displaces the equality.
+    std::string sql =
+        "SELECT m.run_id, m.epoch, m.split, m.metric, m.value "
+        "FROM runs r CROSS JOIN epoch_metrics m ON m.run_id = r.id AND m.epoch = r.best_epoch "
+        "WHERE +r.best_epoch > 0";
+    if (bindRuns) sql += " AND r.id IN (" + placeholders(runIds.size()) + ")";
+    sql += " ORDER BY r.id, m.split, m.metric";
+
+    Statement select(m_impl->m_readDb, sql);
+    if (bindRuns) {
+        int index = 1;
+        for (std::int64_t id : runIds) select.bindInt64(index++, id);
+    }
+    std::unordered_set<std::int64_t> wanted;
+    if (!runIds.empty() && !bindRuns) wanted.insert(runIds.begin(), runIds.end());
+    std::vector<EpochMetricRow> result;
+    while (select.step()) {
+        if (!wanted.empty() && wanted.count(select.int64(0)) == 0) continue;
+        EpochMetricRow row;
+        readEpochMetric(select, row);
+        result.push_back(std::move(row));
+    }
+    return result;
+}
+
+std::vector<StepMetricRow> RunStore::stepMetrics(std::int64_t runId) const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    Statement select(m_impl->m_readDb,
+                     "SELECT run_id, step, epoch, metric, value FROM step_metrics "
+                     "WHERE run_id = ? ORDER BY step, metric");
+    select.bindInt64(1, runId);
+    std::vector<StepMetricRow> result;
+    while (select.step()) {
+        StepMetricRow row;
+        row.runId = select.int64(0);
+        row.step = select.int64(1);
+        row.epoch = select.int32(2);
+        row.metric = select.text(3);
+        row.value = select.real(4);
+        result.push_back(std::move(row));
+    }
+    return result;
+}
+
+int RunStore::schemaVersion() const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    const std::string text =
+        m_impl->m_readDb.queryText("SELECT value FROM meta WHERE key = 'schema_version'");
+    int version = 0;
+    if (!Internal::parseVersion(text, version)) {
+        throw Error(m_impl->m_path + " has no valid schema_version in its meta table (found '" +
+                    text + "')");
+    }
+    return version;
+}
+
+} // namespace losslab

@@ -1,0 +1,190 @@
+// Analysis and report files on the fixed database of report_fixture.h: the numbers against
+// values worked out by hand from the fixture's formulas, and every table format against the
+// golden files in tests/data/report/ (LOSSLAB_UPDATE_GOLDEN=1 rewrites them; review the diff).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "losslab/analysis/loss_comparison.h"
+#include "losslab/error.h"
+#include "losslab/report/report_files.h"
+#include "losslab/store/run_store.h"
+#include "report_fixture.h"
+
+namespace fs = std::filesystem;
+using namespace losslab;
+
+namespace {
+
+class ReportTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_dir = fs::temp_directory_path() / ("losslab-report-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(m_dir);
+        fs::create_directories(m_dir);
+        m_store = std::make_unique<RunStore>((m_dir / "runs.sqlite").string());
+        fixtures::buildReportFixture(*m_store);
+        m_tasks = {{"toy/a", {"vision", 10}}, {"toy/b", {"text", 2}}};
+    }
+    void TearDown() override {
+        m_store.reset();
+        fs::remove_all(m_dir);
+    }
+    ReportData load(const std::vector<std::string>& experiments = {"fixture"}) {
+        ReportRequest request;
+        request.experiments = experiments;
+        return loadReportData(*m_store, request, m_tasks);
+    }
+    const SeedComparison& comparison(const LossAnalysis& a, const std::string& task, const std::string& metric,
+                                     const std::string& protocol) {
+        for (const auto& c : a.comparisons)
+            if (c.taskId == task && c.metric == metric && c.square.protocol == protocol) return c;
+        throw std::runtime_error("no comparison " + task + " " + metric + " " + protocol);
+    }
+
+    fs::path m_dir;
+    std::unique_ptr<RunStore> m_store;
+    std::map<std::string, TaskMeta> m_tasks;
+};
+
+std::string readFile(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+} // namespace
+
+TEST_F(ReportTest, GroupsAggregateTheReportedEpochOverSeeds) {
+    const ReportData data = load();
+    ASSERT_EQ(data.analysis.groups.size(), 6u);
+    const LossGroup& ce = data.analysis.groups[0];
+    EXPECT_EQ(ce.key.taskId, "toy/a");
+    EXPECT_EQ(ce.key.loss, "ce");
+    // CE on toy/a: 0.80 + 0.004 * seed, seeds 0-4 -> mean 0.808, std 0.004 * sqrt(2.5).
+    EXPECT_NEAR(ce.stats.at("test/acc").mean, 0.808, 1e-12);
+    EXPECT_NEAR(ce.stats.at("test/acc").std, 0.004 * std::sqrt(2.5), 1e-12);
+    EXPECT_NEAR(ce.stats.at("test/acc").min, 0.80, 1e-12);
+    EXPECT_NEAR(ce.stats.at("test/acc").max, 0.816, 1e-12);
+    EXPECT_NEAR(ce.stats.at("val/acc").mean, 0.818, 1e-12); // validation is reported too
+    EXPECT_EQ(ce.stats.at("test/acc").n, 5);
+}
+
+TEST_F(ReportTest, PairsBySeedWithPositiveMeaningSquareIsBetter) {
+    const ReportData data = load();
+    const SeedComparison& acc = comparison(data.analysis, "toy/a", "test/acc", "early_stopping");
+    ASSERT_EQ(acc.differences.size(), 5u);
+    for (int s = 0; s < 5; ++s) EXPECT_NEAR(acc.differences[s], 0.01 + 0.002 * s, 1e-12);
+    EXPECT_NEAR(acc.test.mean, 0.014, 1e-12);
+    EXPECT_NEAR(acc.test.std, 0.002 * std::sqrt(2.5), 1e-12);
+    EXPECT_GT(acc.test.ciLow, 0.0);
+    // The same-epochs run is paired with CE's early-stopping run: 0.005 + 0.002 * seed.
+    const SeedComparison& same = comparison(data.analysis, "toy/a", "test/acc", "same_epochs_as_ce");
+    EXPECT_EQ(same.ce.protocol, "early_stopping");
+    EXPECT_NEAR(same.test.mean, 0.009, 1e-12);
+}
+
+TEST_F(ReportTest, ErrorRatesAreComparedAsCeMinusSquare) {
+    ReportRequest request;
+    request.experiments = {"fixture"};
+    ReportData data = load();
+    AnalysisOptions options;
+    options.metrics = {"error"};
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks, options);
+    const SeedComparison& err = comparison(a, "toy/a", "test/error", "early_stopping");
+    for (int s = 0; s < 5; ++s) EXPECT_NEAR(err.differences[s], 0.01 + 0.002 * s, 1e-12) << "square has the lower error";
+}
+
+TEST_F(ReportTest, UnpairedSeedsAreReportedNotDropped) {
+    const ReportData data = load();
+    const SeedComparison& b = comparison(data.analysis, "toy/b", "test/acc", "early_stopping");
+    EXPECT_EQ(b.pairedSeeds, (std::vector<std::int64_t>{0, 1, 2, 3}));
+    EXPECT_EQ(b.ceOnlySeeds, (std::vector<std::int64_t>{4}));
+    EXPECT_TRUE(b.squareOnlySeeds.empty());
+    EXPECT_NEAR(b.test.mean, (-0.005 * 3 - 0.004) / 4, 1e-12);
+    bool noted = false;
+    for (const auto& g : data.analysis.groups)
+        for (const auto& s : g.notCompleted) noted = noted || s == "seed 4: diverged";
+    EXPECT_TRUE(noted);
+}
+
+TEST_F(ReportTest, HeadlineCountsAndStdComparison) {
+    const ReportData data = load();
+    const HeadlineCount* all = nullptr;
+    for (const auto& h : data.analysis.headline)
+        if (h.metric == "test/acc" && h.protocol == "early_stopping" && h.domain == "all") all = &h;
+    ASSERT_NE(all, nullptr);
+    EXPECT_EQ(all->tasks, 2);
+    EXPECT_EQ(all->squareAtLeastCe, 1); // toy/a yes, toy/b no
+    EXPECT_EQ(all->wins, 1);
+    EXPECT_EQ(all->losses, 1);          // toy/b: every pair -0.004 or -0.005: the interval excludes 0
+    EXPECT_EQ(all->ties, 0);
+    // Table 8: toy/a square std 0.006 sqrt(2.5) > CE 0.004 sqrt(2.5): CE smaller.
+    ASSERT_FALSE(data.analysis.stds.empty());
+    EXPECT_EQ(data.analysis.stds.front().taskId, "toy/a");
+    EXPECT_EQ(data.analysis.stds.front().smaller, "ce");
+    EXPECT_NEAR(data.analysis.stds.front().squareStd, 0.006 * std::sqrt(2.5), 1e-12);
+    EXPECT_EQ(data.analysis.stdComparable, 2);
+}
+
+TEST_F(ReportTest, SingleLossIsSaidPlainlyAndNotPaired) {
+    ReportData data = load();
+    std::vector<RunResult> ceOnly;
+    for (const auto& r : data.runs)
+        if (r.run.loss == "ce") ceOnly.push_back(r);
+    const LossAnalysis a = analyzeRuns(ceOnly, m_tasks);
+    EXPECT_TRUE(a.comparisons.empty());
+    ASSERT_FALSE(a.notes.empty());
+    EXPECT_NE(a.notes.front().find("only one loss"), std::string::npos) << a.notes.front();
+    EXPECT_EQ(a.groups.size(), 2u);
+}
+
+TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {
+    try {
+        load({"nope"});
+        FAIL() << "expected an Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no experiment 'nope'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fixture"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(ReportTest, UnwritableFolderIsAClearError) {
+    const ReportData data = load();
+    ReportRequest request;
+    request.outDir = "/proc/losslab-cannot-be-here";
+    EXPECT_THROW(writeReportTables(*m_store, data, request), Error);
+}
+
+TEST_F(ReportTest, FilesMatchTheGoldenFiles) {
+    const ReportData data = load();
+    ReportRequest request;
+    request.outDir = (m_dir / "out").string();
+    const auto written = writeReportTables(*m_store, data, request);
+    const fs::path golden = fs::path(LOSSLAB_TEST_DATA_DIR) / "report";
+    const bool update = std::getenv("LOSSLAB_UPDATE_GOLDEN") != nullptr;
+    int compared = 0;
+    for (const auto& path : written) {
+        const fs::path name = fs::path(path).filename();
+        if (update) {
+            fs::copy_file(path, golden / name, fs::copy_options::overwrite_existing);
+            continue;
+        }
+        ASSERT_TRUE(fs::exists(golden / name)) << "no golden file for " << name;
+        EXPECT_EQ(readFile(path), readFile(golden / name)) << name << " differs from its golden file";
+        ++compared;
+    }
+    if (!update) {
+        EXPECT_EQ(compared, 14); // 4 tables x 3 formats + seed-results + metrics-long
+    }
+    for (const auto& entry : fs::directory_iterator(m_dir / "out"))
+        EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << "left behind: " << entry.path();
+}
