@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds in Release into build/, and runs the default experiment
 # (Fashion-MNIST MLP: cross-entropy vs square loss, both protocols, 5 seeds) on the CLI,
-# ending with the comparison table. Arguments after --headless go to `losslab-cli run`.
+# printing the comparison table, then writes its full report (tables, statistics, figures)
+# into ./losslab-out/. `./run.sh --headless` does the same (it will stay the command-line
+# path once ./run.sh opens the window). Other arguments go to `losslab-cli run`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 [[ "${1:-}" == "--headless" ]] && shift
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
-exec "${LOSSLAB_BUILD_DIR:-$root/build}/bin/losslab-cli" run "$root/resources/experiments/default.yaml" "$@"
+cli="${LOSSLAB_BUILD_DIR:-$root/build}/bin/losslab-cli"
+# The report reads the database the run wrote to.
+db_args=()
+prev=""
+for a in "$@"; do
+  [[ $prev == --db ]] && db_args=(--db "$a")
+  [[ $a == --db=* ]] && db_args=(--db "${a#--db=}")
+  prev=$a
+done
+"$cli" run "$root/resources/experiments/default.yaml" "$@"
+"$cli" report --experiment default --out "$PWD/losslab-out" "${db_args[@]}"

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch falls back to the reference BLAS
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
-  qt6-base-dev libqcustomplot-dev
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed
 )
 if [[ "${1:-}" == "--bench" ]]; then

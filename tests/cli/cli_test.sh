@@ -142,6 +142,30 @@ sigint)
   "$cli" list --db "$work/runs.sqlite" --format csv > "$work/list.csv"
   [[ $(grep -c ',cancelled,' "$work/list.csv") -eq 2 ]] || fail "both runs should be cancelled: $(cat "$work/list.csv")"
   grep -q ' 0 completed, 0 diverged, 0 failed, 2 cancelled' "$work/out" || grep -q '^0 completed, 0 diverged, 0 failed, 2 cancelled' "$work/out" || fail "summary: $(cat "$work/out")" ;;
+report)
+  seed_db
+  out=$("$cli" report --db "$work/runs.sqlite" --experiment tiny --out "$work/report" 2>"$work/err"); rc=$?
+  [[ $rc -eq 0 ]] || fail "report exit $rc: $(cat "$work/err")"
+  for f in table-main table-std stats headline; do
+    for ext in csv md tex; do [[ -s "$work/report/$f.$ext" ]] || fail "missing $f.$ext"; done
+  done
+  [[ -s "$work/report/seed-results.csv" && -s "$work/report/metrics-long.csv" ]] || fail "missing raw files"
+  head -1 "$work/report/metrics-long.csv" | tr -d '\r' | grep -qx 'run_id,experiment,task,loss,k,M,protocol,seed,epoch,split,metric,value' || fail "metrics-long header"
+  if grep -q 'figures need the full build' "$work/err"; then
+    echo "headless build: no figures"
+  else
+    for f in fig1-seed-differences fig3-seed-spread fig2-curves-fashion_mnist_mlp; do
+      for ext in png svg pdf; do [[ -s "$work/report/$f.$ext" ]] || fail "missing $f.$ext"; done
+    done
+  fi
+  ls "$work/report" | grep -q tmp && fail "temporary files left: $(ls "$work/report")"
+  expect 2 "no experiment 'nope'.*stored experiments: tiny" -- report --db "$work/runs.sqlite" --experiment nope --out "$work/r2"
+  expect 2 "split: expected test, val or train" -- report --db "$work/runs.sqlite" --split dev --out "$work/r2"
+  expect 2 "cannot create the report folder /proc/nope" -- report --db "$work/runs.sqlite" --out /proc/nope/out
+  expect 2 -- "--out DIR is required" -- report --db "$work/runs.sqlite"
+  sed -i 's/losses: \[ce, square\]/losses: [ce]/; s/name: tiny/name: ceonly/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "ce-only run"
+  expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none;;
 *)
   fail "unknown case" ;;
 esac
