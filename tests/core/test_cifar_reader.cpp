@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "losslab/error.h"
+#include "error_matchers.h"
+
+using losslab::fixtures::throwsErrorWith;
 
 namespace {
 
@@ -36,24 +39,6 @@ Bytes cifarRecords(const std::vector<std::uint8_t>& labels, int firstRecord = 0)
                 bytes.push_back(pixelValue(firstRecord + static_cast<int>(r), c, i));
     }
     return bytes;
-}
-
-template <typename F>
-testing::AssertionResult throwsErrorWith(F&& f, std::initializer_list<std::string> parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        for (const std::string& part : parts) {
-            if (message.find(part) == std::string::npos)
-                return testing::AssertionFailure()
-                       << "message \"" << message << "\" lacks \"" << part << "\"";
-        }
-        return testing::AssertionSuccess();
-    } catch (const std::exception& e) {
-        return testing::AssertionFailure() << "threw something other than Error: " << e.what();
-    }
-    return testing::AssertionFailure() << "did not throw";
 }
 
 class CifarReaderTest : public testing::Test {

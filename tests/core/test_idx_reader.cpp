@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "losslab/error.h"
+#include "error_matchers.h"
+
+using losslab::fixtures::throwsErrorWith;
 
 namespace {
 
@@ -78,25 +81,6 @@ Bytes counting(std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
         data[i] = static_cast<std::uint8_t>(i * 3 + 1);
     return data;
-}
-
-// Passes when `f` throws losslab::Error whose message contains every part.
-template <typename F>
-testing::AssertionResult throwsErrorWith(F&& f, std::initializer_list<std::string> parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        for (const std::string& part : parts) {
-            if (message.find(part) == std::string::npos)
-                return testing::AssertionFailure()
-                       << "message \"" << message << "\" lacks \"" << part << "\"";
-        }
-        return testing::AssertionSuccess();
-    } catch (const std::exception& e) {
-        return testing::AssertionFailure() << "threw something other than Error: " << e.what();
-    }
-    return testing::AssertionFailure() << "did not throw";
 }
 
 void expectBytes(const torch::Tensor& t, const Bytes& expected) {

@@ -25,6 +25,9 @@
 #include "losslab/spec/param_set.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
+#include "error_matchers.h"
+
+using losslab::fixtures::throwsErrorWith;
 
 namespace {
 
@@ -78,24 +81,6 @@ ExperimentSpec load(const std::string& text, const std::vector<std::string>& set
     std::vector<SpecOverride> overrides;
     for (const auto& s : sets) overrides.push_back(losslab::parseOverride(s));
     return losslab::loadExperimentText(text, "exp.yaml", overrides, registry());
-}
-
-// Passes when `f` throws losslab::Error whose message contains every one of `parts`.
-template <typename F>
-testing::AssertionResult throwsErrorWith(F&& f, std::initializer_list<std::string> parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        for (const std::string& part : parts) {
-            if (message.find(part) == std::string::npos)
-                return testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << part << "\"";
-        }
-        return testing::AssertionSuccess();
-    } catch (const std::exception& e) {
-        return testing::AssertionFailure() << "threw something other than losslab::Error: " << e.what();
-    }
-    return testing::AssertionFailure() << "did not throw";
 }
 
 testing::AssertionResult loadFails(const std::string& text, std::initializer_list<std::string> parts,

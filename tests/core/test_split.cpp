@@ -11,29 +11,14 @@
 #include <vector>
 
 #include "losslab/error.h"
+#include "error_matchers.h"
+
+using losslab::fixtures::throwsErrorWith;
 
 namespace {
 
 using losslab::Error;
 using losslab::TensorSplit;
-
-template <typename F>
-testing::AssertionResult throwsErrorWith(F&& f, std::initializer_list<std::string> parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string message = e.what();
-        for (const std::string& part : parts) {
-            if (message.find(part) == std::string::npos)
-                return testing::AssertionFailure()
-                       << "message \"" << message << "\" lacks \"" << part << "\"";
-        }
-        return testing::AssertionSuccess();
-    } catch (const std::exception& e) {
-        return testing::AssertionFailure() << "threw something other than Error: " << e.what();
-    }
-    return testing::AssertionFailure() << "did not throw";
-}
 
 // Row i has features [i, -i], label i % 10 and length i + 1, so any row can be traced back
 // and a mix-up between the tensors shows.

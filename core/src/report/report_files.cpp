@@ -59,13 +59,6 @@ private:
     bool m_failed = false;
 };
 
-std::string csvField(const std::string& s) {
-    ReportTable one;
-    one.header = {s};
-    std::string line = toCsv(one);
-    return line.substr(0, line.size() - 2);
-}
-
 } // namespace
 
 std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names) {

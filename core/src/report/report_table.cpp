@@ -11,8 +11,6 @@
 #include "losslab/error.h"
 
 namespace losslab {
-namespace {
-
 std::string csvField(const std::string& s) {
     if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
     std::string out = "\"";
@@ -22,6 +20,8 @@ std::string csvField(const std::string& s) {
     }
     return out + "\"";
 }
+
+namespace {
 
 std::string markdownCell(const TableCell& cell) {
     std::string out;

@@ -25,6 +25,8 @@ struct ReportTable {
 };
 
 std::string toCsv(const ReportTable& table);
+// One CSV field: quoted (with doubled quotes) only when it holds a comma, quote or line break.
+std::string csvField(const std::string& text);
 std::string toMarkdown(const ReportTable& table);
 std::string toLatex(const ReportTable& table);
 
