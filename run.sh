@@ -10,13 +10,4 @@ root=$(cd "$(dirname "$0")" && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
 cli="${LOSSLAB_BUILD_DIR:-$root/build}/bin/losslab-cli"
-# The report reads the database the run wrote to.
-db_args=()
-prev=""
-for a in "$@"; do
-  [[ $prev == --db ]] && db_args=(--db "$a")
-  [[ $a == --db=* ]] && db_args=(--db "${a#--db=}")
-  prev=$a
-done
-"$cli" run "$root/resources/experiments/default.yaml" "$@"
-"$cli" report --experiment default --out "$PWD/losslab-out" "${db_args[@]}"
+exec "$cli" run "$root/resources/experiments/default.yaml" --report "$PWD/losslab-out" "$@"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -31,8 +32,11 @@
 namespace losslab::cli {
 namespace fs = std::filesystem;
 
-// table-main of the given experiments, as Markdown (defined with the report command).
+// Defined with the report command below: table-main of the given experiments as Markdown,
+// and the full report (tables, raw files, figures in the full build) into request.outDir.
 std::string renderMainTable(const RunStore& store, const std::vector<std::string>& experiments, const TaskRegistry& registry);
+void writeFullReport(const RunStore& store, const ReportRequest& request, const TaskRegistry& registry,
+                     const std::vector<std::string>& figures);
 
 namespace {
 
@@ -96,6 +100,40 @@ extern "C" void onSignal(int sig) {
     std::signal(sig, SIG_DFL); // a second Ctrl-C ends the process at once
 }
 
+// Starts runs through `start`, shows their progress, turns SIGINT / SIGTERM into a cancel
+// at the next batch, and waits for them.
+RunQueueResult watchRuns(RunQueue& queue, int totalRuns, bool quiet, const std::function<void()>& start) {
+    const bool terminal = ::isatty(STDERR_FILENO) != 0;
+    ProgressPrinter printer(totalRuns, terminal, quiet);
+    queue.addObserver([&printer](const RunEvent& e) { printer.onEvent(e); });
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    start();
+    std::atomic<bool> done{false};
+    std::thread watcher([&] {
+        while (!done) {
+            if (g_signal.load() != 0 && !queue.cancelRequested()) {
+                printer.finishLine();
+                std::cerr << "losslab-cli: stopping: the current runs are cancelled at the next batch (again to quit at once)\n";
+                queue.cancelAll();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+    const RunQueueResult result = queue.wait();
+    done = true;
+    watcher.join();
+    printer.finishLine();
+    return result;
+}
+
+int exitStatus(const RunQueueResult& result) {
+    std::cout << result.completed << " completed, " << result.diverged << " diverged, " << result.failed << " failed, "
+              << result.cancelled << " cancelled\n";
+    if (g_signal.load() != 0) return kExitInterrupted;
+    return result.failed > 0 ? kExitRunFailed : kExitOk;
+}
+
 bool parseOrHelp(Args& args, const std::vector<std::string>& argv, const std::string& usage) {
     args.parse(argv);
     if (args.flag("help")) {
@@ -117,6 +155,7 @@ std::string mainHelp() {
            "  run       run an experiment file (YAML) and print the comparison table\n"
            "  list      list stored runs, as a table or CSV\n"
            "  report    write the paper-style tables, statistics and figures of stored runs\n"
+           "  resume    continue interrupted runs from their last checkpoint\n"
            "\n"
            "  losslab-cli COMMAND --help    options of one command\n"
            "  losslab-cli --version         version\n"
@@ -161,7 +200,8 @@ int runRunCommand(const std::vector<std::string>& argv) {
                {"max-epochs", true, false, "N", "train.max_epochs"},
                {"limit-train", true, false, "N", "train on a seeded subset of N training examples"},
                {"set", true, true, "KEY=VALUE", "set any key by its dotted path (losses.1.lr=0.2)"},
-               {"quiet", false, false, "", "print only the final table and failures"}},
+               {"quiet", false, false, "", "print only the final table and failures"},
+               {"report", true, false, "DIR", "afterwards, write the experiment's full report into DIR (as `report`)"}},
               "losslab-cli run");
     if (!parseOrHelp(args, argv,
                      "Usage: losslab-cli run EXPERIMENT.yaml [OPTIONS]\n\n"
@@ -186,38 +226,23 @@ int runRunCommand(const std::vector<std::string>& argv) {
     const int orphans = store.markOrphansInterrupted();
     if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left running by a process that ended are now 'interrupted'\n";
 
-    const bool terminal = ::isatty(STDERR_FILENO) != 0;
-    ProgressPrinter printer(static_cast<int>(spec.expand().size()), terminal, args.flag("quiet"));
     RunQueue queue(store, registry);
-    queue.addObserver([&printer](const RunEvent& e) { printer.onEvent(e); });
-
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
-    const RunQueueResult started = queue.start(spec); // throws Error before storing anything
-    std::cerr << "losslab-cli: experiment '" << spec.name << "' (#" << started.experimentId << "): "
-              << started.runIds.size() << " runs, database " << store.path() << "\n";
-    std::atomic<bool> done{false};
-    std::thread watcher([&] {
-        while (!done) {
-            if (g_signal.load() != 0 && !queue.cancelRequested()) {
-                printer.finishLine();
-                std::cerr << "losslab-cli: stopping: the current runs are cancelled at the next batch (again to quit at once)\n";
-                queue.cancelAll();
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+    const RunQueueResult result = watchRuns(queue, static_cast<int>(spec.expand().size()), args.flag("quiet"), [&] {
+        const RunQueueResult started = queue.start(spec); // throws Error before storing anything
+        std::cerr << "losslab-cli: experiment '" << spec.name << "' (#" << started.experimentId << "): "
+                  << started.runIds.size() << " runs, database " << store.path() << "\n";
     });
-    const RunQueueResult result = queue.wait();
-    done = true;
-    watcher.join();
-    printer.finishLine();
 
+    const std::string thisExperiment = spec.name + "#" + std::to_string(result.experimentId);
     std::cout << "\nExperiment '" << spec.name << "' (#" << result.experimentId << "), task " << spec.taskId << "\n\n"
-              << renderMainTable(store, {spec.name + "#" + std::to_string(result.experimentId)}, registry) << "\n";
-    std::cout << result.completed << " completed, " << result.diverged << " diverged, " << result.failed << " failed, "
-              << result.cancelled << " cancelled\n";
-    if (g_signal.load() != 0) return kExitInterrupted;
-    return result.failed > 0 ? kExitRunFailed : kExitOk;
+              << renderMainTable(store, {thisExperiment}, registry) << "\n";
+    if (const auto dir = args.value("report")) {
+        ReportRequest request;
+        request.experiments = {thisExperiment};
+        request.outDir = *dir;
+        writeFullReport(store, request, registry, {"png", "svg", "pdf"});
+    }
+    return exitStatus(result);
 }
 
 int runListCommand(const std::vector<std::string>& argv) {
@@ -305,6 +330,28 @@ std::map<std::string, TaskMeta> taskMetas(const TaskRegistry& registry) {
 
 } // namespace
 
+void writeFullReport(const RunStore& store, const ReportRequest& request, const TaskRegistry& registry,
+                     const std::vector<std::string>& figures) {
+    const ReportData data = loadReportData(store, request, taskMetas(registry));
+    std::vector<std::string> written = writeReportTables(store, data, request);
+    for (const auto& note : data.analysis.notes) std::cerr << "losslab-cli report: note: " << note << "\n";
+    if (!figures.empty()) {
+#ifdef LOSSLAB_HAVE_PLOTS
+        FigureFormats formats;
+        formats.png = std::count(figures.begin(), figures.end(), "png") > 0;
+        formats.svg = std::count(figures.begin(), figures.end(), "svg") > 0;
+        formats.pdf = std::count(figures.begin(), figures.end(), "pdf") > 0;
+        std::vector<std::string> warnings;
+        for (const auto& p : writeReportFigures(data.analysis, data.curves, request.outDir, formats, warnings)) written.push_back(p);
+        for (const auto& w : warnings) std::cerr << "losslab-cli report: " << w << "\n";
+#else
+        std::cerr << "losslab-cli report: figures need the full build (Qt 6 and QCustomPlot); this build wrote the tables only\n";
+#endif
+    }
+    std::cout << "Report of " << data.experiments.size() << " experiment(s), " << data.runs.size() << " run(s):\n";
+    for (const auto& p : written) std::cout << "  " << p << "\n";
+}
+
 std::string renderMainTable(const RunStore& store, const std::vector<std::string>& experiments, const TaskRegistry& registry) {
     ReportRequest request;
     request.experiments = experiments;
@@ -347,25 +394,62 @@ int runReportCommand(const std::vector<std::string>& argv) {
     TaskRegistry registry;
     loadTasks(registry, false);
     RunStore store(path);
-    const ReportData data = loadReportData(store, request, taskMetas(registry));
-    std::vector<std::string> written = writeReportTables(store, data, request);
-    for (const auto& note : data.analysis.notes) std::cerr << "losslab-cli report: note: " << note << "\n";
-    if (!figures.empty()) {
-#ifdef LOSSLAB_HAVE_PLOTS
-        FigureFormats formats;
-        formats.png = std::count(figures.begin(), figures.end(), "png") > 0;
-        formats.svg = std::count(figures.begin(), figures.end(), "svg") > 0;
-        formats.pdf = std::count(figures.begin(), figures.end(), "pdf") > 0;
-        std::vector<std::string> warnings;
-        for (const auto& p : writeReportFigures(data.analysis, data.curves, request.outDir, formats, warnings)) written.push_back(p);
-        for (const auto& w : warnings) std::cerr << "losslab-cli report: " << w << "\n";
-#else
-        std::cerr << "losslab-cli report: figures need the full build (Qt 6 and QCustomPlot); this build wrote the tables only\n";
-#endif
-    }
-    std::cout << "Report of " << data.experiments.size() << " experiment(s), " << data.runs.size() << " run(s):\n";
-    for (const auto& p : written) std::cout << "  " << p << "\n";
+    writeFullReport(store, request, registry, figures);
     return kExitOk;
+}
+
+} // namespace losslab::cli
+
+namespace losslab::cli {
+
+int runResumeCommand(const std::vector<std::string>& argv) {
+    Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
+               {"all", false, false, "", "every interrupted run in the database"},
+               {"device", true, false, "DEV", "auto, cpu, cuda or cuda:N (default: the run's own)"},
+               {"quiet", false, false, "", "print only the final counts and failures"}},
+              "losslab-cli resume");
+    if (!parseOrHelp(args, argv,
+                     "Usage: losslab-cli resume [--db FILE] (RUN_ID... | --all)\n\n"
+                     "Continues interrupted (or cancelled) runs from the checkpoint written after their last\n"
+                     "finished epoch; a run killed during its first epoch starts again. The finished epochs\n"
+                     "stay as they are; the results equal those of an uninterrupted run (on the CPU)."))
+        return kExitOk;
+    const std::string path = args.value("db").value_or(RunStore::defaultPath());
+    if (!fs::exists(path)) throw Error("losslab-cli resume: no database at " + path);
+    std::vector<std::int64_t> ids;
+    for (const auto& p : args.positional()) {
+        try {
+            std::size_t used = 0;
+            ids.push_back(std::stoll(p, &used));
+            if (used != p.size()) throw std::invalid_argument(p);
+        } catch (const std::exception&) {
+            throw Error("losslab-cli resume: expected run ids (numbers), got '" + p + "'");
+        }
+    }
+    if (ids.empty() == !args.flag("all"))
+        throw Error("losslab-cli resume: give run ids or --all, not both and not neither");
+    TaskRegistry registry;
+    loadTasks(registry, false);
+    RunStore store(path);
+    const int orphans = store.markOrphansInterrupted();
+    if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left by a process that ended are now 'interrupted'\n";
+    if (args.flag("all")) {
+        RunFilter filter;
+        filter.status = "interrupted";
+        for (const auto& r : store.runs(filter)) ids.push_back(r.id);
+        if (ids.empty()) {
+            std::cout << "No interrupted runs in " << path << "\n";
+            return kExitOk;
+        }
+    }
+    RunQueueOptions options;
+    options.device = args.value("device").value_or("");
+    RunQueue queue(store, registry, options);
+    const RunQueueResult result = watchRuns(queue, static_cast<int>(ids.size()), args.flag("quiet"), [&] {
+        queue.resume(ids);
+        std::cerr << "losslab-cli: resuming " << ids.size() << " run(s), database " << store.path() << "\n";
+    });
+    return exitStatus(result);
 }
 
 } // namespace losslab::cli

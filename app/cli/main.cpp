@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
         if (command == "run") return runRunCommand(args);
         if (command == "list") return runListCommand(args);
         if (command == "report") return runReportCommand(args);
-        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report (see losslab-cli --help)\n";
+        if (command == "resume") return runResumeCommand(args);
+        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, resume (see losslab-cli --help)\n";
         return kExitInvalidInput;
     } catch (const losslab::Error& e) {
         std::cerr << "losslab-cli: error: " << e.what() << "\n";

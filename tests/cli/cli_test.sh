@@ -166,6 +166,27 @@ report)
   sed -i 's/losses: \[ce, square\]/losses: [ce]/; s/name: tiny/name: ceonly/' "$work/tiny.yaml"
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "ce-only run"
   expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none;;
+kill-resume)
+  # SIGKILL in the middle of a run, then `resume --all`: the results must equal an
+  # uninterrupted run's, epoch by epoch, and no committed epoch may be lost.
+  tiny
+  sed -i 's/max_epochs: 1/max_epochs: 6, patience: 50, log_every_steps: 2/; s/seeds: 1/seeds: [3]/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/ref.sqlite" --quiet >/dev/null 2>&1 || fail "reference run failed"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" >"$work/out" 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 1 300); do grep -q 'epoch 3/6' "$work/err" && break; sleep 0.05; done
+  kill -KILL $pid; wait $pid 2>/dev/null
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/killed.csv"
+  grep -qE ',(running|queued),' "$work/killed.csv" || fail "expected unfinished runs after the kill: $(cat "$work/killed.csv")"
+  expect 0 'now .interrupted.' -- resume --db "$work/runs.sqlite" --all --quiet
+  for db in ref runs; do
+    "$cli" list --db "$work/$db.sqlite" --format csv | cut -d, -f4-14 > "$work/$db.list"
+    "$cli" report --db "$work/$db.sqlite" --out "$work/$db-report" --formats csv --figures none >/dev/null 2>&1 || fail "report of $db"
+    grep -vE ',(wall_s|examples_per_s),' "$work/$db-report/metrics-long.csv" > "$work/$db.metrics"
+  done
+  cmp -s "$work/ref.list" "$work/runs.list" || fail "resumed runs differ: $(diff "$work/ref.list" "$work/runs.list")"
+  cmp -s "$work/ref.metrics" "$work/runs.metrics" || fail "resumed epoch metrics differ: $(diff "$work/ref.metrics" "$work/runs.metrics" | head)"
+  grep -q ',completed,' "$work/runs.list" || fail "not completed" ;;
 *)
   fail "unknown case" ;;
 esac

@@ -192,3 +192,72 @@ TEST_F(RunnerTest, MissingDataIsRefusedBeforeAnythingIsStored) {
     }
     EXPECT_TRUE(store.experiments().empty());
 }
+
+TEST_F(RunnerTest, CancelledMidEpochAndResumedEndsExactlyAsAnUninterruptedRun) {
+    const std::vector<SpecOverride> overrides = {{"seeds", "[5]"}, {"train.patience", "50"}, {"train.max_epochs", "5"},
+                                                 {"train.log_every_steps", "4"}};
+    RunStore store(dbPath());
+    std::vector<std::int64_t> reference, resumed;
+    {
+        RunQueue queue(store, m_registry);
+        queue.start(spec(kPaired, overrides));
+        reference = queue.wait().runIds;
+    }
+    {
+        RunQueue queue(store, m_registry);
+        // Cancel in the middle of epoch 3 of the first run: it keeps the checkpoint of
+        // epoch 2; the runs after it are cancelled before they start.
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Step && e.epoch == 3 && e.step % 17 != 0) queue.cancelAll();
+        });
+        queue.start(spec(kPaired, overrides));
+        const RunQueueResult cut = queue.wait();
+        resumed = cut.runIds;
+        ASSERT_EQ(cut.cancelled, 3);
+    }
+    RunFilter first;
+    first.runIds = {resumed[0]};
+    ASSERT_EQ(store.runs(first).front().epochs, 2) << "epoch 3 was abandoned";
+    {
+        RunQueue queue(store, m_registry);
+        queue.resume(resumed);
+        const RunQueueResult result = queue.wait();
+        EXPECT_EQ(result.completed, 3);
+    }
+    auto series = [&](std::int64_t id) {
+        std::map<std::string, double> out;
+        for (const auto& row : store.epochMetrics({id}))
+            if (row.value.metric != "wall_s" && row.value.metric != "examples_per_s")
+                out[std::to_string(row.epoch) + "/" + row.value.split + "/" + row.value.metric] = row.value.value;
+        for (const auto& row : store.stepMetrics(id)) out["step " + std::to_string(row.step) + "/" + row.metric] = row.value;
+        return out;
+    };
+    ASSERT_EQ(reference.size(), resumed.size());
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+        EXPECT_EQ(series(reference[i]), series(resumed[i])) << "run " << resumed[i] << " vs " << reference[i];
+        RunFilter one;
+        one.runIds = {resumed[i]};
+        const RunRecord r = store.runs(one).front();
+        EXPECT_EQ(r.status, RunStatus::Completed);
+        EXPECT_FALSE(fs::exists(r.checkpointPath.substr(0, r.checkpointPath.size() - 3) + ".resume.pt"))
+            << "a finished run keeps only its reported weights";
+    }
+}
+
+TEST_F(RunnerTest, ResumeRefusesRunsThatAreNotInterrupted) {
+    RunStore store(dbPath());
+    std::vector<std::int64_t> ids;
+    {
+        RunQueue queue(store, m_registry);
+        queue.start(spec(kPaired, {{"seeds", "1"}, {"train.max_epochs", "1"}}));
+        ids = queue.wait().runIds;
+    }
+    RunQueue queue(store, m_registry);
+    try {
+        queue.resume({ids[0]});
+        FAIL() << "expected an Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("is completed; only interrupted or cancelled runs can be resumed"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(queue.resume({987654}), Error);
+}

@@ -25,7 +25,12 @@ std::vector<CurveGroup> buildCurves(const std::vector<RunRecord>& runs, const st
             groups.push_back(g);
             it = groups.end() - 1;
         }
-        runToGroup[r.id] = {static_cast<std::size_t>(it - groups.begin()), r.seed};
+        const std::size_t g = static_cast<std::size_t>(it - groups.begin());
+        // A seed stored twice in one group (two experiments selected together) is drawn
+        // once, from its first run, as the tables do.
+        bool seen = false;
+        for (const auto& [id, gs] : runToGroup) seen = seen || (gs.first == g && gs.second == r.seed);
+        if (!seen) runToGroup[r.id] = {g, r.seed};
     }
     for (const auto& row : rows) {
         if (row.value.metric != name || (!split.empty() && row.value.split != split)) continue;

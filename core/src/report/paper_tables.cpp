@@ -56,24 +56,41 @@ struct Column {
     std::string loss, protocol, title;
 };
 
+// A square-loss variant of a task: its name, k, M and learning rate (protocol aside).
+struct Variant {
+    std::string name;
+    double k = 1.0, M = 1.0, lr = 0.0;
+    bool none = true; // the task has no square loss
+    bool matches(const LossGroupKey& key) const {
+        return !none && key.lossName == name && key.k == k && key.M == M && key.lr == lr;
+    }
+};
+
 const LossGroup* findGroup(const LossAnalysis& a, const std::string& task, const std::string& loss,
-                           const std::string& protocol, const std::string& lossName) {
+                           const std::string& protocol, const Variant& variant) {
     for (const auto& g : a.groups)
         if (g.key.taskId == task && g.key.loss == loss && g.key.protocol == protocol &&
-            (lossName.empty() || g.key.lossName == lossName))
+            (loss != "square" || variant.matches(g.key)))
             return &g;
     return nullptr;
 }
 
-// Square-loss variants of a task (by name), in group order; {""} when there is none.
-std::vector<std::string> squareVariants(const LossAnalysis& a, const std::string& task) {
-    std::vector<std::string> names;
+// Square-loss variants of a task, in group order; one "none" variant when there is none.
+std::vector<Variant> squareVariants(const LossAnalysis& a, const std::string& task) {
+    std::vector<Variant> out;
     for (const auto& g : a.groups)
         if (g.key.taskId == task && g.key.loss == "square" &&
-            std::find(names.begin(), names.end(), g.key.lossName) == names.end())
-            names.push_back(g.key.lossName);
-    if (names.empty()) names.push_back("");
-    return names;
+            std::none_of(out.begin(), out.end(), [&](const Variant& v) { return v.matches(g.key); }))
+            out.push_back({g.key.lossName, g.key.k, g.key.M, g.key.lr, false});
+    if (out.empty()) out.push_back({});
+    return out;
+}
+
+// "name", or "name, k=.., M=.., lr=.." when another variant of the task has the same name.
+std::string variantLabel(const std::vector<Variant>& all, const Variant& v) {
+    const auto sameName = std::count_if(all.begin(), all.end(), [&](const Variant& o) { return o.name == v.name; });
+    if (sameName < 2) return v.name;
+    return v.name + ", k=" + formatShortest(v.k) + ", M=" + formatShortest(v.M) + ", lr=" + formatShortest(v.lr);
 }
 
 int typicalN(const LossAnalysis& a) {
@@ -129,12 +146,12 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                      "n", "mean", "std", "min", "max", "best_in_row"};
 
     for (const auto& task : a.taskIds) {
-        const std::vector<std::string> variants = squareVariants(a, task);
+        const std::vector<Variant> variants = squareVariants(a, task);
         for (const auto& variant : variants) {
             for (const auto& metric : metrics) {
                 std::vector<const LossGroup*> groups;
                 for (const auto& c : cols)
-                    groups.push_back(findGroup(a, task, c.loss, c.protocol, c.loss == "square" ? variant : ""));
+                    groups.push_back(findGroup(a, task, c.loss, c.protocol, variant));
                 // Best mean of the row, by the metric's direction.
                 double best = std::numeric_limits<double>::quiet_NaN();
                 for (const auto* g : groups) {
@@ -144,7 +161,7 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                 }
                 if (std::none_of(groups.begin(), groups.end(), [&](const LossGroup* g) { return g && g->stats.count(metric); }))
                     continue;
-                const std::string taskLabel = variants.size() > 1 ? task + " [" + variant + "]" : task;
+                const std::string taskLabel = variants.size() > 1 ? task + " [" + variantLabel(variants, variant) + "]" : task;
                 std::vector<TableCell> row = {{taskLabel, false}, {metricLabel(metric), false}};
                 for (const auto* g : groups) {
                     if (!g || !g->stats.count(metric)) {
@@ -154,7 +171,8 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                     const SeedStats& s = g->stats.at(metric);
                     const bool isBest = s.n > 0 && s.mean == best && cols.size() > 1;
                     row.push_back({meanStd(metric, s, n), isBest});
-                    std::vector<TableCell> data = {{task, false}, {metricOf(metric), false}, {splitOf(metric), false}, {variant, false}};
+                    std::vector<TableCell> data = {{task, false}, {metricOf(metric), false}, {splitOf(metric), false},
+                                                   {variant.none ? "" : variantLabel(variants, variant), false}};
                     for (const auto& cell : groupKeyCells(g->key)) data.push_back({cell, false});
                     for (const auto& cell : {std::to_string(s.n), formatFull(s.mean), formatFull(s.std), formatFull(s.min), formatFull(s.max),
                                              std::string(isBest ? "true" : "false")})
@@ -198,7 +216,8 @@ PaperTable stdTable(const LossAnalysis& a) {
     }
     if (a.stdComparable > 0)
         t.display.notes.push_back("Square loss has the smaller std in " + std::to_string(a.squareSmallerStd) + " of " +
-                                  std::to_string(a.stdComparable) + " task(s) (" + (a.stds.empty() ? "" : metricLabel(a.stds.front().metric)) + ").");
+                                  std::to_string(a.stdComparable) + " comparison(s) (" +
+                                  (a.stds.empty() ? "" : metricLabel(a.stds.front().metric)) + ", one per task and square-loss variant).");
     for (const auto& note : a.notes) t.display.notes.push_back(note);
     return t;
 }

@@ -103,6 +103,11 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
     RunFilter filter;
     for (const auto& e : data.experiments) filter.experimentIds.push_back(e.id);
     const std::vector<RunRecord> runs = store.runs(filter);
+    if (runs.empty()) {
+        std::string names;
+        for (const auto& e : data.experiments) names += (names.empty() ? "" : ", ") + e.name + "#" + std::to_string(e.id);
+        throw Error("the selected experiment(s) " + names + " have no runs in " + store.path());
+    }
     std::vector<std::int64_t> ids;
     std::map<std::int64_t, std::size_t> index;
     for (const auto& r : runs) {

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -73,6 +74,8 @@ struct PlannedRun {
     std::int64_t id = 0;
     RunStatus status = RunStatus::Queued;
     int bestEpoch = 0;
+    int knownTarget = 0;  // resumed same_epochs_as_ce run whose CE run finished earlier
+    bool resume = false;  // continue from its resume checkpoint
     bool taken = false;
     std::unique_ptr<std::atomic<bool>> cancel = std::make_unique<std::atomic<bool>>(false);
 };
@@ -144,7 +147,13 @@ struct RunQueue::Impl {
             return;
         }
         int target = 0;
-        if (run.spec.protocol == Protocol::SameEpochsAsCe) {
+        if (run.spec.protocol == Protocol::SameEpochsAsCe && run.spec.dependsOn < 0) {
+            if (run.knownTarget < 1) {
+                finish(run, RunStatus::Failed, 0, 0, 0.0, "its cross-entropy run did not complete, so there is no epoch count to match");
+                return;
+            }
+            target = run.knownTarget;
+        } else if (run.spec.protocol == Protocol::SameEpochsAsCe) {
             const PlannedRun& ce = runs[static_cast<std::size_t>(run.spec.dependsOn)];
             if (ce.status != RunStatus::Completed || ce.bestEpoch < 1) {
                 finish(run, RunStatus::Failed, 0, 0, 0.0,
@@ -172,9 +181,20 @@ struct RunQueue::Impl {
         ctx.emit = [this](const RunEvent& e) { notify(e); };
         ctx.targetEpochs = target;
         ctx.checkpointPath = (std::filesystem::path(checkpointDir) / ("run-" + std::to_string(run.id) + ".pt")).string();
+        ctx.resumePath = (std::filesystem::path(checkpointDir) / ("run-" + std::to_string(run.id) + ".resume.pt")).string();
+        ctx.resume = run.resume && std::filesystem::exists(ctx.resumePath);
         const auto task = tasks.require(run.spec.taskId);
         const RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
+    }
+
+    void launch(const std::vector<std::string>& slots, int threadsFromSpec) {
+        const std::filesystem::path dbPath(store.path());
+        checkpointDir = (dbPath.parent_path() / (dbPath.stem().string() + "-checkpoints")).string();
+        const int cpuSlots = static_cast<int>(std::count(slots.begin(), slots.end(), std::string("cpu")));
+        int threads = options.threadsPerRun > 0 ? options.threadsPerRun : threadsFromSpec;
+        if (threads == 0 && cpuSlots > 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpuSlots);
+        for (const auto& slot : slots) workers.emplace_back([this, slot, threads] { workerLoop(slot, threads); });
     }
 
     void workerLoop(const std::string& deviceName, int threads) {
@@ -268,15 +288,54 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
             e.message = "waits for run #" + std::to_string(d.runs[static_cast<std::size_t>(r.spec.dependsOn)].id);
             d.notify(e);
         }
-    const std::filesystem::path dbPath(d.store.path());
-    d.checkpointDir = (dbPath.parent_path() / (dbPath.stem().string() + "-checkpoints")).string();
+    d.launch(slots, static_cast<int>(experiment.params.getInt("runner.threads")));
+    return d.result;
+}
 
-    const int cpuSlots = static_cast<int>(std::count(slots.begin(), slots.end(), std::string("cpu")));
-    int threads = static_cast<int>(experiment.params.getInt("runner.threads"));
-    if (d.options.threadsPerRun > 0) threads = d.options.threadsPerRun;
-    if (threads == 0 && cpuSlots > 0)
-        threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpuSlots);
-    for (const auto& slot : slots) d.workers.emplace_back([&d, slot, threads] { d.workerLoop(slot, threads); });
+RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
+    Impl& d = *m_impl;
+    if (runIds.empty()) throw Error("nothing to resume: no run ids given");
+    RunFilter filter;
+    filter.runIds = runIds;
+    const std::vector<RunRecord> records = d.store.runs(filter);
+    for (const auto id : runIds)
+        if (std::none_of(records.begin(), records.end(), [&](const RunRecord& r) { return r.id == id; }))
+            throw Error("no run #" + std::to_string(id) + " in " + d.store.path());
+    std::map<std::int64_t, std::size_t> index;
+    for (const auto& r : records) {
+        if (r.status != RunStatus::Interrupted && r.status != RunStatus::Cancelled)
+            throw Error("run #" + std::to_string(r.id) + " is " + runStatusName(r.status) +
+                        "; only interrupted or cancelled runs can be resumed");
+        index[r.id] = d.runs.size();
+        d.runs.emplace_back();
+    }
+    std::string device = d.options.device;
+    for (const auto& r : records) {
+        PlannedRun& p = d.runs[index[r.id]];
+        p.spec = parseRunSpecYaml(r.specYaml, "run #" + std::to_string(r.id), d.tasks);
+        p.id = r.id;
+        p.resume = true;
+        p.label = r.taskId + " " + r.lossName + " " + r.protocol + " seed " + std::to_string(r.seed);
+        p.spec.dependsOn = -1;
+        if (r.dependsOn) {
+            const auto dep = index.find(*r.dependsOn);
+            if (dep != index.end()) {
+                p.spec.dependsOn = static_cast<int>(dep->second);
+            } else {
+                RunFilter one;
+                one.runIds = {*r.dependsOn};
+                const auto ce = d.store.runs(one);
+                if (!ce.empty() && ce.front().status == RunStatus::Completed) p.knownTarget = ce.front().bestEpoch;
+            }
+        }
+        if (device.empty()) device = p.spec.device;
+        d.result.runIds.push_back(r.id);
+        d.result.experimentId = r.experimentId;
+    }
+    RunQueueOptions slotOptions = d.options;
+    slotOptions.runsPerDevice = static_cast<int>(d.runs.front().spec.params.getInt("runner.runs_per_device"));
+    const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
+    d.launch(slots, static_cast<int>(d.runs.front().spec.params.getInt("runner.threads")));
     return d.result;
 }
 

@@ -574,6 +574,55 @@ std::string RunSpec::toYaml() const {
     return std::string(out.c_str()) + "\n";
 }
 
+RunSpec parseRunSpecYaml(const std::string& yamlText, const std::string& displayName, const TaskRegistry& tasks) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yamlText);
+    } catch (const YAML::Exception& e) {
+        throw Error(displayName + ": the stored run is not valid YAML: " + e.what());
+    }
+    auto text = [&](const YAML::Node& n, const std::string& key) {
+        if (!n[key].IsDefined() || !n[key].IsScalar()) throw Error(displayName + ": the stored run has no '" + key + "'");
+        return n[key].Scalar();
+    };
+    try {
+        RunSpec r;
+        r.experiment = text(root, "experiment");
+        r.taskId = text(root, "task");
+        const TaskInfo& task = tasks.requireInfo(r.taskId);
+        const YAML::Node loss = root["loss"];
+        if (!loss.IsMap()) throw Error(displayName + ": the stored run has no 'loss' mapping");
+        r.loss.name = text(loss, "name");
+        r.loss.kind = parseLossKind(text(loss, "loss"), displayName);
+        r.loss.lr = std::stod(text(loss, "lr"));
+        if (loss["k"].IsDefined()) r.loss.k = std::stod(text(loss, "k"));
+        if (loss["M"].IsDefined()) r.loss.M = std::stod(text(loss, "M"));
+        if (loss["preset"].IsDefined()) r.loss.preset = text(loss, "preset");
+        r.protocol = parseProtocol(text(root, "protocol"), displayName);
+        r.seed = std::stoll(text(root, "seed"));
+        r.device = text(root, "device");
+        std::map<std::string, ParamDecl> decls;
+        for (const auto& d : coreParamDecls()) decls[d.key] = d;
+        for (const auto& d : task.params) decls[d.key] = d;
+        for (const auto& [key, d] : decls) r.params.set(key, canonicalParamValue(d, d.defaultValue, "default of " + key), d.type);
+        for (const auto& section : kSections) {
+            const YAML::Node sec = root[section];
+            if (!sec.IsDefined() || !sec.IsMap()) continue;
+            for (const auto& kv : sec) {
+                const std::string key = section + "." + kv.first.Scalar();
+                const auto it = decls.find(key);
+                if (it == decls.end()) throw Error(displayName + ": the stored run has key '" + key + "', unknown to task " + r.taskId);
+                r.params.set(key, canonicalParamValue(it->second, scalarText(kv.second), displayName), it->second.type);
+            }
+        }
+        return r;
+    } catch (const std::invalid_argument&) {
+        throw Error(displayName + ": the stored run has a malformed number");
+    } catch (const YAML::Exception& e) {
+        throw Error(displayName + ": " + e.what());
+    }
+}
+
 std::vector<RunSpec> ExperimentSpec::expand() const {
     std::vector<RunSpec> runs;
     auto make = [&](const LossSpec& loss, Protocol p, std::int64_t seed) {

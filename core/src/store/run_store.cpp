@@ -244,8 +244,12 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
     }
     if (runs.empty()) return {};
     const std::string now = utcNow();
+    // Queued runs carry the process that will run them, so that runs a dead process left
+    // queued are found too (markOrphansInterrupted).
+    const std::int64_t pid = m_impl->m_pid;
+    const std::string host = m_impl->m_host;
     return m_impl->call<std::vector<std::int64_t>>(
-        [experimentId, runs, now](Database& db, std::vector<std::int64_t>& ids) {
+        [experimentId, runs, now, pid, host](Database& db, std::vector<std::int64_t>& ids) {
             Statement experiment(db, "SELECT 1 FROM experiments WHERE id = ?");
             experiment.bindInt64(1, experimentId);
             if (!experiment.step()) {
@@ -257,8 +261,8 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
                 db,
                 "INSERT INTO runs(experiment_id, task, loss_name, loss, k, M, lr, protocol, seed, "
                 "device, status, epochs, best_epoch, target_epochs, spec_yaml, error, created_at, "
-                "started_at, finished_at, wall_seconds, checkpoint_path, tags, notes) "
-                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "started_at, finished_at, wall_seconds, checkpoint_path, tags, notes, pid, host) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             ids.clear();
             ids.reserve(runs.size());
             for (const RunRecord& run : runs) {
@@ -286,6 +290,8 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
                 insert.bindTextOrNull(21, run.checkpointPath);
                 insert.bindTextOrNull(22, run.tags);
                 insert.bindTextOrNull(23, run.notes);
+                insert.bindInt64(24, pid);
+                insert.bindText(25, host);
                 insert.run();
                 ids.push_back(db.lastInsertId());
             }
@@ -403,8 +409,11 @@ int RunStore::markOrphansInterrupted() {
     const std::string host = m_impl->m_host;
     return m_impl->call<int>([host](Database& db, int& count) {
         std::vector<std::int64_t> orphans;
-        Statement running(db, "SELECT id, pid, host FROM runs WHERE status = ?");
+        // Running or still queued: both were owned by a process; when it is gone they will
+        // never finish on their own.
+        Statement running(db, "SELECT id, pid, host FROM runs WHERE status IN (?, ?)");
         running.bindText(1, runStatusName(RunStatus::Running));
+        running.bindText(2, runStatusName(RunStatus::Queued));
         while (running.step()) {
             // pid 0 or below would make kill() signal a process group, not test one process.
             const bool noPid = running.isNull(1) || running.int64(1) <= 0;

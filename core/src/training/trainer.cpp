@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <c10/util/Exception.h>
 #include <torch/serialize.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -31,7 +32,9 @@ double secondsSince(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-enum Stream : std::uint64_t { kSplitStream = 1, kSubsetStream = 2, kOrderStream = 3, kAugmentStream = 4, kTestStream = 5 };
+enum Stream : std::uint64_t {
+    kSplitStream = 1, kSubsetStream = 2, kOrderStream = 3, kAugmentStream = 4, kTestStream = 5, kDeviceStream = 6
+};
 
 } // namespace
 
@@ -67,6 +70,8 @@ std::mutex& initMutex() {
 
 class WeightSnapshot {
 public:
+    const std::vector<torch::Tensor>& tensors() const { return m_tensors; }
+    void setTensors(std::vector<torch::Tensor> tensors) { m_tensors = std::move(tensors); }
     void take(torch::nn::Module& model) {
         torch::NoGradGuard noGrad;
         m_tensors.clear();
@@ -166,6 +171,75 @@ private:
         m_augGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kAugmentStream));
     }
 
+    // The generator that dropout and other in-model randomness draw from on this device.
+    at::Generator deviceGenerator() const {
+        return m_device.is_cuda() ? at::globalContext().defaultGenerator(m_device) : at::detail::getDefaultCPUGenerator();
+    }
+
+    void saveResumeState(int epoch, const StoppingRule& rule, const WeightSnapshot& best) {
+        namespace fs = std::filesystem;
+        // The epoch's rows must be committed before a checkpoint claims the epoch is done;
+        // the other way round a crash could make a resumed run skip an epoch's metrics.
+        if (m_ctx.store) m_ctx.store->flush();
+        torch::serialize::OutputArchive archive;
+        torch::serialize::OutputArchive model, optimizer;
+        m_model->save(model);
+        m_optimizer->save(optimizer);
+        archive.write("model", model);
+        archive.write("optimizer", optimizer);
+        archive.write("rng/order", m_orderGen.get_state());
+        archive.write("rng/augment", m_augGen.get_state());
+        archive.write("rng/device", deviceGenerator().get_state());
+        const StoppingRule::State s = rule.state();
+        archive.write("state/epoch", c10::IValue(static_cast<std::int64_t>(epoch)));
+        archive.write("state/step", c10::IValue(m_step));
+        archive.write("state/rule", torch::tensor({static_cast<double>(s.lastEpoch), static_cast<double>(s.reported),
+                                                   static_cast<double>(s.sinceBest), s.best},
+                                                  torch::TensorOptions().dtype(torch::kDouble)));
+        archive.write("best/count", c10::IValue(static_cast<std::int64_t>(best.tensors().size())));
+        for (std::size_t i = 0; i < best.tensors().size(); ++i)
+            archive.write("best/" + std::to_string(i), best.tensors()[i]);
+        fs::create_directories(fs::path(m_ctx.resumePath).parent_path());
+        const std::string tmp = m_ctx.resumePath + ".tmp";
+        archive.save_to(tmp);
+        fs::rename(tmp, m_ctx.resumePath);
+    }
+
+    // Returns the last finished epoch recorded in the checkpoint.
+    int loadResumeState(StoppingRule& rule, WeightSnapshot& best) {
+        torch::serialize::InputArchive archive;
+        try {
+            archive.load_from(m_ctx.resumePath, m_device);
+        } catch (const c10::Error& e) {
+            throw Error("cannot resume from " + m_ctx.resumePath + ": " + e.what_without_backtrace());
+        }
+        torch::serialize::InputArchive model, optimizer;
+        archive.read("model", model);
+        archive.read("optimizer", optimizer);
+        m_model->load(model);
+        m_optimizer->load(optimizer);
+        torch::Tensor order, augment, device, ruleState;
+        archive.read("rng/order", order);
+        archive.read("rng/augment", augment);
+        archive.read("rng/device", device);
+        m_orderGen.set_state(order.cpu());
+        m_augGen.set_state(augment.cpu());
+        deviceGenerator().set_state(device.cpu());
+        c10::IValue epoch, step, count;
+        archive.read("state/epoch", epoch);
+        archive.read("state/step", step);
+        archive.read("state/rule", ruleState);
+        ruleState = ruleState.cpu();
+        const auto r = ruleState.accessor<double, 1>();
+        rule.restore({static_cast<int>(r[0]), static_cast<int>(r[1]), static_cast<int>(r[2]), r[3]});
+        m_step = step.toInt();
+        archive.read("best/count", count);
+        std::vector<torch::Tensor> tensors(static_cast<std::size_t>(count.toInt()));
+        for (std::size_t i = 0; i < tensors.size(); ++i) archive.read("best/" + std::to_string(i), tensors[i]);
+        best.setTensors(std::move(tensors));
+        return static_cast<int>(epoch.toInt());
+    }
+
     StoppingRule makeRule() const {
         const int maxEpochs = static_cast<int>(params().getInt("train.max_epochs"));
         switch (m_spec.protocol) {
@@ -250,11 +324,19 @@ private:
     void loop(RunOutcome& out) {
         StoppingRule rule = makeRule();
         WeightSnapshot best;
+        int firstEpoch = 1;
+        if (m_ctx.resume) {
+            firstEpoch = loadResumeState(rule, best) + 1;
+            out.epochs = firstEpoch - 1;
+        } else {
+            // Training draws dropout masks from the device's generator: seed it per run.
+            deviceGenerator().set_current_seed(deriveSeed(m_spec.seed, kDeviceStream));
+        }
         const bool runningTrainMetrics = params().getString("train.train_metrics") == "running";
         const std::int64_t evalBatch = params().getInt("train.eval_batch_size");
         std::vector<MetricValue> reported;
         out.status = RunStatus::Completed;
-        for (int epoch = 1; !rule.shouldStop(); ++epoch) {
+        for (int epoch = firstEpoch; !rule.shouldStop(); ++epoch) {
             setLearningRate(*m_optimizer, scheduledLearningRate(params(), m_spec.loss.lr, epoch));
             MetricAccumulator running(m_loss, m_numClasses);
             double trainSeconds = 0;
@@ -293,6 +375,7 @@ private:
                 out.error = "loss became NaN or infinite in epoch " + std::to_string(epoch);
                 break;
             }
+            if (!m_ctx.resumePath.empty()) saveResumeState(epoch, rule, best);
         }
         out.bestEpoch = rule.reportedEpoch();
         out.reported = reported;
@@ -300,6 +383,11 @@ private:
         if (out.status == RunStatus::Completed && !m_ctx.checkpointPath.empty() && out.bestEpoch > 0) {
             saveWeightsAtomically(*m_model, m_ctx.checkpointPath);
             if (m_ctx.store) m_ctx.store->setCheckpoint(m_ctx.runId, m_ctx.checkpointPath);
+        }
+        // A finished run keeps only the reported weights; a cancelled one may be resumed.
+        if (out.status != RunStatus::Cancelled && !m_ctx.resumePath.empty()) {
+            std::error_code ec;
+            std::filesystem::remove(m_ctx.resumePath, ec);
         }
     }
 

@@ -55,6 +55,10 @@ public:
     // Runs preflightExperiment(), stores the experiment and its runs (all `queued`), then
     // starts the workers. Throws Error, before anything is stored, when the preflight fails.
     RunQueueResult start(const ExperimentSpec& experiment);
+    // Continues interrupted or cancelled runs from their last checkpoint (or from the start
+    // when they never finished an epoch). Throws Error for an unknown run or one in another
+    // state. Use instead of start(), not after it.
+    RunQueueResult resume(const std::vector<std::int64_t>& runIds);
     // Blocks until every run has finished; returns the counts.
     RunQueueResult wait();
 

@@ -64,6 +64,10 @@ struct SpecOverride {
 // Parses "key=value"; throws Error on a malformed argument.
 SpecOverride parseOverride(const std::string& argument);
 
+// Reads back a run stored with RunSpec::toYaml() (for resuming it). Throws Error when the
+// text is not such a run or names a task that is not registered.
+RunSpec parseRunSpecYaml(const std::string& yamlText, const std::string& displayName, const TaskRegistry& tasks);
+
 // The core's own keys (data.*, train.*, runner.*) with defaults and bounds.
 const std::vector<ParamDecl>& coreParamDecls();
 

@@ -51,7 +51,8 @@ public:
                    double wallSeconds, const std::string& error);
     void setCheckpoint(std::int64_t runId, const std::string& path);
     void setTargetEpochs(std::int64_t runId, int targetEpochs);
-    // Runs left `running` by a process that no longer exists become `interrupted`.
+    // Runs left `running` or `queued` by a process (on this host) that no longer exists
+    // become `interrupted`; `losslab-cli resume` continues them.
     // Returns how many were changed. Waits.
     int markOrphansInterrupted();
     void flush(); // waits until everything queued so far is committed

@@ -22,6 +22,21 @@ public:
     double bestValue() const { return m_best; }
     int epochsWithoutImprovement() const { return m_sinceBest; }
     int maxEpochs() const { return m_maxEpochs; }
+
+    // What a checkpoint keeps so that a resumed run decides exactly as an uninterrupted one.
+    struct State {
+        int lastEpoch = 0;
+        int reported = 0;
+        int sinceBest = 0;
+        double best = 0.0;
+    };
+    State state() const { return {m_lastEpoch, m_reported, m_sinceBest, m_best}; }
+    void restore(const State& s) {
+        m_lastEpoch = s.lastEpoch;
+        m_reported = s.reported;
+        m_sinceBest = s.sinceBest;
+        m_best = s.best;
+    }
     bool isEarlyStopping() const { return m_early; }
 
 private:

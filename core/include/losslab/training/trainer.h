@@ -26,6 +26,11 @@ struct RunContext {
     std::function<void(const RunEvent&)> emit; // may be empty
     int targetEpochs = 0;                      // exact-epoch protocols: epochs to train
     std::string checkpointPath;                // where the reported weights go ("" = none)
+    // Resume checkpoint, rewritten after every epoch once that epoch's metrics are committed
+    // ("" = none): model, optimiser, every generator, the protocol's state. Removed when the
+    // run completes, diverges or fails; kept when it is cancelled or killed.
+    std::string resumePath;
+    bool resume = false; // continue from resumePath instead of starting at epoch 1
 };
 
 struct RunOutcome {
