@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config sqlite3   # sqlite3: the kill test checks integrity with it
   libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch falls back to the reference BLAS
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures

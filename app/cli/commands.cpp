@@ -130,7 +130,8 @@ RunQueueResult watchRuns(RunQueue& queue, int totalRuns, bool quiet, const std::
 int exitStatus(const RunQueueResult& result) {
     std::cout << result.completed << " completed, " << result.diverged << " diverged, " << result.failed << " failed, "
               << result.cancelled << " cancelled\n";
-    if (g_signal.load() != 0) return kExitInterrupted;
+    // 128 + the signal, as shells report it: 130 after SIGINT, 143 after SIGTERM.
+    if (g_signal.load() != 0) return 128 + g_signal.load();
     return result.failed > 0 ? kExitRunFailed : kExitOk;
 }
 
@@ -160,7 +161,8 @@ std::string mainHelp() {
            "  losslab-cli COMMAND --help    options of one command\n"
            "  losslab-cli --version         version\n"
            "\n"
-           "Exit status: 0 success, 1 a run failed, 2 invalid input (nothing was run), 130 interrupted.\n";
+           "Exit status: 0 success, 1 a run failed, 2 invalid input (nothing was run),\n"
+           "130 / 143 stopped by SIGINT / SIGTERM (runs stored as cancelled; losslab-cli resume continues them).\n";
 }
 
 int runTasksCommand(const std::vector<std::string>& argv) {

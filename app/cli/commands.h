@@ -1,6 +1,7 @@
 #pragma once
 // The losslab-cli commands. Each returns the process exit status:
-// 0 success, 1 a run failed, 2 invalid input found before any run started, 130 interrupted.
+// 0 success, 1 a run failed, 2 invalid input found before any run started, 130 / 143 when
+// SIGINT / SIGTERM stopped the runs (they are stored as cancelled and can be resumed).
 #include <string>
 #include <vector>
 
@@ -9,7 +10,6 @@ namespace losslab::cli {
 constexpr int kExitOk = 0;
 constexpr int kExitRunFailed = 1;
 constexpr int kExitInvalidInput = 2;
-constexpr int kExitInterrupted = 130;
 
 int runTasksCommand(const std::vector<std::string>& args);
 int runRunCommand(const std::vector<std::string>& args);

@@ -240,6 +240,7 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     const std::string device = d.options.device.empty() ? experiment.device : d.options.device;
     RunQueueOptions slotOptions = d.options;
     slotOptions.runsPerDevice = static_cast<int>(experiment.params.getInt("runner.runs_per_device"));
+    slotOptions.cpuSlots = static_cast<int>(experiment.params.getInt("runner.cpu_runs"));
     const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
     preflightExperiment(experiment, d.tasks, device);
 
@@ -334,6 +335,7 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
     }
     RunQueueOptions slotOptions = d.options;
     slotOptions.runsPerDevice = static_cast<int>(d.runs.front().spec.params.getInt("runner.runs_per_device"));
+    slotOptions.cpuSlots = static_cast<int>(d.runs.front().spec.params.getInt("runner.cpu_runs"));
     const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
     d.launch(slots, static_cast<int>(d.runs.front().spec.params.getInt("runner.threads")));
     return d.result;

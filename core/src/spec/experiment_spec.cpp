@@ -506,6 +506,7 @@ const std::vector<ParamDecl>& coreParamDecls() {
         {"train.log_every_steps", ParamType::Int, "50", "store the training loss every this many steps", 1.0, {}, {}},
         {"train.train_metrics", ParamType::String, "full", "train-split metrics: full (evaluate after each epoch) or running (averaged during the epoch)", {}, {}, {"full", "running"}},
         {"runner.runs_per_device", ParamType::Int, "1", "runs training at once on each CUDA device", 1.0, 64.0, {}},
+        {"runner.cpu_runs", ParamType::Int, "1", "runs training at once on the CPU (each gets cores / cpu_runs threads)", 1.0, 64.0, {}},
         {"runner.threads", ParamType::Int, "0", "CPU threads per run (0: all cores)", 0.0, 1024.0, {}},
     };
     return kDecls;
