@@ -2,6 +2,7 @@
 # Installs what LossLab needs from Debian 12's archive, and only what is missing.
 #   scripts/install-deps.sh            build + test + run dependencies
 #   scripts/install-deps.sh --bench    also PyTorch's Python API (the benchmark's baseline)
+#   scripts/install-deps.sh --fuzz     also clang and libFuzzer (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -11,9 +12,13 @@ packages=(
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy)
-fi
+for option in "$@"; do
+  case "$option" in
+    --bench) packages+=(python3-torch python3-numpy) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown option $option (expected --bench or --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

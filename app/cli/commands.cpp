@@ -120,9 +120,15 @@ RunQueueResult watchRuns(RunQueue& queue, int totalRuns, bool quiet, const std::
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     });
+    struct JoinOnExit {
+        std::atomic<bool>& done;
+        std::thread& thread;
+        ~JoinOnExit() {
+            done = true;
+            thread.join();
+        }
+    } joinOnExit{done, watcher};
     const RunQueueResult result = queue.wait();
-    done = true;
-    watcher.join();
     printer.finishLine();
     return result;
 }
@@ -130,6 +136,12 @@ RunQueueResult watchRuns(RunQueue& queue, int totalRuns, bool quiet, const std::
 int exitStatus(const RunQueueResult& result) {
     std::cout << result.completed << " completed, " << result.diverged << " diverged, " << result.failed << " failed, "
               << result.cancelled << " cancelled\n";
+    if (!result.storeFailure.empty()) {
+        std::cerr << "losslab-cli: error: the run database stopped accepting writes (" << result.storeFailure
+                  << "); the disk may be full or a file-size limit reached. Runs were stopped; everything "
+                     "committed before is intact. Free space, then `losslab-cli resume --all`.\n";
+        return kExitRunFailed;
+    }
     // 128 + the signal, as shells report it: 130 after SIGINT, 143 after SIGTERM.
     if (g_signal.load() != 0) return 128 + g_signal.load();
     return result.failed > 0 ? kExitRunFailed : kExitOk;

@@ -1,4 +1,5 @@
 // losslab-cli: the headless face of LossLab (see `losslab-cli --help`).
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,6 +9,9 @@
 
 int main(int argc, char** argv) {
     using namespace losslab::cli;
+    // Past a file-size limit, a write should fail with an error the store can report, not
+    // end the process (SIGXFSZ's default).
+    std::signal(SIGXFSZ, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << mainHelp();

@@ -187,6 +187,19 @@ kill-resume)
   cmp -s "$work/ref.list" "$work/runs.list" || fail "resumed runs differ: $(diff "$work/ref.list" "$work/runs.list")"
   cmp -s "$work/ref.metrics" "$work/runs.metrics" || fail "resumed epoch metrics differ: $(diff "$work/ref.metrics" "$work/runs.metrics" | head)"
   grep -q ',completed,' "$work/runs.list" || fail "not completed" ;;
+full-disk)
+  # A file-size limit stands in for a full disk: writes fail, the runs stop with a clear
+  # message, and what was stored before stays intact.
+  seed_db
+  out=$(ulimit -f 400; "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --set seeds=30 --set train.max_epochs=30 \
+        --set train.patience=30 --set train.log_every_steps=1 2>&1); rc=$?
+  [[ $rc -eq 1 ]] || fail "exit $rc, expected 1: $(tail -3 <<<"$out")"
+  grep -q 'the run database stopped accepting writes.*the disk may be full or a file-size limit reached' <<<"$out" || fail "no clear message: $(tail -3 <<<"$out")"
+  "$cli" list --db "$work/runs.sqlite" --format csv | head -3 > "$work/after.csv"
+  cmp -s "$work/before.csv" "$work/after.csv" || fail "stored runs changed: $(diff "$work/before.csv" "$work/after.csv")"
+  if command -v sqlite3 >/dev/null; then
+    [[ $(sqlite3 "$work/runs.sqlite" 'PRAGMA integrity_check') == ok ]] || fail "integrity check failed"
+  fi ;;
 *)
   fail "unknown case" ;;
 esac

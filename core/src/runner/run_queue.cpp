@@ -141,8 +141,20 @@ struct RunQueue::Impl {
         notify(e);
     }
 
+    // A database that can no longer be written (disk full, file-size limit) stops the queue:
+    // training on without storing would lose every result.
+    bool storeFailed() {
+        const std::string failure = store.writeFailure();
+        if (failure.empty()) return false;
+        std::lock_guard<std::mutex> lock(mutex);
+        if (result.storeFailure.empty()) result.storeFailure = failure;
+        cancelAll = true;
+        for (auto& r : runs) r.cancel->store(true);
+        return true;
+    }
+
     void execute(PlannedRun& run, const std::string& deviceName) {
-        if (cancelAll || *run.cancel) {
+        if (storeFailed() || cancelAll || *run.cancel) {
             finish(run, RunStatus::Cancelled, 0, 0, 0.0, "cancelled before it started");
             return;
         }
@@ -186,6 +198,7 @@ struct RunQueue::Impl {
         const auto task = tasks.require(run.spec.taskId);
         const RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
+        storeFailed();
     }
 
     void launch(const std::vector<std::string>& slots, int threadsFromSpec) {
@@ -344,7 +357,12 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
 RunQueueResult RunQueue::wait() {
     for (auto& w : m_impl->workers)
         if (w.joinable()) w.join();
-    m_impl->store.flush();
+    try {
+        m_impl->store.flush();
+    } catch (const Error& e) {
+        std::lock_guard<std::mutex> lock(m_impl->mutex);
+        if (m_impl->result.storeFailure.empty()) m_impl->result.storeFailure = e.what();
+    }
     std::lock_guard<std::mutex> lock(m_impl->mutex);
     return m_impl->result;
 }

@@ -99,6 +99,7 @@ void RunStore::Impl::push(Task task) {
 
 void RunStore::Impl::recordAsyncError(const std::string& message) {
     std::lock_guard<std::mutex> lock(m_errorMutex);
+    if (m_firstFailure.empty()) m_firstFailure = message;
     if (!m_pendingError.empty()) return;
     m_pendingError = message;
     // Once per flush period: a failing loop must not flood the terminal.
@@ -449,6 +450,15 @@ void RunStore::flush() {
                               }
                           }});
     if (const std::optional<std::string> error = done.get()) throw Error(*error);
+}
+
+} // namespace losslab
+
+namespace losslab {
+
+std::string RunStore::writeFailure() const {
+    std::lock_guard<std::mutex> lock(m_impl->m_errorMutex);
+    return m_impl->m_firstFailure;
 }
 
 } // namespace losslab

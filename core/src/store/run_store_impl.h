@@ -56,6 +56,7 @@ struct RunStore::Impl {
 
     std::mutex m_errorMutex;
     std::string m_pendingError; // first failed unawaited write since the last flush
+    std::string m_firstFailure; // first failed write ever (never cleared); under m_errorMutex
 
     std::thread m_writer;
 

@@ -32,6 +32,9 @@ struct RunQueueResult {
     std::int64_t experimentId = 0;
     std::vector<std::int64_t> runIds;
     int completed = 0, diverged = 0, failed = 0, cancelled = 0;
+    // The database stopped accepting writes: the queue cancelled the remaining runs. What
+    // was committed before stays; what came after is not stored.
+    std::string storeFailure;
 };
 
 // Checks that `device` ("auto", "cpu", "cuda", "cuda:N") can be used here; throws Error

@@ -56,6 +56,9 @@ public:
     // Returns how many were changed. Waits.
     int markOrphansInterrupted();
     void flush(); // waits until everything queued so far is committed
+    // The first write that failed since the store was opened (disk full, file-size limit,
+    // I/O error), or "" while every write has succeeded. Sticky: a runner stops on it.
+    std::string writeFailure() const;
 
     // --- reads (own connection, one read at a time; see only committed writes) ---
     std::vector<ExperimentRecord> experiments() const; // ordered by id

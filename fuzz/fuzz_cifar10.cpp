@@ -1,0 +1,15 @@
+// libFuzzer target: CIFAR-10 batch files (readCifar10Files).
+// The input format is described at runCifar10Input() in fuzz_entry_points.h.
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz_entry_points.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    try {
+        losslab::fuzz::runCifar10Input(data, size);
+    } catch (const losslab::Error&) {
+        // Refused with the project's error: the expected outcome for bad input.
+    }
+    return 0;
+}
