@@ -4,7 +4,7 @@
 # prints a Markdown table with the ratio C++ / Python. It measures; it never fails on time.
 #
 #   bench/run_step_bench.sh [--device cpu|cuda] [--repeats N] [--steps N] [--warmup N]
-#                           [--threads N] [--quick]
+#                           [--threads N] [--wait-idle SECONDS] [--quick]
 #
 # Configurations: MLP 784-512-512-10 at batch 128 and 512, the small CNN at batch 128, each
 # with ce and square. Every configuration runs as alternating invocations, repeated
@@ -30,6 +30,7 @@ steps=100
 warmup=10
 threads=$(nproc)
 quick=0
+wait_idle=120
 
 while (( $# )); do
   case "$1" in
@@ -39,7 +40,8 @@ while (( $# )); do
     --warmup) warmup=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --wait-idle) wait_idle=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_step_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,7 +71,8 @@ trap 'rm -f "$results" "$line_file"' EXIT
 # Share of the machine that other processes used while a command ran: busy CPU time of the
 # whole machine (/proc/stat) minus this script's waited-for children (/proc/$$/stat), over
 # wall time x cores. On two cores a compile next door makes a 2-thread step many times
-# slower, so disturbed invocations are rerun (up to $max_tries tries) and counted.
+# slower, so each invocation first waits (up to --wait-idle seconds, default 120) for a quiet
+# second, and disturbed invocations are rerun (up to $max_tries tries) and counted.
 max_tries=3
 disturbed_limit=10 # percent
 ncpu=$(nproc)
@@ -77,11 +80,23 @@ machine_busy() { local _c u n s i w q sq st _r; read -r _c u n s i w q sq st _r 
 own_children() { local f; read -r -a f </proc/$$/stat; echo $((f[15] + f[16])); } # cutime + cstime
 uptime_cs() { local up _r; read -r up _r </proc/uptime; echo "${up/./}"; }
 
+# Waits (at most $wait_idle seconds) until other processes use under the limit for a second.
+wait_quiet() {
+  local waited=0 b0
+  while (( waited < wait_idle )); do
+    b0=$(machine_busy)
+    sleep 1
+    (( ($(machine_busy) - b0) * 100 / (100 * ncpu) <= disturbed_limit )) && return 0
+    waited=$((waited + 1))
+  done
+}
+
 # run_one VARIANT COMMAND...: appends "VARIANT<TAB>OTHER_PERCENT<TAB>JSON" to $results.
 run_one() {
   local variant=$1; shift
   local try other b0 o0 t0
   for ((try = 1; try <= max_tries; ++try)); do
+    wait_quiet
     b0=$(machine_busy); o0=$(own_children); t0=$(uptime_cs)
     "$@" --json >"$line_file"
     other=$(( ( ($(machine_busy) - b0) - ($(own_children) - o0) ) * 100 / ( ($(uptime_cs) - t0) * ncpu + 1 ) ))

@@ -120,15 +120,17 @@ std::string readText(const fs::path& path) {
     return std::string(bytes.begin(), bytes.end());
 }
 
-// The preset with its model section replaced by the toy task's one key, so it validates to the end.
+// The preset with its model section replaced by the toy task's one key, and without the data
+// keys its real task declares (permutation_seed, augment), so that it validates to the end.
 std::string withToyModel(const std::string& preset) {
     std::istringstream in(preset);
     std::string line, out;
-    bool inModel = false;
+    std::string section;
     while (std::getline(in, line)) {
-        if (line.rfind("model:", 0) == 0) inModel = true;
-        else if (!line.empty() && line[0] != ' ' && line[0] != '#') inModel = false;
-        if (!inModel) out += line + "\n";
+        if (!line.empty() && line[0] != ' ' && line[0] != '#') section = line.substr(0, line.find(':'));
+        const bool taskDataKey = section == "data" && line.rfind("  ", 0) == 0 && line.rfind("  root:", 0) != 0
+                                 && line.rfind("  val_fraction:", 0) != 0 && line.rfind("  limit_", 0) != 0;
+        if (section != "model" && !taskDataKey) out += line + "\n";
     }
     return out + "model:\n  hidden: 32\n";
 }

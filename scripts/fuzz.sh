@@ -52,9 +52,9 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
     -DLOSSLAB_FUZZ=ON -DLOSSLAB_GUI=OFF -DLOSSLAB_TESTS=OFF -DLOSSLAB_BENCH=OFF >/dev/null
 fi
 
-# LibTorch keeps allocations alive until exit that LeakSanitizer would report at the end of
-# every run; leaks are not what these targets look for. ODR checking stays on.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+# ASan's defaults work with the uninstrumented LibTorch (leak and ODR checks included; set
+# ASAN_OPTIONS=detect_leaks=0 should LibTorch's lazy allocations ever be reported as leaks).
+# UBSan reports already abort (-fno-sanitize-recover); the stack trace says where.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 if (( make_seeds )); then
@@ -85,7 +85,9 @@ run_target() {
               -print_final_stats=1 -artifact_prefix="$artifacts/")
   [[ -f "$root/fuzz/$target.dict" ]] && args+=(-dict="$root/fuzz/$target.dict")
   # The first folder receives new inputs; the committed seeds are only read.
+  local start=$SECONDS
   (cd "$build" && "$build/bin/fuzz_$target" "${args[@]}" "$corpus" "$root/fuzz/corpus/$target") >"$log" 2>&1 || true
+  echo $((SECONDS - start)) >"$log.seconds"
 }
 
 summary() {
@@ -94,8 +96,8 @@ summary() {
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1 || true)
   crashes=$(find "$artifacts" -type f -newer "$log.start" 2>/dev/null | wc -l)
-  printf '%-16s %8ss %12s executions   %-20s crashes: %s   (log: %s)\n' "$target" "$seconds" "${runs:-?}" \
-    "${cov:-cov: ?}" "$crashes" "$log"
+  printf '%-16s %5ss %12s executions   %-20s crashes: %s   (log: %s)\n' "$target" "$(cat "$log.seconds")" \
+    "${runs:-?}" "${cov:-cov: ?}" "$crashes" "$log"
   if (( crashes > 0 )); then
     find "$artifacts" -type f -newer "$log.start" -printf '    %p\n'
     return 1

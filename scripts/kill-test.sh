@@ -2,8 +2,11 @@
 # Fault-tolerance test of losslab-cli: kills `run` / `resume --all` with SIGKILL at random
 # moments, checks the database after every kill (SQLite integrity, no committed epoch row lost
 # or changed), resumes to completion and requires results identical to an uninterrupted
-# reference run. Then stops a run with SIGTERM, expects exit 143 and cancelled runs, resumes
-# them and compares again. docs/fault-tolerance.md explains what is checked and why.
+# reference run. The experiment trains for ~3 s, about four kill delays; when a process
+# finishes before its kill, that database (a "round") is compared with the reference and the
+# next kill starts a fresh one, until N kills have landed. Then stops a run with SIGTERM, expects exit
+# 143 and cancelled runs, resumes them and compares again. docs/fault-tolerance.md explains
+# what is checked and why.
 #
 # Usage: scripts/kill-test.sh [--kills N] [--cli PATH] [--keep DIR] [--seed S]
 #   --kills N   SIGKILLs that must land on a live process (default 20)
@@ -20,7 +23,7 @@ cli=""
 keep=""
 seed=$$
 landed=0
-usage() { sed -n '8,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '11,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --kills) kills_wanted=${2:-}; shift 2 ;;
@@ -63,8 +66,9 @@ fail() {
 log() { echo "kill-test: $*"; }
 
 # The experiment: 2 losses x 2 protocols x 2 seeds = 6 runs (same_epochs_as_ce applies to the
-# square loss only), ~1 s of training on one core. One thread per run, so that the reference
-# and every resumed process compute in the same order.
+# square loss only). Patience 50 > max_epochs, so early stopping trains every epoch: ~3 s of
+# training on one core after ~0.7 s of start-up, so that several kills land on each database.
+# One thread per run, so that the reference and every resumed process compute in the same order.
 cat > "$work/kill-test.yaml" <<YAML
 name: kill-test
 task: fashion_mnist/mlp
@@ -73,7 +77,7 @@ losses: [ce, square]
 protocols: [early_stopping, same_epochs_as_ce]
 seeds: 2
 data: {root: $data, limit_train: 600, limit_test: 300}
-train: {max_epochs: 8, patience: 50, log_every_steps: 2}
+train: {max_epochs: 40, patience: 50, log_every_steps: 2}
 model: {hidden: [16]}
 runner: {threads: 1}
 YAML
@@ -115,44 +119,52 @@ check_db() {
   rows_checked=$((rows_checked + $(wc -l < "$old")))
 }
 
-# compare_with_ref DB WHAT: list columns loss..test_acc, metrics-long.csv (timings left out),
-# step_metrics, and the checkpoint folder must equal the reference's.
+# make_ref YAML REF: an uninterrupted run into REF.sqlite, and what compare_with_ref needs.
+make_ref() {
+  local yaml=$1 ref=$2
+  "$cli" run "$yaml" --db "$work/$ref.sqlite" --quiet > "$work/$ref.out" 2>&1 || fail "the reference run $ref failed: $(tail -5 "$work/$ref.out")"
+  "$cli" list --db "$work/$ref.sqlite" --format csv | cut -d, -f4-14 > "$work/$ref.list"
+  count_runs "$work/$ref.sqlite" > "$work/$ref.runs"
+  [[ $(grep -c ',completed,' "$work/$ref.list") -eq $(cat "$work/$ref.runs") ]] || fail "the reference $ref did not complete every run: $(cat "$work/$ref.list")"
+  "$cli" report --db "$work/$ref.sqlite" --out "$work/$ref-report" --formats csv --figures none > /dev/null 2>&1 || fail "report of the reference $ref failed"
+  grep -vE ',(wall_s|examples_per_s),' "$work/$ref-report/metrics-long.csv" > "$work/$ref.metrics"
+  dump_steps "$work/$ref.sqlite" > "$work/$ref.steps"
+}
+
+# compare_with_ref DB REF WHAT: list columns loss..test_acc, metrics-long.csv (timings left
+# out), step_metrics, and the checkpoint folder must equal those of the reference REF.
 compare_with_ref() {
-  local db=$1 what=$2 name
+  local db=$1 ref=$2 what=$3 name
   name=$(basename "$db" .sqlite)
   "$cli" list --db "$db" --format csv | cut -d, -f4-14 > "$work/$name.list" || fail "$what: list failed"
-  cmp -s "$work/ref.list" "$work/$name.list" || fail "$what: runs differ from the reference (loss..test_acc): $(diff "$work/ref.list" "$work/$name.list" | head -20)"
+  cmp -s "$work/$ref.list" "$work/$name.list" || fail "$what: runs differ from the reference (loss..test_acc): $(diff "$work/$ref.list" "$work/$name.list" | head -20)"
   rm -rf "$work/$name-report"
   "$cli" report --db "$db" --out "$work/$name-report" --formats csv --figures none > /dev/null 2> "$work/$name-report.err" ||
     fail "$what: report failed: $(cat "$work/$name-report.err")"
   grep -vE ',(wall_s|examples_per_s),' "$work/$name-report/metrics-long.csv" > "$work/$name.metrics"
-  cmp -s "$work/ref.metrics" "$work/$name.metrics" || fail "$what: metrics-long.csv differs from the reference: $(diff "$work/ref.metrics" "$work/$name.metrics" | head -20)"
+  cmp -s "$work/$ref.metrics" "$work/$name.metrics" || fail "$what: metrics-long.csv differs from the reference: $(diff "$work/$ref.metrics" "$work/$name.metrics" | head -20)"
   dump_steps "$db" > "$work/$name.steps"
-  cmp -s "$work/ref.steps" "$work/$name.steps" || fail "$what: step_metrics differ from the reference: $(diff "$work/ref.steps" "$work/$name.steps" | head -20)"
+  cmp -s "$work/$ref.steps" "$work/$name.steps" || fail "$what: step_metrics differ from the reference: $(diff "$work/$ref.steps" "$work/$name.steps" | head -20)"
   local dir=$work/$name-checkpoints left pts
   left=$(find "$dir" -name '*.resume.pt*' 2>/dev/null)
   [[ -z $left ]] || fail "$what: resume checkpoints left after every run completed: $left"
   pts=$(find "$dir" -name 'run-*.pt' 2>/dev/null | wc -l)
-  [[ $pts -eq $runs_total ]] || fail "$what: expected $runs_total run-<id>.pt checkpoints in $dir, found $pts"
+  [[ $pts -eq $(cat "$work/$ref.runs") ]] || fail "$what: expected $(cat "$work/$ref.runs") run-<id>.pt checkpoints in $dir, found $pts"
 }
 
 # --- the reference ---------------------------------------------------------------------
 log "losslab-cli: $cli; work folder: $work; seed $seed; kills wanted: $kills_wanted"
 t0=$SECONDS
-"$cli" run "$work/kill-test.yaml" --db "$work/ref.sqlite" --quiet > "$work/ref.out" 2>&1 || fail "the reference run failed: $(tail -5 "$work/ref.out")"
-runs_total=$(count_runs "$work/ref.sqlite")
-"$cli" list --db "$work/ref.sqlite" --format csv | cut -d, -f4-14 > "$work/ref.list"
-[[ $(grep -c ',completed,' "$work/ref.list") -eq $runs_total && $runs_total -eq 6 ]] || fail "the reference did not complete 6 runs: $(cat "$work/ref.list")"
-"$cli" report --db "$work/ref.sqlite" --out "$work/ref-report" --formats csv --figures none > /dev/null 2>&1 || fail "report of the reference failed"
-grep -vE ',(wall_s|examples_per_s),' "$work/ref-report/metrics-long.csv" > "$work/ref.metrics"
-dump_steps "$work/ref.sqlite" > "$work/ref.steps"
-ref_seconds=$((SECONDS - t0))
-log "reference: $runs_total runs, $(($(wc -l < "$work/ref.metrics") - 1)) epoch metric rows, $(wc -l < "$work/ref.steps") step rows, ${ref_seconds} s"
+make_ref "$work/kill-test.yaml" ref
+runs_total=$(cat "$work/ref.runs")
+[[ $runs_total -eq 6 ]] || fail "the reference has $runs_total runs, expected 6"
+log "reference: $runs_total runs, $(($(wc -l < "$work/ref.metrics") - 1)) epoch metric rows, $(wc -l < "$work/ref.steps") step rows, $((SECONDS - t0)) s"
 
 # --- SIGKILL at random moments ---------------------------------------------------------
 test_db=$work/test.sqlite
 landed=0          # SIGKILLs that ended a live process
 with_progress=0   # ... after which more epoch rows were stored than at the previous check
+of_run=0          # ... of them on `run` (the others on `resume --all`)
 missed=0          # the process had already finished when the signal came
 rounds=0          # fresh databases trained to completion and compared with the reference
 fresh_round() {
@@ -161,7 +173,7 @@ fresh_round() {
   mode=run
 }
 finish_round() { # the test database has every run completed: compare, then start afresh
-  compare_with_ref "$test_db" "round $((rounds + 1))"
+  compare_with_ref "$test_db" ref "round $((rounds + 1))"
   rounds=$((rounds + 1))
   fresh_round
 }
@@ -176,10 +188,11 @@ fresh_round
 attempt=0
 while ((landed < kills_wanted)); do
   attempt=$((attempt + 1))
+  : > "$work/attempt-$attempt.log" # exists before the child opens it, for the grep below
   if [[ $mode == run ]]; then
-    "$cli" run "$work/kill-test.yaml" --db "$test_db" > "$work/attempt-$attempt.log" 2>&1 &
+    "$cli" run "$work/kill-test.yaml" --db "$test_db" >> "$work/attempt-$attempt.log" 2>&1 &
   else
-    "$cli" resume --db "$test_db" --all > "$work/attempt-$attempt.log" 2>&1 &
+    "$cli" resume --db "$test_db" --all >> "$work/attempt-$attempt.log" 2>&1 &
   fi
   pid=$!
   # The delay counts from the line saying the runs are stored (run) or resumed (resume), so
@@ -196,7 +209,7 @@ while ((landed < kills_wanted)); do
   wait "$pid" 2>/dev/null
   rc=$?
   case $rc in
-    137) landed=$((landed + 1)); what="kill $landed ($mode, after $ms ms)" ;;
+    137) landed=$((landed + 1)); what="kill $landed ($mode, after $ms ms)"; [[ $mode == run ]] && of_run=$((of_run + 1)) ;;
     0) missed=$((missed + 1)); what="attempt $attempt ($mode finished within $ms ms)" ;;
     *) fail "attempt $attempt: $mode exited $rc instead of being killed: $(tail -5 "$work/attempt-$attempt.log")" ;;
   esac
@@ -224,13 +237,19 @@ else
   "$cli" resume --db "$test_db" --all > "$work/final.log" 2>&1 || fail "resume --all after the last kill exited $?: $(tail -5 "$work/final.log")"
 fi
 check_db "$test_db" "$work/prev.dump" "$work/now.dump" "after the final resume"
-compare_with_ref "$test_db" "after $landed kills, resumed to completion"
+compare_with_ref "$test_db" ref "after $landed kills, resumed to completion"
 rounds=$((rounds + 1))
 log "SIGKILL: $landed kills landed ($with_progress after new epochs were stored), $missed missed, $rounds round(s) resumed to completion: identical to the reference"
 
 # --- SIGTERM ---------------------------------------------------------------------------
+# The same with one seed (3 runs) and its own reference. A run trains ~0.5 s, so it is still
+# training when the CLI handles the signal (it looks every 50 ms).
+sed 's/^name: kill-test/name: kill-test-term/; s/^seeds: 2/seeds: 1/' \
+  "$work/kill-test.yaml" > "$work/kill-test-term.yaml"
+make_ref "$work/kill-test-term.yaml" term-ref
 term_db=$work/term.sqlite
-"$cli" run "$work/kill-test.yaml" --db "$term_db" > "$work/term.out" 2> "$work/term.err" &
+: > "$work/term.err"
+"$cli" run "$work/kill-test-term.yaml" --db "$term_db" > "$work/term.out" 2>> "$work/term.err" &
 pid=$!
 for _ in $(seq 1 3000); do grep -q ' epoch 1/' "$work/term.err" && break; sleep 0.01; done
 grep -q ' epoch 1/' "$work/term.err" || { kill -KILL "$pid"; fail "SIGTERM: no epoch finished within 30 s: $(tail -3 "$work/term.err")"; }
@@ -247,6 +266,7 @@ cancelled_ids=$(sqlite3 -readonly "$term_db" "SELECT id FROM runs WHERE status =
 [[ -n $cancelled_ids ]] || fail "SIGTERM: no run was cancelled"
 n_cancelled=$(wc -w <<<"$cancelled_ids")
 mid_run=$(sqlite3 -readonly "$term_db" "SELECT id FROM runs WHERE status = 'cancelled' AND epochs > 0" | tr '\n' ' ')
+[[ -n $mid_run ]] || fail "SIGTERM: no run was cancelled mid-training (after its first epoch): $("$cli" list --db "$term_db" 2>&1)"
 for id in $mid_run; do
   [[ -e $work/term-checkpoints/run-$id.resume.pt ]] || fail "SIGTERM: run $id was cancelled after an epoch but has no resume checkpoint"
 done
@@ -254,17 +274,17 @@ done
 # shellcheck disable=SC2086
 "$cli" resume --db "$term_db" $cancelled_ids > "$work/term-resume.log" 2>&1 || fail "SIGTERM: resume of runs $cancelled_ids exited $?: $(tail -5 "$work/term-resume.log")"
 check_db "$term_db" "$work/term.dump" "$work/term2.dump" "after resuming the cancelled runs"
-compare_with_ref "$term_db" "SIGTERM, resumed"
+compare_with_ref "$term_db" term-ref "SIGTERM, resumed"
 log "SIGTERM: exit 143, $n_cancelled run(s) cancelled ($(wc -w <<<"$mid_run") after at least one epoch), resumed: identical to the reference"
 
 # --- summary ---------------------------------------------------------------------------
 cat <<EOF
 kill-test summary (seed $seed, $((SECONDS - t0)) s)
-  SIGKILL: $landed kill(s) landed ($with_progress after new epoch rows had been committed), $missed attempt(s) finished before the kill
+  SIGKILL: $landed kill(s) landed ($of_run on run, $((landed - of_run)) on resume --all; $with_progress after new epoch rows had been committed), $missed attempt(s) finished before the kill
   integrity checks: $integrity_checks, all 'ok'
   epoch_metrics rows re-checked after kills: $rows_checked, none lost or changed
   rounds resumed to completion and compared with the reference: $rounds, all identical
     (list loss..test_acc of $runs_total runs, $(($(wc -l < "$work/ref.metrics") - 1)) metrics-long.csv rows, $(wc -l < "$work/ref.steps") step_metrics rows; run-<id>.pt present, no *.resume.pt left)
-  SIGTERM: exit 143, $n_cancelled run(s) cancelled, $(wc -w <<<"$mid_run") of them mid-training, resumed by id: identical
+  SIGTERM: exit 143, $n_cancelled of $(cat "$work/term-ref.runs") run(s) cancelled, $(wc -w <<<"$mid_run") of them mid-training, resumed by id: identical to its own reference
 PASS
 EOF

@@ -16,6 +16,7 @@
 
 #include "../../fuzz/fuzz_entry_points.h"
 #include "error_matchers.h"
+#include "losslab/data/idx_reader.h"
 #include "losslab/error.h"
 #include "losslab/spec/experiment_spec.h"
 
@@ -123,6 +124,45 @@ TEST(ExperimentNodeCap, LargeHonestFileStillLoads) {
     const losslab::ExperimentSpec spec =
         loadText("task: toy/blobs\nlosses: [ce]\ntrain: {schedule: multistep, milestones: [" + milestones + "]}\n");
     EXPECT_EQ(spec.params.raw("train.milestones").substr(0, 10), "[1, 2, 3, ");
+}
+
+// ---------------------------------------------------------------- IDX header limits
+
+std::string writeScratch(const std::string& name, const std::vector<std::uint8_t>& bytes) {
+    return losslab::fuzz::Internal::ScratchDir::instance().write(name, bytes.data(), bytes.size());
+}
+
+std::vector<std::uint8_t> idxHeader(const std::vector<std::uint32_t>& dims) {
+    std::vector<std::uint8_t> out{0, 0, 0x08, static_cast<std::uint8_t>(dims.size())};
+    for (std::uint32_t d : dims)
+        for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(d >> shift));
+    return out;
+}
+
+TEST(IdxHeaderLimits, ZeroDimensionDoesNotHideOverflowingDimensions) {
+    // Found by fuzz_idx: the data is empty, but LibTorch multiplies the other dimensions and
+    // threw c10::Error ("Storage size calculation overflowed") past the reader.
+    for (const std::string& suffix : {"", ".gz"}) {
+        const std::string path = writeScratch("overflow-then-zero" + suffix, idxHeader({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0}));
+        EXPECT_TRUE(throwsErrorWith([&] { losslab::readIdxUint8(path); }, {path, "2^63", "corrupt"}));
+    }
+}
+
+TEST(IdxHeaderLimits, ZeroDimensionWithOrdinaryDimensionsIsAnEmptyTensor) {
+    const torch::Tensor t = losslab::readIdxUint8(writeScratch("empty-ubyte", idxHeader({0, 28, 28})));
+    EXPECT_EQ(t.sizes(), torch::IntArrayRef({0, 28, 28}));
+}
+
+TEST(IdxHeaderLimits, TwentyByteFileClaimingHundredGigabytesIsRefusedUnread) {
+    // 16-byte header for 100,000 x 1,000 x 1,000 bytes (100 GB), then 4 bytes of data.
+    std::vector<std::uint8_t> bytes = idxHeader({100000, 1000, 1000});
+    bytes.insert(bytes.end(), {1, 2, 3, 4});
+    ASSERT_EQ(bytes.size(), 20u);
+    const std::string plain = writeScratch("huge-claim-ubyte", bytes);
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::readIdxUint8(plain); }, {plain, "truncated", "100000000000"}));
+    // Named .gz, the bytes pass through zlib and the header is checked against what arrives.
+    const std::string gz = writeScratch("huge-claim-ubyte.gz", bytes);
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::readIdxUint8(gz); }, {gz, "truncated", "100000000000"}));
 }
 
 } // namespace

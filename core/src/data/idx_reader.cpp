@@ -113,12 +113,12 @@ IdxHeader readHeader(const std::string& path, const ReadFn& read) {
         else
             product *= dim;
     }
-    if (anyZero)
-        product = 0;
-    else if (overflow)
+    // Checked even when a dimension is 0 and the data is empty: LibTorch still multiplies the
+    // other dimensions (strides, storage size) and throws its own error when they overflow.
+    if (overflow)
         throw Error(path + ": header dimensions " + dimsText(header.dims)
-                    + " would need more than 2^63 bytes of data; the header is corrupt");
-    header.dataBytes = product;
+                    + " multiply to more than 2^63 elements; the header is corrupt");
+    header.dataBytes = anyZero ? 0 : product;
     return header;
 }
 

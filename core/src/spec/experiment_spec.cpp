@@ -16,6 +16,9 @@ namespace losslab {
 namespace {
 
 constexpr std::size_t kMaxSpecBytes = 1 << 20; // an experiment file is small; refuse a huge one
+// Real files have a few hundred nodes. Aliases make a small text a huge (or, through an anchor
+// used inside itself, cyclic) tree that every later walk would follow, so they count at each use.
+constexpr std::size_t kMaxSpecNodes = 100000;
 
 // Where a node came from: "file:line:col", or the --set argument that produced it.
 class Locator {
@@ -437,10 +440,35 @@ void rejectDuplicateKeys(const YAML::Node& node, const std::string& file) {
     }
 }
 
+// Counts nodes as found, stopping at the cap; iterative, so depth and cycles cannot exhaust the stack.
+void rejectTooManyNodes(const YAML::Node& root, const std::string& file) {
+    std::vector<YAML::Node> pending{root};
+    std::size_t count = 1;
+    auto found = [&](const YAML::Node& node) {
+        if (++count > kMaxSpecNodes)
+            throw Error(file + ": the YAML has more than " + std::to_string(kMaxSpecNodes) +
+                        " nodes, the limit for an experiment file (an alias counts each time it is used)");
+        pending.push_back(node);
+    };
+    while (!pending.empty()) {
+        const YAML::Node node = pending.back();
+        pending.pop_back();
+        if (node.IsMap()) {
+            for (const auto& kv : node) {
+                found(kv.first);
+                found(kv.second);
+            }
+        } else if (node.IsSequence()) {
+            for (const auto& item : node) found(item);
+        }
+    }
+}
+
 ExperimentSpec loadFromRoot(YAML::Node root, const std::string& displayName,
                             const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
     std::map<std::string, std::string> overridden;
     if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    rejectTooManyNodes(root, displayName);
     rejectDuplicateKeys(root, displayName);
     for (const auto& o : overrides) {
         applyOverride(root, o);

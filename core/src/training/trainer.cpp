@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <list>
 #include <mutex>
 
@@ -326,8 +327,29 @@ private:
         WeightSnapshot best;
         int firstEpoch = 1;
         if (m_ctx.resume) {
-            firstEpoch = loadResumeState(rule, best) + 1;
-            out.epochs = firstEpoch - 1;
+            try {
+                firstEpoch = loadResumeState(rule, best) + 1;
+                out.epochs = firstEpoch - 1;
+                // After a power loss the checkpoint may be newer than the committed rows;
+                // resuming from it would leave a gap, so train again instead.
+                if (m_ctx.store) {
+                    int stored = 0;
+                    for (const auto& row : m_ctx.store->epochMetrics({m_ctx.runId})) stored = std::max(stored, row.epoch);
+                    if (stored < out.epochs)
+                        throw Error("its checkpoint is at epoch " + std::to_string(out.epochs) + " but the database holds " +
+                                    std::to_string(stored) + " epoch(s)");
+                }
+            } catch (const std::exception& e) {
+                // A damaged checkpoint: start over. The run is determined by its seed, so the
+                // epochs already stored are rewritten with the same values.
+                std::cerr << "losslab: run #" << m_ctx.runId << ": " << e.what() << "; training it again from epoch 1\n";
+                prepare();
+                out.epochs = 0;
+                rule = makeRule();
+                best = WeightSnapshot();
+                m_step = 0;
+                deviceGenerator().set_current_seed(deriveSeed(m_spec.seed, kDeviceStream));
+            }
         } else {
             // Training draws dropout masks from the device's generator: seed it per run.
             deviceGenerator().set_current_seed(deriveSeed(m_spec.seed, kDeviceStream));
