@@ -261,3 +261,38 @@ TEST_F(RunnerTest, ResumeRefusesRunsThatAreNotInterrupted) {
     }
     EXPECT_THROW(queue.resume({987654}), Error);
 }
+
+TEST_F(RunnerTest, DamagedCheckpointMakesTheResumedRunStartOverWithTheSameResult) {
+    const std::vector<SpecOverride> overrides = {{"seeds", "[2]"}, {"protocols", "[early_stopping]"},
+                                                 {"train.patience", "50"}, {"train.max_epochs", "4"}};
+    RunStore store(dbPath());
+    std::vector<std::int64_t> reference, cut;
+    {
+        RunQueue queue(store, m_registry);
+        queue.start(spec(kPaired, overrides));
+        reference = queue.wait().runIds;
+    }
+    {
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 2) queue.cancelAll();
+        });
+        queue.start(spec(kPaired, overrides));
+        cut = queue.wait().runIds;
+    }
+    const fs::path checkpoint = m_dir / "runs-checkpoints" / ("run-" + std::to_string(cut[0]) + ".resume.pt");
+    ASSERT_TRUE(fs::exists(checkpoint));
+    fs::resize_file(checkpoint, 100); // truncated: not a readable archive any more
+    {
+        RunQueue queue(store, m_registry);
+        queue.resume(cut);
+        EXPECT_EQ(queue.wait().completed, 2);
+    }
+    for (std::size_t i = 0; i < cut.size(); ++i) {
+        RunFilter a, b;
+        a.runIds = {reference[i]};
+        b.runIds = {cut[i]};
+        EXPECT_EQ(store.runs(a).front().testAcc, store.runs(b).front().testAcc);
+        EXPECT_EQ(store.runs(a).front().epochs, store.runs(b).front().epochs);
+    }
+}
