@@ -1,8 +1,8 @@
 // Writes the seed corpora of the fuzz targets: small valid inputs in each target's input format
 // (see fuzz_entry_points.h), from which libFuzzer mutates.
 //   losslab_fuzz_seeds <corpus folder> <resources/experiments folder>
-// writes <corpus>/{idx,cifar10,experiment_yaml,run_store}/<name>. Deterministic: the same
-// files every time, so the committed corpus only changes when this program does.
+// writes <corpus>/{idx,cifar10,experiment_yaml,run_store}/<name>. The same files every time,
+// except that the databases hold the time, host and process id RunStore records with a run.
 #include <sqlite3.h>
 #include <zlib.h>
 

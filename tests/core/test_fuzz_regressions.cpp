@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,11 @@ std::vector<SavedInput> savedInputs() {
         for (const fs::path& file : files) inputs.push_back({target, file});
     }
     return inputs;
+}
+
+// ctest shows the parameter: the file, not the struct's bytes.
+void PrintTo(const SavedInput& input, std::ostream* out) {
+    *out << input.file.string();
 }
 
 std::string testName(const testing::TestParamInfo<SavedInput>& info) {
@@ -142,8 +148,8 @@ std::vector<std::uint8_t> idxHeader(const std::vector<std::uint32_t>& dims) {
 TEST(IdxHeaderLimits, ZeroDimensionDoesNotHideOverflowingDimensions) {
     // Found by fuzz_idx: the data is empty, but LibTorch multiplies the other dimensions and
     // threw c10::Error ("Storage size calculation overflowed") past the reader.
-    for (const std::string& suffix : {"", ".gz"}) {
-        const std::string path = writeScratch("overflow-then-zero" + suffix, idxHeader({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0}));
+    for (const char* suffix : {"", ".gz"}) {
+        const std::string path = writeScratch(std::string("overflow-then-zero") + suffix, idxHeader({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0}));
         EXPECT_TRUE(throwsErrorWith([&] { losslab::readIdxUint8(path); }, {path, "2^63", "corrupt"}));
     }
 }
