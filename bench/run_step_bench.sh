@@ -4,7 +4,7 @@
 # prints a Markdown table with the ratio C++ / Python. It measures; it never fails on time.
 #
 #   bench/run_step_bench.sh [--device cpu|cuda] [--repeats N] [--steps N] [--warmup N]
-#                           [--threads N] [--wait-idle SECONDS] [--quick]
+#                           [--threads N] [--wait-idle SECONDS] [--env VAR=VALUE]... [--quick]
 #
 # Configurations: MLP 784-512-512-10 at batch 128 and 512, the small CNN at batch 128, each
 # with ce and square. Every configuration runs as alternating invocations, repeated
@@ -15,6 +15,9 @@
 # Python both ways: as it starts, and with OPENBLAS_NUM_THREADS=1 like the engine. Other
 # OPENBLAS_* variables (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are left as they are, the same
 # for both sides, and printed.
+#
+# --env VAR=VALUE sets a variable for both sides (e.g. GLIBC_TUNABLES=... to compare under
+# the same malloc settings); it is printed with the others.
 #
 # Environment: LOSSLAB_BUILD_DIR (default build/), LOSSLAB_BENCH_PYTHON (default
 # /usr/bin/python3: Debian's python3-torch; a pyenv python3 on PATH has no torch).
@@ -31,6 +34,7 @@ warmup=10
 threads=$(nproc)
 quick=0
 wait_idle=120
+env_args=()
 
 while (( $# )); do
   case "$1" in
@@ -41,6 +45,9 @@ while (( $# )); do
     --threads) threads=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     --wait-idle) wait_idle=$2; shift 2 ;;
+    --env)
+      [[ "$2" == [A-Za-z_]*=* ]] || { echo "run_step_bench.sh: --env: expected VAR=VALUE, got '$2'" >&2; exit 2; }
+      env_args+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_step_bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -116,10 +123,10 @@ for cfg in "${configs[@]}"; do
     [[ "$model" == mlp ]] && args+=(--hidden "$hidden")
     echo "run_step_bench: $model batch $batch loss $loss" >&2
     for ((r = 0; r < repeats; ++r)); do
-      run_one cpp "$exe" "${args[@]}"
-      run_one python "$python" "$root/bench/step_bench.py" "${args[@]}"
+      run_one cpp env "${env_args[@]}" "$exe" "${args[@]}"
+      run_one python env "${env_args[@]}" "$python" "$root/bench/step_bench.py" "${args[@]}"
       if [[ "$device" == cpu ]]; then
-        run_one python_blas1 env OPENBLAS_NUM_THREADS=1 "$python" "$root/bench/step_bench.py" "${args[@]}"
+        run_one python_blas1 env "${env_args[@]}" OPENBLAS_NUM_THREADS=1 "$python" "$root/bench/step_bench.py" "${args[@]}"
       fi
     done
   done
@@ -134,8 +141,8 @@ echo "- load average before / after: $load_before / $load_after"
 echo "- torch: LibTorch $("$exe" --steps 1 --warmup 0 --json | sed 's/.*"torch": "\([^"]*\)".*/\1/'), Python $("$python" -c 'import torch; print(torch.__version__)') ($python)"
 echo "- torch build: $("$python" -c 'import torch,re; s=torch.__config__.show(); print(", ".join(re.findall(r"(BLAS_INFO=[^,]*|LAPACK_INFO=[^,]*|USE_OPENMP=[^,]*|USE_MKLDNN=[^,]*)", s)))')"
 echo "- libblas.so.3: $(update-alternatives --display libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^ *link currently points to //p' || echo unknown)"
-env_line=$(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_)' | sort | tr '\n' ' ' || true)
-echo "- environment (same for both sides): ${env_line:-none of OPENBLAS_*, OMP_*, GOMP_*, MKL_* set}"
+env_line=$( { env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_|GLIBC_TUNABLES=|MALLOC_)' || true; printf '%s\n' "${env_args[@]}"; } | sed '/^$/d' | sort | tr '\n' ' ')
+echo "- environment (same for both sides): ${env_line:-none of OPENBLAS_*, OMP_*, GOMP_*, MKL_*, GLIBC_TUNABLES, MALLOC_* set}"
 echo "- intra-op threads: $threads on both sides; $steps timed steps after $warmup warm-up per invocation; $repeats invocation(s) per cell, alternating C++ and Python; a cell is the median of the per-invocation median ms per step (range in brackets)"
 
 "$python" - "$results" "$device" "$disturbed_limit" "$max_tries" <<'EOF'
