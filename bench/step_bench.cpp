@@ -40,10 +40,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
     "usage: losslab-bench-step [--model mlp|cnn] [--batch N] [--steps N] [--warmup N]\n"
-    "                          [--threads N] [--hidden \"[512, 512]\"] [--loss ce|square]\n"
+    "                          [--threads N] [--hidden \"[512, 512]\" (mlp only)] [--loss ce|square]\n"
     "                          [--device cpu|cuda] [--blas-threads N] [--main-thread]\n"
     "                          [--seed N] [--json]\n"
     "  Times zero_grad/forward/loss/backward/step of fashion_mnist/<model> on a random batch.\n"
+    "  Exit status: 0 measured, 2 invalid option or value, 1 any other error.\n"
     "  --threads 0 uses every core (the runner's runner.threads=0). --blas-threads overrides\n"
     "  the engine's single-threaded OpenBLAS; --main-thread trains on the main thread instead of\n"
     "  a worker thread like the runner's (both diagnostic only; defaults: the engine's way).\n";
@@ -180,8 +181,9 @@ int main(int argc, char** argv) {
         Result result;
         int threadsUsed = 0;
         std::string workerError;
+        bool workerUserError = false;
         // Train on a worker thread set up like the runner's (RunQueue::workerLoop): which
-        // thread allocates decides the malloc arena, and that shows in the step time.
+        // thread allocates picks the malloc arena, which shows in the step time (docs/benchmarks.md).
         auto train = [&] {
             try {
                 losslab::configureWorkerThread(o.threads);
@@ -217,6 +219,7 @@ int main(int argc, char** argv) {
                 }
             } catch (const losslab::Error& e) {
                 workerError = e.what();
+                workerUserError = true;
             } catch (const c10::Error& e) {
                 workerError = std::string("LibTorch: ") + e.what_without_backtrace();
             } catch (const std::exception& e) {
@@ -229,7 +232,10 @@ int main(int argc, char** argv) {
             std::thread worker(train);
             worker.join();
         }
-        if (!workerError.empty()) throw losslab::Error(workerError);
+        if (!workerError.empty()) {
+            if (workerUserError) throw losslab::Error(workerError);
+            throw std::runtime_error(workerError);
+        }
 
         const std::string hidden = o.model == "mlp" ? spec.params.raw("model.hidden") : "";
         if (o.json) {
@@ -251,6 +257,7 @@ int main(int argc, char** argv) {
         return 0;
     } catch (const losslab::Error& e) {
         std::cerr << "losslab-bench-step: " << e.what() << "\n";
+        return 2;
     } catch (const c10::Error& e) {
         std::cerr << "losslab-bench-step: LibTorch: " << e.what_without_backtrace() << "\n";
     } catch (const std::exception& e) {

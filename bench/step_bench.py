@@ -116,6 +116,9 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    for name, least in (("batch", 1), ("steps", 1), ("warmup", 0), ("threads", 0)):
+        if getattr(a, name) < least:
+            p.error(f"--{name}: expected an integer >= {least}, got {getattr(a, name)}")
 
     blas_lib = openblas()
     if a.blas_threads > 0:
