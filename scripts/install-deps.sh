@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh            build + test + run dependencies
 #   scripts/install-deps.sh --bench    also PyTorch's Python API (the benchmark's baseline)
 #   scripts/install-deps.sh --fuzz     also clang and libFuzzer (scripts/fuzz.sh)
+#   scripts/install-deps.sh --screenshots  also Xvfb (scripts/screenshots.sh)
 set -euo pipefail
 
 packages=(
@@ -11,12 +12,14 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed
+  desktop-file-utils appstream dpkg-dev   # tests validate the desktop entry, metainfo and package
 )
 for option in "$@"; do
   case "$option" in
     --bench) packages+=(python3-torch python3-numpy) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "install-deps: unknown option $option (expected --bench or --fuzz)" >&2; exit 2 ;;
+    --screenshots) packages+=(xvfb xauth) ;;
+    *) echo "install-deps: unknown option $option (expected --bench, --fuzz or --screenshots)" >&2; exit 2 ;;
   esac
 done
 

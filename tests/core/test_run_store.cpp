@@ -428,6 +428,82 @@ TEST(RunStoreTest, FiltersRuns) {
     EXPECT_THROW(store.runs(withStatus("done")), Error);
 }
 
+TEST(RunStoreTest, NormalizesTags) {
+    EXPECT_EQ(normalizeTags(" b, a,,b , c "), "b,a,c");
+    EXPECT_EQ(normalizeTags(""), "");
+    EXPECT_EQ(normalizeTags(" , ,"), "");
+    EXPECT_EQ(normalizeTags("baseline"), "baseline");
+}
+
+TEST(RunStoreTest, EditsTagsAndNotes) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t e = store.addExperiment(makeExperiment("a"));
+    const auto ids = store.addRuns(e, {makeRun("ce", 1), makeRun("square", 1)});
+    store.setRunTags(ids[0], "paper, fig2 ,paper");
+    store.setRunNotes(ids[1], "lr too high?\nrerun with 0.1");
+    store.setRunTags(9999, "ghost"); // a run deleted meanwhile: no failure
+    store.flush();
+    EXPECT_TRUE(store.writeFailure().empty());
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[0].tags, "paper,fig2");
+    EXPECT_EQ(runs[0].notes, "note");
+    EXPECT_EQ(runs[1].tags, "a,b");
+    EXPECT_EQ(runs[1].notes, "lr too high?\nrerun with 0.1");
+}
+
+TEST(RunStoreTest, DeletesFinishedRunsWithTheirMetricsAndCheckpoints) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t a = store.addExperiment(makeExperiment("a"));
+    const std::int64_t b = store.addExperiment(makeExperiment("b"));
+    const auto idsA = store.addRuns(a, {makeRun("ce", 1), makeRun("square", 1)});
+    const auto idsB = store.addRuns(b, {makeRun("ce", 2)});
+    const std::string checkpoint = dir.file("run.ckpt");
+    std::ofstream(checkpoint) << "weights";
+    for (std::int64_t id : {idsA[0], idsA[1], idsB[0]}) {
+        store.appendEpoch(id, 1, {{"val", "acc", 0.5}});
+        store.appendSteps({{id, 1, 1, "train_loss", 1.0}});
+        store.finishRun(id, RunStatus::Completed, 1, 1, 1.0, "");
+    }
+    store.setCheckpoint(idsB[0], checkpoint);
+    store.flush();
+
+    EXPECT_EQ(store.deleteRuns({idsA[0], idsB[0]}), 2);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].id, idsA[1]);
+    EXPECT_EQ(store.epochMetrics({}).size(), 1u);
+    EXPECT_TRUE(store.stepMetrics(idsA[0]).empty());
+    EXPECT_FALSE(fs::exists(checkpoint));
+    // Experiment b lost its only run and went with it; a keeps its other run.
+    const auto experiments = store.experiments();
+    ASSERT_EQ(experiments.size(), 1u);
+    EXPECT_EQ(experiments[0].id, a);
+}
+
+TEST(RunStoreTest, DeleteRefusesUnfinishedOrUnknownRunsAndDeletesNothing) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const std::int64_t e = store.addExperiment(makeExperiment("a"));
+    const auto ids = store.addRuns(e, {makeRun("ce", 1), makeRun("square", 1)});
+    store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
+    store.markStarted(ids[1], "cpu", 0);
+    store.flush();
+    try {
+        store.deleteRuns({ids[0], ids[1]});
+        ADD_FAILURE() << "deleting a running run did not throw";
+    } catch (const Error& error) {
+        EXPECT_TRUE(contains(error.what(), "run " + std::to_string(ids[1]))) << error.what();
+        EXPECT_TRUE(contains(error.what(), "running")) << error.what();
+    }
+    EXPECT_THROW(store.deleteRuns({ids[0], 4242}), Error);
+    EXPECT_EQ(store.runs().size(), 2u);
+    // The refused deletes failed as calls, not as the store's writes: runs go on.
+    EXPECT_TRUE(store.writeFailure().empty());
+}
+
 TEST(RunStoreTest, FiltersRunsByExperimentId) {
     TempDir dir;
     RunStore store(dir.file("runs.sqlite"));

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
@@ -431,6 +432,81 @@ int RunStore::markOrphansInterrupted() {
         }
         count = static_cast<int>(orphans.size());
     });
+}
+
+std::string normalizeTags(const std::string& tags) {
+    std::vector<std::string> kept;
+    std::size_t begin = 0;
+    while (begin <= tags.size()) {
+        std::size_t end = tags.find(',', begin);
+        if (end == std::string::npos) end = tags.size();
+        std::string item = tags.substr(begin, end - begin);
+        const auto first = item.find_first_not_of(" \t\r\n");
+        const auto last = item.find_last_not_of(" \t\r\n");
+        item = first == std::string::npos ? std::string() : item.substr(first, last - first + 1);
+        if (!item.empty() && std::find(kept.begin(), kept.end(), item) == kept.end()) {
+            kept.push_back(std::move(item));
+        }
+        begin = end + 1;
+    }
+    std::string joined;
+    for (const std::string& item : kept) joined += (joined.empty() ? "" : ",") + item;
+    return joined;
+}
+
+void RunStore::setRunTags(std::int64_t runId, const std::string& tags) {
+    const std::string normalized = normalizeTags(tags);
+    m_impl->pushWrite([=](Database& db) {
+        Statement update(db, "UPDATE runs SET tags = ? WHERE id = ?");
+        update.bindTextOrNull(1, normalized);
+        update.bindInt64(2, runId);
+        update.run(); // a run deleted meanwhile is left alone: nothing to tag
+    });
+}
+
+void RunStore::setRunNotes(std::int64_t runId, const std::string& notes) {
+    m_impl->pushWrite([=](Database& db) {
+        Statement update(db, "UPDATE runs SET notes = ? WHERE id = ?");
+        update.bindTextOrNull(1, notes);
+        update.bindInt64(2, runId);
+        update.run();
+    });
+}
+
+int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
+    struct Deleted {
+        int count = 0;
+        std::vector<std::string> checkpoints;
+    };
+    Deleted deleted = m_impl->call<Deleted>([runIds](Database& db, Deleted& out) {
+        Statement find(db, "SELECT status, checkpoint_path FROM runs WHERE id = ?");
+        for (std::int64_t id : runIds) {
+            find.reset();
+            find.bindInt64(1, id);
+            if (!find.step()) throw Error("cannot delete run " + std::to_string(id) + ": there is no such run");
+            const RunStatus status = parseRunStatus(find.text(0));
+            if (!isFinal(status)) {
+                throw Error("cannot delete run " + std::to_string(id) + ": it is " +
+                            runStatusName(status) + "; cancel it first");
+            }
+            if (!find.text(1).empty()) out.checkpoints.push_back(find.text(1));
+        }
+        // The batch transaction makes this all or nothing: a throw above rolls back.
+        Statement remove(db, "DELETE FROM runs WHERE id = ?");
+        for (std::int64_t id : runIds) {
+            remove.reset();
+            remove.bindInt64(1, id);
+            remove.run();
+            out.count += sqlite3_changes(db.handle());
+        }
+        db.exec("DELETE FROM experiments WHERE id NOT IN (SELECT experiment_id FROM runs)");
+    });
+    // Files after the commit: a failed delete leaves the checkpoints in place.
+    for (const std::string& path : deleted.checkpoints) {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+    }
+    return deleted.count;
 }
 
 void RunStore::flush() {

@@ -17,6 +17,9 @@ namespace losslab {
 
 constexpr int kSchemaVersion = 1;
 
+// "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
+std::string normalizeTags(const std::string& tags);
+
 // Which runs runs() returns: a run must pass every non-empty field.
 struct RunFilter {
     std::vector<std::string> experiments;    // names; empty = all
@@ -55,6 +58,15 @@ public:
     // become `interrupted`; `losslab-cli resume` continues them.
     // Returns how many were changed. Waits.
     int markOrphansInterrupted();
+    // Tags: comma-separated labels; normalizeTags() is applied (trimmed, empty ones and
+    // repeats dropped). Notes: free text. Neither waits; a run that no longer exists is left
+    // alone; a failed write shows in flush().
+    void setRunTags(std::int64_t runId, const std::string& tags);
+    void setRunNotes(std::int64_t runId, const std::string& notes);
+    // Deletes finished runs with their metrics (and their checkpoint files). Throws Error
+    // naming the run, and deletes nothing, when one is unknown or still queued / running.
+    // Empty experiments left behind are deleted too. Waits; returns how many runs went.
+    int deleteRuns(const std::vector<std::int64_t>& runIds);
     void flush(); // waits until everything queued so far is committed
     // The first write that failed since the store was opened (disk full, file-size limit,
     // I/O error), or "" while every write has succeeded. Sticky: a runner stops on it.
