@@ -1,0 +1,16 @@
+#pragma once
+// The engine tests' toy task (Gaussian blobs, trains in milliseconds) for Qt test files.
+// Torch stays in toy_registry.cpp: Qt's `slots` macro and torch headers do not mix.
+#include <cstdint>
+#include <string>
+
+namespace losslab {
+class TaskRegistry;
+}
+
+namespace losslab::fixtures {
+
+// Registers "toy/blobs" (or `id`) with `examples` training examples.
+void addToyTask(TaskRegistry& registry, const std::string& id = "toy/blobs", std::int64_t examples = 600);
+
+} // namespace losslab::fixtures

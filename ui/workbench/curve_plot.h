@@ -1,0 +1,66 @@
+#pragma once
+// CurvePlot: a QCustomPlot that draws CurveSeries. Colour by loss (cross-entropy blues,
+// square-loss warm colours; the same loss name always gets the same colour), line style by
+// protocol (early stopping solid, same epochs as CE dashed, fixed epochs dotted). With
+// smoothing the raw values stay as a faint line under the smoothed one; grouped series get
+// a +/- 1 std band. Drag to pan, wheel to zoom, double click to fit; hovering shows the
+// nearest point. The legend has one entry per loss x protocol.
+//
+// Graphs carry objectNames: "<key>" (the line), "<key>/raw", "<key>/low", "<key>/high"
+// with keys as in CurveSeries ("run/12", "group/<task>|<loss>|<protocol>").
+//
+// Thread rules: GUI thread only.
+#include <QString>
+#include <QWidget>
+
+#include <cstdint>
+#include <vector>
+
+#include "curve_series.h"
+
+class QCustomPlot;
+class QCPGraph;
+class QMouseEvent;
+
+namespace losslab {
+
+class CurvePlot : public QWidget {
+    Q_OBJECT
+public:
+    explicit CurvePlot(QWidget* parent = nullptr);
+
+    void setOptions(const CurveOptions& options);
+    const CurveOptions& options() const { return m_options; }
+    void setTitle(const QString& title);
+
+    // Redraws when the book changed (its revision), the runs or the options did, or `force`.
+    // Keeps the user's zoom; otherwise fits the axes to the data.
+    void draw(const CurveBook& book, const std::vector<std::int64_t>& runIds, bool force = false);
+    void fitToData(); // forgets the user's zoom
+
+    QCustomPlot* plot() const { return m_plot; }
+    const std::vector<CurveSeries>& series() const { return m_series; }
+    QCPGraph* graph(const QString& objectName) const; // nullptr when absent
+    int redrawCount() const { return m_redraws; }      // full redraws so far (tests, bench)
+
+    static QColor colorFor(const std::string& loss, const std::string& lossName);
+
+signals:
+    void userChangedRange(); // pan or zoom by the user (linked panels follow)
+
+private:
+    void rebuild();
+    void showPointNear(QMouseEvent* event);
+
+    QCustomPlot* m_plot = nullptr;
+    CurveOptions m_options;
+    std::vector<CurveSeries> m_series;
+    std::vector<std::int64_t> m_runIds;
+    std::uint64_t m_revision = ~std::uint64_t(0);
+    const CurveBook* m_book = nullptr;
+    bool m_userZoomed = false;
+    bool m_optionsChanged = true;
+    int m_redraws = 0;
+};
+
+} // namespace losslab

@@ -1,0 +1,194 @@
+#include "curve_series.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "losslab/report/report_table.h"
+
+namespace losslab {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string protocolText(const std::string& protocol) {
+    if (protocol == "early_stopping") return "early stopping";
+    if (protocol == "same_epochs_as_ce") return "same epochs as CE";
+    if (protocol == "fixed_epochs") return "fixed epochs";
+    return protocol;
+}
+
+std::string lossText(const RunRecord& run) {
+    if (run.loss != "square") return run.lossName;
+    return run.lossName + " (k=" + formatFull(run.k) + ", M=" + formatFull(run.M) + ")";
+}
+
+// x and y of one run for the options; points with a NaN x are dropped.
+void runPoints(const RunCurves& curves, const CurveOptions& options, std::vector<double>& x, std::vector<double>& y) {
+    const bool percent = curveMetricIsPercent(options.metric);
+    if (options.metric == "step/loss") {
+        y = curves.stepLoss;
+        switch (options.axis) {
+        case CurveAxis::Epoch: {
+            // Fractional epochs: a step inside epoch e maps between e - 1 and e.
+            x.resize(curves.steps.size());
+            for (std::size_t i = 0; i < curves.steps.size(); ++i) {
+                const double step = curves.steps[i];
+                auto it = std::lower_bound(curves.epochSteps.begin(), curves.epochSteps.end(), step);
+                const std::size_t e = static_cast<std::size_t>(it - curves.epochSteps.begin());
+                const double s0 = e == 0 ? 0.0 : curves.epochSteps[e - 1];
+                double s1 = e < curves.epochSteps.size() ? curves.epochSteps[e] : kNaN;
+                if (std::isnan(s1)) { // epoch still running: the previous epoch's length
+                    const double length = e >= 1 ? curves.epochSteps[e - 1] - (e >= 2 ? curves.epochSteps[e - 2] : 0.0) : kNaN;
+                    s1 = s0 + length;
+                }
+                x[i] = std::isfinite(s1) && s1 > s0 ? static_cast<double>(e) + (step - s0) / (s1 - s0)
+                                                    : kNaN;
+            }
+            break;
+        }
+        case CurveAxis::Step: x = curves.steps; break;
+        case CurveAxis::WallTime: x = curves.stepWall; break;
+        }
+    } else {
+        auto it = curves.epochValues.find(options.metric);
+        if (it == curves.epochValues.end()) return;
+        y = it->second;
+        switch (options.axis) {
+        case CurveAxis::Epoch: x = curves.epochs; break;
+        case CurveAxis::Step: x = curves.epochSteps; break;
+        case CurveAxis::WallTime: x = curves.epochWall; break;
+        }
+    }
+    if (percent)
+        for (double& v : y) v *= 100.0;
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        if (std::isnan(x[i])) continue;
+        x[out] = x[i];
+        y[out] = y[i];
+        ++out;
+    }
+    x.resize(out);
+    y.resize(out);
+}
+
+} // namespace
+
+std::vector<double> debiasedEma(const std::vector<double>& values, double weight) {
+    if (weight <= 0.0) return values;
+    std::vector<double> out(values.size(), kNaN);
+    double last = 0.0;
+    double power = 1.0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!std::isfinite(values[i])) continue;
+        last = last * weight + (1.0 - weight) * values[i];
+        power *= weight;
+        out[i] = last / (1.0 - power);
+    }
+    return out;
+}
+
+std::vector<CurveSeries> buildCurveSeries(const CurveBook& book, const std::vector<std::int64_t>& runIds,
+                                          const CurveOptions& options) {
+    std::vector<CurveSeries> runs;
+    for (std::int64_t id : runIds) {
+        const RunCurves* curves = book.find(id);
+        if (!curves) continue;
+        CurveSeries s;
+        const RunRecord& run = curves->run;
+        s.key = "run/" + std::to_string(id);
+        s.lossName = run.lossName;
+        s.loss = run.loss;
+        s.protocol = run.protocol;
+        s.runId = id;
+        s.runIds = {id};
+        s.label = lossText(run) + " · " + protocolText(run.protocol);
+        runPoints(*curves, options, s.x, s.raw);
+        s.smoothed = debiasedEma(s.raw, options.smoothing);
+        runs.push_back(std::move(s));
+    }
+    if (!options.groupByLoss) return runs;
+
+    // Groups in the order their first run appears.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const CurveSeries*>> members;
+    for (const CurveSeries& s : runs) {
+        const RunCurves* curves = book.find(s.runId);
+        const std::string key = "group/" + curves->run.taskId + "|" + s.lossName + "|" + s.protocol;
+        if (!members.count(key)) order.push_back(key);
+        members[key].push_back(&s);
+    }
+    std::vector<CurveSeries> groups;
+    for (const std::string& key : order) {
+        const auto& list = members[key];
+        CurveSeries g;
+        g.key = key;
+        g.label = list.front()->label + " (" + std::to_string(list.size()) + (list.size() == 1 ? " run)" : " runs)");
+        g.lossName = list.front()->lossName;
+        g.loss = list.front()->loss;
+        g.protocol = list.front()->protocol;
+        std::size_t length = 0;
+        for (const CurveSeries* s : list) {
+            g.runIds.push_back(s->runId);
+            length = std::max(length, s->x.size());
+        }
+        // Point i of the group: the runs that reached point i (seeds stop at different epochs).
+        for (std::size_t i = 0; i < length; ++i) {
+            double sx = 0, sr = 0, ss = 0;
+            int n = 0, nr = 0, ns = 0;
+            for (const CurveSeries* s : list) {
+                if (i >= s->x.size()) continue;
+                sx += s->x[i];
+                ++n;
+                if (std::isfinite(s->raw[i])) { sr += s->raw[i]; ++nr; }
+                if (std::isfinite(s->smoothed[i])) { ss += s->smoothed[i]; ++ns; }
+            }
+            g.x.push_back(sx / n);
+            g.raw.push_back(nr ? sr / nr : kNaN);
+            const double mean = ns ? ss / ns : kNaN;
+            g.smoothed.push_back(mean);
+            double sd = kNaN;
+            if (ns > 1) {
+                double m2 = 0;
+                for (const CurveSeries* s : list)
+                    if (i < s->smoothed.size() && std::isfinite(s->smoothed[i])) m2 += (s->smoothed[i] - mean) * (s->smoothed[i] - mean);
+                sd = std::sqrt(m2 / (ns - 1));
+            }
+            g.low.push_back(mean - sd);
+            g.high.push_back(mean + sd);
+        }
+        groups.push_back(std::move(g));
+    }
+    return groups;
+}
+
+bool curveMetricIsPercent(const std::string& metric) {
+    const auto slash = metric.find('/');
+    const std::string name = slash == std::string::npos ? metric : metric.substr(slash + 1);
+    return name == "acc" || name == "error" || name == "top5" || name == "f1";
+}
+
+std::string curveMetricLabel(const std::string& metric) {
+    if (metric == "step/loss") return "training loss per step";
+    const auto slash = metric.find('/');
+    const std::string split = metric.substr(0, slash);
+    const std::string name = slash == std::string::npos ? metric : metric.substr(slash + 1);
+    const std::string splitText = split == "train" ? "training" : split == "val" ? "validation" : split;
+    std::string nameText = name == "acc" ? "accuracy" : name == "top5" ? "top-5 accuracy" : name == "ece" ? "ECE"
+                         : name == "brier" ? "Brier score" : name == "f1" ? "F1" : name;
+    return splitText + " " + nameText + (curveMetricIsPercent(metric) ? " (%)" : "");
+}
+
+std::string curveAxisLabel(CurveAxis axis) {
+    switch (axis) {
+    case CurveAxis::Epoch: return "epoch";
+    case CurveAxis::Step: return "optimiser step";
+    case CurveAxis::WallTime: return "training time (s)";
+    }
+    return {};
+}
+
+} // namespace losslab

@@ -1,0 +1,302 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSaveFile>
+#include <QScreen>
+#include <QStatusBar>
+#include <QTabWidget>
+
+#include <algorithm>
+
+#include "compare_view.h"
+#include "experiment_designer.h"
+#include "live_curves_view.h"
+#include "losslab/error.h"
+#include "losslab/store/run_store.h"
+#include "queue_panel.h"
+#include "results_view.h"
+#include "run_browser_view.h"
+#include "run_controller.h"
+#include "run_queue_model.h"
+#include "workbench_settings.h"
+
+namespace losslab {
+
+MainWindow::MainWindow(RunStore& store, const TaskRegistry& tasks, QWidget* parent)
+    : QMainWindow(parent), m_store(store), m_tasks(tasks) {
+    setObjectName(QStringLiteral("mainWindow"));
+    m_confirm = [this](const QString& question) {
+        return QMessageBox::question(this, tr("LossLab"), question) == QMessageBox::Yes;
+    };
+    m_controller = new RunController(store, tasks, this);
+    m_queueModel = new RunQueueModel(this);
+
+    m_designer = new ExperimentDesigner(tasks, this);
+    m_designer->setDataRoots(WorkbenchSettings::dataRoots());
+    auto* designerDock = new QDockWidget(tr("Experiment"), this);
+    designerDock->setObjectName(QStringLiteral("designerDock"));
+    designerDock->setWidget(m_designer);
+    addDockWidget(Qt::LeftDockWidgetArea, designerDock);
+
+    m_queue = new QueuePanel(*m_queueModel, this);
+    auto* queueDock = new QDockWidget(tr("Run queue"), this);
+    queueDock->setObjectName(QStringLiteral("queueDock"));
+    queueDock->setWidget(m_queue);
+    addDockWidget(Qt::BottomDockWidgetArea, queueDock);
+
+    m_live = new LiveCurvesView(this);
+    m_compare = new CompareView(store, this);
+    m_results = new ResultsView(store, tasks, this);
+    m_browser = new RunBrowserView(store, this);
+    m_tabs = new QTabWidget(this);
+    m_tabs->setObjectName(QStringLiteral("centralTabs"));
+    m_tabs->addTab(m_live, tr("Live curves"));
+    m_tabs->addTab(m_compare, tr("Compare"));
+    m_tabs->addTab(m_results, tr("Results"));
+    m_tabs->addTab(m_browser, tr("Runs"));
+    setCentralWidget(m_tabs);
+
+    m_databaseLabel = new QLabel(tr("Database: %1").arg(QString::fromStdString(store.path())), this);
+    m_databaseLabel->setObjectName(QStringLiteral("databaseLabel"));
+    statusBar()->addPermanentWidget(m_databaseLabel);
+
+    buildMenus();
+    connectViews();
+
+    // A first start gets a size that suits the screen; later starts get the last layout.
+    if (!restoreGeometry(WorkbenchSettings::windowGeometry())) {
+        const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry()
+                                                               : QRect(0, 0, 1366, 768);
+        resize(std::min(1600, screen.width() * 9 / 10), std::min(1000, screen.height() * 9 / 10));
+        resizeDocks({designerDock}, {std::max(360, width() / 4)}, Qt::Horizontal);
+        resizeDocks({queueDock}, {std::max(170, height() / 4)}, Qt::Vertical);
+    }
+    restoreState(WorkbenchSettings::windowState());
+    updateTitle();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::setConfirmation(std::function<bool(const QString&)> confirm) {
+    m_confirm = std::move(confirm);
+    m_browser->setConfirmation(m_confirm);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open experiment…"), QKeySequence::Open, this, [this] {
+        if (!maybeSaveChanges()) return;
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open experiment"), presetDirectory(),
+                                                          tr("Experiments (*.yaml *.yml)"));
+        if (!path.isEmpty()) openExperiment(path);
+    });
+    QMenu* presets = file->addMenu(tr("Open &preset"));
+    presets->setObjectName(QStringLiteral("presetMenu"));
+    for (const QString& path : presetFiles()) {
+        presets->addAction(QFileInfo(path).completeBaseName(), this, [this, path] {
+            if (maybeSaveChanges()) openExperiment(path);
+        });
+    }
+    file->addAction(tr("&Save experiment"), QKeySequence::Save, this, [this] { saveExperiment(false); });
+    file->addAction(tr("Save experiment &as…"), QKeySequence::SaveAs, this, [this] { saveExperiment(true); });
+    file->addSeparator();
+    file->addAction(tr("&Export report…"), this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the report into"));
+        if (!folder.isEmpty()) m_results->exportReport(folder);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    QAction* start = run->addAction(tr("&Run experiment"), QKeySequence(Qt::CTRL | Qt::Key_R), this,
+                                    &MainWindow::startExperiment);
+    start->setObjectName(QStringLiteral("runAction"));
+    run->addAction(tr("&Cancel all runs"), this, [this] { m_controller->cancelAll(); });
+    run->addAction(tr("Resume &interrupted runs"), m_browser, &RunBrowserView::resumeInterrupted);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About LossLab"), this, [this] {
+        QMessageBox::about(this, tr("About LossLab"),
+                           tr("<p><b>LossLab %1</b></p><p>Is the square loss as good as cross-entropy for your "
+                              "classifier? Seeded, paired comparisons after Hui &amp; Belkin (ICLR 2021).</p>"
+                              "<p>Database: %2</p>")
+                               .arg(QApplication::applicationVersion(),
+                                    QString::fromStdString(m_store.path()).toHtmlEscaped()));
+    });
+}
+
+void MainWindow::connectViews() {
+    connect(m_designer, &ExperimentDesigner::changed, this, &MainWindow::updateTitle);
+    connect(m_queue, &QueuePanel::cancelRequested, this, [this](const QVector<qint64>& ids) {
+        for (qint64 id : ids) m_controller->cancel(id);
+    });
+    connect(m_queue, &QueuePanel::cancelAllRequested, m_controller, &RunController::cancelAll);
+    connect(m_queue, &QueuePanel::runActivated, this, [this] { m_tabs->setCurrentWidget(m_live); });
+
+    connect(m_controller, &RunController::batchStarted, this, [this](const QString& label) {
+        statusBar()->showMessage(tr("Preparing %1: checking the device, loading the data…").arg(label));
+        m_queue->setQueuedBatches(m_controller->queuedBatches());
+    });
+    connect(m_controller, &RunController::runsPlanned, this, [this](const std::vector<RunRecord>& runs) {
+        m_queueModel->addRuns(runs);
+        m_live->addRuns(runs);
+        if (!runs.empty()) m_results->reloadExperiments(runs.front().experimentId);
+        m_browser->refresh();
+        statusBar()->showMessage(tr("%n run(s) queued", nullptr, static_cast<int>(runs.size())), 5000);
+    });
+    connect(m_controller, &RunController::eventsArrived, this, [this](const std::vector<RunEvent>& events) {
+        m_queueModel->applyEvents(events);
+        m_live->applyEvents(events);
+        const bool finished = std::any_of(events.begin(), events.end(),
+                                          [](const RunEvent& e) { return e.kind == RunEvent::Kind::Finished; });
+        if (finished) m_results->scheduleRefresh();
+    });
+    connect(m_controller, &RunController::batchFinished, this, [this](const RunQueueResult& result) {
+        QString text = tr("Finished: %1 completed, %2 diverged, %3 failed, %4 cancelled")
+                           .arg(result.completed).arg(result.diverged).arg(result.failed).arg(result.cancelled);
+        if (!result.storeFailure.empty()) {
+            showError(tr("The database stopped accepting writes"),
+                      QString::fromStdString(result.storeFailure) +
+                          tr("\n\nThe runs stored before this point are intact."));
+        }
+        statusBar()->showMessage(text);
+        m_browser->refresh();
+        m_results->scheduleRefresh();
+    });
+    connect(m_controller, &RunController::batchFailed, this, [this](const QString& message) {
+        statusBar()->showMessage(tr("The experiment did not start"), 10000);
+        showError(tr("The experiment did not start"), message + tr("\n\nNothing was stored."));
+    });
+    connect(m_controller, &RunController::idle, this, [this] {
+        m_queue->setQueuedBatches(0);
+        if (property("closeWhenIdle").toBool()) close();
+    });
+
+    connect(m_browser, &RunBrowserView::compareRequested, this, [this](const QVector<qint64>& ids) {
+        m_compare->setRuns(ids);
+        m_tabs->setCurrentWidget(m_compare);
+    });
+    connect(m_browser, &RunBrowserView::resumeRequested, this, [this](const QVector<qint64>& ids) {
+        m_controller->resume(std::vector<std::int64_t>(ids.begin(), ids.end()));
+    });
+    connect(m_browser, &RunBrowserView::runsDeleted, this, [this](const QVector<qint64>& ids) {
+        statusBar()->showMessage(tr("%n run(s) deleted", nullptr, static_cast<int>(ids.size())), 5000);
+        m_results->reloadExperiments();
+    });
+    auto toStatus = [this](const QString& message) { statusBar()->showMessage(message, 15000); };
+    connect(m_browser, &RunBrowserView::errorOccurred, this, toStatus);
+    connect(m_results, &ResultsView::errorOccurred, this, toStatus);
+    connect(m_compare, &CompareView::errorOccurred, this, toStatus);
+    connect(m_results, &ResultsView::reportExported, this, [this](const QString& folder, int files) {
+        statusBar()->showMessage(tr("Report written: %1 files in %2").arg(files).arg(folder), 15000);
+    });
+}
+
+bool MainWindow::openExperiment(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        showError(tr("Cannot open the experiment"), tr("%1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    try {
+        m_designer->loadYaml(QString::fromUtf8(file.readAll()), path);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot open the experiment"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    // A preset is a template: saving asks for a new name instead of overwriting it.
+    const bool preset = QFileInfo(path).absolutePath() == QFileInfo(presetDirectory()).absoluteFilePath();
+    m_experimentPath = preset ? QString() : path;
+    m_designer->setModified(false);
+    if (!preset) WorkbenchSettings::setLastExperiment(path);
+    updateTitle();
+    return true;
+}
+
+void MainWindow::startExperiment() {
+    ExperimentSpec experiment;
+    try {
+        experiment = m_designer->experiment();
+    } catch (const std::exception& e) {
+        showError(tr("The experiment is not valid"), QString::fromUtf8(e.what()));
+        return;
+    }
+    WorkbenchSettings::setDataRoots(m_designer->dataRoots());
+    m_controller->start(experiment);
+    m_queue->setQueuedBatches(m_controller->queuedBatches());
+    m_tabs->setCurrentWidget(m_live);
+}
+
+bool MainWindow::saveExperiment(bool chooseName) {
+    QString path = m_experimentPath;
+    if (chooseName || path.isEmpty()) {
+        path = QFileDialog::getSaveFileName(this, tr("Save experiment"), path, tr("Experiments (*.yaml)"));
+        if (path.isEmpty()) return false;
+        if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".yaml");
+    }
+    QSaveFile file(path); // all or nothing: the old file stays until the new one is complete
+    if (!file.open(QIODevice::WriteOnly) || file.write(m_designer->toYaml().toUtf8()) < 0 || !file.commit()) {
+        showError(tr("Cannot save the experiment"), tr("%1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    m_experimentPath = path;
+    m_designer->setModified(false);
+    WorkbenchSettings::setLastExperiment(path);
+    updateTitle();
+    return true;
+}
+
+bool MainWindow::maybeSaveChanges() {
+    if (!m_designer->isModified()) return true;
+    const auto answer = QMessageBox::question(this, tr("LossLab"), tr("The experiment has unsaved changes. Save them?"),
+                                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+    if (answer == QMessageBox::Cancel) return false;
+    return answer == QMessageBox::Discard || saveExperiment(false);
+}
+
+void MainWindow::updateTitle() {
+    const QString name = m_experimentPath.isEmpty() ? m_designer->displayName() : m_experimentPath;
+    setWindowTitle(tr("%1%2 — LossLab")
+                       .arg(name.isEmpty() ? tr("untitled") : QFileInfo(name).fileName(),
+                            m_designer->isModified() ? QStringLiteral("*") : QString()));
+}
+
+void MainWindow::showError(const QString& title, const QString& message) {
+    statusBar()->showMessage(title, 10000);
+    if (QGuiApplication::platformName() == QLatin1String("offscreen")) return; // tests: no modal dialogs
+    QMessageBox::warning(this, title, message);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (m_controller->isBusy()) {
+        if (!property("closeWhenIdle").toBool()) {
+            if (!m_confirm(tr("Runs are still training. Cancel them and quit? Finished runs and every finished "
+                              "epoch are kept; cancelled runs can be resumed later."))) {
+                event->ignore();
+                return;
+            }
+            setProperty("closeWhenIdle", true);
+            statusBar()->showMessage(tr("Stopping the runs at their next batch…"));
+            m_controller->cancelAll();
+        }
+        event->ignore(); // closes when the controller reports idle
+        return;
+    }
+    WorkbenchSettings::setWindowLayout(saveGeometry(), saveState());
+    WorkbenchSettings::setDataRoots(m_designer->dataRoots());
+    event->accept();
+}
+
+} // namespace losslab

@@ -1,0 +1,89 @@
+#pragma once
+// ResultsView: the comparison of one stored experiment, as the report shows it and updated
+// as its runs finish: the main table and the std table (the paper's layouts), the paired
+// statistics and headline counts, Figure 1 (per-seed differences with error bars) and
+// Figure 3 (per-seed spread per loss). Every table and plot exports; "Export report"
+// writes the same files as `losslab-cli report`. Reading and analysing happen on a
+// background thread; only drawing is on the GUI thread.
+//
+// Thread rules: GUI thread only.
+#include <QFutureWatcher>
+#include <QTimer>
+#include <QWidget>
+
+#include <map>
+#include <string>
+
+#include "losslab/analysis/loss_comparison.h"
+#include "losslab/report/report_files.h"
+
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QTabWidget;
+class QTableView;
+
+namespace losslab {
+
+class ReportTableModel;
+class RunStore;
+class TaskRegistry;
+
+class ResultsView : public QWidget {
+    Q_OBJECT
+public:
+    ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* parent = nullptr);
+
+    // Reloads the list of experiments (keeps the selection; selects `select` when > 0).
+    void reloadExperiments(qint64 select = 0);
+    void setExperiment(qint64 experimentId);
+    qint64 experimentId() const;
+    void refresh();         // re-reads and re-analyses now (in the background)
+    void scheduleRefresh(); // the same after a short pause: many runs finishing cost one refresh
+
+    // Writes the report's tables (background) and figures into `folder`; emits
+    // reportExported or errorOccurred.
+    void exportReport(const QString& folder);
+
+    const ReportData& data() const { return m_data; }
+    ReportTableModel* mainTableModel() const { return m_main; }
+    ReportTableModel* stdTableModel() const { return m_std; }
+    ReportTableModel* statsTableModel() const { return m_stats; }
+    ReportTableModel* headlineTableModel() const { return m_headline; }
+    QCustomPlot* figure1() const { return m_figure1; }
+    QCustomPlot* figure3() const { return m_figure3; }
+
+signals:
+    void refreshed();
+    void errorOccurred(const QString& message);
+    void reportExported(const QString& folder, int files);
+
+private:
+    void apply(const ReportData& data);
+    void drawFigures();
+    QWidget* tablePage(ReportTableModel* model, const QString& objectName);
+    QWidget* figurePage(QCustomPlot* plot, const QString& what);
+    ReportRequest request() const;
+
+    RunStore& m_store;
+    std::map<std::string, TaskMeta> m_metas;
+    ReportData m_data;
+    QFutureWatcher<ReportData> m_loader;
+    QFutureWatcher<std::vector<ExperimentRecord>> m_experimentLoader;
+    qint64 m_pendingSelect = 0;
+    QTimer m_debounce;
+    QComboBox* m_experiment = nullptr;
+    QComboBox* m_split = nullptr;
+    QComboBox* m_protocol = nullptr;
+    QLabel* m_summary = nullptr;
+    QTabWidget* m_tables = nullptr;
+    ReportTableModel* m_main = nullptr;
+    ReportTableModel* m_std = nullptr;
+    ReportTableModel* m_stats = nullptr;
+    ReportTableModel* m_headline = nullptr;
+    QCustomPlot* m_figure1 = nullptr;
+    QCustomPlot* m_figure3 = nullptr;
+    bool m_refreshAgain = false;
+};
+
+} // namespace losslab

@@ -1,0 +1,107 @@
+#include "view_export.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QPainter>
+#include <QRegularExpression>
+#include <QSvgGenerator>
+
+#include <qcustomplot.h>
+
+#include "losslab/error.h"
+
+namespace losslab {
+
+namespace {
+
+std::string pathText(const QString& path) { return QDir::toNativeSeparators(path).toStdString(); }
+
+// Writes through `write(tmp)` into a temporary file next to `path`, then renames.
+template <typename Write>
+void writeAtomically(const QString& path, Write write) {
+    const QString tmp = path + QStringLiteral(".%1.tmp").arg(QCoreApplication::applicationPid());
+    bool ok = false;
+    try {
+        ok = write(tmp);
+    } catch (...) {
+        QFile::remove(tmp);
+        throw;
+    }
+    if (!ok) {
+        QFile::remove(tmp);
+        throw Error(pathText(path) + ": cannot write the file (is the folder writable and the disk not full?)");
+    }
+    QFile::remove(path);
+    if (!QFile::rename(tmp, path)) {
+        QFile::remove(tmp);
+        throw Error(pathText(path) + ": cannot replace the file");
+    }
+}
+
+} // namespace
+
+QStringList tableExportFilters() {
+    return {QCoreApplication::translate("losslab", "CSV (*.csv)"),
+            QCoreApplication::translate("losslab", "Markdown (*.md)"),
+            QCoreApplication::translate("losslab", "LaTeX (*.tex)")};
+}
+
+QStringList plotExportFilters() {
+    return {QCoreApplication::translate("losslab", "PNG image (*.png)"),
+            QCoreApplication::translate("losslab", "SVG drawing (*.svg)"),
+            QCoreApplication::translate("losslab", "PDF document (*.pdf)")};
+}
+
+QString withFilterSuffix(const QString& path, const QString& filter) {
+    const QRegularExpression pattern(QStringLiteral("\\*\\.(\\w+)"));
+    auto match = pattern.globalMatch(filter);
+    QStringList suffixes;
+    while (match.hasNext()) suffixes << match.next().captured(1);
+    if (suffixes.isEmpty() || suffixes.contains(QFileInfo(path).suffix(), Qt::CaseInsensitive)) return path;
+    return path + QLatin1Char('.') + suffixes.front();
+}
+
+void exportTable(const ReportTable& table, const QString& path) {
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    std::string text;
+    if (suffix == QLatin1String("csv")) {
+        text = toCsv(table);
+    } else if (suffix == QLatin1String("md") || suffix == QLatin1String("markdown")) {
+        text = toMarkdown(table);
+    } else if (suffix == QLatin1String("tex")) {
+        text = toLatex(table);
+    } else {
+        throw Error(pathText(path) + ": unknown table format '." + suffix.toStdString() +
+                    "' (expected .csv, .md or .tex)");
+    }
+    writeFileAtomically(path.toStdString(), text);
+}
+
+void exportPlot(QCustomPlot& plot, const QString& path, double scale) {
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    const int width = plot.width(), height = plot.height();
+    if (suffix == QLatin1String("png")) {
+        writeAtomically(path, [&](const QString& tmp) { return plot.savePng(tmp, width, height, scale, -1); });
+    } else if (suffix == QLatin1String("pdf")) {
+        writeAtomically(path, [&](const QString& tmp) { return plot.savePdf(tmp, width, height); });
+    } else if (suffix == QLatin1String("svg")) {
+        writeAtomically(path, [&](const QString& tmp) {
+            QSvgGenerator svg;
+            svg.setFileName(tmp);
+            svg.setSize(QSize(width, height));
+            svg.setViewBox(QRect(0, 0, width, height));
+            svg.setTitle(QStringLiteral("LossLab plot"));
+            QCPPainter painter;
+            if (!painter.begin(&svg)) return false;
+            plot.toPainter(&painter, width, height);
+            return painter.end() && QFileInfo(tmp).size() > 0;
+        });
+    } else {
+        throw Error(pathText(path) + ": unknown image format '." + suffix.toStdString() +
+                    "' (expected .png, .svg or .pdf)");
+    }
+}
+
+} // namespace losslab

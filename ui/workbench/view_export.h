@@ -1,0 +1,29 @@
+#pragma once
+// Exports of what a view shows, by file suffix:
+//   tables: .csv (RFC 4180), .md (Markdown), .tex (LaTeX booktabs), as `losslab-cli report`;
+//   plots:  .png (at the widget's size x `scale`), .svg, .pdf (vector).
+// Every file is written under a temporary name and renamed, so a failed export leaves no
+// partial file. Errors throw losslab::Error naming the path and what went wrong.
+//
+// Thread rules: exportPlot on the GUI thread (it paints a widget); exportTable anywhere.
+#include <QString>
+#include <QStringList>
+
+#include "losslab/report/report_table.h"
+
+class QCustomPlot;
+
+namespace losslab {
+
+QStringList tableExportFilters(); // for QFileDialog: "CSV (*.csv)", ...
+QStringList plotExportFilters();
+
+// Writes `table` to `path` in the format its suffix names; throws Error for another suffix.
+void exportTable(const ReportTable& table, const QString& path);
+void exportPlot(QCustomPlot& plot, const QString& path, double scale = 2.0);
+
+// `path` with the suffix that the chosen filter names ("Markdown (*.md)" -> ".md") when it
+// has none of the filter's suffixes.
+QString withFilterSuffix(const QString& path, const QString& filter);
+
+} // namespace losslab

@@ -1,0 +1,32 @@
+#pragma once
+// WorkbenchSettings: what the desktop program remembers between sessions (QSettings,
+// ~/.config/LossLab/losslab.conf): the database, dataset folders per dataset, the window's
+// geometry and dock layout, and the last experiment file. Missing values come back empty.
+//
+// Thread rules: GUI thread only.
+#include <QByteArray>
+#include <QMap>
+#include <QString>
+#include <QStringList>
+
+namespace losslab {
+
+class WorkbenchSettings {
+public:
+    static QString databasePath();
+    static void setDatabasePath(const QString& path);
+    static QMap<QString, QString> dataRoots(); // dataset name -> folder
+    static void setDataRoots(const QMap<QString, QString>& roots);
+    static QString lastExperiment();
+    static void setLastExperiment(const QString& path);
+    static QByteArray windowGeometry();
+    static QByteArray windowState();
+    static void setWindowLayout(const QByteArray& geometry, const QByteArray& state);
+};
+
+// Where the shipped experiment presets are: <exe>/../share/losslab/experiments (install
+// prefix and build tree alike), else the source tree's resources/experiments.
+QString presetDirectory();
+QStringList presetFiles(); // *.yaml in presetDirectory(), sorted, "default.yaml" first
+
+} // namespace losslab
