@@ -1,0 +1,501 @@
+// The experiment designer: its YAML round trip against the loader (every shipped preset),
+// edits made through its widgets, the paper's k/M preset, bad input and the data-folder
+// warning. Widgets are found by objectName; the form is checked through the YAML it writes,
+// resolved by the same loader that losslab-cli uses.
+#include <gtest/gtest.h>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "error_matchers.h"
+#include "losslab/error.h"
+#include "losslab/losses/paper_rescaling.h"
+#include "losslab/spec/experiment_spec.h"
+#include "losslab/tasks/plugin_loader.h"
+#include "losslab/tasks/task_registry.h"
+#include "losslab/training/compute_setup.h"
+#include "toy_registry.h"
+#include "workbench/experiment_designer.h"
+#include "workbench/experiment_form.h"
+#include "workbench/loss_table_model.h"
+
+namespace fs = std::filesystem;
+using namespace losslab;
+using losslab::fixtures::throwsErrorWith;
+
+namespace {
+
+// The vision plugin's tasks and the toy task, registered once for all tests.
+const TaskRegistry& registry() {
+    static TaskRegistry* tasks = [] {
+        auto* r = new TaskRegistry;
+        loadPlugins(*r, {LOSSLAB_PLUGIN_BUILD_DIR});
+        fixtures::addToyTask(*r);
+        return r;
+    }();
+    return *tasks;
+}
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::vector<std::string> shippedPresets() {
+    std::vector<std::string> paths;
+    for (const auto& entry : fs::directory_iterator(fs::path(LOSSLAB_SOURCE_DIR) / "resources" / "experiments"))
+        if (entry.path().extension() == ".yaml") paths.push_back(entry.path().string());
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
+
+std::string presetPath(const std::string& name) {
+    return (fs::path(LOSSLAB_SOURCE_DIR) / "resources" / "experiments" / name).string();
+}
+
+ExperimentSpec resolveYaml(const QString& yaml) {
+    return loadExperimentText(yaml.toStdString(), "designer.yaml", {}, registry());
+}
+
+template <typename T>
+T* widget(const ExperimentDesigner& designer, const char* name) {
+    T* w = designer.findChild<T*>(QString::fromLatin1(name));
+    EXPECT_NE(w, nullptr) << "no widget named " << name;
+    return w;
+}
+
+bool shown(const QWidget* w, const ExperimentDesigner& designer) { return w && w->isVisibleTo(&designer); }
+
+// Loads a shipped preset into a designer; the test fails where the plugins were not built.
+void loadPreset(ExperimentDesigner& designer, const std::string& file) {
+    const std::string path = presetPath(file);
+    designer.loadYaml(QString::fromStdString(readFile(path)), QString::fromStdString(path));
+}
+
+void selectLossRow(ExperimentDesigner& designer, int row) {
+    auto* view = widget<QTableView>(designer, "lossTable");
+    view->setCurrentIndex(view->model()->index(row, LossTableModel::NameColumn));
+}
+
+} // namespace
+
+// ---- round trip -----------------------------------------------------------------------------
+
+TEST(DesignerRoundTrip, EveryShippedPresetGivesTheSameRunsAsTheFile) {
+    ASSERT_NE(registry().findInfo("fashion_mnist/mlp"), nullptr) << "the vision plugin did not load";
+    const std::vector<std::string> presets = shippedPresets();
+    ASSERT_GE(presets.size(), 3u);
+    for (const auto& path : presets) {
+        SCOPED_TRACE(path);
+        const ExperimentSpec direct = loadExperimentFile(path, {}, registry());
+        ExperimentDesigner designer(registry());
+        designer.loadYaml(QString::fromStdString(readFile(path)), QString::fromStdString(path));
+        const QString yaml = designer.toYaml();
+        const ExperimentSpec viaDesigner = loadExperimentText(yaml.toStdString(), path, {}, registry());
+        EXPECT_EQ(viaDesigner.toYaml(), direct.toYaml()) << yaml.toStdString();
+        const std::vector<RunSpec> a = direct.expand(), b = viaDesigner.expand();
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            EXPECT_EQ(b[i].toYaml(), a[i].toYaml()) << "run " << i;
+            EXPECT_EQ(b[i].dependsOn, a[i].dependsOn) << "run " << i;
+        }
+        EXPECT_EQ(designer.experiment().toYaml(), direct.toYaml());
+        EXPECT_FALSE(designer.isModified());
+
+        // The designer's own YAML loads back into the same form.
+        ExperimentDesigner again(registry());
+        again.loadYaml(yaml, QString::fromStdString(path));
+        EXPECT_EQ(again.toYaml(), yaml);
+    }
+}
+
+TEST(DesignerRoundTrip, KeysTheFileStatesAreKeptEvenAtTheirDefault) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    const ExperimentSpec spec = resolveYaml(designer.toYaml());
+    const std::string yaml = designer.toYaml().toStdString();
+    // default.yaml states momentum 0.9 and val_fraction 0.1, both the defaults.
+    EXPECT_NE(yaml.find("momentum: 0.9"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("val_fraction: 0.1"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("preset: paper"), std::string::npos) << yaml;
+    // ...and shows the keys without a widget of their own in "Other keys".
+    auto* other = widget<QTableWidget>(designer, "otherKeysTable");
+    QStringList keys;
+    for (int r = 0; r < other->rowCount(); ++r) keys << other->item(r, 0)->text();
+    EXPECT_TRUE(keys.contains("model.hidden")) << keys.join(", ").toStdString();
+    EXPECT_TRUE(keys.contains("data.limit_train"));
+    EXPECT_TRUE(keys.contains("train.momentum"));
+    EXPECT_FALSE(keys.contains("train.batch_size")) << "batch size has its own spin box";
+    EXPECT_EQ(spec.params.raw("model.hidden"), "[256]");
+}
+
+TEST(DesignerRoundTrip, NamesAndTextsWithYamlSyntaxSurvive) {
+    ExperimentDesigner designer(registry());
+    const QString text = QStringLiteral(
+        "name: \"a: b # not a comment\"\n"
+        "description: \"two\\nlines, with \\\"quotes\\\" and \\\\ backslash\"\n"
+        "task: toy/blobs\n"
+        "seeds: [7, 3]\n"
+        "losses:\n"
+        "  - {loss: ce, name: \"null\", lr: 0.01}\n"
+        "  - {loss: square, k: 2.5, M: 3, lr: 0.2}\n"
+        "  - {loss: square, name: \"sq, big\", k: 15, M: 30}\n"
+        "  - {loss: square, name: \"- x\", preset: paper, M: 4, lr: 5e-05}\n"
+        "model: {hidden: 8}\n");
+    designer.loadYaml(text, "odd.yaml");
+    const ExperimentSpec direct = loadExperimentText(text.toStdString(), "odd.yaml", {}, registry());
+    const ExperimentSpec via = resolveYaml(designer.toYaml());
+    EXPECT_EQ(via.name, "a: b # not a comment");
+    EXPECT_EQ(via.description, direct.description);
+    EXPECT_EQ(via.toYaml(), direct.toYaml()) << designer.toYaml().toStdString();
+    ASSERT_EQ(via.losses.size(), 4u);
+    EXPECT_EQ(via.losses[0].name, "null");
+    EXPECT_EQ(via.losses[1].name, "square_k2.5_M3");
+    EXPECT_EQ(via.losses[2].name, "sq, big");
+    EXPECT_EQ(via.losses[3].preset, "paper");
+    EXPECT_EQ(via.losses[3].M, 4.0);
+    EXPECT_EQ(via.seeds, (std::vector<std::int64_t>{7, 3}));
+}
+
+// ---- the Qt-free form -----------------------------------------------------------------------
+
+TEST(DesignerForm, FindsSectionKeysInBlockAndFlowStyle) {
+    const std::set<std::string> keys = sectionKeysStated(
+        "task: x   # train: {lr: 1}\n"
+        "train:\n"
+        "  lr: 0.1      # comment\n"
+        "  milestones:\n"
+        "    - 10\n"
+        "  \"momentum\": 0.9\n"
+        "\n"
+        "data: {root: \"a, b: c\", val_fraction: 0.2,\n"
+        "       limit_train: 5}\n"
+        "model:\n"
+        "    hidden: [1, 2]\n"
+        "runner: {}\n"
+        "name: train\n");
+    EXPECT_EQ(keys, (std::set<std::string>{"train.lr", "train.milestones", "train.momentum", "data.root",
+                                           "data.val_fraction", "data.limit_train", "model.hidden"}));
+}
+
+TEST(DesignerForm, SwitchingTheTaskDropsKeysTheNewTaskLacks) {
+    ExperimentForm form = ExperimentForm::fromYaml(readFile(presetPath("default.yaml")), "default.yaml", registry());
+    ASSERT_TRUE(form.params.count("model.hidden"));
+    const std::vector<std::string> dropped = form.switchTask("mnist/cnn", registry());
+    EXPECT_EQ(dropped, std::vector<std::string>{"model.hidden"});
+    EXPECT_EQ(form.params.count("train.momentum"), 1u);
+    EXPECT_EQ(form.resolve("switched.yaml", registry()).taskId, "mnist/cnn");
+}
+
+TEST(DesignerForm, SeedListParsing) {
+    EXPECT_EQ(parseSeedList("3, 17,42"), (std::vector<std::int64_t>{3, 17, 42}));
+    EXPECT_EQ(parseSeedList("[0]"), (std::vector<std::int64_t>{0}));
+    EXPECT_FALSE(parseSeedList("1, -2").has_value());
+    EXPECT_FALSE(parseSeedList("1 2").has_value());
+    EXPECT_FALSE(parseSeedList("[1, 2").has_value());
+}
+
+// ---- edits through the widgets --------------------------------------------------------------
+
+TEST(DesignerEdits, WidgetsChangeTheYaml) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    QSignalSpy changed(&designer, &ExperimentDesigner::changed);
+
+    // Learning rate of the square loss.
+    auto* view = widget<QTableView>(designer, "lossTable");
+    ASSERT_TRUE(view->model()->setData(view->model()->index(1, LossTableModel::LrColumn), "0.3"));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).losses[1].lr, 0.3);
+    EXPECT_TRUE(designer.isModified());
+    EXPECT_GE(changed.count(), 1);
+
+    // A refused learning rate leaves the loss as it was and says why.
+    EXPECT_FALSE(view->model()->setData(view->model()->index(1, LossTableModel::LrColumn), "-1"));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).losses[1].lr, 0.3);
+    EXPECT_TRUE(shown(widget<QLabel>(designer, "designerNote"), designer));
+
+    // A rescaled square loss with the paper's k and M.
+    widget<QPushButton>(designer, "addRescaledSquareLoss")->click();
+    ExperimentSpec spec = resolveYaml(designer.toYaml());
+    ASSERT_EQ(spec.losses.size(), 3u);
+    EXPECT_EQ(spec.losses[2].kind, LossKind::Square);
+    EXPECT_EQ(spec.losses[2].preset, "paper");
+    EXPECT_EQ(spec.losses[2].k, paperRescaling("", 10).k);
+    EXPECT_EQ(spec.losses[2].M, paperRescaling("", 10).M);
+    EXPECT_NE(spec.losses[2].name, spec.losses[1].name) << "a new loss gets a name of its own";
+
+    // Protocols: untick "same epochs as CE".
+    ASSERT_TRUE(widget<QCheckBox>(designer, "protocolSameEpochsAsCe")->isChecked());
+    widget<QCheckBox>(designer, "protocolSameEpochsAsCe")->click();
+    spec = resolveYaml(designer.toYaml());
+    EXPECT_EQ(spec.protocols, std::vector<Protocol>{Protocol::EarlyStopping});
+    widget<QCheckBox>(designer, "protocolFixedEpochs")->click();
+    EXPECT_EQ(resolveYaml(designer.toYaml()).protocols,
+              (std::vector<Protocol>{Protocol::EarlyStopping, Protocol::FixedEpochs}));
+
+    // Seeds: a count, then a list typed by hand.
+    widget<QSpinBox>(designer, "seedCount")->setValue(3);
+    EXPECT_EQ(resolveYaml(designer.toYaml()).seeds, (std::vector<std::int64_t>{0, 1, 2}));
+    widget<QComboBox>(designer, "seedsMode")->setCurrentIndex(1);
+    auto* seedList = widget<QLineEdit>(designer, "seedList");
+    seedList->clear();
+    QTest::keyClicks(seedList, "3, 17, 42");
+    EXPECT_EQ(resolveYaml(designer.toYaml()).seeds, (std::vector<std::int64_t>{3, 17, 42}));
+
+    // Batch size, max epochs, optimizer.
+    widget<QSpinBox>(designer, "batchSize")->setValue(64);
+    widget<QSpinBox>(designer, "maxEpochs")->setValue(7);
+    auto* optimizer = widget<QComboBox>(designer, "optimizer");
+    optimizer->setCurrentIndex(optimizer->findText("adamw"));
+    spec = resolveYaml(designer.toYaml());
+    EXPECT_EQ(spec.params.getInt("train.batch_size"), 64);
+    EXPECT_EQ(spec.params.getInt("train.max_epochs"), 7);
+    EXPECT_EQ(spec.params.getString("train.optimizer"), "adamw");
+
+    // Device: the CPU; runs per GPU no longer applies.
+    auto* device = widget<QComboBox>(designer, "device");
+    device->setCurrentIndex(device->findData("cpu"));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).device, "cpu");
+    EXPECT_FALSE(widget<QSpinBox>(designer, "runsPerDevice")->isEnabled());
+
+    // Removing a loss.
+    selectLossRow(designer, 0);
+    widget<QPushButton>(designer, "removeLoss")->click();
+    spec = resolveYaml(designer.toYaml());
+    ASSERT_EQ(spec.losses.size(), 2u);
+    EXPECT_EQ(spec.losses[0].kind, LossKind::Square);
+
+    // The status line counts the runs: 2 losses x 2 protocols x 3 seeds.
+    EXPECT_NE(widget<QLabel>(designer, "designerStatus")->text().indexOf("12 runs: 2 losses"), -1)
+        << widget<QLabel>(designer, "designerStatus")->text().toStdString();
+}
+
+TEST(DesignerEdits, OtherKeysAreEditedCheckedAddedAndRemoved) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    auto* table = widget<QTableWidget>(designer, "otherKeysTable");
+    auto rowOf = [&](const QString& key) {
+        for (int r = 0; r < table->rowCount(); ++r)
+            if (table->item(r, 0)->text() == key) return r;
+        return -1;
+    };
+    const int hidden = rowOf("model.hidden");
+    ASSERT_GE(hidden, 0);
+    table->item(hidden, 1)->setText("64,64");
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.raw("model.hidden"), "[64, 64]");
+    EXPECT_EQ(table->item(hidden, 1)->text(), "[64, 64]") << "the value is shown in canonical form";
+
+    table->item(hidden, 1)->setText("wide");
+    EXPECT_EQ(table->item(hidden, 1)->text(), "[64, 64]") << "a refused value is put back";
+    EXPECT_NE(widget<QLabel>(designer, "designerNote")->text().indexOf("model.hidden"), -1);
+
+    auto* choice = widget<QComboBox>(designer, "otherKeyChoice");
+    const int wd = choice->findData("train.weight_decay");
+    ASSERT_GE(wd, 0);
+    choice->setCurrentIndex(wd);
+    widget<QPushButton>(designer, "addOtherKey")->click();
+    const int added = rowOf("train.weight_decay");
+    ASSERT_GE(added, 0);
+    table->item(added, 1)->setText("5e-4");
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getDouble("train.weight_decay"), 5e-4);
+
+    table->setCurrentCell(rowOf("data.limit_train"), 0);
+    widget<QPushButton>(designer, "removeOtherKey")->click();
+    EXPECT_EQ(rowOf("data.limit_train"), -1);
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getInt("data.limit_train"), 0) << "back to the default";
+}
+
+TEST(DesignerEdits, SameEpochsWithoutCrossEntropySaysWhatItNeeds) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    auto* note = widget<QLabel>(designer, "protocolNote");
+    EXPECT_FALSE(shown(note, designer));
+    selectLossRow(designer, 0); // ce
+    widget<QPushButton>(designer, "removeLoss")->click();
+    EXPECT_TRUE(shown(note, designer));
+    EXPECT_NE(note->text().indexOf("cross-entropy loss"), -1) << note->text().toStdString();
+    EXPECT_THROW(designer.experiment(), Error);
+
+    widget<QPushButton>(designer, "addCrossEntropy")->click();
+    EXPECT_FALSE(shown(note, designer));
+    widget<QCheckBox>(designer, "protocolEarlyStopping")->click();
+    EXPECT_TRUE(shown(note, designer));
+    EXPECT_NE(note->text().indexOf("early-stopping"), -1);
+    EXPECT_FALSE(widget<QSpinBox>(designer, "patience")->isEnabled());
+}
+
+TEST(DesignerEdits, TaskComboShowsTheTaskAndDropsKeysItLacks) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    auto* combo = widget<QComboBox>(designer, "taskCombo");
+    combo->setCurrentIndex(combo->findData("cifar10/wrn"));
+    const TaskInfo& info = registry().requireInfo("cifar10/wrn");
+    EXPECT_EQ(widget<QLabel>(designer, "taskDataset")->text().toStdString(), info.dataset);
+    EXPECT_NE(widget<QLabel>(designer, "taskClasses")->text().indexOf("airplane"), -1);
+    EXPECT_NE(widget<QLabel>(designer, "taskNote")->text().indexOf("model.hidden"), -1);
+    const ExperimentSpec spec = resolveYaml(designer.toYaml());
+    EXPECT_EQ(spec.taskId, "cifar10/wrn");
+    // Not stated by the file, so the new task's recipe applies; a folder of another dataset is not kept.
+    EXPECT_EQ(spec.params.getInt("model.depth"), 28);
+    EXPECT_EQ(spec.params.getString("data.root"), "");
+}
+
+// ---- the paper's k and M --------------------------------------------------------------------
+
+TEST(DesignerPaper, PaperButtonGivesTableNineValues) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "wrn_cifar10.yaml");
+    const TaskInfo& info = registry().requireInfo("cifar10/wrn");
+    ASSERT_EQ(info.paperDataset, "cifar10");
+    auto* model = widget<QTableView>(designer, "lossTable")->model();
+    ASSERT_TRUE(model->setData(model->index(1, LossTableModel::KColumn), "5"));
+    ASSERT_TRUE(model->setData(model->index(1, LossTableModel::MColumn), "7"));
+    ExperimentSpec spec = resolveYaml(designer.toYaml());
+    EXPECT_EQ(spec.losses[1].k, 5.0);
+    EXPECT_EQ(spec.losses[1].M, 7.0);
+    EXPECT_EQ(spec.losses[1].preset, "") << "a hand-set k makes the loss a custom one";
+    EXPECT_EQ(spec.losses[1].name, "square_k5_M7");
+
+    auto* paper = widget<QPushButton>(designer, "paperPreset");
+    selectLossRow(designer, 0);
+    EXPECT_FALSE(paper->isEnabled()) << "cross-entropy has no k and M";
+    selectLossRow(designer, 1);
+    ASSERT_TRUE(paper->isEnabled());
+    paper->click();
+    spec = resolveYaml(designer.toYaml());
+    const Rescaling expected = paperRescaling(info.paperDataset, info.numClasses);
+    EXPECT_EQ(spec.losses[1].k, expected.k);
+    EXPECT_EQ(spec.losses[1].M, expected.M);
+    // PAPER-NOTES, Table 9: CIFAR-10 has k = 1 and M = 1.
+    EXPECT_EQ(spec.losses[1].k, 1.0);
+    EXPECT_EQ(spec.losses[1].M, 1.0);
+    EXPECT_EQ(spec.losses[1].preset, "paper");
+    EXPECT_EQ(spec.losses[1].name, "square");
+    EXPECT_NE(widget<QLabel>(designer, "paperInfo")->text().indexOf("Table 9 (cifar10)"), -1);
+    EXPECT_EQ(model->index(1, LossTableModel::LossColumn).data().toString(), "square (paper)");
+}
+
+TEST(DesignerPaper, PaperPresetFollowsTheLoaderForKAndM) {
+    // The loader's rule: an explicit k or M wins over the preset's value for that parameter.
+    ExperimentDesigner designer(registry());
+    designer.loadYaml("task: toy/blobs\nlosses: [{loss: square, preset: paper, M: 20}]\n", "p.yaml");
+    auto* model = widget<QTableView>(designer, "lossTable")->model();
+    const Rescaling rule = paperRescaling("", 4);
+    EXPECT_EQ(model->index(0, LossTableModel::KColumn).data().toString().toDouble(), rule.k);
+    EXPECT_EQ(model->index(0, LossTableModel::MColumn).data().toString(), "20");
+    const ExperimentSpec spec = resolveYaml(designer.toYaml());
+    EXPECT_EQ(spec.losses[0].M, 20.0);
+    EXPECT_EQ(spec.losses[0].preset, "paper");
+}
+
+// ---- bad input ------------------------------------------------------------------------------
+
+TEST(DesignerBadInput, BadYamlThrowsAndLeavesTheFormAsItWas) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    designer.setModified(true);
+    const QString before = designer.toYaml();
+    QSignalSpy changed(&designer, &ExperimentDesigner::changed);
+
+    EXPECT_TRUE(throwsErrorWith(
+        [&] { designer.loadYaml("task: fashion_mnist/mlp\nlosses: [ce]\ntrain:\n  patience: 0\n", "bad.yaml"); },
+        {"bad.yaml:4", "train.patience"}));
+    EXPECT_TRUE(throwsErrorWith([&] { designer.loadYaml("task: [unclosed\n", "syntax.yaml"); }, {"syntax.yaml:"}));
+    EXPECT_TRUE(throwsErrorWith([&] { designer.loadYaml("task: nope/none\nlosses: [ce]\n", "task.yaml"); },
+                                {"task.yaml:1", "unknown task 'nope/none'"}));
+
+    EXPECT_EQ(designer.toYaml(), before);
+    EXPECT_EQ(widget<QLineEdit>(designer, "experimentName")->text(), "default");
+    EXPECT_EQ(widget<QComboBox>(designer, "taskCombo")->currentData().toString(), "fashion_mnist/mlp");
+    EXPECT_EQ(widget<QTableView>(designer, "lossTable")->model()->rowCount(), 2);
+    EXPECT_TRUE(designer.isModified());
+    EXPECT_EQ(changed.count(), 0);
+}
+
+// ---- data folder ----------------------------------------------------------------------------
+
+TEST(DesignerData, MissingFolderShowsTheWarningWithTheHint) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "tcn_permuted_mnist.yaml"); // data.root "" and MNIST has no default folder
+    const TaskInfo& info = registry().requireInfo("mnist/tcn_permuted");
+    ASSERT_FALSE(info.dataHint.empty());
+    auto* warning = widget<QLabel>(designer, "dataWarning");
+    EXPECT_TRUE(shown(warning, designer));
+    EXPECT_NE(warning->text().indexOf(QString::fromStdString(info.dataHint)), -1) << warning->text().toStdString();
+
+    QTemporaryDir folder;
+    ASSERT_TRUE(folder.isValid());
+    auto* edit = widget<QLineEdit>(designer, "dataFolder");
+    QTest::keyClicks(edit, folder.path());
+    EXPECT_FALSE(shown(warning, designer));
+    EXPECT_NE(widget<QLabel>(designer, "dataFolderInUse")->text().indexOf(folder.path()), -1);
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("data.root"), folder.path().toStdString());
+
+    edit->clear();
+    QTest::keyClicks(edit, "/nonexistent/losslab/mnist");
+    EXPECT_TRUE(shown(warning, designer));
+    EXPECT_NE(warning->text().indexOf("not found"), -1);
+    EXPECT_NE(warning->text().indexOf("/nonexistent/losslab/mnist"), -1);
+    EXPECT_NE(warning->text().indexOf(QString::fromStdString(info.dataHint)), -1);
+}
+
+TEST(DesignerData, RememberedFolderIsUsedWhenTheFileHasNone) {
+    QTemporaryDir folder;
+    ASSERT_TRUE(folder.isValid());
+    ExperimentDesigner designer(registry());
+    designer.setDataRoots({{"MNIST", folder.path()}});
+    loadPreset(designer, "tcn_permuted_mnist.yaml");
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("data.root"), folder.path().toStdString());
+    EXPECT_FALSE(shown(widget<QLabel>(designer, "dataWarning"), designer));
+    EXPECT_EQ(designer.dataRoots().value("MNIST"), folder.path());
+
+    // A file that names its folder keeps it.
+    designer.loadYaml("task: mnist/cnn\nlosses: [ce]\ndata: {root: /elsewhere}\n", "own.yaml");
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("data.root"), "/elsewhere");
+}
+
+// ---- device ---------------------------------------------------------------------------------
+
+TEST(DesignerDevice, OffersEveryCudaDeviceAndKeepsAForeignOne) {
+    ExperimentDesigner designer(registry());
+    auto* device = widget<QComboBox>(designer, "device");
+    QStringList items;
+    for (int i = 0; i < device->count(); ++i) items << device->itemData(i).toString();
+    QStringList expected{"auto", "cpu"};
+    for (int n = 0; n < cudaDeviceCount(); ++n) expected << QStringLiteral("cuda:%1").arg(n);
+    EXPECT_EQ(items, expected);
+
+    designer.setCudaDeviceCount(2);
+    items.clear();
+    for (int i = 0; i < device->count(); ++i) items << device->itemData(i).toString();
+    EXPECT_EQ(items, (QStringList{"auto", "cpu", "cuda:0", "cuda:1"}));
+    device->setCurrentIndex(device->findData("cuda:1"));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).device, "cuda:1");
+    widget<QSpinBox>(designer, "runsPerDevice")->setValue(3);
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getInt("runner.runs_per_device"), 3);
+
+    designer.loadYaml("task: toy/blobs\nlosses: [ce]\ndevice: cuda:7\n", "gpu.yaml");
+    EXPECT_EQ(device->currentData().toString(), "cuda:7");
+    EXPECT_EQ(resolveYaml(designer.toYaml()).device, "cuda:7");
+}
+
