@@ -575,8 +575,8 @@ void ExperimentDesigner::refreshDeviceItems() {
         // A file written for another machine keeps its device; the runner checks it.
         m_device->addItem(tr("%1 (not on this machine)").arg(current), current);
         m_device->setItemData(m_device->count() - 1,
-                              tr("LibTorch sees %n CUDA device(s) here; the run will be refused on this machine",
-                                 nullptr, m_cudaDevices),
+                              tr("CUDA devices LibTorch sees here: %1; this machine would refuse the run")
+                                  .arg(m_cudaDevices),
                               Qt::ToolTipRole);
     }
     m_device->setCurrentIndex(m_device->findData(current));
