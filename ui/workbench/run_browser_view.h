@@ -1,0 +1,150 @@
+#pragma once
+// RunBrowserView: every run in the database, across experiments. Filters (experiment, task,
+// loss, protocol, status, tag, free text), sorting by any column, an extra metric column
+// (any split/metric at the reported epoch), tags and notes editing, deletion (asks first),
+// and the hand-off of selected runs to the compare and resume actions.
+//
+// Thread rules: a widget; call it from the GUI thread only. Reads and deletions run on a
+// private one-thread pool (one at a time, in the order asked), so the GUI thread never waits
+// on SQLite; results come back through queued signals. Tag and note edits are queued on the
+// store's writer (RunStore::setRunTags / setRunNotes return at once). `store` must outlive
+// the view; the destructor waits for a read or deletion still in progress.
+#include <QHash>
+#include <QPointer>
+#include <QString>
+#include <QThreadPool>
+#include <QVector>
+#include <QWidget>
+
+#include <functional>
+
+namespace losslab {
+
+class RunStore;
+class RunTableModel;
+class RunFilterProxy;
+}
+
+class QComboBox;
+class QFrame;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QTableView;
+class QStringListModel;
+
+namespace losslab {
+
+class RunBrowserView : public QWidget {
+    Q_OBJECT
+public:
+    explicit RunBrowserView(RunStore& store, QWidget* parent = nullptr);
+    ~RunBrowserView() override;
+
+    // Reloads every run and its reported metrics in the background; the table keeps its
+    // selection, current run and sort where the runs still exist. Emits refreshed() once
+    // applied; errorOccurred() if the read fails. A newer refresh supersedes an older one.
+    void refresh();
+
+    // Selected runs in the order the table shows them.
+    QVector<qint64> selectedRunIds() const;
+    // Selects these runs (those shown; others are ignored) and makes the first one current.
+    void selectRuns(const QVector<qint64>& runIds);
+    // Runs whose status is `interrupted` as of the last refresh (what the banner offers).
+    QVector<qint64> interruptedRunIds() const;
+
+    // Asked before deleting; returns true to go ahead. Default: QMessageBox::question.
+    void setConfirmation(std::function<bool(const QString& question)> confirm);
+
+    // The extra column's metric, "split/metric" ("test/ece"); "" for none.
+    void setExtraMetric(const QString& key);
+    QString extraMetric() const;
+
+    RunTableModel* model();
+    RunFilterProxy* proxy();
+
+public slots:
+    void compareSelected();       // emits compareRequested for the selection (if any)
+    void resumeSelected();        // emits resumeRequested for selected interrupted / cancelled runs
+    void deleteSelected();        // asks, then deletes in the background
+    void resumeInterrupted();     // emits resumeRequested for every interrupted run
+
+signals:
+    void compareRequested(const QVector<qint64>& runIds);
+    void resumeRequested(const QVector<qint64>& runIds);
+    void runsDeleted(const QVector<qint64>& runIds);
+    void refreshed();
+    void errorOccurred(const QString& message);
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    struct Snapshot;
+
+    void buildUi();
+    void applySnapshot(Snapshot snapshot);
+    void restoreSelection(const QVector<qint64>& selected, qint64 current);
+    void refillFilterCombos();
+    void refillExtraMetricCombo();
+    void updateBanner();
+    void updateActions();
+    void onCurrentRowChanged();
+    void loadEditorFor(qint64 runId);
+    void saveNotes();
+    void saveTags();
+    void onTagsEdited(qint64 runId, const QString& tags);
+    void onNotesEdited(qint64 runId, const QString& notes);
+    void showContextMenu(const QPoint& position);
+    qint64 currentRunId() const;
+    QVector<qint64> resumableSelectedIds() const;
+
+    RunStore& m_store;
+    RunTableModel* m_model = nullptr;
+    RunFilterProxy* m_proxy = nullptr;
+    std::function<bool(const QString&)> m_confirm;
+    QThreadPool m_pool;
+
+    // Background reads: only the newest one is applied.
+    quint64 m_loadGeneration = 0;
+    // Tag / note edits not yet seen in a read (the writer commits them later): laid over
+    // each read's result until a read shows them.
+    QHash<qint64, QString> m_unconfirmedTags;
+    QHash<qint64, QString> m_unconfirmedNotes;
+    bool m_deleting = false;
+    bool m_columnsSized = false;
+
+    // Reported metrics per "split/metric", per run id.
+    QHash<QString, QHash<qint64, double>> m_reported;
+    QString m_extraKey = QStringLiteral("test/ece");
+    QVector<qint64> m_interrupted;
+    QVector<qint64> m_dismissedInterrupted;
+
+    qint64 m_editorRunId = -1;
+
+    QFrame* m_banner = nullptr;
+    QLabel* m_bannerLabel = nullptr;
+    QComboBox* m_experimentCombo = nullptr;
+    QComboBox* m_taskCombo = nullptr;
+    QComboBox* m_lossCombo = nullptr;
+    QComboBox* m_protocolCombo = nullptr;
+    QComboBox* m_statusCombo = nullptr;
+    QLineEdit* m_tagFilterEdit = nullptr;
+    QLineEdit* m_searchEdit = nullptr;
+    QComboBox* m_extraMetricCombo = nullptr;
+    QTableView* m_table = nullptr;
+    QLabel* m_countLabel = nullptr;
+    QPushButton* m_compareButton = nullptr;
+    QPushButton* m_resumeButton = nullptr;
+    QPushButton* m_deleteButton = nullptr;
+    QPushButton* m_refreshButton = nullptr;
+    QLabel* m_runLabel = nullptr;
+    QLabel* m_errorLabel = nullptr;
+    QLineEdit* m_tagsEdit = nullptr;
+    QPlainTextEdit* m_notesEdit = nullptr;
+    QPushButton* m_saveNotesButton = nullptr;
+    QStringListModel* m_tagCompletions = nullptr;
+};
+
+} // namespace losslab

@@ -1,0 +1,282 @@
+#include "workbench/run_table_model.h"
+
+#include <QBrush>
+#include <QColor>
+#include <QDateTime>
+
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "losslab/store/run_store.h"
+
+namespace losslab {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+const QString kMissing = QStringLiteral("–");
+
+QString qs(const std::string& text) { return QString::fromStdString(text); }
+
+QString formatNumber(double value) {
+    return std::isnan(value) ? kMissing : QString::number(value, 'g', 5);
+}
+
+// 42.3 s, 3:05 (min:s), 1:02:03 (h:min:s).
+QString formatDuration(double seconds) {
+    if (!(seconds > 0.0)) return kMissing;
+    if (seconds < 60.0) return QStringLiteral("%1 s").arg(seconds, 0, 'f', 1);
+    const auto total = static_cast<qint64>(std::llround(seconds));
+    const qint64 h = total / 3600, m = (total / 60) % 60, s = total % 60;
+    if (h == 0) return QStringLiteral("%1:%2").arg(m).arg(s, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1:%2:%3").arg(h).arg(m, 2, 10, QLatin1Char('0')).arg(s, 2, 10, QLatin1Char('0'));
+}
+
+// The store writes UTC ("2026-11-26T18:30:00Z"); people read local time.
+QString formatStarted(const std::string& iso) {
+    if (iso.empty()) return kMissing;
+    const QDateTime time = QDateTime::fromString(qs(iso), Qt::ISODate);
+    if (!time.isValid()) return qs(iso);
+    return time.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm"));
+}
+
+bool appliesToSquareLoss(const RunRecord& run) { return run.loss != "ce"; }
+
+bool isMetricFraction(const QString& key) {
+    const QString metric = key.section(QLatin1Char('/'), -1);
+    return metric == QLatin1String("acc") || metric == QLatin1String("error") ||
+           metric == QLatin1String("top5");
+}
+
+QColor statusColour(RunStatus status) {
+    switch (status) {
+    case RunStatus::Failed:
+    case RunStatus::Diverged: return QColor(0xc0, 0x28, 0x28);
+    case RunStatus::Interrupted: return QColor(0xc2, 0x7c, 0x0e);
+    case RunStatus::Running: return QColor(0x1f, 0x5f, 0xc8);
+    case RunStatus::Cancelled:
+    case RunStatus::Queued: return QColor(0x70, 0x70, 0x70);
+    case RunStatus::Completed: break;
+    }
+    return {};
+}
+
+} // namespace
+
+RunTableModel::RunTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void RunTableModel::setRuns(std::vector<RunRecord> runs) {
+    beginResetModel();
+    m_runs = std::move(runs);
+    m_rowById.clear();
+    m_rowById.reserve(static_cast<qsizetype>(m_runs.size()));
+    for (std::size_t i = 0; i < m_runs.size(); ++i) m_rowById.insert(m_runs[i].id, static_cast<int>(i));
+    endResetModel();
+}
+
+const RunRecord* RunTableModel::runAt(int row) const {
+    if (row < 0 || row >= static_cast<int>(m_runs.size())) return nullptr;
+    return &m_runs[static_cast<std::size_t>(row)];
+}
+
+int RunTableModel::rowOfRun(qint64 runId) const { return m_rowById.value(runId, -1); }
+
+void RunTableModel::setExtraMetric(const QString& key, const QHash<qint64, double>& values) {
+    const bool titleChanged = key != m_extraKey;
+    m_extraKey = key;
+    m_extraIsFraction = isMetricFraction(key);
+    m_extraValues = values;
+    if (titleChanged) emit headerDataChanged(Qt::Horizontal, ExtraMetricColumn, ExtraMetricColumn);
+    if (!m_runs.empty())
+        emit dataChanged(index(0, ExtraMetricColumn), index(rowCount() - 1, ExtraMetricColumn));
+}
+
+int RunTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : static_cast<int>(m_runs.size());
+}
+
+int RunTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QString RunTableModel::formatPercent(double fraction) {
+    if (std::isnan(fraction)) return kMissing;
+    return QStringLiteral("%1 %").arg(fraction * 100.0, 0, 'f', 2);
+}
+
+double RunTableModel::extraValue(qint64 runId) const {
+    if (m_extraKey.isEmpty()) return kNaN;
+    return m_extraValues.value(runId, kNaN);
+}
+
+QVariant RunTableModel::displayValue(const RunRecord& run, int column) const {
+    switch (column) {
+    case IdColumn: return QString::number(run.id);
+    case ExperimentColumn: return qs(run.experiment);
+    case TaskColumn: return qs(run.taskId);
+    case LossColumn: return qs(run.lossName);
+    case KColumn: return appliesToSquareLoss(run) ? formatNumber(run.k) : kMissing;
+    case MColumn: return appliesToSquareLoss(run) ? formatNumber(run.M) : kMissing;
+    case LrColumn: return formatNumber(run.lr);
+    case ProtocolColumn: return qs(run.protocol);
+    case SeedColumn: return QString::number(run.seed);
+    case StatusColumn: return QString::fromLatin1(runStatusName(run.status));
+    case EpochsColumn:
+        // A run that has not reached its planned length shows how far it got.
+        if (run.targetEpochs > 0 && run.epochs < run.targetEpochs && run.status != RunStatus::Completed)
+            return QStringLiteral("%1 / %2").arg(run.epochs).arg(run.targetEpochs);
+        return QString::number(run.epochs);
+    case ReportedEpochColumn: return run.bestEpoch > 0 ? QString::number(run.bestEpoch) : kMissing;
+    case ValAccColumn: return formatPercent(run.valAcc);
+    case TestAccColumn: return formatPercent(run.testAcc);
+    case ExtraMetricColumn: {
+        const double value = extraValue(run.id);
+        return m_extraIsFraction ? formatPercent(value) : formatNumber(value);
+    }
+    case WallTimeColumn: return formatDuration(run.wallSeconds);
+    case DeviceColumn: return run.device.empty() ? kMissing : qs(run.device);
+    case StartedColumn: return formatStarted(run.startedAt);
+    case TagsColumn: return qs(run.tags);
+    case NotesColumn: {
+        // One line in the table; the notes pane and the tooltip show all of it.
+        const QString notes = qs(run.notes);
+        const qsizetype newline = notes.indexOf(QLatin1Char('\n'));
+        return newline < 0 ? notes : notes.left(newline) + QStringLiteral(" …");
+    }
+    default: return {};
+    }
+}
+
+QVariant RunTableModel::rawValue(const RunRecord& run, int column) const {
+    switch (column) {
+    case IdColumn: return QVariant::fromValue<qint64>(run.id);
+    case ExperimentColumn: return qs(run.experiment);
+    case TaskColumn: return qs(run.taskId);
+    case LossColumn: return qs(run.lossName);
+    case KColumn: return appliesToSquareLoss(run) ? run.k : kNaN;
+    case MColumn: return appliesToSquareLoss(run) ? run.M : kNaN;
+    case LrColumn: return run.lr;
+    case ProtocolColumn: return qs(run.protocol);
+    case SeedColumn: return QVariant::fromValue<qint64>(run.seed);
+    case StatusColumn: return QString::fromLatin1(runStatusName(run.status));
+    case EpochsColumn: return QVariant::fromValue<qint64>(run.epochs);
+    case ReportedEpochColumn: return run.bestEpoch > 0 ? static_cast<double>(run.bestEpoch) : kNaN;
+    case ValAccColumn: return run.valAcc;
+    case TestAccColumn: return run.testAcc;
+    case ExtraMetricColumn: return extraValue(run.id);
+    case WallTimeColumn: return run.wallSeconds > 0.0 ? run.wallSeconds : kNaN;
+    case DeviceColumn: return qs(run.device);
+    case StartedColumn: return qs(run.startedAt);
+    case TagsColumn: return qs(run.tags);
+    case NotesColumn: return qs(run.notes);
+    default: return {};
+    }
+}
+
+QVariant RunTableModel::data(const QModelIndex& index, int role) const {
+    const RunRecord* run = index.isValid() ? runAt(index.row()) : nullptr;
+    if (!run || index.column() < 0 || index.column() >= ColumnCount) return {};
+    const int column = index.column();
+    switch (role) {
+    case Qt::DisplayRole: return displayValue(*run, column);
+    case Qt::UserRole: return rawValue(*run, column);
+    case Qt::EditRole:
+        if (column == TagsColumn) return qs(run->tags);
+        if (column == NotesColumn) return qs(run->notes);
+        return displayValue(*run, column);
+    case Qt::ToolTipRole:
+        if ((run->status == RunStatus::Failed || run->status == RunStatus::Diverged) && !run->error.empty())
+            return qs(run->error);
+        if (column == NotesColumn && !run->notes.empty()) return qs(run->notes);
+        return {};
+    case Qt::ForegroundRole:
+        if (column == StatusColumn) {
+            const QColor colour = statusColour(run->status);
+            if (colour.isValid()) return QBrush(colour);
+        }
+        return {};
+    case Qt::TextAlignmentRole:
+        switch (column) {
+        case IdColumn: case KColumn: case MColumn: case LrColumn: case SeedColumn:
+        case EpochsColumn: case ReportedEpochColumn: case ValAccColumn: case TestAccColumn:
+        case ExtraMetricColumn: case WallTimeColumn:
+            return int(Qt::AlignRight | Qt::AlignVCenter);
+        default: return {};
+        }
+    default: return {};
+    }
+}
+
+QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (orientation != Qt::Horizontal) return QAbstractTableModel::headerData(section, orientation, role);
+    if (role == Qt::ToolTipRole) {
+        switch (section) {
+        case LossColumn: return tr("The loss's name in the experiment");
+        case KColumn: return tr("Square loss: weight of the true class's term");
+        case MColumn: return tr("Square loss: target value of the true class");
+        case ReportedEpochColumn: return tr("The epoch the protocol reports; metrics are taken there");
+        case ValAccColumn: return tr("Validation accuracy at the reported epoch");
+        case TestAccColumn: return tr("Test accuracy at the reported epoch");
+        case ExtraMetricColumn: return tr("The metric chosen above, at the reported epoch");
+        case TagsColumn: return tr("Comma-separated labels; double-click to edit");
+        case NotesColumn: return tr("Free text; double-click to edit");
+        default: return {};
+        }
+    }
+    if (role != Qt::DisplayRole) return {};
+    switch (section) {
+    case IdColumn: return tr("Id");
+    case ExperimentColumn: return tr("Experiment");
+    case TaskColumn: return tr("Task");
+    case LossColumn: return tr("Loss");
+    case KColumn: return tr("k");
+    case MColumn: return tr("M");
+    case LrColumn: return tr("lr");
+    case ProtocolColumn: return tr("Protocol");
+    case SeedColumn: return tr("Seed");
+    case StatusColumn: return tr("Status");
+    case EpochsColumn: return tr("Epochs");
+    case ReportedEpochColumn: return tr("Reported epoch");
+    case ValAccColumn: return tr("Val acc");
+    case TestAccColumn: return tr("Test acc");
+    case ExtraMetricColumn: return m_extraKey.isEmpty() ? tr("Metric") : m_extraKey;
+    case WallTimeColumn: return tr("Wall time");
+    case DeviceColumn: return tr("Device");
+    case StartedColumn: return tr("Started");
+    case TagsColumn: return tr("Tags");
+    case NotesColumn: return tr("Notes");
+    default: return {};
+    }
+}
+
+Qt::ItemFlags RunTableModel::flags(const QModelIndex& index) const {
+    Qt::ItemFlags flags = QAbstractTableModel::flags(index);
+    if (index.isValid() && (index.column() == TagsColumn || index.column() == NotesColumn))
+        flags |= Qt::ItemIsEditable;
+    return flags;
+}
+
+bool RunTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+    if (role != Qt::EditRole || !index.isValid() || index.row() >= rowCount()) return false;
+    RunRecord& run = m_runs[static_cast<std::size_t>(index.row())];
+    if (index.column() == TagsColumn) {
+        const std::string tags = normalizeTags(value.toString().toStdString());
+        if (tags == run.tags) return true;
+        run.tags = tags;
+        emit dataChanged(index, index);
+        emit tagsEdited(run.id, qs(tags));
+        return true;
+    }
+    if (index.column() == NotesColumn) {
+        const std::string notes = value.toString().toStdString();
+        if (notes == run.notes) return true;
+        run.notes = notes;
+        emit dataChanged(index, index);
+        emit notesEdited(run.id, qs(notes));
+        return true;
+    }
+    return false;
+}
+
+} // namespace losslab

@@ -1,0 +1,96 @@
+#pragma once
+// RunTableModel: one row per stored run (RunRecord) with an optional extra metric column.
+//
+// Roles: Qt::DisplayRole is formatted for people (accuracy as a percent with two decimals,
+// a missing value as "–"); Qt::UserRole is the raw value for sorting and filtering (numbers
+// as double or qint64, NaN when absent; text as QString); Qt::EditRole is the text of the
+// editable Tags and Notes cells; Qt::ToolTipRole carries the error text of failed and
+// diverged runs; Qt::ForegroundRole colours the Status cell.
+//
+// Tags and Notes are editable: setData() updates the row and emits tagsEdited / notesEdited;
+// the model never writes to the store itself (its owner forwards the signals).
+//
+// Thread rules: a Qt model; use it from the GUI thread only. Torch-free.
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QString>
+#include <QVector>
+
+#include <vector>
+
+#include "losslab/store/records.h"
+
+namespace losslab {
+
+class RunTableModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    enum Column {
+        IdColumn,
+        ExperimentColumn,
+        TaskColumn,
+        LossColumn,
+        KColumn,
+        MColumn,
+        LrColumn,
+        ProtocolColumn,
+        SeedColumn,
+        StatusColumn,
+        EpochsColumn,
+        ReportedEpochColumn,
+        ValAccColumn,
+        TestAccColumn,
+        ExtraMetricColumn,
+        WallTimeColumn,
+        DeviceColumn,
+        StartedColumn,
+        TagsColumn,
+        NotesColumn,
+        ColumnCount
+    };
+
+    explicit RunTableModel(QObject* parent = nullptr);
+
+    // Replaces every row (a model reset). The extra metric values are kept by run id.
+    void setRuns(std::vector<RunRecord> runs);
+    const std::vector<RunRecord>& runs() const { return m_runs; }
+    // The run in `row`, or nullptr when out of range.
+    const RunRecord* runAt(int row) const;
+    // The row of run `runId`, or -1.
+    int rowOfRun(qint64 runId) const;
+
+    // The extra column: its title ("test/ece"; empty = no metric chosen) and its value per
+    // run id (runs without one show "–"). Values of acc / error / top5 show as percents.
+    void setExtraMetric(const QString& key, const QHash<qint64, double>& values);
+    const QString& extraMetricKey() const { return m_extraKey; }
+
+    int rowCount(const QModelIndex& parent = QModelIndex()) const override;
+    int columnCount(const QModelIndex& parent = QModelIndex()) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    // Tags (normalised as the store does: trimmed, empty and repeated tags dropped) and
+    // Notes, with Qt::EditRole. Returns false for any other cell or role.
+    bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
+
+    // "94.12 %" for 0.9412; "–" for NaN.
+    static QString formatPercent(double fraction);
+
+signals:
+    // Emitted by setData when a run's tags / notes changed; tags are already normalised.
+    void tagsEdited(qint64 runId, const QString& tags);
+    void notesEdited(qint64 runId, const QString& notes);
+
+private:
+    QVariant displayValue(const RunRecord& run, int column) const;
+    QVariant rawValue(const RunRecord& run, int column) const;
+    double extraValue(qint64 runId) const;
+
+    std::vector<RunRecord> m_runs;
+    QHash<qint64, int> m_rowById;
+    QString m_extraKey;
+    bool m_extraIsFraction = false;
+    QHash<qint64, double> m_extraValues;
+};
+
+} // namespace losslab
