@@ -30,26 +30,56 @@ int fail(const QString& title, const QString& message) {
     return 1;
 }
 
-} // namespace
+QCommandLineOption dbOption() {
+    return {QStringLiteral("db"), QStringLiteral("Run database (SQLite file)."), QStringLiteral("FILE")};
+}
 
-int main(int argc, char** argv) {
-    std::signal(SIGXFSZ, SIG_IGN); // a file-size limit becomes a write error the store reports
-    QApplication app(argc, argv);
-    QApplication::setOrganizationName(QStringLiteral("LossLab"));
-    QApplication::setApplicationName(QStringLiteral("losslab"));
-    QApplication::setApplicationDisplayName(QStringLiteral("LossLab"));
-    QApplication::setApplicationVersion(QStringLiteral(LOSSLAB_VERSION));
-    QApplication::setDesktopFileName(QStringLiteral("io.github.losslab.LossLab"));
+QCommandLineOption runOption() { return {QStringLiteral("run"), QStringLiteral("Start the experiment at once.")}; }
 
-    QCommandLineParser parser;
+void describe(QCommandLineParser& parser) {
     parser.setApplicationDescription(QStringLiteral("Square loss vs cross-entropy: seeded, paired comparisons of neural classifiers."));
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("FILE.yaml"), QStringLiteral("Experiment to open."), QStringLiteral("[FILE.yaml]"));
-    const QCommandLineOption dbOption(QStringLiteral("db"), QStringLiteral("Run database (SQLite file)."), QStringLiteral("FILE"));
-    const QCommandLineOption runOption(QStringLiteral("run"), QStringLiteral("Start the experiment at once."));
-    parser.addOption(dbOption);
-    parser.addOption(runOption);
+    parser.addOption(dbOption());
+    parser.addOption(runOption());
+}
+
+bool asksForTextOnly(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const QLatin1String arg(argv[i]);
+        if (arg == QLatin1String("--help") || arg == QLatin1String("-h") || arg == QLatin1String("--version") ||
+            arg == QLatin1String("-v") || arg == QLatin1String("--help-all"))
+            return true;
+    }
+    return false;
+}
+
+void nameApplication() {
+    QCoreApplication::setOrganizationName(QStringLiteral("LossLab"));
+    QCoreApplication::setApplicationName(QStringLiteral("losslab"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(LOSSLAB_VERSION));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGXFSZ, SIG_IGN); // a file-size limit becomes a write error the store reports
+    if (asksForTextOnly(argc, argv)) {
+        // --help and --version answer without a display.
+        QCoreApplication app(argc, argv);
+        nameApplication();
+        QCommandLineParser parser;
+        describe(parser);
+        parser.process(app); // prints and exits
+        return 0;
+    }
+    QApplication app(argc, argv);
+    nameApplication();
+    QApplication::setApplicationDisplayName(QStringLiteral("LossLab"));
+    QApplication::setDesktopFileName(QStringLiteral("io.github.losslab.LossLab"));
+    QCommandLineParser parser;
+    describe(parser);
     parser.process(app);
     if (parser.positionalArguments().size() > 1) {
         return fail(QStringLiteral("Too many arguments"), QStringLiteral("expected at most one experiment file, got %1")
@@ -69,7 +99,7 @@ int main(int argc, char** argv) {
                                                     }())));
     }
 
-    QString dbPath = parser.value(dbOption);
+    QString dbPath = parser.value(dbOption());
     if (dbPath.isEmpty()) dbPath = losslab::WorkbenchSettings::databasePath();
     if (dbPath.isEmpty()) dbPath = QString::fromStdString(losslab::RunStore::defaultPath());
     std::unique_ptr<losslab::RunStore> store;
@@ -91,7 +121,7 @@ int main(int argc, char** argv) {
     }
     const bool opened = !experiment.isEmpty() && window.openExperiment(experiment);
     window.show();
-    if (parser.isSet(runOption)) {
+    if (parser.isSet(runOption())) {
         if (!opened) return fail(QStringLiteral("Nothing to run"), QStringLiteral("no experiment could be opened"));
         QTimer::singleShot(0, &window, &losslab::MainWindow::startExperiment);
     }

@@ -1,0 +1,189 @@
+// Curve data: the debiased EMA, grouped mean +/- std, the book's handling of resumed runs,
+// the plot's graphs and the compare view's panels with linked axes.
+#include <gtest/gtest.h>
+
+#include <QSignalSpy>
+#include <QTest>
+
+#include <qcustomplot.h>
+
+#include <cmath>
+
+#include "losslab/store/run_store.h"
+#include "workbench/compare_view.h"
+#include "workbench/curve_controls.h"
+#include "workbench/curve_book.h"
+#include "workbench/curve_plot.h"
+#include "workbench/curve_series.h"
+#include "workbench_fixtures.h"
+
+using namespace losslab;
+
+namespace {
+
+RunRecord record(std::int64_t id, const std::string& loss, std::int64_t seed, const std::string& protocol = "early_stopping") {
+    RunRecord r;
+    r.id = id;
+    r.taskId = "toy/blobs";
+    r.loss = loss;
+    r.lossName = loss;
+    r.seed = seed;
+    r.protocol = protocol;
+    return r;
+}
+
+RunEvent epochEvent(std::int64_t id, int epoch, double valAcc, double seconds = 2.0) {
+    RunEvent e;
+    e.kind = RunEvent::Kind::Epoch;
+    e.runId = id;
+    e.epoch = epoch;
+    e.step = epoch * 10;
+    e.metrics = {{"val", "acc", valAcc}, {"train", "wall_s", seconds}};
+    return e;
+}
+
+} // namespace
+
+TEST(CurveSeriesTest, DebiasedEmaMatchesHandComputedValues) {
+    // w = 0.5: s = 0.5, 1.25, 2.125 over 1 - 0.5^n = 0.5, 0.75, 0.875.
+    const auto s = debiasedEma({1.0, 2.0, 3.0}, 0.5);
+    ASSERT_EQ(s.size(), 3u);
+    EXPECT_DOUBLE_EQ(s[0], 1.0);
+    EXPECT_NEAR(s[1], 1.25 / 0.75, 1e-12);
+    EXPECT_NEAR(s[2], 2.125 / 0.875, 1e-12);
+    // NaN stays NaN and does not enter the average; w = 0 leaves values alone.
+    const auto gap = debiasedEma({1.0, std::nan(""), 3.0}, 0.5);
+    EXPECT_TRUE(std::isnan(gap[1]));
+    EXPECT_NEAR(gap[2], (0.25 + 1.5) / 0.75, 1e-12);
+    EXPECT_EQ(debiasedEma({4.0, 5.0}, 0.0), (std::vector<double>{4.0, 5.0}));
+}
+
+TEST(CurveSeriesTest, GroupsSeedsIntoMeanAndSampleStd) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    book.addRun(record(2, "ce", 1));
+    book.addRun(record(3, "square", 0));
+    book.apply(epochEvent(1, 1, 0.50));
+    book.apply(epochEvent(1, 2, 0.60));
+    book.apply(epochEvent(2, 1, 0.70));
+    book.apply(epochEvent(3, 1, 0.90));
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.0;
+    options.groupByLoss = true;
+    const auto series = buildCurveSeries(book, {1, 2, 3}, options);
+    ASSERT_EQ(series.size(), 2u);
+    const CurveSeries& ce = series[0];
+    EXPECT_EQ(ce.key, "group/toy/blobs|ce|early_stopping");
+    EXPECT_EQ(ce.runIds, (std::vector<std::int64_t>{1, 2}));
+    ASSERT_EQ(ce.x.size(), 2u); // seed 0 reached epoch 2, seed 1 only epoch 1
+    EXPECT_DOUBLE_EQ(ce.smoothed[0], 60.0); // (50 + 70) / 2, in %
+    EXPECT_NEAR(ce.high[0] - ce.smoothed[0], std::sqrt(200.0), 1e-9); // sample std of 50, 70
+    EXPECT_DOUBLE_EQ(ce.smoothed[1], 60.0);
+    EXPECT_TRUE(std::isnan(ce.high[1])); // one run: no std
+    EXPECT_EQ(series[1].runIds, (std::vector<std::int64_t>{3}));
+}
+
+TEST(CurveSeriesTest, AxesUseStepsAndCumulativeTrainingTime) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    book.apply(epochEvent(1, 1, 0.5, 2.0));
+    book.apply(epochEvent(1, 2, 0.6, 3.0));
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.0;
+    options.axis = CurveAxis::WallTime;
+    auto series = buildCurveSeries(book, {1}, options);
+    EXPECT_EQ(series[0].x, (std::vector<double>{2.0, 5.0}));
+    options.axis = CurveAxis::Step;
+    series = buildCurveSeries(book, {1}, options);
+    EXPECT_EQ(series[0].x, (std::vector<double>{10.0, 20.0}));
+}
+
+TEST(CurveBookTest, ResumedEpochReplacesItselfAndWhatFollowed) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    for (int epoch = 1; epoch <= 3; ++epoch) book.apply(epochEvent(1, epoch, 0.1 * epoch));
+    book.apply(epochEvent(1, 2, 0.9)); // resumed from the checkpoint after epoch 1
+    const RunCurves* curves = book.find(1);
+    ASSERT_NE(curves, nullptr);
+    EXPECT_EQ(curves->epochs, (std::vector<double>{1.0, 2.0}));
+    EXPECT_DOUBLE_EQ(curves->epochValues.at("val/acc")[1], 0.9);
+    EXPECT_DOUBLE_EQ(curves->epochWall[1], 4.0);
+}
+
+TEST(CurvePlotTest, DrawsOneLinePerRunColouredByLossAndStyledByProtocol) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    book.addRun(record(2, "square", 0, "same_epochs_as_ce"));
+    book.apply(epochEvent(1, 1, 0.5));
+    book.apply(epochEvent(2, 1, 0.6));
+    CurvePlot plot;
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.5;
+    plot.setOptions(options);
+    plot.draw(book, {1, 2});
+    QCPGraph* ce = plot.graph(QStringLiteral("run/1"));
+    QCPGraph* square = plot.graph(QStringLiteral("run/2"));
+    ASSERT_NE(ce, nullptr);
+    ASSERT_NE(square, nullptr);
+    ASSERT_NE(plot.graph(QStringLiteral("run/1/raw")), nullptr); // faint raw line under the smoothed one
+    EXPECT_NE(ce->pen().color(), square->pen().color());
+    EXPECT_EQ(ce->pen().style(), Qt::SolidLine);
+    EXPECT_EQ(square->pen().style(), Qt::DashLine);
+    EXPECT_DOUBLE_EQ(ce->data()->begin()->value, 50.0);
+    // Redraws only when something changed.
+    const int redraws = plot.redrawCount();
+    plot.draw(book, {1, 2});
+    EXPECT_EQ(plot.redrawCount(), redraws);
+    book.apply(epochEvent(1, 2, 0.7));
+    plot.draw(book, {1, 2});
+    EXPECT_EQ(plot.redrawCount(), redraws + 1);
+    EXPECT_EQ(ce = plot.graph(QStringLiteral("run/1")), plot.graph(QStringLiteral("run/1")));
+    EXPECT_EQ(ce->data()->size(), 2);
+}
+
+TEST(CompareViewTest, PanelsPerLossShareLinkedAxes) {
+    fixtures::ToyWorld world;
+    RunStore store(world.databasePath());
+    ExperimentRecord experiment;
+    experiment.name = "compare";
+    const auto experimentId = store.addExperiment(experiment);
+    std::vector<RunRecord> runs = {record(0, "ce", 0), record(0, "ce", 1), record(0, "square", 0)};
+    const auto ids = store.addRuns(experimentId, runs);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        for (int epoch = 1; epoch <= 3; ++epoch)
+            store.appendEpoch(ids[i], epoch, {{"val", "acc", 0.5 + 0.1 * epoch + 0.01 * i}, {"train", "wall_s", 1.0}});
+        store.finishRun(ids[i], RunStatus::Completed, 3, 3, 3.0, "");
+    }
+    store.flush();
+
+    CompareView view(store);
+    view.resize(900, 500);
+    view.show();
+    QSignalSpy loaded(&view, &CompareView::loaded);
+    view.setSplit(CompareView::Split::ByLoss);
+    view.setRuns({ids[0], ids[1], ids[2]});
+    ASSERT_TRUE(loaded.wait(20000));
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.0;
+    view.controls()->setOptions(options);
+    const auto panels = view.panels();
+    ASSERT_EQ(panels.size(), 2u); // ce, square
+    EXPECT_EQ(panels[0]->series().size(), 2u);
+    EXPECT_EQ(panels[1]->series().size(), 1u);
+    // Same scale on both panels, and a zoom in one follows in the other.
+    EXPECT_EQ(panels[0]->plot()->yAxis->range(), panels[1]->plot()->yAxis->range());
+    panels[0]->plot()->xAxis->setRange(1.5, 2.5);
+    EXPECT_DOUBLE_EQ(panels[1]->plot()->xAxis->range().lower, 1.5);
+    EXPECT_DOUBLE_EQ(panels[1]->plot()->xAxis->range().upper, 2.5);
+
+    view.applyFigure2Layout(); // one panel per task: one task here, groups per loss
+    ASSERT_EQ(view.panels().size(), 1u);
+    const auto& groups = view.panels()[0]->series();
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_EQ(groups[0].runIds.size(), 2u);
+    EXPECT_FALSE(groups[0].high.empty());
+}

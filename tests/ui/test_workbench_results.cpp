@@ -1,0 +1,163 @@
+// The results view holds the analysis of the fixed report database (tests/core/report_fixture.h,
+// numbers by formula) and every export writes a valid file.
+#include <gtest/gtest.h>
+
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QSignalSpy>
+#include <QTest>
+#include <QTemporaryDir>
+
+#include <qcustomplot.h>
+
+#include "losslab/error.h"
+#include "losslab/report/paper_tables.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/task_registry.h"
+#include "report_fixture.h"
+#include "workbench/report_table_model.h"
+#include "workbench/results_view.h"
+#include "workbench/view_export.h"
+
+using namespace losslab;
+
+namespace {
+
+QString cellText(const ReportTableModel& model, int row, int column) {
+    return model.data(model.index(row, column)).toString();
+}
+
+int findRow(const ReportTableModel& model, const QString& first, const QString& other) {
+    for (int r = 0; r < model.rowCount(); ++r) {
+        bool a = false, b = false;
+        for (int c = 0; c < model.columnCount(); ++c) {
+            a = a || cellText(model, r, c) == first;
+            b = b || cellText(model, r, c).contains(other);
+        }
+        if (a && b) return r;
+    }
+    return -1;
+}
+
+QByteArray head(const QString& path, int bytes) {
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.read(bytes) : QByteArray();
+}
+
+struct ResultsFixture {
+    QTemporaryDir dir;
+    RunStore store{QDir(dir.path()).filePath(QStringLiteral("runs.sqlite")).toStdString()};
+    TaskRegistry tasks;
+    std::int64_t experiment = 0;
+    ResultsFixture() {
+        experiment = fixtures::buildReportFixture(store);
+        store.flush();
+    }
+};
+
+} // namespace
+
+TEST(ResultsViewTest, TablesHoldTheAnalysisNumbers) {
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.resize(1200, 800);
+    QSignalSpy refreshed(&view, &ResultsView::refreshed);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+
+    // CE on toy/a: test accuracy 0.80 + 0.004 s over seeds 0..4 -> mean 80.80 %, sample std
+    // 0.004 * sqrt(2.5) = 0.63 percentage points.
+    const ReportTableModel& main = *view.mainTableModel();
+    ASSERT_GT(main.rowCount(), 0);
+    const int ceColumn = [&] {
+        for (int c = 0; c < main.columnCount(); ++c)
+            if (main.headerData(c, Qt::Horizontal).toString().contains(QStringLiteral("cross-entropy"), Qt::CaseInsensitive) ||
+                main.headerData(c, Qt::Horizontal).toString() == QStringLiteral("CE"))
+                return c;
+        return -1;
+    }();
+    ASSERT_GE(ceColumn, 0) << "no cross-entropy column";
+    const int row = findRow(main, QStringLiteral("toy/a"), QStringLiteral("acc"));
+    ASSERT_GE(row, 0);
+    EXPECT_EQ(cellText(main, row, ceColumn), QStringLiteral("80.80 ± 0.63"));
+    // The models are exactly the report's tables of the same analysis.
+    const ReportTable expected = mainTable(view.data().analysis, view.data().options).display;
+    ASSERT_EQ(main.rowCount(), static_cast<int>(expected.rows.size()));
+    for (int r = 0; r < main.rowCount(); ++r)
+        for (int c = 0; c < main.columnCount(); ++c)
+            EXPECT_EQ(cellText(main, r, c).toStdString(), expected.rows[r][c].text);
+    EXPECT_GT(view.stdTableModel()->rowCount(), 0);
+    EXPECT_GT(view.statsTableModel()->rowCount(), 0);
+
+    // Figure 1: one point per paired seed; on toy/a square is better by 1 + 0.2 s points.
+    QCPGraph* seeds = nullptr;
+    for (int i = 0; i < view.figure1()->graphCount(); ++i)
+        if (view.figure1()->graph(i)->objectName() == QStringLiteral("seeds")) seeds = view.figure1()->graph(i);
+    ASSERT_NE(seeds, nullptr);
+    std::vector<double> toyA;
+    for (auto it = seeds->data()->constBegin(); it != seeds->data()->constEnd(); ++it)
+        if (it->key < 0.5) toyA.push_back(it->value);
+    ASSERT_EQ(toyA.size(), 5u);
+    std::sort(toyA.begin(), toyA.end());
+    for (int s = 0; s < 5; ++s) EXPECT_NEAR(toyA[s], 1.0 + 0.2 * s, 1e-9);
+    EXPECT_GT(view.figure3()->graphCount(), 0);
+}
+
+TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {
+    QTemporaryDir dir;
+    ReportTable table;
+    table.title = "t";
+    table.header = {"task", "acc"};
+    table.numeric = {false, true};
+    table.rows = {{{"a, b", false}, {"80.80", true}}};
+    const QString csv = dir.filePath(QStringLiteral("t.csv"));
+    exportTable(table, csv);
+    EXPECT_EQ(head(csv, 1000).toStdString(), toCsv(table));
+    const QString md = dir.filePath(QStringLiteral("t.md"));
+    exportTable(table, md);
+    EXPECT_EQ(head(md, 1000).toStdString(), toMarkdown(table));
+    const QString tex = dir.filePath(QStringLiteral("t.tex"));
+    exportTable(table, tex);
+    EXPECT_TRUE(head(tex, 2000).contains("\\toprule"));
+    EXPECT_THROW(exportTable(table, dir.filePath(QStringLiteral("t.xls"))), Error);
+
+    QCustomPlot plot;
+    plot.resize(400, 300);
+    plot.addGraph()->setData({1, 2, 3}, {1, 4, 9});
+    plot.rescaleAxes();
+    plot.replot();
+    const QString png = dir.filePath(QStringLiteral("p.png"));
+    exportPlot(plot, png, 2.0);
+    const QImage image(png);
+    EXPECT_EQ(image.size(), QSize(800, 600));
+    const QString svg = dir.filePath(QStringLiteral("p.svg"));
+    exportPlot(plot, svg);
+    EXPECT_TRUE(head(svg, 4000).contains("<svg"));
+    const QString pdf = dir.filePath(QStringLiteral("p.pdf"));
+    exportPlot(plot, pdf);
+    EXPECT_TRUE(head(pdf, 5).startsWith("%PDF-"));
+    EXPECT_THROW(exportPlot(plot, dir.filePath(QStringLiteral("p.bmp"))), Error);
+    // Nothing but the finished files: no temporary file left behind.
+    EXPECT_EQ(QDir(dir.path()).entryList(QDir::Files).size(), 6);
+    EXPECT_EQ(withFilterSuffix(QStringLiteral("/x/fig"), QStringLiteral("SVG drawing (*.svg)")), QStringLiteral("/x/fig.svg"));
+    EXPECT_EQ(withFilterSuffix(QStringLiteral("/x/fig.pdf"), QStringLiteral("PDF document (*.pdf)")), QStringLiteral("/x/fig.pdf"));
+}
+
+TEST(ResultsViewTest, ExportReportWritesTheCliReportFiles) {
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+    QTemporaryDir out;
+    QSignalSpy exported(&view, &ResultsView::reportExported);
+    view.exportReport(out.path());
+    ASSERT_TRUE(exported.wait(60000));
+    const QDir folder(out.path());
+    for (const char* name : {"table-main.csv", "table-main.md", "table-main.tex", "table-std.csv", "stats.csv",
+                             "headline.md", "seed-results.csv", "metrics-long.csv", "fig1-seed-differences.png",
+                             "fig1-seed-differences.svg", "fig1-seed-differences.pdf", "fig3-seed-spread.pdf"}) {
+        EXPECT_TRUE(folder.exists(QString::fromLatin1(name))) << name;
+    }
+    EXPECT_TRUE(head(folder.filePath(QStringLiteral("table-main.md")), 100000).contains("80.80 ± 0.63"));
+}

@@ -1,0 +1,195 @@
+// The run path of the window: an experiment started from the designer goes through the
+// RunController on background threads, shows up in the queue and in the live curves, and
+// cancels within a batch.
+#include <gtest/gtest.h>
+
+#include <QSignalSpy>
+#include <QTest>
+
+#include <qcustomplot.h>
+
+#include <algorithm>
+
+#include "losslab/store/run_store.h"
+#include "workbench/curve_plot.h"
+#include "workbench/curve_controls.h"
+#include "workbench/experiment_designer.h"
+#include "workbench/live_curves_view.h"
+#include "workbench/main_window.h"
+#include "workbench/run_controller.h"
+#include "workbench/run_queue_model.h"
+#include "workbench_fixtures.h"
+
+using namespace losslab;
+using namespace losslab::fixtures;
+
+namespace {
+
+bool waitIdle(RunController& controller, int milliseconds) {
+    return QTest::qWaitFor([&] { return !controller.isBusy(); }, milliseconds);
+}
+
+} // namespace
+
+TEST(WorkbenchRunTest, TinyRunStartedFromTheWindowCompletesAndItsPointsArePlotted) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    MainWindow window(store, world.tasks);
+    window.setConfirmation([](const QString&) { return true; });
+    window.designer()->loadYaml(QString::fromStdString(toyExperimentYaml("tiny", 3)), QStringLiteral("tiny.yaml"));
+    window.startExperiment();
+    ASSERT_TRUE(waitIdle(*window.controller(), 120000)) << "the runs did not finish in 2 minutes";
+
+    // Queue: CE, square early stopping, square with CE's epochs; all completed.
+    RunQueueModel& queue = *window.queueModel();
+    ASSERT_EQ(queue.rowCount(), 3);
+    for (int row = 0; row < 3; ++row) {
+        EXPECT_EQ(queue.statusOf(queue.runIdAt(row)), RunStatus::Completed) << "row " << row;
+        EXPECT_DOUBLE_EQ(queue.progressOf(queue.runIdAt(row)), 1.0);
+    }
+    const auto stored = store.runs();
+    ASSERT_EQ(stored.size(), 3u);
+    for (const RunRecord& run : stored) EXPECT_EQ(run.status, RunStatus::Completed) << run.id;
+
+    // Live curves: every epoch of every run, as stored, in the plot's data.
+    LiveCurvesView& live = *window.liveCurves();
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.0;
+    live.controls()->setOptions(options);
+    for (const RunRecord& run : stored) {
+        QCPGraph* graph = live.plot()->graph(QStringLiteral("run/%1").arg(run.id));
+        ASSERT_NE(graph, nullptr) << "no curve for run " << run.id;
+        std::vector<double> expected;
+        for (const EpochMetricRow& row : store.epochMetrics({run.id}))
+            if (row.value.split == "val" && row.value.metric == "acc") expected.push_back(row.value.value * 100.0);
+        ASSERT_EQ(graph->data()->size(), static_cast<int>(expected.size())) << "run " << run.id;
+        ASSERT_EQ(static_cast<int>(expected.size()), run.epochs);
+        int i = 0;
+        for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it, ++i) {
+            EXPECT_DOUBLE_EQ(it->key, i + 1.0);
+            EXPECT_DOUBLE_EQ(it->value, expected[static_cast<std::size_t>(i)]);
+        }
+    }
+    // The per-step training loss arrived too (logged every 5 steps).
+    options.metric = "step/loss";
+    options.axis = CurveAxis::Step;
+    live.controls()->setOptions(options);
+    QCPGraph* steps = live.plot()->graph(QStringLiteral("run/%1").arg(stored.front().id));
+    ASSERT_NE(steps, nullptr);
+    EXPECT_EQ(steps->data()->size(), static_cast<int>(store.stepMetrics(stored.front().id).size()));
+    EXPECT_GT(steps->data()->size(), 0);
+}
+
+TEST(WorkbenchRunTest, DependentRunWaitsForItsCeRun) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    RunController controller(store, world.tasks);
+    RunQueueModel model;
+    std::vector<RunEvent> seen;
+    QObject::connect(&controller, &RunController::runsPlanned, &model, &RunQueueModel::addRuns);
+    QObject::connect(&controller, &RunController::eventsArrived, &model, [&](const std::vector<RunEvent>& events) {
+        model.applyEvents(events);
+        seen.insert(seen.end(), events.begin(), events.end());
+    });
+    ExperimentSpec spec = loadExperimentText(toyExperimentYaml("wait", 2), "wait.yaml", {}, world.tasks);
+    controller.start(spec);
+    ASSERT_TRUE(waitIdle(controller, 120000));
+    // The same-epochs run is told to wait, and starts only after its CE run finished.
+    std::int64_t waitingRun = 0, ceRun = 0;
+    for (const RunRecord& run : store.runs()) {
+        if (run.protocol == "same_epochs_as_ce") waitingRun = run.id;
+        if (run.loss == "ce") ceRun = run.id;
+    }
+    auto at = [&](RunEvent::Kind kind, std::int64_t id) {
+        return std::find_if(seen.begin(), seen.end(), [&](const RunEvent& e) { return e.kind == kind && e.runId == id; }) -
+               seen.begin();
+    };
+    ASSERT_LT(at(RunEvent::Kind::Finished, ceRun), static_cast<long>(seen.size()));
+    EXPECT_LT(at(RunEvent::Kind::Finished, ceRun), at(RunEvent::Kind::Started, waitingRun));
+}
+
+TEST(WorkbenchRunTest, CancellingARunStopsItAndStoresCancelled) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    RunController controller(store, world.tasks);
+    std::int64_t running = 0;
+    std::int64_t stepAtCancel = -1, lastStep = 0;
+    RunStatus finalStatus = RunStatus::Queued;
+    int finishedEpoch = -1;
+    QObject::connect(&controller, &RunController::eventsArrived, &controller, [&](const std::vector<RunEvent>& events) {
+        for (const RunEvent& e : events) {
+            if (e.kind == RunEvent::Kind::Step) {
+                lastStep = e.step;
+                if (running == 0) {
+                    running = e.runId;
+                    stepAtCancel = e.step;
+                    controller.cancel(running);
+                }
+            }
+            if (e.kind == RunEvent::Kind::Finished && e.runId == running) {
+                finalStatus = e.status;
+                finishedEpoch = e.epoch;
+            }
+        }
+    });
+    ExperimentSpec spec = loadExperimentText(toyExperimentYaml("cancel", 50, false, "toy/slow"), "cancel.yaml", {}, world.tasks);
+    controller.start(spec);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return finalStatus != RunStatus::Queued; }, 120000));
+    controller.cancelAll();
+    ASSERT_TRUE(waitIdle(controller, 120000));
+    EXPECT_EQ(finalStatus, RunStatus::Cancelled);
+    // The cancel came in the first epoch (an epoch of toy/slow is 1250 steps); the run
+    // stopped before it finished that epoch: no epoch trained.
+    EXPECT_EQ(finishedEpoch, 0);
+    RunFilter filter;
+    filter.runIds = {running};
+    const auto runs = store.runs(filter);
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, RunStatus::Cancelled);
+    EXPECT_LT(lastStep, 1250);
+    EXPECT_GE(lastStep, stepAtCancel);
+    // cancelAll took the other run before it started.
+    for (const RunRecord& run : store.runs()) EXPECT_EQ(run.status, RunStatus::Cancelled) << run.id;
+}
+
+TEST(WorkbenchRunTest, BadExperimentFailsBeforeAnythingIsStored) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    RunController controller(store, world.tasks);
+    QSignalSpy failed(&controller, &RunController::batchFailed);
+    ExperimentSpec spec = loadExperimentText(toyExperimentYaml("gpu", 2), "gpu.yaml", {}, world.tasks);
+    spec.device = "cuda:7";
+    controller.start(spec);
+    ASSERT_TRUE(waitIdle(controller, 60000));
+    ASSERT_EQ(failed.count(), 1);
+    EXPECT_TRUE(failed.at(0).at(0).toString().contains(QStringLiteral("cuda:7"))) << failed.at(0).at(0).toString().toStdString();
+    EXPECT_TRUE(store.runs().empty());
+    EXPECT_TRUE(store.experiments().empty());
+}
+
+TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndCancels) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    MainWindow window(store, world.tasks);
+    int asked = 0;
+    bool answer = false;
+    window.setConfirmation([&](const QString&) {
+        ++asked;
+        return answer;
+    });
+    window.designer()->loadYaml(QString::fromStdString(toyExperimentYaml("close", 50, false, "toy/slow")),
+                                QStringLiteral("close.yaml"));
+    window.show();
+    window.startExperiment();
+    ASSERT_TRUE(QTest::qWaitFor([&] { return window.queueModel()->countWithStatus(RunStatus::Running) > 0; }, 60000));
+    EXPECT_FALSE(window.close()); // "no": keeps running
+    EXPECT_EQ(asked, 1);
+    EXPECT_TRUE(window.controller()->isBusy());
+    answer = true;
+    window.close();
+    EXPECT_EQ(asked, 2);
+    ASSERT_TRUE(waitIdle(*window.controller(), 60000));
+    ASSERT_TRUE(QTest::qWaitFor([&] { return !window.isVisible(); }, 10000)) << "the window did not close when idle";
+    for (const RunRecord& run : store.runs()) EXPECT_EQ(run.status, RunStatus::Cancelled) << run.id;
+}
