@@ -591,4 +591,18 @@ TEST_F(RunBrowserTest, CompareSendsTheSelectionAndRefreshKeepsIt) {
     EXPECT_FALSE(compare->isEnabled());
 }
 
+// Smoke check: destroying the view while a read and a deletion are queued neither crashes nor
+// loses the deletion (the destructor waits for the background work).
+TEST_F(RunBrowserTest, SmokeDestroyedWhileWorkIsInFlight) {
+    {
+        RunBrowserView view(*store);
+        ASSERT_TRUE(refreshed(view));
+        view.setConfirmation([](const QString&) { return true; });
+        view.selectRuns({ids[0]});
+        view.deleteSelected();
+        view.refresh();
+    }
+    EXPECT_EQ(store->runs().size(), 7u);
+}
+
 } // namespace
