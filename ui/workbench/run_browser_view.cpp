@@ -267,6 +267,7 @@ void RunBrowserView::buildUi() {
     splitter->addWidget(pane);
     splitter->setStretchFactor(0, 4);
     splitter->setStretchFactor(1, 1);
+    splitter->setSizes({1000, 280});
     layout->addWidget(splitter, 1);
 
     // Actions.
