@@ -7,6 +7,7 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "losslab/store/run_store.h"
@@ -186,4 +187,50 @@ TEST(CompareViewTest, PanelsPerLossShareLinkedAxes) {
     ASSERT_EQ(groups.size(), 2u);
     EXPECT_EQ(groups[0].runIds.size(), 2u);
     EXPECT_FALSE(groups[0].high.empty());
+}
+
+TEST(CurvePlotTest, DecimationKeepsEachColumnsExtremesAndFollowsTheZoom) {
+    std::vector<double> x, y;
+    for (int i = 0; i < 100000; ++i) {
+        x.push_back(i);
+        y.push_back(i == 54321 ? 9.0 : i == 777 ? -9.0 : std::sin(i * 0.01));
+    }
+    QVector<double> dx, dy;
+    CurvePlot::decimate(x, y, 0, 99999, 500, dx, dy);
+    EXPECT_LE(dx.size(), 4 * 500 + 8);
+    EXPECT_EQ(*std::max_element(dy.begin(), dy.end()), 9.0); // the spike survives
+    EXPECT_EQ(*std::min_element(dy.begin(), dy.end()), -9.0);
+    EXPECT_EQ(dx.front(), 0.0);
+    EXPECT_EQ(dx.back(), 99999.0);
+    EXPECT_TRUE(std::is_sorted(dx.begin(), dx.end()));
+    // Zoomed in to 1,000 points: every point, plus one outside on each side.
+    CurvePlot::decimate(x, y, 5000, 5999, 500, dx, dy);
+    EXPECT_EQ(dx.size(), 1002);
+    EXPECT_EQ(dx.front(), 4999.0);
+
+    // In a plot: a long curve holds only a few points per pixel, and more after a zoom.
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    for (int i = 1; i <= 50000; ++i) {
+        RunEvent step;
+        step.kind = RunEvent::Kind::Step;
+        step.runId = 1;
+        step.step = i;
+        step.metrics = {{"train", "loss", 1.0 / i}};
+        book.apply(step);
+    }
+    CurvePlot plot;
+    plot.resize(600, 400);
+    CurveOptions options;
+    options.metric = "step/loss";
+    options.axis = CurveAxis::Step;
+    options.smoothing = 0.0;
+    plot.setOptions(options);
+    plot.draw(book, {1});
+    QCPGraph* line = plot.graph(QStringLiteral("run/1"));
+    ASSERT_NE(line, nullptr);
+    EXPECT_LT(line->data()->size(), 5000);
+    EXPECT_DOUBLE_EQ(line->data()->constBegin()->value, 1.0); // the first point is kept
+    plot.plot()->xAxis->setRange(100, 300);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return line->data()->size() == 203; }, 2000)) << line->data()->size();
 }

@@ -5,6 +5,7 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -19,6 +20,10 @@ Qt::PenStyle styleFor(const std::string& protocol) {
     if (protocol == "fixed_epochs") return Qt::DotLine;
     return Qt::SolidLine;
 }
+
+constexpr std::size_t kDensePoints = 4000;
+// Beyond this many points a curve is decimated to its visible pixel columns.
+constexpr std::size_t kDecimateAbove = 8000;
 
 QVector<QCPGraphData> points(const std::vector<double>& x, const std::vector<double>& y) {
     QVector<QCPGraphData> data;
@@ -54,6 +59,8 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
     m_plot->legend->setBrush(QColor(255, 255, 255, 210));
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_plot->setNoAntialiasingOnDrag(true);
+    // Polylines instead of one drawLine per segment: long curves replot many times faster.
+    m_plot->setPlottingHint(QCP::phFastPolylines, true);
     m_plot->setMinimumSize(240, 180);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -70,6 +77,17 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
         } else {
             showPointNear(event);
         }
+    });
+    // After a zoom or pan, dense curves are decimated again for the new range (once per
+    // event-loop turn, however many range changes came in it).
+    connect(m_plot->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
+        if (!m_dense || m_refillQueued) return;
+        m_refillQueued = true;
+        QMetaObject::invokeMethod(this, [this] {
+            if (!m_refillQueued) return;
+            fillGraphs();
+            m_plot->replot(QCustomPlot::rpQueuedReplot);
+        }, Qt::QueuedConnection);
     });
     connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] { fitToData(); emit userChangedRange(); });
 }
@@ -112,6 +130,8 @@ QCPGraph* CurvePlot::graph(const QString& objectName) const {
 void CurvePlot::rebuild() {
     ++m_redraws;
     m_plot->clearGraphs();
+    m_drawn.clear();
+    m_dense = false;
     std::set<std::string> inLegend;
     const bool smoothing = m_options.smoothing > 0.0;
     for (const CurveSeries& s : m_series) {
@@ -139,15 +159,28 @@ void CurvePlot::rebuild() {
             faint.setAlpha(60);
             QCPGraph* raw = m_plot->addGraph();
             raw->setObjectName(key + "/raw");
-            raw->setPen(QPen(faint, 1.0, styleFor(s.protocol)));
-            raw->data()->set(points(s.x, s.raw), isSorted);
+            raw->setPen(QPen(faint, 0, styleFor(s.protocol))); // cosmetic: the fastest pen
+            raw->setAntialiased(s.x.size() <= kDensePoints);
+            if (isSorted) {
+                m_drawn.push_back({raw, &s.x, &s.raw});
+            } else {
+                raw->data()->set(points(s.x, s.raw), false);
+            }
             raw->removeFromLegend();
         }
+        // Antialiasing costs more than it shows once a curve is denser than the pixels.
+        const bool dense = s.x.size() > kDensePoints;
+        m_dense = m_dense || s.x.size() > kDecimateAbove;
         QCPGraph* line = m_plot->addGraph();
+        line->setAntialiased(!dense);
         line->setObjectName(key);
         line->setProperty("runId", QVariant::fromValue<qint64>(s.runId));
         line->setPen(QPen(color, 1.8, styleFor(s.protocol)));
-        line->data()->set(points(s.x, smoothing ? s.smoothed : s.raw), isSorted);
+        if (isSorted) {
+            m_drawn.push_back({line, &s.x, smoothing ? &s.smoothed : &s.raw});
+        } else {
+            line->data()->set(points(s.x, smoothing ? s.smoothed : s.raw), false);
+        }
         line->setName(QString::fromStdString(s.label));
         // One legend entry per loss x protocol (seeds share colour and style).
         if (!inLegend.insert(s.lossName + "|" + s.protocol).second) line->removeFromLegend();
@@ -156,19 +189,90 @@ void CurvePlot::rebuild() {
     m_plot->xAxis->setLabel(QString::fromStdString(curveAxisLabel(m_options.axis)));
     m_plot->yAxis->setLabel(QString::fromStdString(curveMetricLabel(m_options.metric)));
     m_plot->legend->setVisible(!inLegend.empty());
-    if (!m_userZoomed) {
-        m_plot->rescaleAxes(true);
-        // A little air above and below the data.
-        const QCPRange y = m_plot->yAxis->range();
-        const double pad = y.size() > 0 ? y.size() * 0.05 : 0.5;
-        m_plot->yAxis->setRange(y.lower - pad, y.upper + pad);
+    if (m_userZoomed) {
+        fillGraphs();
+    } else {
+        fitAxes();
     }
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
+void CurvePlot::decimate(const std::vector<double>& x, const std::vector<double>& y, double lower, double upper,
+                         int columns, QVector<double>& outX, QVector<double>& outY) {
+    outX.clear();
+    outY.clear();
+    const std::size_t n = std::min(x.size(), y.size());
+    auto begin = static_cast<std::size_t>(std::lower_bound(x.begin(), x.begin() + static_cast<long>(n), lower) - x.begin());
+    auto end = static_cast<std::size_t>(std::upper_bound(x.begin(), x.begin() + static_cast<long>(n), upper) - x.begin());
+    if (begin > 0) --begin;  // the line enters the view from outside
+    if (end < n) ++end;
+    const std::size_t count = end - begin;
+    if (count <= static_cast<std::size_t>(4 * std::max(columns, 1))) {
+        for (std::size_t i = begin; i < end; ++i) {
+            outX.append(x[i]);
+            outY.append(y[i]);
+        }
+        return;
+    }
+    // Per column its lowest and highest point, in x order: at one column per pixel that is
+    // the vertical stroke the full curve would paint there.
+    const double perColumn = std::max(columns, 1) / (upper - lower);
+    std::size_t i = begin;
+    auto append = [&](std::size_t p) {
+        outX.append(x[p]);
+        outY.append(y[p]);
+    };
+    append(begin);
+    while (i < end) {
+        const auto column = static_cast<long>((x[i] - lower) * perColumn);
+        std::size_t low = i, high = i;
+        for (; i < end && static_cast<long>((x[i] - lower) * perColumn) == column; ++i) {
+            if (!std::isfinite(y[i])) continue;
+            if (!std::isfinite(y[low]) || y[i] < y[low]) low = i;
+            if (!std::isfinite(y[high]) || y[i] > y[high]) high = i;
+        }
+        const std::size_t a = std::min(low, high), b = std::max(low, high);
+        if (a != begin) append(a);
+        if (b != a && b != end - 1) append(b);
+    }
+    append(end - 1);
+}
+
+void CurvePlot::fillGraphs() {
+    m_refillQueued = false;
+    const QCPRange range = m_plot->xAxis->range();
+    const int columns = std::max(100, m_plot->axisRect()->width());
+    QVector<double> x, y;
+    for (const Drawn& d : m_drawn) {
+        if (d.x->size() > kDecimateAbove) {
+            decimate(*d.x, *d.y, range.lower, range.upper, columns, x, y);
+            d.graph->setData(x, y, true);
+        } else {
+            d.graph->data()->set(points(*d.x, *d.y), true);
+        }
+    }
+}
+
+void CurvePlot::fitAxes() {
+    // x from the full curves (the graphs may hold only a zoomed range), then the graphs for
+    // that range, then y from them (decimation keeps each column's extremes).
+    double lower = std::numeric_limits<double>::infinity(), upper = -lower;
+    for (const CurveSeries& s : m_series)
+        if (!s.x.empty()) {
+            lower = std::min(lower, s.x.front());
+            upper = std::max(upper, s.x.back());
+        }
+    if (lower <= upper) m_plot->xAxis->setRange(lower, lower == upper ? upper + 1 : upper);
+    fillGraphs();
+    m_plot->yAxis->rescale(true);
+    const QCPRange y = m_plot->yAxis->range();
+    const double pad = y.size() > 0 ? y.size() * 0.05 : 0.5;
+    m_plot->yAxis->setRange(y.lower - pad, y.upper + pad);
+}
+
 void CurvePlot::fitToData() {
     m_userZoomed = false;
-    m_plot->rescaleAxes(true);
+    fitAxes();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -6,6 +6,11 @@
 // a +/- 1 std band. Drag to pan, wheel to zoom, double click to fit; hovering shows the
 // nearest point. The legend has one entry per loss x protocol.
 //
+// Dense curves (more points in view than ~4 per pixel column) are handed to QCustomPlot as
+// the lowest and highest point of each pixel column of the visible x range,
+// recomputed after a zoom or pan: the drawn shape is the same, the cost follows the width
+// of the plot instead of the length of the curve.
+//
 // Graphs carry objectNames: "<key>" (the line), "<key>/raw", "<key>/low", "<key>/high"
 // with keys as in CurveSeries ("run/12", "group/<task>|<loss>|<protocol>").
 //
@@ -44,12 +49,20 @@ public:
     int redrawCount() const { return m_redraws; }      // full redraws so far (tests, bench)
 
     static QColor colorFor(const std::string& loss, const std::string& lossName);
+    // Points of (x, y) to draw for x in [lower, upper] at `columns` pixel columns: all of
+    // them when few, else per column the lowest and highest (in x order) and the first and
+    // last point; either way with the nearest point outside the range on each side. x must
+    // be sorted.
+    static void decimate(const std::vector<double>& x, const std::vector<double>& y, double lower, double upper,
+                         int columns, QVector<double>& outX, QVector<double>& outY);
 
 signals:
     void userChangedRange(); // pan or zoom by the user (linked panels follow)
 
 private:
     void rebuild();
+    void fillGraphs(); // graph data from m_series for the visible x range
+    void fitAxes();    // axes to the whole of every curve
     void showPointNear(QMouseEvent* event);
 
     QCustomPlot* m_plot = nullptr;
@@ -61,6 +74,14 @@ private:
     bool m_userZoomed = false;
     bool m_optionsChanged = true;
     int m_redraws = 0;
+    struct Drawn {
+        QCPGraph* graph;
+        const std::vector<double>* x;
+        const std::vector<double>* y;
+    };
+    std::vector<Drawn> m_drawn; // what fillGraphs() puts into which graph
+    bool m_dense = false;       // some curve is long enough to be decimated
+    bool m_refillQueued = false;
 };
 
 } // namespace losslab

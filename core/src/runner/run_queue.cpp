@@ -211,7 +211,7 @@ struct RunQueue::Impl {
     }
 
     void workerLoop(const std::string& deviceName, int threads) {
-        configureWorkerThread(threads);
+        configureWorkerThread(threads, options.workerNiceIncrement);
         for (;;) {
             PlannedRun* run = nullptr;
             {

@@ -1,6 +1,12 @@
 #include "losslab/training/compute_setup.h"
 
 #include <dlfcn.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include <mutex>
 #include <thread>
@@ -28,7 +34,16 @@ std::string configureProcess() {
     return description;
 }
 
-void configureWorkerThread(int threads) {
+void configureWorkerThread(int threads, int niceIncrement) {
+    if (niceIncrement > 0) {
+        // Per thread on Linux: PRIO_PROCESS with a thread id. Set before the OpenMP pool
+        // starts, so that its threads inherit it. Failure (a container that forbids it)
+        // leaves the priority as it was; training is unaffected.
+        const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+        errno = 0;
+        const int current = ::getpriority(PRIO_PROCESS, tid);
+        if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, current + niceIncrement));
+    }
     at::init_num_threads();
     int n = threads;
     if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -15,8 +15,10 @@ namespace losslab {
 std::string configureProcess();
 
 // At the start of every worker thread: initialise ATen's per-thread OpenMP state and set
-// the intra-op threads (0: all cores).
-void configureWorkerThread(int threads);
+// the intra-op threads (0: all cores). `niceIncrement` > 0 lowers the thread's scheduling
+// priority by that much (Linux nice, per thread; the OpenMP threads it starts inherit it),
+// so that a GUI thread in the same process wins the CPU when the cores are all busy.
+void configureWorkerThread(int threads, int niceIncrement = 0);
 
 bool cudaAvailable();
 int cudaDeviceCount();
