@@ -19,10 +19,10 @@ trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$out"
 export XDG_CONFIG_HOME="$scratch/config" XDG_RUNTIME_DIR="$scratch/runtime"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-shoot() { # size prefix
-  xvfb-run -a -s "-screen 0 2560x1440x24 -dpi 96" \
-    "$build/bin/losslab_ui_screenshots" --db "$scratch/runs.sqlite" --out "$out" --size "$1" --prefix "$2"
+shoot() { # screen prefix [window size; default: the window's first-start size]
+  xvfb-run -a -s "-screen 0 $1x24 -dpi 96" \
+    "$build/bin/losslab_ui_screenshots" --db "$scratch/runs.sqlite" --out "$out" --prefix "$2" ${3:+--size "$3"}
 }
-shoot 1366x768 ""
-shoot 2560x1440 "2560x1440-"
+shoot 1366x768 "" 1366x768          # a small laptop screen, window maximised
+shoot 2560x1440 "2560x1440-"        # a large screen, the size LossLab picks at first start
 echo "screenshots: written to $out"

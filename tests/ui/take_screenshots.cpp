@@ -2,6 +2,7 @@
 // scripts/screenshots.sh fills a database with a finished experiment through the CLI, then
 // runs this under Xvfb at each screen size:
 //   losslab_ui_screenshots --db FILE --out DIR --size 1366x768 [--prefix NAME-]
+// Without --size the window takes its own first-start size for the screen.
 // It opens the default experiment, starts a short live run so that the queue and the live
 // curves move, and grabs: the whole window on the live curves, the designer dock, the
 // compare view in the Figure 2 layout, the results and the run browser (all showing the
@@ -24,7 +25,9 @@
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
 #include "workbench/compare_view.h"
+#include "workbench/curve_book.h"
 #include "workbench/experiment_designer.h"
+#include "workbench/live_curves_view.h"
 #include "workbench/main_window.h"
 #include "workbench/results_view.h"
 #include "workbench/run_browser_view.h"
@@ -60,7 +63,7 @@ int main(int argc, char** argv) {
     QCoreApplication::setOrganizationName(QStringLiteral("LossLab"));
     QCoreApplication::setApplicationName(QStringLiteral("losslab-screenshots")); // own settings
     QString db, out, prefix;
-    QSize size(1366, 768);
+    QSize size; // empty: the window's own first-start size
     const QStringList args = app.arguments();
     for (int i = 1; i + 1 < args.size(); i += 2) {
         if (args[i] == QLatin1String("--db")) db = args[i + 1];
@@ -68,7 +71,7 @@ int main(int argc, char** argv) {
         else if (args[i] == QLatin1String("--prefix")) prefix = args[i + 1];
         else if (args[i] == QLatin1String("--size")) size = QSize(args[i + 1].section('x', 0, 0).toInt(), args[i + 1].section('x', 1, 1).toInt());
     }
-    if (db.isEmpty() || out.isEmpty() || size.isEmpty()) {
+    if (db.isEmpty() || out.isEmpty()) {
         std::cerr << "usage: losslab_ui_screenshots --db FILE --out DIR [--size WxH] [--prefix NAME-]\n";
         return 2;
     }
@@ -82,19 +85,31 @@ int main(int argc, char** argv) {
         std::cerr << "losslab_ui_screenshots: " << db.toStdString() << " has no experiment to show\n";
         return 1;
     }
-    const qint64 shown = finished.back().id;
+    const qint64 shown = finished.front().id; // the script's finished experiment
 
     losslab::MainWindow window(store, tasks);
     window.setConfirmation([](const QString&) { return true; });
-    window.resize(size);
+    if (!size.isEmpty()) window.resize(size);
     window.show();
+    std::printf("window %dx%d on a %dx%d screen\n", window.width(), window.height(),
+                window.screen()->geometry().width(), window.screen()->geometry().height());
     if (!window.openExperiment(losslab::presetDirectory() + QStringLiteral("/default.yaml"))) return 1;
     pump(500);
 
     // The default experiment starts live, so that the queue and the curves move; it is
     // cancelled once the pictures are taken.
     window.startExperiment();
-    pump(25000);
+    // Until some epochs are in (at most two minutes), then a little more for the curves.
+    QElapsedTimer started;
+    started.start();
+    while (started.elapsed() < 120000) {
+        pump(500);
+        const losslab::CurveBook& book = window.liveCurves()->book();
+        std::size_t epochs = 0;
+        for (const auto id : book.runIds()) epochs += book.find(id)->epochs.size();
+        if (epochs >= 3) break;
+    }
+    pump(2000);
     save(&window, QDir(out).filePath(prefix + QStringLiteral("live-curves.png")));
     if (auto* dock = window.findChild<QDockWidget*>(QStringLiteral("designerDock"))) {
         save(dock, QDir(out).filePath(prefix + QStringLiteral("designer.png")));

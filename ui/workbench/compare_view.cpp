@@ -114,7 +114,11 @@ void CompareView::rebuildPanels() {
         switch (split) {
         case Split::Overlay: key = ""; break;
         case Split::ByLoss: key = run.lossName; break;
-        case Split::ByProtocol: key = run.protocol; break;
+        case Split::ByProtocol:
+            key = run.protocol == "early_stopping" ? "early stopping"
+                : run.protocol == "same_epochs_as_ce" ? "same epochs as CE"
+                : run.protocol == "fixed_epochs" ? "fixed epochs" : run.protocol;
+            break;
         case Split::ByTask: key = run.taskId; break;
         case Split::ByRun: key = "run " + std::to_string(run.id) + " · " + run.lossName + " · seed " + std::to_string(run.seed); break;
         }

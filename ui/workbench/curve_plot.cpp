@@ -189,6 +189,12 @@ void CurvePlot::rebuild() {
     m_plot->xAxis->setLabel(QString::fromStdString(curveAxisLabel(m_options.axis)));
     m_plot->yAxis->setLabel(QString::fromStdString(curveMetricLabel(m_options.metric)));
     m_plot->legend->setVisible(!inLegend.empty());
+    // Losses fall and accuracies rise: the legend goes where the curves end up least.
+    const bool falling = m_options.metric.find("loss") != std::string::npos ||
+                         m_options.metric.find("error") != std::string::npos ||
+                         m_options.metric.find("ece") != std::string::npos ||
+                         m_options.metric.find("brier") != std::string::npos;
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | (falling ? Qt::AlignTop : Qt::AlignBottom));
     if (m_userZoomed) {
         fillGraphs();
     } else {

@@ -49,11 +49,12 @@ QueuePanel::QueuePanel(RunQueueModel& model, QWidget* parent) : QWidget(parent),
     m_table->setItemDelegateForColumn(RunQueueModel::Progress, new ProgressDelegate(m_table));
     m_table->verticalHeader()->hide();
     m_table->setAlternatingRowColors(true);
-    m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+    // The status text ("waiting for CE run 12", an error) is what grows.
+    m_table->horizontalHeader()->setSectionResizeMode(RunQueueModel::Status, QHeaderView::Stretch);
     const QFontMetrics metrics(font());
     const int em = metrics.horizontalAdvance(QLatin1Char('M'));
-    const int widths[RunQueueModel::ColumnCount] = {4, 12, 10, 12, 4, 5, 14, 6, 10, 5};
+    const int widths[RunQueueModel::ColumnCount] = {4, 12, 10, 13, 4, 5, 14, 6, 10, 6};
     for (int c = 0; c < RunQueueModel::ColumnCount; ++c) m_table->setColumnWidth(c, widths[c] * em);
     m_table->verticalHeader()->setDefaultSectionSize(metrics.height() + 8);
 
