@@ -1,5 +1,8 @@
 #include "curve_plot.h"
 
+#include <QFileDialog>
+#include <QMenu>
+#include <QMessageBox>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -10,6 +13,8 @@
 #include <functional>
 #include <limits>
 #include <set>
+
+#include "view_export.h"
 
 namespace losslab {
 
@@ -88,6 +93,24 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
             fillGraphs();
             m_plot->replot(QCustomPlot::rpQueuedReplot);
         }, Qt::QueuedConnection);
+    });
+    // Right click: fit, or export what is shown (PNG / SVG / PDF by the chosen suffix).
+    m_plot->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_plot, &QWidget::customContextMenuRequested, this, [this](const QPoint& at) {
+        QMenu menu(this);
+        menu.addAction(tr("Fit to data"), this, [this] { fitToData(); });
+        menu.addAction(tr("Export plot…"), this, [this] {
+            QString filter;
+            const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QString(),
+                                                              plotExportFilters().join(QStringLiteral(";;")), &filter);
+            if (path.isEmpty()) return;
+            try {
+                exportPlot(*m_plot, withFilterSuffix(path, filter));
+            } catch (const std::exception& e) {
+                QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
+            }
+        });
+        menu.exec(m_plot->mapToGlobal(at));
     });
     connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] { fitToData(); emit userChangedRange(); });
 }

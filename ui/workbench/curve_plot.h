@@ -4,7 +4,8 @@
 // protocol (early stopping solid, same epochs as CE dashed, fixed epochs dotted). With
 // smoothing the raw values stay as a faint line under the smoothed one; grouped series get
 // a +/- 1 std band. Drag to pan, wheel to zoom, double click to fit; hovering shows the
-// nearest point. The legend has one entry per loss x protocol.
+// nearest point; right click fits or exports the plot. The legend has one entry per loss x
+// protocol.
 //
 // Dense curves (more points in view than ~4 per pixel column) are handed to QCustomPlot as
 // the lowest and highest point of each pixel column of the visible x range,
