@@ -1,6 +1,5 @@
 #include "curve_plot.h"
 
-#include <QFileDialog>
 #include <QMenu>
 #include <QMessageBox>
 #include <QToolTip>
@@ -100,12 +99,10 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
         QMenu menu(this);
         menu.addAction(tr("Fit to data"), this, [this] { fitToData(); });
         menu.addAction(tr("Export plot…"), this, [this] {
-            QString filter;
-            const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QString(),
-                                                              plotExportFilters().join(QStringLiteral(";;")), &filter);
+            const QString path = askExportPath(this, tr("Export plot"), plotExportFilters());
             if (path.isEmpty()) return;
             try {
-                exportPlot(*m_plot, withFilterSuffix(path, filter));
+                exportPlot(*m_plot, path);
             } catch (const std::exception& e) {
                 QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
             }

@@ -179,12 +179,10 @@ QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectNa
     auto* exportButton = new QPushButton(tr("Export table…"), page);
     exportButton->setObjectName(objectName + QStringLiteral("Export"));
     connect(exportButton, &QPushButton::clicked, this, [this, model] {
-        QString filter;
-        QString path = QFileDialog::getSaveFileName(this, tr("Export table"), QString(),
-                                                    tableExportFilters().join(QStringLiteral(";;")), &filter);
+        const QString path = askExportPath(this, tr("Export table"), tableExportFilters());
         if (path.isEmpty()) return;
         try {
-            exportTable(model->table(), withFilterSuffix(path, filter));
+            exportTable(model->table(), path);
         } catch (const std::exception& e) {
             emit errorOccurred(QString::fromUtf8(e.what()));
         }
@@ -207,12 +205,10 @@ QWidget* ResultsView::figurePage(QCustomPlot* plot, const QString& what) {
     auto* exportButton = new QPushButton(tr("Export figure…"), page);
     exportButton->setObjectName(plot->objectName() + QStringLiteral("Export"));
     connect(exportButton, &QPushButton::clicked, this, [this, plot] {
-        QString filter;
-        QString path = QFileDialog::getSaveFileName(this, tr("Export figure"), QString(),
-                                                    plotExportFilters().join(QStringLiteral(";;")), &filter);
+        const QString path = askExportPath(this, tr("Export figure"), plotExportFilters());
         if (path.isEmpty()) return;
         try {
-            exportPlot(*plot, withFilterSuffix(path, filter));
+            exportPlot(*plot, path);
         } catch (const std::exception& e) {
             emit errorOccurred(QString::fromUtf8(e.what()));
         }

@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QPainter>
 #include <QRegularExpression>
@@ -61,6 +62,12 @@ QString withFilterSuffix(const QString& path, const QString& filter) {
     while (match.hasNext()) suffixes << match.next().captured(1);
     if (suffixes.isEmpty() || suffixes.contains(QFileInfo(path).suffix(), Qt::CaseInsensitive)) return path;
     return path + QLatin1Char('.') + suffixes.front();
+}
+
+QString askExportPath(QWidget* parent, const QString& title, const QStringList& filters) {
+    QString filter;
+    const QString path = QFileDialog::getSaveFileName(parent, title, QString(), filters.join(QStringLiteral(";;")), &filter);
+    return path.isEmpty() ? path : withFilterSuffix(path, filter);
 }
 
 void exportTable(const ReportTable& table, const QString& path) {

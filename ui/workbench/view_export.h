@@ -12,6 +12,7 @@
 #include "losslab/report/report_table.h"
 
 class QCustomPlot;
+class QWidget;
 
 namespace losslab {
 
@@ -25,5 +26,9 @@ void exportPlot(QCustomPlot& plot, const QString& path, double scale = 2.0);
 // `path` with the suffix that the chosen filter names ("Markdown (*.md)" -> ".md") when it
 // has none of the filter's suffixes.
 QString withFilterSuffix(const QString& path, const QString& filter);
+
+// Asks for a file to export to (a save dialog offering `filters`); "" when cancelled. The
+// answer carries the chosen filter's suffix. GUI thread only.
+QString askExportPath(QWidget* parent, const QString& title, const QStringList& filters);
 
 } // namespace losslab
