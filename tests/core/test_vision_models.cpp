@@ -1,7 +1,6 @@
 // Vision plugin: task table, models, data loading. The tasks are reached the way the core
-// reaches them, through the TaskRegistry: the plugin is loaded from the build tree, or, in a
-// build that compiles the plugin's sources into the test (LOSSLAB_VISION_LINKED_IN), its
-// entry point is called directly.
+// reaches them, through the TaskRegistry: the plugin is loaded from the build tree
+// (vision_registry.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,11 +27,7 @@
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 
-#ifdef LOSSLAB_VISION_LINKED_IN
-extern "C" void losslab_register_tasks(losslab::TaskRegistry* registry);
-#else
-#include "losslab/tasks/plugin_loader.h"
-#endif
+#include "vision_registry.h"
 
 namespace losslab {
 namespace {
@@ -40,19 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using Overrides = std::vector<std::pair<std::string, std::string>>;
 
-const TaskRegistry& visionTasks() {
-    static const std::unique_ptr<TaskRegistry> registry = [] {
-        auto r = std::make_unique<TaskRegistry>();
-#ifdef LOSSLAB_VISION_LINKED_IN
-        losslab_register_tasks(r.get());
-#else
-        for (const auto& warning : loadPlugins(*r, {LOSSLAB_PLUGIN_BUILD_DIR}).warnings)
-            std::cerr << "plugin warning: " << warning << "\n";
-#endif
-        return r;
-    }();
-    return *registry;
-}
+using fixtures::visionTasks;
 
 // The task's own defaults plus `overrides`, as the core's resolver would hand them over.
 ParamSet taskParams(const TaskInfo& info, const Overrides& overrides = {}) {
@@ -141,11 +124,13 @@ TEST(VisionTasks, RegistersTheSevenTasks) {
     const std::vector<std::string> expected = {"cifar10/resnet18", "cifar10/wrn",      "fashion_mnist/cnn",
                                                "fashion_mnist/mlp", "mnist/cnn",       "mnist/mlp",
                                                "mnist/tcn_permuted"};
-    EXPECT_EQ(visionTasks().ids(), expected);
+    std::vector<std::string> ids;
+    for (const TaskInfo& info : fixtures::visionTaskInfos()) ids.push_back(info.id);
+    EXPECT_EQ(ids, expected);
 }
 
 TEST(VisionTasks, InfoNamesTheDatasetItsClassesAndThePaperRow) {
-    for (const auto& info : visionTasks().list()) {
+    for (const auto& info : fixtures::visionTaskInfos()) {
         SCOPED_TRACE(info.id);
         EXPECT_EQ(info.domain, "vision");
         EXPECT_EQ(info.numClasses, 10);

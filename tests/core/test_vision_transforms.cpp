@@ -20,30 +20,14 @@
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 
-#ifdef LOSSLAB_VISION_LINKED_IN
-extern "C" void losslab_register_tasks(losslab::TaskRegistry* registry);
-#else
-#include "losslab/tasks/plugin_loader.h"
-#endif
+#include "vision_registry.h"
 
 namespace losslab {
 namespace {
 
 using Overrides = std::vector<std::pair<std::string, std::string>>;
 
-const TaskRegistry& visionTasks() {
-    static const std::unique_ptr<TaskRegistry> registry = [] {
-        auto r = std::make_unique<TaskRegistry>();
-#ifdef LOSSLAB_VISION_LINKED_IN
-        losslab_register_tasks(r.get());
-#else
-        for (const auto& warning : loadPlugins(*r, {LOSSLAB_PLUGIN_BUILD_DIR}).warnings)
-            std::cerr << "plugin warning: " << warning << "\n";
-#endif
-        return r;
-    }();
-    return *registry;
-}
+using fixtures::visionTasks;
 
 std::unique_ptr<InputTransform> makeTransform(const std::string& id, const Overrides& overrides = {},
                                               const torch::Device& device = torch::kCPU) {
