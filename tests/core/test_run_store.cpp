@@ -462,6 +462,11 @@ TEST(RunStoreTest, DeletesFinishedRunsWithTheirMetricsAndCheckpoints) {
     const auto idsB = store.addRuns(b, {makeRun("ce", 2)});
     const std::string checkpoint = dir.file("run.ckpt");
     std::ofstream(checkpoint) << "weights";
+    // A cancelled run's resume state sits where the runner puts it.
+    fs::create_directories(fs::path(store.resumePathFor(idsA[0])).parent_path());
+    std::ofstream(store.resumePathFor(idsA[0])) << "state";
+    EXPECT_EQ(store.resumePathFor(idsA[0]), dir.file("runs-checkpoints/run-" + std::to_string(idsA[0]) + ".resume.pt"));
+    EXPECT_EQ(store.checkpointPathFor(7), dir.file("runs-checkpoints/run-7.pt"));
     for (std::int64_t id : {idsA[0], idsA[1], idsB[0]}) {
         store.appendEpoch(id, 1, {{"val", "acc", 0.5}});
         store.appendSteps({{id, 1, 1, "train_loss", 1.0}});
@@ -477,6 +482,7 @@ TEST(RunStoreTest, DeletesFinishedRunsWithTheirMetricsAndCheckpoints) {
     EXPECT_EQ(store.epochMetrics({}).size(), 1u);
     EXPECT_TRUE(store.stepMetrics(idsA[0]).empty());
     EXPECT_FALSE(fs::exists(checkpoint));
+    EXPECT_FALSE(fs::exists(store.resumePathFor(idsA[0])));
     // Experiment b lost its only run and went with it; a keeps its other run.
     const auto experiments = store.experiments();
     ASSERT_EQ(experiments.size(), 1u);

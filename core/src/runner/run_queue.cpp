@@ -92,7 +92,6 @@ struct RunQueue::Impl {
     std::condition_variable changed;
     std::atomic<bool> cancelAll{false};
     RunQueueResult result;
-    std::string checkpointDir;
 
     Impl(RunStore& s, const TaskRegistry& t, RunQueueOptions o) : store(s), tasks(t), options(std::move(o)) {}
 
@@ -192,8 +191,8 @@ struct RunQueue::Impl {
         ctx.cancel = run.cancel.get();
         ctx.emit = [this](const RunEvent& e) { notify(e); };
         ctx.targetEpochs = target;
-        ctx.checkpointPath = (std::filesystem::path(checkpointDir) / ("run-" + std::to_string(run.id) + ".pt")).string();
-        ctx.resumePath = (std::filesystem::path(checkpointDir) / ("run-" + std::to_string(run.id) + ".resume.pt")).string();
+        ctx.checkpointPath = store.checkpointPathFor(run.id);
+        ctx.resumePath = store.resumePathFor(run.id);
         ctx.resume = run.resume && std::filesystem::exists(ctx.resumePath);
         const auto task = tasks.require(run.spec.taskId);
         const RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
@@ -202,8 +201,6 @@ struct RunQueue::Impl {
     }
 
     void launch(const std::vector<std::string>& slots, int threadsFromSpec) {
-        const std::filesystem::path dbPath(store.path());
-        checkpointDir = (dbPath.parent_path() / (dbPath.stem().string() + "-checkpoints")).string();
         const int cpuSlots = static_cast<int>(std::count(slots.begin(), slots.end(), std::string("cpu")));
         int threads = options.threadsPerRun > 0 ? options.threadsPerRun : threadsFromSpec;
         if (threads == 0 && cpuSlots > 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpuSlots);

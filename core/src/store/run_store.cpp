@@ -194,6 +194,17 @@ RunStore::~RunStore() {
     if (m_impl) m_impl->shutdown();
 }
 
+std::string RunStore::checkpointPathFor(std::int64_t runId) const {
+    const std::filesystem::path db(m_impl->m_path);
+    return (db.parent_path() / (db.stem().string() + "-checkpoints") / ("run-" + std::to_string(runId) + ".pt")).string();
+}
+
+std::string RunStore::resumePathFor(std::int64_t runId) const {
+    const std::filesystem::path db(m_impl->m_path);
+    return (db.parent_path() / (db.stem().string() + "-checkpoints") / ("run-" + std::to_string(runId) + ".resume.pt"))
+        .string();
+}
+
 const std::string& RunStore::path() const {
     return m_impl->m_path;
 }
@@ -478,7 +489,8 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
         int count = 0;
         std::vector<std::string> checkpoints;
     };
-    Deleted deleted = m_impl->call<Deleted>([runIds](Database& db, Deleted& out) {
+    auto resumeFile = [this](std::int64_t id) { return resumePathFor(id); };
+    Deleted deleted = m_impl->call<Deleted>([runIds, resumeFile](Database& db, Deleted& out) {
         Statement find(db, "SELECT status, checkpoint_path FROM runs WHERE id = ?");
         for (std::int64_t id : runIds) {
             find.reset();
@@ -490,6 +502,7 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
                             runStatusName(status) + "; cancel it first");
             }
             if (!find.text(1).empty()) out.checkpoints.push_back(find.text(1));
+            out.checkpoints.push_back(resumeFile(id));
         }
         // The batch transaction makes this all or nothing: a throw above rolls back.
         Statement remove(db, "DELETE FROM runs WHERE id = ?");

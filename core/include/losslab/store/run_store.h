@@ -39,6 +39,10 @@ public:
     RunStore& operator=(const RunStore&) = delete;
 
     const std::string& path() const;
+    // Where a run's weights go: <db folder>/<db name>-checkpoints/run-<id>.pt (the final
+    // weights) and run-<id>.resume.pt (the state to resume from, kept while it may resume).
+    std::string checkpointPathFor(std::int64_t runId) const;
+    std::string resumePathFor(std::int64_t runId) const;
     static std::string defaultPath(); // ${XDG_DATA_HOME:-~/.local/share}/losslab/runs.sqlite
 
     // --- writes (through the writer thread) ---
@@ -63,7 +67,7 @@ public:
     // alone; a failed write shows in flush().
     void setRunTags(std::int64_t runId, const std::string& tags);
     void setRunNotes(std::int64_t runId, const std::string& notes);
-    // Deletes finished runs with their metrics (and their checkpoint files). Throws Error
+    // Deletes finished runs with their metrics (and their checkpoint and resume files). Throws Error
     // naming the run, and deletes nothing, when one is unknown or still queued / running.
     // Empty experiments left behind are deleted too. Waits; returns how many runs went.
     int deleteRuns(const std::vector<std::int64_t>& runIds);
