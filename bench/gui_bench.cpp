@@ -8,7 +8,8 @@
 //     the smoothed line per run), full rebuild (series + graph data) and replot timed
 //     separately; baseline: the same plot with R x 1,000 points.
 //
-// Usage: losslab-bench-gui [--runs N] [--seconds S] [--curves R] [--points P] [--db FILE]
+// Usage: losslab-bench-gui [--runs N] [--seconds S] [--curves R] [--points P] [--nice N] [--db FILE]
+// --nice: how much nicer the training threads run than the GUI (default 10, as in the window).
 // Prints one line per measurement; it never passes or fails (docs/benchmarks.md).
 #include <QApplication>
 #include <QElapsedTimer>
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     int runs = 5, curves = 10, points = 100000;
     double seconds = 20;
+    int nice = 10; // the window's own setting (RunController); 0 = workers at the GUI's priority
     std::string db;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
@@ -160,6 +162,7 @@ int main(int argc, char** argv) {
         else if (flag == "--curves") curves = std::stoi(argv[i + 1]);
         else if (flag == "--points") points = std::stoi(argv[i + 1]);
         else if (flag == "--db") db = argv[i + 1];
+        else if (flag == "--nice") nice = std::stoi(argv[i + 1]);
         else {
             std::cerr << "losslab-bench-gui: unknown option " << flag << "\n";
             return 2;
@@ -199,7 +202,9 @@ int main(int argc, char** argv) {
                              "runner: {cpu_runs: " + std::to_string(runs) + "}\n"
                              "model: {hidden: [256]}\n";
     try {
-        window.controller()->start(losslab::loadExperimentText(yaml, "gui-bench.yaml", {}, tasks));
+        losslab::RunQueueOptions options;
+        options.workerNiceIncrement = nice == 0 ? -1 : nice; // -1: leave the workers' priority alone
+        window.controller()->start(losslab::loadExperimentText(yaml, "gui-bench.yaml", {}, tasks), options);
     } catch (const std::exception& e) {
         std::cerr << "losslab-bench-gui: cannot start the runs: " << e.what() << "\n";
         return 1;
@@ -225,7 +230,7 @@ int main(int argc, char** argv) {
     const Stalls busy = measureEventLoop(seconds);
     const int redraws = window.liveCurves()->plot()->redrawCount() - redrawsBefore;
     char label[64];
-    std::snprintf(label, sizeof label, "event loop, %d runs training", runs);
+    std::snprintf(label, sizeof label, "event loop, %d runs training, nice %d", runs, nice);
     printStalls(label, busy);
     std::printf("events %d in %d deliveries over %.0f s (%.1f deliveries/s), %d plot redraws; longest stall x%.1f of idle\n",
                 events, deliveries, seconds, deliveries / seconds, redraws, busy.longest / std::max(idle.longest, 0.01));
