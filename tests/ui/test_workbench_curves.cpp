@@ -181,6 +181,11 @@ TEST(CompareViewTest, PanelsPerLossShareLinkedAxes) {
     EXPECT_DOUBLE_EQ(panels[1]->plot()->xAxis->range().lower, 1.5);
     EXPECT_DOUBLE_EQ(panels[1]->plot()->xAxis->range().upper, 2.5);
 
+    // The whole experiment, as "Current experiment" asks for it: the same three runs.
+    view.setExperiment(experimentId);
+    ASSERT_TRUE(loaded.wait(20000));
+    EXPECT_EQ(view.runIds(), (QVector<qint64>{ids[0], ids[1], ids[2]}));
+
     view.applyFigure2Layout(); // one panel per task: one task here, groups per loss
     ASSERT_EQ(view.panels().size(), 1u);
     const auto& groups = view.panels()[0]->series();

@@ -34,15 +34,19 @@ CompareView::CompareView(RunStore& store, QWidget* parent) : QWidget(parent), m_
     m_linked = new QCheckBox(tr("Linked axes, same scale"), this);
     m_linked->setObjectName(QStringLiteral("linkedAxesCheck"));
     m_linked->setChecked(true);
+    auto* current = new QPushButton(tr("Current experiment"), this);
+    current->setObjectName(QStringLiteral("currentExperimentButton"));
+    current->setToolTip(tr("Compare every run of the experiment shown in the Results tab"));
     auto* figure2 = new QPushButton(tr("Figure 2 layout"), this);
     figure2->setObjectName(QStringLiteral("figure2Button"));
     figure2->setToolTip(tr("Validation accuracy per epoch, one panel per task, mean ± std over seeds (the paper's Figure 2)"));
-    m_hint = new QLabel(tr("Select runs in the Runs tab and press “Compare selected”, or compare the current experiment."), this);
+    m_hint = new QLabel(tr("Select runs in the Runs tab and press “Compare selected”, or press “Current experiment”."), this);
     m_hint->setWordWrap(true);
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_split);
     top->addWidget(m_linked);
+    top->addWidget(current);
     top->addWidget(figure2);
     top->addStretch(1);
     m_panelArea = new QWidget(this);
@@ -59,9 +63,12 @@ CompareView::CompareView(RunStore& store, QWidget* parent) : QWidget(parent), m_
     connect(m_split, &QComboBox::currentIndexChanged, this, [this] { rebuildPanels(); });
     connect(m_linked, &QCheckBox::toggled, this, [this] { rebuildPanels(); });
     connect(figure2, &QPushButton::clicked, this, &CompareView::applyFigure2Layout);
+    connect(current, &QPushButton::clicked, this, &CompareView::currentExperimentRequested);
     connect(&m_loader, &QFutureWatcher<CurveBook>::finished, this, [this] {
         try {
             m_book = m_loader.result();
+            const std::vector<std::int64_t> ids = m_book.runIds();
+            m_runIds = QVector<qint64>(ids.begin(), ids.end());
         } catch (const std::exception& e) {
             emit errorOccurred(tr("Cannot load the runs' curves: %1").arg(QString::fromUtf8(e.what())));
             return;
@@ -80,6 +87,17 @@ void CompareView::reload() {
     std::vector<std::int64_t> ids(m_runIds.begin(), m_runIds.end());
     RunStore* store = &m_store;
     m_loader.setFuture(QtConcurrent::run([store, ids] { return CurveBook::load(*store, ids); }));
+}
+
+void CompareView::setExperiment(qint64 experimentId) {
+    RunStore* store = &m_store;
+    m_loader.setFuture(QtConcurrent::run([store, experimentId] {
+        RunFilter filter;
+        filter.experimentIds = {experimentId};
+        std::vector<std::int64_t> ids;
+        for (const RunRecord& run : store->runs(filter)) ids.push_back(run.id);
+        return CurveBook::load(*store, ids);
+    }));
 }
 
 void CompareView::setSplit(Split split) { m_split->setCurrentIndex(m_split->findData(int(split))); }

@@ -37,6 +37,8 @@ public:
     // Loads the runs' curves in the background, then draws them (emits loaded()).
     void setRuns(const QVector<qint64>& runIds);
     void reload(); // same runs, fresh from the store
+    // Every run of a stored experiment (read in the background).
+    void setExperiment(qint64 experimentId);
     void setSplit(Split split);
     void setLinkedAxes(bool linked);
     void applyFigure2Layout();
@@ -48,6 +50,8 @@ public:
 
 signals:
     void loaded();
+    // "Current experiment" was pressed: the owner answers with setExperiment().
+    void currentExperimentRequested();
     void errorOccurred(const QString& message);
 
 private:

@@ -188,6 +188,9 @@ void MainWindow::connectViews() {
         m_compare->setRuns(ids);
         m_tabs->setCurrentWidget(m_compare);
     });
+    connect(m_compare, &CompareView::currentExperimentRequested, this, [this] {
+        if (m_results->experimentId() > 0) m_compare->setExperiment(m_results->experimentId());
+    });
     connect(m_browser, &RunBrowserView::resumeRequested, this, [this](const QVector<qint64>& ids) {
         m_controller->resume(std::vector<std::int64_t>(ids.begin(), ids.end()));
     });
