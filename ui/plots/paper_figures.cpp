@@ -7,7 +7,7 @@
 
 #include <qcustomplot.h>
 
-#include "losslab/analysis/group_summary.h"
+#include "losslab/analysis/seed_stats.h"
 
 namespace losslab {
 namespace {

@@ -174,8 +174,8 @@ QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectNa
     view->setWordWrap(false);
     view->setAlternatingRowColors(true);
     view->verticalHeader()->hide();
+    // Columns as wide as their numbers: a stretched last column pushes its values far right.
     view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    view->horizontalHeader()->setStretchLastSection(true);
     auto* exportButton = new QPushButton(tr("Export table…"), page);
     exportButton->setObjectName(objectName + QStringLiteral("Export"));
     connect(exportButton, &QPushButton::clicked, this, [this, model] {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "losslab/analysis/group_summary.h"
+#include "losslab/analysis/seed_stats.h"
 #include "losslab/analysis/paired_statistics.h"
 #include "losslab/store/records.h"
 

@@ -1,4 +1,4 @@
-#include "losslab/analysis/group_summary.h"
+#include "losslab/analysis/seed_stats.h"
 
 #include <algorithm>
 #include <cmath>
