@@ -16,6 +16,7 @@
 #include <QTabWidget>
 
 #include <algorithm>
+#include <iostream>
 
 #include "compare_view.h"
 #include "experiment_designer.h"
@@ -277,6 +278,8 @@ void MainWindow::updateTitle() {
 }
 
 void MainWindow::showError(const QString& title, const QString& message) {
+    // Also on stderr: a window started from a terminal (or with --run) leaves the reason there.
+    std::cerr << "losslab: " << title.toStdString() << ": " << message.toStdString() << "\n";
     statusBar()->showMessage(title, 10000);
     if (QGuiApplication::platformName() == QLatin1String("offscreen")) return; // tests: no modal dialogs
     QMessageBox::warning(this, title, message);
