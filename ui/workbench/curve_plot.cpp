@@ -180,7 +180,7 @@ void CurvePlot::rebuild() {
             QCPGraph* raw = m_plot->addGraph();
             raw->setObjectName(key + "/raw");
             raw->setPen(QPen(faint, 0, styleFor(s.protocol))); // cosmetic: the fastest pen
-            raw->setAntialiased(s.x.size() <= kDensePoints);
+            raw->setAntialiased(false); // faint and thin: antialiasing costs more than it shows
             if (isSorted) {
                 m_drawn.push_back({raw, &s.x, &s.raw});
             } else {

@@ -12,11 +12,12 @@ namespace losslab {
 
 namespace {
 
-// Training yields the CPU to the event loop: measured on 2 cores with 5 runs training, the
-// longest event-loop stall fell from 99 to 35 ms and the 99th percentile from 35 to 6 ms
-// (docs/benchmarks.md).
+// Training yields the CPU to the event loop. Measured on 2 cores with 5 runs training and
+// the live curves open (docs/benchmarks.md): longest event-loop stall 35 ms at equal
+// priority, 16-17 ms at nice 10, 13 ms at 15, 11 ms at 19; the runs reported as many events
+// either way (nice only matters while the GUI thread wants the CPU).
 RunQueueOptions withGuiPriority(RunQueueOptions options) {
-    if (options.workerNiceIncrement == 0) options.workerNiceIncrement = 10;
+    if (options.workerNiceIncrement == 0) options.workerNiceIncrement = 19;
     return options;
 }
 
