@@ -78,6 +78,12 @@ CompareView::CompareView(RunStore& store, QWidget* parent) : QWidget(parent), m_
     });
 }
 
+CompareView::~CompareView() {
+    // The store may go right after the view: no read may still be using it.
+    for (QFutureWatcherBase* watcher : findChildren<QFutureWatcherBase*>()) watcher->waitForFinished();
+    m_loader.waitForFinished();
+}
+
 void CompareView::setRuns(const QVector<qint64>& runIds) {
     m_runIds = runIds;
     reload();

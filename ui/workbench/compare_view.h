@@ -33,6 +33,7 @@ public:
     enum class Split { Overlay, ByLoss, ByProtocol, ByTask, ByRun };
 
     explicit CompareView(RunStore& store, QWidget* parent = nullptr);
+    ~CompareView() override; // waits for its background read (it uses the store)
 
     // Loads the runs' curves in the background, then draws them (emits loaded()).
     void setRuns(const QVector<qint64>& runIds);

@@ -223,6 +223,13 @@ QWidget* ResultsView::figurePage(QCustomPlot* plot, const QString& what) {
     return page;
 }
 
+ResultsView::~ResultsView() {
+    // The store may go right after the view: no read may still be using it.
+    for (QFutureWatcherBase* watcher : findChildren<QFutureWatcherBase*>()) watcher->waitForFinished();
+    m_loader.waitForFinished();
+    m_experimentLoader.waitForFinished();
+}
+
 void ResultsView::reloadExperiments(qint64 select) {
     if (select > 0) m_pendingSelect = select;
     if (m_experimentLoader.isRunning()) return; // its result applies m_pendingSelect

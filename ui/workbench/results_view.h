@@ -33,6 +33,7 @@ class ResultsView : public QWidget {
     Q_OBJECT
 public:
     ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* parent = nullptr);
+    ~ResultsView() override; // waits for its background reads and exports (they use the store)
 
     // Reloads the list of experiments (keeps the selection; selects `select` when > 0).
     void reloadExperiments(qint64 select = 0);
