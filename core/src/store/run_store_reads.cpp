@@ -20,6 +20,39 @@ std::string placeholders(std::size_t count) {
     return text;
 }
 
+void bindValue(Statement& statement, int index, std::int64_t value) { statement.bindInt64(index, value); }
+void bindValue(Statement& statement, int index, const std::string& value) { statement.bindText(index, value); }
+
+// "column IN (list)" for a read: bound in the SQL while the list fits in the statement's
+// bound variables still free (`budget`, reduced by what it takes), else tested on each row
+// in C++. An empty list selects everything.
+template <typename T>
+class InListFilter {
+public:
+    InListFilter(const std::vector<T>& values, std::string column, std::size_t& budget)
+        : m_values(values), m_column(std::move(column)), m_bound(!values.empty() && values.size() <= budget) {
+        if (m_bound) {
+            budget -= values.size();
+        } else {
+            m_wanted.insert(values.begin(), values.end());
+        }
+    }
+    void appendSql(std::string& sql) const {
+        if (m_bound) sql += " AND " + m_column + " IN (" + placeholders(m_values.size()) + ")";
+    }
+    void bind(Statement& statement, int& index) const {
+        if (!m_bound) return;
+        for (const T& value : m_values) bindValue(statement, index++, value);
+    }
+    bool accepts(const T& value) const { return m_wanted.empty() || m_wanted.count(value) > 0; }
+
+private:
+    const std::vector<T>& m_values;
+    std::string m_column;
+    bool m_bound;
+    std::unordered_set<T> m_wanted; // the list, when it is not bound
+};
+
 constexpr const char* kExperimentColumns =
     "SELECT id, name, description, task, spec_yaml, source_path, created_at FROM experiments";
 
@@ -112,9 +145,10 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
         filter.status.empty() ? std::string() : runStatusName(parseRunStatus(filter.status));
 
     std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
-    const bool bindLists = filter.experiments.size() + filter.runIds.size() +
-                               filter.experimentIds.size() + 1 <=
-                           m_impl->variableLimit();
+    std::size_t budget = m_impl->variableLimit() - (status.empty() ? 0 : 1);
+    const InListFilter<std::string> names(filter.experiments, "e.name", budget);
+    const InListFilter<std::int64_t> ids(filter.runIds, "r.id", budget);
+    const InListFilter<std::int64_t> experimentIds(filter.experimentIds, "r.experiment_id", budget);
     // The reported accuracies come from the same query: one pass instead of one per run.
     std::string sql =
         "SELECT r.id, r.experiment_id, e.name, r.task, r.loss_name, r.loss, r.k, r.M, r.lr, "
@@ -127,41 +161,25 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
         "LEFT JOIN epoch_metrics ta ON ta.run_id = r.id AND ta.epoch = r.best_epoch "
         "AND ta.split = 'test' AND ta.metric = 'acc' "
         "WHERE 1";
-    if (bindLists && !filter.experiments.empty()) {
-        sql += " AND e.name IN (" + placeholders(filter.experiments.size()) + ")";
-    }
-    if (bindLists && !filter.runIds.empty()) {
-        sql += " AND r.id IN (" + placeholders(filter.runIds.size()) + ")";
-    }
-    if (bindLists && !filter.experimentIds.empty()) {
-        sql += " AND r.experiment_id IN (" + placeholders(filter.experimentIds.size()) + ")";
-    }
+    names.appendSql(sql);
+    ids.appendSql(sql);
+    experimentIds.appendSql(sql);
     if (!status.empty()) sql += " AND r.status = ?";
     sql += " ORDER BY r.id";
 
     Statement select(m_impl->m_readDb, sql);
     int index = 1;
-    if (bindLists) {
-        for (const std::string& name : filter.experiments) select.bindText(index++, name);
-        for (std::int64_t id : filter.runIds) select.bindInt64(index++, id);
-        for (std::int64_t id : filter.experimentIds) select.bindInt64(index++, id);
-    }
+    names.bind(select, index);
+    ids.bind(select, index);
+    experimentIds.bind(select, index);
     if (!status.empty()) select.bindText(index++, status);
 
-    const std::unordered_set<std::string> names(filter.experiments.begin(),
-                                                filter.experiments.end());
-    const std::unordered_set<std::int64_t> ids(filter.runIds.begin(), filter.runIds.end());
-    const std::unordered_set<std::int64_t> experimentIds(filter.experimentIds.begin(),
-                                                         filter.experimentIds.end());
     std::vector<RunRecord> result;
     while (select.step()) {
         RunRecord run = m_impl->readRun(select);
-        if (!bindLists) {
-            if (!names.empty() && names.count(run.experiment) == 0) continue;
-            if (!ids.empty() && ids.count(run.id) == 0) continue;
-            if (!experimentIds.empty() && experimentIds.count(run.experimentId) == 0) continue;
+        if (names.accepts(run.experiment) && ids.accepts(run.id) && experimentIds.accepts(run.experimentId)) {
+            result.push_back(std::move(run));
         }
-        result.push_back(std::move(run));
     }
     return result;
 }
@@ -176,42 +194,35 @@ void RunStore::forEachEpochMetric(const std::vector<std::int64_t>& runIds,
                                   const std::function<void(const EpochMetricRow&)>& visit,
                                   const std::vector<std::string>& metrics) const {
     std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
-    const std::size_t limit = m_impl->variableLimit();
-    const bool bindMetrics = !metrics.empty() && metrics.size() <= limit;
-    const bool bindRuns = !runIds.empty() && runIds.size() + metrics.size() <= limit;
+    std::size_t budget = m_impl->variableLimit();
+    // Metrics first: a short list that narrows every run's rows.
+    const InListFilter<std::string> wantedMetrics(metrics, "metric", budget);
+    const InListFilter<std::int64_t> wantedRuns(runIds, "run_id", budget);
     // The ORDER BY is the primary key's order, so SQLite walks the key (seeking to each
     // listed run) and neither sorts nor buffers: rows reach `visit` as they are read.
     std::string sql = "SELECT run_id, epoch, split, metric, value FROM epoch_metrics WHERE 1";
-    if (bindRuns) sql += " AND run_id IN (" + placeholders(runIds.size()) + ")";
-    if (bindMetrics) sql += " AND metric IN (" + placeholders(metrics.size()) + ")";
+    wantedRuns.appendSql(sql);
+    wantedMetrics.appendSql(sql);
     sql += " ORDER BY run_id, epoch, split, metric";
 
     Statement select(m_impl->m_readDb, sql);
     int index = 1;
-    if (bindRuns) {
-        for (std::int64_t id : runIds) select.bindInt64(index++, id);
-    }
-    if (bindMetrics) {
-        for (const std::string& metric : metrics) select.bindText(index++, metric);
-    }
-    // Lists too long to bind are applied here instead.
-    std::unordered_set<std::int64_t> wantedRuns;
-    if (!runIds.empty() && !bindRuns) wantedRuns.insert(runIds.begin(), runIds.end());
-    std::unordered_set<std::string> wantedMetrics;
-    if (!metrics.empty() && !bindMetrics) wantedMetrics.insert(metrics.begin(), metrics.end());
+    wantedRuns.bind(select, index);
+    wantedMetrics.bind(select, index);
 
     EpochMetricRow row; // one object for the whole scan: `visit` copies what it keeps
     while (select.step()) {
-        if (!wantedRuns.empty() && wantedRuns.count(select.int64(0)) == 0) continue;
+        if (!wantedRuns.accepts(select.int64(0))) continue;
         readEpochMetric(select, row);
-        if (!wantedMetrics.empty() && wantedMetrics.count(row.value.metric) == 0) continue;
+        if (!wantedMetrics.accepts(row.value.metric)) continue;
         visit(row);
     }
 }
 
 std::vector<EpochMetricRow> RunStore::reportedMetrics(const std::vector<std::int64_t>& runIds) const {
     std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
-    const bool bindRuns = !runIds.empty() && runIds.size() <= m_impl->variableLimit();
+    std::size_t budget = m_impl->variableLimit();
+    const InListFilter<std::int64_t> wanted(runIds, "r.id", budget);
     // One pass, runs outside, each run's best epoch sought through the primary key
     // (run_id, epoch), so rows come out already in order. CROSS JOIN fixes that loop order:
     // without statistics SQLite would rather scan all of epoch_metrics. The unary + keeps
@@ -220,19 +231,15 @@ std::vector<EpochMetricRow> RunStore::reportedMetrics(const std::vector<std::int
         "SELECT m.run_id, m.epoch, m.split, m.metric, m.value "
         "FROM runs r CROSS JOIN epoch_metrics m ON m.run_id = r.id AND m.epoch = r.best_epoch "
         "WHERE +r.best_epoch > 0";
-    if (bindRuns) sql += " AND r.id IN (" + placeholders(runIds.size()) + ")";
+    wanted.appendSql(sql);
     sql += " ORDER BY r.id, m.split, m.metric";
 
     Statement select(m_impl->m_readDb, sql);
-    if (bindRuns) {
-        int index = 1;
-        for (std::int64_t id : runIds) select.bindInt64(index++, id);
-    }
-    std::unordered_set<std::int64_t> wanted;
-    if (!runIds.empty() && !bindRuns) wanted.insert(runIds.begin(), runIds.end());
+    int index = 1;
+    wanted.bind(select, index);
     std::vector<EpochMetricRow> result;
     while (select.step()) {
-        if (!wanted.empty() && wanted.count(select.int64(0)) == 0) continue;
+        if (!wanted.accepts(select.int64(0))) continue;
         EpochMetricRow row;
         readEpochMetric(select, row);
         result.push_back(std::move(row));
