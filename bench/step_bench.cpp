@@ -188,8 +188,8 @@ int main(int argc, char** argv) {
             try {
                 losslab::configureWorkerThread(o.threads);
                 threadsUsed = at::get_num_threads();
-                torch::manual_seed(static_cast<std::uint64_t>(o.seed));
-                const std::shared_ptr<losslab::ClassifierModule> model = task->makeModel(spec.params);
+                at::Generator gen = losslab::makeGenerator(torch::Device(torch::kCPU), static_cast<std::uint64_t>(o.seed));
+                const std::shared_ptr<losslab::ClassifierModule> model = task->makeModel(spec.params, gen);
                 model->to(device);
                 model->train();
                 const auto optimizer = losslab::makeOptimizer(spec.params, model->parameters(), lossSpec.lr);
@@ -197,10 +197,11 @@ int main(int argc, char** argv) {
                 // Already-normalised input, as the InputTransform hands it to the model.
                 const std::vector<std::int64_t> shape = o.model == "mlp" ? std::vector<std::int64_t>{o.batch, 784}
                                                                          : std::vector<std::int64_t>{o.batch, 1, 28, 28};
-                const torch::Tensor features = torch::randn(shape).to(device);
+                const torch::Tensor features = torch::randn(shape, gen).to(device);
                 const torch::Tensor labels =
-                    torch::randint(0, task->info().numClasses, {o.batch}, torch::TensorOptions().dtype(torch::kLong)).to(device);
-                const losslab::ModelInput input{features, {}};
+                    torch::randint(0, task->info().numClasses, {o.batch}, gen, torch::TensorOptions().dtype(torch::kLong)).to(device);
+                losslab::ModelInput input{features, {}};
+                input.generator = losslab::makeGenerator(device, static_cast<std::uint64_t>(o.seed) + 1);
                 auto step = [&] {
                     optimizer->zero_grad();
                     const torch::Tensor outputs = model->forward(input);

@@ -8,6 +8,9 @@
 
 set(CPACK_PACKAGE_NAME losslab)
 set(CPACK_PACKAGE_VENDOR "The LossLab developers")
+# GPL-3.0-or-later (QCustomPlot, which the desktop program links, is GPL-3.0): LICENSE at the
+# top of the source, packaging/copyright installed as share/doc/losslab/copyright.
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGE_CONTACT "The LossLab developers <losslab@users.noreply.github.com>")
 set(CPACK_PACKAGE_HOMEPAGE_URL "https://github.com/losslab/losslab")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "losslab/error.h"
+#include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 
@@ -47,14 +48,22 @@ constexpr double kPi = 3.14159265358979323846;
 // NLL for cross-entropy, the square loss on the raw scores) and predicts argmax of the scores.
 // Every layer goes through register_module, so that parameters() (what the optimiser trains),
 // the early-stopping weight copy and the checkpoint all see it.
+//
+// Randomness: every initial weight comes from `init`, the CPU generator the run owns, never
+// from torch's global generator (which runs training beside this one share). The layers are
+// built first, then initLikePyTorch() redraws every Linear layer's weights from `init`, exactly
+// as PyTorch's default initialisation would. A model with dropout calls
+// losslab::dropout(x, p, is_training(), input.generator) in forward(): the masks then come
+// from the run's generator on the training device.
 struct SpiralsNetImpl : ClassifierModule {
-    explicit SpiralsNetImpl(const std::vector<std::int64_t>& hidden) {
+    SpiralsNetImpl(const std::vector<std::int64_t>& hidden, at::Generator& init) {
         std::int64_t width = 2; // the input: (x, y)
         for (std::size_t i = 0; i < hidden.size(); ++i) {
             m_layers.push_back(register_module("fc" + std::to_string(i + 1), torch::nn::Linear(width, hidden[i])));
             width = hidden[i];
         }
         m_layers.push_back(register_module("out", torch::nn::Linear(width, kClasses)));
+        initLikePyTorch(*this, init);
     }
 
     torch::Tensor forward(const ModelInput& input) override {
@@ -189,11 +198,12 @@ public:
         return std::make_unique<SpiralsTransform>(params.getDouble("data.jitter"));
     }
 
-    // The core has seeded torch's generator with the run's seed, so the Linear layers'
-    // default initialisation is reproducible. It also calls this once before storing any run,
-    // to check the model.* values: bounds are checked by the declaration already.
-    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params) const override {
-        return std::make_shared<SpiralsNetImpl>(params.getIntList("model.hidden"));
+    // `init` is a CPU generator the core seeded from the run's seed: drawing every initial
+    // weight from it makes the run reproducible, alone or beside others. The core also calls
+    // this once before storing any run, to check the model.* values: bounds are checked by the
+    // declaration already.
+    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
+        return std::make_shared<SpiralsNetImpl>(params.getIntList("model.hidden"), init);
     }
 
 private:

@@ -2,7 +2,8 @@
 
 #include <string>
 
-#include <torch/nn/init.h>
+#include "losslab/tasks/model_random.h"
+
 
 namespace losslab::vision {
 
@@ -33,7 +34,7 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
     return at::relu(out + shortcut);
 }
 
-ResNet18Impl::ResNet18Impl(std::int64_t numClasses, std::int64_t inChannels) {
+ResNet18Impl::ResNet18Impl(at::Generator& init, std::int64_t numClasses, std::int64_t inChannels) {
     m_stem = register_module("stem", conv(inChannels, 64, 3, 1));
     m_stemBn = register_module("stem_bn", torch::nn::BatchNorm2d(64));
     const std::int64_t widths[4] = {64, 128, 256, 512};
@@ -49,15 +50,11 @@ ResNet18Impl::ResNet18Impl(std::int64_t numClasses, std::int64_t inChannels) {
     }
     m_fc = register_module("fc", torch::nn::Linear(channels, numClasses));
 
-    torch::NoGradGuard noGrad;
-    for (auto& module : modules(/*include_self=*/false)) {
-        if (auto* c = module->as<torch::nn::Conv2d>()) {
-            torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
-        } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-            torch::nn::init::ones_(bn->weight);
-            torch::nn::init::zeros_(bn->bias);
-        }
-    }
+    // torchvision's initialisation: convolutions He-normal over fan-out, BN scale 1 and shift 0,
+    // fc PyTorch's default. Every draw from the run's generator.
+    initLikePyTorch(*this, init);
+    for (auto& module : modules(/*include_self=*/false))
+        if (auto* c = module->as<torch::nn::Conv2d>()) kaimingNormalInit(c->weight, /*fanOut=*/true, init);
 }
 
 torch::Tensor ResNet18Impl::forward(const ModelInput& input) {

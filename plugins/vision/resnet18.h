@@ -33,7 +33,7 @@ private:
 TORCH_MODULE(ResidualBlock);
 
 struct ResNet18Impl : ClassifierModule {
-    explicit ResNet18Impl(std::int64_t numClasses, std::int64_t inChannels = 3);
+    ResNet18Impl(at::Generator& init, std::int64_t numClasses, std::int64_t inChannels = 3);
 
     // features [B, inChannels, H, W] -> scores [B, numClasses].
     torch::Tensor forward(const ModelInput& input) override;

@@ -13,7 +13,8 @@
 namespace losslab::vision {
 
 struct SmallCnnImpl : ClassifierModule {
-    SmallCnnImpl(std::int64_t inChannels, std::int64_t imageSize, std::int64_t numClasses, double dropout);
+    SmallCnnImpl(std::int64_t inChannels, std::int64_t imageSize, std::int64_t numClasses, double dropout,
+                 at::Generator& init);
 
     // features [B, inChannels, imageSize, imageSize] -> scores [B, numClasses].
     torch::Tensor forward(const ModelInput& input) override;

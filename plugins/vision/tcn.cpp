@@ -3,23 +3,23 @@
 #include <cmath>
 #include <string>
 
-#include <torch/nn/init.h>
 
 #include "losslab/error.h"
+#include "losslab/tasks/model_random.h"
 
 namespace losslab::vision {
 
 WeightNormConv1dImpl::WeightNormConv1dImpl(std::int64_t inChannels, std::int64_t outChannels,
-                                           std::int64_t kernelSize, std::int64_t dilation)
+                                           std::int64_t kernelSize, std::int64_t dilation, at::Generator& init)
     : m_leftPadding((kernelSize - 1) * dilation), m_dilation(dilation) {
-    torch::NoGradGuard noGrad;
-    weightV = register_parameter("weight_v", torch::empty({outChannels, inChannels, kernelSize}));
-    torch::nn::init::normal_(weightV, 0.0, 0.01);
-    weightG = register_parameter("weight_g", weightV.pow(2).sum({1, 2}, /*keepdim=*/true).sqrt());
-    // Conv1d's default bias initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    // Conv1d's default initialisation, weight then bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     const double bound = 1.0 / std::sqrt(static_cast<double>(inChannels * kernelSize));
+    weightV = register_parameter("weight_v", torch::empty({outChannels, inChannels, kernelSize}));
+    uniformInit(weightV, -bound, bound, init);
     bias = register_parameter("bias", torch::empty({outChannels}));
-    torch::nn::init::uniform_(bias, -bound, bound);
+    uniformInit(bias, -bound, bound, init);
+    torch::NoGradGuard noGrad;
+    weightG = register_parameter("weight_g", weightV.pow(2).sum({1, 2}, /*keepdim=*/true).sqrt());
 }
 
 torch::Tensor WeightNormConv1dImpl::weight() const {
@@ -37,28 +37,30 @@ torch::Tensor WeightNormConv1dImpl::forward(const torch::Tensor& x) {
 }
 
 TemporalBlockImpl::TemporalBlockImpl(std::int64_t inChannels, std::int64_t outChannels,
-                                     std::int64_t kernelSize, std::int64_t dilation, double dropout)
+                                     std::int64_t kernelSize, std::int64_t dilation, double dropout,
+                                     at::Generator& init)
     : m_dropout(dropout) {
-    m_conv1 = register_module("conv1", WeightNormConv1d(inChannels, outChannels, kernelSize, dilation));
-    m_conv2 = register_module("conv2", WeightNormConv1d(outChannels, outChannels, kernelSize, dilation));
+    // Draws in the reference's order: conv1, conv2, then the downsample convolution.
+    m_conv1 = register_module("conv1", WeightNormConv1d(inChannels, outChannels, kernelSize, dilation, init));
+    m_conv2 = register_module("conv2", WeightNormConv1d(outChannels, outChannels, kernelSize, dilation, init));
     if (inChannels != outChannels) {
         m_downsample = register_module("downsample", torch::nn::Conv1d(inChannels, outChannels, 1));
-        torch::NoGradGuard noGrad;
-        torch::nn::init::normal_(m_downsample->weight, 0.0, 0.01);
+        initLikePyTorch(*m_downsample, init);
+        normalInit(m_downsample->weight, 0.0, 0.01, init);
     }
 }
 
-torch::Tensor TemporalBlockImpl::forward(const torch::Tensor& x) {
+torch::Tensor TemporalBlockImpl::forward(const torch::Tensor& x, const at::Generator& gen) {
     torch::Tensor out = at::relu(m_conv1->forward(x));
-    if (m_dropout > 0) out = at::dropout(out, m_dropout, is_training());
+    out = dropout(out, m_dropout, is_training(), gen);
     out = at::relu(m_conv2->forward(out));
-    if (m_dropout > 0) out = at::dropout(out, m_dropout, is_training());
+    out = dropout(out, m_dropout, is_training(), gen);
     const torch::Tensor residual = m_downsample ? m_downsample->forward(x) : x;
     return at::relu(out + residual);
 }
 
 TcnImpl::TcnImpl(std::int64_t inputChannels, std::int64_t levels, std::int64_t channels,
-                 std::int64_t kernelSize, double dropout, std::int64_t numClasses) {
+                 std::int64_t kernelSize, double dropout, std::int64_t numClasses, at::Generator& init) {
     if (levels < 1) throw Error("model.levels: expected at least 1, got " + std::to_string(levels));
     if (levels > 30) throw Error("model.levels: expected at most 30, got " + std::to_string(levels));
     if (channels < 1) throw Error("model.channels: expected at least 1, got " + std::to_string(channels));
@@ -66,13 +68,12 @@ TcnImpl::TcnImpl(std::int64_t inputChannels, std::int64_t levels, std::int64_t c
         throw Error("model.kernel_size: expected at least 1, got " + std::to_string(kernelSize));
     m_blockList = register_module("blocks", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < levels; ++i) {
-        TemporalBlock block(i == 0 ? inputChannels : channels, channels, kernelSize, std::int64_t{1} << i, dropout);
+        TemporalBlock block(i == 0 ? inputChannels : channels, channels, kernelSize, std::int64_t{1} << i, dropout, init);
         m_blockList->push_back(block);
         m_blocks.push_back(block);
     }
     m_linear = register_module("linear", torch::nn::Linear(channels, numClasses));
-    torch::NoGradGuard noGrad;
-    torch::nn::init::normal_(m_linear->weight, 0.0, 0.01);
+    initLikePyTorch(*m_linear, init);
 }
 
 torch::Tensor TcnImpl::forward(const ModelInput& input) {
@@ -80,7 +81,7 @@ torch::Tensor TcnImpl::forward(const ModelInput& input) {
     if (x.dim() != 3)
         throw Error("TCN: expected input [batch, channels, time], got " + std::to_string(x.dim()) +
                     " dimensions");
-    for (auto& block : m_blocks) x = block->forward(x);
+    for (auto& block : m_blocks) x = block->forward(x, input.generator);
     return m_linear->forward(x.select(2, x.size(2) - 1));
 }
 

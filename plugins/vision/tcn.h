@@ -18,10 +18,14 @@ namespace losslab::vision {
 // A causal Conv1d with weight normalisation (Salimans & Kingma 2016): the weight is
 // weight_g * weight_v / ||weight_v||, the norm taken per output channel. Output step t sees
 // inputs t - (kernelSize - 1) * dilation .. t only, and the output is as long as the input.
-// weight_v starts as N(0, 0.01) and weight_g as ||weight_v||, so the initial weight is weight_v.
+// Initialised as the reference code effectively runs (locuslab/TCN, TCN/tcn.py): weight_norm()
+// wraps a Conv1d that has PyTorch's default initialisation, so weight_v and the bias start
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) and weight_g = ||weight_v||; the reference's later
+// `conv.weight.data.normal_(0, 0.01)` writes to a tensor that weight_norm recomputes from
+// weight_g and weight_v before every forward pass, so it has no effect and is not copied.
 struct WeightNormConv1dImpl : torch::nn::Module {
     WeightNormConv1dImpl(std::int64_t inChannels, std::int64_t outChannels, std::int64_t kernelSize,
-                         std::int64_t dilation);
+                         std::int64_t dilation, at::Generator& init);
     torch::Tensor forward(const torch::Tensor& x); // [B, in, L] -> [B, out, L]
     torch::Tensor weight() const;                  // the normalised weight [out, in, k]
 
@@ -34,11 +38,13 @@ private:
 TORCH_MODULE(WeightNormConv1d);
 
 // Two weight-normalised causal convolutions, each followed by ReLU and dropout, plus a
-// residual path (a 1x1 convolution when the channel counts differ), then ReLU.
+// residual path (a 1x1 convolution when the channel counts differ, weight N(0, 0.01) as in
+// the reference, where that normal_ does take effect: the 1x1 convolution is not
+// weight-normalised; bias PyTorch's default), then ReLU.
 struct TemporalBlockImpl : torch::nn::Module {
     TemporalBlockImpl(std::int64_t inChannels, std::int64_t outChannels, std::int64_t kernelSize,
-                      std::int64_t dilation, double dropout);
-    torch::Tensor forward(const torch::Tensor& x);
+                      std::int64_t dilation, double dropout, at::Generator& init);
+    torch::Tensor forward(const torch::Tensor& x, const at::Generator& gen); // gen: the run's, for dropout
 
 private:
     WeightNormConv1d m_conv1{nullptr};
@@ -49,8 +55,10 @@ private:
 TORCH_MODULE(TemporalBlock);
 
 struct TcnImpl : ClassifierModule {
+    // The last Linear layer keeps PyTorch's default initialisation (the reference's pixel-MNIST
+    // model, TCN/mnist_pixel/model.py, does not re-initialise it).
     TcnImpl(std::int64_t inputChannels, std::int64_t levels, std::int64_t channels, std::int64_t kernelSize,
-            double dropout, std::int64_t numClasses);
+            double dropout, std::int64_t numClasses, at::Generator& init);
 
     // features [B, inputChannels, L] -> scores [B, numClasses] from time step L - 1.
     torch::Tensor forward(const ModelInput& input) override;

@@ -28,7 +28,7 @@ constexpr std::int64_t kNumClasses = 10;
 constexpr std::int64_t kMnistSide = 28;
 constexpr std::int64_t kCifarSide = 32;
 
-using ModelFactory = std::function<std::shared_ptr<ClassifierModule>(const ParamSet&)>;
+using ModelFactory = std::function<std::shared_ptr<ClassifierModule>(const ParamSet&, at::Generator&)>;
 using TransformFactory =
     std::function<std::unique_ptr<InputTransform>(const ParamSet&, const torch::Device&)>;
 
@@ -99,7 +99,9 @@ public:
         return m_transform(params, device);
     }
 
-    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params) const override { return m_model(params); }
+    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
+        return m_model(params, init);
+    }
 
 private:
     TaskInfo m_info;
@@ -284,9 +286,9 @@ std::shared_ptr<const Task> mlpTask(const DatasetFacts& data) {
                              "MLP 784-512-512-10");
     info.params = mlpParams();
     info.recipe = smallImageRecipe();
-    ModelFactory model = [](const ParamSet& p) -> std::shared_ptr<ClassifierModule> {
+    ModelFactory model = [](const ParamSet& p, at::Generator& init) -> std::shared_ptr<ClassifierModule> {
         return std::make_shared<MlpImpl>(kMnistSide * kMnistSide, p.getIntList("model.hidden"), kNumClasses,
-                                         p.getDouble("model.dropout"));
+                                         p.getDouble("model.dropout"), init);
     };
     TransformFactory transform = [stats = data.stats](const ParamSet&, const torch::Device& device) {
         return std::unique_ptr<InputTransform>(std::make_unique<ImageTransform>(stats, false, 0, device));
@@ -300,8 +302,8 @@ std::shared_ptr<const Task> cnnTask(const DatasetFacts& data) {
                              "CNN conv32-conv64-fc128");
     info.params = cnnParams();
     info.recipe = smallImageRecipe();
-    ModelFactory model = [](const ParamSet& p) -> std::shared_ptr<ClassifierModule> {
-        return std::make_shared<SmallCnnImpl>(1, kMnistSide, kNumClasses, p.getDouble("model.dropout"));
+    ModelFactory model = [](const ParamSet& p, at::Generator& init) -> std::shared_ptr<ClassifierModule> {
+        return std::make_shared<SmallCnnImpl>(1, kMnistSide, kNumClasses, p.getDouble("model.dropout"), init);
     };
     TransformFactory transform = [stats = data.stats](const ParamSet&, const torch::Device& device) {
         return std::unique_ptr<InputTransform>(std::make_unique<ImageTransform>(stats, false, 0, device));
@@ -316,9 +318,9 @@ std::shared_ptr<const Task> tcnTask() {
                              "TCN 8 levels x 25 channels, kernel 7");
     info.params = tcnParams();
     info.recipe = tcnRecipe();
-    ModelFactory model = [](const ParamSet& p) -> std::shared_ptr<ClassifierModule> {
+    ModelFactory model = [](const ParamSet& p, at::Generator& init) -> std::shared_ptr<ClassifierModule> {
         return std::make_shared<TcnImpl>(1, p.getInt("model.levels"), p.getInt("model.channels"),
-                                         p.getInt("model.kernel_size"), p.getDouble("model.dropout"), kNumClasses);
+                                         p.getInt("model.kernel_size"), p.getDouble("model.dropout"), kNumClasses, init);
     };
     TransformFactory transform = [stats = data.stats](const ParamSet& p, const torch::Device& device) {
         const std::int64_t seed = p.getInt("data.permutation_seed");
@@ -355,8 +357,8 @@ std::shared_ptr<const Task> wrnTask() {
                               "Wide-ResNet-28-10");
     info.params = wrnParams();
     info.recipe = wrnRecipe();
-    ModelFactory model = [](const ParamSet& p) -> std::shared_ptr<ClassifierModule> {
-        return std::make_shared<WideResNetImpl>(p.getInt("model.depth"), p.getInt("model.widen_factor"),
+    ModelFactory model = [](const ParamSet& p, at::Generator& init) -> std::shared_ptr<ClassifierModule> {
+        return std::make_shared<WideResNetImpl>(init, p.getInt("model.depth"), p.getInt("model.widen_factor"),
                                                 p.getDouble("model.dropout"), kNumClasses);
     };
     return std::make_shared<VisionTask>(std::move(info), DataFormat::Cifar10Binary, model, cifarTransform());
@@ -367,8 +369,8 @@ std::shared_ptr<const Task> resnet18Task() {
                               "ResNet-18 (CIFAR)");
     info.params = cifarDataParams();
     info.recipe = resnet18Recipe();
-    ModelFactory model = [](const ParamSet&) -> std::shared_ptr<ClassifierModule> {
-        return std::make_shared<ResNet18Impl>(kNumClasses);
+    ModelFactory model = [](const ParamSet&, at::Generator& init) -> std::shared_ptr<ClassifierModule> {
+        return std::make_shared<ResNet18Impl>(init, kNumClasses);
     };
     return std::make_shared<VisionTask>(std::move(info), DataFormat::Cifar10Binary, model, cifarTransform());
 }

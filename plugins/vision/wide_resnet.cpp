@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include <torch/nn/init.h>
 
 #include "losslab/error.h"
+#include "losslab/tasks/model_random.h"
 
 namespace losslab::vision {
 
@@ -29,15 +29,15 @@ WideBasicBlockImpl::WideBasicBlockImpl(std::int64_t inChannels, std::int64_t out
             torch::nn::Conv2d(torch::nn::Conv2dOptions(inChannels, outChannels, 1).stride(stride).bias(false)));
 }
 
-torch::Tensor WideBasicBlockImpl::forward(const torch::Tensor& x) {
+torch::Tensor WideBasicBlockImpl::forward(const torch::Tensor& x, const at::Generator& gen) {
     const torch::Tensor activated = at::relu(m_bn1->forward(x));
     torch::Tensor out = at::relu(m_bn2->forward(m_conv1->forward(activated)));
-    if (m_dropout > 0) out = at::dropout(out, m_dropout, is_training());
+    if (m_dropout > 0) out = dropout(out, m_dropout, is_training(), gen);
     out = m_conv2->forward(out);
     return out + (m_shortcut ? m_shortcut->forward(activated) : x);
 }
 
-WideResNetImpl::WideResNetImpl(std::int64_t depth, std::int64_t widenFactor, double dropout,
+WideResNetImpl::WideResNetImpl(at::Generator& init, std::int64_t depth, std::int64_t widenFactor, double dropout,
                                std::int64_t numClasses, std::int64_t inChannels) {
     if (depth < 10 || (depth - 4) % 6 != 0)
         throw Error("model.depth: a Wide-ResNet needs depth = 6n + 4 with n >= 1 (10, 16, 22, 28, 34, 40, ...), got " +
@@ -63,22 +63,17 @@ WideResNetImpl::WideResNetImpl(std::int64_t depth, std::int64_t widenFactor, dou
     m_fc = register_module("fc", torch::nn::Linear(channels, numClasses));
 
     // The reference's initialisation: convolutions He-normal over fan-out, BN scale 1 and
-    // shift 0, fc bias 0 (fc weight keeps Linear's default).
+    // shift 0, fc bias 0 (fc weight keeps Linear's default). Every draw from the run's generator.
+    initLikePyTorch(*this, init);
+    for (auto& module : modules(/*include_self=*/false))
+        if (auto* conv = module->as<torch::nn::Conv2d>()) kaimingNormalInit(conv->weight, /*fanOut=*/true, init);
     torch::NoGradGuard noGrad;
-    for (auto& module : modules(/*include_self=*/false)) {
-        if (auto* conv = module->as<torch::nn::Conv2d>()) {
-            torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-        } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-            torch::nn::init::ones_(bn->weight);
-            torch::nn::init::zeros_(bn->bias);
-        }
-    }
-    torch::nn::init::zeros_(m_fc->bias);
+    m_fc->bias.zero_();
 }
 
 torch::Tensor WideResNetImpl::forward(const ModelInput& input) {
     torch::Tensor x = m_stem->forward(input.features);
-    for (auto& block : m_blocks) x = block->forward(x);
+    for (auto& block : m_blocks) x = block->forward(x, input.generator);
     x = at::relu(m_bn->forward(x));
     return m_fc->forward(x.mean({2, 3}));
 }

@@ -21,7 +21,7 @@ namespace losslab::vision {
 // otherwise it is the input itself.
 struct WideBasicBlockImpl : torch::nn::Module {
     WideBasicBlockImpl(std::int64_t inChannels, std::int64_t outChannels, std::int64_t stride, double dropout);
-    torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor forward(const torch::Tensor& x, const at::Generator& gen); // gen: the run's, for dropout
 
 private:
     torch::nn::BatchNorm2d m_bn1{nullptr};
@@ -36,7 +36,7 @@ TORCH_MODULE(WideBasicBlock);
 struct WideResNetImpl : ClassifierModule {
     // Throws Error naming model.depth unless depth = 6n + 4 with n >= 1, and naming
     // model.widen_factor unless widenFactor >= 1.
-    WideResNetImpl(std::int64_t depth, std::int64_t widenFactor, double dropout, std::int64_t numClasses,
+    WideResNetImpl(at::Generator& init, std::int64_t depth, std::int64_t widenFactor, double dropout, std::int64_t numClasses,
                    std::int64_t inChannels = 3);
 
     // features [B, inChannels, H, W] -> scores [B, numClasses].

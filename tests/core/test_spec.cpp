@@ -60,7 +60,7 @@ public:
     std::unique_ptr<losslab::InputTransform> makeTransform(const ParamSet&, const torch::Device&) const override {
         throw Error("not used");
     }
-    std::shared_ptr<losslab::ClassifierModule> makeModel(const ParamSet&) const override { throw Error("not used"); }
+    std::shared_ptr<losslab::ClassifierModule> makeModel(const ParamSet&, at::Generator&) const override { throw Error("not used"); }
 
 private:
     losslab::TaskInfo m_info;

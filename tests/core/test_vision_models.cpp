@@ -19,11 +19,14 @@
 #include <unistd.h>
 
 #include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
 #include "losslab/error.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/spec/param_set.h"
+#include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 
@@ -46,9 +49,12 @@ ParamSet taskParams(const TaskInfo& info, const Overrides& overrides = {}) {
     return params;
 }
 
-std::shared_ptr<ClassifierModule> makeModel(const std::string& id, const Overrides& overrides = {}) {
+// Builds the model with its weights drawn from a generator seeded with `seed`, as a run does.
+std::shared_ptr<ClassifierModule> makeModel(const std::string& id, const Overrides& overrides = {},
+                                            std::uint64_t seed = 0) {
     const auto task = visionTasks().require(id);
-    return task->makeModel(taskParams(task->info(), overrides));
+    at::Generator init = makeGenerator(torch::Device(torch::kCPU), seed);
+    return task->makeModel(taskParams(task->info(), overrides), init);
 }
 
 std::int64_t parameterCount(const torch::nn::Module& model) {
@@ -233,10 +239,10 @@ class VisionModelShape : public ::testing::TestWithParam<ShapeCase> {};
 
 TEST_P(VisionModelShape, GivesTenScoresPerExampleAndAGradientForEveryParameter) {
     const ShapeCase& c = GetParam();
-    torch::manual_seed(7);
-    auto model = makeModel(c.id, c.overrides);
+    auto model = makeModel(c.id, c.overrides, 7);
     ModelInput input;
     input.features = torch::randn(c.inputShape);
+    input.generator = makeGenerator(torch::Device(torch::kCPU), 7); // dropout draws from it
     const std::int64_t batch = c.inputShape.front();
 
     model->train();
@@ -343,8 +349,7 @@ TEST(WideResNet, WidenFactorBelowOneIsAnErrorNamingTheKey) {
 }
 
 TEST(WideResNet, InitialisesLikeTheReference) {
-    torch::manual_seed(3);
-    auto model = makeModel("cifar10/wrn", {{"model.depth", "10"}, {"model.widen_factor", "4"}});
+    auto model = makeModel("cifar10/wrn", {{"model.depth", "10"}, {"model.widen_factor", "4"}}, 3);
     int batchNorms = 0;
     for (const auto& p : model->named_parameters()) {
         const std::string& name = p.key();
@@ -366,9 +371,8 @@ TEST(WideResNet, InitialisesLikeTheReference) {
 }
 
 TEST(Tcn, WeightNormKeepsTheOutputWhenDirectionVectorsAreRescaled) {
-    torch::manual_seed(11);
     auto model = makeModel("mnist/tcn_permuted",
-                           {{"model.levels", "2"}, {"model.channels", "8"}, {"model.kernel_size", "3"}});
+                           {{"model.levels", "2"}, {"model.channels", "8"}, {"model.kernel_size", "3"}}, 11);
     model->eval();
     torch::NoGradGuard noGrad;
     int normalised = 0;
@@ -377,7 +381,7 @@ TEST(Tcn, WeightNormKeepsTheOutputWhenDirectionVectorsAreRescaled) {
         const std::string& name = p.key();
         if (name.size() < 8 || name.substr(name.size() - 8) != "weight_v") continue;
         const torch::Tensor g = *named.find(name.substr(0, name.size() - 1) + "g");
-        // g starts as ||v|| per output channel, so the initial weight is v itself, N(0, 0.01).
+        // g starts as ||v|| per output channel, so the initial weight is v itself.
         EXPECT_TRUE(torch::allclose(g.flatten(), p.value().pow(2).sum({1, 2}).sqrt(), 1e-6, 1e-7)) << name;
         ++normalised;
     }
@@ -391,13 +395,101 @@ TEST(Tcn, WeightNormKeepsTheOutputWhenDirectionVectorsAreRescaled) {
     EXPECT_TRUE(torch::allclose(model->forward(input), before, 1e-5, 1e-6));
 }
 
+// The reference (locuslab/TCN, TCN/tcn.py) wraps default-initialised Conv1d layers in
+// weight_norm; its normal_(0, 0.01) on conv1/conv2 writes to the recomputed weight and has no
+// effect, while the one on the (plain) 1x1 downsample convolution does. The last Linear keeps
+// PyTorch's default (TCN/mnist_pixel/model.py).
+TEST(Tcn, InitialisesAsTheReferenceEffectivelyRuns) {
+    const std::int64_t channels = 25;
+    const std::int64_t kernel = 7;
+    auto model = makeModel("mnist/tcn_permuted",
+                           {{"model.levels", "2"}, {"model.channels", std::to_string(channels)},
+                            {"model.kernel_size", std::to_string(kernel)}}, 13);
+    auto expectUniform = [](const torch::Tensor& t, double bound, const std::string& name) {
+        EXPECT_LE(t.abs().max().item<double>(), bound) << name;
+        // U(-b, b) has std b / sqrt(3); many samples keep the estimate within a few percent.
+        EXPECT_NEAR(t.std().item<double>(), bound / std::sqrt(3.0), 0.12 * bound / std::sqrt(3.0)) << name;
+    };
+    const double inner = 1.0 / std::sqrt(static_cast<double>(channels * kernel));
+    expectUniform(namedParameter(*model, "blocks.1.conv1.weight_v"), inner, "blocks.1.conv1.weight_v");
+    expectUniform(namedParameter(*model, "blocks.1.conv2.weight_v"), inner, "blocks.1.conv2.weight_v");
+    expectUniform(namedParameter(*model, "blocks.0.conv2.weight_v"), inner, "blocks.0.conv2.weight_v");
+    const torch::Tensor down = namedParameter(*model, "blocks.0.downsample.weight");
+    ASSERT_EQ(down.sizes(), torch::IntArrayRef({channels, 1, 1}));
+    EXPECT_LT(down.abs().max().item<double>(), 0.05); // N(0, 0.01): 25 samples within 5 std
+    expectUniform(namedParameter(*model, "linear.weight"), 1.0 / std::sqrt(static_cast<double>(channels)), "linear.weight");
+    const torch::Tensor v = namedParameter(*model, "blocks.1.conv1.weight_v");
+    EXPECT_TRUE(torch::allclose(namedParameter(*model, "blocks.1.conv1.weight_g").flatten(), v.pow(2).sum({1, 2}).sqrt()));
+}
+
+TEST(ModelRandom, InitLikePyTorchDrawsWhatPyTorchsDefaultInitialisationDraws) {
+    // PyTorch's own reset_parameters draws weight, then bias, from the global generator;
+    // initLikePyTorch must draw the same numbers from the generator it is given.
+    torch::manual_seed(21);
+    torch::nn::Linear reference(torch::nn::LinearOptions(30, 7));
+    torch::nn::Conv2d referenceConv(torch::nn::Conv2dOptions(3, 5, 3));
+    at::Generator gen = makeGenerator(torch::Device(torch::kCPU), 21);
+    torch::nn::Linear linear(torch::nn::LinearOptions(30, 7));
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 5, 3));
+    initLikePyTorch(*linear, gen);
+    initLikePyTorch(*conv, gen);
+    EXPECT_TRUE(torch::allclose(linear->weight, reference->weight, 1e-6, 1e-7));
+    EXPECT_TRUE(torch::allclose(linear->bias, reference->bias, 1e-6, 1e-7));
+    EXPECT_TRUE(torch::allclose(conv->weight, referenceConv->weight, 1e-6, 1e-7));
+    EXPECT_TRUE(torch::allclose(conv->bias, referenceConv->bias, 1e-6, 1e-7));
+}
+
+TEST(ModelRandom, ModelsDependOnTheirGeneratorOnlyNotOnTorchsGlobalOne) {
+    for (const std::string id : {"mnist/mlp", "mnist/cnn", "mnist/tcn_permuted", "cifar10/wrn", "cifar10/resnet18"}) {
+        const Overrides small = id == "cifar10/wrn" ? Overrides{{"model.depth", "10"}, {"model.widen_factor", "1"}}
+                                                    : Overrides{};
+        torch::manual_seed(1);
+        const auto a = makeModel(id, small, 5);
+        torch::manual_seed(2);
+        const auto b = makeModel(id, small, 5);
+        const auto c = makeModel(id, small, 6);
+        const auto pa = a->parameters();
+        const auto pb = b->parameters();
+        const auto pc = c->parameters();
+        ASSERT_EQ(pa.size(), pb.size());
+        bool anyDiffers = false;
+        for (std::size_t i = 0; i < pa.size(); ++i) {
+            EXPECT_TRUE(torch::equal(pa[i], pb[i])) << id << " parameter " << i;
+            anyDiffers = anyDiffers || !torch::equal(pa[i], pc[i]);
+        }
+        EXPECT_TRUE(anyDiffers) << id << ": another seed gives the same weights";
+    }
+}
+
+TEST(ModelRandom, DropoutDrawsFromTheGivenGeneratorAndNeedsOneInTraining) {
+    const torch::Tensor x = torch::ones({1000});
+    const auto drop = [&](std::uint64_t seed) {
+        return dropout(x, 0.3, true, makeGenerator(torch::Device(torch::kCPU), seed));
+    };
+    torch::manual_seed(1);
+    const torch::Tensor a = drop(4);
+    torch::manual_seed(2);
+    EXPECT_TRUE(torch::equal(a, drop(4)));
+    EXPECT_FALSE(torch::equal(a, drop(5)));
+    // Kept values are scaled by 1 / (1 - p), the rest are 0; about 30 % are dropped.
+    const double kept = a.ne(0).sum().item<double>();
+    EXPECT_NEAR(kept / 1000.0, 0.7, 0.06);
+    EXPECT_TRUE(torch::allclose(a.masked_select(a.ne(0)), torch::full({static_cast<std::int64_t>(kept)}, 1.0 / 0.7)));
+    EXPECT_TRUE(torch::equal(dropout(x, 0.3, false, at::Generator()), x));
+    try {
+        dropout(x, 0.3, true, at::Generator());
+        FAIL() << "dropout in training without a generator must throw";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("generator"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Tcn, IsCausalWithTheDocumentedReceptiveField) {
     // 2 levels, kernel 3: the last output sees the last 1 + 2 * (3 - 1) * (2^2 - 1) = 13 steps.
-    torch::manual_seed(5);
     auto model = makeModel("mnist/tcn_permuted",
-                           {{"model.levels", "2"}, {"model.channels", "8"}, {"model.kernel_size", "3"}});
-    // In double: with N(0, 0.01) weights a change at the edge of the field reaches the
-    // output damped by about 1e-9, below float resolution.
+                           {{"model.levels", "2"}, {"model.channels", "8"}, {"model.kernel_size", "3"}}, 5);
+    // In double: a change at the edge of the field reaches the output damped, possibly
+    // below float resolution.
     model->to(torch::kDouble);
     model->eval();
     torch::NoGradGuard noGrad;
@@ -418,10 +510,10 @@ TEST(Tcn, IsCausalWithTheDocumentedReceptiveField) {
 }
 
 TEST(Mlp, DropoutActsInTrainingOnlyAndEvaluationIsRepeatable) {
-    torch::manual_seed(2);
-    auto model = makeModel("mnist/mlp", {{"model.hidden", "[64]"}, {"model.dropout", "0.5"}});
+    auto model = makeModel("mnist/mlp", {{"model.hidden", "[64]"}, {"model.dropout", "0.5"}}, 2);
     ModelInput input;
     input.features = torch::randn({4, 1, 28, 28});
+    input.generator = makeGenerator(torch::Device(torch::kCPU), 2);
     torch::NoGradGuard noGrad;
     model->train();
     EXPECT_FALSE(torch::equal(model->forward(input), model->forward(input)));

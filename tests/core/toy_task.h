@@ -6,6 +6,7 @@
 #include <torch/nn/functional/activation.h>
 
 #include "losslab/error.h"
+#include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
 
 namespace losslab::fixtures {
@@ -18,16 +19,19 @@ struct ToyTaskOptions {
 
 class ToyModel : public ClassifierModule {
 public:
-    ToyModel(std::int64_t hidden, std::int64_t classes) {
+    ToyModel(std::int64_t hidden, std::int64_t classes, double dropout, at::Generator& init) : m_dropout(dropout) {
         m_fc1 = register_module("fc1", torch::nn::Linear(8, hidden));
         m_fc2 = register_module("fc2", torch::nn::Linear(hidden, classes));
+        initLikePyTorch(*this, init);
     }
     torch::Tensor forward(const ModelInput& in) override {
-        return m_fc2->forward(torch::relu(m_fc1->forward(in.features)));
+        const torch::Tensor h = torch::relu(m_fc1->forward(in.features));
+        return m_fc2->forward(dropout(h, m_dropout, is_training(), in.generator));
     }
 
 private:
     torch::nn::Linear m_fc1{nullptr}, m_fc2{nullptr};
+    double m_dropout;
 };
 
 class ToyTransform : public InputTransform {
@@ -44,7 +48,8 @@ public:
         m_info.dataset = "blobs";
         m_info.model = "MLP 8-h-4";
         m_info.numClasses = 4;
-        m_info.params = {{"model.hidden", ParamType::Int, "16", "hidden units", 1.0, {}, {}}};
+        m_info.params = {{"model.hidden", ParamType::Int, "16", "hidden units", 1.0, {}, {}},
+                         {"model.dropout", ParamType::Double, "0", "dropout after the hidden layer", 0.0, 0.9, {}}};
         m_info.recipe = {{"train.lr", "0.05"}, {"train.batch_size", "32"}, {"train.max_epochs", "6"}};
     }
     const TaskInfo& info() const override { return m_info; }
@@ -68,8 +73,8 @@ public:
     std::unique_ptr<InputTransform> makeTransform(const ParamSet&, const torch::Device&) const override {
         return std::make_unique<ToyTransform>();
     }
-    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params) const override {
-        return std::make_shared<ToyModel>(params.getInt("model.hidden"), 4);
+    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
+        return std::make_shared<ToyModel>(params.getInt("model.hidden"), 4, params.getDouble("model.dropout"), init);
     }
 
 private:

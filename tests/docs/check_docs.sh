@@ -200,7 +200,10 @@ make_sandbox() {
     for entry in "$src"/* "$src"/.[!.]*; do
         [[ -e $entry ]] || continue
         name=${entry##*/}
-        case $name in build|build-*|.git) continue ;; esac
+        case $name in build|build-*|.git|losslab-out) continue ;; esac
+        # What git ignores is the user's output (./run.sh's losslab-out/, build folders, a
+        # .gpu-deps cache): a link to it would let a documented command overwrite it.
+        if git -C "$src" check-ignore -q "$name" 2>/dev/null; then continue; fi
         ln -s "$entry" "$tree/$name"
     done
     local b
@@ -316,12 +319,20 @@ check_sql_blocks() {
 commands_mode() {
     make_sandbox || return
     : > "$work/allow-used"
+    # Tests never write into the source tree: whatever a documented command writes must land
+    # in the scratch folder. Anything in SOURCE_DIR newer than this stamp afterwards (build
+    # folders and .git aside) is a failure.
+    touch "$work/source-stamp"
     local doc
     for doc in $(awk -F"$US" '$1 == "cmd" { print $2 }' "$work/records" | awk '!seen[$0]++'); do
         run_doc_commands "$doc"
     done
     check_yaml_blocks
     check_sql_blocks
+    local changed
+    changed=$(find "$src" \( -path "$src/.git" -o -path "$src/build" -o -path "$src/build-*" \) -prune -o \
+        -newer "$work/source-stamp" -print 2>/dev/null | head -n 20)
+    [[ -z $changed ]] || fail "documented commands wrote into the source tree (they must stay in the scratch folder):"$'\n'"$changed"
     local i
     for i in "${!allow_re[@]}"; do
         [[ ${allow_cat[$i]} == missing-ok ]] && continue

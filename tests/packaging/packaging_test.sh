@@ -121,7 +121,15 @@ check_installed_tree() {
   rm "$presets/installed-copy-probe.yaml"
 
   local share=$prefix/$datadir
-  if is_on "$installs_gui"; then
+  # The licence: GPL-3.0-or-later, machine-readable, where Debian's policy puts it.
+  local copyright=$share/doc/losslab/copyright
+  if [[ -f $copyright ]]; then
+    grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' "$copyright" ||
+      fail "$copyright: not in Debian's machine-readable format"
+    grep -q '^License: GPL-3.0-or-later$' "$copyright" || fail "$copyright: no GPL-3.0-or-later licence"
+  else
+    fail "$copyright: not installed"
+  fi
     [[ -x $prefix/bin/losslab ]] || fail "$prefix/bin/losslab: the desktop program is not installed"
     check_library_resolution "$prefix/bin/losslab" "$prefix"
     check_rpath "$prefix/bin/losslab"
@@ -157,6 +165,10 @@ desktop-file)
 metainfo)
   need_tool appstreamcli appstream
   out=$(appstreamcli validate --no-net "$metainfo_file" 2>&1) || fail "appstreamcli validate --no-net:"$'\n'"$out"
+  grep -q '<project_license>GPL-3.0-or-later</project_license>' "$metainfo_file" ||
+    fail "$metainfo_file: project_license is not GPL-3.0-or-later (the LICENSE file's)"
+  grep -q 'GNU GENERAL PUBLIC LICENSE' "$src/LICENSE" && grep -q 'Version 3' "$src/LICENSE" ||
+    fail "$src/LICENSE: not the GPL version 3"
   echo "$out"
   grep -q "<launchable type=\"desktop-id\">$app_id.desktop</launchable>" "$metainfo_file" ||
     fail "$metainfo_file: the launchable is not $app_id.desktop"
@@ -206,6 +218,8 @@ deb)
   [[ $(field Package) == losslab ]] || fail "Package: $(field Package)"
   [[ $(field Version) == "$version" ]] || fail "Version: $(field Version), expected $version"
   [[ $(field Section) == science ]] || fail "Section: $(field Section), expected science"
+  [[ $(field Maintainer) == *"LossLab developers"* ]] || fail "Maintainer: $(field Maintainer)"
+  [[ $(field Homepage) == https://* ]] || fail "Homepage: $(field Homepage)"
   depends=$(names "$(field Depends)")
   expected=(libc6 libstdc++6 libopenblas0-pthread)
   # What dpkg-shlibdeps must have found: the package holding the LibTorch we linked.
@@ -224,7 +238,7 @@ deb)
     fail "Recommends lacks dataset-fashion-mnist: $(field Recommends)"
 
   dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$scratch/contents"
-  for f in /usr/bin/losslab-cli "/usr/$libdir/liblosslab-core.so.0" "/usr/$plugin_subdir/liblosslab-vision.so" \
+  for f in /usr/share/doc/losslab/copyright /usr/bin/losslab-cli "/usr/$libdir/liblosslab-core.so.0" "/usr/$plugin_subdir/liblosslab-vision.so" \
            "/usr/$plugin_subdir/losslab-vision.json" "/usr/$datadir/losslab/experiments/default.yaml"; do
     grep -qx -- "$f" "$scratch/contents" || fail "the package lacks $f"
   done

@@ -134,9 +134,9 @@ TEST(DesignerRoundTrip, KeysTheFileStatesAreKeptEvenAtTheirDefault) {
     loadPreset(designer, "default.yaml");
     const ExperimentSpec spec = resolveYaml(designer.toYaml());
     const std::string yaml = designer.toYaml().toStdString();
-    // default.yaml states momentum 0.9 and val_fraction 0.1, both the defaults.
+    // default.yaml states momentum 0.9 and val_fraction auto, both the defaults.
     EXPECT_NE(yaml.find("momentum: 0.9"), std::string::npos) << yaml;
-    EXPECT_NE(yaml.find("val_fraction: 0.1"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("val_fraction: auto"), std::string::npos) << yaml;
     EXPECT_NE(yaml.find("preset: paper"), std::string::npos) << yaml;
     // ...and shows the keys without a widget of their own in "Other keys".
     auto* other = widget<QTableWidget>(designer, "otherKeysTable");

@@ -10,6 +10,7 @@
 
 #include "losslab/error.h"
 #include "losslab/store/run_store.h"
+#include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
@@ -61,7 +62,8 @@ void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& t
             throw Error(data->source + ": labels must be in [0, " + std::to_string(classes) + "), found " + std::to_string(maxLabel));
     }
     try {
-        task->makeModel(experiment.params); // catches bad model.* values before any run is stored
+        at::Generator init = makeGenerator(torch::Device(torch::kCPU), 0);
+        task->makeModel(experiment.params, init); // catches bad model.* values before any run is stored
     } catch (const c10::Error& e) {
         throw Error("task " + experiment.taskId + ": cannot build its model: " + e.what_without_backtrace());
     }

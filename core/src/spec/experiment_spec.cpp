@@ -515,7 +515,8 @@ SpecOverride parseOverride(const std::string& argument) {
 const std::vector<ParamDecl>& coreParamDecls() {
     static const std::vector<ParamDecl> kDecls = {
         {"data.root", ParamType::String, "", "folder holding the task's data files (empty: the task's default)", {}, {}, {}},
-        {"data.val_fraction", ParamType::Double, "0.1", "fraction of the training set held out for validation (seeded per run)", 0.0, 0.9, {}},
+        {"data.val_fraction", ParamType::Double, "auto", "fraction of the training set held out for validation; auto: 0.1 for the protocols that need a validation set (early_stopping, same_epochs_as_ce), 0 for fixed_epochs", 0.0, 0.9, {"auto"}},
+        {"data.split_seed", ParamType::Int, "0", "seed of the validation split and of data.limit_train's subset, the same for every seed of the experiment; per_seed: drawn from each run's seed", 0.0, {}, {"per_seed"}},
         {"data.limit_train", ParamType::Int, "0", "train on a seeded subset of this many examples (0: all)", 0.0, {}, {}},
         {"data.limit_test", ParamType::Int, "0", "evaluate on a seeded subset of this many test examples (0: all)", 0.0, {}, {}},
         {"train.batch_size", ParamType::Int, "128", "examples per optimiser step", 1.0, 1e6, {}},
@@ -532,6 +533,7 @@ const std::vector<ParamDecl>& coreParamDecls() {
         {"train.gamma", ParamType::Double, "0.1", "multistep: factor applied at each milestone", 0.0, 1.0, {}},
         {"train.grad_clip", ParamType::Double, "0", "clip the global gradient norm to this value (0: off)", 0.0, {}, {}},
         {"train.log_every_steps", ParamType::Int, "50", "store the training loss every this many steps", 1.0, {}, {}},
+        {"train.divergence_factor", ParamType::Double, "100", "a run diverged when a logged training loss is not finite or exceeds this many times its first batch's loss (the loss at initialisation); 0: only non-finite losses", 0.0, {}, {}},
         {"train.train_metrics", ParamType::String, "full", "train-split metrics: full (evaluate after each epoch) or running (averaged during the epoch)", {}, {}, {"full", "running"}},
         {"runner.runs_per_device", ParamType::Int, "1", "runs training at once on each CUDA device", 1.0, 64.0, {}},
         {"runner.cpu_runs", ParamType::Int, "1", "runs training at once on the CPU (each gets cores / cpu_runs threads)", 1.0, 64.0, {}},
@@ -652,6 +654,13 @@ RunSpec parseRunSpecYaml(const std::string& yamlText, const std::string& display
     }
 }
 
+double defaultValidationFraction(Protocol protocol) {
+    // fixed_epochs needs no validation set: it trains on the whole training set, as the
+    // paper's fixed-epoch recipes do (Wide-ResNet: all 50,000 CIFAR-10 images). The square
+    // loss's same-epochs run trains on the data of the early-stopping run it matches.
+    return protocol == Protocol::FixedEpochs ? 0.0 : 0.1;
+}
+
 std::vector<RunSpec> ExperimentSpec::expand() const {
     std::vector<RunSpec> runs;
     auto make = [&](const LossSpec& loss, Protocol p, std::int64_t seed) {
@@ -663,6 +672,9 @@ std::vector<RunSpec> ExperimentSpec::expand() const {
         r.seed = seed;
         r.device = device;
         r.params = params;
+        // A run is stored fully resolved: "auto" becomes the fraction this protocol holds out.
+        if (params.has("data.val_fraction") && params.raw("data.val_fraction") == "auto")
+            r.params.set("data.val_fraction", formatShortest(defaultValidationFraction(p)), ParamType::Double);
         return r;
     };
     const auto ceIt = std::find_if(losses.begin(), losses.end(),

@@ -113,16 +113,25 @@ const char* paramTypeName(ParamType type) {
 }
 
 std::string canonicalParamValue(const ParamDecl& d, const std::string& text, const std::string& where) {
+    // A number key with choices also takes those words ("auto").
+    std::string words;
+    if (d.type == ParamType::Int || d.type == ParamType::Double) {
+        const std::string t = trim(text);
+        for (const auto& c : d.choices) {
+            if (c == t) return t;
+            words += " or " + c;
+        }
+    }
     switch (d.type) {
     case ParamType::Int: {
         std::int64_t v = 0;
-        if (!parseInt(text, v)) fail(d, text, where, std::string("an integer") + boundsText(d));
+        if (!parseInt(text, v)) fail(d, text, where, std::string("an integer") + boundsText(d) + words);
         checkBounds(d, static_cast<double>(v), text, where, "an integer");
         return std::to_string(v);
     }
     case ParamType::Double: {
         double v = 0;
-        if (!parseDouble(text, v)) fail(d, text, where, std::string("a number") + boundsText(d));
+        if (!parseDouble(text, v)) fail(d, text, where, std::string("a number") + boundsText(d) + words);
         checkBounds(d, v, text, where, "a number");
         return formatDouble(v);
     }

@@ -2,13 +2,17 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
 #include <filesystem>
 #include <iostream>
 #include <list>
 #include <mutex>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Context.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <c10/util/Exception.h>
 #include <torch/serialize.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -20,6 +24,7 @@
 #include "losslab/metrics/metric_accumulator.h"
 #include "losslab/metrics/metric_names.h"
 #include "losslab/store/run_store.h"
+#include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
 #include "losslab/training/optimizer_factory.h"
 #include "losslab/training/stopping_rule.h"
@@ -33,9 +38,17 @@ double secondsSince(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Independent random streams of a run, each from its own generator (see deriveSeed). The
+// split and the subset are drawn from data.split_seed, the rest from the run's seed.
 enum Stream : std::uint64_t {
-    kSplitStream = 1, kSubsetStream = 2, kOrderStream = 3, kAugmentStream = 4, kTestStream = 5, kDeviceStream = 6
+    kSplitStream = 1, kSubsetStream = 2, kOrderStream = 3, kAugmentStream = 4, kTestStream = 5, kDeviceStream = 6,
+    kInitStream = 7
 };
+
+// The run's own CUDA stream, so that runs sharing a GPU do not serialise on the default one.
+c10::Stream runStream(const torch::Device& device) {
+    return c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStreamFromGlobalPool(device, /*isHighPriority=*/false);
+}
 
 } // namespace
 
@@ -46,7 +59,8 @@ std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSe
     // Every data.* value may change what a task loads; the split and subsets are made later.
     std::string key = task.info().id;
     for (const auto& [name, value] : params.values())
-        if (name.rfind("data.", 0) == 0 && name != "data.val_fraction" && name != "data.limit_train" && name != "data.limit_test")
+        if (name.rfind("data.", 0) == 0 && name != "data.val_fraction" && name != "data.limit_train" &&
+            name != "data.limit_test" && name != "data.split_seed")
             key += "\n" + name + "=" + value;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = cache.begin(); it != cache.end(); ++it)
@@ -61,13 +75,6 @@ std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSe
 }
 
 namespace {
-
-// Model construction draws from torch's global generator: seed and build under one lock so
-// concurrent runs cannot interleave their draws.
-std::mutex& initMutex() {
-    static std::mutex m;
-    return m;
-}
 
 class WeightSnapshot {
 public:
@@ -128,6 +135,8 @@ public:
         const auto t0 = Clock::now();
         RunOutcome out;
         try {
+            std::optional<c10::StreamGuard> stream;
+            if (m_device.is_cuda()) stream.emplace(runStream(m_device));
             prepare();
             loop(out);
         } catch (const Error& e) {
@@ -152,29 +161,25 @@ private:
 
     void prepare() {
         const auto bundle = loadSharedData(m_task, params());
-        const std::uint64_t seed = static_cast<std::uint64_t>(m_spec.seed);
+        const std::int64_t splitSeed = splitSeedOf(params(), m_spec.seed);
         TrainValSplit split = splitValidation(bundle->train, params().getDouble("data.val_fraction"),
-                                              deriveSeed(m_spec.seed, kSplitStream));
-        m_train = seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(m_spec.seed, kSubsetStream)).to(m_device);
+                                              deriveSeed(splitSeed, kSplitStream));
+        m_train = seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(splitSeed, kSubsetStream)).to(m_device);
         m_val = split.val.to(m_device);
         // The same test subset for every seed, so seeds differ only in training.
         m_test = seededSubset(bundle->test, params().getInt("data.limit_test"), deriveSeed(0, kTestStream)).to(m_device);
         if (m_train.size() == 0) throw Error("the training set is empty after the validation split");
         m_transform = m_task.makeTransform(params(), m_device);
-        {
-            std::lock_guard<std::mutex> lock(initMutex());
-            torch::manual_seed(seed);
-            m_model = m_task.makeModel(params());
-        }
+        // Every random draw comes from a generator of this run, never from torch's global
+        // ones, which the other runs of the process share.
+        at::Generator init = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kInitStream));
+        m_model = m_task.makeModel(params(), init);
         m_model->to(m_device);
         m_optimizer = makeOptimizer(params(), m_model->parameters(), m_spec.loss.lr);
         m_orderGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kOrderStream));
         m_augGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kAugmentStream));
-    }
-
-    // The generator that dropout and other in-model randomness draw from on this device.
-    at::Generator deviceGenerator() const {
-        return m_device.is_cuda() ? at::globalContext().defaultGenerator(m_device) : at::detail::getDefaultCPUGenerator();
+        m_modelGen = makeGenerator(m_device, deriveSeed(m_spec.seed, kDeviceStream));
+        m_initialLoss = std::numeric_limits<double>::quiet_NaN();
     }
 
     void saveResumeState(int epoch, const StoppingRule& rule, const WeightSnapshot& best) {
@@ -190,7 +195,8 @@ private:
         archive.write("optimizer", optimizer);
         archive.write("rng/order", m_orderGen.get_state());
         archive.write("rng/augment", m_augGen.get_state());
-        archive.write("rng/device", deviceGenerator().get_state());
+        archive.write("rng/device", m_modelGen.get_state());
+        archive.write("state/initial_loss", torch::tensor({m_initialLoss}, torch::TensorOptions().dtype(torch::kDouble)));
         const StoppingRule::State s = rule.state();
         archive.write("state/epoch", c10::IValue(static_cast<std::int64_t>(epoch)));
         archive.write("state/step", c10::IValue(m_step));
@@ -219,13 +225,14 @@ private:
         archive.read("optimizer", optimizer);
         m_model->load(model);
         m_optimizer->load(optimizer);
-        torch::Tensor order, augment, device, ruleState;
+        torch::Tensor order, augment, device, ruleState, initialLoss;
         archive.read("rng/order", order);
         archive.read("rng/augment", augment);
         archive.read("rng/device", device);
         m_orderGen.set_state(order.cpu());
         m_augGen.set_state(augment.cpu());
-        deviceGenerator().set_state(device.cpu());
+        m_modelGen.set_state(device.cpu());
+        if (archive.try_read("state/initial_loss", initialLoss)) m_initialLoss = initialLoss.cpu().item<double>();
         c10::IValue epoch, step, count;
         archive.read("state/epoch", epoch);
         archive.read("state/step", step);
@@ -282,8 +289,12 @@ private:
                 return false;
             }
             const TensorSplit batch = m_train.index(order.slice(0, s * batchSize, std::min(n, (s + 1) * batchSize)));
-            const torch::Tensor outputs = m_model->forward(m_transform->apply(batch, true, m_augGen));
+            ModelInput input = m_transform->apply(batch, true, m_augGen);
+            input.generator = m_modelGen;
+            const torch::Tensor outputs = m_model->forward(input);
             const torch::Tensor loss = m_loss(outputs, batch.labels);
+            // The loss at initialisation: the first batch's, before any update.
+            if (m_step == 0) m_initialLoss = loss.detach().item<double>();
             m_optimizer->zero_grad();
             loss.backward();
             if (clip > 0) torch::nn::utils::clip_grad_norm_(m_model->parameters(), clip);
@@ -305,9 +316,10 @@ private:
                 emit(e);
                 lossSum.zero_();
                 lossCount = 0;
-                if (!std::isfinite(mean)) {
+                if (const std::string why = divergence(mean); !why.empty()) {
                     flushSteps(steps);
                     status = RunStatus::Diverged;
+                    m_divergence = "in epoch " + std::to_string(epoch) + ", step " + std::to_string(m_step) + ": " + why;
                     return false;
                 }
             }
@@ -315,6 +327,23 @@ private:
         flushSteps(steps);
         trainSeconds = secondsSince(t0);
         return true;
+    }
+
+    // The divergence rule (docs/losses-and-metrics.md): a training loss that is not finite, or
+    // that exceeds train.divergence_factor times the loss at initialisation. Returns why, or "".
+    std::string divergence(double loss) const {
+        if (!std::isfinite(loss)) return "the training loss is not finite (" + formatLoss(loss) + ")";
+        const double factor = params().getDouble("train.divergence_factor");
+        if (factor > 0 && std::isfinite(m_initialLoss) && m_initialLoss > 0 && loss > factor * m_initialLoss)
+            return "the training loss " + formatLoss(loss) + " exceeds " + formatLoss(factor) + " x its initial value " +
+                   formatLoss(m_initialLoss) + " (train.divergence_factor)";
+        return "";
+    }
+
+    static std::string formatLoss(double v) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4g", v);
+        return text;
     }
 
     void flushSteps(std::vector<StepMetricRow>& steps) {
@@ -348,11 +377,7 @@ private:
                 rule = makeRule();
                 best = WeightSnapshot();
                 m_step = 0;
-                deviceGenerator().set_current_seed(deriveSeed(m_spec.seed, kDeviceStream));
             }
-        } else {
-            // Training draws dropout masks from the device's generator: seed it per run.
-            deviceGenerator().set_current_seed(deriveSeed(m_spec.seed, kDeviceStream));
         }
         const bool runningTrainMetrics = params().getString("train.train_metrics") == "running";
         const std::int64_t evalBatch = params().getInt("train.eval_batch_size");
@@ -365,7 +390,7 @@ private:
             RunStatus status = RunStatus::Completed;
             if (!trainEpoch(epoch, rule.maxEpochs(), runningTrainMetrics ? &running : nullptr, status, trainSeconds)) {
                 out.status = status;
-                if (status == RunStatus::Diverged) out.error = "loss became NaN or infinite in epoch " + std::to_string(epoch);
+                if (status == RunStatus::Diverged) out.error = "diverged " + m_divergence;
                 break;
             }
             std::vector<MetricValue> metrics = runningTrainMetrics
@@ -392,9 +417,9 @@ private:
             e.metrics = metrics;
             e.bestEpoch = rule.reportedEpoch();
             emit(e);
-            if (!std::isfinite(trainLoss)) {
+            if (const std::string why = divergence(trainLoss); !why.empty()) {
                 out.status = RunStatus::Diverged;
-                out.error = "loss became NaN or infinite in epoch " + std::to_string(epoch);
+                out.error = "diverged after epoch " + std::to_string(epoch) + ": " + why;
                 break;
             }
             if (!m_ctx.resumePath.empty()) saveResumeState(epoch, rule, best);
@@ -424,10 +449,19 @@ private:
     std::shared_ptr<ClassifierModule> m_model;
     std::unique_ptr<torch::optim::Optimizer> m_optimizer;
     at::Generator m_orderGen, m_augGen;
+    at::Generator m_modelGen; // on the training device: dropout and other in-model draws
+    double m_initialLoss = std::numeric_limits<double>::quiet_NaN();
+    std::string m_divergence;
     std::int64_t m_step = 0;
 };
 
 } // namespace
+
+std::int64_t splitSeedOf(const ParamSet& params, std::int64_t runSeed) {
+    if (!params.has("data.split_seed")) return runSeed; // runs stored before the key existed
+    const std::string& value = params.raw("data.split_seed");
+    return value == "per_seed" ? runSeed : params.getInt("data.split_seed");
+}
 
 std::uint64_t deriveSeed(std::int64_t runSeed, std::uint64_t stream) {
     // splitmix64 of (seed, stream): well-mixed, and the same on every platform.

@@ -68,6 +68,11 @@ SpecOverride parseOverride(const std::string& argument);
 // text is not such a run or names a task that is not registered.
 RunSpec parseRunSpecYaml(const std::string& yamlText, const std::string& displayName, const TaskRegistry& tasks);
 
+// What data.val_fraction "auto" means for a protocol: 0.1 where the protocol needs a
+// validation set (early_stopping, and same_epochs_as_ce, which trains on the data of the
+// early-stopping run it matches), 0 for fixed_epochs.
+double defaultValidationFraction(Protocol protocol);
+
 // The core's own keys (data.*, train.*, runner.*) with defaults and bounds.
 const std::vector<ParamDecl>& coreParamDecls();
 

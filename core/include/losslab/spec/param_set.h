@@ -24,7 +24,8 @@ struct ParamDecl {
     std::string help;         // one line for docs and `losslab-cli tasks`
     std::optional<double> min; // inclusive bounds for numbers and list elements
     std::optional<double> max;
-    std::vector<std::string> choices; // allowed values for String
+    // Allowed values for String; for Int and Double, words accepted besides a number ("auto").
+    std::vector<std::string> choices;
 };
 
 // Checks `text` against `decl` and returns its canonical form; throws Error naming

@@ -10,7 +10,8 @@ namespace losslab {
 
 class TaskRegistry;
 
-constexpr int kPluginApiVersion = 1;
+// 2: makeModel takes the run's init generator; ModelInput carries the run's device generator.
+constexpr int kPluginApiVersion = 2;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"

@@ -2,6 +2,10 @@
 // A task: a dataset, a model family and a recipe. Plugins subclass Task and register it.
 // Task objects are shared between worker threads: every method must be const and
 // thread-safe (build fresh objects, keep no mutable state).
+//
+// Randomness (plugin API 2): every random draw of a run comes from generators the run owns
+// and hands over here; nothing may use torch's global generators (torch::manual_seed,
+// nn::init, at::dropout), which concurrent runs share. See losslab/tasks/model_random.h.
 #include <memory>
 
 #include <ATen/core/Generator.h>
@@ -18,6 +22,10 @@ namespace losslab {
 struct ModelInput {
     torch::Tensor features; // prepared, float, on the training device
     torch::Tensor lengths;  // sequence tasks only
+    // The run's generator on the training device, for in-model randomness (dropout masks:
+    // losslab::dropout). Set by the core for every training forward pass; may be undefined
+    // when the model is evaluated.
+    at::Generator generator;
 };
 
 // A classifier: raw scores [B, C] (no softmax) for a batch.
@@ -44,8 +52,11 @@ public:
     virtual DataBundle loadData(const ParamSet& params) const = 0;
     virtual std::unique_ptr<InputTransform> makeTransform(const ParamSet& params,
                                                           const torch::Device& device) const = 0;
-    // Builds a freshly initialised model; the caller has seeded torch's generator.
-    virtual std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params) const = 0;
+    // Builds a freshly initialised model on the CPU, every initial weight drawn from `init`
+    // (a CPU generator owned by the run, seeded from its seed): build the layers, then
+    // initLikePyTorch() and/or the initialisers of model_random.h. The core also calls it once
+    // before storing any run, to check the model.* values.
+    virtual std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const = 0;
 };
 
 } // namespace losslab

@@ -42,9 +42,16 @@ struct RunOutcome {
     std::vector<MetricValue> reported; // metrics at bestEpoch
 };
 
-// Seeds derived from a run's seed for its independent random streams (split, subset,
-// batch order, augmentation), so that changing one use never shifts another.
+// Seeds derived from a run's seed for its independent random streams (initial weights, batch
+// order, augmentation, dropout; split and subset from splitSeedOf), so that changing one use
+// never shifts another. Each stream has a generator of its own, owned by the run.
 std::uint64_t deriveSeed(std::int64_t runSeed, std::uint64_t stream);
+
+// The seed the validation split and the data.limit_train subset are drawn from: data.split_seed,
+// the same for every seed of an experiment (the spread over seeds is then that of
+// initialisation and batch order, which the paper's Table 8 measures), or the run's own seed
+// when it is "per_seed" (and for runs stored before the key existed).
+std::int64_t splitSeedOf(const ParamSet& params, std::int64_t runSeed);
 
 // Loads the task's data through the process-wide cache that runs share (CPU tensors).
 std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params);
