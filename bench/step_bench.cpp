@@ -27,6 +27,7 @@
 
 #include "losslab/error.h"
 #include "losslab/losses/loss_function.h"
+#include "losslab/tasks/model_random.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/tasks/plugin_loader.h"
 #include "losslab/tasks/task.h"
@@ -200,7 +201,8 @@ int main(int argc, char** argv) {
                 const torch::Tensor features = torch::randn(shape, gen).to(device);
                 const torch::Tensor labels =
                     torch::randint(0, task->info().numClasses, {o.batch}, gen, torch::TensorOptions().dtype(torch::kLong)).to(device);
-                losslab::ModelInput input{features, {}};
+                losslab::ModelInput input;
+                input.features = features;
                 input.generator = losslab::makeGenerator(device, static_cast<std::uint64_t>(o.seed) + 1);
                 auto step = [&] {
                     optimizer->zero_grad();

@@ -519,7 +519,11 @@ TEST(ExperimentSpecExpand, SeedsTimesLossesTimesProtocolsWithDependencies) {
         EXPECT_EQ(r.experiment, "study");
         EXPECT_EQ(r.taskId, "toy/mlp");
         EXPECT_EQ(r.device, "cpu");
-        EXPECT_EQ(r.params.values(), spec.params.values());
+        // Every key as the experiment has it, except data.val_fraction: "auto" is resolved to
+        // the fraction the run's protocol holds out (a run is stored fully resolved).
+        auto expected = spec.params.values();
+        expected["data.val_fraction"] = r.protocol == Protocol::FixedEpochs ? "0" : "0.1";
+        EXPECT_EQ(r.params.values(), expected);
         if (r.dependsOn >= 0) {
             const RunSpec& ce = runs[static_cast<std::size_t>(r.dependsOn)];
             EXPECT_EQ(ce.loss.kind, LossKind::CrossEntropy);

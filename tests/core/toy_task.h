@@ -36,7 +36,11 @@ private:
 
 class ToyTransform : public InputTransform {
 public:
-    ModelInput apply(const TensorSplit& batch, bool, at::Generator&) const override { return {batch.features, {}}; }
+    ModelInput apply(const TensorSplit& batch, bool, at::Generator&) const override {
+        ModelInput input;
+        input.features = batch.features;
+        return input;
+    }
 };
 
 class ToyTask : public Task {
