@@ -14,9 +14,19 @@ std::vector<CurveGroup> buildCurves(const std::vector<RunRecord>& runs, const st
     const std::string name = slash == std::string::npos ? metric : metric.substr(slash + 1);
 
     std::vector<CurveGroup> groups;
-    std::unordered_map<std::int64_t, std::pair<std::size_t, std::int64_t>> runToGroup; // run -> (group, seed)
-    for (const auto& r : runs) {
-        const LossGroupKey key{r.taskId, r.lossName, r.loss, r.k, r.M, r.lr, r.protocol};
+    std::vector<LossGroupKey> keys;
+    for (const auto& r : runs) keys.push_back(groupKeyOf(r));
+    {
+        std::vector<LossGroupKey*> pointers;
+        for (auto& k : keys) pointers.push_back(&k);
+        labelRecipes(pointers);
+    }
+    // A seed stored more than once in one group (two experiments of the same recipe selected
+    // together) is drawn once, from its newest run (highest id), as the tables do.
+    std::map<std::pair<std::size_t, std::int64_t>, const RunRecord*> newest; // (group, seed) -> run
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const RunRecord& r = runs[i];
+        const LossGroupKey& key = keys[i];
         auto it = std::find_if(groups.begin(), groups.end(), [&](const CurveGroup& g) { return g.key == key; });
         if (it == groups.end()) {
             CurveGroup g;
@@ -26,12 +36,11 @@ std::vector<CurveGroup> buildCurves(const std::vector<RunRecord>& runs, const st
             it = groups.end() - 1;
         }
         const std::size_t g = static_cast<std::size_t>(it - groups.begin());
-        // A seed stored twice in one group (two experiments selected together) is drawn
-        // once, from its first run, as the tables do.
-        bool seen = false;
-        for (const auto& [id, gs] : runToGroup) seen = seen || (gs.first == g && gs.second == r.seed);
-        if (!seen) runToGroup[r.id] = {g, r.seed};
+        const RunRecord*& chosen = newest[{g, r.seed}];
+        if (!chosen || r.id > chosen->id) chosen = &r;
     }
+    std::unordered_map<std::int64_t, std::pair<std::size_t, std::int64_t>> runToGroup; // run -> (group, seed)
+    for (const auto& [slot, run] : newest) runToGroup[run->id] = slot;
     for (const auto& row : rows) {
         if (row.value.metric != name || (!split.empty() && row.value.split != split)) continue;
         const auto it = runToGroup.find(row.runId);

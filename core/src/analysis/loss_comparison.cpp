@@ -7,6 +7,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "losslab/error.h"
 #include "losslab/spec/param_set.h"
 
 namespace losslab {
@@ -24,9 +25,6 @@ std::string metricName(const std::string& key) {
     return slash == std::string::npos ? key : key.substr(slash + 1);
 }
 
-LossGroupKey keyOf(const RunRecord& r) {
-    return {r.taskId, r.lossName, r.loss, r.k, r.M, r.lr, r.protocol};
-}
 
 // The protocol of the CE group that a square-loss group is compared with.
 std::string ceProtocolFor(const std::string& squareProtocol) {
@@ -36,12 +34,50 @@ std::string ceProtocolFor(const std::string& squareProtocol) {
 } // namespace
 
 bool LossGroupKey::operator<(const LossGroupKey& o) const {
-    return std::tie(taskId, loss, lossName, k, M, lr, protocol) < std::tie(o.taskId, o.loss, o.lossName, o.k, o.M, o.lr, o.protocol);
+    return std::tie(taskId, recipe, loss, lossName, k, M, lr, protocol) <
+           std::tie(o.taskId, o.recipe, o.loss, o.lossName, o.k, o.M, o.lr, o.protocol);
 }
 
 bool LossGroupKey::operator==(const LossGroupKey& o) const {
-    return taskId == o.taskId && lossName == o.lossName && loss == o.loss && k == o.k && M == o.M && lr == o.lr &&
-           protocol == o.protocol;
+    return taskId == o.taskId && recipe == o.recipe && lossName == o.lossName && loss == o.loss && k == o.k && M == o.M &&
+           lr == o.lr && protocol == o.protocol;
+}
+
+std::string LossGroupKey::taskLabel() const {
+    return recipeLabel.empty() ? taskId : taskId + " (" + recipeLabel + ")";
+}
+
+LossGroupKey groupKeyOf(const RunRecord& r) {
+    LossGroupKey key;
+    key.taskId = r.taskId;
+    try {
+        key.recipe = trainingRecipe(runRecipe(r.specYaml));
+    } catch (const Error&) {
+        key.recipe = {{"spec", "unreadable"}};
+    }
+    key.lossName = r.lossName;
+    key.loss = r.loss;
+    key.k = r.k;
+    key.M = r.M;
+    key.lr = r.lr;
+    key.protocol = r.protocol;
+    return key;
+}
+
+void labelRecipes(std::vector<LossGroupKey*> keys) {
+    std::vector<std::string> taskOrder;
+    std::map<std::string, std::vector<RunRecipe>> recipes; // per task, distinct, in order of appearance
+    for (const LossGroupKey* key : keys) {
+        auto& list = recipes[key->taskId];
+        if (list.empty()) taskOrder.push_back(key->taskId);
+        if (std::find(list.begin(), list.end(), key->recipe) == list.end()) list.push_back(key->recipe);
+    }
+    std::map<std::string, std::map<RunRecipe, std::string>> labels;
+    for (const auto& [task, list] : recipes) {
+        const std::vector<std::string> text = recipeLabels(list);
+        for (std::size_t i = 0; i < list.size(); ++i) labels[task][list[i]] = text[i];
+    }
+    for (LossGroupKey* key : keys) key->recipeLabel = labels[key->taskId][key->recipe];
 }
 
 std::string LossGroupKey::label() const {
@@ -80,19 +116,75 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
     std::map<std::string, int> taskOrder;
     for (const auto& rr : runs)
         if (taskOrder.emplace(rr.run.taskId, static_cast<int>(taskOrder.size())).second) out.taskIds.push_back(rr.run.taskId);
+    // Every run's key, labelled by recipe.
+    std::vector<LossGroupKey> keys;
+    keys.reserve(runs.size());
+    for (const auto& rr : runs) keys.push_back(groupKeyOf(rr.run));
+    {
+        std::vector<LossGroupKey*> pointers;
+        for (auto& k : keys) pointers.push_back(&k);
+        labelRecipes(pointers);
+    }
+    // A seed counts once per group: its newest run (highest id), whatever its status.
+    std::map<std::pair<LossGroupKey, std::int64_t>, std::size_t> chosen;
+    std::map<std::pair<LossGroupKey, std::int64_t>, std::vector<std::int64_t>> leftOut;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const auto slot = std::make_pair(keys[i], runs[i].run.seed);
+        const auto it = chosen.find(slot);
+        if (it == chosen.end()) {
+            chosen.emplace(slot, i);
+        } else if (runs[i].run.id > runs[it->second].run.id) {
+            leftOut[slot].push_back(runs[it->second].run.id);
+            it->second = i;
+        } else {
+            leftOut[slot].push_back(runs[i].run.id);
+        }
+    }
+    // Experiments whose runs share one task and recipe: pooled, and said so.
+    std::map<std::pair<std::string, RunRecipe>, std::map<std::int64_t, std::string>> experimentsOf;
+    std::vector<std::pair<std::string, RunRecipe>> recipeOrder;
+    std::map<std::pair<std::string, RunRecipe>, std::string> recipeLabelOf;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const auto recipeKey = std::make_pair(keys[i].taskId, keys[i].recipe);
+        auto& experiments = experimentsOf[recipeKey];
+        if (experiments.empty()) recipeOrder.push_back(recipeKey);
+        recipeLabelOf[recipeKey] = keys[i].taskLabel();
+        experiments.emplace(runs[i].run.experimentId, runs[i].run.experiment + "#" + std::to_string(runs[i].run.experimentId));
+    }
+    for (const auto& recipeKey : recipeOrder) {
+        const auto& experiments = experimentsOf[recipeKey];
+        if (experiments.size() < 2) continue;
+        std::string names;
+        std::size_t n = 0;
+        for (const auto& [id, name] : experiments)
+            names += (n++ == 0 ? "" : n == experiments.size() ? " and " : ", ") + name;
+        out.notes.push_back(recipeLabelOf[recipeKey] + ": runs of experiments " + names +
+                            " have the same recipe and are pooled");
+    }
+
     std::map<LossGroupKey, LossGroup> byKey;
-    for (const auto& rr : runs) {
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const RunResult& rr = runs[i];
         const RunRecord& r = rr.run;
-        LossGroup& g = byKey[keyOf(r)];
-        g.key = keyOf(r);
+        LossGroup& g = byKey[keys[i]];
+        g.key = keys[i];
         ++g.runs;
+        const auto slot = std::make_pair(keys[i], r.seed);
+        if (chosen.at(slot) != i) continue;
+        const auto dropped = leftOut.find(slot);
+        if (dropped != leftOut.end()) {
+            std::vector<std::int64_t> ids = dropped->second;
+            std::sort(ids.begin(), ids.end());
+            std::string list;
+            for (std::size_t j = 0; j < ids.size(); ++j)
+                list += (j == 0 ? "#" : j + 1 == ids.size() ? " and #" : ", #") + std::to_string(ids[j]);
+            out.notes.push_back(g.key.taskLabel() + " " + g.key.label() + ": seed " + std::to_string(r.seed) +
+                                " appears in " + std::to_string(ids.size() + 1) + " runs; the newest, run #" +
+                                std::to_string(r.id) + ", is used and run" + (ids.size() > 1 ? "s " : " ") + list +
+                                (ids.size() > 1 ? " are" : " is") + " left out");
+        }
         if (r.status != RunStatus::Completed) {
             g.notCompleted.push_back("seed " + std::to_string(r.seed) + ": " + runStatusName(r.status));
-            continue;
-        }
-        if (std::find(g.seeds.begin(), g.seeds.end(), r.seed) != g.seeds.end()) {
-            out.notes.push_back(g.key.taskId + " " + g.key.label() + ": seed " + std::to_string(r.seed) +
-                                " appears in more than one run; run #" + std::to_string(r.id) + " is left out");
             continue;
         }
         g.seeds.push_back(r.seed);
@@ -107,9 +199,13 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         }
         out.groups.push_back(g);
     }
+    // Recipes of a task in order of first appearance among the runs.
+    std::map<std::pair<std::string, RunRecipe>, int> recipeRank;
+    for (const auto& recipeKey : recipeOrder) recipeRank.emplace(recipeKey, static_cast<int>(recipeRank.size()));
+    auto rankOf = [&](const LossGroupKey& k) { return recipeRank[std::make_pair(k.taskId, k.recipe)]; };
     std::sort(out.groups.begin(), out.groups.end(), [&](const LossGroup& a, const LossGroup& b) {
-        return std::make_tuple(taskOrder[a.key.taskId], a.key.loss != "ce", protocolRank(a.key.protocol), a.key.lossName, a.key.k, a.key.M, a.key.lr) <
-               std::make_tuple(taskOrder[b.key.taskId], b.key.loss != "ce", protocolRank(b.key.protocol), b.key.lossName, b.key.k, b.key.M, b.key.lr);
+        return std::make_tuple(taskOrder[a.key.taskId], rankOf(a.key), a.key.loss != "ce", protocolRank(a.key.protocol), a.key.lossName, a.key.k, a.key.M, a.key.lr) <
+               std::make_tuple(taskOrder[b.key.taskId], rankOf(b.key), b.key.loss != "ce", protocolRank(b.key.protocol), b.key.lossName, b.key.k, b.key.M, b.key.lr);
     });
 
     const bool anyCe = std::any_of(out.groups.begin(), out.groups.end(), [](const LossGroup& g) { return g.key.loss == "ce"; });
@@ -128,17 +224,18 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         const LossGroup* ce = nullptr;
         int candidates = 0;
         for (const auto& g : out.groups)
-            if (g.key.loss == "ce" && g.key.taskId == sq.key.taskId && g.key.protocol == ceProtocol) {
+            if (g.key.loss == "ce" && g.key.taskId == sq.key.taskId && g.key.recipe == sq.key.recipe &&
+                g.key.protocol == ceProtocol) {
                 if (!ce) ce = &g;
                 ++candidates;
             }
         if (!ce) {
-            out.notes.push_back(sq.key.taskId + " " + sq.key.label() + ": no cross-entropy " + ceProtocol +
-                                " runs to pair with");
+            out.notes.push_back(sq.key.taskLabel() + " " + sq.key.label() + ": no cross-entropy " + ceProtocol +
+                                " runs" + (sq.key.recipeLabel.empty() ? "" : " with this recipe") + " to pair with");
             continue;
         }
         if (candidates > 1)
-            out.notes.push_back(sq.key.taskId + ": several cross-entropy " + ceProtocol + " groups; " +
+            out.notes.push_back(sq.key.taskLabel() + ": several cross-entropy " + ceProtocol + " groups; " +
                                 sq.key.label() + " is paired with " + ce->key.label());
         for (const auto& metric : metrics) {
             SeedComparison c;
@@ -168,8 +265,8 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         }
     }
 
-    // Headline counts: per metric, square protocol and domain; one comparison per task
-    // (the first square group of the task for that protocol).
+    // Headline counts: per metric, square protocol and domain; one comparison per task and
+    // recipe (the first square group of the task and recipe for that protocol).
     std::set<std::string> protocols;
     for (const auto& c : out.comparisons) protocols.insert(c.square.protocol);
     auto meanOf = [&](const LossGroupKey& key, const std::string& metric) {
@@ -183,9 +280,11 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
     for (const auto& metric : metrics)
         for (const auto& protocol : protocols) {
             std::map<std::string, HeadlineCount> byDomain;
-            std::set<std::string> seenTasks;
+            std::set<std::pair<std::string, RunRecipe>> seen;
             for (const auto& c : out.comparisons) {
-                if (c.metric != metric || c.square.protocol != protocol || !seenTasks.insert(c.taskId).second) continue;
+                if (c.metric != metric || c.square.protocol != protocol ||
+                    !seen.insert(std::make_pair(c.taskId, c.square.recipe)).second)
+                    continue;
                 const double sqMean = meanOf(c.square, metric), ceMean = meanOf(c.ce, metric);
                 if (std::isnan(sqMean) || std::isnan(ceMean)) continue;
                 const auto meta = tasks.find(c.taskId);

@@ -66,20 +66,39 @@ struct Variant {
     }
 };
 
-const LossGroup* findGroup(const LossAnalysis& a, const std::string& task, const std::string& loss,
+// A task and one of its training recipes: a block of rows of the main table.
+struct RecipeRows {
+    std::string task;
+    RunRecipe recipe;
+    std::string taskLabel; // "task (hidden [16])"
+};
+
+const LossGroup* findGroup(const LossAnalysis& a, const RecipeRows& unit, const std::string& loss,
                            const std::string& protocol, const Variant& variant) {
     for (const auto& g : a.groups)
-        if (g.key.taskId == task && g.key.loss == loss && g.key.protocol == protocol &&
+        if (g.key.taskId == unit.task && g.key.recipe == unit.recipe && g.key.loss == loss && g.key.protocol == protocol &&
             (loss != "square" || variant.matches(g.key)))
             return &g;
     return nullptr;
 }
 
-// Square-loss variants of a task, in group order; one "none" variant when there is none.
-std::vector<Variant> squareVariants(const LossAnalysis& a, const std::string& task) {
+// The (task, recipe) blocks, in group order (task order, then recipes in order of appearance).
+std::vector<RecipeRows> recipeBlocks(const LossAnalysis& a) {
+    std::vector<RecipeRows> out;
+    for (const auto& task : a.taskIds)
+        for (const auto& g : a.groups)
+            if (g.key.taskId == task && std::none_of(out.begin(), out.end(), [&](const RecipeRows& r) {
+                    return r.task == task && r.recipe == g.key.recipe;
+                }))
+                out.push_back({task, g.key.recipe, g.key.taskLabel()});
+    return out;
+}
+
+// Square-loss variants of a task and recipe, in group order; one "none" variant when there is none.
+std::vector<Variant> squareVariants(const LossAnalysis& a, const RecipeRows& unit) {
     std::vector<Variant> out;
     for (const auto& g : a.groups)
-        if (g.key.taskId == task && g.key.loss == "square" &&
+        if (g.key.taskId == unit.task && g.key.recipe == unit.recipe && g.key.loss == "square" &&
             std::none_of(out.begin(), out.end(), [&](const Variant& v) { return v.matches(g.key); }))
             out.push_back({g.key.lossName, g.key.k, g.key.M, g.key.lr, false});
     if (out.empty()) out.push_back({});
@@ -100,6 +119,10 @@ int typicalN(const LossAnalysis& a) {
     for (const auto& [n, c] : counts)
         if (c > bestCount) { best = n; bestCount = c; }
     return best;
+}
+
+bool anyRecipeLabel(const LossAnalysis& a) {
+    return std::any_of(a.groups.begin(), a.groups.end(), [](const LossGroup& g) { return !g.key.recipeLabel.empty(); });
 }
 
 std::vector<std::string> groupKeyCells(const LossGroupKey& k) {
@@ -142,16 +165,17 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
         t.display.header.push_back(c.title);
         t.display.numeric.push_back(true);
     }
-    t.data.header = {"task", "metric", "split", "row_variant", "loss_name", "loss", "k", "M", "lr", "protocol",
+    t.data.header = {"task", "recipe", "metric", "split", "row_variant", "loss_name", "loss", "k", "M", "lr", "protocol",
                      "n", "mean", "std", "min", "max", "best_in_row"};
 
-    for (const auto& task : a.taskIds) {
-        const std::vector<Variant> variants = squareVariants(a, task);
+    for (const auto& unit : recipeBlocks(a)) {
+        const std::string& task = unit.task;
+        const std::vector<Variant> variants = squareVariants(a, unit);
         for (const auto& variant : variants) {
             for (const auto& metric : metrics) {
                 std::vector<const LossGroup*> groups;
                 for (const auto& c : cols)
-                    groups.push_back(findGroup(a, task, c.loss, c.protocol, variant));
+                    groups.push_back(findGroup(a, unit, c.loss, c.protocol, variant));
                 // Best mean of the row, by the metric's direction.
                 double best = std::numeric_limits<double>::quiet_NaN();
                 for (const auto* g : groups) {
@@ -161,7 +185,8 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                 }
                 if (std::none_of(groups.begin(), groups.end(), [&](const LossGroup* g) { return g && g->stats.count(metric); }))
                     continue;
-                const std::string taskLabel = variants.size() > 1 ? task + " [" + variantLabel(variants, variant) + "]" : task;
+                const std::string taskLabel =
+                    variants.size() > 1 ? unit.taskLabel + " [" + variantLabel(variants, variant) + "]" : unit.taskLabel;
                 std::vector<TableCell> row = {{taskLabel, false}, {metricLabel(metric), false}};
                 for (const auto* g : groups) {
                     if (!g || !g->stats.count(metric)) {
@@ -171,7 +196,7 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                     const SeedStats& s = g->stats.at(metric);
                     const bool isBest = s.n > 0 && s.mean == best && cols.size() > 1;
                     row.push_back({meanStd(metric, s, n), isBest});
-                    std::vector<TableCell> data = {{task, false}, {metricOf(metric), false}, {splitOf(metric), false},
+                    std::vector<TableCell> data = {{task, false}, {g->key.recipeLabel, false}, {metricOf(metric), false}, {splitOf(metric), false},
                                                    {variant.none ? "" : variantLabel(variants, variant), false}};
                     for (const auto& cell : groupKeyCells(g->key)) data.push_back({cell, false});
                     for (const auto& cell : {std::to_string(s.n), formatFull(s.mean), formatFull(s.std), formatFull(s.min), formatFull(s.max),
@@ -188,7 +213,7 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
         if (!g.notCompleted.empty()) {
             std::string list;
             for (const auto& s : g.notCompleted) list += (list.empty() ? "" : "; ") + s;
-            t.display.notes.push_back(g.key.taskId + " " + g.key.label() + ": left out (not completed): " + list);
+            t.display.notes.push_back(g.key.taskLabel() + " " + g.key.label() + ": left out (not completed): " + list);
         }
     return t;
 }
@@ -199,16 +224,16 @@ PaperTable stdTable(const LossAnalysis& a) {
     t.display.label = "tab:losslab-std";
     t.display.header = {"Task", "Metric", "Square loss", "Cross-entropy"};
     t.display.numeric = {false, false, true, true};
-    t.data.header = {"task", "metric", "split", "square_loss_name", "k", "M", "square_lr", "protocol", "square_n",
+    t.data.header = {"task", "recipe", "metric", "split", "square_loss_name", "k", "M", "square_lr", "protocol", "square_n",
                      "square_std", "ce_n", "ce_std", "smaller"};
     for (const auto& s : a.stds) {
         const int d = decimals(s.metric);
-        t.display.rows.push_back({{s.taskId + (s.square.lossName != "square" ? " [" + s.square.lossName + "]" : ""), false},
+        t.display.rows.push_back({{s.square.taskLabel() + (s.square.lossName != "square" ? " [" + s.square.lossName + "]" : ""), false},
                                   {metricLabel(s.metric), false},
                                   {formatFixed(shown(s.metric, s.squareStd), d + 1), s.smaller == "square"},
                                   {formatFixed(shown(s.metric, s.ceStd), d + 1), s.smaller == "ce"}});
         std::vector<TableCell> row;
-        for (const auto& cell : {s.taskId, metricOf(s.metric), splitOf(s.metric), s.square.lossName, formatFull(s.square.k),
+        for (const auto& cell : {s.taskId, s.square.recipeLabel, metricOf(s.metric), splitOf(s.metric), s.square.lossName, formatFull(s.square.k),
                                  formatFull(s.square.M), formatFull(s.square.lr), s.square.protocol, std::to_string(s.squareN),
                                  formatFull(s.squareStd), std::to_string(s.ceN), formatFull(s.ceStd), s.smaller})
             row.push_back({cell, false});
@@ -217,7 +242,8 @@ PaperTable stdTable(const LossAnalysis& a) {
     if (a.stdComparable > 0)
         t.display.notes.push_back("Square loss has the smaller std in " + std::to_string(a.squareSmallerStd) + " of " +
                                   std::to_string(a.stdComparable) + " comparison(s) (" +
-                                  (a.stds.empty() ? "" : metricLabel(a.stds.front().metric)) + ", one per task and square-loss variant).");
+                                  (a.stds.empty() ? "" : metricLabel(a.stds.front().metric)) + ", one per task" +
+                                  (anyRecipeLabel(a) ? ", recipe" : "") + " and square-loss variant).");
     for (const auto& note : a.notes) t.display.notes.push_back(note);
     return t;
 }
@@ -229,7 +255,7 @@ PaperTable statsTable(const LossAnalysis& a) {
     t.display.header = {"Task", "Metric", "Square loss", "Compared with", "Pairs", "Mean diff.", "Std", "95% CI",
                         "t-test p", "Wilcoxon p", "Notes"};
     t.display.numeric = {false, false, false, false, true, true, true, true, true, true, false};
-    t.data.header = {"task", "metric", "split", "square_loss_name", "k", "M", "square_lr", "square_protocol", "ce_loss_name",
+    t.data.header = {"task", "recipe", "metric", "split", "square_loss_name", "k", "M", "square_lr", "square_protocol", "ce_loss_name",
                      "ce_lr", "ce_protocol", "pairs", "mean_diff", "std_diff", "ci_low", "ci_high", "ci_level", "t",
                      "p_t", "w_plus", "p_wilcoxon", "p_wilcoxon_min", "paired_seeds", "square_only_seeds",
                      "ce_only_seeds", "notes"};
@@ -243,12 +269,12 @@ PaperTable statsTable(const LossAnalysis& a) {
         for (const auto& n : notes) noteText += (noteText.empty() ? "" : "; ") + n;
         const std::string ci = p.n < 2 ? "-" : "[" + formatFixed(shown(c.metric, p.ciLow), d) + ", " +
                                                  formatFixed(shown(c.metric, p.ciHigh), d) + "]";
-        t.display.rows.push_back({{c.taskId, false}, {metricLabel(c.metric), false}, {c.square.label(), false},
+        t.display.rows.push_back({{c.square.taskLabel(), false}, {metricLabel(c.metric), false}, {c.square.label(), false},
                                   {c.ce.label(), false}, {std::to_string(p.n), false},
                                   {formatFixed(shown(c.metric, p.mean), d), false}, {formatFixed(shown(c.metric, p.std), d), false},
                                   {ci, false}, {formatP(p.tPValue), false}, {formatP(p.wilcoxonPValue), false}, {noteText, false}});
         std::vector<TableCell> row;
-        for (const auto& cell : {c.taskId, metricOf(c.metric), splitOf(c.metric), c.square.lossName, formatFull(c.square.k),
+        for (const auto& cell : {c.taskId, c.square.recipeLabel, metricOf(c.metric), splitOf(c.metric), c.square.lossName, formatFull(c.square.k),
                                  formatFull(c.square.M), formatFull(c.square.lr), c.square.protocol, c.ce.lossName,
                                  formatFull(c.ce.lr), c.ce.protocol, std::to_string(p.n), formatFull(p.mean), formatFull(p.std),
                                  formatFull(p.ciLow), formatFull(p.ciHigh), formatFull(p.level), formatFull(p.tStatistic),
@@ -285,6 +311,9 @@ PaperTable headlineTable(const LossAnalysis& a) {
     }
     t.display.notes.push_back("Win / loss: the 95% interval of the paired differences lies above / below 0; tie: it contains 0; "
                               "undecided: fewer than 2 pairs.");
+    if (anyRecipeLabel(a))
+        t.display.notes.push_back("A task run with several recipes counts once per recipe: the counts are of task and recipe "
+                                  "comparisons.");
     return t;
 }
 

@@ -161,8 +161,18 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
     std::set<std::string> metricKeys;
     for (const auto& rr : data.runs)
         for (const auto& [k, v] : rr.reported) metricKeys.insert(k);
+    // Each run's recipe label, as the analysis labels its group (the same runs, so the same labels).
+    std::map<std::int64_t, std::string> recipeLabel;
+    {
+        std::vector<LossGroupKey> keys;
+        for (const auto& rr : data.runs) keys.push_back(groupKeyOf(rr.run));
+        std::vector<LossGroupKey*> pointers;
+        for (auto& k : keys) pointers.push_back(&k);
+        labelRecipes(pointers);
+        for (std::size_t i = 0; i < keys.size(); ++i) recipeLabel[data.runs[i].run.id] = keys[i].recipeLabel;
+    }
     ReportTable seeds;
-    seeds.header = {"run_id", "experiment", "task", "loss_name", "loss", "k", "M", "lr", "protocol", "seed", "status",
+    seeds.header = {"run_id", "experiment", "task", "recipe", "loss_name", "loss", "k", "M", "lr", "protocol", "seed", "status",
                     "epochs", "best_epoch", "wall_s"};
     for (const auto& k : metricKeys) {
         std::string col = k;
@@ -172,7 +182,7 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
     for (const auto& rr : data.runs) {
         const RunRecord& r = rr.run;
         std::vector<TableCell> row;
-        for (const auto& cell : {std::to_string(r.id), r.experiment, r.taskId, r.lossName, r.loss, formatFull(r.k),
+        for (const auto& cell : {std::to_string(r.id), r.experiment, r.taskId, recipeLabel[r.id], r.lossName, r.loss, formatFull(r.k),
                                  formatFull(r.M), formatFull(r.lr), r.protocol, std::to_string(r.seed),
                                  std::string(runStatusName(r.status)), std::to_string(r.epochs), std::to_string(r.bestEpoch),
                                  formatFull(r.wallSeconds)})
@@ -189,13 +199,13 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
     {
         const std::string path = (fs::path(request.outDir) / "metrics-long.csv").string();
         AtomicFile out(path);
-        out.write("run_id,experiment,task,loss,k,M,protocol,seed,epoch,split,metric,value\r\n");
+        out.write("run_id,experiment,task,recipe,loss,k,M,protocol,seed,epoch,split,metric,value\r\n");
         std::map<std::int64_t, std::string> prefix; // the run's columns, formatted once
         std::vector<std::int64_t> ids;
         for (const auto& rr : data.runs) {
             const RunRecord& r = rr.run;
             ids.push_back(r.id);
-            prefix[r.id] = std::to_string(r.id) + "," + csvField(r.experiment) + "," + csvField(r.taskId) + "," + r.loss + "," +
+            prefix[r.id] = std::to_string(r.id) + "," + csvField(r.experiment) + "," + csvField(r.taskId) + "," + csvField(recipeLabel[r.id]) + "," + r.loss + "," +
                            formatFull(r.k) + "," + formatFull(r.M) + "," + r.protocol + "," + std::to_string(r.seed) + ",";
         }
         std::string line;

@@ -1,6 +1,6 @@
 #pragma once
-// Per-epoch curves of one metric (for the paper's Figure 2), grouped by task, loss and
-// protocol: each seed's curve, and the mean and sample std over the seeds that reached each
+// Per-epoch curves of one metric (for the paper's Figure 2), grouped as the analysis groups
+// runs (task, training recipe, loss and protocol; keys labelled by labelRecipes()): each seed's curve, and the mean and sample std over the seeds that reached each
 // epoch. Pure functions; torch-free, Qt-free.
 #include <cstdint>
 #include <map>
@@ -28,7 +28,8 @@ struct CurveGroup {
 
 // `rows` are epoch metrics of `runs` (any order); only `metric` ("val/acc") is used.
 // Groups come in the order of first appearance in `runs`; runs of any status are drawn
-// (a diverged run's curve is a result too).
+// (a diverged run's curve is a result too). A seed held by several runs of one group is drawn
+// from its newest run (highest id).
 std::vector<CurveGroup> buildCurves(const std::vector<RunRecord>& runs, const std::vector<EpochMetricRow>& rows,
                                     const std::string& metric);
 

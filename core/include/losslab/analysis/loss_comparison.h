@@ -1,8 +1,12 @@
 #pragma once
 // The study's analysis over stored runs (pure functions; torch-free, Qt-free):
-//  - per task x loss (name, k, M, lr) x protocol, over seeds: n, mean, sample std, min, max
-//    of every reported metric on train / val / test, taken at the epoch the protocol reports;
-//  - pairing by seed of each square-loss group with its cross-entropy group: differences
+//  - per task x training recipe x loss (name, k, M, lr) x protocol, over seeds: n, mean,
+//    sample std, min, max of every reported metric on train / val / test, taken at the epoch
+//    the protocol reports. The training recipe is everything else that defines how a run
+//    trains (spec/run_recipe.h): runs pool only when it is the same, whatever experiment
+//    stored them; within a group a seed counts once (its newest run);
+//  - pairing by seed of each square-loss group with its cross-entropy group of the same task
+//    and recipe: differences
 //    oriented so that positive always means "square is better" (square - CE for accuracies,
 //    CE - square for errors, losses and calibration errors), with a 95 % t interval, the
 //    paired t-test and the exact Wilcoxon signed-rank test; unpaired seeds are listed;
@@ -17,6 +21,7 @@
 
 #include "losslab/analysis/seed_stats.h"
 #include "losslab/analysis/paired_statistics.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/records.h"
 
 namespace losslab {
@@ -35,14 +40,27 @@ struct TaskMeta {
 
 struct LossGroupKey {
     std::string taskId;
+    RunRecipe recipe; // trainingRecipe(runRecipe(specYaml)): what square and CE runs share
     std::string lossName;
     std::string loss; // "ce" | "square"
     double k = 1.0, M = 1.0, lr = 0.0;
     std::string protocol;
+    // What tells `recipe` apart from the task's other recipes in the same analysis
+    // (recipeLabels(): "hidden [16]"); "" when the task has one recipe. Not part of the
+    // comparisons below: it follows from `recipe`.
+    std::string recipeLabel;
     bool operator<(const LossGroupKey& other) const;
     bool operator==(const LossGroupKey& other) const;
-    std::string label() const; // "square (k=1, M=1, lr=0.2), early_stopping"
+    std::string label() const;     // "square (k=1, M=1, lr=0.2), early_stopping"
+    std::string taskLabel() const; // "fashion_mnist/mlp (hidden [16])"; the task id alone without a recipe label
 };
+
+// The group key of a run, recipeLabel empty. A stored spec that is not readable YAML gives
+// the recipe {"spec": "unreadable"}.
+LossGroupKey groupKeyOf(const RunRecord& run);
+// Sets every key's recipeLabel: per task, recipeLabels() over the task's distinct recipes
+// among `keys` (in order of first appearance).
+void labelRecipes(std::vector<LossGroupKey*> keys);
 
 struct LossGroup {
     LossGroupKey key;
@@ -57,7 +75,7 @@ struct LossGroup {
 bool lowerIsBetter(const std::string& metric);
 
 struct SeedComparison {
-    std::string taskId;
+    std::string taskId;          // square.recipe == ce.recipe: pairs never cross recipes
     std::string metric;          // "test/acc"
     LossGroupKey square;         // the square-loss group
     LossGroupKey ce;             // the cross-entropy group it is paired with
@@ -72,7 +90,7 @@ struct HeadlineCount {
     std::string domain;  // "all" or a domain
     std::string protocol; // protocol of the square-loss group compared
     int squareAtLeastCe = 0; // by mean over seeds
-    int tasks = 0;
+    int tasks = 0;           // comparisons counted: one per task and recipe
     int wins = 0, ties = 0, losses = 0, undecided = 0; // by the interval (undecided: n < 2)
 };
 
@@ -91,7 +109,7 @@ struct LossAnalysis {
     std::vector<HeadlineCount> headline;
     std::vector<StdComparison> stds;
     int squareSmallerStd = 0, stdComparable = 0; // "square has the smaller std in X of Y"
-    std::vector<std::string> notes;             // e.g. "only one loss: no pairing"
+    std::vector<std::string> notes;             // e.g. "only one loss: no pairing", experiments pooled, duplicate seeds
     std::vector<std::string> taskIds;           // in order of first appearance
     std::map<std::string, TaskMeta> tasks;
 };
@@ -102,8 +120,11 @@ struct AnalysisOptions {
     double level = 0.95;
 };
 
-// Square groups are paired with the CE group of the same task and protocol (the CE
-// early-stopping group for same_epochs_as_ce); when a task has several CE groups, the first.
+// Square groups are paired with the CE group of the same task, recipe and protocol (the CE
+// early-stopping group for same_epochs_as_ce); when there are several such CE groups, the
+// first. When one group holds runs of several experiments (the same recipe stored twice), a
+// note names the experiments pooled. When a group holds a seed more than once, the newest run
+// (highest id) is used, whatever its status, and a note names the runs left out.
 LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std::string, TaskMeta>& tasks,
                          const AnalysisOptions& options = {});
 

@@ -14,8 +14,9 @@ struct PaperTable {
     ReportTable data;
 };
 
-// The paper's main table (Tables 2, 3, 5, 7): one row per task (and square-loss variant) and
-// metric; columns square loss, cross-entropy, square loss with the same epochs as CE (and the
+// The paper's main table (Tables 2, 3, 5, 7): one row per task (and training recipe, and
+// square-loss variant) and metric; a task with several recipes names each by its recipe label
+// ("task (hidden [16])"), in every table, and the CSVs have a `recipe` column; columns square loss, cross-entropy, square loss with the same epochs as CE (and the
 // fixed-epoch pair when run), each mean ± std over seeds; the best mean of a row emphasised.
 PaperTable mainTable(const LossAnalysis& analysis, const AnalysisOptions& options);
 // The paper's Table 8: std over seeds per task and loss, the smaller emphasised.
