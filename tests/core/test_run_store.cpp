@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <iterator>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -256,19 +258,26 @@ TEST(RunStatusTest, UnknownNameListsTheValidOnes) {
     }
 }
 
-TEST(RunStoreTest, CreatesSchemaVersionOne) {
+TEST(RunStoreTest, CreatesSchemaVersionTwo) {
     TempDir dir;
     const std::string path = dir.file("nested/deeper/runs.sqlite");
     {
         RunStore store(path);
         EXPECT_EQ(store.path(), path);
-        EXPECT_EQ(store.schemaVersion(), 1);
-        EXPECT_EQ(kSchemaVersion, 1);
+        EXPECT_EQ(store.schemaVersion(), 2);
+        EXPECT_EQ(kSchemaVersion, 2);
     }
     EXPECT_TRUE(fs::exists(path));
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "1");
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "2");
     EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
-    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+    // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots.
+    for (const char* column : {"pid", "host", "pid_start", "boot_id"}) {
+        EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM pragma_table_info('runs') WHERE name = '") +
+                                      column + "'"),
+                  "1")
+            << column;
+    }
     EXPECT_EQ(queryText(path, "PRAGMA journal_mode"), "wal");
     for (const char* table : {"experiments", "runs", "epoch_metrics", "step_metrics"}) {
         EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM sqlite_master WHERE "
@@ -863,6 +872,172 @@ TEST(RunStoreTest, OrphanedRunsBecomeInterrupted) {
     EXPECT_EQ(store.markOrphansInterrupted(), 0);
 }
 
+// The store as a `losslab-cli run` killed with SIGKILL leaves it: a child process records
+// runs (one running, one queued) and is killed; another store reads them.
+TEST(RunStoreTest, RunsOfAKilledProcessReadAsInterruptedWithoutAWrite) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        close(ready[0]);
+        try {
+            RunStore store(path);
+            const auto ids = store.addRuns(store.addExperiment(makeExperiment("killed")),
+                                           {makeRun("ce", 1), makeRun("square", 1)});
+            store.markStarted(ids[0], "cpu", 0);
+            store.flush();
+            const char ok = 'y';
+            if (write(ready[1], &ok, 1) != 1) _exit(3);
+            for (;;) pause();
+        } catch (...) {
+            _exit(2);
+        }
+    }
+    close(ready[1]);
+    char answer = 0;
+    const bool childReady = read(ready[0], &answer, 1) == 1;
+    close(ready[0]);
+    RunStore store(path);
+    std::vector<RunRecord> runs;
+    if (childReady) runs = store.runs();
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(childReady) << "the child could not record its runs";
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[0].status, RunStatus::Running) << "its process is alive";
+    EXPECT_EQ(runs[1].status, RunStatus::Queued);
+
+    runs = store.runs();
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[0].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[1].status, RunStatus::Interrupted);
+    EXPECT_EQ(store.runs(withStatus("interrupted")).size(), 2u);
+    EXPECT_TRUE(store.runs(withStatus("running")).empty());
+    EXPECT_TRUE(store.runs(withStatus("queued")).empty());
+    // Read, not written: the file still says what the killed process left.
+    EXPECT_EQ(queryText(path, "SELECT status FROM runs WHERE id = " + std::to_string(runs[0].id)), "running");
+    // A run that reads as interrupted can be deleted like one.
+    EXPECT_EQ(store.deleteRuns({runs[1].id}), 1);
+    // markOrphansInterrupted() stores the same answer.
+    EXPECT_EQ(store.markOrphansInterrupted(), 1);
+    EXPECT_EQ(queryText(path, "SELECT status FROM runs WHERE id = " + std::to_string(runs[0].id)), "interrupted");
+}
+
+// A pid is reused once its process is gone; the recorded start time tells them apart.
+TEST(RunStoreTest, LivePidWithAnotherStartTimeCountsAsGone) {
+    // Field 22 of /proc/1/stat: the start time of init, a process that outlives this test.
+    std::ifstream statFile("/proc/1/stat");
+    const std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) GTEST_SKIP() << "no /proc/1/stat here";
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    for (int index = 3; index <= 22; ++index) fields >> field;
+    const std::string initStart = field;
+    ASSERT_FALSE(initStart.empty());
+
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunStore store(path);
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("reuse")),
+                                   {makeRun("ce", 1), makeRun("ce", 2), makeRun("ce", 3), makeRun("ce", 4),
+                                    makeRun("ce", 5), makeRun("ce", 6)});
+    for (std::int64_t id : ids) store.markStarted(id, "cpu", 0);
+    store.flush();
+    const auto id = [&](std::size_t i) { return std::to_string(ids[i]); };
+    const std::string ownStart = queryText(path, "SELECT pid_start FROM runs WHERE id = " + id(0));
+    ASSERT_FALSE(ownStart.empty());
+    const std::string laterStart = std::to_string(std::stoll(ownStart) + 1);
+    execSql(path, "UPDATE runs SET pid = 1, pid_start = " + initStart + " WHERE id = " + id(0));  // init itself
+    execSql(path, "UPDATE runs SET pid = 1, pid_start = " + std::to_string(std::stoll(initStart) + 12345) +
+                      " WHERE id = " + id(1));                                                   // pid 1, reused
+    execSql(path, "UPDATE runs SET pid_start = " + laterStart + " WHERE id = " + id(2));       // our pid, not us
+    execSql(path, "UPDATE runs SET boot_id = 'an-earlier-boot' WHERE id = " + id(3));          // before a reboot
+    execSql(path, "UPDATE runs SET pid_start = " + laterStart + ", host = 'elsewhere-host' WHERE id = " +
+                      id(4));                                                                    // not checkable
+    // ids[5] is this process: alive.
+
+    auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 6u);
+    EXPECT_EQ(runs[0].status, RunStatus::Running);
+    EXPECT_EQ(runs[1].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[2].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[3].status, RunStatus::Interrupted);
+    EXPECT_EQ(runs[4].status, RunStatus::Running);
+    EXPECT_EQ(runs[5].status, RunStatus::Running);
+    // markOrphansInterrupted() follows the same rule, and reads agree with it afterwards.
+    EXPECT_EQ(store.markOrphansInterrupted(), 3);
+    const auto after = store.runs();
+    for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(after[i].status, runs[i].status) << i;
+}
+
+// Two runs write; only run A's write is refused. Run B must not be charged with it.
+TEST(RunStoreTest, FailedWriteIsChargedToItsOwnRun) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunStore store(path);
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("charge")), {makeRun("ce", 1), makeRun("ce", 2)});
+    const std::int64_t a = ids[0], b = ids[1];
+    execSql(path, "CREATE TRIGGER refuse_a BEFORE INSERT ON epoch_metrics WHEN NEW.run_id = " + std::to_string(a) +
+                      " BEGIN SELECT RAISE(ABORT, 'run A refused by the test'); END;");
+    store.appendEpoch(a, 1, {{"val", "acc", 0.5}});
+    store.appendEpoch(b, 1, {{"val", "acc", 0.6}});
+    EXPECT_NO_THROW(store.flushRun(b));
+    try {
+        store.flushRun(a);
+        ADD_FAILURE() << "flushRun did not report run A's failed write";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), "run A refused by the test")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "run " + std::to_string(a))) << e.what();
+    }
+    EXPECT_NO_THROW(store.flushRun(a)); // reported once
+    EXPECT_NO_THROW(store.flush());     // and not again to whoever flushes next
+    // A refused write is not a database that stopped taking writes.
+    EXPECT_TRUE(store.writeFailure().empty());
+    EXPECT_EQ(store.epochMetrics({b}).size(), 1u);
+    EXPECT_TRUE(store.epochMetrics({a}).empty());
+
+    // Not yet taken by its run, a failure still shows in flush(), once.
+    store.appendEpoch(a, 2, {{"val", "acc", 0.5}});
+    store.finishRun(b, RunStatus::Completed, 1, 1, 1.0, "");
+    EXPECT_NO_THROW(store.flushRun(b));
+    EXPECT_THROW(store.flush(), Error);
+    EXPECT_NO_THROW(store.flushRun(a));
+    EXPECT_NO_THROW(store.flush());
+}
+
+TEST(RunStoreTest, DiscardMetricsAfterRemovesLaterEpochsAndTheirSteps) {
+    TempDir dir;
+    RunStore store(dir.file("runs.sqlite"));
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("restart")), {makeRun("ce", 1), makeRun("ce", 2)});
+    for (std::int64_t id : ids) {
+        for (int epoch = 1; epoch <= 3; ++epoch) {
+            store.appendEpoch(id, epoch, {{"val", "acc", 0.1 * epoch}, {"train", "loss", 1.0 / epoch}});
+            store.appendSteps({{id, 2 * epoch - 1, epoch, "train_loss", 1.0}, {id, 2 * epoch, epoch, "train_loss", 0.5}});
+        }
+    }
+    store.flush();
+    store.discardMetricsAfter(ids[0], 1);
+    auto epochs = store.epochMetrics({ids[0]});
+    ASSERT_EQ(epochs.size(), 2u);
+    for (const auto& row : epochs) EXPECT_EQ(row.epoch, 1);
+    auto steps = store.stepMetrics(ids[0]);
+    ASSERT_EQ(steps.size(), 2u);
+    for (const auto& row : steps) EXPECT_EQ(row.epoch, 1);
+    // The other run keeps everything.
+    EXPECT_EQ(store.epochMetrics({ids[1]}).size(), 6u);
+    EXPECT_EQ(store.stepMetrics(ids[1]).size(), 6u);
+    // 0: a restart from scratch keeps nothing.
+    store.discardMetricsAfter(ids[0], 0);
+    EXPECT_TRUE(store.epochMetrics({ids[0]}).empty());
+    EXPECT_TRUE(store.stepMetrics(ids[0]).empty());
+    EXPECT_EQ(store.epochMetrics({ids[1]}).size(), 6u);
+}
+
 TEST(RunStoreTest, ReopeningKeepsData) {
     TempDir dir;
     const std::string path = dir.file("runs.sqlite");
@@ -876,7 +1051,7 @@ TEST(RunStoreTest, ReopeningKeepsData) {
         // No flush: the destructor must drain the queue.
     }
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 1);
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     ASSERT_EQ(store.experiments().size(), 1u);
     EXPECT_EQ(store.experiments()[0].name, "keep");
     const auto runs = store.runs();
@@ -917,16 +1092,57 @@ TEST(RunStoreTest, ForeignMetaTableIsRefusedUnchanged) {
 
 TEST(RunStoreTest, NewerSchemaIsRefusedUnchanged) {
     TempDir dir;
-    const std::string path = dir.file("future.sqlite");
-    execSql(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT); "
-                  "INSERT INTO meta VALUES('application', 'losslab'); "
-                  "INSERT INTO meta VALUES('schema_version', '99');");
-    const std::string before = readBytes(path);
-    const std::string message = openError(path);
-    EXPECT_TRUE(contains(message, path)) << message;
-    EXPECT_TRUE(contains(message, "schema version 99")) << message;
-    EXPECT_TRUE(contains(message, "upgrade LossLab")) << message;
-    EXPECT_EQ(readBytes(path), before);
+    // The next version and a far one.
+    for (const int version : {kSchemaVersion + 1, 99}) {
+        const std::string path = dir.file("future" + std::to_string(version) + ".sqlite");
+        execSql(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT); "
+                      "INSERT INTO meta VALUES('application', 'losslab'); "
+                      "INSERT INTO meta VALUES('schema_version', '" + std::to_string(version) + "');");
+        const std::string before = readBytes(path);
+        const std::string message = openError(path);
+        EXPECT_TRUE(contains(message, path)) << message;
+        EXPECT_TRUE(contains(message, "schema version " + std::to_string(version))) << message;
+        EXPECT_TRUE(contains(message, "upgrade LossLab")) << message;
+        EXPECT_EQ(readBytes(path), before);
+        EXPECT_FALSE(fs::exists(path + "-wal"));
+    }
+}
+
+TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
+    TempDir dir;
+    const std::string path = dir.file("v1.sqlite");
+    std::vector<std::int64_t> ids;
+    {
+        RunStore store(path);
+        const std::int64_t e = store.addExperiment(makeExperiment("old"));
+        ids = store.addRuns(e, {makeRun("ce", 1), makeRun("ce", 2), makeRun("ce", 3)});
+        store.appendEpoch(ids[0], 1, {{"val", "acc", 0.75}});
+        store.finishRun(ids[0], RunStatus::Completed, 1, 1, 2.0, "");
+        store.markStarted(ids[1], "cpu", 0);
+        store.markStarted(ids[2], "cpu", 0);
+        store.flush();
+    }
+    // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time or boot id.
+    execSql(path, "ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id; "
+                  "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
+    execSql(path, "UPDATE runs SET pid = " + std::to_string(deadPid()) + " WHERE id = " + std::to_string(ids[2]));
+    ASSERT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'pid_start'"), "0");
+
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 2);
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "2");
+    EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'boot_id'"), "1");
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].status, RunStatus::Completed);
+    EXPECT_DOUBLE_EQ(runs[0].valAcc, 0.75);
+    // Old rows have only a pid to go by: this live process's run is running, the dead one's not.
+    EXPECT_EQ(runs[1].status, RunStatus::Running);
+    EXPECT_EQ(runs[2].status, RunStatus::Interrupted);
+    // New writes fill the new columns.
+    store.markStarted(ids[1], "cpu", 0);
+    store.flush();
+    EXPECT_FALSE(queryText(path, "SELECT pid_start FROM runs WHERE id = " + std::to_string(ids[1])).empty());
 }
 
 TEST(RunStoreTest, TextFileIsRefusedUnchanged) {
@@ -949,7 +1165,7 @@ TEST(RunStoreTest, EmptyFileBecomesADatabase) {
     const std::string path = dir.file("empty.sqlite");
     std::ofstream(path).close();
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 1);
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
 }
 
 TEST(RunStoreTest, FolderUnderARegularFileIsRefused) {

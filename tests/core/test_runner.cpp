@@ -1,10 +1,15 @@
 // RunQueue end to end on the synthetic task: dependency order, determinism, divergence,
 // cancellation, and input errors that must leave the database untouched.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <utility>
 
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
@@ -295,4 +300,108 @@ TEST_F(RunnerTest, DamagedCheckpointMakesTheResumedRunStartOverWithTheSameResult
         EXPECT_EQ(store.runs(a).front().testAcc, store.runs(b).front().testAcc);
         EXPECT_EQ(store.runs(a).front().epochs, store.runs(b).front().epochs);
     }
+}
+
+TEST_F(RunnerTest, ObserverThatThrowsOnFinishedLeavesTheRunsEndAsRecorded) {
+    RunStore store(dbPath());
+    RunQueue queue(store, m_registry);
+    std::atomic<int> thrown{0};
+    queue.addObserver([&thrown](const RunEvent& e) {
+        // Once: an end recorded twice would call it again, and a second throw would leave
+        // the worker thread on the old code.
+        if (e.kind == RunEvent::Kind::Finished && thrown++ == 0) throw std::runtime_error("observer broke");
+    });
+    auto recorder = std::make_shared<Recorder>();
+    queue.addObserver([recorder](const RunEvent& e) { (*recorder)(e); });
+    queue.start(spec(kPaired, {{"seeds", "[1]"}, {"protocols", "[early_stopping]"}, {"train.max_epochs", "2"}}));
+    const RunQueueResult result = queue.wait();
+    ASSERT_EQ(result.runIds.size(), 2u);
+    EXPECT_EQ(result.completed, 2);
+    EXPECT_EQ(result.failed, 0);
+    for (const auto& r : store.runs()) {
+        EXPECT_EQ(r.status, RunStatus::Completed) << "run " << r.id;
+        EXPECT_TRUE(r.error.empty()) << r.error;
+    }
+    // Each end was announced once, and observers after the failing one still saw it.
+    int finished = 0;
+    for (const auto& e : recorder->events) finished += e.kind == RunEvent::Kind::Finished;
+    EXPECT_EQ(finished, 2);
+}
+
+TEST_F(RunnerTest, FailedWriteFailsOnlyTheRunItBelongsTo) {
+    RunStore store(dbPath());
+    // A fresh database numbers the runs 1, 2: only run 1's epoch rows are refused.
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(dbPath().c_str(), &db), SQLITE_OK);
+        const int rc = sqlite3_exec(db,
+                                    "CREATE TRIGGER refuse_run_1 BEFORE INSERT ON epoch_metrics WHEN NEW.run_id = 1 "
+                                    "BEGIN SELECT RAISE(ABORT, 'run 1 refused by the test'); END;",
+                                    nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        ASSERT_EQ(rc, SQLITE_OK);
+    }
+    RunQueue queue(store, m_registry);
+    queue.start(spec(kPaired, {{"seeds", "[1]"}, {"protocols", "[early_stopping]"}, {"train.max_epochs", "2"}}));
+    const RunQueueResult result = queue.wait();
+    ASSERT_EQ(result.runIds, (std::vector<std::int64_t>{1, 2}));
+    EXPECT_EQ(result.failed, 1);
+    EXPECT_EQ(result.completed, 1);
+    EXPECT_EQ(result.cancelled, 0);
+    EXPECT_TRUE(result.storeFailure.empty()) << result.storeFailure;
+    EXPECT_TRUE(store.writeFailure().empty()) << store.writeFailure();
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[0].status, RunStatus::Failed);
+    EXPECT_NE(runs[0].error.find("run 1 refused by the test"), std::string::npos) << runs[0].error;
+    EXPECT_EQ(runs[1].status, RunStatus::Completed) << runs[1].error;
+    EXPECT_TRUE(runs[1].error.empty()) << runs[1].error;
+}
+
+TEST_F(RunnerTest, RestartAfterADamagedCheckpointLeavesNoStaleLaterEpochs) {
+    const char* kOneCeRun = R"(
+name: one
+task: toy/blobs
+device: cpu
+losses: [ce]
+protocols: [early_stopping]
+seeds: [2]
+train:
+  max_epochs: 6
+  patience: 50
+)";
+    RunStore store(dbPath());
+    std::vector<std::int64_t> ids;
+    {
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 3) queue.cancelAll();
+        });
+        queue.start(spec(kOneCeRun));
+        ids = queue.wait().runIds;
+    }
+    ASSERT_EQ(ids.size(), 1u);
+    auto lastEpochs = [&] {
+        int epoch = 0, stepEpoch = 0;
+        for (const auto& row : store.epochMetrics({ids[0]})) epoch = std::max(epoch, row.epoch);
+        for (const auto& row : store.stepMetrics(ids[0])) stepEpoch = std::max(stepEpoch, row.epoch);
+        return std::make_pair(epoch, stepEpoch);
+    };
+    ASSERT_EQ(lastEpochs().first, 3);
+    const fs::path checkpoint = m_dir / "runs-checkpoints" / ("run-" + std::to_string(ids[0]) + ".resume.pt");
+    ASSERT_TRUE(fs::exists(checkpoint));
+    fs::resize_file(checkpoint, 100); // truncated: the resumed run starts over
+    {
+        RunQueue queue(store, m_registry);
+        // The restart is cancelled again, after its first epoch.
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 1) queue.cancelAll();
+        });
+        queue.resume(ids);
+        EXPECT_EQ(queue.wait().cancelled, 1);
+    }
+    RunFilter one;
+    one.runIds = ids;
+    EXPECT_EQ(store.runs(one).front().epochs, 1);
+    EXPECT_EQ(lastEpochs(), std::make_pair(1, 1)) << "epochs 2 and 3 of the first attempt must be gone";
 }

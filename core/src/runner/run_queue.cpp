@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -79,6 +80,7 @@ struct PlannedRun {
     int knownTarget = 0;  // resumed same_epochs_as_ce run whose CE run finished earlier
     bool resume = false;  // continue from its resume checkpoint
     bool taken = false;
+    bool finished = false; // its end is recorded: once, whatever happens after
     std::unique_ptr<std::atomic<bool>> cancel = std::make_unique<std::atomic<bool>>(false);
 };
 } // namespace
@@ -93,12 +95,27 @@ struct RunQueue::Impl {
     std::mutex mutex;
     std::condition_variable changed;
     std::atomic<bool> cancelAll{false};
+    std::atomic<bool> observerFailed{false};
     RunQueueResult result;
 
     Impl(RunStore& s, const TaskRegistry& t, RunQueueOptions o) : store(s), tasks(t), options(std::move(o)) {}
 
+    // An observer only watches: its exception changes nothing about the run, and later
+    // observers still see the event. The first failure is logged; a failing observer would
+    // otherwise flood the terminal once per step.
     void notify(const RunEvent& e) {
-        for (const auto& o : observers) o(e);
+        for (const auto& o : observers) {
+            try {
+                o(e);
+            } catch (const std::exception& error) {
+                if (!observerFailed.exchange(true))
+                    std::cerr << "losslab: a run observer failed (run #" << e.runId << "): " << error.what()
+                              << "; the runs go on\n";
+            } catch (...) {
+                if (!observerFailed.exchange(true))
+                    std::cerr << "losslab: a run observer failed (run #" << e.runId << "); the runs go on\n";
+            }
+        }
     }
 
     // The next run whose dependency has finished; nullptr when none is left to take.
@@ -117,8 +134,20 @@ struct RunQueue::Impl {
         return nullptr;
     }
 
+    // Records the run's end: stored, counted and announced once. A later call for the same
+    // run (a worker's catch-all after the end was recorded) changes nothing.
     void finish(PlannedRun& run, RunStatus status, int epochs, int bestEpoch, double wall, const std::string& error) {
-        store.finishRun(run.id, status, epochs, bestEpoch, wall, error);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (run.finished) return;
+            run.finished = true;
+        }
+        try {
+            store.finishRun(run.id, status, epochs, bestEpoch, wall, error);
+        } catch (const std::exception& e) {
+            // Still counted and marked final below, or runs that depend on it would wait forever.
+            std::cerr << "losslab: run #" << run.id << ": cannot store its end: " << e.what() << "\n";
+        }
         {
             std::lock_guard<std::mutex> lock(mutex);
             run.status = status;
@@ -197,7 +226,17 @@ struct RunQueue::Impl {
         ctx.resumePath = store.resumePathFor(run.id);
         ctx.resume = run.resume && std::filesystem::exists(ctx.resumePath);
         const auto task = tasks.require(run.spec.taskId);
-        const RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
+        RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
+        try {
+            // This run's own writes: one that failed means its record is incomplete. Other
+            // runs' failed writes are theirs to report.
+            store.flushRun(run.id);
+        } catch (const Error& e) {
+            if (outcome.status != RunStatus::Failed) {
+                outcome.status = RunStatus::Failed;
+                outcome.error = e.what();
+            }
+        }
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
         storeFailed();
     }
@@ -225,7 +264,7 @@ struct RunQueue::Impl {
             try {
                 execute(*run, deviceName);
             } catch (const std::exception& e) {
-                // A store or observer failure must not take the worker (and the process) down.
+                // A store failure must not take the worker (and the process) down.
                 finish(*run, RunStatus::Failed, 0, 0, 0.0, std::string("internal error: ") + e.what());
             }
         }

@@ -41,17 +41,17 @@ std::string utcNow() {
     return text;
 }
 
-std::string thisHost() {
-    char name[256] = {};
-    if (gethostname(name, sizeof name - 1) != 0) return "localhost";
-    return name;
-}
-
-// True only when the OS says the process does not exist: EPERM means it exists but belongs
-// to someone else, which must not be mistaken for an orphan.
-bool processIsGone(std::int64_t pid) {
-    if (pid > std::numeric_limits<pid_t>::max()) return true;
-    return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+// Binds this process as a run's recorder to four consecutive parameters from `first` on,
+// in the order of Internal::kRecorderColumns.
+void bindRecorder(Statement& statement, int first, const Internal::RecorderProcess& self) {
+    statement.bindInt64(first, self.pid.value_or(0));
+    statement.bindText(first + 1, self.host);
+    if (self.startTicks) {
+        statement.bindInt64(first + 2, *self.startTicks);
+    } else {
+        statement.bindNull(first + 2);
+    }
+    statement.bindTextOrNull(first + 3, self.bootId);
 }
 
 // The message of the exception being handled. Only messages cross to the waiting thread,
@@ -67,7 +67,29 @@ std::string currentMessage() {
     }
 }
 
-// For fire-and-forget updates: a missing run is reported by the next flush().
+// SQLite failures that say the file cannot take writes at all (as opposed to a write that is
+// refused for what it asks, such as a constraint): after one, every later write fails too.
+bool isStorageFailure(int code) {
+    switch (code) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// For fire-and-forget updates: a missing run is reported by the next flush() and by the
+// run's flushRun().
 void requireChanged(Database& db, std::int64_t runId, const char* what) {
     if (db.changes() == 0) {
         throw Error(db.path() + ": cannot " + what + " run " + std::to_string(runId) +
@@ -98,18 +120,48 @@ void RunStore::Impl::push(Task task) {
     m_queueNotEmpty.notify_one();
 }
 
-void RunStore::Impl::recordAsyncError(const std::string& message) {
+void RunStore::Impl::recordAsyncError(std::int64_t runId, const std::string& message, bool storeWide) {
     std::lock_guard<std::mutex> lock(m_errorMutex);
-    if (m_firstFailure.empty()) m_firstFailure = message;
-    if (!m_pendingError.empty()) return;
-    m_pendingError = message;
-    // Once per flush period: a failing loop must not flood the terminal.
-    std::cerr << "losslab: a write to the run database failed: " << message << '\n';
+    if (storeWide && m_firstFailure.empty()) m_firstFailure = message;
+    for (const auto& pending : m_pendingErrors) {
+        if (pending.first == runId) return;
+    }
+    m_pendingErrors.emplace_back(runId, message);
+    // Once per run and flush period: a failing loop must not flood the terminal.
+    std::cerr << "losslab: a write to the run database failed"
+              << (runId == kNoRun ? std::string() : " (run " + std::to_string(runId) + ")") << ": " << message
+              << '\n';
 }
 
-std::string RunStore::Impl::takePendingError() {
+std::string RunStore::Impl::takePendingErrors() {
     std::lock_guard<std::mutex> lock(m_errorMutex);
-    return std::exchange(m_pendingError, std::string());
+    std::string first = m_pendingErrors.empty() ? std::string() : m_pendingErrors.front().second;
+    m_pendingErrors.clear();
+    return first;
+}
+
+std::string RunStore::Impl::takePendingError(std::int64_t runId) {
+    std::lock_guard<std::mutex> lock(m_errorMutex);
+    for (auto it = m_pendingErrors.begin(); it != m_pendingErrors.end(); ++it) {
+        if (it->first != runId) continue;
+        std::string message = std::move(it->second);
+        m_pendingErrors.erase(it);
+        return message;
+    }
+    return {};
+}
+
+std::optional<std::string> RunStore::Impl::waitForQueued(
+    std::function<std::optional<std::string>(const std::optional<std::string>& markerError)> collect) {
+    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+    std::future<std::optional<std::string>> done = promise->get_future();
+    // The marker's callback runs after every earlier task has finished (and recorded its
+    // failure), so what it collects covers exactly the writes queued before this call.
+    push(Task{[](Database&) {},
+              [promise, collect = std::move(collect)](const std::optional<std::string>& error) {
+                  promise->set_value(collect(error));
+              }});
+    return done.get();
 }
 
 void RunStore::Impl::writerLoop() {
@@ -128,7 +180,7 @@ void RunStore::Impl::writerLoop() {
             runBatch(batch);
         } catch (...) {
             // The thread must outlive any one batch, or every later write would hang.
-            recordAsyncError(currentMessage());
+            recordAsyncError(kNoRun, currentMessage(), true);
         }
     }
 }
@@ -137,6 +189,7 @@ void RunStore::Impl::writerLoop() {
 // a savepoint per task keeps one failing task from undoing the others.
 void RunStore::Impl::runBatch(std::vector<Task>& batch) {
     std::vector<std::optional<std::string>> outcomes(batch.size());
+    std::vector<bool> storeWide(batch.size(), false);
     std::optional<std::string> batchError;
     try {
         m_writeDb.exec("BEGIN IMMEDIATE");
@@ -145,11 +198,13 @@ void RunStore::Impl::runBatch(std::vector<Task>& batch) {
     }
     for (std::size_t i = 0; i < batch.size() && !batchError; ++i) {
         try {
+            m_writeDb.clearLastFailure();
             m_writeDb.exec("SAVEPOINT task");
             batch[i].work(m_writeDb);
             m_writeDb.exec("RELEASE task");
         } catch (...) {
             outcomes[i] = currentMessage();
+            storeWide[i] = isStorageFailure(m_writeDb.lastFailureCode());
             if (sqlite3_get_autocommit(m_writeDb.handle())) {
                 // SQLite rolled the whole transaction back (disk full, I/O error): the
                 // earlier tasks are lost as well, and later ones must not run unbatched.
@@ -175,15 +230,15 @@ void RunStore::Impl::runBatch(std::vector<Task>& batch) {
         if (batch[i].done) {
             batch[i].done(outcome);
         } else if (outcome) {
-            recordAsyncError(*outcome);
+            // A lost transaction lost every write in it: each is charged to its own run.
+            recordAsyncError(batch[i].runId, *outcome, batchError.has_value() || storeWide[i]);
         }
     }
 }
 
 RunStore::RunStore(const std::string& path) : m_impl(std::make_unique<Impl>()) {
     m_impl->m_path = path;
-    m_impl->m_host = thisHost();
-    m_impl->m_pid = static_cast<std::int64_t>(getpid());
+    m_impl->m_self = Internal::currentProcess();
     m_impl->m_writeDb = Internal::openWriteConnection(path);
     // Opened only now: the writer has created the schema the reader relies on.
     m_impl->m_readDb = Internal::openReadConnection(path);
@@ -259,10 +314,9 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
     const std::string now = utcNow();
     // Queued runs carry the process that will run them, so that runs a dead process left
     // queued are found too (markOrphansInterrupted).
-    const std::int64_t pid = m_impl->m_pid;
-    const std::string host = m_impl->m_host;
+    const Internal::RecorderProcess self = m_impl->m_self;
     return m_impl->call<std::vector<std::int64_t>>(
-        [experimentId, runs, now, pid, host](Database& db, std::vector<std::int64_t>& ids) {
+        [experimentId, runs, now, self](Database& db, std::vector<std::int64_t>& ids) {
             Statement experiment(db, "SELECT 1 FROM experiments WHERE id = ?");
             experiment.bindInt64(1, experimentId);
             if (!experiment.step()) {
@@ -274,8 +328,9 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
                 db,
                 "INSERT INTO runs(experiment_id, task, loss_name, loss, k, M, lr, protocol, seed, "
                 "device, status, epochs, best_epoch, target_epochs, spec_yaml, error, created_at, "
-                "started_at, finished_at, wall_seconds, checkpoint_path, tags, notes, pid, host) "
-                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "started_at, finished_at, wall_seconds, checkpoint_path, tags, notes, " +
+                    std::string(Internal::kRecorderColumns) +
+                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             ids.clear();
             ids.reserve(runs.size());
             for (const RunRecord& run : runs) {
@@ -303,8 +358,7 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
                 insert.bindTextOrNull(21, run.checkpointPath);
                 insert.bindTextOrNull(22, run.tags);
                 insert.bindTextOrNull(23, run.notes);
-                insert.bindInt64(24, pid);
-                insert.bindText(25, host);
+                bindRecorder(insert, 24, self);
                 insert.run();
                 ids.push_back(db.lastInsertId());
             }
@@ -321,22 +375,20 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
 
 void RunStore::markStarted(std::int64_t runId, const std::string& device, int targetEpochs) {
     const std::string now = utcNow();
-    const std::int64_t pid = m_impl->m_pid;
-    const std::string host = m_impl->m_host;
-    m_impl->pushWrite([=](Database& db) {
+    const Internal::RecorderProcess self = m_impl->m_self;
+    m_impl->pushWrite(runId, [=](Database& db) {
         // A resumed run is running again: the end time and error of its last attempt no
         // longer describe it.
         Statement update(db,
                          "UPDATE runs SET status = ?, device = ?, target_epochs = ?, "
-                         "started_at = ?, finished_at = NULL, error = NULL, pid = ?, host = ? "
-                         "WHERE id = ?");
+                         "started_at = ?, finished_at = NULL, error = NULL, pid = ?, host = ?, "
+                         "pid_start = ?, boot_id = ? WHERE id = ?");
         update.bindText(1, runStatusName(RunStatus::Running));
         update.bindTextOrNull(2, device);
         update.bindInt64(3, targetEpochs);
         update.bindText(4, now);
-        update.bindInt64(5, pid);
-        update.bindText(6, host);
-        update.bindInt64(7, runId);
+        bindRecorder(update, 5, self);
+        update.bindInt64(9, runId);
         update.run();
         requireChanged(db, runId, "start");
     });
@@ -344,7 +396,7 @@ void RunStore::markStarted(std::int64_t runId, const std::string& device, int ta
 
 void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics) {
     if (metrics.empty()) return;
-    m_impl->pushWrite([runId, epoch, metrics](Database& db) {
+    m_impl->pushWrite(runId, [runId, epoch, metrics](Database& db) {
         // REPLACE: an epoch written again after a resume overwrites instead of duplicating.
         Statement insert(db,
                          "INSERT OR REPLACE INTO epoch_metrics(run_id, epoch, split, metric, "
@@ -362,27 +414,34 @@ void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<Metr
 }
 
 void RunStore::appendSteps(const std::vector<StepMetricRow>& rows) {
-    if (rows.empty()) return;
-    m_impl->pushWrite([rows](Database& db) {
-        Statement insert(db,
-                         "INSERT OR REPLACE INTO step_metrics(run_id, step, epoch, metric, value) "
-                         "VALUES(?, ?, ?, ?, ?)");
-        for (const StepMetricRow& row : rows) {
-            insert.reset();
-            insert.bindInt64(1, row.runId);
-            insert.bindInt64(2, row.step);
-            insert.bindInt64(3, row.epoch);
-            insert.bindText(4, row.metric);
-            insert.bindDouble(5, row.value);
-            insert.run();
-        }
-    });
+    // One write per run, so that a failure is charged to the run whose rows failed.
+    for (std::size_t begin = 0; begin < rows.size();) {
+        std::size_t end = begin + 1;
+        while (end < rows.size() && rows[end].runId == rows[begin].runId) ++end;
+        std::vector<StepMetricRow> ofRun(rows.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         rows.begin() + static_cast<std::ptrdiff_t>(end));
+        m_impl->pushWrite(rows[begin].runId, [ofRun = std::move(ofRun)](Database& db) {
+            Statement insert(db,
+                             "INSERT OR REPLACE INTO step_metrics(run_id, step, epoch, metric, value) "
+                             "VALUES(?, ?, ?, ?, ?)");
+            for (const StepMetricRow& row : ofRun) {
+                insert.reset();
+                insert.bindInt64(1, row.runId);
+                insert.bindInt64(2, row.step);
+                insert.bindInt64(3, row.epoch);
+                insert.bindText(4, row.metric);
+                insert.bindDouble(5, row.value);
+                insert.run();
+            }
+        });
+        begin = end;
+    }
 }
 
 void RunStore::finishRun(std::int64_t runId, RunStatus status, int epochs, int bestEpoch,
                          double wallSeconds, const std::string& error) {
     const std::string now = utcNow();
-    m_impl->pushWrite([=](Database& db) {
+    m_impl->pushWrite(runId, [=](Database& db) {
         Statement update(db,
                          "UPDATE runs SET status = ?, epochs = ?, best_epoch = ?, "
                          "wall_seconds = ?, error = ?, finished_at = ? WHERE id = ?");
@@ -399,7 +458,7 @@ void RunStore::finishRun(std::int64_t runId, RunStatus status, int epochs, int b
 }
 
 void RunStore::setCheckpoint(std::int64_t runId, const std::string& path) {
-    m_impl->pushWrite([=](Database& db) {
+    m_impl->pushWrite(runId, [=](Database& db) {
         Statement update(db, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
         update.bindTextOrNull(1, path);
         update.bindInt64(2, runId);
@@ -409,7 +468,7 @@ void RunStore::setCheckpoint(std::int64_t runId, const std::string& path) {
 }
 
 void RunStore::setTargetEpochs(std::int64_t runId, int targetEpochs) {
-    m_impl->pushWrite([=](Database& db) {
+    m_impl->pushWrite(runId, [=](Database& db) {
         Statement update(db, "UPDATE runs SET target_epochs = ? WHERE id = ?");
         update.bindInt64(1, targetEpochs);
         update.bindInt64(2, runId);
@@ -418,19 +477,29 @@ void RunStore::setTargetEpochs(std::int64_t runId, int targetEpochs) {
     });
 }
 
+void RunStore::discardMetricsAfter(std::int64_t runId, int epoch) {
+    m_impl->call<bool>([runId, epoch](Database& db, bool&) {
+        for (const char* table : {"epoch_metrics", "step_metrics"}) {
+            Statement remove(db, std::string("DELETE FROM ") + table + " WHERE run_id = ? AND epoch > ?");
+            remove.bindInt64(1, runId);
+            remove.bindInt64(2, epoch);
+            remove.run();
+        }
+    });
+}
+
 int RunStore::markOrphansInterrupted() {
-    const std::string host = m_impl->m_host;
-    return m_impl->call<int>([host](Database& db, int& count) {
+    const Internal::RecorderProcess self = m_impl->m_self;
+    return m_impl->call<int>([self](Database& db, int& count) {
         std::vector<std::int64_t> orphans;
         // Running or still queued: both were owned by a process; when it is gone they will
-        // never finish on their own.
-        Statement running(db, "SELECT id, pid, host FROM runs WHERE status IN (?, ?)");
+        // never finish on their own. The rule is the one reads apply (Internal::recorderIsGone).
+        Statement running(db, std::string("SELECT id, ") + Internal::kRecorderColumns +
+                                  " FROM runs WHERE status IN (?, ?)");
         running.bindText(1, runStatusName(RunStatus::Running));
         running.bindText(2, runStatusName(RunStatus::Queued));
         while (running.step()) {
-            // pid 0 or below would make kill() signal a process group, not test one process.
-            const bool noPid = running.isNull(1) || running.int64(1) <= 0;
-            if (noPid || (running.text(2) == host && processIsGone(running.int64(1)))) {
+            if (Internal::recorderIsGone(Internal::readRecorder(running, 1), self)) {
                 orphans.push_back(running.int64(0));
             }
         }
@@ -467,7 +536,7 @@ std::string normalizeTags(const std::string& tags) {
 
 void RunStore::setRunTags(std::int64_t runId, const std::string& tags) {
     const std::string normalized = normalizeTags(tags);
-    m_impl->pushWrite([=](Database& db) {
+    m_impl->pushWrite(Impl::kNoRun, [=](Database& db) {
         Statement update(db, "UPDATE runs SET tags = ? WHERE id = ?");
         update.bindTextOrNull(1, normalized);
         update.bindInt64(2, runId);
@@ -476,7 +545,7 @@ void RunStore::setRunTags(std::int64_t runId, const std::string& tags) {
 }
 
 void RunStore::setRunNotes(std::int64_t runId, const std::string& notes) {
-    m_impl->pushWrite([=](Database& db) {
+    m_impl->pushWrite(Impl::kNoRun, [=](Database& db) {
         Statement update(db, "UPDATE runs SET notes = ? WHERE id = ?");
         update.bindTextOrNull(1, notes);
         update.bindInt64(2, runId);
@@ -490,13 +559,17 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
         std::vector<std::string> checkpoints;
     };
     auto resumeFile = [this](std::int64_t id) { return resumePathFor(id); };
-    Deleted deleted = m_impl->call<Deleted>([runIds, resumeFile](Database& db, Deleted& out) {
-        Statement find(db, "SELECT status, checkpoint_path FROM runs WHERE id = ?");
+    const Internal::RecorderProcess self = m_impl->m_self;
+    Deleted deleted = m_impl->call<Deleted>([runIds, resumeFile, self](Database& db, Deleted& out) {
+        Statement find(db, std::string("SELECT status, checkpoint_path, ") + Internal::kRecorderColumns +
+                               " FROM runs WHERE id = ?");
         for (std::int64_t id : runIds) {
             find.reset();
             find.bindInt64(1, id);
             if (!find.step()) throw Error("cannot delete run " + std::to_string(id) + ": there is no such run");
-            const RunStatus status = parseRunStatus(find.text(0));
+            // A run left running by a process that is gone is interrupted, as every read shows it.
+            const RunStatus status = Internal::effectiveStatus(parseRunStatus(find.text(0)),
+                                                               Internal::readRecorder(find, 2), self);
             if (!isFinal(status)) {
                 throw Error("cannot delete run " + std::to_string(id) + ": it is " +
                             runStatusName(status) + "; cancel it first");
@@ -524,21 +597,26 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
 
 void RunStore::flush() {
     Impl* impl = m_impl.get();
-    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
-    std::future<std::optional<std::string>> done = promise->get_future();
-    // The marker's callback runs after every earlier task has finished, so the pending
-    // error it collects covers exactly the writes queued before this call.
-    impl->push(Impl::Task{[](Database&) {},
-                          [impl, promise](const std::optional<std::string>& error) {
-                              const std::string pending = impl->takePendingError();
-                              if (!pending.empty()) {
-                                  promise->set_value(
-                                      "a queued write to the run database failed: " + pending);
-                              } else {
-                                  promise->set_value(error);
-                              }
-                          }});
-    if (const std::optional<std::string> error = done.get()) throw Error(*error);
+    const std::optional<std::string> error =
+        impl->waitForQueued([impl](const std::optional<std::string>& markerError) -> std::optional<std::string> {
+            const std::string pending = impl->takePendingErrors();
+            if (!pending.empty()) return "a queued write to the run database failed: " + pending;
+            return markerError;
+        });
+    if (error) throw Error(*error);
+}
+
+void RunStore::flushRun(std::int64_t runId) {
+    Impl* impl = m_impl.get();
+    // The marker's own batch failing says nothing about this run: its writes came earlier
+    // and recorded their own outcome.
+    const std::optional<std::string> error =
+        impl->waitForQueued([impl, runId](const std::optional<std::string>&) -> std::optional<std::string> {
+            const std::string pending = impl->takePendingError(runId);
+            if (pending.empty()) return std::nullopt;
+            return "a write of run " + std::to_string(runId) + " to the run database failed: " + pending;
+        });
+    if (error) throw Error(*error);
 }
 
 } // namespace losslab

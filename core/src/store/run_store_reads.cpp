@@ -1,5 +1,6 @@
 // RunStore's reads. All go through the read connection under m_readMutex, so they never
 // wait for the writer thread; WAL lets them run while it commits.
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -113,6 +114,7 @@ RunRecord RunStore::Impl::readRun(const Statement& row) const {
     run.notes = row.text(25);
     run.valAcc = row.real(26);
     run.testAcc = row.real(27);
+    run.status = Internal::effectiveStatus(run.status, Internal::readRecorder(row, 28), m_self);
     return run;
 }
 
@@ -141,11 +143,21 @@ std::vector<ExperimentRecord> RunStore::experimentsNamed(const std::string& name
 
 std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
     // Validates the name before any query, so a typo reports the valid names.
-    const std::string status =
-        filter.status.empty() ? std::string() : runStatusName(parseRunStatus(filter.status));
+    std::optional<RunStatus> wantedStatus;
+    if (!filter.status.empty()) wantedStatus = parseRunStatus(filter.status);
+    // The stored statuses that may read as the wanted one: an interrupted run may still be
+    // stored as queued or running. The rest of the filter is applied to the status as read.
+    std::vector<std::string> stored;
+    if (wantedStatus) {
+        stored.push_back(runStatusName(*wantedStatus));
+        if (*wantedStatus == RunStatus::Interrupted) {
+            stored.push_back(runStatusName(RunStatus::Queued));
+            stored.push_back(runStatusName(RunStatus::Running));
+        }
+    }
 
     std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
-    std::size_t budget = m_impl->variableLimit() - (status.empty() ? 0 : 1);
+    std::size_t budget = m_impl->variableLimit() - stored.size();
     const InListFilter<std::string> names(filter.experiments, "e.name", budget);
     const InListFilter<std::int64_t> ids(filter.runIds, "r.id", budget);
     const InListFilter<std::int64_t> experimentIds(filter.experimentIds, "r.experiment_id", budget);
@@ -154,7 +166,8 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
         "SELECT r.id, r.experiment_id, e.name, r.task, r.loss_name, r.loss, r.k, r.M, r.lr, "
         "r.protocol, r.seed, r.device, r.status, r.epochs, r.best_epoch, r.target_epochs, "
         "r.depends_on, r.spec_yaml, r.error, r.created_at, r.started_at, r.finished_at, "
-        "r.wall_seconds, r.checkpoint_path, r.tags, r.notes, va.value, ta.value "
+        "r.wall_seconds, r.checkpoint_path, r.tags, r.notes, va.value, ta.value, "
+        "r.pid, r.host, r.pid_start, r.boot_id "
         "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
         "LEFT JOIN epoch_metrics va ON va.run_id = r.id AND va.epoch = r.best_epoch "
         "AND va.split = 'val' AND va.metric = 'acc' "
@@ -164,7 +177,7 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
     names.appendSql(sql);
     ids.appendSql(sql);
     experimentIds.appendSql(sql);
-    if (!status.empty()) sql += " AND r.status = ?";
+    if (!stored.empty()) sql += " AND r.status IN (" + placeholders(stored.size()) + ")";
     sql += " ORDER BY r.id";
 
     Statement select(m_impl->m_readDb, sql);
@@ -172,11 +185,12 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
     names.bind(select, index);
     ids.bind(select, index);
     experimentIds.bind(select, index);
-    if (!status.empty()) select.bindText(index++, status);
+    for (const std::string& name : stored) select.bindText(index++, name);
 
     std::vector<RunRecord> result;
     while (select.step()) {
         RunRecord run = m_impl->readRun(select);
+        if (wantedStatus && run.status != *wantedStatus) continue;
         if (names.accepts(run.experiment) && ids.accepts(run.id) && experimentIds.accepts(run.experimentId)) {
             result.push_back(std::move(run));
         }

@@ -38,6 +38,8 @@ public:
     // Primary result code (SQLITE_NOTADB, ...) of the last failure thrown by this object
     // or its statements; lets callers word special cases without parsing messages.
     int lastFailureCode() const { return m_lastFailureCode; }
+    // Forgets it, so that a later look tells whether the code in between failed in SQLite.
+    void clearLastFailure() { m_lastFailureCode = SQLITE_OK; }
 
     [[noreturn]] void fail(const std::string& context); // reason from sqlite3_errmsg
     [[noreturn]] void fail(const std::string& context, int code, const std::string& reason);

@@ -87,6 +87,13 @@ CREATE TABLE step_metrics(
 ) WITHOUT ROWID;
 )sql";
 
+// Who recorded a run, precisely enough to survive pid reuse and reboots: the recording
+// process's start time (clock ticks since boot, field 22 of /proc/<pid>/stat) and the boot id.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE runs ADD COLUMN pid_start INTEGER;
+ALTER TABLE runs ADD COLUMN boot_id TEXT;
+)sql";
+
 struct Migration {
     int toVersion;
     const char* sql;
@@ -96,6 +103,7 @@ struct Migration {
 // released entry, since existing files were built by it.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,

@@ -186,7 +186,7 @@ private:
         namespace fs = std::filesystem;
         // The epoch's rows must be committed before a checkpoint claims the epoch is done;
         // the other way round a crash could make a resumed run skip an epoch's metrics.
-        if (m_ctx.store) m_ctx.store->flush();
+        if (m_ctx.store) m_ctx.store->flushRun(m_ctx.runId);
         torch::serialize::OutputArchive archive;
         torch::serialize::OutputArchive model, optimizer;
         m_model->save(model);
@@ -370,8 +370,10 @@ private:
                 }
             } catch (const std::exception& e) {
                 // A damaged checkpoint: start over. The run is determined by its seed, so the
-                // epochs already stored are rewritten with the same values.
+                // epochs it trains again are rewritten with the same values; the stored ones
+                // go first, or a restart that stops earlier would keep stale later epochs.
                 std::cerr << "losslab: run #" << m_ctx.runId << ": " << e.what() << "; training it again from epoch 1\n";
+                if (m_ctx.store) m_ctx.store->discardMetricsAfter(m_ctx.runId, 0);
                 prepare();
                 out.epochs = 0;
                 rule = makeRule();

@@ -5,7 +5,10 @@
 //
 // Thread rules: construct, start(), wait() from one thread; cancel*() from any thread
 // (including a signal-watching thread). Observers are called on worker threads, in order
-// per run; they must be quick and thread-safe. Torch-free header.
+// per run; they must be quick and thread-safe. An observer's exception is logged (the first
+// one) and otherwise ignored: it never changes how a run ends. Each run's end is stored,
+// counted and announced once. A write to the store that fails for one run fails that run
+// only (as `failed`, with the database's message). Torch-free header.
 #include <atomic>
 #include <cstdint>
 #include <functional>

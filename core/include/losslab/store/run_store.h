@@ -15,7 +15,7 @@
 
 namespace losslab {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
 std::string normalizeTags(const std::string& tags);
@@ -58,9 +58,13 @@ public:
                    double wallSeconds, const std::string& error);
     void setCheckpoint(std::int64_t runId, const std::string& path);
     void setTargetEpochs(std::int64_t runId, int targetEpochs);
-    // Runs left `running` or `queued` by a process (on this host) that no longer exists
-    // become `interrupted`; `losslab-cli resume` continues them.
-    // Returns how many were changed. Waits.
+    // Deletes the run's epoch rows and step rows of epochs after `epoch` (0: all of them),
+    // for a run that trains again from an earlier point. Waits; throws Error when the
+    // delete fails.
+    void discardMetricsAfter(std::int64_t runId, int epoch);
+    // Stores `interrupted` for the runs that every read already reports so: those left
+    // `running` or `queued` by a process that is gone (see runs()). Returns how many were
+    // changed. Waits.
     int markOrphansInterrupted();
     // Tags: comma-separated labels; normalizeTags() is applied (trimmed, empty ones and
     // repeats dropped). Notes: free text. Neither waits; a run that no longer exists is left
@@ -71,16 +75,28 @@ public:
     // naming the run, and deletes nothing, when one is unknown or still queued / running.
     // Empty experiments left behind are deleted too. Waits; returns how many runs went.
     int deleteRuns(const std::vector<std::int64_t>& runIds);
-    void flush(); // waits until everything queued so far is committed
-    // The first write that failed since the store was opened (disk full, file-size limit,
-    // I/O error), or "" while every write has succeeded. Sticky: a runner stops on it.
+    // Waits until everything queued so far is committed. Throws Error for the first queued
+    // write (of any run) that failed since the last flush() and was not yet reported by
+    // flushRun(); each failure is reported once.
+    void flush();
+    // Waits like flush(), but throws Error only when a queued write of `runId` failed (since
+    // that failure was last reported); other runs' failures stay for their own flushRun()
+    // and for flush().
+    void flushRun(std::int64_t runId);
+    // The first write that failed because the database could not take writes (disk full,
+    // file-size limit, I/O error), or "" while it could. Sticky: a runner stops on it. A
+    // write refused for its content (e.g. a run that does not exist) fails only its run.
     std::string writeFailure() const;
 
     // --- reads (own connection, one read at a time; see only committed writes) ---
     std::vector<ExperimentRecord> experiments() const; // ordered by id
     // Experiments whose name is exactly `name`, ordered by id; empty when there is none.
     std::vector<ExperimentRecord> experimentsNamed(const std::string& name) const;
-    std::vector<RunRecord> runs(const RunFilter& filter = {}) const; // by id; with valAcc/testAcc
+    // By id; with valAcc/testAcc. A run stored as `queued` or `running` whose recording
+    // process is gone (killed, crashed, rebooted; judged by pid, its start time and the boot
+    // id) reads as `interrupted`, also for `filter.status`; so does one with no process
+    // recorded. A run recorded on another host keeps its stored status: it cannot be checked.
+    std::vector<RunRecord> runs(const RunFilter& filter = {}) const;
     // Rows of `runIds` (empty = all runs), ordered by run, epoch, split, metric.
     std::vector<EpochMetricRow> epochMetrics(const std::vector<std::int64_t>& runIds) const;
     // The rows epochMetrics() would return, in the same order, restricted to `metrics`
