@@ -32,6 +32,7 @@
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
+#include "losslab/torch_compat.h"
 #include "losslab/training/optimizer_factory.h"
 
 namespace {
@@ -202,7 +203,7 @@ int main(int argc, char** argv) {
                     torch::randint(0, task->info().numClasses, {o.batch}, torch::TensorOptions().dtype(torch::kLong)).to(device);
                 const losslab::ModelInput input{features, {}};
                 auto step = [&] {
-                    optimizer->zero_grad();
+                    losslab::zeroGradients(*optimizer);
                     const torch::Tensor outputs = model->forward(input);
                     const torch::Tensor value = loss(outputs, labels);
                     value.backward();

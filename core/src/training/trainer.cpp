@@ -23,6 +23,7 @@
 #include "losslab/tasks/task.h"
 #include "losslab/training/optimizer_factory.h"
 #include "losslab/training/stopping_rule.h"
+#include "losslab/torch_compat.h"
 
 namespace losslab {
 namespace {
@@ -284,7 +285,7 @@ private:
             const TensorSplit batch = m_train.index(order.slice(0, s * batchSize, std::min(n, (s + 1) * batchSize)));
             const torch::Tensor outputs = m_model->forward(m_transform->apply(batch, true, m_augGen));
             const torch::Tensor loss = m_loss(outputs, batch.labels);
-            m_optimizer->zero_grad();
+            zeroGradients(*m_optimizer);
             loss.backward();
             if (clip > 0) torch::nn::utils::clip_grad_norm_(m_model->parameters(), clip);
             m_optimizer->step();
