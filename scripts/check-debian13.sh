@@ -4,7 +4,8 @@
 # cached outside the source tree, a clean copy of a git checkout put into it, and ./test.sh
 # run there in a chroot (as root). Prints the ctest summary; exits non-zero on any failure.
 #
-#   scripts/check-debian13.sh [--root DIR] [--rebuild] [--mirror URL] [CHECKOUT [REVISION]]
+#   scripts/check-debian13.sh [--root DIR] [--rebuild] [--mirror URL] [--after COMMAND]
+#                             [CHECKOUT [REVISION]]
 #
 # CHECKOUT   a git repository (default: the one this script lives in); REVISION (default
 #            HEAD) is exported with `git archive`: committed files only, no build folders.
@@ -15,6 +16,8 @@
 # --rebuild  delete the cached root and create a fresh one first.
 # --mirror   the Debian archive (default http://deb.debian.org/debian; security updates
 #            come from the matching debian-security).
+# --after    a bash command run in the copy inside the root once ./test.sh has passed, e.g.
+#            'scripts/install-deps.sh --bench && bench/run_step_bench.sh --quick'.
 #
 # Needs root (mmdebstrap and chroot), git and mmdebstrap (installed with apt-get when
 # missing). The log of the last run is ROOT.log next to the root folder.
@@ -27,6 +30,7 @@ rebuild=0
 mirror=http://deb.debian.org/debian
 checkout=
 revision=HEAD
+after=
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while (( $# )); do
@@ -34,6 +38,7 @@ while (( $# )); do
     --root) root=$2; shift 2 ;;
     --rebuild) rebuild=1; shift ;;
     --mirror) mirror=$2; shift 2 ;;
+    --after) after=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "check-debian13: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *)
@@ -137,8 +142,13 @@ status=$?
 install_seconds=$((SECONDS - t))
 t=$SECONDS
 (( status == 0 )) && { in_root ./test.sh; status=$?; }
-set -e
 test_seconds=$((SECONDS - t))
+if (( status == 0 )) && [[ -n $after ]]; then
+  say "--after: $after"
+  in_root "$after"
+  status=$?
+fi
+set -e
 ctest_seconds=$(sed -n 's/^Total Test time (real) = *\([0-9.]*\) sec.*/\1/p' "$log" | tail -1)
 
 echo
