@@ -33,6 +33,7 @@
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
+#include "losslab/torch_compat.h"
 #include "losslab/training/optimizer_factory.h"
 
 namespace {
@@ -205,7 +206,7 @@ int main(int argc, char** argv) {
                 input.features = features;
                 input.generator = losslab::makeGenerator(device, static_cast<std::uint64_t>(o.seed) + 1);
                 auto step = [&] {
-                    optimizer->zero_grad();
+                    losslab::zeroGradients(*optimizer);
                     const torch::Tensor outputs = model->forward(input);
                     const torch::Tensor value = loss(outputs, labels);
                     value.backward();

@@ -153,7 +153,7 @@ def main():
     labels = torch.randint(0, NUM_CLASSES, (a.batch,), dtype=torch.long).to(device)
 
     def step():
-        optimizer.zero_grad(set_to_none=False)  # what LibTorch 1.13's zero_grad() does
+        optimizer.zero_grad(set_to_none=False)  # what the engine's zeroGradients() does (torch_compat.h)
         outputs = model(features)
         value = loss_fn(outputs, labels)
         value.backward()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what LossLab needs from Debian 12's archive, and only what is missing.
+# Installs what LossLab needs from Debian's archive (Debian 12 or 13: every name below exists
+# in both), and only what is missing.
 #   scripts/install-deps.sh            build + test + run dependencies
 #   scripts/install-deps.sh --bench    also PyTorch's Python API (the benchmark's baseline)
 #   scripts/install-deps.sh --fuzz     also clang and libFuzzer (scripts/fuzz.sh)
@@ -17,7 +18,7 @@ packages=(
 for option in "$@"; do
   case "$option" in
     --bench) packages+=(python3-torch python3-numpy) ;;
-    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    --fuzz) packages+=(clang libclang-rt-dev) ;;   # libFuzzer of the release's default clang (14 on Debian 12, 19 on 13)
     --screenshots) packages+=(xvfb xauth) ;;
     *) echo "install-deps: unknown option $option (expected --bench, --fuzz or --screenshots)" >&2; exit 2 ;;
   esac

@@ -28,6 +28,7 @@
 #include "losslab/tasks/task.h"
 #include "losslab/training/optimizer_factory.h"
 #include "losslab/training/stopping_rule.h"
+#include "losslab/torch_compat.h"
 
 namespace losslab {
 namespace {
@@ -295,7 +296,7 @@ private:
             const torch::Tensor loss = m_loss(outputs, batch.labels);
             // The loss at initialisation: the first batch's, before any update.
             if (m_step == 0) m_initialLoss = loss.detach().item<double>();
-            m_optimizer->zero_grad();
+            zeroGradients(*m_optimizer);
             loss.backward();
             if (clip > 0) torch::nn::utils::clip_grad_norm_(m_model->parameters(), clip);
             m_optimizer->step();
