@@ -550,9 +550,10 @@ check_keys() {
     diff "$work/core-program.sorted" <(cut -f1 "$work/core-doc" | sort) > "$work/diff" \
         || fail "docs/experiment-keys.md, '## Core keys' differs from the keys the program accepts (< program, > docs): $(tr '\n' ' ' < "$work/diff")"
 
-    # Their defaults: a run that sets nothing stores every resolved value in runs.spec_yaml.
+    # Their defaults: an experiment that sets nothing stores every resolved value in
+    # experiments.spec_yaml (a run's own YAML has "auto" values resolved for its protocol).
     local spec key value doc_default
-    spec=$(sqlite3 "$db" "SELECT r.spec_yaml FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = 'tiny' ORDER BY r.id LIMIT 1")
+    spec=$(sqlite3 "$db" "SELECT e.spec_yaml FROM experiments e WHERE e.name = 'tiny' ORDER BY e.id LIMIT 1")
     # Sections come in block style ("data:" then "  key: value" lines) or in flow style
     # ("train: {key: value, list: [1, 2], ...}"); strings may be quoted.
     awk '
