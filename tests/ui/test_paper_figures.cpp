@@ -372,6 +372,77 @@ TEST(Figures, MetricUnitsAndNames) {
     EXPECT_DOUBLE_EQ(seedJitter(4, 5), kSeedJitterHalfWidth);
 }
 
+// ---- recipes ----------------------------------------------------------------------------
+
+namespace {
+
+// One task trained with two recipes (model.hidden [16] and [256]), analysed by analyzeRuns
+// from runs that carry their stored YAML: CE and square loss, seeds 0 and 1 each.
+LossAnalysis twoRecipeAnalysis(std::vector<RunRecord>* records = nullptr) {
+    std::vector<RunResult> runs;
+    std::int64_t id = 0;
+    for (const std::string hidden : {"[16]", "[256]"})
+        for (const std::string loss : {"ce", "square"})
+            for (std::int64_t seed = 0; seed < 2; ++seed) {
+                RunResult r;
+                r.run.id = ++id;
+                r.run.taskId = "toy/mlp";
+                r.run.lossName = loss;
+                r.run.loss = loss;
+                r.run.lr = 0.1;
+                r.run.protocol = "early_stopping";
+                r.run.seed = seed;
+                r.run.status = RunStatus::Completed;
+                r.run.specYaml = "task: toy/mlp\nseed: " + std::to_string(seed) + "\nloss: {name: " + loss +
+                                 ", loss: " + loss + ", lr: 0.1}\nprotocol: early_stopping\nmodel:\n  hidden: " +
+                                 hidden + "\n";
+                r.reported["test/acc"] = (hidden == "[16]" ? 0.8 : 0.9) + 0.01 * double(seed) + (loss == "square" ? 0.005 : 0.0);
+                if (records) records->push_back(r.run);
+                runs.push_back(r);
+            }
+    return analyzeRuns(runs, {{"toy/mlp", TaskMeta{"vision", 10}}});
+}
+
+} // namespace
+
+TEST(RecipeFigures, EachRecipeHasItsOwnSlotPanelAndCurveNamedByItsLabel) {
+    std::vector<RunRecord> records;
+    const LossAnalysis analysis = twoRecipeAnalysis(&records);
+
+    QCustomPlot fig1;
+    plotSeedDifferences(fig1, analysis, "test/acc", "early_stopping");
+    const auto ticks = tickLabels(fig1.xAxis);
+    ASSERT_EQ(ticks.size(), 2);
+    EXPECT_EQ(ticks.value(0.0), "toy/mlp (hidden [16])");
+    EXPECT_EQ(ticks.value(1.0), "toy/mlp (hidden [256])");
+    // Two seeds per slot, each difference 0.5 points: nothing paired across recipes.
+    const auto drawn = points(graph(fig1, "seeds"));
+    ASSERT_EQ(drawn.size(), 4u);
+    for (const auto& point : drawn) EXPECT_NEAR(point.second, 0.5, 1e-9);
+
+    QCustomPlot fig3;
+    plotSeedSpread(fig3, analysis, "test/acc", "early_stopping");
+    const auto rects = fig3.axisRects();
+    ASSERT_EQ(rects.size(), 2);
+    EXPECT_TRUE(rects[0]->axis(QCPAxis::atBottom)->label().endsWith("hidden [16]"))
+        << rects[0]->axis(QCPAxis::atBottom)->label().toStdString();
+    EXPECT_TRUE(rects[1]->axis(QCPAxis::atBottom)->label().endsWith("hidden [256]"))
+        << rects[1]->axis(QCPAxis::atBottom)->label().toStdString();
+    EXPECT_EQ(points(graph(fig3, "ce seeds/1")).size(), 2u);
+
+    std::vector<EpochMetricRow> rows;
+    for (const RunRecord& r : records) rows.push_back({r.id, 1, {"val", "acc", 0.5}});
+    const std::vector<CurveGroup> curves = buildCurves(records, rows, "val/acc");
+    ASSERT_EQ(curves.size(), 4u);
+    QCustomPlot fig2;
+    plotLearningCurves(fig2, curves, "");
+    QStringList names;
+    for (int i = 0; i < 4; ++i) names << graph(fig2, QString("mean/%1").arg(i))->name();
+    EXPECT_EQ(names, QStringList({"CE (hidden [16]), early stopping", "square (hidden [16]), early stopping",
+                                  "CE (hidden [256]), early stopping", "square (hidden [256]), early stopping"}));
+    EXPECT_NE(graph(fig2, "mean/0")->pen().color(), graph(fig2, "mean/2")->pen().color());
+}
+
 int main(int argc, char** argv) {
     // Also when ctest's environment is not in effect (test discovery at build time).
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");

@@ -45,13 +45,11 @@ double metricScale(const std::string& metric) { return isPercentMetric(metric) ?
 
 QString numberText(double value) { return QString::number(value, 'g', 4); }
 
-bool sameKey(const LossGroupKey& a, const LossGroupKey& b) {
-    return a.taskId == b.taskId && a.lossName == b.lossName && a.loss == b.loss && a.k == b.k && a.M == b.M &&
-           a.lr == b.lr && a.protocol == b.protocol;
-}
+bool sameKey(const LossGroupKey& a, const LossGroupKey& b) { return a == b; }
 
+// The same loss (name, k, M, lr) trained with the same recipe.
 bool sameVariant(const LossGroupKey& a, const LossGroupKey& b) {
-    return a.lossName == b.lossName && a.loss == b.loss && a.k == b.k && a.M == b.M && a.lr == b.lr;
+    return a.recipe == b.recipe && a.lossName == b.lossName && a.loss == b.loss && a.k == b.k && a.M == b.M && a.lr == b.lr;
 }
 
 QString lossText(const LossGroupKey& key) { return key.loss == "ce" ? QStringLiteral("CE") : QStringLiteral("square"); }
@@ -78,8 +76,9 @@ Qt::PenStyle protocolPenStyle(const std::string& protocol) {
     return Qt::DashDotLine;
 }
 
-// What tells `key` apart from the other variants in `others` (same loss kind): only the
-// fields that differ, e.g. "lr=0.3" or "k=15, M=30". Empty when nothing differs.
+// What tells `key` apart from the other variants in `others` (same loss kind): its recipe
+// label when the task has several recipes ("hidden [16]"), then only the loss fields that
+// differ, e.g. "lr=0.3" or "k=15, M=30". Empty when nothing differs.
 QString variantText(const LossGroupKey& key, const std::vector<LossGroupKey>& others) {
     bool name = false, k = false, m = false, lr = false;
     for (const auto& other : others) {
@@ -90,6 +89,7 @@ QString variantText(const LossGroupKey& key, const std::vector<LossGroupKey>& ot
         lr = lr || other.lr != key.lr;
     }
     QStringList parts;
+    if (!key.recipeLabel.empty()) parts << toQ(key.recipeLabel);
     if (name && !key.lossName.empty()) parts << toQ(key.lossName);
     if (k) parts << QStringLiteral("k=") + numberText(key.k);
     if (m) parts << QStringLiteral("M=") + numberText(key.M);
@@ -336,7 +336,7 @@ void plotSeedDifferences(QCustomPlot& plot, const LossAnalysis& analysis, const 
         std::vector<LossGroupKey> sameTask;
         for (const SeedComparison* other : chosen)
             if (other->taskId == comparison.taskId) sameTask.push_back(other->square);
-        if (sameTask.size() > 1) {
+        if (sameTask.size() > 1 || !comparison.square.recipeLabel.empty()) {
             const QString variant = variantText(comparison.square, sameTask);
             if (!variant.isEmpty()) label += QStringLiteral(" (") + variant + QLatin1Char(')');
         }
@@ -477,9 +477,11 @@ void plotSeedSpread(QCustomPlot& plot, const LossAnalysis& analysis, const std::
             if (sameKey(group.key, key)) return hasValues(group) ? &group : nullptr;
         return nullptr;
     };
-    auto firstGroup = [&](const std::string& task, const std::string& loss, const std::string& proto) -> const LossGroup* {
+    auto firstGroup = [&](const std::string& task, const RunRecipe& recipe, const std::string& loss,
+                          const std::string& proto) -> const LossGroup* {
         for (const auto& group : analysis.groups)
-            if (group.key.taskId == task && group.key.loss == loss && group.key.protocol == proto && hasValues(group))
+            if (group.key.taskId == task && group.key.recipe == recipe && group.key.loss == loss &&
+                group.key.protocol == proto && hasValues(group))
                 return &group;
         return nullptr;
     };
@@ -501,11 +503,20 @@ void plotSeedSpread(QCustomPlot& plot, const LossAnalysis& analysis, const std::
             squareKeys.push_back(comparison.square);
         }
         if (taskUnits.empty()) {
-            Unit unit{task, firstGroup(task, "square", protocol), firstGroup(task, "ce", protocol), {}};
-            if (!unit.ce) unit.ce = firstGroup(task, "ce", "early_stopping");
-            if (unit.square || unit.ce) taskUnits.push_back(unit);
+            // No comparison: per recipe of the task, its first square and CE groups.
+            std::vector<const LossGroupKey*> recipes;
+            for (const auto& group : analysis.groups)
+                if (group.key.taskId == task &&
+                    std::none_of(recipes.begin(), recipes.end(), [&](const LossGroupKey* k) { return k->recipe == group.key.recipe; }))
+                    recipes.push_back(&group.key);
+            for (const LossGroupKey* recipe : recipes) {
+                Unit unit{task, firstGroup(task, recipe->recipe, "square", protocol), firstGroup(task, recipe->recipe, "ce", protocol),
+                          toQ(recipe->recipeLabel)};
+                if (!unit.ce) unit.ce = firstGroup(task, recipe->recipe, "ce", "early_stopping");
+                if (unit.square || unit.ce) taskUnits.push_back(unit);
+            }
         }
-        if (taskUnits.size() > 1)
+        if (!squareKeys.empty() && (taskUnits.size() > 1 || !squareKeys.front().recipeLabel.empty()))
             for (std::size_t u = 0; u < taskUnits.size(); ++u) taskUnits[u].variant = variantText(squareKeys[u], squareKeys);
         units.insert(units.end(), taskUnits.begin(), taskUnits.end());
     }

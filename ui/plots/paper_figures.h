@@ -1,12 +1,14 @@
 #pragma once
 // The paper's three figures (Hui & Belkin, ICLR 2021) drawn into a QCustomPlot, from the
 // plain analysis structs of core (no torch anywhere here):
-//  - Figure 1, plotSeedDifferences: per task, each seed's paired difference (positive =
-//    square loss better) with the mean and a one-std error bar;
-//  - Figure 2, plotLearningCurves: per group (task x loss x protocol) the mean curve over
-//    seeds, a +/- 1 std band and each seed's curve;
-//  - Figure 3, plotSeedSpread: per task, each loss's per-seed results (square left, CE
-//    right) with the mean and a one-std error bar.
+//  - Figure 1, plotSeedDifferences: per task (and recipe), each seed's paired difference
+//    (positive = square loss better) with the mean and a one-std error bar;
+//  - Figure 2, plotLearningCurves: per group (task x recipe x loss x protocol) the mean curve
+//    over seeds, a +/- 1 std band and each seed's curve;
+//  - Figure 3, plotSeedSpread: per task (and recipe), each loss's per-seed results (square
+//    left, CE right) with the mean and a one-std error bar.
+// Where a task has several recipes (LossGroupKey::recipeLabel not empty), slot labels,
+// panel names and legend entries carry the recipe label ("hidden [16]").
 //
 // Each function replaces everything on the plot (plottables, items, layout) and leaves the
 // widget's fonts alone, so the same calls serve the GUI; writeReportFigures
@@ -32,8 +34,8 @@
 //     "band lower/i"     QCPGraph: mean - std per epoch (NaN where std is undefined)
 //     "band upper/i"     QCPGraph: mean + std, filled down to "band lower/i"
 //     "seed/i/<seed>"    QCPGraph: one faint line per seed
-//   Figure 3 (one panel, i.e. QCPAxisRect, per unit i: a task, or a task x square variant
-//   when a task has several; square at x = 0, CE at x = 1 of the panel; the panel's x-axis
+//   Figure 3 (one panel, i.e. QCPAxisRect, per unit i: a task, or a task x recipe x square
+//   variant when a task has several; square at x = 0, CE at x = 1 of the panel; the panel's x-axis
 //   title names the task; one rotated QCPItemText "y label" is the y-axis title of all):
 //     "square seeds/i", "ce seeds/i"   QCPGraph, scatter only: per-seed values at
 //                                      x = slot + kSeedOffset + seedJitter(j, n), the j-th
@@ -81,7 +83,8 @@ void plotLearningCurves(QCustomPlot& plot, const std::vector<CurveGroup>& groups
 
 // Figure 3. Units come from the comparisons with this metric and square protocol
 // `protocol`; a task without a comparison shows its square group of that protocol and its CE
-// group (same protocol, else early_stopping), whichever exist. Each panel has its own y range.
+// group (same protocol, else early_stopping), whichever exist, per recipe of the task. Each
+// panel has its own y range.
 void plotSeedSpread(QCustomPlot& plot, const LossAnalysis& analysis, const std::string& metric,
                     const std::string& protocol);
 

@@ -25,7 +25,6 @@ std::string metricName(const std::string& key) {
     return slash == std::string::npos ? key : key.substr(slash + 1);
 }
 
-
 // The protocol of the CE group that a square-loss group is compared with.
 std::string ceProtocolFor(const std::string& squareProtocol) {
     return squareProtocol == "same_epochs_as_ce" ? "early_stopping" : squareProtocol;
@@ -65,11 +64,9 @@ LossGroupKey groupKeyOf(const RunRecord& r) {
 }
 
 void labelRecipes(std::vector<LossGroupKey*> keys) {
-    std::vector<std::string> taskOrder;
     std::map<std::string, std::vector<RunRecipe>> recipes; // per task, distinct, in order of appearance
     for (const LossGroupKey* key : keys) {
         auto& list = recipes[key->taskId];
-        if (list.empty()) taskOrder.push_back(key->taskId);
         if (std::find(list.begin(), list.end(), key->recipe) == list.end()) list.push_back(key->recipe);
     }
     std::map<std::string, std::map<RunRecipe, std::string>> labels;
