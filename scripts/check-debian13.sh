@@ -145,8 +145,10 @@ t=$SECONDS
 test_seconds=$((SECONDS - t))
 if (( status == 0 )) && [[ -n $after ]]; then
   say "--after: $after"
+  t=$SECONDS
   in_root "$after"
   status=$?
+  say "--after exited $status after $((SECONDS - t)) s"
 fi
 set -e
 ctest_seconds=$(sed -n 's/^Total Test time (real) = *\([0-9.]*\) sec.*/\1/p' "$log" | tail -1)
