@@ -22,7 +22,9 @@
 # Needs root (mmdebstrap and chroot), git and mmdebstrap (installed with apt-get when
 # missing). The log of the last run is ROOT.log next to the root folder.
 set -euo pipefail
-
+# The whole script is one block, read before it runs: editing or checking out this file while a
+# check runs (for an hour) must not change what the running check does.
+{
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/losslab
 root=$cache/debian13-root
@@ -161,3 +163,4 @@ echo "   install-deps ${install_seconds} s; ./test.sh ${test_seconds} s (of whic
      "whole check $((SECONDS - started)) s; log: $log"
 if (( status != 0 )); then say "FAILED: exit status $status"; fi
 exit "$status"
+}
