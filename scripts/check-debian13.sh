@@ -22,7 +22,9 @@
 # Needs root (mmdebstrap and chroot), git and mmdebstrap (installed with apt-get when
 # missing). The log of the last run is ROOT.log next to the root folder.
 set -euo pipefail
-
+# The whole script is one block, read before it runs: editing or checking out this file while a
+# check runs (for an hour) must not change what the running check does.
+{
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/losslab
 root=$cache/debian13-root
@@ -145,8 +147,10 @@ t=$SECONDS
 test_seconds=$((SECONDS - t))
 if (( status == 0 )) && [[ -n $after ]]; then
   say "--after: $after"
+  t=$SECONDS
   in_root "$after"
   status=$?
+  say "--after exited $status after $((SECONDS - t)) s"
 fi
 set -e
 ctest_seconds=$(sed -n 's/^Total Test time (real) = *\([0-9.]*\) sec.*/\1/p' "$log" | tail -1)
@@ -159,3 +163,4 @@ echo "   install-deps ${install_seconds} s; ./test.sh ${test_seconds} s (of whic
      "whole check $((SECONDS - started)) s; log: $log"
 if (( status != 0 )); then say "FAILED: exit status $status"; fi
 exit "$status"
+}

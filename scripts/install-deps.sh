@@ -14,6 +14,7 @@ packages=(
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed
   desktop-file-utils appstream dpkg-dev   # tests validate the desktop entry, metainfo and package
+  file                                # cpack's shlibdeps (packaging.deb); a minimal Debian lacks it
 )
 for option in "$@"; do
   case "$option" in
