@@ -150,7 +150,7 @@ report)
     for ext in csv md tex; do [[ -s "$work/report/$f.$ext" ]] || fail "missing $f.$ext"; done
   done
   [[ -s "$work/report/seed-results.csv" && -s "$work/report/metrics-long.csv" ]] || fail "missing raw files"
-  head -1 "$work/report/metrics-long.csv" | tr -d '\r' | grep -qx 'run_id,experiment,task,loss,k,M,protocol,seed,epoch,split,metric,value' || fail "metrics-long header"
+  head -1 "$work/report/metrics-long.csv" | tr -d '\r' | grep -qx 'run_id,experiment,task,recipe,loss,k,M,protocol,seed,epoch,split,metric,value' || fail "metrics-long header"
   if grep -q 'figures need the full build' "$work/err"; then
     echo "headless build: no figures"
   else

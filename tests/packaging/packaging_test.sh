@@ -130,6 +130,7 @@ check_installed_tree() {
   else
     fail "$copyright: not installed"
   fi
+  if is_on "$installs_gui"; then
     [[ -x $prefix/bin/losslab ]] || fail "$prefix/bin/losslab: the desktop program is not installed"
     check_library_resolution "$prefix/bin/losslab" "$prefix"
     check_rpath "$prefix/bin/losslab"
