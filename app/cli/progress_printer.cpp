@@ -94,9 +94,12 @@ void ProgressPrinter::onEvent(const RunEvent& e) {
         const double testAcc = findMetricValue(e.metrics, "test", "acc");
         const double loss = findMetricValue(e.metrics, "train", "loss");
         if (!m_quiet) {
-            char buf[256];
-            std::snprintf(buf, sizeof buf, "run #%lld %s: epoch %d/%d train loss %.4f, val acc %.4f, test acc %.4f (best epoch %d)",
-                          static_cast<long long>(e.runId), st.label.c_str(), e.epoch, e.maxEpochs, loss, valAcc, testAcc, e.bestEpoch);
+            // A protocol without a validation split (fixed_epochs) has no validation accuracy.
+            char val[40] = "";
+            if (!std::isnan(valAcc)) std::snprintf(val, sizeof val, ", val acc %.4f", valAcc);
+            char buf[320];
+            std::snprintf(buf, sizeof buf, "run #%lld %s: epoch %d/%d train loss %.4f%s, test acc %.4f (best epoch %d)",
+                          static_cast<long long>(e.runId), st.label.c_str(), e.epoch, e.maxEpochs, loss, val, testAcc, e.bestEpoch);
             if (!m_terminal) line(buf);
         }
         st.epoch = e.epoch + 1;

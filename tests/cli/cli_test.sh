@@ -128,6 +128,19 @@ run-table)
   grep -qE '^\| fashion_mnist/mlp \| test accuracy \(%\) \| (\*\*)?[0-9]+\.[0-9]{2}(\*\*)? \| (\*\*)?[0-9]+\.[0-9]{2}(\*\*)? \|$' <<<"$out" || fail "table row: $out"
   grep -q '2 completed, 0 diverged, 0 failed, 0 cancelled' <<<"$out" || fail "summary: $out"
   grep -q 'epoch 1/1 train loss' "$work/err" || fail "no progress lines on a non-terminal: $(cat "$work/err")" ;;
+diverged)
+  # Runs whose training blew up are diverged, not results: the table says no run completed.
+  tiny
+  out=$("$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --set 'protocols=[fixed_epochs]' \
+        --set 'losses=[{loss: ce, lr: 1000}, {loss: square, lr: 1000}]' --set train.max_epochs=2 2>"$work/err")
+  grep -q '^### Test results: no run completed$' <<<"$out" || fail "title: $out"
+  grep -q '0 completed, 2 diverged, 0 failed, 0 cancelled' <<<"$out" || fail "summary: $out"
+  grep -q 'left out (not completed): seed 0: diverged' <<<"$out" || fail "left-out note: $out"
+  grep -qE 'diverged in epoch 1.*(train.divergence_factor|not finite)' "$work/err" || fail "no divergence reason: $(cat "$work/err")"
+  # Without a validation split (fixed_epochs) the progress line has no validation accuracy.
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --set 'protocols=[fixed_epochs]' --set 'losses=[ce]' >/dev/null 2>"$work/err" ||
+    fail "the fixed-epochs run failed: $(cat "$work/err")"
+  grep -qE 'epoch 1/1 train loss [0-9.]+, test acc [0-9.]+ \(best epoch 1\)$' "$work/err" || fail "progress line: $(cat "$work/err")" ;;
 sigint)
   tiny
   sed -i 's/max_epochs: 1/max_epochs: 200, patience: 200/' "$work/tiny.yaml"

@@ -888,6 +888,8 @@ TEST(RunStoreTest, RunsOfAKilledProcessReadAsInterruptedWithoutAWrite) {
             const auto ids = store.addRuns(store.addExperiment(makeExperiment("killed")),
                                            {makeRun("ce", 1), makeRun("square", 1)});
             store.markStarted(ids[0], "cpu", 0);
+            store.appendEpoch(ids[0], 1, {{"val", "acc", 0.5}});
+            store.appendEpoch(ids[0], 2, {{"val", "acc", 0.6}});
             store.flush();
             const char ok = 'y';
             if (write(ready[1], &ok, 1) != 1) _exit(3);
@@ -904,12 +906,24 @@ TEST(RunStoreTest, RunsOfAKilledProcessReadAsInterruptedWithoutAWrite) {
     std::vector<RunRecord> runs;
     if (childReady) runs = store.runs();
     kill(child, SIGKILL);
+    // Dead but not yet reaped by its parent (a zombie, as a killed `losslab-cli run` is until
+    // its shell collects it): it runs nothing more, so its runs are interrupted already.
+    siginfo_t info{};
+    const bool exited = waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0;
+    std::vector<RunRecord> zombieRuns;
+    if (childReady && exited) zombieRuns = store.runs();
     int status = 0;
     waitpid(child, &status, 0);
     ASSERT_TRUE(childReady) << "the child could not record its runs";
+    ASSERT_TRUE(exited);
     ASSERT_EQ(runs.size(), 2u);
     EXPECT_EQ(runs[0].status, RunStatus::Running) << "its process is alive";
     EXPECT_EQ(runs[1].status, RunStatus::Queued);
+    ASSERT_EQ(zombieRuns.size(), 2u);
+    EXPECT_EQ(zombieRuns[0].status, RunStatus::Interrupted) << "its process is a zombie";
+    EXPECT_EQ(zombieRuns[1].status, RunStatus::Interrupted);
+    EXPECT_EQ(zombieRuns[0].epochs, 2) << "an interrupted run shows the epochs it stored";
+    EXPECT_EQ(zombieRuns[1].epochs, 0);
 
     runs = store.runs();
     ASSERT_EQ(runs.size(), 2u);
@@ -1021,7 +1035,11 @@ TEST(RunStoreTest, DiscardMetricsAfterRemovesLaterEpochsAndTheirSteps) {
         }
     }
     store.flush();
+    // The stored epochs are the runs' progress until they finish.
+    EXPECT_EQ(store.runs(withRunIds({ids[0]})).at(0).epochs, 3);
     store.discardMetricsAfter(ids[0], 1);
+    EXPECT_EQ(store.runs(withRunIds({ids[0]})).at(0).epochs, 1);
+    EXPECT_EQ(store.runs(withRunIds({ids[1]})).at(0).epochs, 3);
     auto epochs = store.epochMetrics({ids[0]});
     ASSERT_EQ(epochs.size(), 2u);
     for (const auto& row : epochs) EXPECT_EQ(row.epoch, 1);
@@ -1033,6 +1051,7 @@ TEST(RunStoreTest, DiscardMetricsAfterRemovesLaterEpochsAndTheirSteps) {
     EXPECT_EQ(store.stepMetrics(ids[1]).size(), 6u);
     // 0: a restart from scratch keeps nothing.
     store.discardMetricsAfter(ids[0], 0);
+    EXPECT_EQ(store.runs(withRunIds({ids[0]})).at(0).epochs, 0);
     EXPECT_TRUE(store.epochMetrics({ids[0]}).empty());
     EXPECT_TRUE(store.stepMetrics(ids[0]).empty());
     EXPECT_EQ(store.epochMetrics({ids[1]}).size(), 6u);

@@ -155,8 +155,9 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
     const int n = typicalN(a);
 
     PaperTable t;
-    t.display.title = "Test results, mean ± std over " + std::to_string(n) + (n == 1 ? " seed" : " seeds") +
-                      (cols.size() > 1 ? " (the best mean of each row in bold)" : "");
+    t.display.title = n == 0 ? std::string("Test results: no run completed")
+                             : "Test results, mean ± std over " + std::to_string(n) + (n == 1 ? " seed" : " seeds") +
+                                   (cols.size() > 1 ? " (the best mean of each row in bold)" : "");
     if (options.split != "test") t.display.title.replace(0, 4, options.split == "val" ? "Validation" : "Training");
     t.display.label = "tab:losslab-main";
     t.display.header = {"Task", "Metric"};

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 namespace losslab::Internal {
 namespace {
@@ -36,19 +37,37 @@ bool noSuchProcess(std::int64_t pid) {
 
 } // namespace
 
-std::optional<std::int64_t> processStartTicks(std::int64_t pid) {
+namespace {
+
+// Fields 3 to 22 of /proc/<pid>/stat ("pid (comm) state ppid ... starttime ..."), or nothing
+// when it cannot be read. comm may hold spaces and ')', so fields are counted from the last ')'.
+std::optional<std::vector<std::string>> statFields(std::int64_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     if (!in) return std::nullopt;
     const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // "pid (comm) state ppid ...": comm may hold spaces and ')', so fields are counted from
-    // the last ')'. The one after it is field 3 (state); starttime is field 22.
     const auto close = stat.rfind(')');
     if (close == std::string::npos) return std::nullopt;
-    std::istringstream fields(stat.substr(close + 1));
+    std::istringstream in2(stat.substr(close + 1));
+    std::vector<std::string> fields;
     std::string field;
-    for (int index = 3; index <= 22; ++index) {
-        if (!(fields >> field)) return std::nullopt;
-    }
+    while (fields.size() < 20 && in2 >> field) fields.push_back(field);
+    if (fields.size() < 20) return std::nullopt;
+    return fields;
+}
+
+// A zombie ('Z', killed or exited and not yet reaped by its parent) or dead ('X') process
+// runs nothing more: it can never finish its runs.
+bool hasEnded(std::int64_t pid) {
+    const auto fields = statFields(pid);
+    return fields && ((*fields)[0] == "Z" || (*fields)[0] == "X");
+}
+
+} // namespace
+
+std::optional<std::int64_t> processStartTicks(std::int64_t pid) {
+    const auto fields = statFields(pid);
+    if (!fields) return std::nullopt;
+    const std::string& field = (*fields)[19]; // field 22: starttime
     try {
         std::size_t used = 0;
         const long long ticks = std::stoll(field, &used);
@@ -75,7 +94,7 @@ bool recorderIsGone(const RecorderProcess& recorder, const RecorderProcess& self
     if (!recorder.bootId.empty() && !self.bootId.empty() && recorder.bootId != self.bootId) return true;
     const bool sameStart = !recorder.startTicks || !self.startTicks || *recorder.startTicks == *self.startTicks;
     if (self.pid && *recorder.pid == *self.pid && sameStart) return false;
-    if (noSuchProcess(*recorder.pid)) return true;
+    if (noSuchProcess(*recorder.pid) || hasEnded(*recorder.pid)) return true;
     if (!recorder.startTicks) return false; // an old row: the pid is all there is to go by
     const std::optional<std::int64_t> start = processStartTicks(*recorder.pid);
     // Unreadable (no /proc, or the process ended just now): only a known difference counts.

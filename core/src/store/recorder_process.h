@@ -28,7 +28,8 @@ std::optional<std::int64_t> processStartTicks(std::int64_t pid);
 // - another host: cannot be checked here, so never gone;
 // - another boot of this host: gone;
 // - this very process: alive;
-// - no such pid, or a pid whose start time differs from the recorded one (reused): gone.
+// - no such pid, a zombie (killed, not yet reaped by its parent), or a pid whose start time
+//   differs from the recorded one (reused): gone.
 // A pid that exists but belongs to another user counts as alive.
 bool recorderIsGone(const RecorderProcess& recorder, const RecorderProcess& self);
 

@@ -410,6 +410,13 @@ void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<Metr
             insert.bindDouble(5, metric.value);
             insert.run();
         }
+        // The run's epoch count follows what is stored, so that a run whose process dies
+        // (interrupted) shows how far it got; finishRun() sets the final counts.
+        Statement progress(db, "UPDATE runs SET epochs = ? WHERE id = ? AND epochs < ?");
+        progress.bindInt64(1, epoch);
+        progress.bindInt64(2, runId);
+        progress.bindInt64(3, epoch);
+        progress.run();
     });
 }
 
@@ -485,6 +492,10 @@ void RunStore::discardMetricsAfter(std::int64_t runId, int epoch) {
             remove.bindInt64(2, epoch);
             remove.run();
         }
+        Statement progress(db, "UPDATE runs SET epochs = min(epochs, ?) WHERE id = ?");
+        progress.bindInt64(1, epoch);
+        progress.bindInt64(2, runId);
+        progress.run();
     });
 }
 

@@ -51,6 +51,8 @@ public:
     // `runs` (or nothing) and is translated to the new ids. Waits; returns ids in order.
     std::vector<std::int64_t> addRuns(std::int64_t experimentId, const std::vector<RunRecord>& runs);
     void markStarted(std::int64_t runId, const std::string& device, int targetEpochs);
+    // Stores an epoch's metrics and raises the run's `epochs` to `epoch` (so an interrupted run
+    // shows how far it got).
     void appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics);
     void appendSteps(const std::vector<StepMetricRow>& rows);
     // Final state of a run: status, epochs trained, reported epoch, wall time, error text.
@@ -59,7 +61,7 @@ public:
     void setCheckpoint(std::int64_t runId, const std::string& path);
     void setTargetEpochs(std::int64_t runId, int targetEpochs);
     // Deletes the run's epoch rows and step rows of epochs after `epoch` (0: all of them),
-    // for a run that trains again from an earlier point. Waits; throws Error when the
+    // and lowers its `epochs` to at most `epoch`, for a run that trains again from an earlier point. Waits; throws Error when the
     // delete fails.
     void discardMetricsAfter(std::int64_t runId, int epoch);
     // Stores `interrupted` for the runs that every read already reports so: those left
