@@ -18,6 +18,7 @@
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -68,16 +69,8 @@ double accuracy(const std::string& hidden, const std::string& loss, std::int64_t
 class RecipeReportTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("losslab-recipe-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
         m_store = std::make_unique<RunStore>((m_dir / "runs.sqlite").string());
         m_tasks = {{kTask, {"vision", 10}}};
-    }
-    void TearDown() override {
-        m_store.reset();
-        fs::remove_all(m_dir);
     }
     // One experiment: CE and square, early stopping, the given seeds; returns the run ids.
     std::vector<std::int64_t> addExperiment(const RunPlan& plan, const std::vector<std::int64_t>& seeds,
@@ -124,17 +117,13 @@ protected:
         return nullptr;
     }
 
-    fs::path m_dir;
+    fixtures::ScratchDir m_scratch{"losslab-recipe"};
+    const fs::path& m_dir = m_scratch.path();
     std::unique_ptr<RunStore> m_store;
     std::map<std::string, TaskMeta> m_tasks;
 };
 
-std::string readFile(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using fixtures::readFile;
 
 bool anyNoteContains(const LossAnalysis& a, const std::string& text) {
     return std::any_of(a.notes.begin(), a.notes.end(), [&](const std::string& n) { return n.find(text) != std::string::npos; });

@@ -16,6 +16,7 @@
 #include "losslab/report/report_files.h"
 #include "losslab/store/run_store.h"
 #include "report_fixture.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -25,17 +26,9 @@ namespace {
 class ReportTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("losslab-report-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
         m_store = std::make_unique<RunStore>((m_dir / "runs.sqlite").string());
         fixtures::buildReportFixture(*m_store);
         m_tasks = {{"toy/a", {"vision", 10}}, {"toy/b", {"text", 2}}};
-    }
-    void TearDown() override {
-        m_store.reset();
-        fs::remove_all(m_dir);
     }
     ReportData load(const std::vector<std::string>& experiments = {"fixture"}) {
         ReportRequest request;
@@ -49,17 +42,13 @@ protected:
         throw std::runtime_error("no comparison " + task + " " + metric + " " + protocol);
     }
 
-    fs::path m_dir;
+    fixtures::ScratchDir m_scratch{"losslab-report"};
+    const fs::path& m_dir = m_scratch.path();
     std::unique_ptr<RunStore> m_store;
     std::map<std::string, TaskMeta> m_tasks;
 };
 
-std::string readFile(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using fixtures::readFile;
 
 } // namespace
 

@@ -29,6 +29,7 @@
 #include "losslab/error.h"
 #include "losslab/store/records.h"
 #include "losslab/store/run_store.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -36,31 +37,9 @@ using namespace losslab;
 namespace {
 
 // A fresh folder per test, removed afterwards even when the test fails.
-class TempDir {
+class TempDir : public fixtures::ScratchDir {
 public:
-    TempDir() {
-        std::random_device device;
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        m_path = fs::temp_directory_path() /
-                 ("losslab_store_test_" + std::to_string(getpid()) + "_" +
-                  std::to_string(stamp) + "_" + std::to_string(device()));
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        // Give back write permission a test may have taken away, or removal would fail.
-        fs::permissions(m_path, fs::perms::owner_all, fs::perm_options::add, ec);
-        for (auto it = fs::recursive_directory_iterator(m_path, ec);
-             it != fs::recursive_directory_iterator(); it.increment(ec)) {
-            fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-        }
-        fs::remove_all(m_path, ec);
-    }
-    std::string file(const std::string& name) const { return (m_path / name).string(); }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
+    TempDir() : ScratchDir("losslab_store_test") {}
 };
 
 std::string readBytes(const std::string& path) {

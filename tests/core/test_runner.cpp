@@ -17,6 +17,7 @@
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
 #include "toy_task.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -26,24 +27,19 @@ namespace {
 class RunnerTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("losslab-runner-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
         m_registry.add(std::make_shared<fixtures::ToyTask>());
         fixtures::ToyTaskOptions missing;
         missing.id = "toy/missing";
         missing.missingData = true;
         m_registry.add(std::make_shared<fixtures::ToyTask>(missing));
     }
-    void TearDown() override { fs::remove_all(m_dir); }
-
     ExperimentSpec spec(const std::string& yaml, const std::vector<SpecOverride>& overrides = {}) {
         return loadExperimentText(yaml, "test.yaml", overrides, m_registry);
     }
     std::string dbPath() const { return (m_dir / "runs.sqlite").string(); }
 
-    fs::path m_dir;
+    fixtures::ScratchDir m_scratch{"losslab-runner"};
+    const fs::path& m_dir = m_scratch.path();
     TaskRegistry m_registry;
 };
 

@@ -23,6 +23,7 @@
 #include "losslab/training/trainer.h"
 #include "toy_task.h"
 #include "vision_registry.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -37,14 +38,8 @@ using RunKey = std::string;
 class SeededRunsTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        m_dir = fs::temp_directory_path() / ("losslab-seeded-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(m_dir);
-        fs::create_directories(m_dir);
         m_registry.add(std::make_shared<fixtures::ToyTask>());
     }
-    void TearDown() override { fs::remove_all(m_dir); }
-
     std::string db(const std::string& name) const { return (m_dir / name).string(); }
 
     static Series series(const RunStore& store, std::int64_t id) {
@@ -90,7 +85,8 @@ protected:
         }
     }
 
-    fs::path m_dir;
+    fixtures::ScratchDir m_scratch{"losslab-seeded"};
+    const fs::path& m_dir = m_scratch.path();
     TaskRegistry m_registry;
     int m_dbs = 0;
 };
