@@ -16,6 +16,8 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWheelEvent>
+#include <QApplication>
 
 #include <algorithm>
 #include <filesystem>
@@ -288,6 +290,39 @@ TEST(DesignerEdits, WidgetsChangeTheYaml) {
     // The status line counts the runs: 2 losses x 2 protocols x 3 seeds.
     EXPECT_NE(widget<QLabel>(designer, "designerStatus")->text().indexOf("12 runs: 2 losses"), -1)
         << widget<QLabel>(designer, "designerStatus")->text().toStdString();
+}
+
+// The wheel over an unfocused spin box or combo box scrolls the form; it changes nothing.
+TEST(DesignerEdits, WheelChangesOnlyAFocusedField) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    designer.resize(500, 300);
+    designer.show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(&designer));
+    const QString before = designer.toYaml();
+    auto wheelOver = [](QWidget* w, int steps) {
+        const QPointF at(w->width() / 2.0, w->height() / 2.0);
+        QWheelEvent event(at, w->mapToGlobal(at), QPoint(), QPoint(0, -120 * steps), Qt::NoButton, Qt::NoModifier,
+                          Qt::NoScrollPhase, false);
+        QApplication::sendEvent(w, &event);
+    };
+    auto* seeds = widget<QSpinBox>(designer, "seedCount");
+    auto* mode = widget<QComboBox>(designer, "seedsMode");
+    ASSERT_EQ(seeds->value(), 5);
+    wheelOver(seeds, 3);
+    wheelOver(mode, 1);
+    EXPECT_EQ(seeds->value(), 5) << "an unfocused spin box took the wheel";
+    EXPECT_EQ(mode->currentIndex(), 0) << "an unfocused combo box took the wheel";
+    EXPECT_EQ(designer.toYaml(), before);
+    EXPECT_FALSE(designer.isModified());
+
+    // Once focused (clicked or tabbed to), the wheel steps it as usual.
+    seeds->setFocus(Qt::OtherFocusReason);
+    QApplication::processEvents();
+    if (seeds->hasFocus()) {
+        wheelOver(seeds, 1);
+        EXPECT_EQ(seeds->value(), 4);
+    }
 }
 
 TEST(DesignerEdits, OtherKeysAreEditedCheckedAddedAndRemoved) {

@@ -3,6 +3,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -60,6 +61,26 @@ QLabel* wrappingLabel(const QString& objectName) {
     label->setTextInteractionFlags(Qt::TextSelectableByMouse);
     return label;
 }
+
+// Spin boxes and combo boxes take the mouse wheel only once they have the focus (a click or
+// Tab): scrolling the form over them must scroll the form, not change the number of seeds.
+// The ignored wheel event goes on to the parent widgets, up to the scroll area.
+class FocusedWheelOnly : public QObject {
+public:
+    using QObject::QObject;
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override {
+        if (event->type() == QEvent::Wheel) {
+            auto* w = qobject_cast<QWidget*>(watched);
+            if (w && !w->hasFocus()) {
+                event->ignore();
+                return true;
+            }
+        }
+        return QObject::eventFilter(watched, event);
+    }
+};
 
 } // namespace
 
@@ -412,6 +433,14 @@ void ExperimentDesigner::buildUi() {
     connect(m_otherKeys, &QTableWidget::currentCellChanged, this, [this] { refreshDerived(); });
     connect(m_addOtherKey, &QPushButton::clicked, this, &ExperimentDesigner::onAddOtherKey);
     connect(m_removeOtherKey, &QPushButton::clicked, this, &ExperimentDesigner::onRemoveOtherKey);
+
+    auto* wheelGuard = new FocusedWheelOnly(this);
+    const auto guard = [wheelGuard](QWidget* w) {
+        w->setFocusPolicy(Qt::StrongFocus); // not WheelFocus: the wheel alone does not focus it
+        w->installEventFilter(wheelGuard);
+    };
+    for (auto* w : findChildren<QAbstractSpinBox*>()) guard(w);
+    for (auto* w : findChildren<QComboBox*>()) guard(w);
 }
 
 // ---- public API -----------------------------------------------------------------------------
