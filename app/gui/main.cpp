@@ -113,13 +113,7 @@ int main(int argc, char** argv) {
     losslab::WorkbenchSettings::setDatabasePath(QFileInfo(dbPath).absoluteFilePath());
 
     losslab::MainWindow window(*store, tasks);
-    QString experiment = parser.positionalArguments().value(0);
-    if (experiment.isEmpty()) experiment = losslab::WorkbenchSettings::lastExperiment();
-    if (experiment.isEmpty() || !QFileInfo::exists(experiment)) {
-        const QStringList presets = losslab::presetFiles();
-        experiment = presets.isEmpty() ? QString() : presets.front();
-    }
-    const bool opened = !experiment.isEmpty() && window.openExperiment(experiment);
+    const bool opened = window.openStartupExperiment(parser.positionalArguments().value(0));
     window.show();
     if (parser.isSet(runOption())) {
         if (!opened) return fail(QStringLiteral("Nothing to run"), QStringLiteral("no experiment could be opened"));

@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QDockWidget>
 #include <QFile>
 #include <QFileDialog>
@@ -37,6 +38,15 @@ MainWindow::MainWindow(RunStore& store, const TaskRegistry& tasks, QWidget* pare
     setObjectName(QStringLiteral("mainWindow"));
     m_confirm = [this](const QString& question) {
         return QMessageBox::question(this, tr("LossLab"), question) == QMessageBox::Yes;
+    };
+    m_askUnsaved = [this] {
+        // Offscreen (tests, screenshots) there is nobody to answer a modal dialog.
+        if (QGuiApplication::platformName() == QLatin1String("offscreen")) return UnsavedChoice::Discard;
+        const auto answer = QMessageBox::question(this, tr("LossLab"), tr("The experiment has unsaved changes. Save them?"),
+                                                  QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+        return answer == QMessageBox::Save      ? UnsavedChoice::Save
+               : answer == QMessageBox::Discard ? UnsavedChoice::Discard
+                                                : UnsavedChoice::Cancel;
     };
     m_controller = new RunController(store, tasks, this);
     m_queueModel = new RunQueueModel(this);
@@ -87,6 +97,8 @@ MainWindow::MainWindow(RunStore& store, const TaskRegistry& tasks, QWidget* pare
 
 MainWindow::~MainWindow() = default;
 
+void MainWindow::setUnsavedChangesQuestion(std::function<UnsavedChoice()> ask) { m_askUnsaved = std::move(ask); }
+
 void MainWindow::setConfirmation(std::function<bool(const QString&)> confirm) {
     m_confirm = std::move(confirm);
     m_browser->setConfirmation(m_confirm);
@@ -108,7 +120,8 @@ void MainWindow::buildMenus() {
         });
     }
     file->addAction(tr("&Save experiment"), QKeySequence::Save, this, [this] { saveExperiment(false); });
-    file->addAction(tr("Save experiment &as…"), QKeySequence::SaveAs, this, [this] { saveExperiment(true); });
+    file->addAction(tr("Save experiment &as…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this,
+                    [this] { saveExperiment(true); });
     file->addSeparator();
     file->addAction(tr("&Export report…"), this, [this] {
         const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the report into"));
@@ -229,6 +242,23 @@ bool MainWindow::openExperiment(const QString& path) {
     return true;
 }
 
+bool MainWindow::openStartupExperiment(const QString& requested) {
+    if (!requested.isEmpty()) return openExperiment(requested);
+    const QString last = WorkbenchSettings::lastExperiment();
+    if (!last.isEmpty() && QFileInfo::exists(last) && openExperiment(last)) return true;
+    const QStringList presets = presetFiles(); // default.yaml first
+    if (presets.isEmpty()) return false;
+    const bool opened = openExperiment(presets.front());
+    if (opened && !last.isEmpty()) {
+        // Forget it, or every start would fail the same way.
+        WorkbenchSettings::setLastExperiment(QString());
+        statusBar()->showMessage(tr("The last experiment, %1, could not be opened; the default preset is loaded")
+                                     .arg(QDir::toNativeSeparators(last)),
+                                 30000);
+    }
+    return opened;
+}
+
 void MainWindow::startExperiment() {
     ExperimentSpec experiment;
     try {
@@ -244,6 +274,15 @@ void MainWindow::startExperiment() {
 }
 
 bool MainWindow::saveExperiment(bool chooseName) {
+    // Only what opens again is saved: a file that fails to load would become the last
+    // experiment and fail at the next start.
+    try {
+        (void)m_designer->experiment();
+    } catch (const std::exception& e) {
+        showError(tr("The experiment is not saved: it is not valid"),
+                  QString::fromUtf8(e.what()) + tr("\nCorrect it, or discard the changes."));
+        return false;
+    }
     QString path = m_experimentPath;
     if (chooseName || path.isEmpty()) {
         path = QFileDialog::getSaveFileName(this, tr("Save experiment"), path, tr("Experiments (*.yaml)"));
@@ -264,10 +303,9 @@ bool MainWindow::saveExperiment(bool chooseName) {
 
 bool MainWindow::maybeSaveChanges() {
     if (!m_designer->isModified()) return true;
-    const auto answer = QMessageBox::question(this, tr("LossLab"), tr("The experiment has unsaved changes. Save them?"),
-                                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
-    if (answer == QMessageBox::Cancel) return false;
-    return answer == QMessageBox::Discard || saveExperiment(false);
+    const UnsavedChoice answer = m_askUnsaved();
+    if (answer == UnsavedChoice::Cancel) return false;
+    return answer == UnsavedChoice::Discard || saveExperiment(false);
 }
 
 void MainWindow::updateTitle() {
@@ -286,6 +324,11 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    // Asked once: a close that waits for the runs to stop comes back here.
+    if (!property("closeWhenIdle").toBool() && !maybeSaveChanges()) {
+        event->ignore();
+        return;
+    }
     if (m_controller->isBusy()) {
         if (!property("closeWhenIdle").toBool()) {
             if (!m_confirm(tr("Runs are still training. Cancel them and quit? Finished runs and every finished "

@@ -33,9 +33,15 @@ public:
 
     // Opens an experiment file into the designer; on error shows it and returns false.
     bool openExperiment(const QString& path);
+    // At start: `requested` (the command line's file) when given; else the last experiment,
+    // and when that is gone or no longer opens, the default preset (the status bar says why).
+    bool openStartupExperiment(const QString& requested);
     void startExperiment(); // the designer's experiment, through the run queue
     // Questions ("cancel the runs and quit?") go through this; tests replace it.
     void setConfirmation(std::function<bool(const QString& question)> confirm);
+    // "Save the changes?" before the edited experiment is replaced or the window closes.
+    enum class UnsavedChoice { Save, Discard, Cancel };
+    void setUnsavedChangesQuestion(std::function<UnsavedChoice()> ask);
 
     ExperimentDesigner* designer() const { return m_designer; }
     RunController* controller() const { return m_controller; }
@@ -72,6 +78,7 @@ private:
     QLabel* m_databaseLabel = nullptr;
     QString m_experimentPath;
     std::function<bool(const QString&)> m_confirm;
+    std::function<UnsavedChoice()> m_askUnsaved;
 };
 
 } // namespace losslab
