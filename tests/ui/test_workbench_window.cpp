@@ -16,6 +16,8 @@
 #include "workbench/experiment_designer.h"
 #include "workbench/loss_table_model.h"
 #include "workbench/main_window.h"
+#include "workbench/run_browser_view.h"
+#include "workbench/run_table_model.h"
 #include "workbench/workbench_settings.h"
 #include "workbench_fixtures.h"
 
@@ -194,4 +196,34 @@ TEST(WorkbenchWindow, ClosingStaysOpenWhenTheEditsCannotBeSaved) {
     EXPECT_EQ(contents(path), before);
     window.setUnsavedChangesQuestion([] { return MainWindow::UnsavedChoice::Discard; });
     EXPECT_TRUE(window.close());
+}
+
+// The Runs tab is read at start, so the runs a crash left are offered for resuming at once.
+TEST(WorkbenchWindow, RunsTabIsFilledAtStartWithTheInterruptedRuns) {
+    WindowWorld world;
+    LastExperimentGuard guard;
+    RunStore store(world.databasePath());
+    ExperimentRecord experiment;
+    experiment.name = "earlier";
+    experiment.taskId = "toy/blobs";
+    experiment.specYaml = "name: earlier\n";
+    RunRecord run;
+    run.taskId = "toy/blobs";
+    run.lossName = run.loss = "ce";
+    run.lr = 0.05;
+    run.protocol = "early_stopping";
+    run.device = "cpu";
+    run.specYaml = "seed: 0\n";
+    RunRecord other = run;
+    other.seed = 1;
+    const auto ids = store.addRuns(store.addExperiment(experiment), {run, other});
+    store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
+    store.finishRun(ids[1], RunStatus::Interrupted, 1, 0, 1.0, "");
+    store.flush();
+
+    MainWindow window(store, world.tasks);
+    RunBrowserView& browser = *window.runBrowser();
+    ASSERT_TRUE(QTest::qWaitFor([&] { return browser.model()->rowCount() == 2; }, 15000))
+        << "the Runs tab was not filled without a Refresh";
+    EXPECT_EQ(browser.interruptedRunIds(), QVector<qint64>{ids[1]});
 }

@@ -82,6 +82,9 @@ MainWindow::MainWindow(RunStore& store, const TaskRegistry& tasks, QWidget* pare
 
     buildMenus();
     connectViews();
+    // The Runs tab is filled at start: its banner offers to resume runs a crash interrupted,
+    // and Run > Resume interrupted runs acts on them without a Refresh first.
+    m_browser->refresh();
 
     // A first start gets a size that suits the screen; later starts get the last layout.
     if (!restoreGeometry(WorkbenchSettings::windowGeometry())) {
@@ -175,7 +178,11 @@ void MainWindow::connectViews() {
         m_live->applyEvents(events);
         const bool finished = std::any_of(events.begin(), events.end(),
                                           [](const RunEvent& e) { return e.kind == RunEvent::Kind::Finished; });
+        const bool started = std::any_of(events.begin(), events.end(),
+                                         [](const RunEvent& e) { return e.kind == RunEvent::Kind::Started; });
         if (finished) m_results->scheduleRefresh();
+        // The Runs tab shows each run's status as stored: read again when one starts or ends.
+        if (finished || started) m_browser->refresh();
     });
     connect(m_controller, &RunController::batchFinished, this, [this](const RunQueueResult& result) {
         QString text = tr("Finished: %1 completed, %2 diverged, %3 failed, %4 cancelled")
