@@ -11,6 +11,8 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
+
 #include "losslab/error.h"
 #include "losslab/report/paper_tables.h"
 #include "losslab/store/run_store.h"
@@ -104,6 +106,29 @@ TEST(ResultsViewTest, TablesHoldTheAnalysisNumbers) {
     EXPECT_GT(view.figure3()->graphCount(), 0);
 }
 
+// "Export table…" as CSV writes numbers (mean, std, n as the report's CSV files), not the
+// "80.80 ± 0.63" strings the view shows.
+TEST(ResultsViewTest, TableModelsHoldTheReportsDataTableForCsv) {
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+    for (const ReportTableModel* model :
+         {view.mainTableModel(), view.stdTableModel(), view.statsTableModel(), view.headlineTableModel()}) {
+        EXPECT_NE(model->dataTable().header, model->table().header) << model->table().title;
+    }
+    const ReportTable& data = view.mainTableModel()->dataTable();
+    const PaperTable expected = mainTable(view.data().analysis, view.data().options);
+    EXPECT_EQ(toCsv(data), toCsv(expected.data));
+    for (const char* column : {"mean", "std", "n"})
+        EXPECT_NE(std::find(data.header.begin(), data.header.end(), column), data.header.end()) << column;
+    QTemporaryDir dir;
+    const QString csv = dir.filePath(QStringLiteral("table-main.csv"));
+    exportTable(view.mainTableModel()->table(), data, csv);
+    EXPECT_FALSE(head(csv, 100000).contains("±"));
+    EXPECT_EQ(head(csv, 100000).toStdString(), toCsv(expected.data));
+}
+
 TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {
     QTemporaryDir dir;
     ReportTable table;
@@ -111,16 +136,21 @@ TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {
     table.header = {"task", "acc"};
     table.numeric = {false, true};
     table.rows = {{{"a, b", false}, {"80.80", true}}};
+    // The same numbers as data: what a CSV export writes.
+    ReportTable data;
+    data.header = {"task", "mean", "std", "n"};
+    data.numeric = {false, true, true, true};
+    data.rows = {{{"a, b", false}, {"0.808", false}, {"0.0063", false}, {"5", false}}};
     const QString csv = dir.filePath(QStringLiteral("t.csv"));
-    exportTable(table, csv);
-    EXPECT_EQ(head(csv, 1000).toStdString(), toCsv(table));
+    exportTable(table, data, csv);
+    EXPECT_EQ(head(csv, 1000).toStdString(), toCsv(data));
     const QString md = dir.filePath(QStringLiteral("t.md"));
-    exportTable(table, md);
+    exportTable(table, data, md);
     EXPECT_EQ(head(md, 1000).toStdString(), toMarkdown(table));
     const QString tex = dir.filePath(QStringLiteral("t.tex"));
-    exportTable(table, tex);
+    exportTable(table, data, tex);
     EXPECT_TRUE(head(tex, 2000).contains("\\toprule"));
-    EXPECT_THROW(exportTable(table, dir.filePath(QStringLiteral("t.xls"))), Error);
+    EXPECT_THROW(exportTable(table, data, dir.filePath(QStringLiteral("t.xls"))), Error);
 
     QCustomPlot plot;
     plot.resize(400, 300);

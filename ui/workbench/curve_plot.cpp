@@ -99,7 +99,7 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
         QMenu menu(this);
         menu.addAction(tr("Fit to data"), this, [this] { fitToData(); });
         menu.addAction(tr("Export plot…"), this, [this] {
-            const QString path = askExportPath(this, tr("Export plot"), plotExportFilters());
+            const QString path = askExportPath(this, tr("Export plot"), plotExportFilters(), QStringLiteral("curves"));
             if (path.isEmpty()) return;
             try {
                 exportPlot(*m_plot, path);

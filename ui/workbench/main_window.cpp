@@ -223,6 +223,9 @@ void MainWindow::connectViews() {
     connect(m_browser, &RunBrowserView::errorOccurred, this, toStatus);
     connect(m_results, &ResultsView::errorOccurred, this, toStatus);
     connect(m_compare, &CompareView::errorOccurred, this, toStatus);
+    connect(m_results, &ResultsView::fileExported, this, [this](const QString& path) {
+        statusBar()->showMessage(tr("Written: %1").arg(QDir::toNativeSeparators(path)), 15000);
+    });
     connect(m_results, &ResultsView::reportExported, this, [this](const QString& folder, int files) {
         statusBar()->showMessage(tr("Report written: %1 files in %2").arg(files).arg(folder), 15000);
     });

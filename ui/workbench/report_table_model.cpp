@@ -4,9 +4,10 @@
 
 namespace losslab {
 
-void ReportTableModel::setTable(const ReportTable& table) {
+void ReportTableModel::setTable(const ReportTable& table, const ReportTable& data) {
     beginResetModel();
     m_table = table;
+    m_data = data;
     endResetModel();
 }
 

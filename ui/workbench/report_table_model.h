@@ -15,8 +15,11 @@ class ReportTableModel : public QAbstractTableModel {
 public:
     using QAbstractTableModel::QAbstractTableModel;
 
-    void setTable(const ReportTable& table);
+    // `table` is what the view shows; `data` the same numbers as tidy data (numeric mean,
+    // std, n ... columns, as the report's CSV files), what a CSV export writes.
+    void setTable(const ReportTable& table, const ReportTable& data = {});
     const ReportTable& table() const { return m_table; }
+    const ReportTable& dataTable() const { return m_data.header.empty() ? m_table : m_data; }
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -25,6 +28,7 @@ public:
 
 private:
     ReportTable m_table;
+    ReportTable m_data;
 };
 
 } // namespace losslab

@@ -89,10 +89,11 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
     m_headline = new ReportTableModel(this);
     m_tables = new QTabWidget(this);
     m_tables->setObjectName(QStringLiteral("resultTables"));
-    m_tables->addTab(tablePage(m_main, QStringLiteral("mainTable")), tr("Main table"));
-    m_tables->addTab(tablePage(m_std, QStringLiteral("stdTable")), tr("Std over seeds"));
-    m_tables->addTab(tablePage(m_stats, QStringLiteral("statsTable")), tr("Paired statistics"));
-    m_tables->addTab(tablePage(m_headline, QStringLiteral("headlineTable")), tr("Headline"));
+    // File names as the report writes them (losslab-cli report, File > Export report).
+    m_tables->addTab(tablePage(m_main, QStringLiteral("mainTable"), QStringLiteral("table-main")), tr("Main table"));
+    m_tables->addTab(tablePage(m_std, QStringLiteral("stdTable"), QStringLiteral("table-std")), tr("Std over seeds"));
+    m_tables->addTab(tablePage(m_stats, QStringLiteral("statsTable"), QStringLiteral("stats")), tr("Paired statistics"));
+    m_tables->addTab(tablePage(m_headline, QStringLiteral("headlineTable"), QStringLiteral("headline")), tr("Headline"));
 
     m_figure1 = new QCustomPlot(this);
     m_figure1->setObjectName(QStringLiteral("figure1Plot"));
@@ -166,7 +167,7 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
     reloadExperiments();
 }
 
-QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectName) {
+QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectName, const QString& fileName) {
     auto* page = new QWidget(this);
     auto* view = new QTableView(page);
     view->setObjectName(objectName);
@@ -178,11 +179,12 @@ QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectNa
     view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     auto* exportButton = new QPushButton(tr("Export table…"), page);
     exportButton->setObjectName(objectName + QStringLiteral("Export"));
-    connect(exportButton, &QPushButton::clicked, this, [this, model] {
-        const QString path = askExportPath(this, tr("Export table"), tableExportFilters());
+    connect(exportButton, &QPushButton::clicked, this, [this, model, fileName] {
+        const QString path = askExportPath(this, tr("Export table"), tableExportFilters(), fileName);
         if (path.isEmpty()) return;
         try {
-            exportTable(model->table(), path);
+            exportTable(model->table(), model->dataTable(), path);
+            emit fileExported(path);
         } catch (const std::exception& e) {
             emit errorOccurred(QString::fromUtf8(e.what()));
         }
@@ -204,11 +206,13 @@ QWidget* ResultsView::figurePage(QCustomPlot* plot, const QString& what) {
     auto* title = new QLabel(QStringLiteral("<b>%1</b>").arg(what.toHtmlEscaped()), page);
     auto* exportButton = new QPushButton(tr("Export figure…"), page);
     exportButton->setObjectName(plot->objectName() + QStringLiteral("Export"));
-    connect(exportButton, &QPushButton::clicked, this, [this, plot] {
-        const QString path = askExportPath(this, tr("Export figure"), plotExportFilters());
+    const QString fileName = plot == m_figure1 ? QStringLiteral("fig1-seed-differences") : QStringLiteral("fig3-seed-spread");
+    connect(exportButton, &QPushButton::clicked, this, [this, plot, fileName] {
+        const QString path = askExportPath(this, tr("Export figure"), plotExportFilters(), fileName);
         if (path.isEmpty()) return;
         try {
             exportPlot(*plot, path);
+            emit fileExported(path);
         } catch (const std::exception& e) {
             emit errorOccurred(QString::fromUtf8(e.what()));
         }
@@ -281,10 +285,11 @@ void ResultsView::refresh() {
 
 void ResultsView::apply(const ReportData& data) {
     m_data = data;
-    m_main->setTable(mainTable(data.analysis, data.options).display);
-    m_std->setTable(stdTable(data.analysis).display);
-    m_stats->setTable(statsTable(data.analysis).display);
-    m_headline->setTable(headlineTable(data.analysis).display);
+    const auto show = [](ReportTableModel& model, const PaperTable& table) { model.setTable(table.display, table.data); };
+    show(*m_main, mainTable(data.analysis, data.options));
+    show(*m_std, stdTable(data.analysis));
+    show(*m_stats, statsTable(data.analysis));
+    show(*m_headline, headlineTable(data.analysis));
     int completed = 0;
     for (const RunResult& r : data.runs) completed += r.run.status == RunStatus::Completed ? 1 : 0;
     QString text = tr("%1 runs, %2 completed.").arg(data.runs.size()).arg(completed);

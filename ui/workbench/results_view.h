@@ -58,11 +58,12 @@ signals:
     void refreshed();
     void errorOccurred(const QString& message);
     void reportExported(const QString& folder, int files);
+    void fileExported(const QString& path); // a table or figure written by its Export button
 
 private:
     void apply(const ReportData& data);
     void drawFigures();
-    QWidget* tablePage(ReportTableModel* model, const QString& objectName);
+    QWidget* tablePage(ReportTableModel* model, const QString& objectName, const QString& fileName);
     QWidget* figurePage(QCustomPlot* plot, const QString& what);
     ReportRequest request() const;
 

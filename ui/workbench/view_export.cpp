@@ -12,6 +12,7 @@
 #include <qcustomplot.h>
 
 #include "losslab/error.h"
+#include "workbench_settings.h"
 
 namespace losslab {
 
@@ -64,21 +65,27 @@ QString withFilterSuffix(const QString& path, const QString& filter) {
     return path + QLatin1Char('.') + suffixes.front();
 }
 
-QString askExportPath(QWidget* parent, const QString& title, const QStringList& filters) {
-    QString filter;
-    const QString path = QFileDialog::getSaveFileName(parent, title, QString(), filters.join(QStringLiteral(";;")), &filter);
-    return path.isEmpty() ? path : withFilterSuffix(path, filter);
+QString askExportPath(QWidget* parent, const QString& title, const QStringList& filters, const QString& defaultName) {
+    QString folder = WorkbenchSettings::exportFolder();
+    if (folder.isEmpty() || !QFileInfo(folder).isDir()) folder = QDir::homePath();
+    QString filter = filters.value(0);
+    const QString start = defaultName.isEmpty() ? folder : withFilterSuffix(QDir(folder).filePath(defaultName), filter);
+    QString path = QFileDialog::getSaveFileName(parent, title, start, filters.join(QStringLiteral(";;")), &filter);
+    if (path.isEmpty()) return path;
+    path = withFilterSuffix(path, filter);
+    WorkbenchSettings::setExportFolder(QFileInfo(path).absolutePath());
+    return path;
 }
 
-void exportTable(const ReportTable& table, const QString& path) {
+void exportTable(const ReportTable& display, const ReportTable& data, const QString& path) {
     const QString suffix = QFileInfo(path).suffix().toLower();
     std::string text;
     if (suffix == QLatin1String("csv")) {
-        text = toCsv(table);
+        text = toCsv(data);
     } else if (suffix == QLatin1String("md") || suffix == QLatin1String("markdown")) {
-        text = toMarkdown(table);
+        text = toMarkdown(display);
     } else if (suffix == QLatin1String("tex")) {
-        text = toLatex(table);
+        text = toLatex(display);
     } else {
         throw Error(pathText(path) + ": unknown table format '." + suffix.toStdString() +
                     "' (expected .csv, .md or .tex)");

@@ -19,16 +19,20 @@ namespace losslab {
 QStringList tableExportFilters(); // for QFileDialog: "CSV (*.csv)", ...
 QStringList plotExportFilters();
 
-// Writes `table` to `path` in the format its suffix names; throws Error for another suffix.
-void exportTable(const ReportTable& table, const QString& path);
+// Writes a table to `path` in the format its suffix names: CSV writes `data` (tidy, numeric
+// columns, as the report's CSV files), Markdown and LaTeX write `display` (what the view shows).
+// Throws Error for another suffix.
+void exportTable(const ReportTable& display, const ReportTable& data, const QString& path);
 void exportPlot(QCustomPlot& plot, const QString& path, double scale = 2.0);
 
 // `path` with the suffix that the chosen filter names ("Markdown (*.md)" -> ".md") when it
 // has none of the filter's suffixes.
 QString withFilterSuffix(const QString& path, const QString& filter);
 
-// Asks for a file to export to (a save dialog offering `filters`); "" when cancelled. The
-// answer carries the chosen filter's suffix. GUI thread only.
-QString askExportPath(QWidget* parent, const QString& title, const QStringList& filters);
+// Asks for a file to export to (a save dialog offering `filters`, proposing `defaultName`,
+// e.g. "table-main", in the folder of the last export); "" when cancelled. The answer carries
+// the chosen filter's suffix; its folder is remembered (WorkbenchSettings). GUI thread only.
+QString askExportPath(QWidget* parent, const QString& title, const QStringList& filters,
+                      const QString& defaultName = QString());
 
 } // namespace losslab

@@ -11,6 +11,7 @@ namespace {
 const char* const kDatabase = "database";
 const char* const kDataRoots = "dataRoots";
 const char* const kLastExperiment = "lastExperiment";
+const char* const kExportFolder = "exportFolder";
 const char* const kGeometry = "window/geometry";
 const char* const kState = "window/state";
 } // namespace
@@ -35,6 +36,10 @@ void WorkbenchSettings::setDataRoots(const QMap<QString, QString>& roots) {
     for (auto it = roots.begin(); it != roots.end(); ++it) settings.setValue(it.key(), it.value());
     settings.endGroup();
 }
+
+QString WorkbenchSettings::exportFolder() { return QSettings().value(kExportFolder).toString(); }
+
+void WorkbenchSettings::setExportFolder(const QString& folder) { QSettings().setValue(kExportFolder, folder); }
 
 QString WorkbenchSettings::lastExperiment() { return QSettings().value(kLastExperiment).toString(); }
 

@@ -17,6 +17,8 @@ public:
     static void setDatabasePath(const QString& path);
     static QMap<QString, QString> dataRoots(); // dataset name -> folder
     static void setDataRoots(const QMap<QString, QString>& roots);
+    static QString exportFolder(); // where the last table, figure or plot was exported
+    static void setExportFolder(const QString& folder);
     static QString lastExperiment();
     static void setLastExperiment(const QString& path);
     static QByteArray windowGeometry();
