@@ -417,4 +417,36 @@ TEST(PaddedBatch, PadsTruncatesAndMasks) {
     EXPECT_EQ(empty.mask, (std::vector<std::uint8_t>{0, 0}));
 }
 
+// ---- UTF-8 checks (shared by the readers), one file per byte sequence -------------------
+
+struct Utf8Case {
+    const char* name;
+    std::string bytes;
+    bool valid;
+};
+
+class Utf8Check : public testing::TestWithParam<Utf8Case> {};
+
+TEST_P(Utf8Check, CsvReaderAcceptsOnlyWellFormedUtf8) {
+    ScratchDir dir("losslab-text");
+    const Utf8Case& c = GetParam();
+    const std::string path = write(dir, "train.csv", "text,label\nok,1\nx" + c.bytes + "y,1\n");
+    if (c.valid) {
+        EXPECT_EQ(losslab::readTextCsvTrain(path).examples.at(1).textA, "x" + c.bytes + "y");
+    } else {
+        EXPECT_TRUE(throwsErrorWith([&] { losslab::readTextCsvTrain(path); }, {path + ":3:", "invalid UTF-8"}));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sequences, Utf8Check,
+    testing::Values(Utf8Case{"TwoByte", "\xC3\xA9", true}, Utf8Case{"ThreeByte", "\xE2\x82\xAC", true},
+                    Utf8Case{"FourByteEmoji", "\xF0\x9F\x98\x80", true},
+                    Utf8Case{"LoneContinuation", "\x80", false}, Utf8Case{"OverlongTwoByte", "\xC0\xAF", false},
+                    Utf8Case{"OverlongThreeByte", "\xE0\x80\xAF", false},
+                    Utf8Case{"Surrogate", "\xED\xA0\x80", false},
+                    Utf8Case{"AboveU10FFFF", "\xF4\x90\x80\x80", false},
+                    Utf8Case{"CutSequence", "\xE2\x82", false}, Utf8Case{"Latin1", "\xFF", false}),
+    [](const testing::TestParamInfo<Utf8Case>& info) { return std::string(info.param.name); });
+
 } // namespace
