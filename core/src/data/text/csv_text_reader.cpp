@@ -199,7 +199,9 @@ TextSplit toSplit(RawRows rows, const std::string& path, const std::vector<std::
             if (classNames.size() > 20)
                 known += ", ... (" + std::to_string(classNames.size()) + " in all)";
             throw Error(at(path, rows.lines[i]) + ": label " + Internal::quoteForMessage(rows.labels[i])
-                        + " is not a class of the training file " + trainPath + "; expected one of " + known);
+                        + " is not a class of "
+                        + (trainPath.empty() ? std::string("the training data") : "the training file " + trainPath)
+                        + "; expected one of " + known);
         }
         example.label = it->second;
     }
@@ -215,7 +217,7 @@ TextSplit readTextCsvTrain(const std::string& path) {
 }
 
 TextSplit readTextCsvFile(const std::string& path, const std::vector<std::string>& classNames, CsvLabels labels) {
-    return toSplit(readRows(path, labels == CsvLabels::Required), path, classNames, "train.csv");
+    return toSplit(readRows(path, labels == CsvLabels::Required), path, classNames, "");
 }
 
 TextDataSet loadTextCsvFolder(const std::string& folder) {
