@@ -4,9 +4,9 @@
 // punctuation, capitals and some UTF-8) in a folder given on the command line (default
 // /tmp), then times: read + parse the TSV, tokenise every text, build the vocabulary, encode
 // every text to ids. Prints times and throughput; it measures, it does not pass or fail.
-// Built by hand (torch-free):
+// Built with the project (build/bin/losslab-bench-text-data [--pairs N] [--dir DIR]); being
+// torch-free it also builds by hand:
 //   g++ -std=c++17 -O2 -I core/include core/src/data/text/*.cpp bench/text_data_bench.cpp
-//       -o /tmp/text_data_bench && /tmp/text_data_bench [--pairs N] [--dir DIR]
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
