@@ -284,14 +284,14 @@ int runListCommand(const std::vector<std::string>& argv) {
     }
     const std::vector<std::string> header = {"run_id", "experiment", "task", "loss", "k", "M", "lr", "protocol", "seed",
                                              "status", "epochs", "best_epoch", "val_acc", "test_acc", "loss_name",
-                                             "device", "wall_s", "error"};
+                                             "device", "library", "wall_s", "error"};
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : runs) {
         auto full = [](double v) { return formatFull(v); };
         rows.push_back({std::to_string(r.id), r.experiment, r.taskId, r.loss, full(r.k), full(r.M), full(r.lr), r.protocol,
                         std::to_string(r.seed), runStatusName(r.status), std::to_string(r.epochs),
                         std::to_string(r.bestEpoch), format == "csv" ? full(r.valAcc) : fmt(r.valAcc),
-                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device,
+                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device, r.library,
                         format == "csv" ? full(r.wallSeconds) : fmt(r.wallSeconds, 1), r.error});
     }
     if (format == "csv") {

@@ -237,21 +237,22 @@ TEST(RunStatusTest, UnknownNameListsTheValidOnes) {
     }
 }
 
-TEST(RunStoreTest, CreatesSchemaVersionTwo) {
+TEST(RunStoreTest, CreatesSchemaVersionThree) {
     TempDir dir;
     const std::string path = dir.file("nested/deeper/runs.sqlite");
     {
         RunStore store(path);
         EXPECT_EQ(store.path(), path);
-        EXPECT_EQ(store.schemaVersion(), 2);
-        EXPECT_EQ(kSchemaVersion, 2);
+        EXPECT_EQ(store.schemaVersion(), 3);
+        EXPECT_EQ(kSchemaVersion, 3);
     }
     EXPECT_TRUE(fs::exists(path));
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "2");
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "3");
     EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
-    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
-    // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots.
-    for (const char* column : {"pid", "host", "pid_start", "boot_id"}) {
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+    // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots;
+    // version 3: what trained it.
+    for (const char* column : {"pid", "host", "pid_start", "boot_id", "library"}) {
         EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM pragma_table_info('runs') WHERE name = '") +
                                       column + "'"),
                   "1")
@@ -1120,16 +1121,18 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
         store.markStarted(ids[2], "cpu", 0);
         store.flush();
     }
-    // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time or boot id.
+    // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time, boot id or library.
     execSql(path, "ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id; "
+                  "ALTER TABLE runs DROP COLUMN library; "
                   "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
     execSql(path, "UPDATE runs SET pid = " + std::to_string(deadPid()) + " WHERE id = " + std::to_string(ids[2]));
     ASSERT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'pid_start'"), "0");
 
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 2);
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "2");
+    EXPECT_EQ(store.schemaVersion(), 3);
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "3");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'boot_id'"), "1");
+    EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'library'"), "1");
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 3u);
     EXPECT_EQ(runs[0].status, RunStatus::Completed);
@@ -1137,10 +1140,36 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
     // Old rows have only a pid to go by: this live process's run is running, the dead one's not.
     EXPECT_EQ(runs[1].status, RunStatus::Running);
     EXPECT_EQ(runs[2].status, RunStatus::Interrupted);
+    EXPECT_TRUE(runs[1].library.empty());
     // New writes fill the new columns.
-    store.markStarted(ids[1], "cpu", 0);
+    store.markStarted(ids[1], "cpu", 0, "LibTorch 9.9.9");
     store.flush();
     EXPECT_FALSE(queryText(path, "SELECT pid_start FROM runs WHERE id = " + std::to_string(ids[1])).empty());
+    EXPECT_EQ(store.runs(withRunIds({ids[1]})).at(0).library, "LibTorch 9.9.9");
+}
+
+// A file of version 2 (before runs.library) gains the column; its rows keep everything else.
+TEST(RunStoreTest, MigratesVersionTwoToThree) {
+    TempDir dir;
+    const std::string path = dir.file("v2.sqlite");
+    std::vector<std::int64_t> ids;
+    {
+        RunStore store(path);
+        ids = store.addRuns(store.addExperiment(makeExperiment("v2")), {makeRun("ce", 1)});
+        store.markStarted(ids[0], "cpu", 0);
+        store.appendEpoch(ids[0], 1, {{"val", "acc", 0.5}});
+        store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
+        store.flush();
+    }
+    execSql(path, "ALTER TABLE runs DROP COLUMN library; "
+                  "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;");
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 3);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, RunStatus::Completed);
+    EXPECT_DOUBLE_EQ(runs[0].valAcc, 0.5);
+    EXPECT_TRUE(runs[0].library.empty());
 }
 
 TEST(RunStoreTest, TextFileIsRefusedUnchanged) {

@@ -15,6 +15,7 @@
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/store/run_store.h"
+#include "losslab/training/compute_setup.h"
 #include "losslab/tasks/task_registry.h"
 #include "toy_task.h"
 #include "scratch_dir.h"
@@ -82,6 +83,11 @@ TEST_F(RunnerTest, SameEpochsRunWaitsForItsCeRunAndTrainsItsEpochCount) {
     const auto runs = store.runs();
     std::map<std::int64_t, RunRecord> byId;
     for (const auto& r : runs) byId[r.id] = r;
+    // Each run keeps what trained it (the same seed gives other numbers under another LibTorch).
+    for (const auto& r : runs) {
+        EXPECT_EQ(r.library, trainingLibrary()) << r.id;
+        EXPECT_EQ(r.library.rfind("LibTorch ", 0), 0u) << r.library;
+    }
     int dependents = 0;
     for (const auto& r : runs) {
         if (r.protocol != "same_epochs_as_ce") continue;

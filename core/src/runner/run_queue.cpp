@@ -207,7 +207,7 @@ struct RunQueue::Impl {
         } else if (run.spec.protocol == Protocol::FixedEpochs) {
             target = static_cast<int>(run.spec.params.getInt("train.max_epochs"));
         }
-        store.markStarted(run.id, deviceName, target);
+        store.markStarted(run.id, deviceName, target, trainingLibrary());
         RunEvent started;
         started.kind = RunEvent::Kind::Started;
         started.runId = run.id;

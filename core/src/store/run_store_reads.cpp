@@ -115,6 +115,7 @@ RunRecord RunStore::Impl::readRun(const Statement& row) const {
     run.valAcc = row.real(26);
     run.testAcc = row.real(27);
     run.status = Internal::effectiveStatus(run.status, Internal::readRecorder(row, 28), m_self);
+    run.library = row.text(32);
     return run;
 }
 
@@ -167,7 +168,7 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
         "r.protocol, r.seed, r.device, r.status, r.epochs, r.best_epoch, r.target_epochs, "
         "r.depends_on, r.spec_yaml, r.error, r.created_at, r.started_at, r.finished_at, "
         "r.wall_seconds, r.checkpoint_path, r.tags, r.notes, va.value, ta.value, "
-        "r.pid, r.host, r.pid_start, r.boot_id "
+        "r.pid, r.host, r.pid_start, r.boot_id, r.library "
         "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
         "LEFT JOIN epoch_metrics va ON va.run_id = r.id AND va.epoch = r.best_epoch "
         "AND va.split = 'val' AND va.metric = 'acc' "

@@ -94,6 +94,12 @@ ALTER TABLE runs ADD COLUMN pid_start INTEGER;
 ALTER TABLE runs ADD COLUMN boot_id TEXT;
 )sql";
 
+// What trained a run ("LibTorch 2.6.0"): cross-entropy's last bits differ between LibTorch
+// versions, so results of one seed are reproducible within a version (docs/debian13.md).
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE runs ADD COLUMN library TEXT;
+)sql";
+
 struct Migration {
     int toVersion;
     const char* sql;
@@ -104,6 +110,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,

@@ -14,6 +14,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 namespace losslab {
 
@@ -52,5 +53,7 @@ void configureWorkerThread(int threads, int niceIncrement) {
 
 bool cudaAvailable() { return torch::cuda::is_available(); }
 int cudaDeviceCount() { return static_cast<int>(torch::cuda::device_count()); }
+
+std::string trainingLibrary() { return std::string("LibTorch ") + TORCH_VERSION; }
 
 } // namespace losslab

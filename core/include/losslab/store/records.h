@@ -36,6 +36,7 @@ struct RunRecord {
     std::string protocol;     // "early_stopping" | "same_epochs_as_ce" | "fixed_epochs"
     std::int64_t seed = 0;
     std::string device;       // resolved device ("cpu", "cuda:0") once started
+    std::string library;      // what trained it, "LibTorch 2.6.0" (empty before schema 3)
     RunStatus status = RunStatus::Queued;
     int epochs = 0;           // epochs trained
     int bestEpoch = 0;        // epoch the protocol reports (1-based; 0 = none yet)

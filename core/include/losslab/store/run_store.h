@@ -15,7 +15,7 @@
 
 namespace losslab {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
 std::string normalizeTags(const std::string& tags);
@@ -50,7 +50,10 @@ public:
     // Inserts the runs in one transaction; `dependsOn` of each record holds an index into
     // `runs` (or nothing) and is translated to the new ids. Waits; returns ids in order.
     std::vector<std::int64_t> addRuns(std::int64_t experimentId, const std::vector<RunRecord>& runs);
-    void markStarted(std::int64_t runId, const std::string& device, int targetEpochs);
+    // `library` names what trains the run ("LibTorch 2.6.0"): the same seed gives other
+    // numbers under another library version, so it is kept with the run.
+    void markStarted(std::int64_t runId, const std::string& device, int targetEpochs,
+                     const std::string& library = {});
     // Stores an epoch's metrics and raises the run's `epochs` to `epoch` (so an interrupted run
     // shows how far it got).
     void appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics);

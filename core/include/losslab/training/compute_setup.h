@@ -23,4 +23,8 @@ void configureWorkerThread(int threads, int niceIncrement = 0);
 bool cudaAvailable();
 int cudaDeviceCount();
 
+// The library that trains, as stored with every run: "LibTorch 2.6.0", the version this
+// program was built against.
+std::string trainingLibrary();
+
 } // namespace losslab
