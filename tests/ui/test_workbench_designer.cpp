@@ -287,9 +287,10 @@ TEST(DesignerEdits, WidgetsChangeTheYaml) {
     ASSERT_EQ(spec.losses.size(), 2u);
     EXPECT_EQ(spec.losses[0].kind, LossKind::Square);
 
-    // The status line counts the runs: 2 losses x 2 protocols x 3 seeds.
-    EXPECT_NE(widget<QLabel>(designer, "designerStatus")->text().indexOf("12 runs: 2 losses"), -1)
-        << widget<QLabel>(designer, "designerStatus")->text().toStdString();
+    // The status line counts the runs: 3 seeds x 4 loss-protocol pairs, each named.
+    const QString status = widget<QLabel>(designer, "designerStatus")->text();
+    EXPECT_TRUE(status.startsWith(QStringLiteral("12 runs = 3 seeds \u00d7 4 ("))) << status.toStdString();
+    EXPECT_NE(status.indexOf(QStringLiteral("early stopping, fixed epochs")), -1) << status.toStdString();
 }
 
 // The wheel over an unfocused spin box or combo box scrolls the form; it changes nothing.
@@ -323,6 +324,15 @@ TEST(DesignerEdits, WheelChangesOnlyAFocusedField) {
         wheelOver(seeds, 1);
         EXPECT_EQ(seeds->value(), 4);
     }
+}
+
+// The default preset: cross-entropy trains only under early stopping, so 15 runs are 5 seeds x
+// 3 (not 2 losses x 2 protocols x 5 seeds = 20).
+TEST(DesignerEdits, RunCountNamesTheProtocolsOfEachLoss) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    EXPECT_EQ(widget<QLabel>(designer, "designerStatus")->text(),
+              QStringLiteral("15 runs = 5 seeds \u00d7 3 (ce: early stopping; square: early stopping, same epochs as CE)"));
 }
 
 TEST(DesignerEdits, OtherKeysAreEditedCheckedAddedAndRemoved) {

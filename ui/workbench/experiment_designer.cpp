@@ -679,16 +679,32 @@ void ExperimentDesigner::refreshDerived() {
 
     try {
         const ExperimentSpec spec = experiment();
-        const std::size_t runs = spec.expand().size();
+        const std::vector<RunSpec> planned = spec.expand();
         m_status->setStyleSheet(QString());
         auto count = [](std::size_t n, const QString& one, const QString& many) {
             return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? one : many);
         };
-        m_status->setText(tr("%1: %2 \u00d7 %3 \u00d7 %4")
-                              .arg(count(runs, tr("run"), tr("runs")),
-                                   count(spec.losses.size(), tr("loss"), tr("losses")),
-                                   count(spec.protocols.size(), tr("protocol"), tr("protocols")),
-                                   count(spec.seeds.size(), tr("seed"), tr("seeds"))));
+        // Not every loss runs every protocol (same epochs as CE is for square losses only), so
+        // the line names the protocols of each loss instead of multiplying the counts.
+        QStringList perLoss;
+        std::size_t perSeed = 0;
+        for (const LossSpec& loss : spec.losses) {
+            QStringList protocols;
+            for (const RunSpec& run : planned) {
+                const QString name = run.protocol == Protocol::EarlyStopping  ? tr("early stopping")
+                                     : run.protocol == Protocol::SameEpochsAsCe ? tr("same epochs as CE")
+                                                                                : tr("fixed epochs");
+                if (run.loss.name == loss.name && run.seed == spec.seeds.front() && !protocols.contains(name))
+                    protocols << name;
+            }
+            perSeed += static_cast<std::size_t>(protocols.size());
+            if (!protocols.isEmpty()) perLoss << qs(loss.name) + QStringLiteral(": ") + protocols.join(QStringLiteral(", "));
+        }
+        m_status->setText(tr("%1 = %2 \u00d7 %3 (%4)")
+                              .arg(count(planned.size(), tr("run"), tr("runs")),
+                                   count(spec.seeds.size(), tr("seed"), tr("seeds")))
+                              .arg(perSeed)
+                              .arg(perLoss.join(QStringLiteral("; "))));
     } catch (const Error& e) {
         m_status->setStyleSheet(QStringLiteral("QLabel { color: #b00020; }"));
         m_status->setText(tr("Cannot run yet: %1").arg(QString::fromUtf8(e.what())));
