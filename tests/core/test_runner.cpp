@@ -173,6 +173,33 @@ TEST_F(RunnerTest, CancelStopsRunsAndStoresCancelled) {
     }
 }
 
+// Closing the window: the runs stop as with cancelAll() but are stored `interrupted`, with
+// their finished epochs, and resume() takes them up.
+TEST_F(RunnerTest, InterruptAllStoresInterruptedRunsThatResumeContinues) {
+    RunStore store(dbPath());
+    std::vector<std::int64_t> ids;
+    {
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 1) queue.interruptAll();
+        });
+        const RunQueueResult started = queue.start(spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "3"}}));
+        ids = started.runIds;
+        const RunQueueResult result = queue.wait();
+        EXPECT_EQ(result.cancelled, 6);
+        EXPECT_EQ(result.failed, 0);
+    }
+    ASSERT_EQ(ids.size(), 6u);
+    for (const auto& r : store.runs()) {
+        EXPECT_EQ(r.status, RunStatus::Interrupted) << r.id;
+        EXPECT_NE(r.error.find("program closed"), std::string::npos) << r.error;
+    }
+    RunQueue again(store, m_registry);
+    again.resume(ids);
+    EXPECT_EQ(again.wait().completed, 6);
+    for (const auto& r : store.runs()) EXPECT_EQ(r.status, RunStatus::Completed) << r.id << " " << r.error;
+}
+
 TEST_F(RunnerTest, UnavailableCudaIsRefusedBeforeAnythingIsStored) {
     if (!resolveDeviceSlots("auto", {}).empty() && resolveDeviceSlots("auto", {})[0] != "cpu")
         GTEST_SKIP() << "this machine has CUDA";

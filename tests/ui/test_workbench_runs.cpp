@@ -16,6 +16,7 @@
 #include "workbench/experiment_designer.h"
 #include "workbench/live_curves_view.h"
 #include "workbench/main_window.h"
+#include "workbench/run_browser_view.h"
 #include "workbench/run_controller.h"
 #include "workbench/run_queue_model.h"
 #include "workbench_fixtures.h"
@@ -168,7 +169,7 @@ TEST(WorkbenchRunTest, BadExperimentFailsBeforeAnythingIsStored) {
     EXPECT_TRUE(store.experiments().empty());
 }
 
-TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndCancels) {
+TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndInterrupts) {
     ToyWorld world;
     RunStore store(world.databasePath());
     MainWindow window(store, world.tasks);
@@ -191,5 +192,12 @@ TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndCancels) {
     EXPECT_EQ(asked, 2);
     ASSERT_TRUE(waitIdle(*window.controller(), 60000));
     ASSERT_TRUE(QTest::qWaitFor([&] { return !window.isVisible(); }, 10000)) << "the window did not close when idle";
-    for (const RunRecord& run : store.runs()) EXPECT_EQ(run.status, RunStatus::Cancelled) << run.id;
+    // Stored as interrupted, as the README says: the next start offers to resume them.
+    const auto runs = store.runs();
+    ASSERT_FALSE(runs.empty());
+    for (const RunRecord& run : runs) EXPECT_EQ(run.status, RunStatus::Interrupted) << run.id;
+
+    MainWindow next(store, world.tasks);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return static_cast<std::size_t>(next.runBrowser()->interruptedRunIds().size()) == runs.size(); }, 15000))
+        << "the next window does not offer the interrupted runs";
 }

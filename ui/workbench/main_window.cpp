@@ -341,14 +341,15 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     }
     if (m_controller->isBusy()) {
         if (!property("closeWhenIdle").toBool()) {
-            if (!m_confirm(tr("Runs are still training. Cancel them and quit? Finished runs and every finished "
-                              "epoch are kept; cancelled runs can be resumed later."))) {
+            if (!m_confirm(tr("Runs are still training. Stop them and quit? Finished runs and every finished "
+                              "epoch are kept; the stopped runs are stored as interrupted, and Run > Resume "
+                              "interrupted runs (or the Runs tab's banner) continues them the next time."))) {
                 event->ignore();
                 return;
             }
             setProperty("closeWhenIdle", true);
             statusBar()->showMessage(tr("Stopping the runs at their next batch…"));
-            m_controller->cancelAll();
+            m_controller->interruptAll();
         }
         event->ignore(); // closes when the controller reports idle
         return;

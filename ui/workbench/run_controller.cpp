@@ -42,6 +42,7 @@ struct RunController::Batch {
     RunQueue* queue = nullptr;     // valid while set; cancels go through it
     bool queueStarted = false;     // start()/resume() returned: cancel() is safe now
     bool cancelAll = false;
+    bool interrupt = false; // with cancelAll: store the runs `interrupted`
     std::vector<std::int64_t> cancels; // asked for before the queue had started
     RunQueueResult result;
     std::string failure;
@@ -89,12 +90,23 @@ void RunController::cancel(std::int64_t runId) {
     }
 }
 
-void RunController::cancelAll() {
+void RunController::cancelAll() { stopAll(false); }
+
+void RunController::interruptAll() { stopAll(true); }
+
+void RunController::stopAll(bool interrupt) {
     m_waiting.clear(); // never started: nothing of them is stored
     if (!m_running) return;
     std::lock_guard<std::mutex> lock(m_running->mutex);
     m_running->cancelAll = true;
-    if (m_running->queue && m_running->queueStarted) m_running->queue->cancelAll();
+    m_running->interrupt = m_running->interrupt || interrupt;
+    if (m_running->queue && m_running->queueStarted) {
+        if (interrupt) {
+            m_running->queue->interruptAll();
+        } else {
+            m_running->queue->cancelAll();
+        }
+    }
 }
 
 bool RunController::isBusy() const { return m_running || !m_waiting.empty(); }
@@ -143,7 +155,11 @@ void RunController::startNextBatch() {
                 batch->plannedReady = true;
                 batch->queueStarted = true;
                 for (std::int64_t id : batch->cancels) queue.cancel(id);
-                if (batch->cancelAll) queue.cancelAll();
+                if (batch->cancelAll && batch->interrupt) {
+                    queue.interruptAll();
+                } else if (batch->cancelAll) {
+                    queue.cancelAll();
+                }
             }
             QMetaObject::invokeMethod(this, &RunController::armFlush, Qt::QueuedConnection);
             RunQueueResult result = queue.wait();

@@ -41,6 +41,9 @@ public:
 
     void cancel(std::int64_t runId); // the run stops within one batch and is stored `cancelled`
     void cancelAll();                // the running batch and every queued one
+    // Like cancelAll(), but the stopped runs are stored `interrupted` (RunQueue::interruptAll):
+    // for closing the window; Run > Resume interrupted runs continues them.
+    void interruptAll();
 
     bool isBusy() const;       // a batch is running or queued
     int queuedBatches() const; // batches waiting behind the running one
@@ -62,6 +65,7 @@ signals:
 private:
     struct Batch;
 
+    void stopAll(bool interrupt);
     void startNextBatch();
     void onBatchThreadDone();
     void flushEvents();

@@ -95,6 +95,7 @@ struct RunQueue::Impl {
     std::mutex mutex;
     std::condition_variable changed;
     std::atomic<bool> cancelAll{false};
+    std::atomic<bool> interrupting{false}; // interruptAll(): stopped runs are `interrupted`
     std::atomic<bool> observerFailed{false};
     RunQueueResult result;
 
@@ -136,11 +137,15 @@ struct RunQueue::Impl {
 
     // Records the run's end: stored, counted and announced once. A later call for the same
     // run (a worker's catch-all after the end was recorded) changes nothing.
-    void finish(PlannedRun& run, RunStatus status, int epochs, int bestEpoch, double wall, const std::string& error) {
+    void finish(PlannedRun& run, RunStatus status, int epochs, int bestEpoch, double wall, std::string error) {
         {
             std::lock_guard<std::mutex> lock(mutex);
             if (run.finished) return;
             run.finished = true;
+        }
+        if (status == RunStatus::Cancelled && interrupting) {
+            status = RunStatus::Interrupted;
+            error = "stopped when the program closed; resume continues it";
         }
         try {
             store.finishRun(run.id, status, epochs, bestEpoch, wall, error);
@@ -155,7 +160,8 @@ struct RunQueue::Impl {
             switch (status) {
             case RunStatus::Completed: ++result.completed; break;
             case RunStatus::Diverged: ++result.diverged; break;
-            case RunStatus::Cancelled: ++result.cancelled; break;
+            case RunStatus::Cancelled:
+            case RunStatus::Interrupted: ++result.cancelled; break; // stopped on request
             default: ++result.failed; break;
             }
         }
@@ -413,6 +419,11 @@ void RunQueue::cancel(std::int64_t runId) {
 void RunQueue::cancelAll() {
     m_impl->cancelAll = true;
     for (auto& r : m_impl->runs) r.cancel->store(true);
+}
+
+void RunQueue::interruptAll() {
+    m_impl->interrupting = true;
+    cancelAll();
 }
 
 bool RunQueue::cancelRequested() const { return m_impl->cancelAll; }

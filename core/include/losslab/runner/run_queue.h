@@ -73,6 +73,9 @@ public:
 
     void cancel(std::int64_t runId);
     void cancelAll();
+    // Stops every run as cancelAll() does, but stores them `interrupted`, not `cancelled`:
+    // the program is closing, not the user giving up on them; resume() continues them.
+    void interruptAll();
     bool cancelRequested() const;
 
 private:
