@@ -2,6 +2,8 @@
 // the plot's graphs and the compare view's panels with linked axes.
 #include <gtest/gtest.h>
 
+#include <QComboBox>
+#include <QSlider>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -83,6 +85,83 @@ TEST(CurveSeriesTest, GroupsSeedsIntoMeanAndSampleStd) {
     EXPECT_DOUBLE_EQ(ce.smoothed[1], 60.0);
     EXPECT_TRUE(std::isnan(ce.high[1])); // one run: no std
     EXPECT_EQ(series[1].runIds, (std::vector<std::int64_t>{3}));
+}
+
+// "Group by loss" averages only the seeds of one setting: runs of the same loss and protocol
+// with other model keys (another experiment) or another learning rate are groups of their
+// own, labelled by what differs, as the report's rows are.
+TEST(CurveSeriesTest, GroupsOnlyRunsOfOneRecipeAndLabelsWhatDiffers) {
+    CurveBook book;
+    RunRecord small = record(1, "ce", 0), small2 = record(2, "ce", 1), wide = record(3, "ce", 0), fast = record(4, "ce", 1);
+    small.specYaml = small2.specYaml = "model:\n  hidden: [16]\n";
+    wide.specYaml = fast.specYaml = "model:\n  hidden: [256]\n";
+    small.lr = small2.lr = wide.lr = 0.05;
+    fast.lr = 0.1;
+    for (const RunRecord& r : {small, small2, wide, fast}) book.addRun(r);
+    book.apply(epochEvent(1, 1, 0.50));
+    book.apply(epochEvent(2, 1, 0.70));
+    book.apply(epochEvent(2, 2, 0.72));
+    book.apply(epochEvent(3, 1, 0.90));
+    book.apply(epochEvent(4, 1, 0.95));
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.0;
+    options.groupByLoss = true;
+    const auto series = buildCurveSeries(book, {1, 2, 3, 4}, options);
+    ASSERT_EQ(series.size(), 3u);
+    EXPECT_EQ(series[0].runIds, (std::vector<std::int64_t>{1, 2}));
+    EXPECT_EQ(series[1].runIds, (std::vector<std::int64_t>{3}));
+    EXPECT_EQ(series[2].runIds, (std::vector<std::int64_t>{4}));
+    EXPECT_NE(series[0].label.find("hidden [16]"), std::string::npos) << series[0].label;
+    EXPECT_NE(series[1].label.find("hidden [256]"), std::string::npos) << series[1].label;
+    EXPECT_NE(series[2].label.find("lr 0.1"), std::string::npos) << series[2].label;
+    EXPECT_NE(series[0].key, series[1].key);
+    EXPECT_DOUBLE_EQ(series[0].raw[0], 60.0); // (50 + 70) / 2: the [256] run is not in it
+
+    // How many runs each point averages: seed 1 alone reached epoch 2.
+    EXPECT_EQ(series[0].count, (std::vector<int>{2, 1}));
+    EXPECT_EQ(describeCurvePoint(series[0], 1, false), "mean: 72\nmean of 1 of 2 runs");
+
+    // One recipe: no label, and the key as before.
+    const auto single = buildCurveSeries(book, {1, 2}, options);
+    ASSERT_EQ(single.size(), 1u);
+    EXPECT_EQ(single[0].key, "group/toy/blobs|ce|early_stopping");
+}
+
+// A tooltip gives the stored value and labels the smoothed one.
+TEST(CurveSeriesTest, PointDescriptionGivesTheStoredValueAndTheSmoothedOneLabelled) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    book.apply(epochEvent(1, 1, 0.50));
+    book.apply(epochEvent(1, 2, 0.90));
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.5;
+    const auto series = buildCurveSeries(book, {1}, options);
+    ASSERT_EQ(series.size(), 1u);
+    // Smoothed at epoch 2: (0.5 * 0.5 * 50 + 0.5 * 90) / 0.75 = 76.667.
+    EXPECT_EQ(describeCurvePoint(series[0], 1, true), "value: 90\nsmoothed: 76.667");
+    EXPECT_EQ(describeCurvePoint(series[0], 1, false), "value: 90");
+}
+
+// Epoch-level curves are not smoothed unless asked; the per-step loss keeps its own setting.
+TEST(CurveControlsTest, SmoothingFollowsTheMetricKind) {
+    CurveControls controls;
+    EXPECT_EQ(controls.options().metric, "step/loss");
+    EXPECT_DOUBLE_EQ(controls.options().smoothing, 0.6);
+    QSignalSpy changed(&controls, &CurveControls::optionsChanged);
+    auto* metric = controls.findChild<QComboBox*>(QStringLiteral("metricCombo"));
+    auto* slider = controls.findChild<QSlider*>(QStringLiteral("smoothingSlider"));
+    ASSERT_NE(metric, nullptr);
+    ASSERT_NE(slider, nullptr);
+    metric->setCurrentIndex(metric->findData(QStringLiteral("val/acc")));
+    EXPECT_DOUBLE_EQ(controls.options().smoothing, 0.0);
+    EXPECT_EQ(changed.count(), 1) << "one change for the metric and its smoothing";
+    slider->setValue(30);
+    metric->setCurrentIndex(metric->findData(QStringLiteral("step/loss")));
+    EXPECT_DOUBLE_EQ(controls.options().smoothing, 0.6);
+    metric->setCurrentIndex(metric->findData(QStringLiteral("test/acc")));
+    EXPECT_DOUBLE_EQ(controls.options().smoothing, 0.3) << "the epoch-level setting is remembered";
 }
 
 TEST(CurveSeriesTest, AxesUseStepsAndCumulativeTrainingTime) {

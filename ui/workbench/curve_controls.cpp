@@ -49,7 +49,7 @@ CurveControls::CurveControls(QWidget* parent) : QWidget(parent) {
     layout->addStretch(1);
 
     setOptions(CurveOptions{});
-    connect(m_metric, &QComboBox::currentIndexChanged, this, &CurveControls::emitChanged);
+    connect(m_metric, &QComboBox::currentIndexChanged, this, &CurveControls::onMetricChanged);
     connect(m_axis, &QComboBox::currentIndexChanged, this, &CurveControls::emitChanged);
     connect(m_smoothing, &QSlider::valueChanged, this, &CurveControls::emitChanged);
     connect(m_group, &QCheckBox::toggled, this, &CurveControls::emitChanged);
@@ -69,9 +69,24 @@ void CurveControls::setOptions(const CurveOptions& options) {
     const int metric = m_metric->findData(QString::fromStdString(options.metric));
     m_metric->setCurrentIndex(metric >= 0 ? metric : 0);
     m_axis->setCurrentIndex(m_axis->findData(int(options.axis)));
+    m_stepShown = isStepMetric(m_metric->currentData().toString());
     m_smoothing->setValue(qRound(options.smoothing * 100));
+    (m_stepShown ? m_stepSmoothing : m_epochSmoothing) = m_smoothing->value();
     m_group->setChecked(options.groupByLoss);
     m_quiet = false;
+    emitChanged();
+}
+
+void CurveControls::onMetricChanged() {
+    const bool step = isStepMetric(m_metric->currentData().toString());
+    if (step != m_stepShown) {
+        (m_stepShown ? m_stepSmoothing : m_epochSmoothing) = m_smoothing->value();
+        m_stepShown = step;
+        const bool quiet = m_quiet;
+        m_quiet = true; // one optionsChanged for the metric and its smoothing together
+        m_smoothing->setValue(step ? m_stepSmoothing : m_epochSmoothing);
+        m_quiet = quiet;
+    }
     emitChanged();
 }
 

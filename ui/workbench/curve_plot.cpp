@@ -151,6 +151,7 @@ void CurvePlot::rebuild() {
     ++m_redraws;
     m_plot->clearGraphs();
     m_drawn.clear();
+    m_seriesOf.clear();
     m_dense = false;
     std::set<std::string> inLegend;
     const bool smoothing = m_options.smoothing > 0.0;
@@ -195,6 +196,7 @@ void CurvePlot::rebuild() {
         line->setAntialiased(!dense);
         line->setObjectName(key);
         line->setProperty("runId", QVariant::fromValue<qint64>(s.runId));
+        m_seriesOf[line] = static_cast<std::size_t>(&s - m_series.data());
         line->setPen(QPen(color, 1.8, styleFor(s.protocol)));
         if (isSorted) {
             m_drawn.push_back({line, &s.x, smoothing ? &s.smoothed : &s.raw});
@@ -321,10 +323,20 @@ void CurvePlot::showPointNear(QMouseEvent* event) {
                 bestDistance = d;
                 const qint64 runId = g->property("runId").toLongLong();
                 const QString who = runId > 0 ? tr("run %1 (%2)").arg(runId).arg(g->name()) : g->name();
-                text = QStringLiteral("%1\n%2 %3: %4")
+                // The stored value, not the smoothed line's: the smoothed one comes labelled.
+                QString values = QStringLiteral("%1").arg(it->value, 0, 'g', 5);
+                const auto found = m_seriesOf.find(g);
+                if (found != m_seriesOf.end()) {
+                    const CurveSeries& s = m_series[found->second];
+                    const auto at = std::find(s.x.begin(), s.x.end(), it->key);
+                    if (at != s.x.end())
+                        values = QString::fromStdString(describeCurvePoint(
+                            s, static_cast<std::size_t>(at - s.x.begin()), m_options.smoothing > 0.0));
+                }
+                text = QStringLiteral("%1\n%2 %3\n%4")
                            .arg(who, m_plot->xAxis->label())
                            .arg(it->key, 0, 'g', 6)
-                           .arg(it->value, 0, 'g', 5);
+                           .arg(values);
             }
         }
     }

@@ -20,6 +20,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "curve_series.h"
@@ -81,6 +82,7 @@ private:
         const std::vector<double>* y;
     };
     std::vector<Drawn> m_drawn; // what fillGraphs() puts into which graph
+    std::map<const QCPGraph*, std::size_t> m_seriesOf; // main line -> index in m_series
     bool m_dense = false;       // some curve is long enough to be decimated
     bool m_refillQueued = false;
 };

@@ -2,16 +2,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
+#include <tuple>
 
+#include "losslab/error.h"
 #include "losslab/report/report_table.h"
+#include "losslab/spec/run_recipe.h"
 
 namespace losslab {
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// What a run trains with apart from its task, loss and protocol (the report's grouping rule,
+// docs/report.md): runs are averaged together only when this and the loss's own settings agree.
+RunRecipe trainingRecipeOf(const RunRecord& run) {
+    try {
+        return trainingRecipe(runRecipe(run.specYaml));
+    } catch (const Error&) {
+        return {{"spec", run.specYaml}}; // unreadable: equal only to the same text
+    }
+}
 
 std::string protocolText(const std::string& protocol) {
     if (protocol == "early_stopping") return "early stopping";
@@ -112,21 +126,50 @@ std::vector<CurveSeries> buildCurveSeries(const CurveBook& book, const std::vect
     }
     if (!options.groupByLoss) return runs;
 
-    // Groups in the order their first run appears.
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<const CurveSeries*>> members;
+    // A group is the seeds of one setting: the same task, loss (name, k, M, learning rate),
+    // protocol and training recipe (model, data and training keys), as the report pools runs.
+    // Where a task's groups differ in their recipe or learning rate, the label says how
+    // ("hidden [16]", "lr 0.1") and the key carries it. Groups in the order their first run appears.
+    struct Setting {
+        std::string task, lossName, protocol, lr;
+        RunRecipe recipe;
+        double k = 1, M = 1;
+        bool operator<(const Setting& o) const {
+            return std::tie(task, lossName, protocol, lr, k, M, recipe) <
+                   std::tie(o.task, o.lossName, o.protocol, o.lr, o.k, o.M, o.recipe);
+        }
+    };
+    std::vector<Setting> order;
+    std::map<Setting, std::vector<const CurveSeries*>> members;
     for (const CurveSeries& s : runs) {
-        const RunCurves* curves = book.find(s.runId);
-        const std::string key = "group/" + curves->run.taskId + "|" + s.lossName + "|" + s.protocol;
-        if (!members.count(key)) order.push_back(key);
-        members[key].push_back(&s);
+        const RunRecord& run = book.find(s.runId)->run;
+        const Setting setting{run.taskId, s.lossName, s.protocol, formatFull(run.lr), trainingRecipeOf(run), run.k, run.M};
+        if (!members.count(setting)) order.push_back(setting);
+        members[setting].push_back(&s);
+    }
+    // Per task: the distinct recipes (labelled by what differs) and whether a loss name comes
+    // with several learning rates.
+    std::map<std::string, std::vector<RunRecipe>> recipesOfTask;
+    std::map<std::string, std::vector<std::string>> lrsOfLoss;
+    for (const Setting& s : order) {
+        auto& recipes = recipesOfTask[s.task];
+        if (std::find(recipes.begin(), recipes.end(), s.recipe) == recipes.end()) recipes.push_back(s.recipe);
+        auto& lrs = lrsOfLoss[s.task + "|" + s.lossName];
+        if (std::find(lrs.begin(), lrs.end(), s.lr) == lrs.end()) lrs.push_back(s.lr);
     }
     std::vector<CurveSeries> groups;
-    for (const std::string& key : order) {
-        const auto& list = members[key];
+    for (const Setting& setting : order) {
+        const auto& list = members[setting];
+        const auto& recipes = recipesOfTask[setting.task];
+        const std::vector<std::string> labels = recipeLabels(recipes);
+        std::string differs =
+            labels[static_cast<std::size_t>(std::find(recipes.begin(), recipes.end(), setting.recipe) - recipes.begin())];
+        if (lrsOfLoss[setting.task + "|" + setting.lossName].size() > 1)
+            differs += (differs.empty() ? "" : ", ") + std::string("lr ") + setting.lr;
         CurveSeries g;
-        g.key = key;
-        g.label = list.front()->label + " (" + std::to_string(list.size()) + (list.size() == 1 ? " run)" : " runs)");
+        g.key = "group/" + setting.task + "|" + setting.lossName + "|" + setting.protocol + (differs.empty() ? "" : "|" + differs);
+        g.label = list.front()->label + (differs.empty() ? "" : " · " + differs) + " (" + std::to_string(list.size()) +
+                  (list.size() == 1 ? " run)" : " runs)");
         g.lossName = list.front()->lossName;
         g.loss = list.front()->loss;
         g.protocol = list.front()->protocol;
@@ -147,6 +190,7 @@ std::vector<CurveSeries> buildCurveSeries(const CurveBook& book, const std::vect
                 if (std::isfinite(s->smoothed[i])) { ss += s->smoothed[i]; ++ns; }
             }
             g.x.push_back(sx / n);
+            g.count.push_back(n);
             g.raw.push_back(nr ? sr / nr : kNaN);
             const double mean = ns ? ss / ns : kNaN;
             g.smoothed.push_back(mean);
@@ -163,6 +207,24 @@ std::vector<CurveSeries> buildCurveSeries(const CurveBook& book, const std::vect
         groups.push_back(std::move(g));
     }
     return groups;
+}
+
+std::string describeCurvePoint(const CurveSeries& s, std::size_t i, bool smoothed) {
+    if (i >= s.x.size()) return {};
+    auto number = [](double v) {
+        if (!std::isfinite(v)) return std::string("-");
+        char text[32];
+        std::snprintf(text, sizeof text, "%.5g", v);
+        return std::string(text);
+    };
+    const bool group = s.runId == 0;
+    std::string out = (group ? "mean: " : "value: ") + number(i < s.raw.size() ? s.raw[i] : kNaN);
+    if (smoothed) out += "\nsmoothed: " + number(i < s.smoothed.size() ? s.smoothed[i] : kNaN);
+    if (group && i < s.count.size()) {
+        out += "\nmean of " + std::to_string(s.count[i]) + " of " + std::to_string(s.runIds.size()) +
+               (s.runIds.size() == 1 ? " run" : " runs");
+    }
+    return out;
 }
 
 bool curveMetricIsPercent(const std::string& metric) {

@@ -1,7 +1,8 @@
 #pragma once
 // What a curve plot draws, computed from a CurveBook without any Qt: one series per run, or
-// per group of runs (same task, loss and protocol: the seeds of one setting) with the mean
-// and +/- 1 sample std over the runs at each point. Qt-free and torch-free.
+// per group of runs (the seeds of one setting: same task, loss with its k, M and learning rate,
+// protocol and training recipe, as the report pools them) with the mean and +/- 1 sample std
+// over the runs at each point, and how many runs each point averages. Qt-free and torch-free.
 //
 // Smoothing is the debiased exponential moving average: s_n = w s_{n-1} + (1 - w) v_n from
 // s_0 = 0, divided by (1 - w^n) so the start is not pulled toward 0; NaN values are skipped
@@ -26,7 +27,7 @@ struct CurveOptions {
 };
 
 struct CurveSeries {
-    std::string key;      // "run/<id>" or "group/<task>|<loss name>|<protocol>"
+    std::string key;      // "run/<id>" or "group/<task>|<loss name>|<protocol>[|<what differs>]"
     std::string label;    // for the legend: "square (k=1, M=1) · early stopping"
     std::string lossName;
     std::string loss;     // "ce" | "square"
@@ -37,6 +38,7 @@ struct CurveSeries {
     std::vector<double> raw;      // runs: the values; groups: mean of the raw values
     std::vector<double> smoothed; // what is drawn as the line
     std::vector<double> low, high; // groups: smoothed mean -/+ std (NaN with one run)
+    std::vector<int> count;        // groups: runs averaged at each point (seeds stop early)
 };
 
 std::vector<double> debiasedEma(const std::vector<double>& values, double weight);
@@ -45,6 +47,12 @@ std::vector<double> debiasedEma(const std::vector<double>& values, double weight
 // metric give an empty series (they are still listed, so a legend can show them).
 std::vector<CurveSeries> buildCurveSeries(const CurveBook& book, const std::vector<std::int64_t>& runIds,
                                           const CurveOptions& options);
+
+// The value lines of a hover tooltip for point i of `s`: the stored value (for a group, the
+// mean of the stored values), then, when the line is smoothed, the smoothed value labelled
+// as such, and for a group how many of its runs the point averages ("mean of 2 of 3 runs").
+// Percent metrics are given in %, as drawn.
+std::string describeCurvePoint(const CurveSeries& s, std::size_t i, bool smoothed);
 
 // "train/loss" -> "training loss", "step/loss" -> "training loss per step", "val/acc" ->
 // "validation accuracy (%)" (accuracies are drawn in %).
