@@ -164,6 +164,37 @@ TEST(CurveControlsTest, SmoothingFollowsTheMetricKind) {
     EXPECT_DOUBLE_EQ(controls.options().smoothing, 0.3) << "the epoch-level setting is remembered";
 }
 
+// A resumed run whose curve in the book starts at epoch 4 (10 steps an epoch): its steps lie
+// between epochs 3 and 5 on the epoch axis, not at 0..2.
+TEST(CurveSeriesTest, StepsOfAResumedRunSitAtTheirOwnEpochs) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    RunEvent step;
+    step.kind = RunEvent::Kind::Step;
+    step.runId = 1;
+    step.metrics = {{"train", "loss", 1.0}};
+    for (const std::int64_t s : {35, 40}) {
+        step.step = s;
+        book.apply(step);
+    }
+    book.apply(epochEvent(1, 4, 0.5)); // epochEvent puts the epoch's end at step 40
+    for (const std::int64_t s : {45, 50}) {
+        step.step = s;
+        book.apply(step);
+    }
+    CurveOptions options;
+    options.metric = "step/loss";
+    options.smoothing = 0.0;
+    options.axis = CurveAxis::Epoch;
+    const auto series = buildCurveSeries(book, {1}, options);
+    ASSERT_EQ(series.size(), 1u);
+    ASSERT_EQ(series[0].x.size(), 4u);
+    EXPECT_DOUBLE_EQ(series[0].x[0], 3.5);
+    EXPECT_DOUBLE_EQ(series[0].x[1], 4.0);
+    EXPECT_DOUBLE_EQ(series[0].x[2], 4.5);
+    EXPECT_DOUBLE_EQ(series[0].x[3], 5.0);
+}
+
 TEST(CurveSeriesTest, AxesUseStepsAndCumulativeTrainingTime) {
     CurveBook book;
     book.addRun(record(1, "ce", 0));

@@ -201,3 +201,22 @@ TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndInterrupts) {
     ASSERT_TRUE(QTest::qWaitFor([&] { return static_cast<std::size_t>(next.runBrowser()->interruptedRunIds().size()) == runs.size(); }, 15000))
         << "the next window does not offer the interrupted runs";
 }
+
+// A resumed run goes on from the epochs it stored: the queue shows "3 / 5", not "0 / 5".
+TEST(RunQueueModelTest, ResumedRunStartsFromItsStoredEpochs) {
+    RunQueueModel model;
+    RunRecord run;
+    run.id = 7;
+    run.status = RunStatus::Interrupted;
+    run.epochs = 3;
+    run.targetEpochs = 5;
+    model.addRuns({run});
+    RunEvent started;
+    started.kind = RunEvent::Kind::Started;
+    started.runId = 7;
+    started.maxEpochs = 5;
+    started.message = "cpu";
+    model.applyEvents({started});
+    EXPECT_EQ(model.data(model.index(0, RunQueueModel::Epoch)).toString(), QStringLiteral("3 / 5"));
+    EXPECT_NEAR(model.progressOf(7), 0.6, 1e-12);
+}

@@ -46,20 +46,29 @@ void runPoints(const RunCurves& curves, const CurveOptions& options, std::vector
         y = curves.stepLoss;
         switch (options.axis) {
         case CurveAxis::Epoch: {
-            // Fractional epochs: a step inside epoch e maps between e - 1 and e.
+            // Fractional epochs: a step inside epoch n maps between n - 1 and n. The epochs
+            // are numbered as stored: a resumed run whose curve starts at epoch 4 (the book
+            // holds no earlier epoch) maps its steps to 3..4, not to 0..1. Every epoch has
+            // the same number of steps, so epoch n starts at step S_n (n - 1) / n.
             x.resize(curves.steps.size());
+            const double firstEpoch = curves.epochs.empty() ? 1.0 : curves.epochs.front();
+            // The step at which the epoch of index e began.
+            const auto startOf = [&](std::size_t e) {
+                if (e > 0) return curves.epochSteps[e - 1];
+                return firstEpoch > 1.0 ? curves.epochSteps.front() * (firstEpoch - 1.0) / firstEpoch : 0.0;
+            };
             for (std::size_t i = 0; i < curves.steps.size(); ++i) {
                 const double step = curves.steps[i];
                 auto it = std::lower_bound(curves.epochSteps.begin(), curves.epochSteps.end(), step);
                 const std::size_t e = static_cast<std::size_t>(it - curves.epochSteps.begin());
-                const double s0 = e == 0 ? 0.0 : curves.epochSteps[e - 1];
+                const double before = e == 0 ? firstEpoch - 1.0 : curves.epochs[e - 1]; // epochs finished
+                const double s0 = startOf(e);
                 double s1 = e < curves.epochSteps.size() ? curves.epochSteps[e] : kNaN;
                 if (std::isnan(s1)) { // epoch still running: the previous epoch's length
-                    const double length = e >= 1 ? curves.epochSteps[e - 1] - (e >= 2 ? curves.epochSteps[e - 2] : 0.0) : kNaN;
+                    const double length = e >= 1 ? curves.epochSteps[e - 1] - startOf(e - 1) : kNaN;
                     s1 = s0 + length;
                 }
-                x[i] = std::isfinite(s1) && s1 > s0 ? static_cast<double>(e) + (step - s0) / (s1 - s0)
-                                                    : kNaN;
+                x[i] = std::isfinite(s1) && s1 > s0 ? before + (step - s0) / (s1 - s0) : kNaN;
             }
             break;
         }

@@ -68,7 +68,8 @@ void RunQueueModel::apply(Row& row, const RunEvent& event) {
         row.run.status = RunStatus::Running;
         row.run.device = event.message;
         row.maxEpochs = event.maxEpochs;
-        row.epoch = std::max(0, event.epoch - 1);
+        // A resumed run goes on from the epochs it stored (its record's count).
+        if (event.epoch > 0) row.epoch = event.epoch - 1;
         row.clock.start();
         break;
     case RunEvent::Kind::Step:
