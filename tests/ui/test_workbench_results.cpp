@@ -129,6 +129,22 @@ TEST(ResultsViewTest, TableModelsHoldTheReportsDataTableForCsv) {
     EXPECT_EQ(head(csv, 100000).toStdString(), toCsv(expected.data));
 }
 
+// The headline's columns say who is better, and their headers explain themselves.
+TEST(ResultsViewTest, HeadlineColumnsNameTheBetterLossAndExplainThemselves) {
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+    const ReportTableModel& headline = *view.headlineTableModel();
+    QStringList headers;
+    for (int c = 0; c < headline.columnCount(); ++c) headers << headline.headerData(c, Qt::Horizontal).toString();
+    EXPECT_TRUE(headers.contains(QStringLiteral("Square better"))) << headers.join(", ").toStdString();
+    EXPECT_TRUE(headers.contains(QStringLiteral("CE better"))) << headers.join(", ").toStdString();
+    EXPECT_FALSE(headers.contains(QStringLiteral("Loss")));
+    const int ceBetter = static_cast<int>(headers.indexOf(QStringLiteral("CE better")));
+    EXPECT_TRUE(headline.headerData(ceBetter, Qt::Horizontal, Qt::ToolTipRole).toString().contains(QStringLiteral("below 0")));
+}
+
 TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {
     QTemporaryDir dir;
     ReportTable table;

@@ -1,6 +1,9 @@
 #include "report_table_model.h"
 
+#include <QCoreApplication>
 #include <QFont>
+
+#include <map>
 
 namespace losslab {
 
@@ -46,10 +49,42 @@ QVariant ReportTableModel::data(const QModelIndex& index, int role) const {
     }
 }
 
+namespace {
+
+// What a column of the statistics and headline tables means, for its header's tooltip.
+QString columnHelp(const std::string& header) {
+    static const std::map<std::string, const char*> help = {
+        {"Square >= CE (by mean)", "Tasks where the square loss's mean is at least cross-entropy's (at most, where "
+                                   "lower is better), of the tasks with both means"},
+        {"Square better", "Tasks where the 95% interval of the paired differences (square minus CE, by seed) lies "
+                          "above 0: the square loss is better at that confidence"},
+        {"Tie", "Tasks where the 95% interval of the paired differences contains 0: the runs do not decide"},
+        {"CE better", "Tasks where the 95% interval of the paired differences lies below 0: cross-entropy is better "
+                      "at that confidence"},
+        {"Undecided", "Tasks with fewer than 2 seed pairs: no interval"},
+        {"Pairs", "Seeds with a result on both sides"},
+        {"Mean diff.", "Mean of the per-seed differences, square minus CE (percentage points for accuracies)"},
+        {"Std", "Sample standard deviation of the per-seed differences"},
+        {"95% CI", "Student's t interval of the mean difference: above 0, square better; below 0, CE better"},
+        {"t-test p", "Paired t-test, two-sided"},
+        {"Wilcoxon p", "Exact Wilcoxon signed-rank test, two-sided"},
+    };
+    const auto it = help.find(header);
+    return it == help.end() ? QString() : QCoreApplication::translate("losslab", it->second);
+}
+
+} // namespace
+
 QVariant ReportTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    if (orientation != Qt::Horizontal) return {};
     if (section < 0 || section >= static_cast<int>(m_table.header.size())) return {};
-    return QString::fromStdString(m_table.header[static_cast<std::size_t>(section)]);
+    const std::string& header = m_table.header[static_cast<std::size_t>(section)];
+    if (role == Qt::DisplayRole) return QString::fromStdString(header);
+    if (role == Qt::ToolTipRole) {
+        const QString help = columnHelp(header);
+        return help.isEmpty() ? QVariant() : QVariant(help);
+    }
+    return {};
 }
 
 } // namespace losslab

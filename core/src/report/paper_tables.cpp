@@ -294,7 +294,7 @@ PaperTable headlineTable(const LossAnalysis& a) {
     PaperTable t;
     t.display.title = "Across tasks: square loss vs cross-entropy";
     t.display.label = "tab:losslab-headline";
-    t.display.header = {"Metric", "Square-loss protocol", "Domain", "Square >= CE (by mean)", "Win", "Tie", "Loss", "Undecided"};
+    t.display.header = {"Metric", "Square-loss protocol", "Domain", "Square >= CE (by mean)", "Square better", "Tie", "CE better", "Undecided"};
     t.display.numeric = {false, false, false, true, true, true, true, true};
     t.data.header = {"metric", "split", "square_protocol", "domain", "tasks", "square_at_least_ce", "wins", "ties",
                      "losses", "undecided"};
@@ -310,8 +310,8 @@ PaperTable headlineTable(const LossAnalysis& a) {
             row.push_back({cell, false});
         t.data.rows.push_back(row);
     }
-    t.display.notes.push_back("Win / loss: the 95% interval of the paired differences lies above / below 0; tie: it contains 0; "
-                              "undecided: fewer than 2 pairs.");
+    t.display.notes.push_back("Square better / CE better: the 95% interval of the paired differences (square minus CE) lies above / "
+                              "below 0; tie: it contains 0; undecided: fewer than 2 pairs.");
     if (anyRecipeLabel(a))
         t.display.notes.push_back("A task run with several recipes counts once per recipe: the counts are of task and recipe "
                                   "comparisons.");
