@@ -5,6 +5,8 @@
 #include <QAction>
 #include <QDir>
 #include <QFile>
+#include <QMenu>
+#include <QSettings>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTest>
@@ -226,4 +228,35 @@ TEST(WorkbenchWindow, RunsTabIsFilledAtStartWithTheInterruptedRuns) {
     ASSERT_TRUE(QTest::qWaitFor([&] { return browser.model()->rowCount() == 2; }, 15000))
         << "the Runs tab was not filled without a Refresh";
     EXPECT_EQ(browser.interruptedRunIds(), QVector<qint64>{ids[1]});
+}
+
+// File > Open recent lists the experiments opened or saved, newest first, each once.
+TEST(WorkbenchWindow, RecentExperimentsListTheFilesOpenedNewestFirst) {
+    WindowWorld world;
+    LastExperimentGuard guard;
+    QSettings().remove(QStringLiteral("recentExperiments"));
+    RunStore store(world.databasePath());
+    const QString a = world.write(QStringLiteral("a.yaml"), toyExperimentYaml("a", 2));
+    const QString b = world.write(QStringLiteral("b.yaml"), toyExperimentYaml("b", 2));
+    MainWindow window(store, world.tasks);
+    ASSERT_TRUE(window.openExperiment(a));
+    ASSERT_TRUE(window.openExperiment(b));
+    ASSERT_TRUE(window.openExperiment(a));
+    EXPECT_EQ(WorkbenchSettings::recentExperiments(), (QStringList{a, b}));
+    // A preset is a template, not a recent file.
+    ASSERT_TRUE(window.openExperiment(presetFiles().front()));
+    EXPECT_EQ(WorkbenchSettings::recentExperiments().size(), 2);
+
+    auto* menu = window.findChild<QMenu*>(QStringLiteral("recentMenu"));
+    ASSERT_NE(menu, nullptr);
+    emit menu->aboutToShow();
+    QStringList shown;
+    for (QAction* action : menu->actions()) shown << action->text();
+    EXPECT_EQ(shown, (QStringList{QDir::toNativeSeparators(a), QDir::toNativeSeparators(b)}));
+    menu->actions().at(1)->trigger(); // opens b
+    EXPECT_EQ(window.designer()->experiment().name, "b");
+    for (int i = 0; i < WorkbenchSettings::kRecentExperiments + 3; ++i)
+        WorkbenchSettings::addRecentExperiment(world.file(QStringLiteral("f%1.yaml").arg(i)));
+    EXPECT_EQ(WorkbenchSettings::recentExperiments().size(), WorkbenchSettings::kRecentExperiments);
+    QSettings().remove(QStringLiteral("recentExperiments"));
 }

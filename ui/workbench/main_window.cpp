@@ -115,6 +115,21 @@ void MainWindow::buildMenus() {
                                                           tr("Experiments (*.yaml *.yml)"));
         if (!path.isEmpty()) openExperiment(path);
     });
+    // Recent experiments: the files opened or saved last, newest first; filled when shown, so
+    // it follows every open and save, also those of another window.
+    QMenu* recent = file->addMenu(tr("Open &recent"));
+    recent->setObjectName(QStringLiteral("recentMenu"));
+    connect(recent, &QMenu::aboutToShow, this, [this, recent] {
+        recent->clear();
+        const QStringList files = WorkbenchSettings::recentExperiments();
+        for (const QString& path : files) {
+            QAction* action = recent->addAction(QDir::toNativeSeparators(path), this, [this, path] {
+                if (maybeSaveChanges()) openExperiment(path);
+            });
+            action->setEnabled(QFileInfo::exists(path));
+        }
+        if (files.isEmpty()) recent->addAction(tr("(none yet)"))->setEnabled(false);
+    });
     QMenu* presets = file->addMenu(tr("Open &preset"));
     presets->setObjectName(QStringLiteral("presetMenu"));
     for (const QString& path : presetFiles()) {
@@ -247,7 +262,10 @@ bool MainWindow::openExperiment(const QString& path) {
     const bool preset = QFileInfo(path).absolutePath() == QFileInfo(presetDirectory()).absoluteFilePath();
     m_experimentPath = preset ? QString() : path;
     m_designer->setModified(false);
-    if (!preset) WorkbenchSettings::setLastExperiment(path);
+    if (!preset) {
+        WorkbenchSettings::setLastExperiment(path);
+        WorkbenchSettings::addRecentExperiment(path);
+    }
     updateTitle();
     return true;
 }
@@ -307,6 +325,7 @@ bool MainWindow::saveExperiment(bool chooseName) {
     m_experimentPath = path;
     m_designer->setModified(false);
     WorkbenchSettings::setLastExperiment(path);
+    WorkbenchSettings::addRecentExperiment(path);
     updateTitle();
     return true;
 }

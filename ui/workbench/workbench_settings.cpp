@@ -12,6 +12,7 @@ const char* const kDatabase = "database";
 const char* const kDataRoots = "dataRoots";
 const char* const kLastExperiment = "lastExperiment";
 const char* const kExportFolder = "exportFolder";
+const char* const kRecentKey = "recentExperiments";
 const char* const kGeometry = "window/geometry";
 const char* const kState = "window/state";
 } // namespace
@@ -40,6 +41,17 @@ void WorkbenchSettings::setDataRoots(const QMap<QString, QString>& roots) {
 QString WorkbenchSettings::exportFolder() { return QSettings().value(kExportFolder).toString(); }
 
 void WorkbenchSettings::setExportFolder(const QString& folder) { QSettings().setValue(kExportFolder, folder); }
+
+QStringList WorkbenchSettings::recentExperiments() { return QSettings().value(kRecentKey).toStringList(); }
+
+void WorkbenchSettings::addRecentExperiment(const QString& path) {
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    QStringList files = recentExperiments();
+    files.removeAll(absolute);
+    files.prepend(absolute);
+    while (files.size() > kRecentExperiments) files.removeLast();
+    QSettings().setValue(kRecentKey, files);
+}
 
 QString WorkbenchSettings::lastExperiment() { return QSettings().value(kLastExperiment).toString(); }
 

@@ -19,6 +19,10 @@ public:
     static void setDataRoots(const QMap<QString, QString>& roots);
     static QString exportFolder(); // where the last table, figure or plot was exported
     static void setExportFolder(const QString& folder);
+    // Experiment files opened or saved, newest first, at most kRecentExperiments, each once.
+    static constexpr int kRecentExperiments = 8;
+    static QStringList recentExperiments();
+    static void addRecentExperiment(const QString& path);
     static QString lastExperiment();
     static void setLastExperiment(const QString& path);
     static QByteArray windowGeometry();
