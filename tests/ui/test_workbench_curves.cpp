@@ -195,6 +195,36 @@ TEST(CurveSeriesTest, StepsOfAResumedRunSitAtTheirOwnEpochs) {
     EXPECT_DOUBLE_EQ(series[0].x[3], 5.0);
 }
 
+// Log y: the plot's y axis turns logarithmic and its range stays positive.
+TEST(CurvePlotTest, LogYMakesTheValueAxisLogarithmic) {
+    CurveBook book;
+    book.addRun(record(1, "ce", 0));
+    RunEvent step;
+    step.kind = RunEvent::Kind::Step;
+    step.runId = 1;
+    for (const auto& [s, loss] : std::vector<std::pair<std::int64_t, double>>{{10, 2.3}, {20, 0.5}, {30, 0.01}}) {
+        step.step = s;
+        step.metrics = {{"train", "loss", loss}};
+        book.apply(step);
+    }
+    CurvePlot plot;
+    plot.resize(400, 300);
+    CurveOptions options;
+    options.axis = CurveAxis::Step;
+    options.logY = true;
+    plot.setOptions(options);
+    plot.draw(book, {1}, true);
+    auto* custom = plot.findChild<QCustomPlot*>();
+    ASSERT_NE(custom, nullptr);
+    EXPECT_EQ(custom->yAxis->scaleType(), QCPAxis::stLogarithmic);
+    EXPECT_GT(custom->yAxis->range().lower, 0.0);
+    EXPECT_LE(custom->yAxis->range().lower, 0.01);
+    EXPECT_GE(custom->yAxis->range().upper, 2.3);
+    options.logY = false;
+    plot.setOptions(options);
+    EXPECT_EQ(custom->yAxis->scaleType(), QCPAxis::stLinear);
+}
+
 TEST(CurveSeriesTest, AxesUseStepsAndCumulativeTrainingTime) {
     CurveBook book;
     book.addRun(record(1, "ce", 0));

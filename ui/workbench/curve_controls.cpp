@@ -35,6 +35,10 @@ CurveControls::CurveControls(QWidget* parent) : QWidget(parent) {
     m_smoothingValue->setMinimumWidth(m_smoothingValue->fontMetrics().horizontalAdvance(QStringLiteral("0.00 ")));
     m_group = new QCheckBox(tr("Group by loss (mean ± std over seeds)"), this);
     m_group->setObjectName(QStringLiteral("groupByLossCheck"));
+    m_logY = new QCheckBox(tr("Log y"), this);
+    m_logY->setObjectName(QStringLiteral("logYCheck"));
+    m_logY->setToolTip(tr("Logarithmic y axis: losses that differ by orders of magnitude (cross-entropy and the "
+                          "square loss) stay readable on one axis"));
 
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -46,6 +50,7 @@ CurveControls::CurveControls(QWidget* parent) : QWidget(parent) {
     layout->addWidget(m_smoothing);
     layout->addWidget(m_smoothingValue);
     layout->addWidget(m_group);
+    layout->addWidget(m_logY);
     layout->addStretch(1);
 
     setOptions(CurveOptions{});
@@ -53,6 +58,7 @@ CurveControls::CurveControls(QWidget* parent) : QWidget(parent) {
     connect(m_axis, &QComboBox::currentIndexChanged, this, &CurveControls::emitChanged);
     connect(m_smoothing, &QSlider::valueChanged, this, &CurveControls::emitChanged);
     connect(m_group, &QCheckBox::toggled, this, &CurveControls::emitChanged);
+    connect(m_logY, &QCheckBox::toggled, this, &CurveControls::emitChanged);
 }
 
 CurveOptions CurveControls::options() const {
@@ -61,6 +67,7 @@ CurveOptions CurveControls::options() const {
     o.axis = static_cast<CurveAxis>(m_axis->currentData().toInt());
     o.smoothing = m_smoothing->value() / 100.0;
     o.groupByLoss = m_group->isChecked();
+    o.logY = m_logY->isChecked();
     return o;
 }
 
@@ -73,6 +80,7 @@ void CurveControls::setOptions(const CurveOptions& options) {
     m_smoothing->setValue(qRound(options.smoothing * 100));
     (m_stepShown ? m_stepSmoothing : m_epochSmoothing) = m_smoothing->value();
     m_group->setChecked(options.groupByLoss);
+    m_logY->setChecked(options.logY);
     m_quiet = false;
     emitChanged();
 }

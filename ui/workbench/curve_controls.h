@@ -37,6 +37,7 @@ private:
     QSlider* m_smoothing = nullptr;
     QLabel* m_smoothingValue = nullptr;
     QCheckBox* m_group = nullptr;
+    QCheckBox* m_logY = nullptr;
     bool m_quiet = false;
     int m_stepSmoothing = 60;  // slider value for the per-step metric
     int m_epochSmoothing = 0;  // ... and for the epoch-level ones

@@ -211,6 +211,16 @@ void CurvePlot::rebuild() {
     m_plot->xAxis->setLabel(QString::fromStdString(curveAxisLabel(m_options.axis)));
     m_plot->yAxis->setLabel(QString::fromStdString(curveMetricLabel(m_options.metric)));
     m_plot->legend->setVisible(!inLegend.empty());
+    // Log scale: cross-entropy and the square loss differ by orders of magnitude on one axis.
+    if (m_options.logY != (m_plot->yAxis->scaleType() == QCPAxis::stLogarithmic)) {
+        if (m_options.logY) {
+            m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+            m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+        } else {
+            m_plot->yAxis->setScaleType(QCPAxis::stLinear);
+            m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        }
+    }
     // Losses fall and accuracies rise: the legend goes where the curves end up least.
     const bool falling = m_options.metric.find("loss") != std::string::npos ||
                          m_options.metric.find("error") != std::string::npos ||
@@ -294,6 +304,11 @@ void CurvePlot::fitAxes() {
     fillGraphs();
     m_plot->yAxis->rescale(true);
     const QCPRange y = m_plot->yAxis->range();
+    if (m_options.logY) {
+        // rescale() keeps to positive values on a log axis; pad by a factor, not a difference.
+        if (y.lower > 0) m_plot->yAxis->setRange(y.lower / 1.2, y.upper * 1.2);
+        return;
+    }
     const double pad = y.size() > 0 ? y.size() * 0.05 : 0.5;
     m_plot->yAxis->setRange(y.lower - pad, y.upper + pad);
 }

@@ -24,6 +24,7 @@ struct CurveOptions {
     CurveAxis axis = CurveAxis::Epoch;
     double smoothing = 0.6;   // EMA weight w in [0, 1)
     bool groupByLoss = false; // mean +/- std over the seeds of each task x loss x protocol
+    bool logY = false;        // logarithmic y axis (losses over orders of magnitude); values <= 0 are not drawn
 };
 
 struct CurveSeries {
