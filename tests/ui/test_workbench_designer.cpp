@@ -326,6 +326,26 @@ TEST(DesignerEdits, WheelChangesOnlyAFocusedField) {
     }
 }
 
+// The task panel names the task's model and what the experiment changes in it.
+TEST(DesignerEdits, TaskModelSaysWhatTheExperimentChanges) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml"); // fashion_mnist/mlp, model.hidden [256] (task: [512, 512])
+    const QString model = widget<QLabel>(designer, "taskModel")->text();
+    EXPECT_TRUE(model.contains(QStringLiteral("784-512-512-10 by default"))) << model.toStdString();
+    EXPECT_TRUE(model.contains(QStringLiteral("this experiment: hidden [256]"))) << model.toStdString();
+
+    // An edit of the key updates it; the task's own value gives the plain name back.
+    auto* table = widget<QTableWidget>(designer, "otherKeysTable");
+    int hidden = -1;
+    for (int r = 0; r < table->rowCount(); ++r)
+        if (table->item(r, 0)->text() == QStringLiteral("model.hidden")) hidden = r;
+    ASSERT_GE(hidden, 0);
+    table->item(hidden, 1)->setText(QStringLiteral("64"));
+    EXPECT_TRUE(widget<QLabel>(designer, "taskModel")->text().contains(QStringLiteral("hidden [64]")));
+    table->item(hidden, 1)->setText(QStringLiteral("512, 512"));
+    EXPECT_EQ(widget<QLabel>(designer, "taskModel")->text(), QStringLiteral("MLP 784-512-512-10"));
+}
+
 // The default preset: cross-entropy trains only under early stopping, so 15 runs are 5 seeds x
 // 3 (not 2 losses x 2 protocols x 5 seeds = 20).
 TEST(DesignerEdits, RunCountNamesTheProtocolsOfEachLoss) {

@@ -535,6 +535,30 @@ void ExperimentDesigner::populate() {
     refreshDerived();
 }
 
+// The task's name for its model describes its defaults; say what this experiment changes.
+void ExperimentDesigner::refreshModelText() {
+    const TaskInfo* task = currentTask();
+    if (!task) return;
+    QStringList changed;
+    const auto compact = [](std::string text) {
+        text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
+        return text;
+    };
+    for (const ParamDecl& decl : task->params) {
+        if (decl.key.rfind("model.", 0) != 0) continue;
+        const auto own = m_form.params.find(decl.key);
+        if (own == m_form.params.end()) continue;
+        std::string taskDefault = decl.defaultValue;
+        for (const auto& [key, value] : task->recipe)
+            if (key == decl.key) taskDefault = value;
+        if (compact(own->second) != compact(taskDefault))
+            changed << qs(decl.key.substr(6)) + QLatin1Char(' ') + qs(own->second);
+    }
+    m_taskModel->setText(changed.isEmpty() ? qs(task->model)
+                                           : tr("%1 by default; this experiment: %2")
+                                                 .arg(qs(task->model), changed.join(QStringLiteral(", "))));
+}
+
 void ExperimentDesigner::refreshTaskInfo() {
     const TaskInfo* task = currentTask();
     if (!task) {
@@ -546,7 +570,7 @@ void ExperimentDesigner::refreshTaskInfo() {
     }
     m_taskDescription->setText(qs(task->description));
     m_taskDataset->setText(qs(task->dataset));
-    m_taskModel->setText(qs(task->model));
+    refreshModelText();
     QStringList names;
     for (const auto& n : task->classNames) names << qs(n);
     m_taskClasses->setText(names.isEmpty() ? QString::number(task->numClasses)
@@ -643,6 +667,7 @@ void ExperimentDesigner::refreshOtherKeys() {
 }
 
 void ExperimentDesigner::refreshDerived() {
+    refreshModelText();
     const std::vector<FormLoss>& losses = m_lossModel->losses();
     const bool hasCe = std::any_of(losses.begin(), losses.end(),
                                    [](const FormLoss& l) { return l.kind == LossKind::CrossEntropy; });

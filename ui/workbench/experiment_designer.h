@@ -71,7 +71,8 @@ private:
     void buildUi();
     ExperimentForm currentForm() const; // m_form with the losses of the table
     void populate();           // every widget from m_form
-    void refreshTaskInfo();    // info panel, data folder and warning
+    void refreshTaskInfo();
+    void refreshModelText(); // the task's model, and what the experiment changes in it    // info panel, data folder and warning
     void refreshDedicated();   // spin boxes and combos that show one key each
     void refreshOtherKeys();   // the other-keys table and its key choices
     void refreshDeviceItems();
