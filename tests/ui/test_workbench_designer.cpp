@@ -326,6 +326,33 @@ TEST(DesignerEdits, WheelChangesOnlyAFocusedField) {
     }
 }
 
+// An error in edits names the file as edited, not the file as if it were broken; a note about a
+// refused edit goes once an edit goes through.
+TEST(DesignerEdits, ErrorsInEditsDoNotBlameTheFileAndStaleNotesGo) {
+    ExperimentDesigner designer(registry());
+    const std::string path = presetPath("default.yaml");
+    designer.loadYaml(QString::fromStdString(readFile(path)), QString::fromStdString(path));
+    auto* view = widget<QTableView>(designer, "lossTable");
+    auto* model = qobject_cast<LossTableModel*>(view->model());
+    ASSERT_NE(model, nullptr);
+    // A refused learning rate: a note; then a valid one: the note goes.
+    EXPECT_FALSE(model->setData(model->index(1, LossTableModel::LrColumn), "-1"));
+    EXPECT_TRUE(shown(widget<QLabel>(designer, "designerNote"), designer));
+    ASSERT_TRUE(model->setData(model->index(1, LossTableModel::LrColumn), "0.3"));
+    EXPECT_FALSE(shown(widget<QLabel>(designer, "designerNote"), designer));
+
+    while (model->rowCount() > 0) model->removeLoss(0);
+    const QString status = widget<QLabel>(designer, "designerStatus")->text();
+    EXPECT_TRUE(status.contains(QStringLiteral("default.yaml, as edited here: "))) << status.toStdString();
+    EXPECT_FALSE(status.contains(QString::fromStdString(path))) << status.toStdString();
+    try {
+        designer.experiment();
+        ADD_FAILURE() << "an experiment without losses was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("default.yaml, as edited here: losses", 0), 0u) << e.what();
+    }
+}
+
 // The task panel names the task's model and what the experiment changes in it.
 TEST(DesignerEdits, TaskModelSaysWhatTheExperimentChanges) {
     ExperimentDesigner designer(registry());

@@ -24,6 +24,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
 
@@ -461,7 +462,27 @@ void ExperimentDesigner::loadYaml(const QString& yamlText, const QString& displa
 QString ExperimentDesigner::toYaml() const { return qs(currentForm().toYaml()); }
 
 ExperimentSpec ExperimentDesigner::experiment() const {
-    return currentForm().resolve(m_displayName.toStdString(), m_tasks);
+    try {
+        return currentForm().resolve(m_displayName.toStdString(), m_tasks);
+    } catch (const Error& e) {
+        if (!m_modified) throw;
+        // The problem is in the edits, not in the file they started from (a shipped preset is
+        // not broken because a loss was removed here), and the line numbers would be those of
+        // the form's own YAML: name the file as edited, without them.
+        std::string text = e.what();
+        const std::string file = m_displayName.toStdString();
+        if (text.rfind(file, 0) == 0) {
+            std::size_t rest = file.size();
+            for (int field = 0; field < 2 && rest < text.size() && text[rest] == ':'; ++field) {
+                std::size_t digits = rest + 1;
+                while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+                if (digits == rest + 1) break;
+                rest = digits;
+            }
+            text = QFileInfo(m_displayName).fileName().toStdString() + ", as edited here" + text.substr(rest);
+        }
+        throw Error(text);
+    }
 }
 
 void ExperimentDesigner::setDataRoots(const QMap<QString, QString>& roots) {
@@ -744,6 +765,8 @@ void ExperimentDesigner::showNote(const QString& note) {
 void ExperimentDesigner::edited() {
     if (m_populating) return;
     m_modified = true;
+    // A note about a refused edit is stale once an edit went through.
+    showNote(QString());
     refreshDerived();
     emit changed();
 }
