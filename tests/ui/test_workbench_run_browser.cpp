@@ -212,8 +212,8 @@ TEST_F(RunBrowserTest, LoadsInTheBackgroundAndHoldsEveryRunWithItsValues) {
     const qint64 r0 = ids[0], r1 = ids[1], r2 = ids[2], r3 = ids[3], r4 = ids[4];
     EXPECT_EQ(cell(model, r0, C::IdColumn), QString::number(r0));
     EXPECT_EQ(model.index(model.rowOfRun(r0), C::IdColumn).data(Qt::UserRole).toLongLong(), r0);
-    EXPECT_EQ(cell(model, r0, C::ExperimentColumn), "alpha");
-    EXPECT_EQ(cell(model, r4, C::ExperimentColumn), "beta");
+    EXPECT_EQ(cell(model, r0, C::ExperimentColumn), "alpha #1");
+    EXPECT_EQ(cell(model, r4, C::ExperimentColumn), "beta #2");
     EXPECT_EQ(cell(model, r0, C::TaskColumn), "mnist");
     EXPECT_EQ(cell(model, r0, C::LossColumn), "cross_entropy");
     EXPECT_EQ(cell(model, r2, C::LossColumn), "square_k15_M30");
@@ -290,6 +290,36 @@ TEST_F(RunBrowserTest, LoadsInTheBackgroundAndHoldsEveryRunWithItsValues) {
     EXPECT_EQ(cell(model, r1, C::ExtraMetricColumn), "–");
 }
 
+// Repeated experiments and other recipes are told apart: the experiment's number, and a
+// Recipe column with what differs (every setting in its tooltip).
+TEST(RunTableModelTest, ExperimentNumberAndRecipeTellRunsApart) {
+    RunRecord small = makeRun("fashion_mnist/mlp", "cross_entropy", "early_stopping", 0);
+    small.id = 1;
+    small.experiment = "default";
+    small.experimentId = 3;
+    small.specYaml = "seed: 0\nmodel:\n  hidden: [16]\ntrain:\n  batch_size: 128\n";
+    RunRecord wide = small;
+    wide.id = 2;
+    wide.experimentId = 4;
+    wide.specYaml = "seed: 0\nmodel:\n  hidden: [256]\ntrain:\n  batch_size: 128\n";
+    RunRecord alone = makeRun("cifar10/wrn", "square", "fixed_epochs", 0);
+    alone.id = 3;
+    alone.specYaml = "seed: 0\nmodel:\n  depth: 28\n";
+    RunTableModel model;
+    model.setRuns({small, wide, alone});
+    using C = RunTableModel;
+    EXPECT_EQ(model.index(0, C::ExperimentColumn).data().toString(), "default #3");
+    EXPECT_EQ(model.index(1, C::ExperimentColumn).data().toString(), "default #4");
+    EXPECT_EQ(model.index(0, C::RecipeColumn).data().toString(), "hidden [16]");
+    EXPECT_EQ(model.index(1, C::RecipeColumn).data().toString(), "hidden [256]");
+    EXPECT_EQ(model.index(2, C::RecipeColumn).data().toString(), "") << "one recipe for its task: nothing differs";
+    const QString tip = model.index(0, C::RecipeColumn).data(Qt::ToolTipRole).toString();
+    EXPECT_TRUE(tip.contains("model.hidden: [16]")) << tip.toStdString();
+    EXPECT_TRUE(tip.contains("train.batch_size: 128")) << tip.toStdString();
+    EXPECT_FALSE(tip.contains("seed")) << tip.toStdString();
+    EXPECT_EQ(model.headerData(C::RecipeColumn, Qt::Horizontal).toString(), "Recipe");
+}
+
 TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {
     RunBrowserView view(*store);
     ASSERT_TRUE(refreshed(view));
@@ -297,7 +327,7 @@ TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {
     const auto shown = [&] { return sorted(shownIds(proxy)); };
     EXPECT_EQ(shown(), idsOf({0, 1, 2, 3, 4, 5, 6, 7}));
 
-    proxy.setExperimentFilter("beta");
+    proxy.setExperimentFilter("beta #2");
     EXPECT_EQ(shown(), idsOf({4, 5, 6, 7}));
     proxy.setExperimentFilter("");
     proxy.setTaskFilter("mnist");
@@ -326,7 +356,7 @@ TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {
     proxy.setTextFilter("9.40 %"); // shown text of a number
     EXPECT_EQ(shown(), idsOf({4}));
     proxy.setTextFilter("");
-    proxy.setExperimentFilter("alpha");
+    proxy.setExperimentFilter("alpha #1");
     proxy.setStatusFilter("completed");
     EXPECT_EQ(shown(), idsOf({0, 1}));
     proxy.clearFilters();
@@ -341,7 +371,8 @@ TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {
     auto* tag = view.findChild<QLineEdit*>("tagFilter");
     auto* search = view.findChild<QLineEdit*>("searchField");
     ASSERT_TRUE(status && experiment && task && loss && protocol && tag && search);
-    EXPECT_EQ(experiment->count(), 3); // all, alpha, beta
+    EXPECT_EQ(experiment->count(), 3); // all, alpha #1, beta #2
+    EXPECT_EQ(experiment->itemText(1), "alpha #1");
     EXPECT_EQ(task->count(), 3);
     EXPECT_EQ(loss->count(), 4);     // all, cross_entropy, square, square_k15_M30
     EXPECT_EQ(protocol->count(), 4); // all, early_stopping, fixed_epochs, same_epochs_as_ce
@@ -352,7 +383,7 @@ TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {
     loss->setCurrentIndex(loss->findData(QStringLiteral("square")));
     protocol->setCurrentIndex(protocol->findData(QStringLiteral("early_stopping")));
     EXPECT_EQ(shown(), idsOf({1, 6}));
-    experiment->setCurrentIndex(experiment->findData(QStringLiteral("alpha")));
+    experiment->setCurrentIndex(experiment->findData(QStringLiteral("alpha #1")));
     EXPECT_EQ(shown(), idsOf({1}));
     experiment->setCurrentIndex(0);
     loss->setCurrentIndex(0);

@@ -46,6 +46,7 @@ namespace losslab {
 struct RunBrowserView::Snapshot {
     std::vector<RunRecord> runs;
     QHash<QString, QHash<qint64, double>> reported; // "split/metric" -> run id -> value
+    QHash<qint64, RunTableModel::RecipeSummary> recipes;
     QString error;
 };
 
@@ -325,6 +326,7 @@ void RunBrowserView::refresh() {
         Snapshot snapshot;
         try {
             snapshot.runs = store->runs();
+            snapshot.recipes = RunTableModel::recipeSummaries(snapshot.runs); // YAML parsing: here, not on the GUI thread
             std::map<std::pair<std::string, std::string>, QHash<qint64, double>*> byKey;
             for (const EpochMetricRow& row : store->reportedMetrics({})) {
                 const auto key = std::make_pair(row.value.split, row.value.metric);
@@ -370,7 +372,7 @@ void RunBrowserView::applySnapshot(Snapshot snapshot) {
     {
         // The reset clears selection and current row; the editor must not follow that.
         const QSignalBlocker blocker(m_table->selectionModel());
-        m_model->setRuns(std::move(snapshot.runs));
+        m_model->setRuns(std::move(snapshot.runs), std::move(snapshot.recipes));
     }
     m_model->setExtraMetric(m_extraKey, m_reported.value(m_extraKey));
 
@@ -424,7 +426,7 @@ void RunBrowserView::restoreSelection(const QVector<qint64>& selected, qint64 cu
 void RunBrowserView::refillFilterCombos() {
     std::set<std::string> experiments, tasks, losses, protocols, statuses;
     for (const RunRecord& run : m_model->runs()) {
-        experiments.insert(run.experiment);
+        experiments.insert(RunTableModel::experimentLabel(run).toStdString());
         tasks.insert(run.taskId);
         losses.insert(run.lossName);
         protocols.insert(run.protocol);

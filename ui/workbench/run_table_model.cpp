@@ -4,10 +4,16 @@
 #include <QColor>
 #include <QDateTime>
 
+#include <QStringList>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <utility>
 
+#include "losslab/error.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
 
 namespace losslab {
@@ -66,8 +72,43 @@ QColor statusColour(RunStatus status) {
 
 RunTableModel::RunTableModel(QObject* parent) : QAbstractTableModel(parent) {}
 
-void RunTableModel::setRuns(std::vector<RunRecord> runs) {
+QString RunTableModel::experimentLabel(const RunRecord& run) {
+    return QStringLiteral("%1 #%2").arg(qs(run.experiment)).arg(run.experimentId);
+}
+
+QHash<qint64, RunTableModel::RecipeSummary> RunTableModel::recipeSummaries(const std::vector<RunRecord>& runs) {
+    // Per task, its distinct training recipes (model, data and training keys: the report's
+    // grouping rule without the loss and protocol, which have columns of their own).
+    std::map<std::string, std::vector<RunRecipe>> recipesOfTask;
+    std::vector<RunRecipe> recipeOfRun(runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        try {
+            recipeOfRun[i] = trainingRecipe(runRecipe(runs[i].specYaml));
+        } catch (const Error&) {
+            recipeOfRun[i] = {{"spec", "(unreadable)"}};
+        }
+        auto& recipes = recipesOfTask[runs[i].taskId];
+        if (std::find(recipes.begin(), recipes.end(), recipeOfRun[i]) == recipes.end()) recipes.push_back(recipeOfRun[i]);
+    }
+    std::map<std::string, std::vector<std::string>> labelsOfTask;
+    for (const auto& [task, recipes] : recipesOfTask) labelsOfTask[task] = recipeLabels(recipes);
+    QHash<qint64, RecipeSummary> out;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const auto& recipes = recipesOfTask[runs[i].taskId];
+        const auto at = static_cast<std::size_t>(std::find(recipes.begin(), recipes.end(), recipeOfRun[i]) - recipes.begin());
+        RecipeSummary summary;
+        summary.label = qs(labelsOfTask[runs[i].taskId][at]);
+        QStringList lines;
+        for (const auto& [key, value] : recipeOfRun[i]) lines << qs(key + ": " + value);
+        summary.settings = lines.join(QLatin1Char('\n'));
+        out.insert(runs[i].id, summary);
+    }
+    return out;
+}
+
+void RunTableModel::setRuns(std::vector<RunRecord> runs, std::optional<QHash<qint64, RecipeSummary>> recipes) {
     beginResetModel();
+    m_recipes = recipes ? std::move(*recipes) : recipeSummaries(runs);
     m_runs = std::move(runs);
     m_rowById.clear();
     m_rowById.reserve(static_cast<qsizetype>(m_runs.size()));
@@ -113,8 +154,9 @@ double RunTableModel::extraValue(qint64 runId) const {
 QVariant RunTableModel::displayValue(const RunRecord& run, int column) const {
     switch (column) {
     case IdColumn: return QString::number(run.id);
-    case ExperimentColumn: return qs(run.experiment);
+    case ExperimentColumn: return experimentLabel(run);
     case TaskColumn: return qs(run.taskId);
+    case RecipeColumn: return m_recipes.value(run.id).label;
     case LossColumn: return qs(run.lossName);
     case KColumn: return appliesToSquareLoss(run) ? formatNumber(run.k) : kMissing;
     case MColumn: return appliesToSquareLoss(run) ? formatNumber(run.M) : kMissing;
@@ -151,8 +193,9 @@ QVariant RunTableModel::displayValue(const RunRecord& run, int column) const {
 QVariant RunTableModel::rawValue(const RunRecord& run, int column) const {
     switch (column) {
     case IdColumn: return QVariant::fromValue<qint64>(run.id);
-    case ExperimentColumn: return qs(run.experiment);
+    case ExperimentColumn: return experimentLabel(run);
     case TaskColumn: return qs(run.taskId);
+    case RecipeColumn: return m_recipes.value(run.id).label;
     case LossColumn: return qs(run.lossName);
     case KColumn: return appliesToSquareLoss(run) ? run.k : kNaN;
     case MColumn: return appliesToSquareLoss(run) ? run.M : kNaN;
@@ -189,6 +232,10 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
         if ((run->status == RunStatus::Failed || run->status == RunStatus::Diverged) && !run->error.empty())
             return qs(run->error);
         if (column == NotesColumn && !run->notes.empty()) return qs(run->notes);
+        if (column == RecipeColumn || column == ExperimentColumn) {
+            const QString settings = m_recipes.value(run->id).settings;
+            return settings.isEmpty() ? QVariant() : QVariant(tr("Training settings of run %1:\n%2").arg(run->id).arg(settings));
+        }
         return {};
     case Qt::ForegroundRole:
         if (column == StatusColumn) {
@@ -212,6 +259,9 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
     if (orientation != Qt::Horizontal) return QAbstractTableModel::headerData(section, orientation, role);
     if (role == Qt::ToolTipRole) {
         switch (section) {
+        case ExperimentColumn: return tr("The experiment's name and number: a name run again gets a new number");
+        case RecipeColumn: return tr("What sets this run's recipe apart from the task's other recipes here (model, data "
+                                     "and training keys); empty when all are the same. Hover a cell for every setting");
         case LossColumn: return tr("The loss's name in the experiment");
         case KColumn: return tr("Square loss: weight of the true class's term");
         case MColumn: return tr("Square loss: target value of the true class");
@@ -229,6 +279,7 @@ QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int
     case IdColumn: return tr("Id");
     case ExperimentColumn: return tr("Experiment");
     case TaskColumn: return tr("Task");
+    case RecipeColumn: return tr("Recipe");
     case LossColumn: return tr("Loss");
     case KColumn: return tr("k");
     case MColumn: return tr("M");

@@ -16,6 +16,7 @@
 #include <QString>
 #include <QVector>
 
+#include <optional>
 #include <vector>
 
 #include "losslab/store/records.h"
@@ -29,6 +30,7 @@ public:
         IdColumn,
         ExperimentColumn,
         TaskColumn,
+        RecipeColumn,
         LossColumn,
         KColumn,
         MColumn,
@@ -51,8 +53,21 @@ public:
 
     explicit RunTableModel(QObject* parent = nullptr);
 
+    // What the Recipe column shows of each run: the settings that tell its recipe apart from
+    // the other recipes of its task among these runs ("hidden [16]"; "" when the task has one
+    // recipe), and all its training settings, one per line, for the tooltip. Parses every
+    // run's stored YAML: callable from any thread (the Runs tab computes it off the GUI thread).
+    struct RecipeSummary {
+        QString label;
+        QString settings;
+    };
+    static QHash<qint64, RecipeSummary> recipeSummaries(const std::vector<RunRecord>& runs);
+    // "default #3": the experiment's name and number, which tell repeated experiments apart.
+    static QString experimentLabel(const RunRecord& run);
+
     // Replaces every row (a model reset). The extra metric values are kept by run id.
-    void setRuns(std::vector<RunRecord> runs);
+    // `recipes` from recipeSummaries(runs); computed here when not given.
+    void setRuns(std::vector<RunRecord> runs, std::optional<QHash<qint64, RecipeSummary>> recipes = std::nullopt);
     const std::vector<RunRecord>& runs() const { return m_runs; }
     // The run in `row`, or nullptr when out of range.
     const RunRecord* runAt(int row) const;
@@ -89,6 +104,7 @@ private:
     std::vector<RunRecord> m_runs;
     QHash<qint64, int> m_rowById;
     QString m_extraKey;
+    QHash<qint64, RecipeSummary> m_recipes;
     bool m_extraIsFraction = false;
     QHash<qint64, double> m_extraValues;
 };
