@@ -3,6 +3,7 @@
 // cancels within a batch.
 #include <gtest/gtest.h>
 
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -16,6 +17,7 @@
 #include "workbench/experiment_designer.h"
 #include "workbench/live_curves_view.h"
 #include "workbench/main_window.h"
+#include "workbench/queue_panel.h"
 #include "workbench/run_browser_view.h"
 #include "workbench/run_controller.h"
 #include "workbench/run_queue_model.h"
@@ -38,8 +40,14 @@ TEST(WorkbenchRunTest, TinyRunStartedFromTheWindowCompletesAndItsPointsArePlotte
     MainWindow window(store, world.tasks);
     window.setConfirmation([](const QString&) { return true; });
     window.designer()->loadYaml(QString::fromStdString(toyExperimentYaml("tiny", 3)), QStringLiteral("tiny.yaml"));
+    QSignalSpy finished(&window, &MainWindow::queueFinished);
     window.startExperiment();
     ASSERT_TRUE(waitIdle(*window.controller(), 120000)) << "the runs did not finish in 2 minutes";
+    // The window says when everything has finished.
+    ASSERT_TRUE(finished.count() == 1 || finished.wait(5000));
+    EXPECT_EQ(finished.count(), 1);
+    EXPECT_TRUE(finished.at(0).at(0).toString().contains(QStringLiteral("3 completed")))
+        << finished.at(0).at(0).toString().toStdString();
 
     // Queue: CE, square early stopping, square with CE's epochs; all completed.
     RunQueueModel& queue = *window.queueModel();
@@ -219,4 +227,34 @@ TEST(RunQueueModelTest, ResumedRunStartsFromItsStoredEpochs) {
     model.applyEvents({started});
     EXPECT_EQ(model.data(model.index(0, RunQueueModel::Epoch)).toString(), QStringLiteral("3 / 5"));
     EXPECT_NEAR(model.progressOf(7), 0.6, 1e-12);
+}
+
+// The queue's estimate: running runs' remaining time, plus the queued runs at the mean length
+// of the finished ones, shared over the runs that train at once.
+TEST(RunQueueModelTest, QueueEstimateAddsTheQueuedRunsAtTheMeanLength) {
+    // Two running (30 s and 50 s left), three queued, finished runs took 100 and 120 s:
+    // (30 + 50 + 3 x 110) / 2 = 205 s.
+    EXPECT_DOUBLE_EQ(RunQueueModel::estimateQueueSeconds({30, 50}, {130, 150}, {100, 120}, 3), 205.0);
+    // Nothing finished yet: the running runs' projected lengths stand in.
+    EXPECT_DOUBLE_EQ(RunQueueModel::estimateQueueSeconds({10}, {40}, {}, 2), 90.0);
+    // Nothing to go by, and nothing left.
+    EXPECT_DOUBLE_EQ(RunQueueModel::estimateQueueSeconds({}, {}, {}, 4), -1.0);
+    EXPECT_DOUBLE_EQ(RunQueueModel::estimateQueueSeconds({}, {}, {100}, 0), 0.0);
+    EXPECT_EQ(RunQueueModel::durationText(205), QStringLiteral("3:25"));
+}
+
+// Interrupted runs (to resume) are not counted as cancelled.
+TEST(RunQueueModelTest, SummaryCountsInterruptedRunsApartFromCancelledOnes) {
+    RunQueueModel model;
+    RunRecord cancelled;
+    cancelled.id = 1;
+    cancelled.status = RunStatus::Cancelled;
+    RunRecord interrupted;
+    interrupted.id = 2;
+    interrupted.status = RunStatus::Interrupted;
+    model.addRuns({cancelled, interrupted});
+    QueuePanel panel(model);
+    const QString summary = panel.findChild<QLabel*>(QStringLiteral("queueSummary"))->text();
+    EXPECT_TRUE(summary.contains(QStringLiteral("1 cancelled"))) << summary.toStdString();
+    EXPECT_TRUE(summary.contains(QStringLiteral("1 interrupted"))) << summary.toStdString();
 }

@@ -208,6 +208,7 @@ void MainWindow::connectViews() {
                           tr("\n\nThe runs stored before this point are intact."));
         }
         statusBar()->showMessage(text);
+        m_lastBatchSummary = text;
         m_browser->refresh();
         m_results->scheduleRefresh();
     });
@@ -217,7 +218,15 @@ void MainWindow::connectViews() {
     });
     connect(m_controller, &RunController::idle, this, [this] {
         m_queue->setQueuedBatches(0);
-        if (property("closeWhenIdle").toBool()) close();
+        if (property("closeWhenIdle").toBool()) {
+            close();
+            return;
+        }
+        if (!m_lastBatchSummary.isEmpty()) {
+            // Runs take minutes to hours: say so where the user is, not only in the status bar.
+            if (!isActiveWindow()) QApplication::alert(this);
+            emit queueFinished(m_lastBatchSummary);
+        }
     });
 
     connect(m_browser, &RunBrowserView::compareRequested, this, [this](const QVector<qint64>& ids) {

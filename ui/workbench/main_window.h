@@ -53,6 +53,11 @@ public:
     RunBrowserView* runBrowser() const { return m_browser; }
     QTabWidget* tabs() const { return m_tabs; }
 
+signals:
+    // Every queued experiment has finished: `summary` is the last batch's counts. The window
+    // also asks for attention (the task bar entry flashes) when it is not the active one.
+    void queueFinished(const QString& summary);
+
 protected:
     void closeEvent(QCloseEvent* event) override;
 
@@ -77,6 +82,7 @@ private:
     QTabWidget* m_tabs = nullptr;
     QLabel* m_databaseLabel = nullptr;
     QString m_experimentPath;
+    QString m_lastBatchSummary;
     std::function<bool(const QString&)> m_confirm;
     std::function<UnsavedChoice()> m_askUnsaved;
 };

@@ -113,11 +113,17 @@ void QueuePanel::updateSummary() {
     const int queued = m_model.countWithStatus(RunStatus::Queued);
     const int done = m_model.countWithStatus(RunStatus::Completed);
     const int problems = m_model.countWithStatus(RunStatus::Failed) + m_model.countWithStatus(RunStatus::Diverged);
-    const int stopped = m_model.countWithStatus(RunStatus::Cancelled) + m_model.countWithStatus(RunStatus::Interrupted);
+    const int cancelled = m_model.countWithStatus(RunStatus::Cancelled);
+    const int interrupted = m_model.countWithStatus(RunStatus::Interrupted);
     QString text = m_model.rowCount() == 0 ? tr("No runs yet: press Run to start the experiment.")
                                            : tr("%1 running, %2 queued, %3 completed").arg(running).arg(queued).arg(done);
     if (problems > 0) text += tr(", %1 failed or diverged").arg(problems);
-    if (stopped > 0) text += tr(", %1 cancelled").arg(stopped);
+    if (cancelled > 0) text += tr(", %1 cancelled").arg(cancelled);
+    if (interrupted > 0) text += tr(", %1 interrupted (Run > Resume interrupted runs)").arg(interrupted);
+    if (running + queued > 0) {
+        const double left = m_model.queueEtaSeconds();
+        if (left >= 0) text += tr("; all done in about %1").arg(RunQueueModel::durationText(left));
+    }
     if (m_queuedBatches > 0) text += tr("; %n more experiment(s) waiting", nullptr, m_queuedBatches);
     m_summary->setText(text);
 }

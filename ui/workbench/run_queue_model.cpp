@@ -29,6 +29,8 @@ QString protocolText(const std::string& protocol) {
 
 RunQueueModel::RunQueueModel(QObject* parent) : QAbstractTableModel(parent) {}
 
+QString RunQueueModel::durationText(double seconds) { return formatDuration(seconds); }
+
 void RunQueueModel::addRuns(const std::vector<RunRecord>& runs) {
     std::vector<RunRecord> fresh;
     for (const RunRecord& run : runs) {
@@ -85,6 +87,7 @@ void RunQueueModel::apply(Row& row, const RunEvent& event) {
         row.run.bestEpoch = event.bestEpoch;
         break;
     case RunEvent::Kind::Finished:
+        if (row.clock.isValid() && event.status == RunStatus::Completed) row.seconds = row.clock.elapsed() / 1000.0;
         row.run.status = event.status;
         row.run.bestEpoch = event.bestEpoch;
         row.message = QString::fromStdString(event.message);
@@ -152,6 +155,40 @@ int RunQueueModel::countWithStatus(RunStatus status) const {
 
 bool RunQueueModel::hasActiveRuns() const {
     return std::any_of(m_rows.begin(), m_rows.end(), [](const Row& row) { return !isFinal(row.run.status); });
+}
+
+double RunQueueModel::estimateQueueSeconds(const std::vector<double>& runningLeft, const std::vector<double>& runningTotal,
+                                           const std::vector<double>& finishedLengths, int queued) {
+    const auto mean = [](const std::vector<double>& v) {
+        double sum = 0;
+        for (double x : v) sum += x;
+        return v.empty() ? -1.0 : sum / static_cast<double>(v.size());
+    };
+    if (runningLeft.empty() && (queued == 0 || finishedLengths.empty())) return queued == 0 && runningLeft.empty() ? 0.0 : -1.0;
+    const double length = !finishedLengths.empty() ? mean(finishedLengths) : mean(runningTotal);
+    if (queued > 0 && length < 0) return -1.0;
+    const double parallel = std::max<double>(1.0, static_cast<double>(runningLeft.size()));
+    double left = 0;
+    for (double s : runningLeft) left += s;
+    return (left + queued * std::max(0.0, length)) / parallel;
+}
+
+double RunQueueModel::queueEtaSeconds() const {
+    std::vector<double> runningLeft, runningTotal, finished;
+    int queued = 0;
+    for (const Row& row : m_rows) {
+        if (row.run.status == RunStatus::Running) {
+            const double left = etaSeconds(row);
+            if (left < 0) return -1.0; // a run without progress yet: no estimate
+            runningLeft.push_back(left);
+            runningTotal.push_back(row.clock.elapsed() / 1000.0 + left);
+        } else if (row.run.status == RunStatus::Queued) {
+            ++queued;
+        } else if (row.seconds >= 0) {
+            finished.push_back(row.seconds);
+        }
+    }
+    return estimateQueueSeconds(runningLeft, runningTotal, finished, queued);
 }
 
 double RunQueueModel::etaSeconds(const Row& row) const {

@@ -38,6 +38,15 @@ public:
     double progressOf(std::int64_t runId) const;
     int countWithStatus(RunStatus status) const;
     bool hasActiveRuns() const; // queued or running
+    // Seconds until every queued and running run has finished, or -1 while nothing says yet
+    // (no run has progressed): see estimateQueueSeconds().
+    double queueEtaSeconds() const;
+    static QString durationText(double seconds); // "3:05", "1:02:03"; "–" when unknown
+    // The estimate behind it: the running runs' remaining seconds, plus the queued runs at the
+    // mean length of a run (those finished, else the running ones' projected lengths), shared
+    // over as many runs at once as are running now. -1 when there is nothing to go by.
+    static double estimateQueueSeconds(const std::vector<double>& runningLeft, const std::vector<double>& runningTotal,
+                                       const std::vector<double>& finishedLengths, int queued);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -54,6 +63,7 @@ private:
         std::int64_t stepsPerEpoch = 0;
         double progress = 0.0;
         QElapsedTimer clock;      // since Started
+        double seconds = -1.0;    // its length, once finished after starting here
         QString message;          // error text of a failed run
     };
     double etaSeconds(const Row& row) const;
