@@ -9,6 +9,7 @@
 #include <QFrame>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -318,6 +319,38 @@ TEST(RunTableModelTest, ExperimentNumberAndRecipeTellRunsApart) {
     EXPECT_TRUE(tip.contains("train.batch_size: 128")) << tip.toStdString();
     EXPECT_FALSE(tip.contains("seed")) << tip.toStdString();
     EXPECT_EQ(model.headerData(C::RecipeColumn, Qt::Horizontal).toString(), "Recipe");
+}
+
+// Two runs: the settings they differ in, old value and new.
+TEST(RunTableModelTest, SettingsDifferencesListWhatTwoRunsDifferIn) {
+    RunRecord a = makeRun("fashion_mnist/mlp", "square", "early_stopping", 0);
+    a.specYaml = "task: fashion_mnist/mlp\nloss:\n  name: square\n  lr: 0.2\nmodel:\n  hidden: [16]\n";
+    RunRecord b = a;
+    b.seed = 1;
+    b.specYaml = "task: fashion_mnist/mlp\nloss:\n  name: square\n  lr: 0.1\nmodel:\n  hidden: [16]\n  dropout: 0.3\n";
+    const QStringList lines = RunTableModel::settingsDifferences(a, b);
+    EXPECT_EQ(lines, (QStringList{QStringLiteral("loss.lr: 0.2 \u2192 0.1"), QStringLiteral("model.dropout: (unset) \u2192 0.3"),
+                                  QStringLiteral("seed: 0 \u2192 1")}));
+    EXPECT_TRUE(RunTableModel::settingsDifferences(a, a).isEmpty());
+}
+
+TEST_F(RunBrowserTest, DiffSettingsShowsTheDifferencesOfTwoSelectedRuns) {
+    RunBrowserView view(*store);
+    ASSERT_TRUE(refreshed(view));
+    auto* diff = view.findChild<QPushButton*>(QStringLiteral("diffButton"));
+    ASSERT_NE(diff, nullptr);
+    view.selectRuns({ids[0]});
+    EXPECT_FALSE(diff->isEnabled()) << "one run: nothing to compare";
+    view.selectRuns({ids[0], ids[3]});
+    ASSERT_TRUE(diff->isEnabled());
+    diff->click();
+    auto* box = view.findChild<QMessageBox*>(QStringLiteral("settingsDiff"));
+    ASSERT_NE(box, nullptr);
+    // In the order the table shows the two runs.
+    EXPECT_TRUE(box->informativeText().contains(QStringLiteral("seed: 1 \u2192 2")) ||
+                box->informativeText().contains(QStringLiteral("seed: 2 \u2192 1")))
+        << box->informativeText().toStdString();
+    box->close();
 }
 
 TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {

@@ -278,6 +278,9 @@ void RunBrowserView::buildUi() {
     m_compareButton = new QPushButton(tr("Compare selected"), this);
     m_compareButton->setObjectName(QStringLiteral("compareButton"));
     m_compareButton->setToolTip(tr("Overlay the curves of the selected runs"));
+    m_diffButton = new QPushButton(tr("Diff settings"), this);
+    m_diffButton->setObjectName(QStringLiteral("diffButton"));
+    m_diffButton->setToolTip(tr("Two runs selected: every setting they differ in"));
     m_resumeButton = new QPushButton(tr("Resume"), this);
     m_resumeButton->setObjectName(QStringLiteral("resumeButton"));
     m_resumeButton->setToolTip(tr("Continue the selected interrupted or cancelled runs"));
@@ -287,11 +290,13 @@ void RunBrowserView::buildUi() {
     m_refreshButton->setObjectName(QStringLiteral("refreshButton"));
     buttons->addWidget(m_countLabel, 1);
     buttons->addWidget(m_compareButton);
+    buttons->addWidget(m_diffButton);
     buttons->addWidget(m_resumeButton);
     buttons->addWidget(m_deleteButton);
     buttons->addWidget(m_refreshButton);
     layout->addLayout(buttons);
     connect(m_compareButton, &QPushButton::clicked, this, &RunBrowserView::compareSelected);
+    connect(m_diffButton, &QPushButton::clicked, this, &RunBrowserView::diffSelected);
     connect(m_resumeButton, &QPushButton::clicked, this, &RunBrowserView::resumeSelected);
     connect(m_deleteButton, &QPushButton::clicked, this, &RunBrowserView::deleteSelected);
     connect(m_refreshButton, &QPushButton::clicked, this, &RunBrowserView::refresh);
@@ -515,6 +520,7 @@ QVector<qint64> RunBrowserView::resumableSelectedIds() const {
 void RunBrowserView::updateActions() {
     const QVector<qint64> selected = selectedRunIds();
     m_compareButton->setEnabled(!selected.isEmpty());
+    m_diffButton->setEnabled(selected.size() == 2);
     m_resumeButton->setEnabled(!resumableSelectedIds().isEmpty());
     m_deleteButton->setEnabled(!selected.isEmpty() && !m_deleting);
     QString text = tr("%1 of %2 runs").arg(m_proxy->rowCount()).arg(m_model->rowCount());
@@ -535,6 +541,23 @@ void RunBrowserView::updateBanner() {
 void RunBrowserView::compareSelected() {
     const QVector<qint64> ids = selectedRunIds();
     if (!ids.isEmpty()) emit compareRequested(ids);
+}
+
+void RunBrowserView::diffSelected() {
+    const QVector<qint64> ids = selectedRunIds();
+    if (ids.size() != 2) return;
+    const RunRecord* a = m_model->runAt(m_model->rowOfRun(ids[0]));
+    const RunRecord* b = m_model->runAt(m_model->rowOfRun(ids[1]));
+    if (!a || !b) return;
+    const QStringList lines = RunTableModel::settingsDifferences(*a, *b);
+    auto* box = new QMessageBox(QMessageBox::Information, tr("Run %1 against run %2").arg(a->id).arg(b->id),
+                                lines.isEmpty() ? tr("Runs %1 and %2 have the same settings.").arg(a->id).arg(b->id)
+                                                : tr("Runs %1 and %2 differ in:").arg(a->id).arg(b->id),
+                                QMessageBox::Close, this);
+    box->setObjectName(QStringLiteral("settingsDiff"));
+    box->setInformativeText(lines.join(QLatin1Char('\n')));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open(); // not modal to the application: the table stays usable
 }
 
 void RunBrowserView::resumeSelected() {

@@ -66,6 +66,7 @@ public:
 
 public slots:
     void compareSelected();       // emits compareRequested for the selection (if any)
+    void diffSelected();          // two runs selected: a window listing the settings they differ in
     void resumeSelected();        // emits resumeRequested for selected interrupted / cancelled runs
     void deleteSelected();        // asks, then deletes in the background
     void resumeInterrupted();     // emits resumeRequested for every interrupted run
@@ -136,6 +137,7 @@ private:
     QTableView* m_table = nullptr;
     QLabel* m_countLabel = nullptr;
     QPushButton* m_compareButton = nullptr;
+    QPushButton* m_diffButton = nullptr;
     QPushButton* m_resumeButton = nullptr;
     QPushButton* m_deleteButton = nullptr;
     QPushButton* m_refreshButton = nullptr;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "losslab/error.h"
@@ -71,6 +72,31 @@ QColor statusColour(RunStatus status) {
 } // namespace
 
 RunTableModel::RunTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+QStringList RunTableModel::settingsDifferences(const RunRecord& a, const RunRecord& b) {
+    const auto settings = [](const RunRecord& run) {
+        RunRecipe all;
+        try {
+            all = runRecipe(run.specYaml);
+        } catch (const Error&) {
+            all = {{"spec", run.specYaml}};
+        }
+        all["seed"] = std::to_string(run.seed); // left out of recipes, but it tells runs apart
+        return all;
+    };
+    const RunRecipe first = settings(a), second = settings(b);
+    std::set<std::string> keys;
+    for (const auto& [key, value] : first) keys.insert(key);
+    for (const auto& [key, value] : second) keys.insert(key);
+    QStringList lines;
+    for (const std::string& key : keys) {
+        const auto x = first.find(key), y = second.find(key);
+        const QString left = x == first.end() ? tr("(unset)") : qs(x->second);
+        const QString right = y == second.end() ? tr("(unset)") : qs(y->second);
+        if (left != right) lines << QStringLiteral("%1: %2 \u2192 %3").arg(qs(key), left, right);
+    }
+    return lines;
+}
 
 QString RunTableModel::experimentLabel(const RunRecord& run) {
     return QStringLiteral("%1 #%2").arg(qs(run.experiment)).arg(run.experimentId);

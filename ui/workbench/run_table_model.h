@@ -14,6 +14,7 @@
 #include <QAbstractTableModel>
 #include <QHash>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 
 #include <optional>
@@ -62,6 +63,9 @@ public:
         QString settings;
     };
     static QHash<qint64, RecipeSummary> recipeSummaries(const std::vector<RunRecord>& runs);
+    // Every stored setting in which two runs differ (their recipes, with the loss, protocol
+    // and seed), one "key: a → b" line each in key order; empty when they train alike.
+    static QStringList settingsDifferences(const RunRecord& a, const RunRecord& b);
     // "default #3": the experiment's name and number, which tell repeated experiments apart.
     static QString experimentLabel(const RunRecord& run);
 
