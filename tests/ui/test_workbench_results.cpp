@@ -5,6 +5,9 @@
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QFontMetrics>
+#include <QTableView>
+#include <QHeaderView>
 #include <QSignalSpy>
 #include <QTest>
 #include <QTemporaryDir>
@@ -143,6 +146,21 @@ TEST(ResultsViewTest, HeadlineColumnsNameTheBetterLossAndExplainThemselves) {
     EXPECT_FALSE(headers.contains(QStringLiteral("Loss")));
     const int ceBetter = static_cast<int>(headers.indexOf(QStringLiteral("CE better")));
     EXPECT_TRUE(headline.headerData(ceBetter, Qt::Horizontal, Qt::ToolTipRole).toString().contains(QStringLiteral("below 0")));
+}
+
+// The statistics table's long texts wrap instead of widening the table past the window.
+TEST(ResultsViewTest, LongTableTextsWrapWithinABoundedColumnWidth) {
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.resize(1000, 700);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+    auto* table = view.findChild<QTableView*>(QStringLiteral("statsTable"));
+    ASSERT_NE(table, nullptr);
+    const int em = QFontMetrics(table->font()).horizontalAdvance(QLatin1Char('M'));
+    EXPECT_TRUE(table->wordWrap());
+    for (int c = 0; c < table->model()->columnCount(); ++c)
+        EXPECT_LE(table->horizontalHeader()->sectionSize(c), 22 * em) << "column " << c;
 }
 
 TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <QAction>
+#include <QApplication>
+#include <QDockWidget>
 #include <QDir>
 #include <QFile>
+#include <QFontMetrics>
 #include <QMenu>
 #include <QSettings>
 #include <QStatusBar>
@@ -259,4 +262,22 @@ TEST(WorkbenchWindow, RecentExperimentsListTheFilesOpenedNewestFirst) {
         WorkbenchSettings::addRecentExperiment(world.file(QStringLiteral("f%1.yaml").arg(i)));
     EXPECT_EQ(WorkbenchSettings::recentExperiments().size(), WorkbenchSettings::kRecentExperiments);
     QSettings().remove(QStringLiteral("recentExperiments"));
+}
+
+// The experiment panel keeps a width its fields need (in characters), however small the window.
+TEST(WorkbenchWindow, ExperimentPanelKeepsAReadableWidth) {
+    WindowWorld world;
+    LastExperimentGuard guard;
+    RunStore store(world.databasePath());
+    MainWindow window(store, world.tasks);
+    window.resize(700, 500);
+    window.show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+    // Dragging the dock's edge as far as it goes (what a larger scale factor did to it).
+    auto* dock = window.findChild<QDockWidget*>(QStringLiteral("designerDock"));
+    ASSERT_NE(dock, nullptr);
+    window.resizeDocks({dock}, {40}, Qt::Horizontal);
+    QApplication::processEvents();
+    const int em = QFontMetrics(window.designer()->font()).horizontalAdvance(QLatin1Char('M'));
+    EXPECT_GE(window.designer()->width(), 28 * em);
 }

@@ -8,6 +8,7 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFontMetrics>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -56,6 +57,9 @@ MainWindow::MainWindow(RunStore& store, const TaskRegistry& tasks, QWidget* pare
     auto* designerDock = new QDockWidget(tr("Experiment"), this);
     designerDock->setObjectName(QStringLiteral("designerDock"));
     designerDock->setWidget(m_designer);
+    // Never narrower than its fields need, whatever the scale factor (at 1.5x it shrank to
+    // ~130 px): a width in characters, not pixels.
+    m_designer->setMinimumWidth(28 * QFontMetrics(m_designer->font()).horizontalAdvance(QLatin1Char('M')));
     addDockWidget(Qt::LeftDockWidgetArea, designerDock);
 
     m_queue = new QueuePanel(*m_queueModel, this);

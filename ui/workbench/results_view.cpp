@@ -3,6 +3,7 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
+#include <QFontMetrics>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -172,11 +173,16 @@ QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectNa
     auto* view = new QTableView(page);
     view->setObjectName(objectName);
     view->setModel(model);
-    view->setWordWrap(false);
     view->setAlternatingRowColors(true);
     view->verticalHeader()->hide();
     // Columns as wide as their numbers: a stretched last column pushes its values far right.
     view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Long texts (a loss with its k, M and lr, the notes) wrap within a few words' width
+    // instead of widening the table past the window: rows grow instead.
+    const int em = QFontMetrics(view->font()).horizontalAdvance(QLatin1Char('M'));
+    view->horizontalHeader()->setMaximumSectionSize(22 * em);
+    view->setWordWrap(true);
+    view->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     auto* exportButton = new QPushButton(tr("Export table…"), page);
     exportButton->setObjectName(objectName + QStringLiteral("Export"));
     connect(exportButton, &QPushButton::clicked, this, [this, model, fileName] {
