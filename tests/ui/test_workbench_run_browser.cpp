@@ -353,6 +353,19 @@ TEST_F(RunBrowserTest, DiffSettingsShowsTheDifferencesOfTwoSelectedRuns) {
     box->close();
 }
 
+// The run panel shows everything the selected run was trained with.
+TEST_F(RunBrowserTest, RunPanelShowsTheSelectedRunsSettings) {
+    RunBrowserView view(*store);
+    ASSERT_TRUE(refreshed(view));
+    auto* settings = view.findChild<QPlainTextEdit*>(QStringLiteral("runSettings"));
+    ASSERT_NE(settings, nullptr);
+    EXPECT_TRUE(settings->toPlainText().isEmpty());
+    view.selectRuns({ids[3]});
+    EXPECT_TRUE(settings->toPlainText().contains(QStringLiteral("seed: 2"))) << settings->toPlainText().toStdString();
+    EXPECT_TRUE(settings->toPlainText().contains(QStringLiteral("# device: cpu"))) << settings->toPlainText().toStdString();
+    EXPECT_TRUE(settings->isReadOnly());
+}
+
 TEST_F(RunBrowserTest, EachFilterNarrowsTheRows) {
     RunBrowserView view(*store);
     ASSERT_TRUE(refreshed(view));

@@ -256,6 +256,13 @@ void RunBrowserView::buildUi() {
     m_saveNotesButton->setObjectName(QStringLiteral("saveNotesButton"));
     paneLayout->addWidget(m_runLabel);
     paneLayout->addWidget(m_errorLabel);
+    m_settingsView = new QPlainTextEdit(pane);
+    m_settingsView->setObjectName(QStringLiteral("runSettings"));
+    m_settingsView->setReadOnly(true);
+    m_settingsView->setLineWrapMode(QPlainTextEdit::NoWrap);
+    m_settingsView->setToolTip(tr("Everything this run was trained with, as stored with it"));
+    paneLayout->addWidget(new QLabel(tr("Settings:"), pane));
+    paneLayout->addWidget(m_settingsView, 1);
     paneLayout->addLayout(form);
     paneLayout->addWidget(new QLabel(tr("Notes:"), pane));
     paneLayout->addWidget(m_notesEdit, 1);
@@ -637,8 +644,14 @@ void RunBrowserView::loadEditorFor(qint64 runId) {
     if (!run) {
         m_runLabel->setText(tr("No run selected"));
         m_errorLabel->hide();
+        m_settingsView->clear();
         return;
     }
+    // The run's full settings: its stored spec, and what trained it.
+    QString settings = qs(run->specYaml).trimmed();
+    if (!run->device.empty()) settings += QStringLiteral("\n# device: %1").arg(qs(run->device));
+    if (!run->library.empty()) settings += QStringLiteral("\n# library: %1").arg(qs(run->library));
+    m_settingsView->setPlainText(settings);
     m_runLabel->setText(tr("Run %1 · %2 · %3 · %4 · seed %5 · %6")
                             .arg(run->id)
                             .arg(qs(run->experiment), qs(run->lossName), qs(run->protocol))

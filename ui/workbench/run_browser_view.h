@@ -143,6 +143,7 @@ private:
     QPushButton* m_refreshButton = nullptr;
     QLabel* m_runLabel = nullptr;
     QLabel* m_errorLabel = nullptr;
+    QPlainTextEdit* m_settingsView = nullptr; // the selected run's settings, read-only
     QLineEdit* m_tagsEdit = nullptr;
     QPlainTextEdit* m_notesEdit = nullptr;
     QPushButton* m_saveNotesButton = nullptr;
