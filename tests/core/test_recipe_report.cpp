@@ -36,6 +36,7 @@ struct RunPlan {
     std::string evalBatch = "1000";
     std::string threads = "0";
     std::string device = "cpu";
+    std::string library; // what trained the runs (runs.library); "" leaves it unset
 };
 
 std::string specYaml(const RunPlan& plan, const std::string& loss, const std::string& protocol, std::int64_t seed) {
@@ -99,6 +100,7 @@ protected:
         const std::vector<std::int64_t> ids = m_store->addRuns(id, runs);
         for (std::size_t i = 0; i < runs.size(); ++i) {
             const double acc = accuracy(plan.hidden, runs[i].loss, runs[i].seed) + shift;
+            if (!plan.library.empty()) m_store->markStarted(ids[i], plan.device, 0, plan.library);
             for (int epoch = 1; epoch <= 2; ++epoch)
                 m_store->appendEpoch(ids[i], epoch, {{"val", "acc", acc - 0.01 * (2 - epoch)}, {"test", "acc", acc}});
             m_store->finishRun(ids[i], RunStatus::Completed, 2, 2, 1.0, "");
@@ -333,6 +335,22 @@ TEST_F(RecipeReportTest, TheSameRecipeUnderTwoNamesIsPooledWithANote) {
     EXPECT_EQ(main.display.rows[0][0].text, kTask);
     EXPECT_TRUE(std::any_of(main.display.notes.begin(), main.display.notes.end(),
                             [](const std::string& n) { return n.find("pooled") != std::string::npos; }));
+}
+
+// One recipe trained under two LibTorch versions: pooled, as the recipe is the same, with a
+// note naming the libraries; one library alone gives no such note.
+TEST_F(RecipeReportTest, PoolingAcrossLibrariesIsSaid) {
+    RunPlan first{"old-torch"};
+    first.library = "LibTorch 1.13.0";
+    RunPlan second{"new-torch"};
+    second.library = "LibTorch 2.6.0";
+    addExperiment(first, {0, 1});
+    addExperiment(second, {2, 3});
+    const ReportData data = load({"old-torch", "new-torch"});
+    EXPECT_EQ(data.analysis.groups.front().stats.at("test/acc").n, 4);
+    EXPECT_TRUE(anyNoteContains(data.analysis, "different libraries are pooled (LibTorch 1.13.0, LibTorch 2.6.0)"));
+    const ReportData one = load({"old-torch"});
+    EXPECT_FALSE(anyNoteContains(one.analysis, "different libraries"));
 }
 
 TEST_F(RecipeReportTest, ADuplicateSeedKeepsTheNewestRunAndSaysSo) {

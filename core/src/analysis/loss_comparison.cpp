@@ -158,6 +158,19 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         out.notes.push_back(recipeLabelOf[recipeKey] + ": runs of experiments " + names +
                             " have the same recipe and are pooled");
     }
+    // The same recipe trained with different libraries: pooled (the recipe is the same), but a
+    // seed's cross-entropy numbers differ between LibTorch versions (docs/debian13.md), so say so.
+    std::map<std::pair<std::string, RunRecipe>, std::set<std::string>> librariesOf;
+    for (std::size_t i = 0; i < runs.size(); ++i)
+        if (!runs[i].run.library.empty()) librariesOf[std::make_pair(keys[i].taskId, keys[i].recipe)].insert(runs[i].run.library);
+    for (const auto& recipeKey : recipeOrder) {
+        const auto found = librariesOf.find(recipeKey);
+        if (found == librariesOf.end() || found->second.size() < 2) continue;
+        std::string names;
+        for (const std::string& library : found->second) names += (names.empty() ? "" : ", ") + library;
+        out.notes.push_back(recipeLabelOf[recipeKey] + ": runs trained with different libraries are pooled (" + names +
+                            "); a seed's cross-entropy results differ between LibTorch versions");
+    }
 
     std::map<LossGroupKey, LossGroup> byKey;
     for (std::size_t i = 0; i < runs.size(); ++i) {
