@@ -67,6 +67,8 @@ struct LastExperimentGuard {
 } // namespace
 
 TEST(WorkbenchWindow, StartOpensTheDefaultPresetWhenTheLastExperimentNoLongerOpens) {
+    // Settings of this test process only (workbench_test_main.cpp): tests run in parallel.
+    ASSERT_TRUE(QSettings().fileName().startsWith(QDir::tempPath())) << QSettings().fileName().toStdString();
     WindowWorld world;
     LastExperimentGuard guard;
     RunStore store(world.databasePath());
