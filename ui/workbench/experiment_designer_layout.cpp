@@ -1,6 +1,7 @@
 // ExperimentDesigner's widgets and their connections (buildUi); the form logic is in
 // experiment_designer.cpp.
 #include "workbench/experiment_designer.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
