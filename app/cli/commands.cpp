@@ -183,16 +183,18 @@ int runTasksCommand(const std::vector<std::string>& argv) {
         return kExitOk;
     TaskRegistry registry;
     loadTasks(registry, args.flag("verbose"));
-    std::vector<std::vector<std::string>> rows = {{"task", "classes", "dataset", "model", "data", "description"}};
+    std::vector<std::vector<std::string>> rows = {{"task", "classes", "dataset", "model", "data", "format", "description"}};
     for (const auto& t : registry.list()) {
         std::string data = t.defaultDataRoot.empty() ? "set data.root"
                            : fs::exists(t.defaultDataRoot) ? t.defaultDataRoot : "missing: " + t.defaultDataRoot;
-        rows.push_back({t.id, std::to_string(t.numClasses), t.dataset, t.model, data, t.description});
+        const std::string classes = t.numClasses > 0 ? std::to_string(t.numClasses) : "data.classes";
+        rows.push_back({t.id, classes, t.dataset, t.model, data, t.dataFormat.empty() ? "-" : t.dataFormat, t.description});
     }
     printTable(std::cout, rows);
     if (args.flag("verbose")) {
         for (const auto& t : registry.list()) {
             std::cout << "\n" << t.id << " (plugin " << t.plugin << ")\n  data: " << t.dataHint << "\n";
+            if (!t.testSetNote.empty()) std::cout << "  test set: " << t.testSetNote << "\n";
             for (const auto& p : t.params)
                 std::cout << "  " << p.key << " = " << (p.defaultValue.empty() ? "\"\"" : p.defaultValue) << "  # " << p.help << "\n";
             for (const auto& [k, v] : t.recipe) std::cout << "  " << k << " = " << v << "  # recipe\n";

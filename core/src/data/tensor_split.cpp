@@ -4,7 +4,7 @@ namespace losslab {
 
 namespace {
 
-// lengths is optional (sequence tasks only), so every member is carried only if present.
+// lengths and the pair members are optional (sequence and pair tasks only), so every member is carried only if present.
 torch::Tensor selectRows(const torch::Tensor& t, const torch::Tensor& idx) {
     return t.defined() ? t.index_select(0, idx) : t;
 }
@@ -20,6 +20,8 @@ TensorSplit TensorSplit::index(const torch::Tensor& idx) const {
     out.features = selectRows(features, idx);
     out.labels = selectRows(labels, idx);
     out.lengths = selectRows(lengths, idx);
+    out.features2 = selectRows(features2, idx);
+    out.lengths2 = selectRows(lengths2, idx);
     return out;
 }
 
@@ -28,6 +30,8 @@ TensorSplit TensorSplit::to(const torch::Device& device) const {
     out.features = moveTo(features, device);
     out.labels = moveTo(labels, device);
     out.lengths = moveTo(lengths, device);
+    out.features2 = moveTo(features2, device);
+    out.lengths2 = moveTo(lengths2, device);
     return out;
 }
 

@@ -4,7 +4,14 @@
 
 namespace losslab {
 
-torch::Tensor LossFunction::perExample(const torch::Tensor& outputs, const torch::Tensor& labels) const {
+std::pair<torch::Tensor, torch::Tensor> flattenPositions(const torch::Tensor& outputs, const torch::Tensor& labels) {
+    const torch::Tensor longLabels = labels.scalar_type() == torch::kLong ? labels : labels.to(torch::kLong);
+    if (outputs.dim() <= 2) return {outputs, longLabels};
+    return {outputs.reshape({-1, outputs.size(-1)}), longLabels.reshape({-1})};
+}
+
+torch::Tensor LossFunction::perExample(const torch::Tensor& outputsIn, const torch::Tensor& labelsIn) const {
+    const auto [outputs, labels] = flattenPositions(outputsIn, labelsIn);
     if (m_kind == LossKind::CrossEntropy) {
         namespace F = torch::nn::functional;
         return F::cross_entropy(outputs, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));

@@ -5,17 +5,27 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "losslab/error.h"
+
 namespace losslab {
 
-MetricAccumulator::MetricAccumulator(const LossFunction& loss, std::int64_t numClasses)
-    : m_loss(loss), m_numClasses(numClasses) {}
+MetricAccumulator::MetricAccumulator(const LossFunction& loss, std::int64_t numClasses, const std::vector<std::string>& extra)
+    : m_loss(loss), m_numClasses(numClasses) {
+    for (const std::string& name : extra) {
+        if (name == "bpc")
+            m_bpc = true;
+        else
+            throw Error("unknown task metric '" + name + "'; known: bpc");
+    }
+}
 
-void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor& labels) {
+void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor& labelsIn) {
     torch::NoGradGuard noGrad;
-    const torch::Tensor outputs = outputsIn.detach().to(torch::kFloat);
+    const auto [flatOutputs, labels] = flattenPositions(outputsIn, labelsIn);
+    const torch::Tensor outputs = flatOutputs.detach().to(torch::kFloat);
     const auto opts = outputs.options().dtype(torch::kDouble);
     if (!m_sums.defined()) {
-        m_sums = torch::zeros({7}, opts);
+        m_sums = torch::zeros({8}, opts);
         m_binCount = torch::zeros({kEceBins}, opts);
         m_binConf = torch::zeros({kEceBins}, opts);
         m_binHit = torch::zeros({kEceBins}, opts);
@@ -39,7 +49,9 @@ void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor&
     const torch::Tensor probs = m_loss.probabilities(outputs).to(torch::kDouble);
     const torch::Tensor oneHot = torch::zeros_like(probs).scatter_(1, labels.unsqueeze(1), 1.0);
     const torch::Tensor brier = (probs - oneHot).pow(2).sum(1).sum();
-    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier});
+    torch::Tensor bits = torch::zeros({}, opts);
+    if (m_bpc) bits = probs.gather(1, labels.unsqueeze(1)).clamp_min(1e-6).log2().neg().sum();
+    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier, bits});
 
     // Confidence of the predicted class; bins are (i/15, (i+1)/15], with 0 in the first.
     const torch::Tensor conf = probs.gather(1, pred.unsqueeze(1)).squeeze(1);
@@ -74,6 +86,7 @@ std::vector<MetricValue> MetricAccumulator::finish(const std::string& split) con
     }
     out.push_back({split, "ece", ece});
     out.push_back({split, "brier", s[6] / n});
+    if (m_bpc) out.push_back({split, "bpc", s[7] / n});
     return out;
 }
 

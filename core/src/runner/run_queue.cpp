@@ -55,7 +55,7 @@ void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& t
     resolveDeviceSlots(device, options);
     const auto task = tasks.require(experiment.taskId);
     const auto data = loadSharedData(*task, experiment.params);
-    const std::int64_t classes = task->info().numClasses;
+    const std::int64_t classes = classCount(task->info(), experiment.params);
     for (const TensorSplit* split : {&data->train, &data->test}) {
         if (split->size() == 0) throw Error(data->source + ": the task's data has an empty split");
         const std::int64_t maxLabel = split->labels.max().item<std::int64_t>();

@@ -191,7 +191,7 @@ public:
         spec.device = optionalString(root, "device", "auto");
         checkDevice(spec.device, root["device"]);
         spec.params = resolveParams(root, task);
-        spec.losses = resolveLosses(root, task, spec.params.getDouble("train.lr"));
+        spec.losses = resolveLosses(root, task, classCount(task, spec.params), spec.params.getDouble("train.lr"));
         spec.protocols = resolveProtocols(root);
         spec.seeds = resolveSeeds(root);
         checkConsistency(spec, root);
@@ -275,7 +275,7 @@ private:
         return v;
     }
 
-    std::vector<LossSpec> resolveLosses(const YAML::Node& root, const TaskInfo& task, double defaultLr) {
+    std::vector<LossSpec> resolveLosses(const YAML::Node& root, const TaskInfo& task, std::int64_t classes, double defaultLr) {
         const YAML::Node losses = root["losses"];
         if (!losses.IsDefined() || losses.IsNull())
             throw Error(m_loc.file() + ": missing key 'losses' (for example: losses: [{loss: ce}, {loss: square}])");
@@ -319,7 +319,7 @@ private:
                     if (!p.IsScalar() || (p.Scalar() != "paper" && p.Scalar() != "none"))
                         throw Error(m_loc.at(p, path + ".preset") + ": " + path + ".preset: expected paper or none");
                     if (p.Scalar() == "paper") {
-                        const Rescaling r = paperRescaling(task.paperDataset, task.numClasses);
+                        const Rescaling r = paperRescaling(task.paperDataset, classes);
                         l.k = r.k;
                         l.M = r.M;
                         l.preset = "paper";

@@ -43,7 +43,7 @@ double secondsSince(Clock::time_point t0) {
 // split and the subset are drawn from data.split_seed, the rest from the run's seed.
 enum Stream : std::uint64_t {
     kSplitStream = 1, kSubsetStream = 2, kOrderStream = 3, kAugmentStream = 4, kTestStream = 5, kDeviceStream = 6,
-    kInitStream = 7
+    kInitStream = 7, kValStream = 8
 };
 
 // The run's own CUDA stream, so that runs sharing a GPU do not serialise on the default one.
@@ -60,8 +60,9 @@ std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSe
     // Every data.* value may change what a task loads; the split and subsets are made later.
     std::string key = task.info().id;
     for (const auto& [name, value] : params.values())
-        if (name.rfind("data.", 0) == 0 && name != "data.val_fraction" && name != "data.limit_train" &&
-            name != "data.limit_test" && name != "data.split_seed")
+        // model.embeddings too: the text tasks read pretrained word vectors with the data.
+        if ((name.rfind("data.", 0) == 0 && name != "data.val_fraction" && name != "data.limit_train" &&
+             name != "data.limit_test" && name != "data.split_seed") || name == "model.embeddings")
             key += "\n" + name + "=" + value;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = cache.begin(); it != cache.end(); ++it)
@@ -102,10 +103,10 @@ private:
 
 std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const InputTransform& transform,
                                   const LossFunction& loss, std::int64_t numClasses, std::int64_t batchSize,
-                                  const std::string& name, at::Generator& gen) {
+                                  const std::string& name, at::Generator& gen, const std::vector<std::string>& metrics) {
     torch::NoGradGuard noGrad;
     model.eval();
-    MetricAccumulator acc(loss, numClasses);
+    MetricAccumulator acc(loss, numClasses, metrics);
     const std::int64_t n = split.size();
     for (std::int64_t start = 0; start < n; start += batchSize) {
         const std::int64_t end = std::min(n, start + batchSize);
@@ -130,7 +131,7 @@ class RunTrainer {
 public:
     RunTrainer(const RunSpec& spec, const Task& task, const torch::Device& device, const RunContext& ctx)
         : m_spec(spec), m_task(task), m_device(device), m_ctx(ctx), m_loss(spec.loss),
-          m_numClasses(task.info().numClasses) {}
+          m_numClasses(classCount(task.info(), spec.params)) {}
 
     RunOutcome run() {
         const auto t0 = Clock::now();
@@ -163,10 +164,13 @@ private:
     void prepare() {
         const auto bundle = loadSharedData(m_task, params());
         const std::int64_t splitSeed = splitSeedOf(params(), m_spec.seed);
-        TrainValSplit split = splitValidation(bundle->train, params().getDouble("data.val_fraction"),
+        // A data set's own validation split (text8's) is used as it is; otherwise one is split off train.
+        const bool ownValidation = bundle->val.size() > 0;
+        TrainValSplit split = splitValidation(bundle->train, ownValidation ? 0.0 : params().getDouble("data.val_fraction"),
                                               deriveSeed(splitSeed, kSplitStream));
         m_train = seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(splitSeed, kSubsetStream)).to(m_device);
-        m_val = split.val.to(m_device);
+        m_val = ownValidation ? seededSubset(bundle->val, params().getInt("data.limit_test"), deriveSeed(0, kValStream)).to(m_device)
+                              : split.val.to(m_device);
         // The same test subset for every seed, so seeds differ only in training.
         m_test = seededSubset(bundle->test, params().getInt("data.limit_test"), deriveSeed(0, kTestStream)).to(m_device);
         if (m_train.size() == 0) throw Error("the training set is empty after the validation split");
@@ -175,6 +179,7 @@ private:
         // ones, which the other runs of the process share.
         at::Generator init = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kInitStream));
         m_model = m_task.makeModel(params(), init);
+        m_task.prepareModel(*m_model, *bundle, params());
         m_model->to(m_device);
         m_optimizer = makeOptimizer(params(), m_model->parameters(), m_spec.loss.lr);
         m_orderGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kOrderStream));
@@ -275,12 +280,11 @@ private:
     bool trainEpoch(int epoch, int maxEpochs, MetricAccumulator* running, RunStatus& status, double& trainSeconds) {
         const auto t0 = Clock::now();
         m_model->train();
-        const std::int64_t n = m_train.size();
         const std::int64_t batchSize = params().getInt("train.batch_size");
-        const std::int64_t stepsPerEpoch = (n + batchSize - 1) / batchSize;
+        const std::vector<torch::Tensor> batches = m_transform->batchOrder(m_train, batchSize, m_orderGen);
+        const auto stepsPerEpoch = static_cast<std::int64_t>(batches.size());
         const std::int64_t logEvery = params().getInt("train.log_every_steps");
         const double clip = params().getDouble("train.grad_clip");
-        const torch::Tensor order = torch::randperm(n, m_orderGen, torch::TensorOptions().dtype(torch::kLong)).to(m_device);
         torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
         std::int64_t lossCount = 0;
         std::vector<StepMetricRow> steps;
@@ -289,7 +293,7 @@ private:
                 status = RunStatus::Cancelled;
                 return false;
             }
-            const TensorSplit batch = m_train.index(order.slice(0, s * batchSize, std::min(n, (s + 1) * batchSize)));
+            const TensorSplit batch = m_train.index(batches[static_cast<std::size_t>(s)].to(m_device));
             ModelInput input = m_transform->apply(batch, true, m_augGen);
             input.generator = m_modelGen;
             const torch::Tensor outputs = m_model->forward(input);
@@ -388,7 +392,7 @@ private:
         out.status = RunStatus::Completed;
         for (int epoch = firstEpoch; !rule.shouldStop(); ++epoch) {
             setLearningRate(*m_optimizer, scheduledLearningRate(params(), m_spec.loss.lr, epoch));
-            MetricAccumulator running(m_loss, m_numClasses);
+            MetricAccumulator running(m_loss, m_numClasses, m_task.info().metrics);
             double trainSeconds = 0;
             RunStatus status = RunStatus::Completed;
             if (!trainEpoch(epoch, rule.maxEpochs(), runningTrainMetrics ? &running : nullptr, status, trainSeconds)) {
@@ -398,9 +402,9 @@ private:
             }
             std::vector<MetricValue> metrics = runningTrainMetrics
                 ? running.finish("train")
-                : evaluate(*m_model, m_train, *m_transform, m_loss, m_numClasses, evalBatch, "train", m_augGen);
-            for (auto& m : evaluate(*m_model, m_val, *m_transform, m_loss, m_numClasses, evalBatch, "val", m_augGen)) metrics.push_back(m);
-            for (auto& m : evaluate(*m_model, m_test, *m_transform, m_loss, m_numClasses, evalBatch, "test", m_augGen)) metrics.push_back(m);
+                : evaluate(*m_model, m_train, *m_transform, m_loss, m_numClasses, evalBatch, "train", m_augGen, m_task.info().metrics);
+            for (auto& m : evaluate(*m_model, m_val, *m_transform, m_loss, m_numClasses, evalBatch, "val", m_augGen, m_task.info().metrics)) metrics.push_back(m);
+            for (auto& m : evaluate(*m_model, m_test, *m_transform, m_loss, m_numClasses, evalBatch, "test", m_augGen, m_task.info().metrics)) metrics.push_back(m);
             metrics.push_back({"train", "wall_s", trainSeconds});
             metrics.push_back({"train", "examples_per_s", trainSeconds > 0 ? m_train.size() / trainSeconds : 0.0});
             metrics.push_back({"train", "lr", scheduledLearningRate(params(), m_spec.loss.lr, epoch)});

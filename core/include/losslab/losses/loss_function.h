@@ -5,18 +5,28 @@
 //     l = (1/C) * [ k * (f_c - M)^2 + sum_{i != c} f_i^2 ]
 //   k = M = 1 is exactly their Eq. 1. The batch loss is the mean of l over the batch.
 // Prediction is argmax of the raw outputs for every loss.
+// A task with a class at every position (plugin API 3) gives scores [B, T, C] and labels
+// [B, T]: every position is one example (see flattenPositions).
+#include <utility>
+
 #include <torch/types.h>
 
 #include "losslab/spec/experiment_spec.h"
 
 namespace losslab {
 
+// Scores and labels as one example per row: [B, T, C] and [B, T] become [B*T, C] and [B*T];
+// [B, C] and [B] pass through. Labels come back as int64 (per-position labels may be stored
+// as uint8).
+std::pair<torch::Tensor, torch::Tensor> flattenPositions(const torch::Tensor& outputs, const torch::Tensor& labels);
+
 class LossFunction {
 public:
     explicit LossFunction(const LossSpec& spec) : m_kind(spec.kind), m_k(spec.k), m_M(spec.M) {}
     LossFunction(LossKind kind, double k, double M) : m_kind(kind), m_k(k), m_M(M) {}
 
-    // Per-example loss [B] for outputs [B, C] and labels [B] (int64).
+    // Per-example loss [B] for outputs [B, C] and labels [B] (int64); [B*T] for [B, T, C] and
+    // [B, T] (flattenPositions).
     torch::Tensor perExample(const torch::Tensor& outputs, const torch::Tensor& labels) const;
     // Mean over the batch: the training objective.
     torch::Tensor operator()(const torch::Tensor& outputs, const torch::Tensor& labels) const;

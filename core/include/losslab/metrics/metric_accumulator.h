@@ -7,7 +7,11 @@
 //   f1     F1 of class 1 (only for two-class tasks)
 //   ece    expected calibration error, 15 equal-width confidence bins
 //   brier  multi-class Brier score: mean over examples of sum_i (p_i - y_i)^2
-// Probabilities for ece / brier come from LossFunction::probabilities.
+//   bpc    bits per symbol, -log2 p(true class), only when asked for (TaskInfo::metrics);
+//          p as for ece / brier, floored at 1e-6 (at most 19.93 bits), so a square-loss model
+//          that puts 0 on the true class gives a finite value
+// Probabilities for ece / brier / bpc come from LossFunction::probabilities.
+// Per-position scores [B, T, C] with labels [B, T] count every position as one example.
 #include <string>
 #include <vector>
 
@@ -22,9 +26,11 @@ constexpr int kEceBins = 15;
 
 class MetricAccumulator {
 public:
-    MetricAccumulator(const LossFunction& loss, std::int64_t numClasses);
+    // `extra`: the task's metrics beside the core's (TaskInfo::metrics); unknown names are an Error.
+    MetricAccumulator(const LossFunction& loss, std::int64_t numClasses, const std::vector<std::string>& extra = {});
 
-    // outputs [B, C] raw scores, labels [B]; both on the same device. No gradient is kept.
+    // outputs [B, C] raw scores, labels [B] (or [B, T, C] and [B, T]); both on the same
+    // device. No gradient is kept.
     void add(const torch::Tensor& outputs, const torch::Tensor& labels);
     std::int64_t count() const { return m_count; }
 
@@ -35,7 +41,8 @@ private:
     LossFunction m_loss;
     std::int64_t m_numClasses;
     std::int64_t m_count = 0;
-    torch::Tensor m_sums;     // [7]: loss, correct, top5, tp, fp, fn, brier
+    bool m_bpc = false;
+    torch::Tensor m_sums;     // [8]: loss, correct, top5, tp, fp, fn, brier, bits
     torch::Tensor m_binCount; // [kEceBins]
     torch::Tensor m_binConf;  // [kEceBins] summed confidence
     torch::Tensor m_binHit;   // [kEceBins] summed correctness

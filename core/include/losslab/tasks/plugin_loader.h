@@ -1,6 +1,6 @@
 #pragma once
 // Loads task plugins. A plugin is a shared library plus a JSON file next to it:
-//   {"name": "vision", "version": "0.1.0", "api": 1, "library": "liblosslab-vision.so"}
+//   {"name": "vision", "version": "0.1.0", "api": 3, "library": "liblosslab-vision.so"}
 // The JSON is read first; an API mismatch is refused before the library is opened.
 // The library exports `extern "C" void losslab_register_tasks(losslab::TaskRegistry*)`.
 #include <string>
@@ -11,7 +11,9 @@ namespace losslab {
 class TaskRegistry;
 
 // 2: makeModel takes the run's init generator; ModelInput carries the run's device generator.
-constexpr int kPluginApiVersion = 2;
+// 3: sequence tasks: sentence pairs, per-position classes, a data set's own validation split,
+//    loader tensors for the model (prepareModel), batch order (bucketing), task metrics.
+constexpr int kPluginApiVersion = 3;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"

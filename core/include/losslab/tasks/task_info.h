@@ -14,6 +14,8 @@ struct TaskInfo {
     std::string domain;       // "vision", later "text", "speech"
     std::string dataset;      // human name, e.g. "Fashion-MNIST"
     std::string model;        // human name, e.g. "MLP 784-512-512-10"
+    // 0 when the classes come with the data (a user's CSV set): the data.classes key says how
+    // many (classCount below).
     std::int64_t numClasses = 0;
     std::vector<std::string> classNames;
     // Key of the paper's Table 9 row ("mnist", "cifar10", ...); empty when the paper has none,
@@ -21,11 +23,27 @@ struct TaskInfo {
     std::string paperDataset;
     std::string defaultDataRoot; // used when data.root is not set
     std::string dataHint;        // how to get the data, shown when it is missing
+    // The files the task reads, in a few words ("GLUE TSV: train.tsv, dev.tsv"), for
+    // `losslab-cli tasks` and the window. Empty: the dataset's name says it.
+    std::string dataFormat;
+    // What the "test" split of this task is when it is not a labelled test set, said in
+    // reports (GLUE: "GLUE's dev set; its test files have no labels").
+    std::string testSetNote;
+    // Metrics beside the core's (loss, acc, error, top5, f1, ece, brier), by name (plugin API
+    // 3). Known: "bpc", bits per symbol, for next-symbol prediction.
+    std::vector<std::string> metrics;
     // Task-specific keys (model.*, data.*) with their defaults, and overrides of the core's
     // defaults (train.*) that make up the task's recipe.
     std::vector<ParamDecl> params;
     std::vector<std::pair<std::string, std::string>> recipe; // key -> canonical value
     std::string plugin; // name of the plugin that registered it
 };
+
+// The class count of a run of `info` with `params`: numClasses, or data.classes for a task
+// whose classes come with the data (numClasses 0).
+inline std::int64_t classCount(const TaskInfo& info, const ParamSet& params) {
+    if (info.numClasses > 0 || !params.has("data.classes")) return info.numClasses;
+    return params.getInt("data.classes");
+}
 
 } // namespace losslab
