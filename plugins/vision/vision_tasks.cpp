@@ -278,6 +278,8 @@ TaskInfo baseInfo(const DatasetFacts& data, const std::string& model, std::strin
     info.paperDataset = data.paperDataset;
     info.defaultDataRoot = data.defaultRoot;
     info.dataHint = data.hint;
+    info.dataFormat = data.idPrefix == "cifar10" ? "CIFAR-10 binary batches (cifar-10-batches-bin)"
+                                                 : "four IDX files, plain or .gz";
     return info;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -284,6 +285,8 @@ void expectLearns(const ShortRun& r, const ScratchDir& dir) {
     for (const auto& run : store.runs()) {
         EXPECT_EQ(run.status, RunStatus::Completed) << r.task << ": " << run.error;
         EXPECT_GT(run.testAcc, r.minAccuracy) << r.task << " " << run.lossName;
+        std::cout << r.task << " " << run.lossName << ": test accuracy " << run.testAcc << " after " << run.epochs
+                  << " epochs\n";
     }
 }
 
