@@ -340,7 +340,7 @@ std::vector<std::string> splitCommaList(const std::string& text, const std::vect
 
 std::map<std::string, TaskMeta> taskMetas(const TaskRegistry& registry) {
     std::map<std::string, TaskMeta> metas;
-    for (const auto& t : registry.list()) metas[t.id] = {t.domain, t.numClasses};
+    for (const auto& t : registry.list()) metas[t.id] = {t.domain, t.numClasses, t.testSetNote};
     return metas;
 }
 

@@ -53,9 +53,42 @@ help)
   expect 2 'unknown option --bogus' -- run --bogus ;;
 tasks)
   out=$("$cli" tasks) || fail "tasks exited non-zero"
-  for id in fashion_mnist/mlp fashion_mnist/cnn mnist/mlp mnist/tcn_permuted cifar10/wrn cifar10/resnet18; do
+  for id in fashion_mnist/mlp fashion_mnist/cnn mnist/mlp mnist/tcn_permuted cifar10/wrn cifar10/resnet18 \
+            glue/mrpc/lstm_attention glue/mrpc/lstm_cnn glue/qnli/lstm_attention glue/qnli/lstm_cnn \
+            glue/qqp/lstm_attention glue/qqp/lstm_cnn glue/sst2/bilstm text/csv/bilstm \
+            chars/text8/transformer chars/enwik8/transformer; do
     grep -q "^$id " <<<"$out" || fail "task $id missing from: $out"
-  done ;;
+  done
+  grep -q "^glue/mrpc/lstm_attention .*GLUE TSV folder: train.tsv, dev.tsv" <<<"$out" || fail "MRPC's data format missing: $out"
+  grep -q "^text/csv/bilstm  *data.classes " <<<"$out" || fail "the CSV task's classes: $out"
+  verbose=$("$cli" tasks --verbose 2>/dev/null) || fail "tasks --verbose exited non-zero"
+  grep -q "test set: test = GLUE's dev set" <<<"$verbose" || fail "tasks --verbose lacks GLUE's test-set note" ;;
+text-run)
+  # The paper's MRPC row (preset esim_mrpc) and text8 row (transformer_text8) on generated
+  # data, shrunk to seconds: both run, store F1 / bits per character, and report.
+  mkdir -p "$work/MRPC"
+  words=(alpha bravo charlie delta echo foxtrot golf hotel india juliet)
+  for split in train:160 dev:40; do
+    file="$work/MRPC/${split%%:*}.tsv"
+    printf 'Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n' > "$file"
+    for ((i = 0; i < ${split##*:}; i++)); do
+      a="${words[i % 10]} ${words[(i * 3) % 10]} ${words[(i * 7) % 10]}"
+      if (( i % 2 )); then b="$a"; else b="${words[(i + 1) % 10]} ${words[(i + 4) % 10]}"; fi
+      printf '%d\t%d\t%d\t%s.\t%s?\n' $((i % 2)) $i $((i + 1)) "$a" "$b" >> "$file"
+    done
+  done
+  "$cli" run esim_mrpc --db "$work/runs.sqlite" --seeds 1 --max-epochs 2 --quiet --set data.root="$work/MRPC" \
+    --set model.embedding_dim=8 --set model.hidden=8 --set protocols='[early_stopping]' --set device=cpu \
+    --report "$work/report" > "$work/out" 2>&1 || fail "esim_mrpc: $(cat "$work/out")"
+  grep -q 'F1' "$work/report/table-main.md" || fail "no F1 column: $(cat "$work/report/table-main.md")"
+  grep -q "test = GLUE's dev set" "$work/report/table-main.md" || fail "no note on GLUE's dev set: $(cat "$work/report/table-main.md")"
+  for ((i = 0; i < 400; i++)); do printf 'the cat sat on the mat and the dog ran far '; done > "$work/text8"
+  "$cli" run transformer_text8 --db "$work/runs.sqlite" --seeds 1 --max-epochs 1 --quiet --set data.root="$work/text8" \
+    --set model.layers=1 --set model.dim=16 --set model.heads=2 --set model.feed_forward=32 --set data.context=20 \
+    --set protocols='[early_stopping]' --set device=cpu > "$work/out" 2>&1 || fail "transformer_text8: $(cat "$work/out")"
+  "$cli" report --db "$work/runs.sqlite" --experiment transformer_text8 --out "$work/r2" --figures none > "$work/out" 2>&1 ||
+    fail "report: $(cat "$work/out")"
+  grep -q ',test,bpc,' "$work/r2/metrics-long.csv" || fail "no test bpc in metrics-long.csv" ;;
 list-csv)
   seed_db
   header=$(head -1 "$work/before.csv" | tr -d '\r')

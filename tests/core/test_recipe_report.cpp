@@ -71,7 +71,7 @@ class RecipeReportTest : public ::testing::Test {
 protected:
     void SetUp() override {
         m_store = std::make_unique<RunStore>((m_dir / "runs.sqlite").string());
-        m_tasks = {{kTask, {"vision", 10}}};
+        m_tasks = {{kTask, {"vision", 10, ""}}};
     }
     // One experiment: CE and square, early stopping, the given seeds; returns the run ids.
     std::vector<std::int64_t> addExperiment(const RunPlan& plan, const std::vector<std::int64_t>& seeds,
@@ -351,6 +351,15 @@ TEST_F(RecipeReportTest, PoolingAcrossLibrariesIsSaid) {
     EXPECT_TRUE(anyNoteContains(data.analysis, "different libraries are pooled (LibTorch 1.13.0, LibTorch 2.6.0)"));
     const ReportData one = load({"old-torch"});
     EXPECT_FALSE(anyNoteContains(one.analysis, "different libraries"));
+}
+
+// A task whose test split is not a labelled test set (GLUE: its dev set) says so under the tables.
+TEST_F(RecipeReportTest, ATasksTestSetNoteIsSaid) {
+    addExperiment(RunPlan{"glue-like"}, {0, 1});
+    EXPECT_FALSE(anyNoteContains(load({"glue-like"}).analysis, "test = "));
+    m_tasks[kTask].testSetNote = "test = GLUE's dev set (GLUE's test files have no labels)";
+    const ReportData data = load({"glue-like"});
+    EXPECT_TRUE(anyNoteContains(data.analysis, kTask + ": test = GLUE's dev set (GLUE's test files have no labels)"));
 }
 
 TEST_F(RecipeReportTest, ADuplicateSeedKeepsTheNewestRunAndSaysSo) {

@@ -28,7 +28,7 @@ protected:
     void SetUp() override {
         m_store = std::make_unique<RunStore>((m_dir / "runs.sqlite").string());
         fixtures::buildReportFixture(*m_store);
-        m_tasks = {{"toy/a", {"vision", 10}}, {"toy/b", {"text", 2}}};
+        m_tasks = {{"toy/a", {"vision", 10, ""}}, {"toy/b", {"text", 2, ""}}};
     }
     ReportData load(const std::vector<std::string>& experiments = {"fixture"}) {
         ReportRequest request;

@@ -324,14 +324,14 @@ const std::string kChars = "model: {layers: 1, dim: 32, heads: 2, feed_forward: 
 
 INSTANTIATE_TEST_SUITE_P(
     EveryTask, TextShortRun,
-    ::testing::Values(ShortRun{"glue/mrpc/lstm_attention", "MRPC", kSmallWords, 0.75},
-                      ShortRun{"glue/qnli/lstm_attention", "QNLI", kSmallWords, 0.75},
-                      ShortRun{"glue/qqp/lstm_attention", "QQP", kSmallWords, 0.75},
-                      ShortRun{"glue/mrpc/lstm_cnn", "MRPC", kCnnWords, 0.75},
-                      ShortRun{"glue/qnli/lstm_cnn", "QNLI", kCnnWords, 0.75},
-                      ShortRun{"glue/qqp/lstm_cnn", "QQP", kCnnWords, 0.75},
-                      ShortRun{"glue/sst2/bilstm", "SST-2", kSmallWords, 0.75},
+    ::testing::Values(ShortRun{"glue/mrpc/lstm_attention", "MRPC", kSmallWords, 0.75, ""},
+                      ShortRun{"glue/qnli/lstm_attention", "QNLI", kSmallWords, 0.75, ""},
+                      ShortRun{"glue/qqp/lstm_attention", "QQP", kSmallWords, 0.75, ""},
+                      ShortRun{"glue/mrpc/lstm_cnn", "MRPC", kCnnWords, 0.75, ""},
+                      ShortRun{"glue/qnli/lstm_cnn", "QNLI", kCnnWords, 0.75, ""},
+                      ShortRun{"glue/qqp/lstm_cnn", "QQP", kCnnWords, 0.75, ""},
+                      ShortRun{"glue/sst2/bilstm", "SST-2", kSmallWords, 0.75, ""},
                       ShortRun{"text/csv/bilstm", "csv", kSmallWords, 0.5, "classes: 4"},
-                      ShortRun{"chars/text8/transformer", "text8", kChars, 0.3},
-                      ShortRun{"chars/enwik8/transformer", "enwik8", kChars, 0.3}),
+                      ShortRun{"chars/text8/transformer", "text8", kChars, 0.3, ""},
+                      ShortRun{"chars/enwik8/transformer", "enwik8", kChars, 0.3, ""}),
     shortRunName);

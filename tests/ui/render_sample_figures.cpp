@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     LossAnalysis analysis;
     for (const auto& shape : shapes) {
         analysis.taskIds.push_back(shape.id);
-        analysis.tasks[shape.id] = TaskMeta{"vision", 10};
+        analysis.tasks[shape.id] = TaskMeta{"vision", 10, ""};
         const LossGroup ce =
             makeGroup(makeKey(shape.id, "ce", "early_stopping", 0.05), "test/acc", draw(rng, shape.ceMean, shape.ceStd));
         std::vector<double> square = draw(rng, shape.squareMean, shape.squareStd);

@@ -70,7 +70,7 @@ inline LossAnalysis sampleAnalysis() {
     LossAnalysis analysis;
     for (const auto& task : {std::string("toy/alpha"), std::string("toy/beta")}) {
         analysis.taskIds.push_back(task);
-        analysis.tasks[task] = TaskMeta{"vision", 10};
+        analysis.tasks[task] = TaskMeta{"vision", 10, ""};
         const LossGroup ce = makeGroup(makeKey(task, "ce", "early_stopping", 0.05), "test/acc", kCeAcc.at(task));
         const LossGroup square =
             makeGroup(makeKey(task, "square", "early_stopping", 0.1), "test/acc", kSquareAcc.at(task));

@@ -400,7 +400,7 @@ LossAnalysis twoRecipeAnalysis(std::vector<RunRecord>* records = nullptr) {
                 if (records) records->push_back(r.run);
                 runs.push_back(r);
             }
-    return analyzeRuns(runs, {{"toy/mlp", TaskMeta{"vision", 10}}});
+    return analyzeRuns(runs, {{"toy/mlp", TaskMeta{"vision", 10, ""}}});
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFile>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -442,7 +443,9 @@ TEST(DesignerEdits, TaskComboShowsTheTaskAndDropsKeysItLacks) {
     auto* combo = widget<QComboBox>(designer, "taskCombo");
     combo->setCurrentIndex(combo->findData("cifar10/wrn"));
     const TaskInfo& info = registry().requireInfo("cifar10/wrn");
-    EXPECT_EQ(widget<QLabel>(designer, "taskDataset")->text().toStdString(), info.dataset);
+    const QString dataset = widget<QLabel>(designer, "taskDataset")->text();
+    EXPECT_TRUE(dataset.startsWith(QString::fromStdString(info.dataset))) << dataset.toStdString();
+    EXPECT_NE(dataset.indexOf(QString::fromStdString(info.dataFormat)), -1) << dataset.toStdString();
     EXPECT_NE(widget<QLabel>(designer, "taskClasses")->text().indexOf("airplane"), -1);
     EXPECT_NE(widget<QLabel>(designer, "taskNote")->text().indexOf("model.hidden"), -1);
     const ExperimentSpec spec = resolveYaml(designer.toYaml());
@@ -549,6 +552,33 @@ TEST(DesignerData, MissingFolderShowsTheWarningWithTheHint) {
     EXPECT_NE(warning->text().indexOf("not found"), -1);
     EXPECT_NE(warning->text().indexOf("/nonexistent/losslab/mnist"), -1);
     EXPECT_NE(warning->text().indexOf(QString::fromStdString(info.dataHint)), -1);
+}
+
+// The text tasks: their data formats, a CSV set's classes from data.classes, and text8's
+// single file accepted as the data root.
+TEST(DesignerData, TextTasksShowTheirFormatsAndTakeAFileAsRoot) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "esim_mrpc.yaml");
+    EXPECT_NE(widget<QLabel>(designer, "taskDataset")->text().indexOf("GLUE TSV folder: train.tsv, dev.tsv"), -1);
+    EXPECT_NE(widget<QLabel>(designer, "taskClasses")->text().indexOf("not_equivalent, equivalent"), -1);
+    auto* combo = widget<QComboBox>(designer, "taskCombo");
+    ASSERT_GE(combo->findData("text/csv/bilstm"), 0);
+    combo->setCurrentIndex(combo->findData("text/csv/bilstm"));
+    EXPECT_NE(widget<QLabel>(designer, "taskClasses")->text().indexOf("data.classes"), -1);
+    combo->setCurrentIndex(combo->findData("chars/text8/transformer"));
+    QTemporaryDir folder;
+    ASSERT_TRUE(folder.isValid());
+    const QString file = folder.filePath(QStringLiteral("text8"));
+    {
+        QFile f(file);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+        f.write("the cat sat on the mat");
+    }
+    auto* edit = widget<QLineEdit>(designer, "dataFolder");
+    edit->clear();
+    QTest::keyClicks(edit, file);
+    EXPECT_FALSE(shown(widget<QLabel>(designer, "dataWarning"), designer));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("data.root"), file.toStdString());
 }
 
 TEST(DesignerData, RememberedFolderIsUsedWhenTheFileHasNone) {

@@ -206,12 +206,16 @@ void ExperimentDesigner::refreshTaskInfo() {
         return;
     }
     m_taskDescription->setText(qs(task->description));
-    m_taskDataset->setText(qs(task->dataset));
+    m_taskDataset->setText(task->dataFormat.empty() ? qs(task->dataset)
+                                                    : tr("%1 \u2014 %2").arg(qs(task->dataset), qs(task->dataFormat)));
     refreshModelText();
     QStringList names;
     for (const auto& n : task->classNames) names << qs(n);
-    m_taskClasses->setText(names.isEmpty() ? QString::number(task->numClasses)
-                                           : tr("%1: %2").arg(task->numClasses).arg(names.join(QStringLiteral(", "))));
+    if (task->numClasses == 0)
+        m_taskClasses->setText(tr("from the data: set data.classes"));
+    else
+        m_taskClasses->setText(names.isEmpty() ? QString::number(task->numClasses)
+                                               : tr("%1: %2").arg(task->numClasses).arg(names.join(QStringLiteral(", "))));
 
     const auto own = m_form.params.find(kDataRoot);
     const QString root = own == m_form.params.end() ? QString() : qs(own->second);
@@ -227,7 +231,8 @@ void ExperimentDesigner::refreshTaskInfo() {
         m_dataWarning->show();
     } else {
         m_dataInUse->setText(tr("Data folder in use: %1").arg(inUse));
-        if (QFileInfo(inUse).isDir()) {
+        // A folder, or for the character corpora the data set's single file itself.
+        if (QFileInfo::exists(inUse)) {
             m_dataWarning->hide();
             m_dataWarning->clear();
         } else {

@@ -53,7 +53,7 @@ void showMessage(QCustomPlot& plot, const QString& text) {
 ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* parent)
     : QWidget(parent), m_store(store) {
     setObjectName(QStringLiteral("resultsView"));
-    for (const TaskInfo& t : tasks.list()) m_metas[t.id] = {t.domain, t.numClasses};
+    for (const TaskInfo& t : tasks.list()) m_metas[t.id] = {t.domain, t.numClasses, t.testSetNote};
 
     m_experiment = new QComboBox(this);
     m_experiment->setObjectName(QStringLiteral("experimentCombo"));

@@ -172,6 +172,13 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
                             "); a seed's cross-entropy results differ between LibTorch versions");
     }
 
+    // What a task's test split is when it is not a labelled test set (GLUE: its dev set).
+    for (const std::string& taskId : out.taskIds) {
+        const auto meta = tasks.find(taskId);
+        if (meta != tasks.end() && !meta->second.testSetNote.empty())
+            out.notes.push_back(taskId + ": " + meta->second.testSetNote);
+    }
+
     std::map<LossGroupKey, LossGroup> byKey;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const RunResult& rr = runs[i];

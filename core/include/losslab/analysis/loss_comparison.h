@@ -36,6 +36,7 @@ struct RunResult {
 struct TaskMeta {
     std::string domain = "unknown";
     std::int64_t numClasses = 0;
+    std::string testSetNote; // TaskInfo::testSetNote: said under the report's tables
 };
 
 struct LossGroupKey {
