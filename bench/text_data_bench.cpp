@@ -3,10 +3,11 @@
 // default; questions of 5-25 words from a 20,000-word Zipf-like vocabulary, with
 // punctuation, capitals and some UTF-8) in a folder given on the command line (default
 // /tmp), then times: read + parse the TSV, tokenise every text, build the vocabulary, encode
-// every text to ids. Prints times and throughput; it measures, it does not pass or fail.
-// Built with the project (build/bin/losslab-bench-text-data [--pairs N] [--dir DIR]); being
-// torch-free it also builds by hand:
-//   g++ -std=c++17 -O2 -I core/include core/src/data/text/*.cpp bench/text_data_bench.cpp
+// every text to ids. Then, when the text plugin is found (build tree or LOSSLAB_PLUGIN_PATH),
+// the whole load of a run: glue/qqp/lstm_attention's loadData on that train.tsv plus a dev.tsv
+// of a tenth of its size (read, vocabulary, padded id tensors), as a run's first epoch pays
+// it. Prints times and throughput; it measures, it does not pass or fail.
+// Built with the project: build/bin/losslab-bench-text-data [--pairs N] [--dir DIR].
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -19,9 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "losslab/data/tensor_split.h"
 #include "losslab/data/text/glue_reader.h"
 #include "losslab/data/text/vocabulary.h"
 #include "losslab/data/text/word_tokenizer.h"
+#include "losslab/spec/experiment_spec.h"
+#include "losslab/tasks/plugin_loader.h"
+#include "losslab/tasks/task.h"
+#include "losslab/tasks/task_registry.h"
 
 namespace {
 
@@ -78,7 +84,9 @@ int main(int argc, char** argv) {
         else if (key == "--dir")
             dir = argv[i + 1];
     }
-    const std::string path = (std::filesystem::path(dir) / "losslab-bench-qqp-train.tsv").string();
+    const std::filesystem::path folder = std::filesystem::path(dir) / "losslab-bench-qqp";
+    std::filesystem::create_directories(folder);
+    const std::string path = (folder / "train.tsv").string();
 
     {
         std::mt19937 random(13);
@@ -87,10 +95,13 @@ int main(int argc, char** argv) {
         for (int r = 1; r <= 20'000; ++r)
             cumulative.push_back(sum += 1.0 / r);
         std::ofstream out(path, std::ios::binary);
-        out << "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n";
-        for (std::size_t i = 0; i < pairs; ++i)
-            out << i << '\t' << 2 * i + 1 << '\t' << 2 * i + 2 << '\t' << makeQuestion(random, cumulative) << '\t'
-                << makeQuestion(random, cumulative) << '\t' << (random() % 3 == 0 ? 1 : 0) << '\n';
+        std::ofstream dev(folder / "dev.tsv", std::ios::binary);
+        for (std::ostream* o : {static_cast<std::ostream*>(&out), static_cast<std::ostream*>(&dev)})
+            *o << "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n";
+        for (std::size_t i = 0; i < pairs + pairs / 10; ++i)
+            (i < pairs ? out : dev) << i << '\t' << 2 * i + 1 << '\t' << 2 * i + 2 << '\t'
+                                    << makeQuestion(random, cumulative) << '\t' << makeQuestion(random, cumulative)
+                                    << '\t' << (random() % 3 == 0 ? 1 : 0) << '\n';
     }
     const auto fileBytes = std::filesystem::file_size(path);
 
@@ -134,6 +145,25 @@ int main(int argc, char** argv) {
     std::printf("encode to ids      %7.3f s  (%.2f M tokens/s)\n", encodeSeconds,
                 static_cast<double>(tokenCount) / encodeSeconds / 1e6);
     std::printf("total              %7.3f s\n", readSeconds + tokenizeSeconds + vocabularySeconds + encodeSeconds);
-    std::filesystem::remove(path);
+
+    // The whole load through the text plugin, as a run pays it.
+    losslab::TaskRegistry registry;
+    losslab::loadPlugins(registry, losslab::defaultPluginDirs());
+    if (const auto task = registry.find("glue/qqp/lstm_attention")) {
+        const losslab::ExperimentSpec spec = losslab::loadExperimentText(
+            "name: bench\ntask: glue/qqp/lstm_attention\nlosses: [ce]\nseeds: [0]\ndata: {root: '" + folder.string() + "'}\n",
+            "bench.yaml", {}, registry);
+        start = Clock::now();
+        const losslab::DataBundle bundle = task->loadData(spec.params);
+        const double loadSeconds = secondsSince(start);
+        std::printf("plugin loadData    %7.3f s  (glue/qqp/lstm_attention: %lld train + %lld test pairs, width %lld, "
+                    "max_length %lld)\n",
+                    loadSeconds, static_cast<long long>(bundle.train.size()), static_cast<long long>(bundle.test.size()),
+                    static_cast<long long>(bundle.train.features.size(1)),
+                    static_cast<long long>(spec.params.getInt("data.max_length")));
+    } else {
+        std::printf("plugin loadData    skipped: the text plugin was not found\n");
+    }
+    std::filesystem::remove_all(folder);
     return 0;
 }

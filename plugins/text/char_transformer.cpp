@@ -43,12 +43,12 @@ CharTransformerImpl::CharTransformerImpl(std::int64_t numSymbols, TransformerSiz
     }
 }
 
-torch::Tensor CharTransformerImpl::attention(Block& b, const torch::Tensor& x, const at::Generator& gen) {
+torch::Tensor CharTransformerImpl::attention(Block& b, const torch::Tensor& x, const torch::Tensor& future,
+                                             const at::Generator& gen) {
     const std::int64_t batch = x.size(0), t = x.size(1), h = m_sizes.heads, dh = m_sizes.dim / m_sizes.heads;
     const auto qkv = b.qkv->forward(x).view({batch, t, 3, h, dh}).permute({2, 0, 3, 1, 4}); // [3, B, h, T, dh]
     const torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
     torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(dh));
-    const torch::Tensor future = torch::ones({t, t}, x.options().dtype(torch::kBool)).triu(1);
     scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
     const torch::Tensor weights = dropout(torch::softmax(scores, -1), m_dropout, is_training(), gen);
     const torch::Tensor out = torch::matmul(weights, v).transpose(1, 2).reshape({batch, t, m_sizes.dim});
@@ -65,8 +65,9 @@ torch::Tensor CharTransformerImpl::forward(const ModelInput& input) {
     const torch::Tensor positions = torch::arange(t, ids.options().dtype(torch::kLong));
     torch::Tensor x = m_symbols->forward(ids) + m_positions->forward(positions).unsqueeze(0);
     x = dropout(x, m_dropout, train, input.generator);
+    const torch::Tensor future = torch::ones({t, t}, ids.options().dtype(torch::kBool)).triu(1);
     for (auto& b : m_blocks) {
-        x = b.norm1->forward(x + dropout(attention(b, x, input.generator), m_dropout, train, input.generator));
+        x = b.norm1->forward(x + dropout(attention(b, x, future, input.generator), m_dropout, train, input.generator));
         torch::Tensor f = dropout(torch::relu(b.ff1->forward(x)), m_dropout, train, input.generator);
         x = b.norm2->forward(x + dropout(b.ff2->forward(f), m_dropout, train, input.generator));
     }

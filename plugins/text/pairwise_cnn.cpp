@@ -1,4 +1,5 @@
 // LSTM + CNN for sentence pairs after He & Lin (2016) (text_models.h).
+#include <algorithm>
 #include <string>
 
 #include <torch/nn/functional/padding.h>
@@ -27,8 +28,8 @@ PairwiseCnnImpl::PairwiseCnnImpl(EmbeddingSizes sizes, std::int64_t hidden, std:
                                  const std::vector<std::int64_t>& channels, std::int64_t numClasses, double dropout,
                                  at::Generator& init)
     : m_hiddenSize(hidden), m_cubeSize(cubeSize), m_dropout(dropout) {
-    if (sizes.vocabulary < 1 || sizes.dim < 1 || hidden < 1)
-        throw Error("model.embedding_dim, model.hidden and data.max_words must be at least 1");
+    if (sizes.dim < 1) throw Error("model.embedding_dim: expected at least 1, got " + std::to_string(sizes.dim));
+    if (hidden < 1) throw Error("model.hidden: expected at least 1, got " + std::to_string(hidden));
     if (cubeSize < 1) throw Error("model.cube_size: expected at least 1, got " + std::to_string(cubeSize));
     if (channels.empty()) throw Error("model.channels: expected at least one convolution block, got []");
     embedding = register_module(

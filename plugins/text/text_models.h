@@ -1,11 +1,13 @@
 #pragma once
-// The text plugin's models. Each takes token ids (int64 [B, T], 0 = padding) and lengths
-// ([B], each >= 1) from ModelInput (pairs: features/lengths and features2/lengths2) and
-// returns raw class scores. Initialisation: PyTorch's defaults (initLikePyTorch), drawn from
+// The text plugin's models. The word models take token ids (int64 [B, T], 0 = padding) and
+// lengths ([B], each >= 1) from ModelInput (pairs: features/lengths and features2/lengths2);
+// the character Transformer takes symbol ids [B, T] only (no padding). All return raw class
+// scores. Initialisation: PyTorch's defaults (initLikePyTorch), drawn from
 // the run's generator; the embedding's padding row is zero and stays zero. Dropout masks
 // come from ModelInput::generator (losslab::dropout). docs/text-tasks.md lists where each
 // model simplifies its paper.
 #include <cstdint>
+#include <vector>
 
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/embedding.h>
@@ -57,8 +59,9 @@ private:
 // product of the forward, backward, concatenated and summed states of every word pair, and
 // an indicator channel that is 1 on real pairs), zero outside the real pairs and padded or cut
 // to a fixed S x S (S = cubeSize, as the paper pads to a fixed size); then blocks of
-// conv 3x3 (padding 1) - ReLU - max-pool 2 (one per entry of `channels`), global max pooling,
-// Linear - ReLU - Linear(C).
+// conv 3x3 (padding 1) - ReLU - max-pool 2 (one per entry of `channels`; the pooling is left
+// out once a side is below 2), global max pooling, Linear(channels.back(), H) - ReLU -
+// dropout - Linear(H, C). Dropout also follows the embedding.
 struct PairwiseCnnImpl : ClassifierModule {
     PairwiseCnnImpl(EmbeddingSizes embedding, std::int64_t hidden, std::int64_t cubeSize,
                     const std::vector<std::int64_t>& channels, std::int64_t numClasses, double dropout,
@@ -99,7 +102,8 @@ private:
         torch::nn::Linear qkv{nullptr}, proj{nullptr}, ff1{nullptr}, ff2{nullptr};
         torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
     };
-    torch::Tensor attention(Block& block, const torch::Tensor& x, const at::Generator& gen);
+    // `future` [T, T] bool: true where a position would see a later one.
+    torch::Tensor attention(Block& block, const torch::Tensor& x, const torch::Tensor& future, const at::Generator& gen);
     torch::nn::Embedding m_symbols{nullptr}, m_positions{nullptr};
     std::vector<Block> m_blocks;
     torch::nn::Linear m_out{nullptr};

@@ -28,7 +28,7 @@ namespace losslab {
 
 // What a model receives for one batch.
 struct ModelInput {
-    torch::Tensor features; // prepared, float, on the training device
+    torch::Tensor features; // prepared, on the training device: float images, int64 token ids
     torch::Tensor lengths;  // sequence tasks only: [B] int64
     // Sentence-pair tasks only: the second sequence and its lengths.
     torch::Tensor features2;
