@@ -520,7 +520,7 @@ check_keys() {
 
     # Each task's own keys, defaults and recipe, from `tasks --verbose`.
     "$cli" tasks --verbose 2>/dev/null | awk '
-        /^[a-z0-9_]+\/[a-z0-9_]+ \(plugin / { task = $1; next }
+        /^[a-z0-9_]+(\/[a-z0-9_]+)+ \(plugin / { task = $1; next }
         /^$/ { task = "" }
         task != "" && /^  [a-z_]+\.[a-z_]+ = / {
             line = $0; sub(/^  /, "", line)
@@ -599,7 +599,7 @@ check_keys() {
         name=${heading#\#\#\# }
         local doc_keys
         doc_keys=$(awk -v h="$heading" '/^```/ { code = !code } !code && /^#/ { inside = ($0 == h); next } inside' "$keysdoc" | doc_table_keys 3 | sort)
-        for t in $(grep -oE '[a-z0-9_]+/[a-z0-9_]+' <<<"$name"); do
+        for t in $(grep -oE '[a-z0-9_]+(/[a-z0-9_]+)+' <<<"$name"); do
             grep -qx "$t" <<<"$tasks" || { fail "docs/experiment-keys.md: '$heading' names $t, which no plugin registers"; continue; }
             diff <(awk -F'\t' -v t="$t" '$1 == t && $2 == "key" { print $3 "\t" $4 }' "$work/task-keys" | sort) <(printf '%s\n' "$doc_keys" | sed '/^$/d') > "$work/diff" \
                 || fail "docs/experiment-keys.md, '$heading': the keys of $t (key, default) differ from 'losslab-cli tasks --verbose' (< program, > docs): $(tr '\n' ' ' < "$work/diff")"
