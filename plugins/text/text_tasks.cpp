@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
-#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -29,17 +28,6 @@ enum class Model { BiLstm, Esim, PairwiseCnn, Transformer };
 // per byte value the file can give, plus none to spare.
 constexpr std::int64_t kEnwik8Classes = 205;
 
-ParamDecl param(std::string key, ParamType type, std::string defaultValue, std::string help,
-                std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
-    ParamDecl d;
-    d.key = std::move(key);
-    d.type = type;
-    d.defaultValue = std::move(defaultValue);
-    d.help = std::move(help);
-    d.min = min;
-    d.max = max;
-    return d;
-}
 
 std::string withHint(const std::string& message, const std::string& hint) {
     return hint.empty() ? message : message + ". " + hint;
@@ -181,26 +169,26 @@ private:
 // ---- parameters -------------------------------------------------------------------------
 
 std::vector<ParamDecl> wordParams(const std::string& maxLength, const std::string& hidden, const std::string& dropout) {
-    return {param("data.max_length", ParamType::Int, maxLength,
+    return {declareParam("data.max_length", ParamType::Int, maxLength,
                   "truncate texts to this many tokens (0: the longest training text)", 0.0),
-            param("data.max_words", ParamType::Int, "30000",
+            declareParam("data.max_words", ParamType::Int, "30000",
                   "vocabulary size: the most frequent training words (the embedding has 2 more rows: padding, OOV)", 1.0),
-            param("data.min_count", ParamType::Int, "1", "occurrences in the training file a word needs", 1.0),
-            param("data.bucket", ParamType::Bool, "true", "batch training texts of similar length together"),
-            param("model.embedding_dim", ParamType::Int, "300", "word vector size", 1.0),
-            param("model.embeddings", ParamType::String, "",
+            declareParam("data.min_count", ParamType::Int, "1", "occurrences in the training file a word needs", 1.0),
+            declareParam("data.bucket", ParamType::Bool, "true", "batch training texts of similar length together"),
+            declareParam("model.embedding_dim", ParamType::Int, "300", "word vector size", 1.0),
+            declareParam("model.embeddings", ParamType::String, "",
                   "pretrained word vectors, a GloVe-format text file (empty: random initialisation)"),
-            param("model.hidden", ParamType::Int, hidden, "LSTM hidden size per direction", 1.0),
-            param("model.dropout", ParamType::Double, dropout, "dropout probability", 0.0, 0.95)};
+            declareParam("model.hidden", ParamType::Int, hidden, "LSTM hidden size per direction", 1.0),
+            declareParam("model.dropout", ParamType::Double, dropout, "dropout probability", 0.0, 0.95)};
 }
 
 std::vector<ParamDecl> charParams() {
-    return {param("data.context", ParamType::Int, "70", "symbols per training window (the model's context)", 1.0, 4096.0),
-            param("model.layers", ParamType::Int, "4", "Transformer blocks", 1.0, 64.0),
-            param("model.dim", ParamType::Int, "256", "model width", 1.0),
-            param("model.heads", ParamType::Int, "4", "attention heads (model.dim must be a multiple)", 1.0),
-            param("model.feed_forward", ParamType::Int, "1024", "feed-forward width", 1.0),
-            param("model.dropout", ParamType::Double, "0.1", "dropout probability (the paper's Table 21: 0.1)", 0.0, 0.95)};
+    return {declareParam("data.context", ParamType::Int, "70", "symbols per training window (the model's context)", 1.0, 4096.0),
+            declareParam("model.layers", ParamType::Int, "4", "Transformer blocks", 1.0, 64.0),
+            declareParam("model.dim", ParamType::Int, "256", "model width", 1.0),
+            declareParam("model.heads", ParamType::Int, "4", "attention heads (model.dim must be a multiple)", 1.0),
+            declareParam("model.feed_forward", ParamType::Int, "1024", "feed-forward width", 1.0),
+            declareParam("model.dropout", ParamType::Double, "0.1", "dropout probability (the paper's Table 21: 0.1)", 0.0, 0.95)};
 }
 
 using Recipe = std::vector<std::pair<std::string, std::string>>;
@@ -259,9 +247,9 @@ std::shared_ptr<const Task> pairwiseTask(const GlueFacts& g, const std::string& 
     TaskInfo info = glueInfo(g, "lstm_cnn", "BiLSTM + word-interaction CNN",
                              g.name + " with LSTM + CNN (pairwise word interaction, He & Lin 2016), as in the paper");
     info.params = wordParams(maxLength, "250", "0");
-    info.params.push_back(param("model.cube_size", ParamType::Int, "48",
+    info.params.push_back(declareParam("model.cube_size", ParamType::Int, "48",
                                 "the similarity cube is padded or cut to this many words per side (He & Lin: 48)", 1.0, 512.0));
-    info.params.push_back(param("model.channels", ParamType::IntList, "[64, 128, 128, 128]",
+    info.params.push_back(declareParam("model.channels", ParamType::IntList, "[64, 128, 128, 128]",
                                 "channels of the conv 3x3 - ReLU - max-pool blocks", 1.0));
     info.recipe = adamRecipe(lr, batch, "20", "0");
     return std::make_shared<TextTask>(std::move(info), Source::Glue, g.task, Model::PairwiseCnn);
@@ -289,7 +277,7 @@ std::shared_ptr<const Task> csvTask() {
     info.dataFormat = "CSV folder: train.csv, dev.csv, test.csv (text,label)";
     info.testSetNote = "test = test.csv when it has labels, else dev.csv";
     info.params = wordParams("400", "150", "0.5");
-    info.params.push_back(param("data.classes", ParamType::Int, "2", "the number of labels in train.csv", 2.0));
+    info.params.push_back(declareParam("data.classes", ParamType::Int, "2", "the number of labels in train.csv", 2.0));
     info.recipe = adamRecipe("0.001", "64", "10", "10");
     return std::make_shared<TextTask>(std::move(info), Source::Csv, GlueTask::Sst2, Model::BiLstm);
 }

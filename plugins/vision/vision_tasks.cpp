@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <functional>
-#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -112,26 +111,15 @@ private:
 
 // ---- parameters -------------------------------------------------------------------------
 
-ParamDecl param(std::string key, ParamType type, std::string defaultValue, std::string help,
-                std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
-    ParamDecl d;
-    d.key = std::move(key);
-    d.type = type;
-    d.defaultValue = std::move(defaultValue);
-    d.help = std::move(help);
-    d.min = min;
-    d.max = max;
-    return d;
-}
 
 constexpr double kMaxDropout = 0.95;
 
 ParamDecl dropoutParam(const std::string& defaultValue, const std::string& where) {
-    return param("model.dropout", ParamType::Double, defaultValue, "dropout probability " + where, 0.0, kMaxDropout);
+    return declareParam("model.dropout", ParamType::Double, defaultValue, "dropout probability " + where, 0.0, kMaxDropout);
 }
 
 std::vector<ParamDecl> mlpParams() {
-    return {param("model.hidden", ParamType::IntList, "[512, 512]",
+    return {declareParam("model.hidden", ParamType::IntList, "[512, 512]",
                   "widths of the hidden ReLU layers; [] gives a linear classifier", 1.0),
             dropoutParam("0", "after each hidden layer")};
 }
@@ -139,25 +127,25 @@ std::vector<ParamDecl> mlpParams() {
 std::vector<ParamDecl> cnnParams() { return {dropoutParam("0", "before the last fc layer")}; }
 
 std::vector<ParamDecl> tcnParams() {
-    return {param("model.levels", ParamType::Int, "8", "residual blocks; block i has dilation 2^i", 1.0, 16.0),
-            param("model.channels", ParamType::Int, "25", "channels of every block", 1.0),
-            param("model.kernel_size", ParamType::Int, "7", "width of the causal convolutions", 2.0),
+    return {declareParam("model.levels", ParamType::Int, "8", "residual blocks; block i has dilation 2^i", 1.0, 16.0),
+            declareParam("model.channels", ParamType::Int, "25", "channels of every block", 1.0),
+            declareParam("model.kernel_size", ParamType::Int, "7", "width of the causal convolutions", 2.0),
             dropoutParam("0.05", "after each convolution"),
-            param("data.permutation_seed", ParamType::Int, "1111",
+            declareParam("data.permutation_seed", ParamType::Int, "1111",
                   "seed of the fixed pixel order, the same for every run", 0.0)};
 }
 
 std::vector<ParamDecl> cifarDataParams() {
-    return {param("data.augment", ParamType::Bool, "true",
+    return {declareParam("data.augment", ParamType::Bool, "true",
                   "random crop and horizontal flip of training batches"),
-            param("data.crop_padding", ParamType::Int, "4",
+            declareParam("data.crop_padding", ParamType::Int, "4",
                   "zero padding (pixels) before the random 32x32 crop; 0 = flips only", 0.0, 16.0)};
 }
 
 std::vector<ParamDecl> wrnParams() {
     std::vector<ParamDecl> params = {
-        param("model.depth", ParamType::Int, "28", "layers: 6n + 4 (10, 16, 22, 28, 40, ...)", 10.0),
-        param("model.widen_factor", ParamType::Int, "10", "channel multiplier k (stages of 16k, 32k, 64k)", 1.0),
+        declareParam("model.depth", ParamType::Int, "28", "layers: 6n + 4 (10, 16, 22, 28, 40, ...)", 10.0),
+        declareParam("model.widen_factor", ParamType::Int, "10", "channel multiplier k (stages of 16k, 32k, 64k)", 1.0),
         dropoutParam("0", "between the two convolutions of a block")};
     for (auto& d : cifarDataParams()) params.push_back(std::move(d));
     return params;

@@ -82,6 +82,18 @@ text-run)
     --report "$work/report" > "$work/out" 2>&1 || fail "esim_mrpc: $(cat "$work/out")"
   grep -q 'F1' "$work/report/table-main.md" || fail "no F1 column: $(cat "$work/report/table-main.md")"
   grep -q "test = GLUE's dev set" "$work/report/table-main.md" || fail "no note on GLUE's dev set: $(cat "$work/report/table-main.md")"
+  if ! grep -q 'figures need the full build' "$work/out"; then
+    for f in fig1-seed-differences fig3-seed-spread fig2-curves-glue_mrpc_lstm_attention; do
+      [[ -s "$work/report/$f.png" ]] || fail "missing $f.png: $(ls "$work/report")"
+    done
+  fi
+  # A damaged training file: the file and line are named, and the database is left as it was.
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+  mkdir -p "$work/BAD" && cp "$work/MRPC/dev.tsv" "$work/BAD/"
+  { head -3 "$work/MRPC/train.tsv"; printf '1\t7\tonly three fields\n'; } > "$work/BAD/train.tsv"
+  expect 2 "BAD/train.tsv:4: .*expected" -- run esim_mrpc --db "$work/runs.sqlite" --seeds 1 --set data.root="$work/BAD" --set device=cpu
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv" || fail "list failed after bad input"
+  cmp -s "$work/before.csv" "$work/after.csv" || fail "the database listing changed: $(diff "$work/before.csv" "$work/after.csv")"
   for ((i = 0; i < 400; i++)); do printf 'the cat sat on the mat and the dog ran far '; done > "$work/text8"
   "$cli" run transformer_text8 --db "$work/runs.sqlite" --seeds 1 --max-epochs 1 --quiet --set data.root="$work/text8" \
     --set model.layers=1 --set model.dim=16 --set model.heads=2 --set model.feed_forward=32 --set data.context=20 \

@@ -24,6 +24,7 @@
 #include "toy_task.h"
 #include "vision_registry.h"
 #include "scratch_dir.h"
+#include "text_fixtures.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -166,6 +167,42 @@ train: {max_epochs: 2, batch_size: 64, eval_batch_size: 256, log_every_steps: 1}
     ASSERT_EQ(alone.size(), 10u);
     expectIdentical(alone, run(vision, yaml, 3), "3 at a time");
     expectIdentical(alone, run(vision, yaml, 5), "5 at a time");
+}
+
+// The text plugin: ESIM and the character Transformer with dropout, bucketed batches of pairs
+// and per-position classes; generated data (text_fixtures.h).
+TEST_F(SeededRunsTest, TextModelsGiveBitIdenticalRunsAloneAndThreeAtATime) {
+    fixtures::writeGlueFolder(m_dir / "MRPC", fixtures::FixtureGlue::Mrpc, 160, 40);
+    fixtures::writeCharFile(m_dir / "text8", false, 6000);
+    const std::string pairs = R"(
+name: esim
+task: glue/mrpc/lstm_attention
+device: cpu
+losses: [ce, square]
+protocols: [early_stopping]
+seeds: 3
+model: {embedding_dim: 8, hidden: 6, dropout: 0.3}
+data: {root: ')" + (m_dir / "MRPC").string() + R"('}
+train: {max_epochs: 2, batch_size: 16, log_every_steps: 2}
+)";
+    const std::string chars = R"(
+name: chars
+task: chars/text8/transformer
+device: cpu
+losses: [ce, square]
+protocols: [early_stopping]
+seeds: 3
+model: {layers: 1, dim: 8, heads: 2, feed_forward: 16, dropout: 0.3}
+data: {root: ')" + (m_dir / "text8").string() + R"(', context: 12}
+train: {max_epochs: 2, batch_size: 16, log_every_steps: 5}
+)";
+    const TaskRegistry& tasks = fixtures::visionTasks(); // every plugin of the build tree
+    for (const std::string& yaml : {pairs, chars}) {
+        const auto alone = run(tasks, yaml, 1);
+        ASSERT_EQ(alone.size(), 6u);
+        expectIdentical(alone, run(tasks, yaml, 3), "3 at a time");
+        EXPECT_NE(alone.at("ce early_stopping 0"), alone.at("ce early_stopping 1"));
+    }
 }
 
 TEST_F(SeededRunsTest, ARunResumedWhileOthersTrainEqualsAnUninterruptedOne) {

@@ -7,6 +7,7 @@
 //   single: label 1 when the sentence holds "great", 0 when it holds "awful", among fillers.
 //   chars:  words of a small fixed list with spaces; after a word's first letter the rest is
 //           determined.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
+#include <utility>
 
 #include "losslab/error.h"
 
@@ -110,6 +111,18 @@ const char* paramTypeName(ParamType type) {
     case ParamType::DoubleList: return "a list of numbers";
     }
     return "a value";
+}
+
+ParamDecl declareParam(std::string key, ParamType type, std::string defaultValue, std::string help,
+                       std::optional<double> min, std::optional<double> max) {
+    ParamDecl d;
+    d.key = std::move(key);
+    d.type = type;
+    d.defaultValue = std::move(defaultValue);
+    d.help = std::move(help);
+    d.min = min;
+    d.max = max;
+    return d;
 }
 
 std::string canonicalParamValue(const ParamDecl& d, const std::string& text, const std::string& where) {

@@ -28,6 +28,10 @@ struct ParamDecl {
     std::vector<std::string> choices;
 };
 
+// A declaration in one call, as task plugins list their keys (TaskInfo::params).
+ParamDecl declareParam(std::string key, ParamType type, std::string defaultValue, std::string help,
+                       std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt);
+
 // Checks `text` against `decl` and returns its canonical form; throws Error naming
 // `where` (for example "default.yaml:12:5" or "--set train.patience=x").
 std::string canonicalParamValue(const ParamDecl& decl, const std::string& text,
