@@ -2,7 +2,7 @@
 # Installs what LossLab needs from Debian's archive (Debian 12 or 13: every name below exists
 # in both), and only what is missing.
 #   scripts/install-deps.sh            build + test + run dependencies
-#   scripts/install-deps.sh --bench    also PyTorch's Python API (the benchmark's baseline)
+#   scripts/install-deps.sh --bench    the benchmarks' needs (now all in the default set; kept for scripts)
 #   scripts/install-deps.sh --fuzz     also clang and libFuzzer (scripts/fuzz.sh)
 #   scripts/install-deps.sh --screenshots  also Xvfb (scripts/screenshots.sh)
 set -euo pipefail
@@ -15,10 +15,11 @@ packages=(
   dataset-fashion-mnist               # the default experiment's data, no download needed
   desktop-file-utils appstream dpkg-dev   # tests validate the desktop entry, metainfo and package
   file                                # cpack's shlibdeps (packaging.deb); a minimal Debian lacks it
+  python3-torch python3-numpy         # PyTorch's Python API: the text models' reference in the tests, the benchmarks' baseline
 )
 for option in "$@"; do
   case "$option" in
-    --bench) packages+=(python3-torch python3-numpy) ;;
+    --bench) ;;   # python3-torch and python3-numpy are in the default set
     --fuzz) packages+=(clang libclang-rt-dev) ;;   # libFuzzer of the release's default clang (14 on Debian 12, 19 on 13)
     --screenshots) packages+=(xvfb xauth) ;;
     *) echo "install-deps: unknown option $option (expected --bench, --fuzz or --screenshots)" >&2; exit 2 ;;

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -56,8 +57,10 @@ std::int64_t parameterCount(torch::nn::Module& model) {
 
 // The count printed by the Python reference (bench/text_models_ref.py) for `args`.
 std::int64_t pythonCount(const std::string& args) {
-    const std::string command =
-        "/usr/bin/python3 " + std::string(LOSSLAB_SOURCE_DIR) + "/bench/text_models_ref.py count " + args + " 2>&1";
+    // Debian's python3-torch (scripts/install-deps.sh); LOSSLAB_BENCH_PYTHON names another.
+    const char* python = std::getenv("LOSSLAB_BENCH_PYTHON");
+    const std::string command = std::string(python && *python ? python : "/usr/bin/python3") + " " +
+                                std::string(LOSSLAB_SOURCE_DIR) + "/bench/text_models_ref.py count " + args + " 2>&1";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
     if (!pipe) throw Error("cannot run " + command);
     std::string out;
