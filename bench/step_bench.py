@@ -13,18 +13,20 @@ Mirrors (keep in step with the C++ side):
   core/src/losses/loss_function.cpp  ce: F.cross_entropy; square (k = M = 1):
                                 mean over the batch of (1/C) * sum_i (f_i - onehot_i)^2
   smallImageRecipe + core defaults   SGD lr 0.05, momentum 0.9, no Nesterov, no weight decay
+
+What it shares with bench/text_step_bench.py (options, set-up, losses, timing, report) is in
+bench/bench_common.py.
 """
 import argparse
-import ctypes
-import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # noqa: E402  (bench/bench_common.py)
 
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
@@ -62,31 +64,6 @@ class SmallCnn(nn.Module):
         return self.fc2(x)
 
 
-def cross_entropy(outputs, labels):
-    return F.cross_entropy(outputs, labels, reduction="none").mean()
-
-
-def square_loss(outputs, labels, k=1.0, m=1.0):
-    # The same tensor ops as LossFunction::perExample, then the batch mean.
-    num_classes = outputs.size(1)
-    target = torch.zeros_like(outputs).scatter_(1, labels.unsqueeze(1), m)
-    sq = (outputs - target).pow(2)
-    if k != 1.0:
-        true_term = sq.gather(1, labels.unsqueeze(1))
-        sq = sq.scatter(1, labels.unsqueeze(1), true_term * k)
-    return (sq.sum(1) / float(num_classes)).mean()
-
-
-def openblas():
-    """The OpenBLAS that torch loaded (through libblas.so.3), or None."""
-    try:
-        lib = ctypes.CDLL("libblas.so.3")
-        lib.openblas_get_num_threads  # noqa: B018 - raises AttributeError for another BLAS
-        return lib
-    except (OSError, AttributeError):
-        return None
-
-
 def parse_hidden(text):
     body = text.strip()
     if not (body.startswith("[") and body.endswith("]")):
@@ -103,39 +80,12 @@ def parse_hidden(text):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: every core)")
+    bench_common.add_model_arguments(p, ["mlp", "cnn"], batch=128, steps=200, warmup=20)
     p.add_argument("--hidden", default="[512, 512]")
     p.add_argument("--loss", choices=["ce", "square"], default="ce")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--blas-threads", type=int, default=-1,
-                   help="openblas_set_num_threads(N) (default: leave OpenBLAS as it starts)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args()
-    for name, least in (("batch", 1), ("steps", 1), ("warmup", 0), ("threads", 0)):
-        if getattr(a, name) < least:
-            p.error(f"--{name}: expected an integer >= {least}, got {getattr(a, name)}")
-
-    blas_lib = openblas()
-    if a.blas_threads > 0:
-        if blas_lib is None:
-            raise SystemExit("step_bench.py: --blas-threads: the loaded BLAS is not OpenBLAS")
-        blas_lib.openblas_set_num_threads(a.blas_threads)
-    if blas_lib is not None:
-        blas = f"BLAS: OpenBLAS, {blas_lib.openblas_get_num_threads()} thread(s)"
-    else:
-        blas = "BLAS: reference or unknown BLAS"
-    if a.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("step_bench.py: --device cuda: this torch has no CUDA device")
-    device = torch.device(a.device)
-    cuda = a.device == "cuda"
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # as configureProcess() does
-    torch.set_num_threads(a.threads if a.threads > 0 else (os.cpu_count() or 1))
+    bench_common.add_run_arguments(p)
+    a = bench_common.parse_args(p, min_batch=1)
+    blas, device = bench_common.set_up(a, "step_bench.py")
 
     hidden = parse_hidden(a.hidden) if a.model == "mlp" else []
     torch.manual_seed(a.seed)
@@ -148,7 +98,7 @@ def main():
     model.to(device)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, nesterov=False, weight_decay=0)
-    loss_fn = cross_entropy if a.loss == "ce" else square_loss
+    loss_fn = bench_common.loss_function(a.loss)
     features = torch.randn(shape).to(device)
     labels = torch.randint(0, NUM_CLASSES, (a.batch,), dtype=torch.long).to(device)
 
@@ -159,31 +109,9 @@ def main():
         value.backward()
         optimizer.step()
 
-    for _ in range(a.warmup):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    ms = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        step()
-        if cuda:
-            torch.cuda.synchronize()
-        ms.append((time.perf_counter() - t0) * 1000.0)
-    median, mean = statistics.median(ms), statistics.fmean(ms)
-
-    task = f"fashion_mnist/{a.model}"
+    median, mean = bench_common.time_steps(step, a.warmup, a.steps, a.device == "cuda")
     hidden_text = "[" + ", ".join(str(w) for w in hidden) + "]" if a.model == "mlp" else ""
-    if a.json:
-        print(json.dumps({"impl": "python", "torch": torch.__version__, "task": task, "model": a.model,
-                          "hidden": hidden_text, "batch": a.batch, "loss": a.loss, "device": a.device,
-                          "threads": torch.get_num_threads(), "blas": blas, "warmup": a.warmup,
-                          "steps": a.steps, "median_ms": round(median, 4), "mean_ms": round(mean, 4)}))
-    else:
-        print(f"python torch {torch.__version__}  {task}" + (f" hidden {hidden_text}" if hidden_text else "")
-              + f"  batch {a.batch}  loss {a.loss}  device {a.device}  threads {torch.get_num_threads()}  {blas}")
-        print(f"       median {median:.3f} ms/step, mean {mean:.3f} ms/step over {a.steps} steps"
-              f" ({a.warmup} warm-up)")
+    bench_common.print_report(a, f"fashion_mnist/{a.model}", a.batch, blas, median, mean, hidden=hidden_text)
     return 0
 
 

@@ -63,6 +63,18 @@ def masked_max(x, mask):
     return x.masked_fill(mask.logical_not().unsqueeze(2), float("-inf")).max(1)[0]
 
 
+def encode_pair(embedding, lstm, dropout, training, a_ids, len_a, b_ids, len_b):
+    """Embedding - dropout - BiLSTM of both sentences of a pair, a before b (the order the
+    dropout masks are drawn in), as the encode lambdas of EsimImpl::forward and
+    PairwiseCnnImpl::forward do. Returns (a, mask_a, b, mask_b): states [B, La, 2H] and
+    [B, Lb, 2H], masks [B, La] and [B, Lb]."""
+    mask_a = length_mask(len_a, a_ids.size(1))
+    mask_b = length_mask(len_b, b_ids.size(1))
+    a = run_packed(lstm, F.dropout(embedding(a_ids), dropout, training), len_a)
+    b = run_packed(lstm, F.dropout(embedding(b_ids), dropout, training), len_b)
+    return a, mask_a, b, mask_b
+
+
 def _embedding(vocab, dim):
     return nn.Embedding(vocab, dim, padding_idx=0)
 
@@ -118,14 +130,7 @@ class Esim(nn.Module):
 
     def forward(self, a_ids, len_a, b_ids, len_b):
         p, train = self.dropout, self.training
-        mask_a = length_mask(len_a, a_ids.size(1))
-        mask_b = length_mask(len_b, b_ids.size(1))
-
-        def encode(ids, lengths):
-            return run_packed(self.encoder, F.dropout(self.embedding(ids), p, train), lengths)
-
-        a = encode(a_ids, len_a)  # [B, La, 2H]
-        b = encode(b_ids, len_b)  # [B, Lb, 2H]
+        a, mask_a, b, mask_b = encode_pair(self.embedding, self.encoder, p, train, a_ids, len_a, b_ids, len_b)
         e = torch.bmm(a, b.transpose(1, 2))  # [B, La, Lb]
         aligned_a = torch.bmm(masked_softmax(e, mask_b.unsqueeze(1), 2), b)
         aligned_b = torch.bmm(masked_softmax(e.transpose(1, 2), mask_a.unsqueeze(1), 2), a)
@@ -195,13 +200,7 @@ class PairwiseCnn(nn.Module):
 
     def forward(self, a_ids, len_a, b_ids, len_b):
         p, train = self.dropout, self.training
-        mask_a = length_mask(len_a, a_ids.size(1))
-        mask_b = length_mask(len_b, b_ids.size(1))
-
-        def encode(ids, lengths):
-            return run_packed(self.lstm, F.dropout(self.embedding(ids), p, train), lengths)
-
-        x = self.similarity_cube(encode(a_ids, len_a), mask_a, encode(b_ids, len_b), mask_b)
+        x = self.similarity_cube(*encode_pair(self.embedding, self.lstm, p, train, a_ids, len_a, b_ids, len_b))
         for conv in self.convs:
             x = F.relu(conv(x))
             if x.size(2) >= 2:

@@ -23,19 +23,18 @@ The batch is the same on both sides without a shared generator: sentence pair i 
 10 + (7 i) % 31 and 10 + (11 i + 3) % 31 (width 40), ids 2 + (131 i + 17 t) % 30000 and
 2 + (131 i + 17 t + 1000) % 30000 at real positions (0 past them), label i % 2; character
 window i has ids (131 i + 17 t) % 27 and labels (131 i + 17 (t + 1)) % 27 (width 70).
+
+What it shares with bench/step_bench.py (options, set-up, losses, timing, report) is in
+bench/bench_common.py.
 """
 import argparse
-import ctypes
-import json
 import os
-import statistics
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # noqa: E402  (bench/bench_common.py)
 import text_models_ref  # noqa: E402  (bench/text_models_ref.py)
 
 # The tasks' defaults and recipes (plugins/text/text_tasks.cpp).
@@ -65,21 +64,6 @@ def char_batch(batch, context=TRANSFORMER["context"], classes=TRANSFORMER["class
     return (131 * i + 17 * t) % classes, (131 * i + 17 * (t + 1)) % classes
 
 
-def cross_entropy(outputs, labels):
-    return F.cross_entropy(outputs, labels, reduction="none").mean()
-
-
-def square_loss(outputs, labels, k=1.0, m=1.0):
-    # The same tensor ops as LossFunction::perExample, then the mean over every example.
-    num_classes = outputs.size(1)
-    target = torch.zeros_like(outputs).scatter_(1, labels.unsqueeze(1), m)
-    sq = (outputs - target).pow(2)
-    if k != 1.0:
-        true_term = sq.gather(1, labels.unsqueeze(1))
-        sq = sq.scatter(1, labels.unsqueeze(1), true_term * k)
-    return (sq.sum(1) / float(num_classes)).mean()
-
-
 def flatten_positions(outputs, labels):
     """[B, T, C] and [B, T] -> [B*T, C] and [B*T]; [B, C] and [B] pass through."""
     if outputs.dim() <= 2:
@@ -87,52 +71,16 @@ def flatten_positions(outputs, labels):
     return outputs.reshape(-1, outputs.size(-1)), labels.reshape(-1)
 
 
-def openblas():
-    """The OpenBLAS that torch loaded (through libblas.so.3), or None."""
-    try:
-        lib = ctypes.CDLL("libblas.so.3")
-        lib.openblas_get_num_threads  # noqa: B018 - raises AttributeError for another BLAS
-        return lib
-    except (OSError, AttributeError):
-        return None
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=["esim", "transformer"], default="esim")
-    p.add_argument("--batch", type=int, default=0, help="batch size (0: the task's recipe, esim 64, transformer 8)")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: every core)")
+    bench_common.add_model_arguments(p, ["esim", "transformer"], batch=0, steps=20, warmup=3,
+                                     batch_help="batch size (0: the task's recipe, esim 64, transformer 8)")
     p.add_argument("--loss", choices=["ce", "square"], default="ce")
     p.add_argument("--grad-clip", type=float, default=-1.0,
                    help="clip_grad_norm_ max norm (0: none; default: the task's recipe)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--blas-threads", type=int, default=-1,
-                   help="openblas_set_num_threads(N) (default: leave OpenBLAS as it starts)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args()
-    for name, least in (("batch", 0), ("steps", 1), ("warmup", 0), ("threads", 0)):
-        if getattr(a, name) < least:
-            p.error(f"--{name}: expected an integer >= {least}, got {getattr(a, name)}")
-
-    blas_lib = openblas()
-    if a.blas_threads > 0:
-        if blas_lib is None:
-            raise SystemExit("text_step_bench.py: --blas-threads: the loaded BLAS is not OpenBLAS")
-        blas_lib.openblas_set_num_threads(a.blas_threads)
-    if blas_lib is not None:
-        blas = f"BLAS: OpenBLAS, {blas_lib.openblas_get_num_threads()} thread(s)"
-    else:
-        blas = "BLAS: reference or unknown BLAS"
-    if a.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("text_step_bench.py: --device cuda: this torch has no CUDA device")
-    device = torch.device(a.device)
-    cuda = a.device == "cuda"
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # as configureProcess() does
-    torch.set_num_threads(a.threads if a.threads > 0 else (os.cpu_count() or 1))
+    bench_common.add_run_arguments(p)
+    a = bench_common.parse_args(p, min_batch=0)
+    blas, device = bench_common.set_up(a, "text_step_bench.py")
 
     cfg = ESIM if a.model == "esim" else TRANSFORMER
     batch = a.batch if a.batch > 0 else cfg["batch"]
@@ -152,7 +100,7 @@ def main():
     model.to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=0)
-    loss_fn = cross_entropy if a.loss == "ce" else square_loss
+    loss_fn = bench_common.loss_function(a.loss)
 
     def step():
         optimizer.zero_grad(set_to_none=False)  # what the engine's zeroGradients() does (torch_compat.h)
@@ -163,32 +111,9 @@ def main():
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
 
-    for _ in range(a.warmup):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    ms = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        step()
-        if cuda:
-            torch.cuda.synchronize()
-        ms.append((time.perf_counter() - t0) * 1000.0)
-    median, mean = statistics.median(ms), statistics.fmean(ms)
-
-    task = cfg["task"]
-    if a.json:
-        print(json.dumps({"impl": "python", "torch": torch.__version__, "task": task, "model": a.model,
-                          "hidden": "", "batch": batch, "loss": a.loss, "grad_clip": clip, "device": a.device,
-                          "parameters": text_models_ref.parameter_count(model),
-                          "threads": torch.get_num_threads(), "blas": blas, "warmup": a.warmup,
-                          "steps": a.steps, "median_ms": round(median, 4), "mean_ms": round(mean, 4)}))
-    else:
-        print(f"python torch {torch.__version__}  {task} ({text_models_ref.parameter_count(model)} parameters)"
-              f"  batch {batch}  loss {a.loss}  grad clip {clip:g}  device {a.device}"
-              f"  threads {torch.get_num_threads()}  {blas}")
-        print(f"       median {median:.3f} ms/step, mean {mean:.3f} ms/step over {a.steps} steps"
-              f" ({a.warmup} warm-up)")
+    median, mean = bench_common.time_steps(step, a.warmup, a.steps, a.device == "cuda")
+    bench_common.print_report(a, cfg["task"], batch, blas, median, mean, grad_clip=clip,
+                              parameters=text_models_ref.parameter_count(model))
     return 0
 
 

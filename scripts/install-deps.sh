@@ -11,6 +11,7 @@ packages=(
   build-essential cmake pkg-config sqlite3   # sqlite3: the kill test checks integrity with it
   libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch falls back to the reference BLAS
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
+  libicu-dev                          # Unicode data for BERT's WordPiece tokenizer (same name on Debian 12 and 13)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed
   desktop-file-utils appstream dpkg-dev   # tests validate the desktop entry, metainfo and package
