@@ -8,25 +8,6 @@
 
 namespace losslab::text {
 
-namespace {
-
-void requirePositive(std::int64_t value, const char* key) {
-    if (value < 1) throw Error(std::string(key) + ": expected at least 1, got " + std::to_string(value));
-}
-
-torch::nn::Embedding makeEmbedding(EmbeddingSizes sizes) {
-    requirePositive(sizes.vocabulary, "data.max_words + 2");
-    requirePositive(sizes.dim, "model.embedding_dim");
-    return torch::nn::Embedding(torch::nn::EmbeddingOptions(sizes.vocabulary, sizes.dim).padding_idx(0));
-}
-
-torch::nn::LSTM makeBiLstm(std::int64_t input, std::int64_t hidden) {
-    requirePositive(hidden, "model.hidden");
-    return torch::nn::LSTM(torch::nn::LSTMOptions(input, hidden).batch_first(true).bidirectional(true));
-}
-
-} // namespace
-
 BiLstmClassifierImpl::BiLstmClassifierImpl(EmbeddingSizes sizes, std::int64_t hidden, std::int64_t numClasses,
                                            double dropout, at::Generator& init)
     : m_dropout(dropout) {

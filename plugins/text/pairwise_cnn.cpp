@@ -28,14 +28,10 @@ PairwiseCnnImpl::PairwiseCnnImpl(EmbeddingSizes sizes, std::int64_t hidden, std:
                                  const std::vector<std::int64_t>& channels, std::int64_t numClasses, double dropout,
                                  at::Generator& init)
     : m_hiddenSize(hidden), m_cubeSize(cubeSize), m_dropout(dropout) {
-    if (sizes.dim < 1) throw Error("model.embedding_dim: expected at least 1, got " + std::to_string(sizes.dim));
-    if (hidden < 1) throw Error("model.hidden: expected at least 1, got " + std::to_string(hidden));
     if (cubeSize < 1) throw Error("model.cube_size: expected at least 1, got " + std::to_string(cubeSize));
     if (channels.empty()) throw Error("model.channels: expected at least one convolution block, got []");
-    embedding = register_module(
-        "embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(sizes.vocabulary, sizes.dim).padding_idx(0)));
-    m_lstm = register_module(
-        "lstm", torch::nn::LSTM(torch::nn::LSTMOptions(sizes.dim, hidden).batch_first(true).bidirectional(true)));
+    embedding = register_module("embedding", makeEmbedding(sizes));
+    m_lstm = register_module("lstm", makeBiLstm(sizes.dim, hidden));
     std::int64_t in = kCubeChannels;
     for (std::size_t i = 0; i < channels.size(); ++i) {
         if (channels[i] < 1)

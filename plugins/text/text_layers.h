@@ -5,10 +5,21 @@
 // an attention weight or a pooled value.
 #include <cstdint>
 
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/rnn.h>
 #include <torch/types.h>
 
 namespace losslab::text {
+
+struct EmbeddingSizes {
+    std::int64_t vocabulary = 0; // rows, the padding and OOV ids included
+    std::int64_t dim = 0;
+};
+
+// The word embedding of the text models (row 0 = padding, kept zero) and their one-layer
+// bidirectional batch-first LSTM; Error naming the key when a size is below 1.
+torch::nn::Embedding makeEmbedding(EmbeddingSizes sizes);
+torch::nn::LSTM makeBiLstm(std::int64_t input, std::int64_t hidden);
 
 // [B, T] bool, true at positions < lengths[b]. lengths: [B] int64 on any device.
 torch::Tensor lengthMask(const torch::Tensor& lengths, std::int64_t width);

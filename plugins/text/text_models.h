@@ -16,13 +16,9 @@
 #include <torch/nn/modules/rnn.h>
 
 #include "losslab/tasks/task.h"
+#include "text_layers.h"
 
 namespace losslab::text {
-
-struct EmbeddingSizes {
-    std::int64_t vocabulary = 0; // rows, the padding and OOV ids included
-    std::int64_t dim = 0;
-};
 
 // Single sentences: embedding - dropout - BiLSTM(H) - attention pooling
 // (a_t = softmax_t(w^T tanh(W h_t + b)) over real tokens) - dropout - Linear(2H, H) - ReLU -
