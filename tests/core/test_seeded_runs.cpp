@@ -23,6 +23,7 @@
 #include "losslab/training/trainer.h"
 #include "toy_task.h"
 #include "vision_registry.h"
+#include "run_series.h"
 #include "scratch_dir.h"
 #include "text_fixtures.h"
 
@@ -31,10 +32,8 @@ using namespace losslab;
 
 namespace {
 
-// Every stored number of a run except timings, keyed "epoch/split/metric" and "step N/metric".
-using Series = std::map<std::string, double>;
-// A run's identity within an experiment: "loss protocol seed".
-using RunKey = std::string;
+using fixtures::RunKey;
+using fixtures::Series;
 
 class SeededRunsTest : public ::testing::Test {
 protected:
@@ -43,24 +42,9 @@ protected:
     }
     std::string db(const std::string& name) const { return (m_dir / name).string(); }
 
-    static Series series(const RunStore& store, std::int64_t id) {
-        Series out;
-        for (const auto& row : store.epochMetrics({id}))
-            if (row.value.metric != "wall_s" && row.value.metric != "examples_per_s")
-                out[std::to_string(row.epoch) + "/" + row.value.split + "/" + row.value.metric] = row.value.value;
-        for (const auto& row : store.stepMetrics(id)) out["step " + std::to_string(row.step) + "/" + row.metric] = row.value;
-        return out;
-    }
-
+    static Series series(const RunStore& store, std::int64_t id) { return fixtures::runSeries(store, id); }
     static std::map<RunKey, Series> byKey(const RunStore& store, const std::vector<std::int64_t>& ids) {
-        std::map<RunKey, Series> out;
-        RunFilter filter;
-        filter.runIds = ids;
-        for (const auto& r : store.runs(filter)) {
-            EXPECT_EQ(r.status, RunStatus::Completed) << "run " << r.id << ": " << r.error;
-            out[r.lossName + " " + r.protocol + " " + std::to_string(r.seed)] = series(store, r.id);
-        }
-        return out;
+        return fixtures::seriesByKey(store, ids);
     }
 
     // Runs the experiment with `runsAtOnce` runs training at once on the CPU, one thread each.
@@ -77,13 +61,7 @@ protected:
 
     static void expectIdentical(const std::map<RunKey, Series>& a, const std::map<RunKey, Series>& b,
                                 const std::string& what) {
-        ASSERT_EQ(a.size(), b.size()) << what;
-        for (const auto& [key, values] : a) {
-            ASSERT_TRUE(b.count(key)) << what << ": " << key;
-            ASSERT_FALSE(values.empty()) << key;
-            // Exact equality: bit-identical numbers, not merely close ones.
-            EXPECT_EQ(values, b.at(key)) << what << ": " << key;
-        }
+        fixtures::expectIdenticalSeries(a, b, what);
     }
 
     fixtures::ScratchDir m_scratch{"losslab-seeded"};

@@ -528,7 +528,7 @@ const std::vector<ParamDecl>& coreParamDecls() {
         {"train.momentum", ParamType::Double, "0.9", "SGD momentum", 0.0, 1.0, {}},
         {"train.nesterov", ParamType::Bool, "false", "SGD Nesterov momentum", {}, {}, {}},
         {"train.weight_decay", ParamType::Double, "0", "L2 weight decay (decoupled for adamw)", 0.0, {}, {}},
-        {"train.schedule", ParamType::String, "constant", "learning-rate schedule, applied per epoch", {}, {}, {"constant", "multistep", "cosine"}},
+        {"train.schedule", ParamType::String, "constant", "learning-rate schedule: constant, multistep and cosine per epoch; linear (warm-up, then linear decay to 0) per step", {}, {}, {"constant", "multistep", "cosine", "linear"}},
         {"train.milestones", ParamType::IntList, "[]", "multistep: epochs after which the rate is multiplied by gamma", 1.0, {}, {}},
         {"train.gamma", ParamType::Double, "0.1", "multistep: factor applied at each milestone", 0.0, 1.0, {}},
         {"train.grad_clip", ParamType::Double, "0", "clip the global gradient norm to this value (0: off)", 0.0, {}, {}},

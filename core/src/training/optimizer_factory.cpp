@@ -45,6 +45,20 @@ double scheduledLearningRate(const ParamSet& params, double baseLr, int epoch) {
     return baseLr;
 }
 
+bool schedulesPerStep(const ParamSet& params) { return params.getString("train.schedule") == "linear"; }
+
+std::int64_t warmupSteps(const ParamSet& params, std::int64_t totalSteps) {
+    const double fraction = params.has("train.warmup") ? params.getDouble("train.warmup") : 0.0;
+    return static_cast<std::int64_t>(std::ceil(fraction * static_cast<double>(totalSteps)));
+}
+
+double stepLearningRate(const ParamSet& params, double baseLr, std::int64_t step, std::int64_t totalSteps) {
+    const std::int64_t warmup = warmupSteps(params, totalSteps);
+    if (step < warmup) return baseLr * static_cast<double>(step) / static_cast<double>(warmup);
+    const double left = static_cast<double>(totalSteps - step) / static_cast<double>(std::max<std::int64_t>(1, totalSteps - warmup));
+    return baseLr * std::max(0.0, left);
+}
+
 void setLearningRate(torch::optim::Optimizer& optimizer, double lr) {
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }

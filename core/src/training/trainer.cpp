@@ -57,12 +57,14 @@ c10::Stream runStream(const torch::Device& device) {
 std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params) {
     static std::mutex mutex;
     static std::list<std::pair<std::string, std::shared_ptr<const DataBundle>>> cache; // most recent first
-    // Every data.* value may change what a task loads; the split and subsets are made later.
+    // Every data.* and model.* value may change what a task loads; the split and subsets are
+    // made later.
     std::string key = task.info().id;
     for (const auto& [name, value] : params.values())
-        // model.embeddings too: the text tasks read pretrained word vectors with the data.
+        // model.* too: the text tasks read pretrained word vectors with the data (model.embeddings),
+        // the TorchScript tasks tokenise with the model's vocabulary (model.vocab, model.max_length).
         if ((name.rfind("data.", 0) == 0 && name != "data.val_fraction" && name != "data.limit_train" &&
-             name != "data.limit_test" && name != "data.split_seed") || name == "model.embeddings")
+             name != "data.limit_test" && name != "data.split_seed") || name.rfind("model.", 0) == 0)
             key += "\n" + name + "=" + value;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = cache.begin(); it != cache.end(); ++it)
@@ -285,6 +287,9 @@ private:
         const auto stepsPerEpoch = static_cast<std::int64_t>(batches.size());
         const std::int64_t logEvery = params().getInt("train.log_every_steps");
         const double clip = params().getDouble("train.grad_clip");
+        // A per-step schedule runs over train.max_epochs epochs of this epoch's length.
+        const bool perStep = schedulesPerStep(params());
+        const std::int64_t totalSteps = params().getInt("train.max_epochs") * stepsPerEpoch;
         torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
         std::int64_t lossCount = 0;
         std::vector<StepMetricRow> steps;
@@ -303,6 +308,10 @@ private:
             zeroGradients(*m_optimizer);
             loss.backward();
             if (clip > 0) torch::nn::utils::clip_grad_norm_(m_model->parameters(), clip);
+            if (perStep) {
+                m_lastLr = stepLearningRate(params(), m_spec.loss.lr, m_step, totalSteps);
+                setLearningRate(*m_optimizer, m_lastLr);
+            }
             m_optimizer->step();
             ++m_step;
             lossSum += loss.detach().to(torch::kDouble);
@@ -407,7 +416,9 @@ private:
             for (auto& m : evaluate(*m_model, m_test, *m_transform, m_loss, m_numClasses, evalBatch, "test", m_augGen, m_task.info().metrics)) metrics.push_back(m);
             metrics.push_back({"train", "wall_s", trainSeconds});
             metrics.push_back({"train", "examples_per_s", trainSeconds > 0 ? m_train.size() / trainSeconds : 0.0});
-            metrics.push_back({"train", "lr", scheduledLearningRate(params(), m_spec.loss.lr, epoch)});
+            // A per-step schedule stores the rate of the epoch's last step.
+            metrics.push_back({"train", "lr", schedulesPerStep(params()) ? m_lastLr
+                                                                         : scheduledLearningRate(params(), m_spec.loss.lr, epoch)});
             if (m_ctx.store) m_ctx.store->appendEpoch(m_ctx.runId, epoch, metrics);
             out.epochs = epoch;
             const double trainLoss = findMetricValue(metrics, "train", "loss");
@@ -460,6 +471,7 @@ private:
     double m_initialLoss = std::numeric_limits<double>::quiet_NaN();
     std::string m_divergence;
     std::int64_t m_step = 0;
+    double m_lastLr = 0; // the rate of the last step, under a per-step schedule
 };
 
 } // namespace
