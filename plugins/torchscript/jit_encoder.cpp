@@ -113,11 +113,6 @@ void checkSignature(torch::jit::Module& module, EncoderKind kind, const std::str
     }
 }
 
-std::mutex& globalGeneratorLock() {
-    static std::mutex mutex;
-    return mutex;
-}
-
 } // namespace
 
 EncoderOutput parseEncoderOutput(const std::string& text) {
@@ -298,7 +293,7 @@ c10::IValue EncoderClassifierImpl::encode(const ModelInput& input, bool drawsNow
     const std::int64_t seed =
         torch::randint(std::int64_t{1} << 62, {1}, gen, torch::TensorOptions().dtype(torch::kLong).device(gen.device()))
             .item<std::int64_t>();
-    std::lock_guard<std::mutex> lock(globalGeneratorLock());
+    std::lock_guard<std::mutex> lock(globalGeneratorMutex());
     at::Generator global = at::globalContext().defaultGenerator(gen.device());
     {
         std::lock_guard<std::mutex> generatorLock(global.mutex());

@@ -17,6 +17,21 @@ expect() {
   grep -qE -- "$pattern" <<<"$out" || fail "output lacks /$pattern/ for: $* -- output: $out"
 }
 
+# mrpc_folder DIR: a GLUE MRPC folder of generated sentence pairs (train.tsv 160, dev.tsv 40).
+mrpc_folder() {
+  mkdir -p "$1"
+  local words=(alpha bravo charlie delta echo foxtrot golf hotel india juliet) split file i a b
+  for split in train:160 dev:40; do
+    file="$1/${split%%:*}.tsv"
+    printf 'Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n' > "$file"
+    for ((i = 0; i < ${split##*:}; i++)); do
+      a="${words[i % 10]} ${words[(i * 3) % 10]} ${words[(i * 7) % 10]}"
+      if (( i % 2 )); then b="$a"; else b="${words[(i + 1) % 10]} ${words[(i + 4) % 10]}"; fi
+      printf '%d\t%d\t%d\t%s.\t%s?\n' $((i % 2)) $i $((i + 1)) "$a" "$b" >> "$file"
+    done
+  done
+}
+
 tiny() {
   cat > "$work/tiny.yaml" <<YAML
 name: tiny
@@ -66,17 +81,7 @@ tasks)
 text-run)
   # The paper's MRPC row (preset esim_mrpc) and text8 row (transformer_text8) on generated
   # data, shrunk to seconds: both run, store F1 / bits per character, and report.
-  mkdir -p "$work/MRPC"
-  words=(alpha bravo charlie delta echo foxtrot golf hotel india juliet)
-  for split in train:160 dev:40; do
-    file="$work/MRPC/${split%%:*}.tsv"
-    printf 'Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n' > "$file"
-    for ((i = 0; i < ${split##*:}; i++)); do
-      a="${words[i % 10]} ${words[(i * 3) % 10]} ${words[(i * 7) % 10]}"
-      if (( i % 2 )); then b="$a"; else b="${words[(i + 1) % 10]} ${words[(i + 4) % 10]}"; fi
-      printf '%d\t%d\t%d\t%s.\t%s?\n' $((i % 2)) $i $((i + 1)) "$a" "$b" >> "$file"
-    done
-  done
+  mrpc_folder "$work/MRPC"
   "$cli" run esim_mrpc --db "$work/runs.sqlite" --seeds 1 --max-epochs 2 --quiet --set data.root="$work/MRPC" \
     --set model.embedding_dim=8 --set model.hidden=8 --set protocols='[early_stopping]' --set device=cpu \
     --report "$work/report" > "$work/out" 2>&1 || fail "esim_mrpc: $(cat "$work/out")"
@@ -101,6 +106,35 @@ text-run)
   "$cli" report --db "$work/runs.sqlite" --experiment transformer_text8 --out "$work/r2" --figures none > "$work/out" 2>&1 ||
     fail "report: $(cat "$work/out")"
   grep -q ',test,bpc,' "$work/r2/metrics-long.csv" || fail "no test bpc in metrics-long.csv" ;;
+torchscript-run)
+  # The paper's BERT MRPC row (preset bert_mrpc: both losses, both protocols) with a tiny
+  # BERT-like encoder scripted here by Debian's python3-torch, on generated pairs: the runs
+  # complete and appear in the report's tables (with F1) and figures. A state dict given as
+  # model.file is refused, naming the file, before any run is stored.
+  # A build without ICU has no WordPiece tokenizer and no torchscript/text: skipped (77).
+  "$cli" tasks | grep -q '^torchscript/text' || { echo "built without ICU: no torchscript/text"; exit 77; }
+  python=${LOSSLAB_BENCH_PYTHON:-/usr/bin/python3}
+  "$python" "$(dirname "$0")/../core/torchscript_models.py" "$work/models" > "$work/out" 2>&1 ||
+    fail "torchscript_models.py: $(cat "$work/out")"
+  mrpc_folder "$work/MRPC"
+  bert=(--set data.root="$work/MRPC" --set model.vocab="$work/models/vocab.txt" --set model.max_length=32
+        --set model.lowercase=true --set device=cpu)
+  "$cli" run bert_mrpc --db "$work/runs.sqlite" --seeds 2 --max-epochs 2 --quiet "${bert[@]}" \
+    --set model.file="$work/models/text_pooled.pt" --report "$work/report" > "$work/out" 2>&1 || fail "bert_mrpc: $(cat "$work/out")"
+  [[ $("$cli" list --db "$work/runs.sqlite" --format csv | grep -c ',completed,') -eq 6 ]] ||
+    fail "expected 6 completed runs: $("$cli" list --db "$work/runs.sqlite")"
+  grep -q 'torchscript/text' "$work/report/table-main.md" || fail "no torchscript/text row: $(cat "$work/report/table-main.md")"
+  grep -q 'F1' "$work/report/table-main.md" || fail "no F1 column: $(cat "$work/report/table-main.md")"
+  if ! grep -q 'figures need the full build' "$work/out"; then
+    for f in fig1-seed-differences fig3-seed-spread fig2-curves-torchscript_text; do
+      [[ -s "$work/report/$f.png" ]] || fail "missing $f.png: $(ls "$work/report")"
+    done
+  fi
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+  expect 2 "not_torchscript.pt \(model.file\): not a TorchScript file" -- run bert_mrpc --db "$work/runs.sqlite" --seeds 1 \
+    "${bert[@]}" --set model.file="$work/models/not_torchscript.pt"
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv" || fail "list failed after bad input"
+  cmp -s "$work/before.csv" "$work/after.csv" || fail "the database listing changed: $(diff "$work/before.csv" "$work/after.csv")" ;;
 list-csv)
   seed_db
   header=$(head -1 "$work/before.csv" | tr -d '\r')

@@ -64,6 +64,7 @@ void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& t
     }
     try {
         at::Generator init = makeGenerator(torch::Device(torch::kCPU), 0);
+        std::lock_guard<std::mutex> lock(globalGeneratorMutex()); // torch::nn's constructors draw from it
         task->makeModel(experiment.params, init); // catches bad model.* values before any run is stored
     } catch (const c10::Error& e) {
         throw Error("task " + experiment.taskId + ": cannot build its model: " + e.what_without_backtrace());

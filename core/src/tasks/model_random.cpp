@@ -106,6 +106,11 @@ std::int64_t fanOut(const torch::Tensor& weight) {
     return weight.dim() < 2 ? weight.numel() : weight.size(0) * receptiveField(weight);
 }
 
+std::mutex& globalGeneratorMutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
 void initLikePyTorch(torch::nn::Module& model, at::Generator& gen) {
     visit(model, gen);
 }

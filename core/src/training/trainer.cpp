@@ -180,7 +180,11 @@ private:
         // Every random draw comes from a generator of this run, never from torch's global
         // ones, which the other runs of the process share.
         at::Generator init = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kInitStream));
-        m_model = m_task.makeModel(params(), init);
+        {
+            // torch::nn's layer constructors draw from the global generator (see model_random.h).
+            std::lock_guard<std::mutex> lock(globalGeneratorMutex());
+            m_model = m_task.makeModel(params(), init);
+        }
         m_task.prepareModel(*m_model, *bundle, params());
         m_model->to(m_device);
         m_optimizer = makeOptimizer(params(), m_model->parameters(), m_spec.loss.lr);

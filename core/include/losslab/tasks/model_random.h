@@ -10,6 +10,7 @@
 // The functions below draw only from the generator they are given. Thread-safe: a generator
 // belongs to one run, and one run trains on one thread.
 #include <cstdint>
+#include <mutex>
 
 #include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
@@ -45,6 +46,14 @@ std::int64_t fanOut(const torch::Tensor& weight);
 // `training` is false or p == 0. Throws losslab::Error when a mask is needed and `gen` is
 // undefined (a model called for training without the run's generator).
 torch::Tensor dropout(const torch::Tensor& x, double p, bool training, const at::Generator& gen);
+
+// One process-wide lock for code that cannot help drawing from torch's global generators:
+// the layer constructors of torch::nn draw their (later overwritten) initial weights there,
+// and code in a TorchScript file draws its dropout masks there. The core holds it while a
+// task builds a model (Task::makeModel); a plugin that seeds a global generator from the
+// run's own one and then runs such code holds it until that code has drawn (the TorchScript
+// plugin does, for a training forward pass). Nothing else of a run may draw from them.
+std::mutex& globalGeneratorMutex();
 
 // A generator of the kind `device` needs (CPU, or that CUDA device's), seeded with `seed`,
 // owned by the caller and independent of torch's global ones.
