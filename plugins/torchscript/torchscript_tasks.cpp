@@ -316,7 +316,7 @@ std::shared_ptr<const Task> textTask() {
     for (auto& d : encoderParams("0.1")) info.params.push_back(std::move(d));
     // Hugging Face's run_glue.py as the paper ran it (Table 10): AdamW, lr 2e-5, batch 32,
     // 3 epochs, linear decay without warm-up, gradient norm clipped at 1.
-    info.recipe = {{"train.optimizer", "adamw"}, {"train.lr", "0.00002"},    {"train.weight_decay", "0"},
+    info.recipe = {{"train.optimizer", "adamw"}, {"train.lr", "2e-05"},    {"train.weight_decay", "0"},
                    {"train.schedule", "linear"}, {"train.batch_size", "32"}, {"train.max_epochs", "3"},
                    {"train.grad_clip", "1"},     {"train.eval_batch_size", "128"}};
     return std::make_shared<TextEncoderTask>(std::move(info));

@@ -32,8 +32,9 @@ struct TaskInfo {
     // Metrics beside the core's (loss, acc, error, top5, f1, ece, brier), by name (plugin API
     // 3). Known: "bpc", bits per symbol, for next-symbol prediction.
     std::vector<std::string> metrics;
-    // Task-specific keys (model.*, data.*) with their defaults, and overrides of the core's
-    // defaults (train.*) that make up the task's recipe.
+    // Task-specific keys (model.*, data.*; train.* only for a setting of the task's recipe
+    // that the core lacks, such as the TorchScript tasks' train.warmup) with their defaults,
+    // and overrides of the core's defaults (train.*) that make up the task's recipe.
     std::vector<ParamDecl> params;
     std::vector<std::pair<std::string, std::string>> recipe; // key -> canonical value
     std::string plugin; // name of the plugin that registered it
