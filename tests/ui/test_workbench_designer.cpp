@@ -621,3 +621,31 @@ TEST(DesignerDevice, OffersEveryCudaDeviceAndKeepsAForeignOne) {
     EXPECT_EQ(resolveYaml(designer.toYaml()).device, "cuda:7");
 }
 
+
+// The TorchScript presets name files: "Choose file..." picks one for the selected file key.
+TEST(DesignerEdits, AFileKeyIsChosenWithTheFilePicker) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "bert_mrpc.yaml");
+    auto* table = widget<QTableWidget>(designer, "otherKeysTable");
+    auto rowOf = [&](const QString& key) {
+        for (int r = 0; r < table->rowCount(); ++r)
+            if (table->item(r, 0)->text() == key) return r;
+        return -1;
+    };
+    auto* choose = widget<QPushButton>(designer, "chooseOtherKeyFile");
+    table->setCurrentCell(rowOf("model.max_length"), 0);
+    EXPECT_FALSE(choose->isEnabled()) << "not a file key";
+    QString asked;
+    designer.setFilePicker([&](const QString& key, const QString&) {
+        asked = key;
+        return QStringLiteral("/models/bert-base-cased.pt");
+    });
+    table->setCurrentCell(rowOf("model.file"), 0);
+    ASSERT_TRUE(choose->isEnabled());
+    choose->click();
+    EXPECT_EQ(asked, QStringLiteral("model.file"));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("model.file"), "/models/bert-base-cased.pt");
+    designer.setFilePicker([](const QString&, const QString&) { return QString(); }); // cancelled
+    choose->click();
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("model.file"), "/models/bert-base-cased.pt");
+}

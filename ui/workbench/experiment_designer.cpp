@@ -342,6 +342,8 @@ void ExperimentDesigner::refreshDerived() {
     }
     m_runsPerDevice->setEnabled(m_form.device != "cpu");
     m_removeOtherKey->setEnabled(m_otherKeys->currentRow() >= 0);
+    const QTableWidgetItem* currentKey = m_otherKeys->currentRow() >= 0 ? m_otherKeys->item(m_otherKeys->currentRow(), 0) : nullptr;
+    m_chooseFile->setEnabled(currentKey && isFileKey(currentKey->text().toStdString()));
     m_addOtherKey->setEnabled(m_otherKeyChoice->count() > 0);
 
     try {
@@ -537,6 +539,23 @@ void ExperimentDesigner::onRemoveOtherKey() {
     m_form.params.erase(m_otherKeys->item(row, 0)->text().toStdString());
     refreshOtherKeys();
     edited();
+}
+
+void ExperimentDesigner::setFilePicker(std::function<QString(const QString& key, const QString& start)> pick) {
+    m_pickFile = std::move(pick);
+}
+
+void ExperimentDesigner::onChooseOtherKeyFile() {
+    const int row = m_otherKeys->currentRow();
+    if (row < 0 || !m_otherKeys->item(row, 0) || !m_otherKeys->item(row, 1)) return;
+    const QString key = m_otherKeys->item(row, 0)->text();
+    if (!isFileKey(key.toStdString())) return;
+    QString start = m_otherKeys->item(row, 1)->text().trimmed();
+    if (start.isEmpty() || !QFileInfo(start).exists()) start = QDir::homePath();
+    const QString file = m_pickFile ? m_pickFile(key, start)
+                                    : QFileDialog::getOpenFileName(this, tr("File for %1").arg(key), start);
+    if (file.isEmpty()) return;
+    m_otherKeys->item(row, 1)->setText(file); // checked and stored by onOtherKeyEdited
 }
 
 int ExperimentDesigner::selectedLossRow() const {

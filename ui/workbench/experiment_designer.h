@@ -12,6 +12,7 @@
 #include <QString>
 #include <QWidget>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -57,6 +58,11 @@ public:
     void setDataRoots(const QMap<QString, QString>& roots);
     QMap<QString, QString> dataRoots() const { return m_dataRoots; }
 
+    // What "Choose file..." of the other keys asks: the file for `key` (a file key:
+    // model.file, model.vocab, model.embeddings), starting at `start`; "" when cancelled. The
+    // default is a file dialog; tests set their own.
+    void setFilePicker(std::function<QString(const QString& key, const QString& start)> pick);
+
     // How many CUDA devices the device list offers (cuda:0 .. cuda:N-1). The constructor asks
     // LibTorch (cudaDeviceCount()); tests and a GPU-less preview may set it.
     void setCudaDeviceCount(int count);
@@ -89,6 +95,7 @@ private:
     void onOtherKeyEdited(QTableWidgetItem* item);
     void onAddOtherKey();
     void onRemoveOtherKey();
+    void onChooseOtherKeyFile();
     void addLoss(LossKind kind, bool paperPreset);
     void onRemoveLoss();
     void onPaperPreset();
@@ -144,6 +151,8 @@ private:
     QComboBox* m_otherKeyChoice = nullptr;
     QPushButton* m_addOtherKey = nullptr;
     QPushButton* m_removeOtherKey = nullptr;
+    QPushButton* m_chooseFile = nullptr;
+    std::function<QString(const QString&, const QString&)> m_pickFile;
     QLabel* m_note = nullptr;
     QLabel* m_status = nullptr;
 };

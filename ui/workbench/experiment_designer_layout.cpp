@@ -308,9 +308,12 @@ void ExperimentDesigner::buildUi() {
     m_addOtherKey = button(tr("Add"), QStringLiteral("addOtherKey"), tr("Add the chosen key with its current value"));
     m_removeOtherKey = button(tr("Remove"), QStringLiteral("removeOtherKey"),
                               tr("Remove the selected key: it goes back to the recipe or the default"));
+    m_chooseFile = button(tr("Choose file…"), QStringLiteral("chooseOtherKeyFile"),
+                          tr("Pick the file the selected key names (model.file, model.vocab, model.embeddings)"));
     otherRow->addWidget(m_otherKeyChoice, 1);
     otherRow->addWidget(m_addOtherKey);
     otherRow->addWidget(m_removeOtherKey);
+    otherRow->addWidget(m_chooseFile);
     otherLayout->addLayout(otherRow);
     column->addWidget(otherBox);
     column->addStretch(1);
@@ -395,6 +398,7 @@ void ExperimentDesigner::buildUi() {
     connect(m_otherKeys, &QTableWidget::currentCellChanged, this, [this] { refreshDerived(); });
     connect(m_addOtherKey, &QPushButton::clicked, this, &ExperimentDesigner::onAddOtherKey);
     connect(m_removeOtherKey, &QPushButton::clicked, this, &ExperimentDesigner::onRemoveOtherKey);
+    connect(m_chooseFile, &QPushButton::clicked, this, &ExperimentDesigner::onChooseOtherKeyFile);
 
     auto* wheelGuard = new FocusedWheelOnly(this);
     const auto guard = [wheelGuard](QWidget* w) {
