@@ -155,6 +155,12 @@ inline torch::Device benchDevice(const std::string& device) {
 
 // ---- the step ------------------------------------------------------------------------------
 
+// A fixed batch a benchmark computes on the CPU: the model input and its labels.
+struct StepBatch {
+    losslab::ModelInput input;
+    torch::Tensor labels;
+};
+
 // A model of `task` as a run builds it (initial weights drawn from a CPU generator seeded with
 // `seed`), on `device` in training mode (dropout on), with the optimiser of the spec's recipe
 // at the loss's rate, the loss function, and the batch it trains on: the bench sets the tensors

@@ -72,11 +72,8 @@ losslab::ExperimentSpec resolveSpec(const Options& o, const losslab::TaskRegistr
     return losslab::loadExperimentText(text, "<bench>", overrides, registry);
 }
 
-// The fixed batch (see the top of the file), on the CPU: a model input and its labels.
-struct Batch {
-    losslab::ModelInput input;
-    torch::Tensor labels;
-};
+// The fixed batch (see the top of the file), on the CPU.
+using Batch = bench::StepBatch;
 
 Batch pairBatch(std::int64_t batch, std::int64_t words) {
     const auto longs = torch::TensorOptions().dtype(torch::kLong);

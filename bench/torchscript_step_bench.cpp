@@ -72,10 +72,8 @@ losslab::ExperimentSpec resolveSpec(const Options& o, const losslab::TaskRegistr
     return losslab::loadExperimentText(yaml, "<bench>", overrides, registry);
 }
 
-struct Batch {
-    losslab::ModelInput input;
-    torch::Tensor labels;
-};
+// The fixed batch (see the top of the file), on the CPU.
+using Batch = bench::StepBatch;
 
 Batch textBatch(std::int64_t batch, std::int64_t vocab) {
     const auto longs = torch::TensorOptions().dtype(torch::kLong);

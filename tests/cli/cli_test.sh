@@ -50,8 +50,20 @@ YAML
 seed_db() {
   tiny
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "could not create the reference database"
-  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+  listed_before
   cp "$work/runs.sqlite" "$work/runs.copy"
+}
+# listed_before: the listing of runs.sqlite that db_unchanged compares with.
+listed_before() {
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+}
+# figures_made DIR OUT NAME...: the report in DIR has NAME.png for every NAME (a headless
+# build makes no figures and says so in the command's output OUT).
+figures_made() {
+  local dir=$1 out=$2 f
+  shift 2
+  grep -q 'figures need the full build' "$out" && return 0
+  for f in "$@"; do [[ -s "$dir/$f.png" ]] || fail "missing $f.png: $(ls "$dir")"; done
 }
 db_unchanged() {
   "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv" || fail "list failed after bad input"
@@ -87,18 +99,13 @@ text-run)
     --report "$work/report" > "$work/out" 2>&1 || fail "esim_mrpc: $(cat "$work/out")"
   grep -q 'F1' "$work/report/table-main.md" || fail "no F1 column: $(cat "$work/report/table-main.md")"
   grep -q "test = GLUE's dev set" "$work/report/table-main.md" || fail "no note on GLUE's dev set: $(cat "$work/report/table-main.md")"
-  if ! grep -q 'figures need the full build' "$work/out"; then
-    for f in fig1-seed-differences fig3-seed-spread fig2-curves-glue_mrpc_lstm_attention; do
-      [[ -s "$work/report/$f.png" ]] || fail "missing $f.png: $(ls "$work/report")"
-    done
-  fi
+  figures_made "$work/report" "$work/out" fig1-seed-differences fig3-seed-spread fig2-curves-glue_mrpc_lstm_attention
   # A damaged training file: the file and line are named, and the database is left as it was.
-  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+  listed_before
   mkdir -p "$work/BAD" && cp "$work/MRPC/dev.tsv" "$work/BAD/"
   { head -3 "$work/MRPC/train.tsv"; printf '1\t7\tonly three fields\n'; } > "$work/BAD/train.tsv"
   expect 2 "BAD/train.tsv:4: .*expected" -- run esim_mrpc --db "$work/runs.sqlite" --seeds 1 --set data.root="$work/BAD" --set device=cpu
-  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv" || fail "list failed after bad input"
-  cmp -s "$work/before.csv" "$work/after.csv" || fail "the database listing changed: $(diff "$work/before.csv" "$work/after.csv")"
+  db_unchanged
   for ((i = 0; i < 400; i++)); do printf 'the cat sat on the mat and the dog ran far '; done > "$work/text8"
   "$cli" run transformer_text8 --db "$work/runs.sqlite" --seeds 1 --max-epochs 1 --quiet --set data.root="$work/text8" \
     --set model.layers=1 --set model.dim=16 --set model.heads=2 --set model.feed_forward=32 --set data.context=20 \
@@ -125,16 +132,11 @@ torchscript-run)
     fail "expected 6 completed runs: $("$cli" list --db "$work/runs.sqlite")"
   grep -q 'torchscript/text' "$work/report/table-main.md" || fail "no torchscript/text row: $(cat "$work/report/table-main.md")"
   grep -q 'F1' "$work/report/table-main.md" || fail "no F1 column: $(cat "$work/report/table-main.md")"
-  if ! grep -q 'figures need the full build' "$work/out"; then
-    for f in fig1-seed-differences fig3-seed-spread fig2-curves-torchscript_text; do
-      [[ -s "$work/report/$f.png" ]] || fail "missing $f.png: $(ls "$work/report")"
-    done
-  fi
-  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/before.csv" || fail "list failed"
+  figures_made "$work/report" "$work/out" fig1-seed-differences fig3-seed-spread fig2-curves-torchscript_text
+  listed_before
   expect 2 "not_torchscript.pt \(model.file\): not a TorchScript file" -- run bert_mrpc --db "$work/runs.sqlite" --seeds 1 \
     "${bert[@]}" --set model.file="$work/models/not_torchscript.pt"
-  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv" || fail "list failed after bad input"
-  cmp -s "$work/before.csv" "$work/after.csv" || fail "the database listing changed: $(diff "$work/before.csv" "$work/after.csv")" ;;
+  db_unchanged ;;
 list-csv)
   seed_db
   header=$(head -1 "$work/before.csv" | tr -d '\r')
