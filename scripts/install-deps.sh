@@ -12,11 +12,13 @@ packages=(
   libtorch-dev libopenblas0-pthread   # without OpenBLAS, LibTorch falls back to the reference BLAS
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
   libicu-dev                          # Unicode data for BERT's WordPiece tokenizer (same name on Debian 12 and 13)
+  libsndfile1-dev                     # reading WAV, FLAC and NIST SPHERE audio (the speech data layer)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed
   desktop-file-utils appstream dpkg-dev   # tests validate the desktop entry, metainfo and package
   file                                # cpack's shlibdeps (packaging.deb); a minimal Debian lacks it
   python3-torch python3-numpy         # PyTorch's Python API: the text models' reference in the tests, the benchmarks' baseline
+  python3-torchaudio                  # the tests' reference for Kaldi-compatible filterbank features
 )
 for option in "$@"; do
   case "$option" in
