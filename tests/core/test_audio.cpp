@@ -21,6 +21,7 @@
 #include "losslab/data/audio/audio_file.h"
 #include "losslab/data/audio/fbank.h"
 #include "losslab/error.h"
+#include "reference_python.h"
 #include "scratch_dir.h"
 
 namespace fs = std::filesystem;
@@ -53,19 +54,6 @@ void writeWav(const fs::path& path, const std::vector<std::int16_t>& interleaved
     u32(static_cast<std::uint32_t>(rate)); u32(static_cast<std::uint32_t>(rate * channels * 2));
     u16(static_cast<std::uint16_t>(channels * 2)); u16(16); out.write("data", 4); u32(bytes);
     for (const auto v : interleaved) u16(static_cast<std::uint16_t>(v));
-}
-
-std::string runPython(const std::string& args) {
-    // Debian's python3-torchaudio (scripts/install-deps.sh); LOSSLAB_BENCH_PYTHON names another python3.
-    const char* python = std::getenv("LOSSLAB_BENCH_PYTHON");
-    const std::string command = std::string(python && *python ? python : "/usr/bin/python3") + " " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-    std::string out;
-    std::array<char, 256> buffer{};
-    while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) out += buffer.data();
-    const int status = pipe ? ::pclose(pipe.release()) : -1;
-    if (status != 0) throw Error(command + " failed: " + out);
-    return out;
 }
 
 } // namespace
@@ -124,7 +112,7 @@ TEST(Fbank, MatchesTorchaudiosKaldiFbankWithDeltas) {
     const torch::Tensor ours = addDeltas(fbank(clip.samples), 2, 2);
     // 1.3 s: 1 + (20800 - 400) / 160 = 128 frames of 80 bins, x3 with the deltas.
     ASSERT_EQ(ours.sizes(), (std::vector<std::int64_t>{128, 240}));
-    const std::string out = runPython(std::string(LOSSLAB_SOURCE_DIR) + "/tests/core/fbank_ref.py '" + dir.file("speech.wav") + "' '" +
+    const std::string out = fixtures::runReferencePython(std::string(LOSSLAB_SOURCE_DIR) + "/tests/core/fbank_ref.py '" + dir.file("speech.wav") + "' '" +
                                       dir.file("ref.f32") + "'");
     EXPECT_EQ(out, "128 240\n");
     std::ifstream in(dir.path() / "ref.f32", std::ios::binary);

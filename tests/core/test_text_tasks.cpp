@@ -24,6 +24,7 @@
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
+#include "reference_python.h"
 #include "scratch_dir.h"
 #include "text_fixtures.h"
 #include "vision_registry.h"
@@ -57,19 +58,12 @@ std::int64_t parameterCount(torch::nn::Module& model) {
 
 // The count printed by the Python reference (bench/text_models_ref.py) for `args`.
 std::int64_t pythonCount(const std::string& args) {
-    // Debian's python3-torch (scripts/install-deps.sh); LOSSLAB_BENCH_PYTHON names another.
-    const char* python = std::getenv("LOSSLAB_BENCH_PYTHON");
-    const std::string command = std::string(python && *python ? python : "/usr/bin/python3") + " " +
-                                std::string(LOSSLAB_SOURCE_DIR) + "/bench/text_models_ref.py count " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-    if (!pipe) throw Error("cannot run " + command);
-    std::string out;
-    std::array<char, 256> buffer{};
-    while (std::fgets(buffer.data(), buffer.size(), pipe.get())) out += buffer.data();
+    const std::string out =
+        fixtures::runReferencePython(std::string(LOSSLAB_SOURCE_DIR) + "/bench/text_models_ref.py count " + args);
     try {
         return std::stoll(out);
     } catch (const std::exception&) {
-        throw Error(command + " printed: " + out);
+        throw Error("bench/text_models_ref.py count " + args + " printed: " + out);
     }
 }
 

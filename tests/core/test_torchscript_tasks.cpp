@@ -29,6 +29,7 @@
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task.h"
 #include "losslab/training/optimizer_factory.h"
+#include "reference_python.h"
 #include "run_series.h"
 #include "scratch_dir.h"
 #include "text_fixtures.h"
@@ -48,17 +49,8 @@ const TaskRegistry& registry() { return fixtures::visionTasks(); } // every plug
 const fs::path& models() {
     static const ScratchDir dir("losslab-torchscript-models");
     static const bool written = [] {
-        // Debian's python3-torch (scripts/install-deps.sh); LOSSLAB_BENCH_PYTHON names another.
-        const char* python = std::getenv("LOSSLAB_BENCH_PYTHON");
-        const std::string command = std::string(python && *python ? python : "/usr/bin/python3") + " " +
-                                    std::string(LOSSLAB_SOURCE_DIR) + "/tests/core/torchscript_models.py '" +
-                                    dir.path().string() + "' 2>&1";
-        std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-        std::string out;
-        std::array<char, 256> buffer{};
-        while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) out += buffer.data();
-        const int status = pipe ? ::pclose(pipe.release()) : -1;
-        if (status != 0) throw Error(command + " failed: " + out);
+        fixtures::runReferencePython(std::string(LOSSLAB_SOURCE_DIR) + "/tests/core/torchscript_models.py '" +
+                                     dir.path().string() + "'");
         return true;
     }();
     (void)written;

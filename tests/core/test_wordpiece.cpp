@@ -19,6 +19,7 @@
 #include "error_matchers.h"
 #include "losslab/data/text/wordpiece_tokenizer.h"
 #include "losslab/error.h"
+#include "reference_python.h"
 #include "scratch_dir.h"
 
 namespace {
@@ -284,18 +285,7 @@ std::vector<std::string> runReference(const ScratchDir& dir, const std::string& 
     }
     const std::string input = write(dir, "requests.txt", lines);
     const std::string output = dir.file("answers.txt");
-    const std::string command =
-        "'" + pythonPath() + "' '" + script + "' '" + vocabPath + "' '" + input + "' '" + output + "' 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-    if (!pipe)
-        throw losslab::Error("cannot run " + command);
-    std::string printed;
-    std::array<char, 256> buffer{};
-    while (std::fgets(buffer.data(), buffer.size(), pipe.get()))
-        printed += buffer.data();
-    const int status = ::pclose(pipe.release());
-    if (status != 0)
-        throw losslab::Error(command + " failed (status " + std::to_string(status) + "): " + printed);
+    losslab::fixtures::runReferencePython("'" + script + "' '" + vocabPath + "' '" + input + "' '" + output + "'");
     std::vector<std::string> answers;
     std::istringstream in(losslab::fixtures::readFile(output));
     for (std::string line; std::getline(in, line);)
