@@ -240,13 +240,13 @@ void registerNested(torch::nn::Module& root, const std::string& name, const torc
 EncoderClassifierImpl::EncoderClassifierImpl(LoadedEncoder encoder, EncoderKind kind, EncoderOutput output,
                                              const HeadOptions& head, at::Generator& init)
     : m_encoder(std::move(encoder.module)), m_kind(kind), m_output(output), m_path(std::move(encoder.path)),
-      m_hidden(encoder.hidden), m_drawsRandom(encoder.drawsRandom), m_options(head) {
+      m_drawsRandom(encoder.drawsRandom), m_options(head) {
     auto root = register_module("encoder", std::make_shared<torch::nn::Module>());
     for (const auto& p : m_encoder.named_parameters(/*recurse=*/true))
         if (p.value.defined()) registerNested(*root, p.name, p.value, true, !head.freezeEncoder);
     for (const auto& b : m_encoder.named_buffers(/*recurse=*/true))
         if (b.value.defined()) registerNested(*root, b.name, b.value, false, false);
-    m_head = register_module("head", torch::nn::Linear(m_hidden, head.classes));
+    m_head = register_module("head", torch::nn::Linear(encoder.hidden, head.classes));
     torch::NoGradGuard noGrad;
     normalInit(m_head->weight, 0.0, 0.02, init);
     m_head->bias.zero_();

@@ -79,8 +79,6 @@ public:
     void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
     void to(torch::Dtype dtype, bool non_blocking = false) override;
 
-    std::int64_t hidden() const { return m_hidden; }
-
 private:
     c10::IValue encode(const ModelInput& input, bool drawsNow);
 
@@ -88,7 +86,6 @@ private:
     EncoderKind m_kind;
     EncoderOutput m_output;
     std::string m_path;
-    std::int64_t m_hidden;
     bool m_drawsRandom;
     HeadOptions m_options;
     torch::nn::Linear m_head{nullptr};
