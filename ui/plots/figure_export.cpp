@@ -221,14 +221,16 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
     ensureApplication();
     FigureWriter writer(dir, formats, size, written);
 
-    // Figures 1 and 3: test accuracy of the early-stopping pairs, or what the analysis has.
-    std::string metric = "test/acc";
+    // Figures 1 and 3: test accuracy of the early-stopping pairs (a speech-only analysis: its
+    // error rate, CE minus square as the paper draws it), or what the analysis has.
+    std::string metric = headlineMetrics(analysis, AnalysisOptions{}).front();
     std::string protocol = "early_stopping";
     bool haveMetric = false, haveProtocol = false;
     for (const auto& comparison : analysis.comparisons) haveMetric = haveMetric || comparison.metric == metric;
     if (!haveMetric && !analysis.comparisons.empty()) {
         metric = analysis.comparisons.front().metric;
-        warnings.push_back("Figure 1: no comparison of test/acc; drawing " + metric + " instead");
+        warnings.push_back("Figure 1: no comparison of " + headlineMetrics(analysis, AnalysisOptions{}).front() +
+                           "; drawing " + metric + " instead");
     }
     for (const auto& comparison : analysis.comparisons)
         haveProtocol = haveProtocol || (comparison.metric == metric && comparison.square.protocol == protocol);

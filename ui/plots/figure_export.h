@@ -4,11 +4,13 @@
 // (LOSSLAB_HAVE_PLOTS).
 //
 // Files, in `outDir` (created when missing):
-//   fig1-seed-differences.{png,svg,pdf}   Figure 1, test/acc, square early_stopping pairs
+//   fig1-seed-differences.{png,svg,pdf}   Figure 1, test/acc (a speech-only analysis: test/wer,
+//                                         per or cer), square early_stopping pairs
 //   fig2-curves-<task>.{png,svg,pdf}      Figure 2, one per entry of curvesByTask; '/' and
 //                                         '\' in the task id become '_'
 //   fig3-seed-spread.{png,svg,pdf}        Figure 3, test/acc, early_stopping
-// Figures 1 and 3 use "test/acc" and the square-loss protocol "early_stopping"; when the
+// Figures 1 and 3 use the first headline metric (headlineMetrics: "test/acc", or a speech-only
+// analysis's error rate, drawn as CE minus square so that positive is square better) and the square-loss protocol "early_stopping"; when the
 // analysis has no such comparisons they fall back to the first metric / protocol that has
 // some, with a warning. A figure with nothing to draw (e.g. Figure 1 when only one loss ran)
 // is skipped with a warning that says why.

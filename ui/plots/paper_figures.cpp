@@ -262,7 +262,7 @@ double seedJitter(int index, int count) {
 
 bool isPercentMetric(const std::string& metric) {
     const std::string base = baseMetric(metric);
-    return base == "acc" || base == "error" || base == "top5" || base == "f1";
+    return base == "acc" || base == "error" || base == "top5" || base == "f1" || isErrorRate(base);
 }
 
 std::string metricDisplayName(const std::string& metric) {
@@ -277,6 +277,7 @@ std::string metricDisplayName(const std::string& metric) {
     else if (base == "f1") name = "F1";
     else if (base == "ece") name = "ECE";
     else if (base == "brier") name = "Brier score";
+    else if (isErrorRate(base)) name = base == "wer" ? "WER" : base == "per" ? "PER" : "CER";
     return split.empty() ? name : split + " " + name;
 }
 

@@ -306,7 +306,8 @@ void ResultsView::apply(const ReportData& data) {
 
 void ResultsView::drawFigures() {
     const LossAnalysis& analysis = m_data.analysis;
-    const std::string metric = m_data.options.split + "/acc";
+    // The first headline metric: accuracy, or a speech task's error rate (WER, PER, CER).
+    const std::string metric = headlineMetrics(analysis, m_data.options).front();
     const std::string protocol = m_protocol->currentData().toString().toStdString();
     if (!hasComparison(analysis, metric, protocol)) {
         const QString why = analysis.comparisons.empty()

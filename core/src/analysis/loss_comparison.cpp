@@ -84,21 +84,41 @@ std::string LossGroupKey::label() const {
     return out + ", " + protocol;
 }
 
+const std::vector<std::string>& errorRateMetrics() {
+    static const std::vector<std::string> kRates = {"wer", "per", "cer"};
+    return kRates;
+}
+
+bool isErrorRate(const std::string& metric) {
+    const std::string m = metricName(metric);
+    return std::find(errorRateMetrics().begin(), errorRateMetrics().end(), m) != errorRateMetrics().end();
+}
+
 bool lowerIsBetter(const std::string& metric) {
     const std::string m = metricName(metric);
-    return m == "error" || m == "loss" || m == "ece" || m == "brier";
+    return m == "error" || m == "loss" || m == "ece" || m == "brier" || isErrorRate(m);
 }
 
 std::vector<std::string> headlineMetrics(const LossAnalysis& analysis, const AnalysisOptions& options) {
     std::vector<std::string> names = options.metrics;
     if (names.empty()) {
+        auto present = [&](const std::string& metric) {
+            const std::string key = options.split + "/" + metric;
+            return std::any_of(analysis.groups.begin(), analysis.groups.end(),
+                               [&](const LossGroup& g) { return g.stats.count(key) != 0; });
+        };
+        std::vector<std::string> rates;
+        for (const std::string& rate : errorRateMetrics())
+            if (present(rate)) rates.push_back(rate);
+        // Speech alone: its error rates lead, as the paper's ASR tables show them.
+        const bool ratesOnly = !rates.empty() && std::all_of(analysis.groups.begin(), analysis.groups.end(), [&](const LossGroup& g) {
+            return std::any_of(rates.begin(), rates.end(), [&](const std::string& r) { return g.stats.count(options.split + "/" + r) != 0; });
+        });
+        if (ratesOnly) names = rates;
         names.push_back("acc");
-        for (const char* extra : {"top5", "f1"}) {
-            const std::string key = options.split + "/" + extra;
-            const bool present = std::any_of(analysis.groups.begin(), analysis.groups.end(),
-                                             [&](const LossGroup& g) { return g.stats.count(key) != 0; });
-            if (present) names.push_back(extra);
-        }
+        for (const char* extra : {"top5", "f1"})
+            if (present(extra)) names.push_back(extra);
+        if (!ratesOnly) names.insert(names.end(), rates.begin(), rates.end());
     }
     std::vector<std::string> keys;
     for (const auto& n : names) keys.push_back(n.find('/') == std::string::npos ? options.split + "/" + n : n);

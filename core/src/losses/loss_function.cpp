@@ -7,11 +7,20 @@ namespace losslab {
 std::pair<torch::Tensor, torch::Tensor> flattenPositions(const torch::Tensor& outputs, const torch::Tensor& labels) {
     const torch::Tensor longLabels = labels.scalar_type() == torch::kLong ? labels : labels.to(torch::kLong);
     if (outputs.dim() <= 2) return {outputs, longLabels};
-    return {outputs.reshape({-1, outputs.size(-1)}), longLabels.reshape({-1})};
+    const torch::Tensor positions =
+        outputs.size(1) < longLabels.size(1) ? longLabels.narrow(1, 0, outputs.size(1)) : longLabels;
+    return {outputs.reshape({-1, outputs.size(-1)}), positions.reshape({-1})};
 }
 
 torch::Tensor LossFunction::perExample(const torch::Tensor& outputsIn, const torch::Tensor& labelsIn) const {
     const auto [outputs, labels] = flattenPositions(outputsIn, labelsIn);
+    if (!m_ignorePadding) return lossOfRows(outputs, labels);
+    // Padding: computed on class 0 and zeroed, so that no row is dropped (no host sync).
+    const torch::Tensor real = labels.ge(0);
+    return lossOfRows(outputs, labels.clamp_min(0)) * real.to(outputs.scalar_type());
+}
+
+torch::Tensor LossFunction::lossOfRows(const torch::Tensor& outputs, const torch::Tensor& labels) const {
     if (m_kind == LossKind::CrossEntropy) {
         namespace F = torch::nn::functional;
         return F::cross_entropy(outputs, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
@@ -28,7 +37,9 @@ torch::Tensor LossFunction::perExample(const torch::Tensor& outputsIn, const tor
 }
 
 torch::Tensor LossFunction::operator()(const torch::Tensor& outputs, const torch::Tensor& labels) const {
-    return perExample(outputs, labels).mean();
+    if (!m_ignorePadding) return perExample(outputs, labels).mean();
+    const torch::Tensor real = flattenPositions(outputs, labels).second.ge(0);
+    return perExample(outputs, labels).sum() / real.sum().clamp_min(1).to(outputs.scalar_type());
 }
 
 torch::Tensor LossFunction::probabilities(const torch::Tensor& outputs) const {

@@ -21,7 +21,13 @@ MetricAccumulator::MetricAccumulator(const LossFunction& loss, std::int64_t numC
 
 void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor& labelsIn) {
     torch::NoGradGuard noGrad;
-    const auto [flatOutputs, labels] = flattenPositions(outputsIn, labelsIn);
+    auto [flatOutputs, labels] = flattenPositions(outputsIn, labelsIn);
+    if (m_loss.ignoresPadding()) { // padded positions are not examples (one host sync)
+        const torch::Tensor keep = labels.ge(0).nonzero().squeeze(1);
+        flatOutputs = flatOutputs.index_select(0, keep);
+        labels = labels.index_select(0, keep);
+        if (labels.size(0) == 0) return;
+    }
     const torch::Tensor outputs = flatOutputs.detach().to(torch::kFloat);
     const auto opts = outputs.options().dtype(torch::kDouble);
     if (!m_sums.defined()) {

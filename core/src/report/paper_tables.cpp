@@ -21,7 +21,7 @@ std::string splitOf(const std::string& key) {
 // Fractions shown as percentages in the display tables.
 bool isPercent(const std::string& key) {
     const std::string m = metricOf(key);
-    return m == "acc" || m == "top5" || m == "f1" || m == "error";
+    return m == "acc" || m == "top5" || m == "f1" || m == "error" || isErrorRate(m);
 }
 double shown(const std::string& key, double v) { return isPercent(key) ? 100.0 * v : v; }
 int decimals(const std::string& key) { return isPercent(key) ? 2 : 4; }
@@ -134,7 +134,8 @@ std::vector<std::string> groupKeyCells(const LossGroupKey& k) {
 std::string metricLabel(const std::string& key) {
     const std::string m = metricOf(key);
     std::string name = m == "acc" ? "accuracy" : m == "top5" ? "top-5 accuracy" : m == "f1" ? "F1"
-                     : m == "error" ? "error rate" : m == "ece" ? "ECE" : m == "brier" ? "Brier score" : m;
+                     : m == "error" ? "error rate" : m == "ece" ? "ECE" : m == "brier" ? "Brier score"
+                     : m == "wer" ? "WER" : m == "per" ? "PER" : m == "cer" ? "CER" : m;
     const std::string split = splitOf(key);
     if (!split.empty()) name = (split == "val" ? "validation" : split) + " " + name;
     return isPercent(key) ? name + " (%)" : name;

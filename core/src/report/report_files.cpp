@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "losslab/error.h"
@@ -120,14 +122,26 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
     data.options.split = request.split;
     data.analysis = analyzeRuns(data.runs, tasks, data.options);
 
-    std::vector<EpochMetricRow> accRows;
-    store.forEachEpochMetric(ids, [&](const EpochMetricRow& row) { accRows.push_back(row); }, {"acc"});
+    // Figure 2: validation accuracy per epoch, or a speech task's error rate (WER, else PER, else CER).
+    std::vector<std::string> curveMetrics = {"acc"};
+    curveMetrics.insert(curveMetrics.end(), errorRateMetrics().begin(), errorRateMetrics().end());
+    std::vector<EpochMetricRow> curveRows;
+    std::map<std::int64_t, std::set<std::string>> metricsOfRun; // run -> "val/wer", ...
+    store.forEachEpochMetric(ids, [&](const EpochMetricRow& row) {
+        curveRows.push_back(row);
+        metricsOfRun[row.runId].insert(row.value.split + "/" + row.value.metric);
+    }, curveMetrics);
     for (const auto& task : data.analysis.taskIds) {
         std::vector<RunRecord> taskRuns;
         for (const auto& r : runs)
             if (r.taskId == task) taskRuns.push_back(r);
-        auto& groups = data.curves[task];
-        groups = buildCurves(taskRuns, accRows, "val/acc");
+        std::string metric = "val/acc";
+        for (const std::string& rate : errorRateMetrics())
+            if (std::any_of(taskRuns.begin(), taskRuns.end(), [&](const RunRecord& r) { return metricsOfRun[r.id].count("val/" + rate) != 0; })) {
+                metric = "val/" + rate;
+                break;
+            }
+        data.curves[task] = buildCurves(taskRuns, curveRows, metric);
     }
     return data;
 }

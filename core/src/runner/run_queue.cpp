@@ -50,16 +50,19 @@ std::vector<std::string> resolveDeviceSlots(const std::string& device, const Run
     throw Error("device '" + device + "': expected auto, cpu, cuda or cuda:N");
 }
 
-void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device) {
+void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device,
+                         const DataContext& dataContext) {
     RunQueueOptions options;
     resolveDeviceSlots(device, options);
     const auto task = tasks.require(experiment.taskId);
-    const auto data = loadSharedData(*task, experiment.params);
+    const auto data = loadSharedData(*task, experiment.params, dataContext);
     const std::int64_t classes = classCount(task->info(), experiment.params);
+    // Padded label sequences (plugin API 4) hold kIgnoreLabel at their padding.
+    const std::int64_t minLabel = task->info().paddedLabels ? kIgnoreLabel : 0;
     for (const TensorSplit* split : {&data->train, &data->test}) {
         if (split->size() == 0) throw Error(data->source + ": the task's data has an empty split");
         const std::int64_t maxLabel = split->labels.max().item<std::int64_t>();
-        if (maxLabel >= classes || split->labels.min().item<std::int64_t>() < 0)
+        if (maxLabel >= classes || split->labels.min().item<std::int64_t>() < minLabel)
             throw Error(data->source + ": labels must be in [0, " + std::to_string(classes) + "), found " + std::to_string(maxLabel));
     }
     try {
@@ -300,7 +303,7 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     slotOptions.runsPerDevice = static_cast<int>(experiment.params.getInt("runner.runs_per_device"));
     slotOptions.cpuSlots = static_cast<int>(experiment.params.getInt("runner.cpu_runs"));
     const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
-    preflightExperiment(experiment, d.tasks, device);
+    preflightExperiment(experiment, d.tasks, device, DataContext{d.store.dataCacheDir()});
 
     ExperimentRecord rec;
     rec.name = experiment.name;

@@ -260,6 +260,11 @@ std::string RunStore::resumePathFor(std::int64_t runId) const {
         .string();
 }
 
+std::string RunStore::dataCacheDir() const {
+    const std::filesystem::path db(m_impl->m_path);
+    return (db.parent_path() / (db.stem().string() + "-cache")).string();
+}
+
 const std::string& RunStore::path() const {
     return m_impl->m_path;
 }

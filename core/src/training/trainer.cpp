@@ -54,7 +54,7 @@ c10::Stream runStream(const torch::Device& device) {
 } // namespace
 
 // Loaded datasets are immutable and shared between runs of the process (CPU tensors).
-std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params) {
+std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params, const DataContext& context) {
     static std::mutex mutex;
     static std::list<std::pair<std::string, std::shared_ptr<const DataBundle>>> cache; // most recent first
     // Every data.* and model.* value may change what a task loads; the split and subsets are
@@ -72,7 +72,7 @@ std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSe
             cache.splice(cache.begin(), cache, it);
             return cache.front().second;
         }
-    auto bundle = std::make_shared<const DataBundle>(task.loadData(params));
+    auto bundle = std::make_shared<const DataBundle>(task.loadDataIn(params, context));
     cache.emplace_front(key, bundle);
     if (cache.size() > 3) cache.pop_back();
     return bundle;
@@ -103,20 +103,41 @@ private:
     std::vector<torch::Tensor> m_tensors;
 };
 
-std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const InputTransform& transform,
-                                  const LossFunction& loss, std::int64_t numClasses, std::int64_t batchSize,
-                                  const std::string& name, at::Generator& gen, const std::vector<std::string>& metrics) {
+// The model input of a batch: the transform's, with the batch's labels as targets (plugin API 4).
+ModelInput modelInput(const InputTransform& transform, const TensorSplit& batch, bool training, at::Generator& gen) {
+    ModelInput input = transform.apply(batch, training, gen);
+    input.targets = batch.labels.scalar_type() == torch::kLong ? batch.labels : batch.labels.to(torch::kLong);
+    return input;
+}
+
+struct EvalContext {
+    const Task& task;
+    const ParamSet& params;
+    const InputTransform& transform;
+    const LossFunction& loss;
+    std::int64_t numClasses;
+    std::int64_t batchSize;
+};
+
+std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const EvalContext& ctx,
+                                  const std::string& name, at::Generator& gen) {
     torch::NoGradGuard noGrad;
     model.eval();
-    MetricAccumulator acc(loss, numClasses, metrics);
+    MetricAccumulator acc(ctx.loss, ctx.numClasses, ctx.task.info().metrics);
+    const std::unique_ptr<TaskEvaluator> evaluator = ctx.task.makeEvaluator(ctx.params, name);
     const std::int64_t n = split.size();
-    for (std::int64_t start = 0; start < n; start += batchSize) {
-        const std::int64_t end = std::min(n, start + batchSize);
+    for (std::int64_t start = 0; start < n; start += ctx.batchSize) {
+        const std::int64_t end = std::min(n, start + ctx.batchSize);
         const torch::Tensor idx = torch::arange(start, end, torch::TensorOptions().dtype(torch::kLong).device(split.labels.device()));
         const TensorSplit batch = split.index(idx);
-        acc.add(model.forward(transform.apply(batch, false, gen)), batch.labels);
+        const ModelInput input = modelInput(ctx.transform, batch, false, gen);
+        acc.add(model.forward(input), batch.labels);
+        if (evaluator) evaluator->add(model, input, batch);
     }
-    return acc.finish(name);
+    std::vector<MetricValue> out = acc.finish(name);
+    if (evaluator && n > 0)
+        for (auto& m : evaluator->finish(name)) out.push_back(std::move(m));
+    return out;
 }
 
 void saveWeightsAtomically(ClassifierModule& model, const std::string& path) {
@@ -133,7 +154,9 @@ class RunTrainer {
 public:
     RunTrainer(const RunSpec& spec, const Task& task, const torch::Device& device, const RunContext& ctx)
         : m_spec(spec), m_task(task), m_device(device), m_ctx(ctx), m_loss(spec.loss),
-          m_numClasses(classCount(task.info(), spec.params)) {}
+          m_numClasses(classCount(task.info(), spec.params)) {
+        m_loss.setIgnorePadding(task.info().paddedLabels);
+    }
 
     RunOutcome run() {
         const auto t0 = Clock::now();
@@ -164,7 +187,7 @@ private:
     const ParamSet& params() const { return m_spec.params; }
 
     void prepare() {
-        const auto bundle = loadSharedData(m_task, params());
+        const auto bundle = loadSharedData(m_task, params(), DataContext{m_ctx.store ? m_ctx.store->dataCacheDir() : std::string()});
         const std::int64_t splitSeed = splitSeedOf(params(), m_spec.seed);
         // A data set's own validation split (text8's) is used as it is; otherwise one is split off train.
         const bool ownValidation = bundle->val.size() > 0;
@@ -176,7 +199,7 @@ private:
         // The same test subset for every seed, so seeds differ only in training.
         m_test = seededSubset(bundle->test, params().getInt("data.limit_test"), deriveSeed(0, kTestStream)).to(m_device);
         if (m_train.size() == 0) throw Error("the training set is empty after the validation split");
-        m_transform = m_task.makeTransform(params(), m_device);
+        m_transform = m_task.makeTransformFor(params(), m_device, *bundle);
         // Every random draw comes from a generator of this run, never from torch's global
         // ones, which the other runs of the process share.
         at::Generator init = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kInitStream));
@@ -303,10 +326,11 @@ private:
                 return false;
             }
             const TensorSplit batch = m_train.index(batches[static_cast<std::size_t>(s)].to(m_device));
-            ModelInput input = m_transform->apply(batch, true, m_augGen);
+            ModelInput input = modelInput(*m_transform, batch, true, m_augGen);
             input.generator = m_modelGen;
             const torch::Tensor outputs = m_model->forward(input);
-            const torch::Tensor loss = m_loss(outputs, batch.labels);
+            // The study's loss, and the model's own term when it has one (plugin API 4: CTC).
+            const torch::Tensor loss = m_model->objective(m_loss(outputs, batch.labels));
             // The loss at initialisation: the first batch's, before any update.
             if (m_step == 0) m_initialLoss = loss.detach().item<double>();
             zeroGradients(*m_optimizer);
@@ -413,11 +437,11 @@ private:
                 if (status == RunStatus::Diverged) out.error = "diverged " + m_divergence;
                 break;
             }
-            std::vector<MetricValue> metrics = runningTrainMetrics
-                ? running.finish("train")
-                : evaluate(*m_model, m_train, *m_transform, m_loss, m_numClasses, evalBatch, "train", m_augGen, m_task.info().metrics);
-            for (auto& m : evaluate(*m_model, m_val, *m_transform, m_loss, m_numClasses, evalBatch, "val", m_augGen, m_task.info().metrics)) metrics.push_back(m);
-            for (auto& m : evaluate(*m_model, m_test, *m_transform, m_loss, m_numClasses, evalBatch, "test", m_augGen, m_task.info().metrics)) metrics.push_back(m);
+            const EvalContext eval{m_task, params(), *m_transform, m_loss, m_numClasses, evalBatch};
+            std::vector<MetricValue> metrics = runningTrainMetrics ? running.finish("train")
+                                                                   : evaluate(*m_model, m_train, eval, "train", m_augGen);
+            for (auto& m : evaluate(*m_model, m_val, eval, "val", m_augGen)) metrics.push_back(m);
+            for (auto& m : evaluate(*m_model, m_test, eval, "test", m_augGen)) metrics.push_back(m);
             metrics.push_back({"train", "wall_s", trainSeconds});
             metrics.push_back({"train", "examples_per_s", trainSeconds > 0 ? m_train.size() / trainSeconds : 0.0});
             // A per-step schedule stores the rate of the epoch's last step.

@@ -72,8 +72,14 @@ struct LossGroup {
     std::map<std::string, std::map<std::int64_t, double>> values; // "test/acc" -> seed -> value
 };
 
-// true for metrics where lower is better (error, loss, ece, brier).
+// true for metrics where lower is better (error, loss, ece, brier, and the error rates below).
 bool lowerIsBetter(const std::string& metric);
+
+// The error rates of speech tasks by edit distance, in the order tables show them: word,
+// phone and character error rate ("wer", "per", "cer"), fractions like "error".
+const std::vector<std::string>& errorRateMetrics();
+// true for "wer", "per", "cer" with or without a split ("test/wer").
+bool isErrorRate(const std::string& metric);
 
 struct SeedComparison {
     std::string taskId;          // square.recipe == ce.recipe: pairs never cross recipes
@@ -117,7 +123,9 @@ struct LossAnalysis {
 
 struct AnalysisOptions {
     std::string split = "test";       // the split of the paired statistics and headline counts
-    std::vector<std::string> metrics; // empty: acc, and top5 / f1 when present
+    // empty: acc, and top5 / f1 when present; error rates (wer, per, cer) when present, first
+    // when every group has one (a speech-only analysis), after the others otherwise
+    std::vector<std::string> metrics;
     double level = 0.95;
 };
 
@@ -130,7 +138,7 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
                          const AnalysisOptions& options = {});
 
 // The metrics that the main table and the statistics show for `analysis` (acc, then top5
-// and f1 where any run has them).
+// and f1 where any run has them; error rates as AnalysisOptions::metrics says).
 std::vector<std::string> headlineMetrics(const LossAnalysis& analysis, const AnalysisOptions& options);
 
 } // namespace losslab

@@ -17,7 +17,8 @@ namespace losslab {
 
 // Scores and labels as one example per row: [B, T, C] and [B, T] become [B*T, C] and [B*T];
 // [B, C] and [B] pass through. Labels come back as int64 (per-position labels may be stored
-// as uint8).
+// as uint8). Scores [B, T', C] with T' < T (plugin API 4: padded labels past T') keep the
+// labels' first T' positions.
 std::pair<torch::Tensor, torch::Tensor> flattenPositions(const torch::Tensor& outputs, const torch::Tensor& labels);
 
 class LossFunction {
@@ -25,10 +26,15 @@ public:
     explicit LossFunction(const LossSpec& spec) : m_kind(spec.kind), m_k(spec.k), m_M(spec.M) {}
     LossFunction(LossKind kind, double k, double M) : m_kind(kind), m_k(k), m_M(M) {}
 
+    // Positions labelled kIgnoreLabel (-1) are padding (plugin API 4, TaskInfo::paddedLabels):
+    // their per-example loss is 0 and the batch loss is the mean over the other positions.
+    void setIgnorePadding(bool ignore) { m_ignorePadding = ignore; }
+    bool ignoresPadding() const { return m_ignorePadding; }
+
     // Per-example loss [B] for outputs [B, C] and labels [B] (int64); [B*T] for [B, T, C] and
     // [B, T] (flattenPositions).
     torch::Tensor perExample(const torch::Tensor& outputs, const torch::Tensor& labels) const;
-    // Mean over the batch: the training objective.
+    // Mean over the batch (over the positions that are not padding): the training objective.
     torch::Tensor operator()(const torch::Tensor& outputs, const torch::Tensor& labels) const;
 
     // Class probabilities [B, C] for calibration metrics (ECE, Brier).
@@ -43,9 +49,12 @@ public:
     double M() const { return m_M; }
 
 private:
+    torch::Tensor lossOfRows(const torch::Tensor& outputs, const torch::Tensor& labels) const;
+
     LossKind m_kind;
     double m_k;
     double m_M;
+    bool m_ignorePadding = false;
 };
 
 } // namespace losslab

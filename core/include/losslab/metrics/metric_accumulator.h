@@ -11,7 +11,8 @@
 //          p as for ece / brier, floored at 1e-6 (at most 19.93 bits), so a square-loss model
 //          that puts 0 on the true class gives a finite value
 // Probabilities for ece / brier / bpc come from LossFunction::probabilities.
-// Per-position scores [B, T, C] with labels [B, T] count every position as one example.
+// Per-position scores [B, T, C] with labels [B, T] count every position as one example, except
+// padded positions (kIgnoreLabel) when the loss ignores padding (plugin API 4).
 #include <string>
 #include <vector>
 

@@ -18,6 +18,7 @@
 
 #include "losslab/runner/run_event.h"
 #include "losslab/spec/experiment_spec.h"
+#include "losslab/tasks/task_info.h"
 
 namespace losslab {
 
@@ -50,7 +51,9 @@ std::vector<std::string> resolveDeviceSlots(const std::string& device, const Run
 // Everything that can be checked before a run is stored: the device, the task, the data
 // (loaded once and kept for the runs) and the model's parameters (one model is built).
 // Throws Error with the message a user needs; stores nothing.
-void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device);
+// `data`: where the task may cache derived files (the run database's data cache folder).
+void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device,
+                         const DataContext& data = {});
 
 class RunQueue {
 public:

@@ -43,6 +43,9 @@ public:
     // weights) and run-<id>.resume.pt (the state to resume from, kept while it may resume).
     std::string checkpointPathFor(std::int64_t runId) const;
     std::string resumePathFor(std::int64_t runId) const;
+    // A folder for files derived from a data set and shared by its runs (the speech tasks'
+    // feature cache): <db folder>/<db name>-cache. Not created here.
+    std::string dataCacheDir() const;
     static std::string defaultPath(); // ${XDG_DATA_HOME:-~/.local/share}/losslab/runs.sqlite
 
     // --- writes (through the writer thread) ---

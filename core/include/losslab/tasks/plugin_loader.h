@@ -1,6 +1,6 @@
 #pragma once
 // Loads task plugins. A plugin is a shared library plus a JSON file next to it:
-//   {"name": "vision", "version": "0.1.0", "api": 3, "library": "liblosslab-vision.so"}
+//   {"name": "vision", "version": "0.1.0", "api": 4, "library": "liblosslab-vision.so"}
 // The JSON is read first; an API mismatch is refused before the library is opened.
 // The library exports `extern "C" void losslab_register_tasks(losslab::TaskRegistry*)`.
 #include <string>
@@ -13,7 +13,9 @@ class TaskRegistry;
 // 2: makeModel takes the run's init generator; ModelInput carries the run's device generator.
 // 3: sequence tasks: sentence pairs, per-position classes, a data set's own validation split,
 //    loader tensors for the model (prepareModel), batch order (bucketing), task metrics.
-constexpr int kPluginApiVersion = 3;
+// 4: sequence-to-sequence tasks: padded label sequences, teacher-forcing targets, a model's own
+//    loss in the objective, task evaluators (error rates), the transform sees the loaded data.
+constexpr int kPluginApiVersion = 4;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"

@@ -9,6 +9,13 @@
 // order of training batches (InputTransform::batchOrder: bucketing by length) and task
 // metrics beside the core's (TaskInfo::metrics: "bpc").
 //
+// Plugin API 4 adds sequence-to-sequence tasks (speech recognition): label sequences padded
+// with kIgnoreLabel (TaskInfo::paddedLabels), the batch's labels handed to the model for
+// teacher forcing (ModelInput::targets), a loss of the model's own mixed into the objective
+// (ClassifierModule::objective: CTC), metrics a task computes from the model itself
+// (Task::makeEvaluator: error rates of decoded hypotheses) and loader tensors for the
+// transform (Task::makeTransform with the DataBundle: a bank of audio frames).
+//
 // Randomness (plugin API 2): every random draw of a run comes from generators the run owns
 // and hands over here; nothing may use torch's global generators (torch::manual_seed,
 // nn::init, at::dropout), which concurrent runs share. See losslab/tasks/model_random.h.
@@ -21,6 +28,7 @@
 #include <torch/types.h>
 
 #include "losslab/data/tensor_split.h"
+#include "losslab/store/records.h"
 #include "losslab/spec/param_set.h"
 #include "losslab/tasks/task_info.h"
 
@@ -37,13 +45,42 @@ struct ModelInput {
     // losslab::dropout). Set by the core for every training forward pass; may be undefined
     // when the model is evaluated.
     at::Generator generator;
+    // The batch's labels on the training device, int64 (plugin API 4), set by the core for
+    // every forward pass, in training and in evaluation: a decoder that is fed the previous
+    // true unit (teacher forcing) reads them here. Padded positions hold kIgnoreLabel.
+    torch::Tensor targets;
 };
+
+// The label of a padded position (plugin API 4): a task whose TaskInfo::paddedLabels is set
+// pads its per-position labels [N, T] with it, and the loss and every metric skip it.
+constexpr std::int64_t kIgnoreLabel = -1;
 
 // A classifier: raw scores [B, C] (no softmax) for a batch; [B, T, C] for a task with a class
 // at every position.
+// A task with padded labels (TaskInfo::paddedLabels) may return fewer positions than the
+// labels have, [B, T', C] with T' <= T, when every label past T' is kIgnoreLabel (a decoder
+// that stops at the batch's longest target).
 class ClassifierModule : public torch::nn::Module {
 public:
     virtual torch::Tensor forward(const ModelInput& input) = 0;
+    // The training objective (plugin API 4), given `studyLoss`, the run's loss (cross-entropy
+    // or the square loss) of the scores the last forward pass returned. The default is that
+    // loss alone; a model with a loss of its own computes it in forward() and mixes it in here
+    // (joint CTC-attention: lambda * CTC + (1 - lambda) * studyLoss). Called after each
+    // training forward pass, before backward.
+    virtual torch::Tensor objective(const torch::Tensor& studyLoss) { return studyLoss; }
+};
+
+// Metrics a task computes from the model itself rather than from the scores of a forward
+// pass (plugin API 4): e.g. word error rates of decoded hypotheses. The core makes one per
+// evaluated split and epoch and calls add() for every batch of the split, after the forward
+// pass that gave the core's metrics, with the model in eval mode under NoGradGuard.
+class TaskEvaluator {
+public:
+    virtual ~TaskEvaluator() = default;
+    virtual void add(ClassifierModule& model, const ModelInput& input, const TensorSplit& batch) = 0;
+    // The values for `split`, stored per epoch beside the core's ("test", "wer", 0.123).
+    virtual std::vector<MetricValue> finish(const std::string& split) const = 0;
 };
 
 // Turns a batch of stored features into model input on the device: dtype conversion,
@@ -65,6 +102,13 @@ public:
 // The default batch order above, for transforms that override batchOrder only sometimes.
 std::vector<torch::Tensor> shuffledBatches(std::int64_t rows, std::int64_t batchSize, at::Generator& gen);
 
+// Batches of rows of similar length: the rows in a random order, cut into pools of
+// batchSize * pool rows, each pool sorted by length (longest first, stable) and cut into
+// batches; then the batches in a random order. `lengths`: [N] int64 (any device). Every row
+// exactly once; all draws from `gen`.
+std::vector<torch::Tensor> bucketedBatches(const torch::Tensor& lengths, std::int64_t batchSize, std::int64_t pool,
+                                           at::Generator& gen);
+
 class Task {
 public:
     virtual ~Task() = default;
@@ -72,8 +116,19 @@ public:
     // Reads the data named by params ("data.root", ...). Throws Error saying where it
     // looked and how to get the data.
     virtual DataBundle loadData(const ParamSet& params) const = 0;
+    // The same with a place for derived files (plugin API 4); the default ignores it. The core
+    // calls this one.
+    virtual DataBundle loadDataIn(const ParamSet& params, const DataContext& context) const;
     virtual std::unique_ptr<InputTransform> makeTransform(const ParamSet& params,
                                                           const torch::Device& device) const = 0;
+    // The transform of a run given the data it trains on (plugin API 4): a task whose
+    // features are indices into a loader tensor (DataBundle::tensors) keeps that tensor here.
+    // The default calls makeTransform(params, device); the core calls this one.
+    virtual std::unique_ptr<InputTransform> makeTransformFor(const ParamSet& params, const torch::Device& device,
+                                                             const DataBundle& data) const;
+    // The evaluator of `split` ("train", "val", "test") for one epoch, or nullptr for none (the
+    // default). A task may skip a split whose metrics cost too much (decoding the training set).
+    virtual std::unique_ptr<TaskEvaluator> makeEvaluator(const ParamSet& params, const std::string& split) const;
     // Builds a freshly initialised model on the CPU, every initial weight drawn from `init`
     // (a CPU generator owned by the run, seeded from its seed): build the layers, then
     // initLikePyTorch() and/or the initialisers of model_random.h. The core also calls it once

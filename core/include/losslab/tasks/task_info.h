@@ -32,12 +32,23 @@ struct TaskInfo {
     // Metrics beside the core's (loss, acc, error, top5, f1, ece, brier), by name (plugin API
     // 3). Known: "bpc", bits per symbol, for next-symbol prediction.
     std::vector<std::string> metrics;
+    // Per-position labels padded with kIgnoreLabel (plugin API 4: label sequences of different
+    // lengths, e.g. transcripts): the loss and metrics skip padded positions, and the model may
+    // return fewer positions than the labels have.
+    bool paddedLabels = false;
     // Task-specific keys (model.*, data.*; train.* only for a setting of the task's recipe
     // that the core lacks, such as the TorchScript tasks' train.warmup) with their defaults,
     // and overrides of the core's defaults (train.*) that make up the task's recipe.
     std::vector<ParamDecl> params;
     std::vector<std::pair<std::string, std::string>> recipe; // key -> canonical value
     std::string plugin; // name of the plugin that registered it
+};
+
+// Where a task's loader may keep files derived from the data (plugin API 4).
+struct DataContext {
+    // A folder beside the run database (RunStore::dataCacheDir), for caches such as computed
+    // features; "" when there is none (tests, benchmarks): then nothing is cached.
+    std::string cacheDir;
 };
 
 // The class count of a run of `info` with `params`: numClasses, or data.classes for a task

@@ -13,6 +13,7 @@
 
 #include "losslab/runner/run_event.h"
 #include "losslab/spec/experiment_spec.h"
+#include "losslab/tasks/task_info.h"
 
 namespace losslab {
 
@@ -54,7 +55,7 @@ std::uint64_t deriveSeed(std::int64_t runSeed, std::uint64_t stream);
 std::int64_t splitSeedOf(const ParamSet& params, std::int64_t runSeed);
 
 // Loads the task's data through the process-wide cache that runs share (CPU tensors).
-std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params);
+std::shared_ptr<const DataBundle> loadSharedData(const Task& task, const ParamSet& params, const DataContext& context = {});
 
 RunOutcome trainRun(const RunSpec& spec, const Task& task, const torch::Device& device, const RunContext& context);
 

@@ -1,0 +1,17 @@
+#pragma once
+// A SentencePiece BPE model trained on the training transcripts, for a recipe that asks for BPE
+// units without giving a model (model.units sentencepiece, model.bpe_model empty): ESPnet's
+// recipes train one the same way (spm_train --model_type=bpe --character_coverage=1.0). The
+// model is kept in `dir` under a name made from a hash of the texts and the vocabulary size, so
+// every run of the same data set and size reads the same file; it is trained only when missing.
+// SentencePiece's trainer is deterministic for the same input and settings (one thread).
+#include <string>
+#include <vector>
+
+namespace losslab::speech {
+
+// The path of the model file. Errors (no SentencePiece in this build, a vocabulary larger than
+// the transcripts allow, a folder that cannot be written) are losslab::Error naming the folder.
+std::string trainBpeModel(const std::vector<std::string>& texts, int vocabSize, const std::string& dir);
+
+} // namespace losslab::speech

@@ -1,0 +1,286 @@
+#include "unit_set.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "losslab/error.h"
+
+#if LOSSLAB_HAVE_SENTENCEPIECE
+#include <sentencepiece_processor.h>
+#endif
+
+namespace losslab::speech {
+
+namespace {
+
+bool isSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+// The length of the UTF-8 sequence at text[i] (a well-formed, shortest-form code point below
+// U+110000 that is not a surrogate), or 0 when the bytes there are not one.
+std::size_t utf8Length(const std::string& text, std::size_t i, char32_t* codePoint = nullptr) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t length = 0;
+    char32_t value = 0;
+    if (lead < 0x80) {
+        length = 1;
+        value = lead;
+    } else if (lead >= 0xC2 && lead < 0xE0) {
+        length = 2;
+        value = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead < 0xF0) {
+        length = 3;
+        value = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead < 0xF5) {
+        length = 4;
+        value = lead & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + length > text.size()) return 0;
+    for (std::size_t k = 1; k < length; ++k) {
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+        value = (value << 6) | (byte(i + k) & 0x3F);
+    }
+    if ((length == 3 && (value < 0x800 || (value >= 0xD800 && value < 0xE000))) ||
+        (length == 4 && (value < 0x10000 || value > 0x10FFFF)))
+        return 0;
+    if (codePoint) *codePoint = value;
+    return length;
+}
+
+std::string hexByte(unsigned char byte) {
+    static const char* kHex = "0123456789ABCDEF";
+    return std::string("0x") + kHex[byte >> 4] + kHex[byte & 0xF];
+}
+
+bool isSpecial(const std::string& name) {
+    return name == UnitSet::kBlank || name == UnitSet::kUnk || name == UnitSet::kEos;
+}
+
+std::vector<std::string> splitTokens(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && isSpace(text[i])) ++i;
+        const std::size_t begin = i;
+        while (i < text.size() && !isSpace(text[i])) ++i;
+        if (i > begin) out.push_back(text.substr(begin, i - begin));
+    }
+    return out;
+}
+
+} // namespace
+
+void UnitSet::assign(UnitKind kind, const std::vector<std::string>& units) {
+    m_kind = kind;
+    m_names.clear();
+    m_names.push_back(kBlank);
+    m_names.push_back(kUnk);
+    m_names.insert(m_names.end(), units.begin(), units.end());
+    m_names.push_back(kEos);
+    m_idOf.clear();
+    m_idOf.emplace(kUnk, 1);
+    for (std::size_t i = 0; i < units.size(); ++i) m_idOf.emplace(units[i], static_cast<std::int64_t>(i) + 2);
+}
+
+UnitSet UnitSet::characters(const std::vector<std::string>& texts) {
+    std::set<char32_t> seen;
+    for (std::size_t t = 0; t < texts.size(); ++t) {
+        const std::string& text = texts[t];
+        for (std::size_t i = 0; i < text.size();) {
+            char32_t codePoint = 0;
+            const std::size_t length = utf8Length(text, i, &codePoint);
+            if (length == 0)
+                throw Error("character units: text " + std::to_string(t) + " (\"" + text + "\") is not valid UTF-8 at byte "
+                            + std::to_string(i) + " (" + hexByte(static_cast<unsigned char>(text[i])) + ")");
+            seen.insert(codePoint);
+            i += length;
+        }
+    }
+    std::vector<std::string> units;
+    for (const char32_t codePoint : seen) {
+        if (codePoint == U' ') {
+            units.push_back(kSpace);
+            continue;
+        }
+        // Back to UTF-8.
+        std::string s;
+        if (codePoint < 0x80) {
+            s += static_cast<char>(codePoint);
+        } else if (codePoint < 0x800) {
+            s += static_cast<char>(0xC0 | (codePoint >> 6));
+            s += static_cast<char>(0x80 | (codePoint & 0x3F));
+        } else if (codePoint < 0x10000) {
+            s += static_cast<char>(0xE0 | (codePoint >> 12));
+            s += static_cast<char>(0x80 | ((codePoint >> 6) & 0x3F));
+            s += static_cast<char>(0x80 | (codePoint & 0x3F));
+        } else {
+            s += static_cast<char>(0xF0 | (codePoint >> 18));
+            s += static_cast<char>(0x80 | ((codePoint >> 12) & 0x3F));
+            s += static_cast<char>(0x80 | ((codePoint >> 6) & 0x3F));
+            s += static_cast<char>(0x80 | (codePoint & 0x3F));
+        }
+        units.push_back(s);
+    }
+    UnitSet set;
+    set.assign(UnitKind::Characters, units);
+    return set;
+}
+
+UnitSet UnitSet::tokens(const std::vector<std::string>& texts) {
+    std::set<std::string> seen;
+    for (const std::string& text : texts)
+        for (std::string& token : splitTokens(text))
+            if (!isSpecial(token)) seen.insert(std::move(token));
+    UnitSet set;
+    set.assign(UnitKind::Tokens, std::vector<std::string>(seen.begin(), seen.end()));
+    return set;
+}
+
+UnitSet UnitSet::fixed(UnitKind kind, std::vector<std::string> units) {
+    if (kind == UnitKind::SentencePiece)
+        throw Error("fixed units: SentencePiece units come from a model file (UnitSet::sentencePiece), not a list");
+    if (units.empty())
+        throw Error("fixed units: the list is empty; expected at least one unit");
+    std::set<std::string> seen;
+    for (const std::string& unit : units) {
+        if (isSpecial(unit))
+            throw Error("fixed units: \"" + unit + "\" is a special unit (" + kBlank + ", " + kUnk + ", " + kEos
+                        + "), added by UnitSet itself");
+        if (!seen.insert(unit).second)
+            throw Error("fixed units: \"" + unit + "\" is listed twice");
+        if (kind == UnitKind::Characters) {
+            if (unit != kSpace && (unit.empty() || utf8Length(unit, 0) != unit.size()))
+                throw Error("fixed character units: \"" + unit + "\" is not one UTF-8 character (or \"" + kSpace + "\")");
+            if (unit == " ")
+                throw Error(std::string("fixed character units: the space is written \"") + kSpace + "\"");
+        } else if (unit.empty() || std::any_of(unit.begin(), unit.end(), isSpace)) {
+            throw Error("fixed token units: \"" + unit + "\" is empty or holds whitespace; tokens are separated by it");
+        }
+    }
+    UnitSet set;
+    set.assign(kind, units);
+    return set;
+}
+
+UnitSet UnitSet::sentencePiece(const std::string& modelFile) {
+#if LOSSLAB_HAVE_SENTENCEPIECE
+    auto model = std::make_shared<sentencepiece::SentencePieceProcessor>();
+    const auto status = model->Load(modelFile);
+    if (!status.ok())
+        throw Error(modelFile + ": cannot read the SentencePiece model: " + status.ToString()
+                    + "; expected a .model file written by spm_train");
+    UnitSet set;
+    std::vector<std::string> pieces;
+    const int pieceCount = model->GetPieceSize();
+    set.m_fromPiece.assign(static_cast<std::size_t>(pieceCount), -1);
+    set.m_toPiece = {-1, model->unk_id()};
+    for (int id = 0; id < pieceCount; ++id) {
+        if (model->IsUnknown(id)) {
+            set.m_fromPiece[static_cast<std::size_t>(id)] = 1;
+            continue;
+        }
+        if (model->IsControl(id) || model->IsUnused(id)) continue;
+        set.m_fromPiece[static_cast<std::size_t>(id)] = static_cast<std::int64_t>(pieces.size()) + 2;
+        set.m_toPiece.push_back(id);
+        pieces.push_back(model->IdToPiece(id));
+    }
+    set.m_toPiece.push_back(-1);
+    if (pieces.empty())
+        throw Error(modelFile + ": the SentencePiece model has no pieces besides its unknown and control ones");
+    set.assign(UnitKind::SentencePiece, pieces);
+    set.m_modelFile = modelFile;
+    set.m_model = std::move(model);
+    return set;
+#else
+    throw Error(modelFile + ": SentencePiece units need LossLab built with SentencePiece (libsentencepiece-dev, "
+                            "pkg-config module sentencepiece); this build has none. Use character or token units, "
+                            "or install it (scripts/install-deps.sh) and rebuild");
+#endif
+}
+
+std::vector<std::int64_t> UnitSet::encode(const std::string& text) const {
+    std::vector<std::int64_t> ids;
+    auto idOf = [&](const std::string& name) {
+        const auto it = m_idOf.find(name);
+        return it == m_idOf.end() ? unk() : it->second;
+    };
+    switch (m_kind) {
+    case UnitKind::Characters:
+        for (std::size_t i = 0; i < text.size();) {
+            const std::size_t length = utf8Length(text, i);
+            if (length == 0) {
+                ids.push_back(unk());
+                ++i;
+                continue;
+            }
+            const std::string unit = text.substr(i, length);
+            ids.push_back(unit == " " ? idOf(kSpace) : idOf(unit));
+            i += length;
+        }
+        break;
+    case UnitKind::Tokens:
+        for (const std::string& token : splitTokens(text)) ids.push_back(idOf(token));
+        break;
+    case UnitKind::SentencePiece: {
+#if LOSSLAB_HAVE_SENTENCEPIECE
+        std::vector<int> pieces;
+        const auto status = m_model->Encode(text, &pieces);
+        if (!status.ok())
+            throw Error(m_modelFile + ": SentencePiece could not encode \"" + text + "\": " + status.ToString());
+        for (const int piece : pieces) {
+            const std::int64_t id = piece >= 0 && static_cast<std::size_t>(piece) < m_fromPiece.size()
+                                        ? m_fromPiece[static_cast<std::size_t>(piece)]
+                                        : unk();
+            if (id >= 0) ids.push_back(id);
+        }
+#endif
+        break;
+    }
+    }
+    return ids;
+}
+
+std::string UnitSet::decode(const std::vector<std::int64_t>& ids) const {
+    for (const std::int64_t id : ids)
+        if (id < 0 || id >= size())
+            throw Error("unit id " + std::to_string(id) + " is outside the unit set's range 0.." + std::to_string(size() - 1));
+    std::string text;
+    switch (m_kind) {
+    case UnitKind::Characters:
+        for (const std::int64_t id : ids) {
+            if (id == blank() || id == eos()) continue;
+            const std::string& name = m_names[static_cast<std::size_t>(id)];
+            text += id == unk() ? kUnkCharacter : name == kSpace ? " " : name;
+        }
+        break;
+    case UnitKind::Tokens:
+        for (const std::int64_t id : ids) {
+            if (id == blank() || id == eos()) continue;
+            if (!text.empty()) text += ' ';
+            text += m_names[static_cast<std::size_t>(id)];
+        }
+        break;
+    case UnitKind::SentencePiece: {
+#if LOSSLAB_HAVE_SENTENCEPIECE
+        std::vector<int> pieces;
+        for (const std::int64_t id : ids) {
+            const int piece = m_toPiece[static_cast<std::size_t>(id)];
+            if (piece >= 0) pieces.push_back(piece);
+        }
+        const auto status = m_model->Decode(pieces, &text);
+        if (!status.ok())
+            throw Error(m_modelFile + ": SentencePiece could not decode " + std::to_string(pieces.size())
+                        + " pieces: " + status.ToString());
+#endif
+        break;
+    }
+    }
+    return text;
+}
+
+} // namespace losslab::speech
