@@ -18,8 +18,8 @@
 // the LSTMs run on packed sequences, attention and CTC see only real frames.
 //
 // Initialisation: ESPnet's init_like_chainer, drawn from the run's generator: every bias 0,
-// every weight N(0, 1/fan_in) (LeCun normal; fan_in = size(1) times the kernel size), the
-// decoder's embedding N(0, 1) and the forget-gate slice of each decoder cell's input bias 1.
+// every weight normal with std 1/sqrt(fan_in) (LeCun; fan_in = size(1) times the kernel size),
+// the decoder's embedding N(0, 1) and the forget-gate slice of each decoder cell's input bias 1.
 // Dropout masks come from ModelInput::generator (losslab::dropout), in training only.
 //
 // Square loss and decoding: the decoder returns raw scores; the core puts the study's loss on
@@ -49,11 +49,12 @@
 namespace losslab::speech {
 
 // Sizes and rates. Defaults: ESPnet's TIMIT RNN recipe (egs/timit/asr1/conf/train.yaml of the
-// ESPnet the paper used: etype blstmp, elayers 4, eunits 320, eprojs 320, subsample 1_2_2_1_1,
-// dlayers 1, dunits 300, atype location, adim 320, aconv-chans 10, aconv-filts 100, mtlalpha 0.5,
-// no dropout) except `vgg`, which is on, as in the WSJ (vggblstmp) and LibriSpeech (vggblstm)
-// recipes: timit() gives the TIMIT recipe as it is. ESPnet's features are 80 filterbanks + 3
-// pitch; LossLab's are 80 log-mel bins.
+// ESPnet of the paper's time: etype blstmp, elayers 4, eunits 320, eprojs 320, subsample
+// 1_2_2_1_1, dlayers 1, dunits 300, atype location, adim 320, aconv-chans 10, aconv-filts 100,
+// mtlalpha 0.5, no dropout; later ESPnet points train.yaml at tuning/train2.yaml, a BGRU
+// encoder with coverage attention, not modelled here) except `vgg`, which is on, as in the WSJ
+// (vggblstmp) and LibriSpeech (vggblstm) recipes: timit() gives the TIMIT recipe as it is.
+// ESPnet's features are 80 filterbanks + 3 pitch; LossLab's are 80 log-mel bins.
 struct CtcAttentionOptions {
     std::int64_t inputDim = 80; // feature bins D
     std::int64_t vocab = 0;     // output units V (<blank>, <unk>, units, <sos/eos>); at least 3
@@ -79,7 +80,10 @@ struct CtcAttentionOptions {
     // lambda (ESPnet mtlalpha): objective = lambda * CTC + (1 - lambda) * attention loss. The
     // paper's TIMIT runs set mtlalpha 0.3 (its Table 11); the recipe has 0.5.
     double ctcWeight = 0.5;
-    double dropout = 0.0;        // encoder between layers and before the CTC layer (dropout-rate)
+    // Encoder between layers and before the CTC layer (ESPnet dropout-rate). ESPnet's BLSTMP and
+    // CTC call F.dropout without the training flag and so drop at decoding too; here dropout acts
+    // in training only.
+    double dropout = 0.0;
     double decoderDropout = 0.0; // embedding, attention query, between cells, before the output
     // ESPnet scales the attention loss (a mean over positions) by the batch's mean number of
     // units per utterance (decoders.py: loss *= mean(len(ys_in)) - 1), which puts it on the scale
@@ -134,7 +138,8 @@ public:
     // <eos> (excluded) or max(1, int(maxDecodeRatio * T')) units.
     std::vector<std::vector<std::int64_t>> greedy(const ModelInput& input);
     // Beam search (speech_decoding.h) of utterance `index` of the batch, with the CTC prefix
-    // scores of this model's CTC branch when options.ctcWeight > 0. Its best hypothesis' units.
+    // scores of this model's CTC branch when options.ctcWeight > 0 (set it to 0 for a model
+    // trained with ctcWeight 0: its CTC layer is untrained). Its best hypothesis' units.
     std::vector<std::int64_t> beamSearch(const ModelInput& input, std::int64_t index, const BeamOptions& options);
     // The n best hypotheses, with scores.
     std::vector<Hypothesis> beamSearchNBest(const ModelInput& input, std::int64_t index, const BeamOptions& options,

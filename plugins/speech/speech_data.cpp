@@ -150,7 +150,7 @@ torch::Tensor specAugment(torch::Tensor features, const torch::Tensor& lengthsIn
         for (std::int64_t m = 0; m < o.freqMasks; ++m) {
             const std::int64_t width = draw(std::min(o.freqWidth, dim));
             const std::int64_t start = draw(dim - width);
-            if (width > 0) features[i].narrow(1, start, width).zero_();
+            if (width > 0) features[i].narrow(0, 0, length).narrow(1, start, width).zero_();
         }
         for (std::int64_t m = 0; m < o.timeMasks; ++m) {
             const std::int64_t width = draw(std::min(o.timeWidth, length));

@@ -72,9 +72,10 @@ std::vector<Hypothesis> search(StepScorer& scorer, const CtcPrefixScorer* ctc, s
                                std::int64_t frames, const BeamOptions& options, double minLengthRatio,
                                std::int64_t nBest) {
     const std::int64_t beam = options.beamSize;
-    const std::int64_t maxLength = options.maxLengthRatio == 0.0
-                                       ? frames
-                                       : std::max<std::int64_t>(1, static_cast<std::int64_t>(options.maxLengthRatio * frames));
+    const std::int64_t maxLength =
+        options.maxLengthRatio == 0.0
+            ? frames
+            : std::max<std::int64_t>(1, static_cast<std::int64_t>(options.maxLengthRatio * frames));
     const auto minLength = static_cast<std::int64_t>(minLengthRatio * frames);
     const bool useCtc = ctc != nullptr && options.ctcWeight > 0.0;
     const double ctcWeight = useCtc ? options.ctcWeight : 0.0;
@@ -137,7 +138,8 @@ std::vector<Hypothesis> search(StepScorer& scorer, const CtcPrefixScorer* ctc, s
                 if (c.unit != eos) done.units.push_back(c.unit);
                 const auto length = static_cast<std::int64_t>(done.units.size());
                 if (length < minLength) continue;
-                done.score = c.score + static_cast<double>(length + 1) * options.lengthBonus;
+                // ESPnet's bonus counts the steps taken: u + 1 with <eos>, u when cut at the limit.
+                done.score = c.score + static_cast<double>(i + 1) * options.lengthBonus;
                 done.rankScore = options.normalizeByLength ? done.score / static_cast<double>(length + 2) : done.score;
                 ended.push_back(std::move(done));
                 continue;
@@ -174,9 +176,9 @@ CtcPrefixScorer::CtcPrefixScorer(const torch::Tensor& logProbs, std::int64_t bla
     if (logProbs.dim() != 2 || logProbs.size(0) < 1 || logProbs.size(1) <= std::max(blank, eos) || blank < 0 || eos < 0)
         throw Error("CTC prefix scorer: expected log-probabilities [T >= 1, V] with V above the blank (" +
                     std::to_string(blank) + ") and <eos> (" + std::to_string(eos) + ") ids, got " +
-                    std::to_string(logProbs.dim()) + "-d " + (logProbs.dim() == 2 ? std::to_string(logProbs.size(0)) + " x " +
-                                                                                       std::to_string(logProbs.size(1))
-                                                                                 : std::string()));
+                    std::to_string(logProbs.dim()) + "-d " +
+                    (logProbs.dim() == 2 ? std::to_string(logProbs.size(0)) + " x " + std::to_string(logProbs.size(1))
+                                         : std::string()));
     m_frames = logProbs.size(0);
     m_units = logProbs.size(1);
     const torch::Tensor table = logProbs.detach().to(torch::kCPU, torch::kDouble).contiguous();
@@ -200,8 +202,8 @@ std::vector<CtcPrefixScorer::State> CtcPrefixScorer::extend(const std::vector<st
     const std::int64_t T = m_frames;
     const auto L = static_cast<std::int64_t>(prefix.size());
     if (static_cast<std::int64_t>(state.r.size()) != 2 * T)
-        throw Error("CTC prefix scorer: a state of " + std::to_string(state.r.size() / 2) + " frames for an utterance of " +
-                    std::to_string(T));
+        throw Error("CTC prefix scorer: a state of " + std::to_string(state.r.size() / 2) +
+                    " frames for an utterance of " + std::to_string(T));
     // log(r_t^n(g) + r_t^b(g)): every path over frames 0..t that emits g.
     std::vector<double> emitted(T);
     for (std::int64_t t = 0; t < T; ++t) emitted[t] = logAddExp(state.r[2 * t], state.r[2 * t + 1]);
@@ -212,7 +214,8 @@ std::vector<CtcPrefixScorer::State> CtcPrefixScorer::extend(const std::vector<st
         State& s = out[k];
         s.r.assign(2 * T, kLogZero);
         if (c < 0 || c >= m_units)
-            throw Error("CTC prefix scorer: candidate unit " + std::to_string(c) + " outside 0.." + std::to_string(m_units - 1));
+            throw Error("CTC prefix scorer: candidate unit " + std::to_string(c) + " outside 0.." +
+                        std::to_string(m_units - 1));
         if (c == m_blank || L >= T) { // a blank is no label; L + 1 labels need L + 1 frames
             s.prefixScore = kLogZero;
             continue;
@@ -241,7 +244,8 @@ std::vector<CtcPrefixScorer::State> CtcPrefixScorer::extend(const std::vector<st
 
 std::vector<Hypothesis> beamSearch(StepScorer& scorer, const CtcPrefixScorer* ctc, std::int64_t sos, std::int64_t eos,
                                    std::int64_t encoderFrames, const BeamOptions& options, std::int64_t nBest) {
-    if (options.beamSize < 1) throw Error("beam search: beam size must be at least 1, got " + std::to_string(options.beamSize));
+    if (options.beamSize < 1)
+        throw Error("beam search: beam size must be at least 1, got " + std::to_string(options.beamSize));
     if (nBest < 1) throw Error("beam search: n-best must be at least 1, got " + std::to_string(nBest));
     if (options.ctcWeight < 0.0 || options.ctcWeight > 1.0)
         throw Error("beam search: CTC weight must lie in [0, 1], got " + std::to_string(options.ctcWeight));

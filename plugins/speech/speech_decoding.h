@@ -75,8 +75,9 @@ private:
 // (beam-size 20, penalty 0.0, maxlenratio 0.0, minlenratio 0.0, ctc-weight 0.5).
 struct BeamOptions {
     std::int64_t beamSize = 20;
-    // ESPnet's `penalty`, a length bonus: a hypothesis that ends after u units gets
-    // (u + 1) * lengthBonus added to its score (<eos> counted). Positive favours longer output.
+    // ESPnet's `penalty`, a length bonus per decoder step: a hypothesis that ends with <eos> after
+    // u units gets (u + 1) * lengthBonus added to its score, one cut at the length limit u *
+    // lengthBonus. Positive favours longer output.
     double lengthBonus = 0.0;
     // Rank finished hypotheses by score / (u + 2) (ESPnet's recognize_beam_batch with
     // normalize_score: the length of the sequence with <sos> and <eos>) instead of the total
@@ -109,9 +110,8 @@ struct Hypothesis {
 // length ratios; `ctc` may be null (no CTC scores: ctcWeight is ignored). Hypotheses that
 // choose <eos> at step i end with i units; the others run on to the length limit. sos and eos are
 // the ids the scorer reads and emits (the same id, V - 1, in the speech models).
-std::vector<Hypothesis> beamSearch(StepScorer& scorer, const CtcPrefixScorer* ctc, std::int64_t sos,
-                                   std::int64_t eos, std::int64_t encoderFrames, const BeamOptions& options,
-                                   std::int64_t nBest = 1);
+std::vector<Hypothesis> beamSearch(StepScorer& scorer, const CtcPrefixScorer* ctc, std::int64_t sos, std::int64_t eos,
+                                   std::int64_t encoderFrames, const BeamOptions& options, std::int64_t nBest = 1);
 
 // CTC output rule: merge repeated labels, then drop blanks ({0,1,1,0,1,2,2,0} -> {1,1,2}).
 std::vector<std::int64_t> ctcCollapse(const std::vector<std::int64_t>& path, std::int64_t blank = 0);

@@ -19,7 +19,7 @@ std::vector<std::int32_t> narrow32(const std::vector<std::int64_t>& ids) {
 std::vector<std::vector<std::int64_t>> decodeBatch(CtcAttentionImpl& net, const ModelInput& input, const DecodeSettings& s) {
     if (s.beam <= 1) return net.greedy(input);
     BeamOptions options;
-    options.beam = s.beam;
+    options.beamSize = s.beam;
     options.lengthBonus = s.lengthBonus;
     options.ctcWeight = s.ctcWeight;
     std::vector<std::vector<std::int64_t>> out;

@@ -68,8 +68,7 @@ public:
         std::shared_ptr<ClassifierModule> net;
         if (m_corpus == Corpus::Commands) {
             CommandsCnnOptions o;
-            o.inputDim = inputDim;
-            o.classes = classes;
+            o.numClasses = classes;
             o.dropout = p.getDouble("model.dropout");
             net = std::make_shared<CommandsCnnImpl>(o, init);
         } else {
@@ -259,7 +258,6 @@ std::shared_ptr<const Task> librispeechTask() {
     info.domain = "speech";
     info.dataset = "LibriSpeech";
     info.model = "joint CTC-attention, VGG + BLSTMP encoder, location-aware attention";
-    info.paperDataset = "librispeech";
     info.dataHint = "Download train-clean-100, dev-clean and test-clean from https://www.openslr.org/12, unpack them into one "
                     "folder (they unpack into LibriSpeech/) and set data.root to that LibriSpeech folder";
     info.dataFormat = "LibriSpeech subsets: <speaker>/<chapter>/*.flac with *.trans.txt";
@@ -281,7 +279,6 @@ std::shared_ptr<const Task> timitTask() {
     info.domain = "speech";
     info.dataset = "TIMIT";
     info.model = "joint CTC-attention, VGG + BLSTMP encoder, location-aware attention";
-    info.paperDataset = "timit_per";
     info.dataHint = "TIMIT is licensed by the LDC (LDC93S1): set data.root to the folder holding its TRAIN and TEST folders";
     info.dataFormat = "TIMIT: TRAIN/ and TEST/ with .WAV (NIST SPHERE) and .PHN files";
     info.testSetNote = "the 24-speaker core test set; validation: the 50-speaker development set";

@@ -10,6 +10,7 @@
 #       _background_noise_/white_noise.wav, README.md
 #   OUTDIR/timit/{TRAIN,TEST}/DR<n>/<SPEAKER>/{SA1,SX1,SI1}.{WAV,PHN,TXT}  (NIST SPHERE, 61-phone
 #       labels spread evenly over the samples), with core-test, dev and unused TEST speakers
+#   OUTDIR/.complete   written last
 #
 # Audio: 16 kHz, mono, 16-bit. Voices, speeds (-s 130..190) and pitches (-p 30..70) follow a fixed
 # schedule and sox runs without dither, so two runs give the same files.
@@ -84,7 +85,7 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work="$out/.work"
-rm -rf "$work" "$out/librispeech" "$out/kaldi" "$out/commands" "$out/timit"
+rm -rf "$work" "$out/.complete" "$out/librispeech" "$out/kaldi" "$out/commands" "$out/timit"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
@@ -270,6 +271,7 @@ for ((u = 0; u < ${#uttIds[@]}; u++)); do
 done
 # Kaldi keeps its tables sorted.
 for f in "$out"/kaldi/*/{text,utt2spk,wav.scp,segments}; do
-    [ -f "$f" ] && LC_ALL=C sort -o "$f" "$f"
+    if [ -f "$f" ]; then LC_ALL=C sort -o "$f" "$f"; fi
 done
+echo "make_fixture_corpus.sh finished" >"$out/.complete"  # LOSSLAB_SPEECH_FIXTURE_DIR users check for it
 exit 0
