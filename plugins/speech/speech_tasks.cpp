@@ -8,13 +8,13 @@
 
 #include <unistd.h>
 
-#include "bpe_training.h"
 #include "commands_cnn.h"
 #include "ctc_attention.h"
 #include "losslab/error.h"
 #include "speech_corpus.h"
 #include "speech_data.h"
 #include "speech_model.h"
+#include "spm_training.h"
 #include "unit_set.h"
 
 namespace losslab::speech {
@@ -77,6 +77,7 @@ public:
             o.vocab = classes;
             o.vgg = p.getBool("model.vgg");
             o.encoderLayers = p.getInt("model.encoder_layers");
+            o.projectEveryLayer = p.getBool("model.project_every_layer");
             o.encoderUnits = p.getInt("model.encoder_units");
             o.projectionUnits = p.getInt("model.projection_units");
             o.attentionDim = p.getInt("model.attention_dim");
@@ -181,13 +182,13 @@ private:
         texts.reserve(train.size());
         for (const Utterance& u : train) texts.push_back(u.text);
         if (units == "sentencepiece") {
-            std::string model = p.getString("model.bpe_model");
+            std::string model = p.getString("model.spm_model");
             if (model.empty()) {
                 // Trained on the training transcripts, kept beside the run database (or in the
                 // system's temporary folder when there is none).
                 const std::string dir = !cacheDir.empty() ? cacheDir
-                                                          : (fs::temp_directory_path() / ("losslab-bpe-" + std::to_string(::getuid()))).string();
-                model = trainBpeModel(texts, static_cast<int>(p.getInt("model.bpe_units")), dir);
+                                                          : (fs::temp_directory_path() / ("losslab-spm-" + std::to_string(::getuid()))).string();
+                model = trainSentencePieceModel(texts, static_cast<int>(p.getInt("model.spm_units")), p.getString("model.spm_type"), dir);
             }
             return UnitSet::sentencePiece(model);
         }
@@ -227,10 +228,14 @@ void addRecogniserParams(TaskInfo& info, const std::string& units, const std::st
         start = bar + 1;
     }
     p.push_back(unitsDecl);
-    p.push_back(declareParam("model.bpe_model", ParamType::String, "", "model.units sentencepiece: the SentencePiece model file (bpe.model); empty: BPE units trained on the training transcripts"));
-    p.push_back(declareParam("model.bpe_units", ParamType::Int, "1000", "model.units sentencepiece without model.bpe_model: the BPE vocabulary size to train (SentencePiece's, with <unk>, <s>, </s>)", 4.0, 100000.0));
+    p.push_back(declareParam("model.spm_model", ParamType::String, "", "model.units sentencepiece: the SentencePiece model file (e.g. ESPnet's data/lang_char/*.model); empty: one trained on the training transcripts"));
+    p.push_back(declareParam("model.spm_units", ParamType::Int, "1000", "model.units sentencepiece without model.spm_model: the vocabulary size to train (SentencePiece's, with its <unk>, <s> and </s>)", 4.0, 100000.0));
+    ParamDecl spmType = declareParam("model.spm_type", ParamType::String, "unigram", "model.units sentencepiece without model.spm_model: the model to train (ESPnet's bpemode)");
+    spmType.choices = {"unigram", "bpe"};
+    p.push_back(spmType);
     p.push_back(declareParam("model.vgg", ParamType::Bool, "true", "VGG-style convolutional front end (4x fewer frames) before the BLSTMP encoder"));
     p.push_back(declareParam("model.encoder_layers", ParamType::Int, encoderLayers, "BLSTMP encoder layers", 1.0, 16.0));
+    p.push_back(declareParam("model.project_every_layer", ParamType::Bool, "true", "BLSTMP: a projection after every encoder layer; false: BLSTM, after the last one only"));
     p.push_back(declareParam("model.encoder_units", ParamType::Int, "320", "LSTM units per direction in each encoder layer", 1.0, 4096.0));
     p.push_back(declareParam("model.projection_units", ParamType::Int, "320", "units of each encoder layer's projection", 1.0, 4096.0));
     p.push_back(declareParam("model.attention_dim", ParamType::Int, "320", "location-aware attention: dimension", 1.0, 4096.0));

@@ -137,6 +137,41 @@ torchscript-run)
   expect 2 "not_torchscript.pt \(model.file\): not a TorchScript file" -- run bert_mrpc --db "$work/runs.sqlite" --seeds 1 \
     "${bert[@]}" --set model.file="$work/models/not_torchscript.pt"
   db_unchanged ;;
+speech-run)
+  # The paper's LibriSpeech row (preset librispeech_ctc_attention: both losses, both protocols)
+  # on the speech fixture corpus synthesised with espeak-ng, with a tiny recogniser and
+  # SentencePiece units trained on the transcripts: the runs complete, the report leads with
+  # the test WER and writes Figures 1-3. A truncated FLAC is refused, naming the file, before
+  # any run is stored. Without espeak-ng or sox (or a build without the speech plugin): skipped.
+  "$cli" tasks > "$work/tasks" 2>&1
+  grep -q '^speech/librispeech/ctc_attention' "$work/tasks" || { echo "built without the speech plugin"; exit 77; }
+  bash "$(dirname "$0")/../speech/make_fixture_corpus.sh" --speakers 2 --phrases 12 --heldout 6 --labels 2 \
+    --commands-train 2 --commands-val 1 --commands-test 1 "$work/corpus" > "$work/out" 2>&1
+  rc=$?
+  (( rc == 77 )) && { cat "$work/out"; exit 77; }
+  (( rc == 0 )) || fail "make_fixture_corpus.sh: $(cat "$work/out")"
+  speech=(--set data.root="$work/corpus/librispeech" --set data.train=train --set data.dev=dev --set data.test=test
+          --set model.spm_units=30 --set data.classes=30 --set model.vgg=false --set model.encoder_layers=1
+          --set model.encoder_units=32 --set model.projection_units=32 --set model.project_every_layer=true
+          --set model.attention_dim=32 --set model.decoder_layers=1 --set model.decoder_units=32 --set model.dropout=0
+          --set train.batch_size=8 --set device=cpu)
+  "$cli" run librispeech_ctc_attention --db "$work/runs.sqlite" --seeds 2 --max-epochs 2 --quiet "${speech[@]}" \
+    --report "$work/report" > "$work/out" 2>&1 || fail "librispeech_ctc_attention: $(cat "$work/out")"
+  [[ $("$cli" list --db "$work/runs.sqlite" --format csv | grep -c ',completed,') -eq 6 ]] ||
+    fail "expected 6 completed runs: $("$cli" list --db "$work/runs.sqlite")"
+  head -6 "$work/report/table-main.md" | grep -q 'speech/librispeech/ctc_attention | test WER (%)' ||
+    fail "the main table does not lead with the test WER: $(cat "$work/report/table-main.md")"
+  grep -q 'test CER (%)' "$work/report/table-main.md" || fail "no test CER: $(cat "$work/report/table-main.md")"
+  grep -q ',test,wer_sub,' "$work/report/metrics-long.csv" || fail "no substitution counts in metrics-long.csv"
+  figures_made "$work/report" "$work/out" fig1-seed-differences fig3-seed-spread fig2-curves-speech_librispeech_ctc_attention
+  ls "$work"/runs-cache/speech-features-*.pt > /dev/null 2>&1 || fail "no feature cache beside the database: $(ls "$work")"
+  listed_before
+  cp -r "$work/corpus/librispeech" "$work/BAD"
+  flac=$(find "$work/BAD/test" -name '*.flac' | sort | head -1)
+  truncate -s 2000 "$flac"
+  expect 2 "$(basename "$flac")" -- run librispeech_ctc_attention --db "$work/runs.sqlite" --seeds 1 "${speech[@]}" \
+    --set data.root="$work/BAD"
+  db_unchanged ;;
 list-csv)
   seed_db
   header=$(head -1 "$work/before.csv" | tr -d '\r')
