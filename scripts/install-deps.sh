@@ -13,7 +13,7 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libgtest-dev
   libicu-dev                          # Unicode data for BERT's WordPiece tokenizer (same name on Debian 12 and 13)
   libsndfile1-dev                     # reading WAV, FLAC and NIST SPHERE audio (the speech data layer)
-  libsentencepiece-dev                # a user's SentencePiece model as the speech tasks' output units
+  sentencepiece                       # SentencePiece units for the speech recognisers (spm_train, spm_encode: run as programs)
   espeak-ng sox                       # the speech tests synthesise their fixture corpus (sox converts formats)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures
   dataset-fashion-mnist               # the default experiment's data, no download needed

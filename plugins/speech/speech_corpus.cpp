@@ -223,7 +223,37 @@ std::string readTimitPhones(const fs::path& phn) {
     return join(folded);
 }
 
-void readTimitPart(const fs::path& partDir, bool isTrain, TimitSets& sets, std::set<std::string>& ids) {
+// The .TXT file ("<start> <end> She had your dark suit...") as lower-case words: letters, digits
+// and apostrophes kept, every other character a word break.
+std::string readTimitWords(const fs::path& txt) {
+    const std::string path = txt.string();
+    const auto lines = readLines(path, "TIMIT text file", "one \"<start> <end> <sentence>\" line");
+    std::string words;
+    for (const Line& line : lines) {
+        const auto parts = fields(line.text);
+        long long start = 0, end = 0;
+        if (parts.size() < 3 || !parseInteger(parts[0], start) || !parseInteger(parts[1], end))
+            throw Error(where(path, line.number) + ": expected \"<start-sample> <end-sample> <sentence>\", got \"" +
+                        line.text + "\"");
+        for (std::size_t i = 2; i < parts.size(); ++i) {
+            std::string word;
+            for (const char c : parts[i]) {
+                const auto u = static_cast<unsigned char>(c);
+                if (std::isalnum(u) || c == '\'') {
+                    word += static_cast<char>(std::tolower(u));
+                } else if (!word.empty()) {
+                    words += (words.empty() ? "" : " ") + word;
+                    word.clear();
+                }
+            }
+            if (!word.empty()) words += (words.empty() ? "" : " ") + word;
+        }
+    }
+    if (words.empty()) throw Error(path + ": no words (an empty transcript); expected \"<start> <end> <sentence>\"");
+    return words;
+}
+
+void readTimitPart(const fs::path& partDir, bool isTrain, TimitText text, TimitSets& sets, std::set<std::string>& ids) {
     static const std::unordered_set<std::string> kCore(timitCoreTestSpeakers().begin(),
                                                        timitCoreTestSpeakers().end());
     static const std::unordered_set<std::string> kDev(timitDevSpeakers().begin(), timitDevSpeakers().end());
@@ -252,7 +282,15 @@ void readTimitPart(const fs::path& partDir, bool isTrain, TimitSets& sets, std::
                 Utterance utt;
                 utt.id = speaker + "_" + sentence;
                 utt.audio = audio->second.string();
-                utt.text = readTimitPhones(path);
+                if (text == TimitText::Words) {
+                    const auto words = files.find(sentence + ".txt");
+                    if (words == files.end())
+                        throw Error(path.string() + ": no transcript " + (speakerDir / (sentence + ".txt")).string() +
+                                    " (either case) beside it; the TIMIT words come from the .TXT files");
+                    utt.text = readTimitWords(words->second);
+                } else {
+                    utt.text = readTimitPhones(path);
+                }
                 utt.speaker = speaker;
                 if (!ids.insert(utt.id).second)
                     throw Error(speakerDir.string() + ": utterance " + utt.id
@@ -520,7 +558,7 @@ std::string foldTimitPhones(const std::vector<std::string>& phones61) {
     return join(folded);
 }
 
-TimitSets readTimit(const std::string& root) {
+TimitSets readTimit(const std::string& root, TimitText text) {
     if (!folderExists(root))
         throw Error(root + ": no such folder; expected " + kTimitLayout);
     const fs::path trainDir = findFolderAnyCase(root, "train");
@@ -530,8 +568,8 @@ TimitSets readTimit(const std::string& root) {
                     + kTimitLayout);
     TimitSets sets;
     std::set<std::string> ids;
-    readTimitPart(trainDir, true, sets, ids);
-    readTimitPart(testDir, false, sets, ids);
+    readTimitPart(trainDir, true, text, sets, ids);
+    readTimitPart(testDir, false, text, sets, ids);
     if (sets.train.empty())
         throw Error(trainDir.string() + ": no utterances (SA sentences aside); expected " + kTimitLayout);
     if (sets.test.empty())

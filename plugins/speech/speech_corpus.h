@@ -46,7 +46,10 @@ struct TimitSets {
 // core test set; dev = the 50-speaker development set (kaldi conf/dev_spk.list); the other TEST
 // speakers are not used. Ids are "<speaker>_<sentence>" in lower case ("fcjf0_sx127"), speaker
 // in lower case; text = the .PHN phones folded to the 39-phone set. Each set sorted by id.
-TimitSets readTimit(const std::string& root);
+// `text` Words: the utterance's words from its .TXT file instead (lower case, letters, digits and
+// apostrophes; punctuation dropped), for character units (the paper's TIMIT CER row).
+enum class TimitText { Phones, Words };
+TimitSets readTimit(const std::string& root, TimitText text = TimitText::Phones);
 
 // TIMIT's 61 phones (as in .PHN files) folded to the 39-phone set of Lee & Hon (1989), with
 // Kaldi's conf/phones.60-48-39.map: the glottal stop q is removed; h#, pau, epi and the closures

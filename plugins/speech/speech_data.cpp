@@ -20,6 +20,12 @@ TensorSplit splitRows(const std::vector<Utterance>& utterances, std::size_t firs
     auto rows = split.features.accessor<std::int64_t, 2>();
     auto lengths = split.lengths.accessor<std::int64_t, 1>();
     std::vector<std::vector<std::int64_t>> sequences;
+    if (units) { // all at once: SentencePiece encodes them with one child process
+        std::vector<std::string> texts;
+        texts.reserve(utterances.size());
+        for (const Utterance& u : utterances) texts.push_back(u.text);
+        sequences = units->encodeAll(texts);
+    }
     std::vector<std::int64_t> classes;
     for (std::int64_t i = 0; i < n; ++i) {
         const Utterance& u = utterances[static_cast<std::size_t>(i)];
@@ -27,11 +33,10 @@ TensorSplit splitRows(const std::vector<Utterance>& utterances, std::size_t firs
         rows[i][1] = bank.counts[first + static_cast<std::size_t>(i)];
         lengths[i] = rows[i][1];
         if (units) {
-            std::vector<std::int64_t> ids = units->encode(u.text);
+            std::vector<std::int64_t>& ids = sequences[static_cast<std::size_t>(i)];
             if (ids.empty())
                 throw Error(u.audio + ": utterance " + u.id + " has an empty transcript; every utterance needs text to recognise");
             ids.push_back(units->eos());
-            sequences.push_back(std::move(ids));
         } else {
             const auto it = std::find(classNames.begin(), classNames.end(), u.text);
             if (it == classNames.end()) throw Error(u.audio + ": label '" + u.text + "' is not one of the task's classes");

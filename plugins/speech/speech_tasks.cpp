@@ -14,7 +14,7 @@
 #include "speech_corpus.h"
 #include "speech_data.h"
 #include "speech_model.h"
-#include "spm_training.h"
+#include "spm_tools.h"
 #include "unit_set.h"
 
 namespace losslab::speech {
@@ -139,7 +139,7 @@ private:
             splits.test = readKaldiDataDir(joinPath(root, p.getString("data.test")));
             break;
         case Corpus::Timit: {
-            TimitSets t = readTimit(root);
+            TimitSets t = readTimit(root, p.getString("model.units") == "phones" ? TimitText::Phones : TimitText::Words);
             splits.train = std::move(t.train);
             splits.val = std::move(t.dev);
             splits.test = std::move(t.test);

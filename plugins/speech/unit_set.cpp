@@ -6,9 +6,7 @@
 
 #include "losslab/error.h"
 
-#if LOSSLAB_HAVE_SENTENCEPIECE
-#include <sentencepiece_processor.h>
-#endif
+#include "spm_tools.h"
 
 namespace losslab::speech {
 
@@ -168,39 +166,33 @@ UnitSet UnitSet::fixed(UnitKind kind, std::vector<std::string> units) {
 }
 
 UnitSet UnitSet::sentencePiece(const std::string& modelFile) {
-#if LOSSLAB_HAVE_SENTENCEPIECE
-    auto model = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    const auto status = model->Load(modelFile);
-    if (!status.ok())
-        throw Error(modelFile + ": cannot read the SentencePiece model: " + status.ToString()
-                    + "; expected a .model file written by spm_train");
-    UnitSet set;
     std::vector<std::string> pieces;
-    const int pieceCount = model->GetPieceSize();
-    set.m_fromPiece.assign(static_cast<std::size_t>(pieceCount), -1);
-    set.m_toPiece = {-1, model->unk_id()};
-    for (int id = 0; id < pieceCount; ++id) {
-        if (model->IsUnknown(id)) {
-            set.m_fromPiece[static_cast<std::size_t>(id)] = 1;
-            continue;
-        }
-        if (model->IsControl(id) || model->IsUnused(id)) continue;
-        set.m_fromPiece[static_cast<std::size_t>(id)] = static_cast<std::int64_t>(pieces.size()) + 2;
-        set.m_toPiece.push_back(id);
-        pieces.push_back(model->IdToPiece(id));
-    }
-    set.m_toPiece.push_back(-1);
+    for (std::string& piece : sentencePiecePieces(modelFile))
+        if (piece != "<unk>" && piece != "<s>" && piece != "</s>" && piece != "<pad>") pieces.push_back(std::move(piece));
     if (pieces.empty())
         throw Error(modelFile + ": the SentencePiece model has no pieces besides its unknown and control ones");
+    UnitSet set;
     set.assign(UnitKind::SentencePiece, pieces);
     set.m_modelFile = modelFile;
-    set.m_model = std::move(model);
     return set;
-#else
-    throw Error(modelFile + ": SentencePiece units need LossLab built with SentencePiece (libsentencepiece-dev, "
-                            "pkg-config module sentencepiece); this build has none. Use character or token units, "
-                            "or install it (scripts/install-deps.sh) and rebuild");
-#endif
+}
+
+std::vector<std::vector<std::int64_t>> UnitSet::encodeAll(const std::vector<std::string>& texts) const {
+    std::vector<std::vector<std::int64_t>> out;
+    out.reserve(texts.size());
+    if (m_kind != UnitKind::SentencePiece) {
+        for (const std::string& t : texts) out.push_back(encode(t));
+        return out;
+    }
+    for (const std::vector<std::string>& pieces : sentencePieceEncode(m_modelFile, texts)) {
+        std::vector<std::int64_t> ids;
+        for (const std::string& piece : pieces) {
+            const auto it = m_idOf.find(piece);
+            ids.push_back(it == m_idOf.end() ? unk() : it->second);
+        }
+        out.push_back(std::move(ids));
+    }
+    return out;
 }
 
 std::vector<std::int64_t> UnitSet::encode(const std::string& text) const {
@@ -226,21 +218,8 @@ std::vector<std::int64_t> UnitSet::encode(const std::string& text) const {
     case UnitKind::Tokens:
         for (const std::string& token : splitTokens(text)) ids.push_back(idOf(token));
         break;
-    case UnitKind::SentencePiece: {
-#if LOSSLAB_HAVE_SENTENCEPIECE
-        std::vector<int> pieces;
-        const auto status = m_model->Encode(text, &pieces);
-        if (!status.ok())
-            throw Error(m_modelFile + ": SentencePiece could not encode \"" + text + "\": " + status.ToString());
-        for (const int piece : pieces) {
-            const std::int64_t id = piece >= 0 && static_cast<std::size_t>(piece) < m_fromPiece.size()
-                                        ? m_fromPiece[static_cast<std::size_t>(piece)]
-                                        : unk();
-            if (id >= 0) ids.push_back(id);
-        }
-#endif
-        break;
-    }
+    case UnitKind::SentencePiece:
+        return encodeAll({text}).front();
     }
     return ids;
 }
@@ -266,17 +245,16 @@ std::string UnitSet::decode(const std::vector<std::int64_t>& ids) const {
         }
         break;
     case UnitKind::SentencePiece: {
-#if LOSSLAB_HAVE_SENTENCEPIECE
-        std::vector<int> pieces;
+        // As SentencePiece decodes: pieces joined, U+2581 a space, no leading space.
+        static const std::string kWordStart = "\xE2\x96\x81";
         for (const std::int64_t id : ids) {
-            const int piece = m_toPiece[static_cast<std::size_t>(id)];
-            if (piece >= 0) pieces.push_back(piece);
+            if (id == blank() || id == eos()) continue;
+            std::string piece = id == unk() ? std::string(" ") + kUnkCharacter + " " : m_names[static_cast<std::size_t>(id)];
+            for (std::size_t at = piece.find(kWordStart); at != std::string::npos; at = piece.find(kWordStart, at + 1))
+                piece.replace(at, kWordStart.size(), " ");
+            text += piece;
         }
-        const auto status = m_model->Decode(pieces, &text);
-        if (!status.ok())
-            throw Error(m_modelFile + ": SentencePiece could not decode " + std::to_string(pieces.size())
-                        + " pieces: " + status.ToString());
-#endif
+        if (!text.empty() && text.front() == ' ') text.erase(0, 1);
         break;
     }
     }

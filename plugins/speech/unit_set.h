@@ -11,10 +11,6 @@
 #include <unordered_map>
 #include <vector>
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
 namespace losslab::speech {
 
 enum class UnitKind { Characters, Tokens, SentencePiece };
@@ -49,9 +45,9 @@ public:
     // points or "<space>"). Error for an empty list, a repeated unit, a special name, a character
     // unit that is not one code point, or kind SentencePiece.
     static UnitSet fixed(UnitKind kind, std::vector<std::string> units);
-    // The pieces of a SentencePiece model (.model file) in the model's order, less its unknown,
-    // control (<s>, </s>) and unused pieces. Error naming the file if it cannot be read, or when
-    // LossLab was built without SentencePiece.
+    // The pieces of a SentencePiece model (.model file) in the model's order, less its <unk>,
+    // <s>, </s> and <pad>. Read with the sentencepiece programs (spm_tools.h). Error naming the
+    // file if it cannot be read, or when the programs are missing.
     static UnitSet sentencePiece(const std::string& modelFile);
 
     std::int64_t size() const { return static_cast<std::int64_t>(m_names.size()); }
@@ -61,9 +57,11 @@ public:
 
     // The units of `text`; a unit not in the set is unk() (characters: each invalid UTF-8 byte too).
     std::vector<std::int64_t> encode(const std::string& text) const;
+    // encode() of every text; SentencePiece encodes them all with one child process.
+    std::vector<std::vector<std::int64_t>> encodeAll(const std::vector<std::string>& texts) const;
     // Text back: characters joined ("<space>" -> ' ', unk -> kUnkCharacter), tokens joined by single
-    // spaces (unk -> "<unk>"), SentencePiece decoded by the model (unk -> its unknown surface, " ⁇ "
-    // by default). blank and eos are skipped. Error for an id outside [0, size()).
+    // spaces (unk -> "<unk>"), SentencePiece pieces joined with "▁" as a space (unk -> " ⁇ ",
+    // SentencePiece's default surface). blank and eos are skipped. Error for an id outside [0, size()).
     std::string decode(const std::vector<std::int64_t>& ids) const;
     // By id, including the specials.
     const std::vector<std::string>& names() const { return m_names; }
@@ -80,9 +78,6 @@ private:
     std::vector<std::string> m_names;
     std::unordered_map<std::string, std::int64_t> m_idOf; // unit name -> id, incl. "<unk>"
     std::string m_modelFile;
-    std::shared_ptr<const sentencepiece::SentencePieceProcessor> m_model;
-    std::vector<std::int64_t> m_fromPiece; // SentencePiece id -> unit id (-1: control, dropped)
-    std::vector<int> m_toPiece;            // unit id -> SentencePiece id (-1: blank, eos)
 };
 
 } // namespace losslab::speech

@@ -414,7 +414,7 @@ TEST(SpeechCorpus, TimitErrorsNameTheFile) {
     writeTimitSentence(root / "TEST/DR2/FAKS0", "SX2", good);
     EXPECT_NO_THROW(read());
 
-    const fs::path phn = root / "TEST/DR1/MDAB0/SX1.PHN";
+    const fs::path phn = root / "TEST/DR1/MDAB0/SX1.phn"; // as writeTimitSentence names it
     writeFile(phn, "0 100 h#\n100 x200 s\n");
     EXPECT_TRUE(throwsErrorWith(read, {phn.string() + ":2", "<start-sample> <end-sample> <phone>"}));
     writeFile(phn, "0 100 h#\n100 200 xy\n");
@@ -422,7 +422,7 @@ TEST(SpeechCorpus, TimitErrorsNameTheFile) {
     writeFile(phn, "0 100 q\n");
     EXPECT_TRUE(throwsErrorWith(read, {phn.string(), "empty transcript"}));
     writeFile(phn, good);
-    fs::remove(root / "TEST/DR1/MDAB0/SX1.WAV");
+    ASSERT_TRUE(fs::remove(root / "TEST/DR1/MDAB0/SX1.wav"));
     EXPECT_TRUE(throwsErrorWith(read, {phn.string(), "no audio file", "sx1.wav"}));
 }
 

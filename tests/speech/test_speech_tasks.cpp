@@ -293,3 +293,23 @@ TEST(SpeechTasks, SeededRunIsTheSameAloneOrBesideAnother) {
     ASSERT_FALSE(alone.empty());
     EXPECT_EQ(alone, beside);
 }
+
+TEST(SpeechTasks, TimitWordsForCharacterUnits) {
+    LOSSLAB_SPEECH_FIXTURE_OR_SKIP(corpus);
+    const TimitSets phones = readTimit((corpus / "timit").string());
+    const TimitSets words = readTimit((corpus / "timit").string(), TimitText::Words);
+    ASSERT_EQ(words.train.size(), phones.train.size());
+    for (std::size_t i = 0; i < words.train.size(); ++i) {
+        EXPECT_EQ(words.train[i].id, phones.train[i].id);
+        EXPECT_EQ(words.train[i].audio, phones.train[i].audio);
+        for (const char c : words.train[i].text) EXPECT_TRUE((c >= 'a' && c <= 'z') || c == ' ' || c == '\'') << words.train[i].text;
+    }
+    bool sawOneTwoThree = false;
+    for (const auto& u : words.train) sawOneTwoThree = sawOneTwoThree || u.text == "one two three";
+    EXPECT_TRUE(sawOneTwoThree) << "\"One two three.\" lower-cased without its full stop";
+    // The task with character units: CER and WER, not PER.
+    const TaskRegistry& registry = speechRegistry();
+    const ParamSet params = paramsFor(registry, "task: speech/timit/ctc_attention\nlosses: [{loss: ce}]\nmodel:\n  units: characters\n");
+    EXPECT_EQ(registry.require("speech/timit/ctc_attention")->makeEvaluator(params, "train"), nullptr);
+    EXPECT_NE(registry.require("speech/timit/ctc_attention")->makeEvaluator(params, "test"), nullptr);
+}
