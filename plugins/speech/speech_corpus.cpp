@@ -48,18 +48,7 @@ std::string where(const std::string& file, std::size_t line) {
     return file + ":" + std::to_string(line);
 }
 
-// Whitespace-separated fields.
-std::vector<std::string> fields(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && isSpace(text[i])) ++i;
-        const std::size_t begin = i;
-        while (i < text.size() && !isSpace(text[i])) ++i;
-        if (i > begin) out.push_back(text.substr(begin, i - begin));
-    }
-    return out;
-}
+std::vector<std::string> fields(const std::string& text) { return whitespaceFields(text); }
 
 std::string join(const std::vector<std::string>& parts, std::size_t from = 0) {
     std::string s;
@@ -365,6 +354,19 @@ std::string resolveKaldiAudio(const fs::path& dir, const std::string& scp, const
 } // namespace
 
 // ---- LibriSpeech ----------------------------------------------------------------------------
+
+std::vector<std::string> whitespaceFields(const std::string& text) {
+    auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; };
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && isSpace(text[i])) ++i;
+        const std::size_t begin = i;
+        while (i < text.size() && !isSpace(text[i])) ++i;
+        if (i > begin) out.push_back(text.substr(begin, i - begin));
+    }
+    return out;
+}
 
 std::vector<Utterance> readLibriSpeech(const std::string& dir) {
     const char* layout =

@@ -9,6 +9,9 @@
 
 namespace losslab::speech {
 
+// The whitespace-separated fields of `text` (spaces, tabs, line ends).
+std::vector<std::string> whitespaceFields(const std::string& text);
+
 struct Utterance {
     std::string id;      // unique within the corpus
     std::string audio;   // path of the audio file

@@ -24,10 +24,6 @@ namespace fs = std::filesystem;
 
 enum class Corpus { LibriSpeech, Timit, Kaldi, Commands };
 
-std::string withHint(const std::string& message, const std::string& hint) {
-    return hint.empty() ? message : message + ". " + hint;
-}
-
 std::string joinPath(const std::string& root, const std::string& sub) { return (fs::path(root) / sub).string(); }
 
 class SpeechTask final : public Task {
@@ -39,11 +35,11 @@ public:
     DataBundle loadData(const ParamSet& params) const override { return loadDataIn(params, DataContext{}); }
 
     DataBundle loadDataIn(const ParamSet& params, const DataContext& context) const override {
-        const std::string root = dataRoot(params);
+        const std::string root = requireDataRoot(m_info, params);
         try {
             return load(root, params, context);
         } catch (const Error& e) {
-            throw Error(withHint(m_info.id + ": " + e.what(), m_info.dataHint));
+            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
         }
     }
 
@@ -109,15 +105,6 @@ public:
     }
 
 private:
-    std::string dataRoot(const ParamSet& params) const {
-        const std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
-        if (root.empty()) throw Error(withHint(m_info.id + ": data.root is not set", m_info.dataHint));
-        std::error_code ec;
-        if (!fs::exists(root, ec))
-            throw Error(withHint(m_info.id + ": the data folder '" + root + "' (data.root) does not exist", m_info.dataHint));
-        return root;
-    }
-
     UnitKind unitKindOf(const ParamSet& p) const {
         if (m_corpus == Corpus::Commands) return UnitKind::Tokens;
         const std::string units = p.getString("model.units");
@@ -256,60 +243,59 @@ std::vector<std::pair<std::string, std::string>> recogniserRecipe(const std::str
             {"train.grad_clip", "5"},         {"train.train_metrics", "running"}, {"train.log_every_steps", "10"}};
 }
 
-std::shared_ptr<const Task> librispeechTask() {
+// What the recogniser tasks share: the domain, the model, padded transcripts, the feature keys.
+TaskInfo recogniserInfo(std::string id, std::string dataset, std::string description, bool specAugment) {
     TaskInfo info;
-    info.id = "speech/librispeech/ctc_attention";
-    info.description = "LibriSpeech (train-clean-100, dev-clean, test-clean) with a joint CTC-attention recogniser (VGG + BLSTMP)";
+    info.id = std::move(id);
+    info.description = std::move(description);
     info.domain = "speech";
-    info.dataset = "LibriSpeech";
+    info.dataset = std::move(dataset);
     info.model = "joint CTC-attention, VGG + BLSTMP encoder, location-aware attention";
+    info.paddedLabels = true;
+    info.params = featureParams(specAugment);
+    return info;
+}
+
+// data.train, data.dev and data.test: the splits' folders under data.root.
+void addSplitParams(TaskInfo& info, const std::string& train, const std::string& dev, const std::string& test,
+                    const std::string& what) {
+    info.params.push_back(declareParam("data.train", ParamType::String, train, "the training " + what + " under data.root"));
+    info.params.push_back(declareParam("data.dev", ParamType::String, dev, "the validation " + what));
+    info.params.push_back(declareParam("data.test", ParamType::String, test, "the test " + what));
+}
+
+std::shared_ptr<const Task> librispeechTask() {
+    TaskInfo info = recogniserInfo("speech/librispeech/ctc_attention", "LibriSpeech",
+                                   "LibriSpeech (train-clean-100, dev-clean, test-clean) with a joint CTC-attention recogniser (VGG + BLSTMP)", true);
     info.dataHint = "Download train-clean-100, dev-clean and test-clean from https://www.openslr.org/12, unpack them into one "
                     "folder (they unpack into LibriSpeech/) and set data.root to that LibriSpeech folder";
     info.dataFormat = "LibriSpeech subsets: <speaker>/<chapter>/*.flac with *.trans.txt";
     info.testSetNote = "test-clean; error rates of greedy (model.beam_size 1) or beam-search hypotheses; acc is the attention decoder's token accuracy with the true history";
-    info.paddedLabels = true;
-    info.params = featureParams(true);
-    info.params.push_back(declareParam("data.train", ParamType::String, "train-clean-100", "the training subset's folder under data.root"));
-    info.params.push_back(declareParam("data.dev", ParamType::String, "dev-clean", "the validation subset's folder"));
-    info.params.push_back(declareParam("data.test", ParamType::String, "test-clean", "the test subset's folder"));
+    addSplitParams(info, "train-clean-100", "dev-clean", "test-clean", "subset's folder");
     addRecogniserParams(info, "characters", "characters|sentencepiece", "31", "4");
     info.recipe = recogniserRecipe("30");
     return std::make_shared<SpeechTask>(std::move(info), Corpus::LibriSpeech);
 }
 
 std::shared_ptr<const Task> timitTask() {
-    TaskInfo info;
-    info.id = "speech/timit/ctc_attention";
-    info.description = "TIMIT phone recognition (39 folded phones, core test set) with a joint CTC-attention recogniser";
-    info.domain = "speech";
-    info.dataset = "TIMIT";
-    info.model = "joint CTC-attention, VGG + BLSTMP encoder, location-aware attention";
+    TaskInfo info = recogniserInfo("speech/timit/ctc_attention", "TIMIT",
+                                   "TIMIT phone recognition (39 folded phones, core test set) with a joint CTC-attention recogniser", false);
     info.dataHint = "TIMIT is licensed by the LDC (LDC93S1): set data.root to the folder holding its TRAIN and TEST folders";
     info.dataFormat = "TIMIT: TRAIN/ and TEST/ with .WAV (NIST SPHERE) and .PHN files";
     info.testSetNote = "the 24-speaker core test set; validation: the 50-speaker development set";
-    info.paddedLabels = true;
-    info.params = featureParams(false);
     addRecogniserParams(info, "phones", "phones|characters", "42", "4");
     info.recipe = recogniserRecipe("20");
     return std::make_shared<SpeechTask>(std::move(info), Corpus::Timit);
 }
 
 std::shared_ptr<const Task> kaldiTask() {
-    TaskInfo info;
-    info.id = "speech/kaldi/ctc_attention";
-    info.description = "Any Kaldi data directory (WSJ and most research corpora) with a joint CTC-attention recogniser";
-    info.domain = "speech";
-    info.dataset = "Kaldi data directories";
-    info.model = "joint CTC-attention, VGG + BLSTMP encoder, location-aware attention";
+    TaskInfo info = recogniserInfo("speech/kaldi/ctc_attention", "Kaldi data directories",
+                                   "Any Kaldi data directory (WSJ and most research corpora) with a joint CTC-attention recogniser", false);
     info.dataHint = "Set data.root to a recipe's data folder and data.train, data.dev, data.test to its data directories, "
                     "each with wav.scp (files, not piped commands), text and optionally segments and utt2spk";
     info.dataFormat = "Kaldi data directories: wav.scp, text, segments (optional)";
     info.testSetNote = "the data directory named by data.test";
-    info.paddedLabels = true;
-    info.params = featureParams(false);
-    info.params.push_back(declareParam("data.train", ParamType::String, "train", "the training data directory under data.root"));
-    info.params.push_back(declareParam("data.dev", ParamType::String, "dev", "the validation data directory"));
-    info.params.push_back(declareParam("data.test", ParamType::String, "test", "the test data directory"));
+    addSplitParams(info, "train", "dev", "test", "data directory");
     addRecogniserParams(info, "characters", "characters|sentencepiece", "52", "4");
     info.recipe = recogniserRecipe("15");
     return std::make_shared<SpeechTask>(std::move(info), Corpus::Kaldi);

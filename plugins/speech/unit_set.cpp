@@ -6,6 +6,7 @@
 
 #include "losslab/error.h"
 
+#include "speech_corpus.h"
 #include "spm_tools.h"
 
 namespace losslab::speech {
@@ -59,17 +60,7 @@ bool isSpecial(const std::string& name) {
     return name == UnitSet::kBlank || name == UnitSet::kUnk || name == UnitSet::kEos;
 }
 
-std::vector<std::string> splitTokens(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && isSpace(text[i])) ++i;
-        const std::size_t begin = i;
-        while (i < text.size() && !isSpace(text[i])) ++i;
-        if (i > begin) out.push_back(text.substr(begin, i - begin));
-    }
-    return out;
-}
+std::vector<std::string> splitTokens(const std::string& text) { return whitespaceFields(text); }
 
 } // namespace
 

@@ -29,10 +29,6 @@ enum class Model { BiLstm, Esim, PairwiseCnn, Transformer };
 constexpr std::int64_t kEnwik8Classes = 205;
 
 
-std::string withHint(const std::string& message, const std::string& hint) {
-    return hint.empty() ? message : message + ". " + hint;
-}
-
 class TextTask final : public Task {
 public:
     TextTask(TaskInfo info, Source source, GlueTask glue, Model model)
@@ -41,11 +37,11 @@ public:
     const TaskInfo& info() const override { return m_info; }
 
     DataBundle loadData(const ParamSet& params) const override {
-        const std::string root = dataRoot(params);
+        const std::string root = requireDataRoot(m_info, params);
         try {
             return m_source == Source::Text8 || m_source == Source::Enwik8 ? loadChars(root, params) : loadWords(root, params);
         } catch (const Error& e) {
-            throw Error(withHint(m_info.id + ": " + e.what(), m_info.dataHint));
+            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
         }
     }
 
@@ -96,15 +92,6 @@ public:
     }
 
 private:
-    std::string dataRoot(const ParamSet& params) const {
-        const std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
-        if (root.empty()) throw Error(withHint(m_info.id + ": data.root is not set", m_info.dataHint));
-        std::error_code ec;
-        if (!fs::exists(root, ec))
-            throw Error(withHint(m_info.id + ": the data folder '" + root + "' (data.root) does not exist", m_info.dataHint));
-        return root;
-    }
-
     DataBundle loadChars(const std::string& root, const ParamSet& params) const {
         const CharCorpus corpus = CharCorpus::load(root, m_source == Source::Text8 ? CharCorpusKind::Text8 : CharCorpusKind::Enwik8);
         for (const auto& w : corpus.warnings()) std::cerr << "losslab: " << m_info.id << ": " << w << "\n";

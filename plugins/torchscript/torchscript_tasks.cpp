@@ -31,19 +31,6 @@ namespace fs = std::filesystem;
 constexpr std::int64_t kImageClasses = 10; // CIFAR-10 and the IDX digit sets
 constexpr std::int64_t kTrialTokens = 8;   // a trial forward pass's length with model.padding: longest
 
-std::string withHint(const std::string& message, const std::string& hint) {
-    return hint.empty() ? message : message + ". " + hint;
-}
-
-std::string dataRoot(const TaskInfo& info, const ParamSet& params) {
-    const std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
-    if (root.empty()) throw Error(withHint(info.id + ": data.root is not set", info.dataHint));
-    std::error_code ec;
-    if (!fs::is_directory(root, ec))
-        throw Error(withHint(info.id + ": the data folder '" + root + "' (data.root) does not exist", info.dataHint));
-    return root;
-}
-
 HeadOptions headOptions(const TaskInfo& info, const ParamSet& p) {
     HeadOptions head;
     head.classes = classCount(info, p);
@@ -117,11 +104,11 @@ public:
     const TaskInfo& info() const override { return m_info; }
 
     DataBundle loadData(const ParamSet& params) const override {
-        const std::string root = dataRoot(m_info, params);
+        const std::string root = requireDataRoot(m_info, params);
         try {
             return load(root, params);
         } catch (const Error& e) {
-            throw Error(withHint(m_info.id + ": " + e.what(), m_info.dataHint));
+            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
         }
     }
 
@@ -215,7 +202,7 @@ public:
     const TaskInfo& info() const override { return m_info; }
 
     DataBundle loadData(const ParamSet& params) const override {
-        const std::string root = dataRoot(m_info, params);
+        const std::string root = requireDataRoot(m_info, params);
         DataBundle bundle;
         try {
             if (params.getString("data.format") == "idx") {
@@ -227,7 +214,7 @@ public:
                 bundle = loadCifar10(root);
             }
         } catch (const Error& e) {
-            throw Error(withHint(m_info.id + ": " + e.what(), m_info.dataHint));
+            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
         }
         for (const TensorSplit* split : {&bundle.train, &bundle.test}) {
             const torch::Tensor& f = split->features;

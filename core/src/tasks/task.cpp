@@ -1,8 +1,25 @@
 #include "losslab/tasks/task.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "losslab/error.h"
 
 namespace losslab {
+
+std::string withDataHint(const std::string& message, const TaskInfo& info) {
+    return info.dataHint.empty() ? message : message + ". " + info.dataHint;
+}
+
+std::string requireDataRoot(const TaskInfo& info, const ParamSet& params) {
+    const std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
+    if (root.empty()) throw Error(withDataHint(info.id + ": data.root is not set", info));
+    std::error_code ec;
+    if (!std::filesystem::exists(root, ec))
+        throw Error(withDataHint(info.id + ": the data folder '" + root + "' (data.root) does not exist", info));
+    return root;
+}
 
 std::vector<torch::Tensor> shuffledBatches(std::int64_t rows, std::int64_t batchSize, at::Generator& gen) {
     const torch::Tensor order = torch::randperm(rows, gen, torch::TensorOptions().dtype(torch::kLong));

@@ -109,6 +109,12 @@ std::vector<torch::Tensor> shuffledBatches(std::int64_t rows, std::int64_t batch
 std::vector<torch::Tensor> bucketedBatches(const torch::Tensor& lengths, std::int64_t batchSize, std::int64_t pool,
                                            at::Generator& gen);
 
+// "message. hint" with the task's TaskInfo::dataHint (how to get the data), or the message alone.
+std::string withDataHint(const std::string& message, const TaskInfo& info);
+// The file or folder data.root names; Error naming the task, with its data hint, when data.root
+// is unset or names nothing.
+std::string requireDataRoot(const TaskInfo& info, const ParamSet& params);
+
 class Task {
 public:
     virtual ~Task() = default;
