@@ -21,6 +21,7 @@ std::vector<std::vector<std::int64_t>> decodeBatch(CtcAttentionImpl& net, const 
     BeamOptions options;
     options.beamSize = s.beam;
     options.lengthBonus = s.lengthBonus;
+    options.normalizeByLength = s.normaliseLength;
     options.ctcWeight = s.ctcWeight;
     std::vector<std::vector<std::int64_t>> out;
     for (std::int64_t i = 0; i < input.features.size(0); ++i) out.push_back(net.beamSearch(input, i, options));

@@ -34,6 +34,7 @@ private:
 struct DecodeSettings {
     std::int64_t beam = 1;    // 1: greedy
     double lengthBonus = 0;   // beam search: added per output unit
+    bool normaliseLength = false; // beam search: rank by score / (units + 2)
     double ctcWeight = 0;     // beam search: weight of CTC prefix scores
     UnitKind units = UnitKind::Characters;
     std::vector<std::string> rates; // of "wer", "cer", "per"

@@ -97,6 +97,7 @@ public:
         DecodeSettings d;
         d.beam = p.getInt("model.beam_size");
         d.lengthBonus = p.getDouble("model.length_bonus");
+        d.normaliseLength = p.getBool("model.length_normalise");
         d.ctcWeight = p.getDouble("model.decode_ctc_weight");
         d.units = unitKindOf(p);
         d.rates = m_corpus == Corpus::Timit && d.units == UnitKind::Tokens ? std::vector<std::string>{"per"}
@@ -232,6 +233,7 @@ void addRecogniserParams(TaskInfo& info, const std::string& units, const std::st
     p.push_back(declareParam("model.dropout", ParamType::Double, "0", "dropout between encoder layers and in the decoder", 0.0, 0.9));
     p.push_back(declareParam("model.beam_size", ParamType::Int, "1", "decoding of the validation and test sets after each epoch: 1 greedy, more a beam search", 1.0, 100.0));
     p.push_back(declareParam("model.length_bonus", ParamType::Double, "0", "beam search: score added per output unit (favours longer hypotheses)", -10.0, 10.0));
+    p.push_back(declareParam("model.length_normalise", ParamType::Bool, "false", "beam search: rank finished hypotheses by score / (units + 2) instead of their total score"));
     p.push_back(declareParam("model.decode_ctc_weight", ParamType::Double, "0", "beam search: weight of CTC prefix scores beside the attention decoder's", 0.0, 1.0));
 }
 

@@ -224,11 +224,14 @@ TEST(SpeechTasks, RecogniserOverfitsASmallSetWithBothLosses) {
     const TaskRegistry& registry = speechRegistry();
     RunStore store((scratch.path() / "runs.sqlite").string());
     RunQueue queue(store, registry);
-    // Trained and tested on the same 8 utterances: can the model learn them by heart?
+    // Trained and tested on the same 8 utterances: can the model learn them by heart? Decoded
+    // with a beam of 3 and CTC prefix scores (greedy decoding is tested by cli.speech-run).
     const std::string yaml = "name: overfit\ntask: speech/kaldi/ctc_attention\ndevice: cpu\nlosses:\n"
                              "  - loss: ce\n    lr: 0.003\n  - loss: square\n    lr: 0.003\nprotocols: [fixed_epochs]\nseeds: 1\n"
                              "data:\n  root: " + scratch.path().string() + "\n  train: small\n  dev: small\n  test: small\n"
-                             "  classes: 20\ntrain:\n  max_epochs: 70\n  batch_size: 2\n" + kTinyRecogniser;
+                             "  classes: 20\ntrain:\n  max_epochs: 70\n  batch_size: 2\n" + kTinyRecogniser +
+                             // decoded by a beam search with CTC prefix scores
+                             "  beam_size: 3\n  decode_ctc_weight: 0.3\n  length_normalise: true\n";
     queue.start(loadExperimentText(yaml, "overfit.yaml", {{"runner.cpu_runs", "2"}, {"runner.threads", "1"}}, registry));
     const RunQueueResult result = queue.wait();
     ASSERT_EQ(result.runIds.size(), 2u);
