@@ -141,6 +141,17 @@ TEST(SeedDifferencesFigure, ErrorRatesAreOrientedCeMinusSquare) {
     EXPECT_EQ(points(graph(plot, "seeds")).size(), 10u);
 }
 
+TEST(SeedDifferencesFigure, WordErrorRatesAreOrientedCeMinusSquareInPercentagePoints) {
+    LossAnalysis analysis = sampleAnalysis();
+    for (auto& comparison : analysis.comparisons) comparison.metric = "test/wer";
+    QCustomPlot plot;
+    plotSeedDifferences(plot, analysis, "test/wer", "early_stopping");
+    const QString label = plot.yAxis->label();
+    EXPECT_TRUE(label.startsWith(QString::fromUtf8("CE \u2212 square"))) << label.toStdString();
+    EXPECT_TRUE(label.contains("test WER")) << label.toStdString();
+    EXPECT_TRUE(label.contains("percentage points")) << label.toStdString();
+}
+
 TEST(SeedDifferencesFigure, ASeedWithoutResultIsLeftOutOfPointsAndMean) {
     LossAnalysis analysis = sampleAnalysis();
     analysis.comparisons[0].differences[2] = std::nan("");

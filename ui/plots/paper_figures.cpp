@@ -36,10 +36,8 @@ std::string baseMetric(const std::string& metric) {
 
 // Mirrors core's lowerIsBetter() (loss_comparison.h): the sign convention of the
 // differences, needed here only for the axis title.
-bool lowerBetter(const std::string& metric) {
-    const std::string base = baseMetric(metric);
-    return base == "error" || base == "loss" || base == "ece" || base == "brier";
-}
+// The analysis's rule (error rates of speech tasks included): one place decides.
+bool lowerBetter(const std::string& metric) { return lowerIsBetter(metric); }
 
 double metricScale(const std::string& metric) { return isPercentMetric(metric) ? 100.0 : 1.0; }
 
