@@ -23,6 +23,7 @@
 #include "losslab/error.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/spec/param_set.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
 #include "error_matchers.h"
@@ -776,3 +777,127 @@ TEST(ParamSetTest, CoreDeclarationsHaveValidDefaults) {
 }
 
 } // namespace
+
+// ---------------------------------------------------------------- sweeps
+
+namespace {
+
+const std::string kKmSweep = R"(task: toy/mlp
+seeds: 3
+losses: [ce, {loss: square, k: 15, M: 30}]
+sweep:
+  losses.1.k: [1, 5, 15]
+  losses.1.M: [1, 10, 30]
+)";
+
+std::vector<RunSpec> runsOfLoss(const std::vector<RunSpec>& runs, const std::string& kind, Protocol protocol) {
+    std::vector<RunSpec> out;
+    for (const auto& r : runs)
+        if (losslab::lossKindName(r.loss.kind) == kind && r.protocol == protocol) out.push_back(r);
+    return out;
+}
+
+} // namespace
+
+TEST(ExperimentSpecSweep, KByMGridRunsEverySquarePointOncePerSeedAndCeOnce) {
+    const ExperimentSpec spec = load(kKmSweep);
+    ASSERT_EQ(spec.sweep.size(), 2u);
+    EXPECT_EQ(spec.sweep[0].recipeKey(), "loss.k");
+    EXPECT_EQ(spec.sweep[1].values, (std::vector<std::string>{"1", "10", "30"}));
+    EXPECT_EQ(spec.gridPointCount(), 9u);
+    EXPECT_EQ(spec.configurationsOf(0), 1u);
+    EXPECT_EQ(spec.configurationsOf(1), 9u);
+    EXPECT_EQ(spec.losses[1].name, "square"); // a name made from one k and M would fit one point only
+    const std::vector<RunSpec> runs = spec.expand();
+    ASSERT_EQ(runs.size(), 3u * (1u + 9u));
+    const auto ce = runsOfLoss(runs, "ce", Protocol::EarlyStopping);
+    const auto sq = runsOfLoss(runs, "square", Protocol::EarlyStopping);
+    ASSERT_EQ(ce.size(), 3u);
+    ASSERT_EQ(sq.size(), 27u);
+    EXPECT_TRUE(ce.front().sweepAxes.empty());
+    std::set<std::pair<double, double>> points;
+    for (const auto& r : sq) {
+        EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"loss.k", "loss.M"}));
+        EXPECT_EQ(r.loss.name, "square");
+        points.insert({r.loss.k, r.loss.M});
+    }
+    EXPECT_EQ(points.size(), 9u);
+    EXPECT_TRUE(points.count({5.0, 10.0}));
+    const std::string yaml = sq.front().toYaml();
+    EXPECT_NE(yaml.find("sweep: [loss.k, loss.M]"), std::string::npos) << yaml;
+    EXPECT_EQ(losslab::runSweepAxes(yaml), (std::vector<std::string>{"loss.k", "loss.M"}));
+    EXPECT_EQ(losslab::runRecipe(yaml).count("sweep"), 0u); // its values are in the recipe already
+    EXPECT_EQ(losslab::parseRunSpecYaml(yaml, "run", registry()).sweepAxes, sq.front().sweepAxes);
+}
+
+TEST(ExperimentSpecSweep, PaperPresetIsDroppedWhereTheSweepSetsKOrM) {
+    const ExperimentSpec spec = load("task: toy50/mlp\nlosses: [ce, {loss: square, preset: paper}]\n"
+                                     "sweep: {losses.*.M: [1, 2]}\n");
+    for (const auto& r : spec.expand())
+        if (r.loss.kind == LossKind::Square) EXPECT_TRUE(r.loss.preset.empty());
+}
+
+TEST(ExperimentSpecSweep, LearningRateOfEveryLossPairsSameEpochsRunsWithTheSameRate) {
+    const ExperimentSpec spec = load("task: toy/mlp\nseeds: [7]\nlosses: [ce, square]\n"
+                                     "protocols: [early_stopping, same_epochs_as_ce]\n"
+                                     "sweep: {losses.*.lr: [0.01, 0.1, 0.5]}\n");
+    const std::vector<RunSpec> runs = spec.expand();
+    ASSERT_EQ(runs.size(), 3u + 3u + 3u);
+    for (const auto& r : runs) {
+        EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"loss.lr"}));
+        if (r.protocol != Protocol::SameEpochsAsCe) continue;
+        ASSERT_GE(r.dependsOn, 0);
+        const RunSpec& ce = runs[static_cast<std::size_t>(r.dependsOn)];
+        EXPECT_EQ(ce.loss.kind, LossKind::CrossEntropy);
+        EXPECT_EQ(ce.protocol, Protocol::EarlyStopping);
+        EXPECT_EQ(ce.loss.lr, r.loss.lr);
+    }
+    const auto units = losslab::independentUnits(runs);
+    ASSERT_EQ(units.size(), 6u); // per rate: CE with its same-epochs run, and the square early-stopping run
+    for (const auto& unit : units)
+        for (const int i : unit) {
+            const int d = runs[static_cast<std::size_t>(i)].dependsOn;
+            if (d >= 0) EXPECT_NE(std::find(unit.begin(), unit.end(), d), unit.end());
+        }
+}
+
+TEST(ExperimentSpecSweep, KeysOutsideLossesVaryEveryLossAndRoundTrip) {
+    const ExperimentSpec spec = load("task: toy/mlp\nseeds: 2\nlosses: [ce, square]\n"
+                                     "sweep:\n  model.hidden: [[16], [64, 64]]\n  train.weight_decay: [0, 0.0005]\n"
+                                     "  losses.1.k: [1, 2]\n");
+    EXPECT_EQ(spec.gridParams().size(), 4u);
+    EXPECT_EQ(spec.configurationsOf(0), 4u);
+    EXPECT_EQ(spec.configurationsOf(1), 8u);
+    const std::vector<RunSpec> runs = spec.expand();
+    ASSERT_EQ(runs.size(), 4u * 2u * (1u + 2u));
+    std::set<std::string> hidden;
+    for (const auto& r : runs) {
+        hidden.insert(r.params.raw("model.hidden"));
+        if (r.loss.kind == LossKind::CrossEntropy)
+            EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"model.hidden", "train.weight_decay"}));
+    }
+    EXPECT_EQ(hidden, (std::set<std::string>{"[16]", "[64, 64]"}));
+    // The resolved experiment reloads to the same runs.
+    const ExperimentSpec again = losslab::loadExperimentText(spec.toYaml(), "again.yaml", {}, registry());
+    const std::vector<RunSpec> runs2 = again.expand();
+    ASSERT_EQ(runs2.size(), runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs2[i].toYaml(), runs[i].toYaml());
+}
+
+TEST(ExperimentSpecSweep, BadSweepsNameTheKeyAndWhatIsExpected) {
+    const std::string head = "task: toy/mlp\nlosses: [ce, square]\nsweep:\n";
+    EXPECT_TRUE(loadFails(head + "  train.lr: [0.1, 0.2]\n", {"exp.yaml:4:3", "train.lr", "losses.*.lr"}));
+    EXPECT_TRUE(loadFails(head + "  losses.0.k: [1, 2]\n", {"losses.0.k", "cross-entropy"}));
+    EXPECT_TRUE(loadFails(head + "  losses.2.lr: [1, 2]\n", {"losses.2.lr", "2 loss(es)", "0 to 1"}));
+    EXPECT_TRUE(loadFails(head + "  losses.1.name: [a, b]\n", {"losses.N.lr"}));
+    EXPECT_TRUE(loadFails(head + "  model.depth: [1, 2]\n", {"unknown key 'model.depth'"}));
+    EXPECT_TRUE(loadFails(head + "  runner.threads: [1, 2]\n", {"runner.threads", "does not change"}));
+    EXPECT_TRUE(loadFails(head + "  losses.1.k: []\n", {"sweep.losses.1.k", "non-empty list"}));
+    EXPECT_TRUE(loadFails(head + "  losses.1.k: 5\n", {"sweep.losses.1.k", "non-empty list"}));
+    EXPECT_TRUE(loadFails(head + "  losses.1.k: [1, 5, 1.0]\n", {"exp.yaml:4:22", "listed twice"}));
+    EXPECT_TRUE(loadFails(head + "  losses.1.M: [1, -2]\n", {"sweep.losses.1.M.1", "> 0"}));
+    EXPECT_TRUE(loadFails(head + "  model.hidden: [[8], [0]]\n", {"exp.yaml:4:23"}));
+    EXPECT_TRUE(loadFails(head + "  losses.*.lr: [1, 2]\n  losses.1.lr: [3]\n", {"losses.*.lr and losses.1.lr"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\nsweep: {losses.*.k: [1, 2]}\n", {"has none"}));
+    EXPECT_TRUE(loadFails(head + "  - losses.1.k\n", {"sweep: expected a mapping"}));
+}

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -10,6 +13,7 @@
 
 #include "losslab/error.h"
 #include "losslab/losses/paper_rescaling.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/tasks/task_registry.h"
 
 namespace losslab {
@@ -163,7 +167,10 @@ void emitLoss(YAML::Emitter& out, const LossSpec& l) {
 }
 
 const std::vector<std::string> kTopKeys = {"name", "description", "task", "losses", "protocols", "seeds",
-                                           "device", "data", "train", "model", "runner"};
+                                           "device", "data", "train", "model", "runner", "sweep"};
+const std::vector<std::string> kSweepLossKeys = {"lr", "k", "M"};
+// A sweep larger than this is a typo (a list pasted twice), not a plan.
+constexpr std::size_t kMaxGridPoints = 100000;
 const std::vector<std::string> kSections = {"data", "train", "model", "runner"};
 const std::vector<std::string> kLossKeys = {"loss", "name", "lr", "k", "M", "preset"};
 
@@ -194,6 +201,8 @@ public:
         spec.losses = resolveLosses(root, task, classCount(task, spec.params), spec.params.getDouble("train.lr"));
         spec.protocols = resolveProtocols(root);
         spec.seeds = resolveSeeds(root);
+        spec.sweep = resolveSweep(root, task, spec);
+        nameSweptLosses(root, spec);
         checkConsistency(spec, root);
         return spec;
     }
@@ -393,11 +402,129 @@ private:
         return out;
     }
 
+    std::vector<SweepAxis> resolveSweep(const YAML::Node& root, const TaskInfo& task, const ExperimentSpec& spec) {
+        const YAML::Node n = root["sweep"];
+        if (!n.IsDefined() || n.IsNull()) return {};
+        if (!n.IsMap())
+            throw Error(m_loc.at(n, "sweep") +
+                        ": sweep: expected a mapping from dotted keys to lists of values, for example "
+                        "{losses.1.k: [1, 5, 15], losses.1.M: [1, 10, 30]}");
+        std::map<std::string, ParamDecl> decls;
+        for (const auto& d : coreParamDecls()) decls[d.key] = d;
+        for (const auto& d : task.params) decls[d.key] = d;
+        std::vector<SweepAxis> axes;
+        std::size_t points = 1;
+        for (const auto& kv : n) {
+            SweepAxis axis;
+            axis.key = kv.first.Scalar();
+            const std::string path = "sweep." + axis.key;
+            const std::string where = m_loc.at(kv.first, path);
+            const YAML::Node values = kv.second;
+            if (!values.IsSequence() || values.size() == 0)
+                throw Error(m_loc.at(values, path) + ": " + path + ": expected a non-empty list of values, for example [1, 5, 15]");
+            const std::vector<std::string> parts = splitDots(axis.key);
+            std::optional<ParamDecl> decl;
+            if (!parts.empty() && parts[0] == "losses") {
+                axis.lossIndex = lossAxisIndex(parts, axis.key, where, spec);
+            } else {
+                if (axis.key == "train.lr")
+                    throw Error(where + ": sweep: train.lr is only the default of losses without their own lr; sweep "
+                                        "losses.*.lr (every loss) or losses.N.lr (loss N) instead");
+                const auto it = decls.find(axis.key);
+                if (it == decls.end())
+                    throw Error(where + ": sweep: unknown key '" + axis.key +
+                                "'; a sweep varies losses.N.lr / losses.N.k / losses.N.M (N a loss's index from 0, or * "
+                                "for every loss) or a declared key such as train.weight_decay or model.* (losslab-cli "
+                                "tasks --verbose lists a task's keys)");
+                if (isRecipeExcludedKey(axis.key))
+                    throw Error(where + ": sweep: " + axis.key +
+                                " does not change what a run trains to (where data is read, how fast it evaluates, "
+                                "how it is executed), so its grid points would be the same runs; sweep a setting of "
+                                "the training instead");
+                decl = it->second;
+            }
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                const std::string itemPath = path + "." + std::to_string(i);
+                const YAML::Node item = values[i];
+                std::string canonical;
+                if (decl) {
+                    const std::string text = scalarText(item);
+                    if (text == "\x01")
+                        throw Error(m_loc.at(item, itemPath) + ": " + itemPath + ": expected " + paramTypeName(decl->type) +
+                                    ", got a nested structure");
+                    canonical = canonicalParamValue(*decl, text, m_loc.at(item, itemPath));
+                } else {
+                    canonical = formatShortest(positiveNumber(item, itemPath));
+                }
+                if (std::find(axis.values.begin(), axis.values.end(), canonical) != axis.values.end())
+                    throw Error(m_loc.at(item, itemPath) + ": " + path + ": the value " + canonical +
+                                " is listed twice; each grid point is run once per seed");
+                axis.values.push_back(canonical);
+            }
+            for (const auto& other : axes)
+                if (other.isLossAxis() && axis.isLossAxis() && other.recipeKey() == axis.recipeKey() &&
+                    (other.lossIndex == -1 || axis.lossIndex == -1))
+                    throw Error(where + ": sweep: " + other.key + " and " + axis.key + " both sweep " +
+                                axis.recipeKey().substr(5) + " of the same loss; keep one of them");
+            points *= axis.values.size();
+            if (points > kMaxGridPoints)
+                throw Error(where + ": sweep: the grid has more than " + std::to_string(kMaxGridPoints) +
+                            " points; split it into several experiments");
+            axes.push_back(std::move(axis));
+        }
+        return axes;
+    }
+
+    // "losses.1.k" -> 1, "losses.*.lr" -> -1; errors name the key and what the losses are.
+    int lossAxisIndex(const std::vector<std::string>& parts, const std::string& key, const std::string& where,
+                      const ExperimentSpec& spec) {
+        if (parts.size() != 3 || std::find(kSweepLossKeys.begin(), kSweepLossKeys.end(), parts[2]) == kSweepLossKeys.end())
+            throw Error(where + ": sweep: '" + key + "': a loss key is losses.N.lr, losses.N.k or losses.N.M, with N " +
+                        "a loss's index from 0 or * for every loss");
+        const bool squareOnly = parts[2] != "lr";
+        if (parts[1] == "*") {
+            const bool anySquare = std::any_of(spec.losses.begin(), spec.losses.end(),
+                                               [](const LossSpec& l) { return l.kind == LossKind::Square; });
+            if (squareOnly && !anySquare)
+                throw Error(where + ": sweep: " + key + ": k and M apply to square losses, and the experiment has none");
+            return -1;
+        }
+        if (!isIndex(parts[1]) || parts[1].size() > 6 || std::stoul(parts[1]) >= spec.losses.size())
+            throw Error(where + ": sweep: '" + key + "' names loss " + parts[1] + ", but the experiment has " +
+                        std::to_string(spec.losses.size()) + " loss(es): use an index from 0 to " +
+                        std::to_string(spec.losses.size() - 1) + ", or *");
+        const int index = std::stoi(parts[1]);
+        const LossSpec& loss = spec.losses[static_cast<std::size_t>(index)];
+        if (squareOnly && loss.kind != LossKind::Square)
+            throw Error(where + ": sweep: " + key + ": loss " + parts[1] + " ('" + loss.name +
+                        "') is cross-entropy; k and M apply to square losses only");
+        return index;
+    }
+
+    // A square loss whose k or M is swept, named by the program from one k and M
+    // ("square_k15_M30"), would carry a name that fits one grid point only: it becomes "square".
+    void nameSweptLosses(const YAML::Node& root, ExperimentSpec& spec) {
+        for (std::size_t i = 0; i < spec.losses.size(); ++i) {
+            LossSpec& loss = spec.losses[i];
+            const YAML::Node entry = root["losses"][i];
+            if (loss.kind != LossKind::Square || (entry.IsMap() && entry["name"].IsDefined())) continue;
+            const bool swept = std::any_of(spec.sweep.begin(), spec.sweep.end(), [&](const SweepAxis& a) {
+                return a.isLossAxis() && a.recipeKey() != "loss.lr" &&
+                       (a.lossIndex == -1 || a.lossIndex == static_cast<int>(i));
+            });
+            if (!swept || loss.name == "square") continue;
+            const bool taken = std::any_of(spec.losses.begin(), spec.losses.end(),
+                                           [](const LossSpec& l) { return l.name == "square"; });
+            if (!taken) loss.name = "square";
+        }
+    }
+
     void checkConsistency(const ExperimentSpec& spec, const YAML::Node& root) {
-        const ParamSet& p = spec.params;
-        if (p.getString("train.optimizer") == "sgd" && p.getBool("train.nesterov") && p.getDouble("train.momentum") <= 0)
-            throw Error(m_loc.at(root["train"], "train.nesterov") +
-                        ": train.nesterov: Nesterov momentum needs train.momentum > 0 (it is 0)");
+        for (const ParamSet& p : spec.gridParams())
+            if (p.getString("train.optimizer") == "sgd" && p.getBool("train.nesterov") && p.getDouble("train.momentum") <= 0)
+                throw Error(m_loc.at(root["train"], "train.nesterov") +
+                            ": train.nesterov: Nesterov momentum needs train.momentum > 0 (it is 0" +
+                            (spec.sweep.empty() ? ")" : " at a point of the sweep)"));
         for (std::size_t i = 0; i < spec.losses.size(); ++i)
             if (spec.losses[i].lr <= 0)
                 throw Error(m_loc.at(root["train"], "train.lr") + ": loss '" + spec.losses[i].name +
@@ -586,6 +713,16 @@ std::string ExperimentSpec::toYaml() const {
     for (const auto& l : losses) emitLoss(out, l);
     out << YAML::EndSeq;
     emitParams(out, params);
+    if (!sweep.empty()) {
+        out << YAML::Key << "sweep" << YAML::Value << YAML::BeginMap;
+        for (const auto& axis : sweep) {
+            const ParamType type = axis.isLossAxis() ? ParamType::Double : params.type(axis.key);
+            out << YAML::Key << axis.key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (const auto& v : axis.values) emitValue(out, v, type);
+            out << YAML::EndSeq;
+        }
+        out << YAML::EndMap;
+    }
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
 }
@@ -600,6 +737,7 @@ std::string RunSpec::toYaml() const {
     out << YAML::Key << "protocol" << YAML::Value << protocolName(protocol);
     out << YAML::Key << "seed" << YAML::Value << seed;
     out << YAML::Key << "device" << YAML::Value << device;
+    if (!sweepAxes.empty()) out << YAML::Key << "sweep" << YAML::Value << YAML::Flow << sweepAxes;
     emitParams(out, params);
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
@@ -632,6 +770,9 @@ RunSpec parseRunSpecYaml(const std::string& yamlText, const std::string& display
         r.protocol = parseProtocol(text(root, "protocol"), displayName);
         r.seed = std::stoll(text(root, "seed"));
         r.device = text(root, "device");
+        if (root["sweep"].IsSequence())
+            for (const auto& item : root["sweep"])
+                if (item.IsScalar()) r.sweepAxes.push_back(item.Scalar());
         std::map<std::string, ParamDecl> decls;
         for (const auto& d : coreParamDecls()) decls[d.key] = d;
         for (const auto& d : task.params) decls[d.key] = d;
@@ -661,43 +802,194 @@ double defaultValidationFraction(Protocol protocol) {
     return protocol == Protocol::FixedEpochs ? 0.0 : 0.1;
 }
 
+std::string SweepAxis::recipeKey() const {
+    if (!isLossAxis()) return key;
+    return "loss." + key.substr(key.find_last_of('.') + 1);
+}
+
+namespace {
+
+// Every combination of the axes' value indices, the first axis varying slowest.
+std::vector<std::vector<std::size_t>> combinations(const std::vector<const SweepAxis*>& axes) {
+    std::vector<std::vector<std::size_t>> out{{}};
+    for (const SweepAxis* axis : axes) {
+        std::vector<std::vector<std::size_t>> next;
+        for (const auto& prefix : out)
+            for (std::size_t v = 0; v < axis->values.size(); ++v) {
+                next.push_back(prefix);
+                next.back().push_back(v);
+            }
+        out = std::move(next);
+    }
+    return out;
+}
+
+std::vector<const SweepAxis*> globalAxes(const std::vector<SweepAxis>& sweep) {
+    std::vector<const SweepAxis*> out;
+    for (const auto& a : sweep)
+        if (!a.isLossAxis()) out.push_back(&a);
+    return out;
+}
+
+// The loss axes that apply to loss `index`: its own, and those of every loss (k and M of
+// every square loss).
+std::vector<const SweepAxis*> lossAxes(const std::vector<SweepAxis>& sweep, const std::vector<LossSpec>& losses,
+                                       std::size_t index) {
+    std::vector<const SweepAxis*> out;
+    for (const auto& a : sweep) {
+        if (!a.isLossAxis()) continue;
+        if (a.lossIndex >= 0 && static_cast<std::size_t>(a.lossIndex) != index) continue;
+        if (a.lossIndex == -1 && a.recipeKey() != "loss.lr" && losses[index].kind != LossKind::Square) continue;
+        out.push_back(&a);
+    }
+    return out;
+}
+
+// One configuration of a loss: the loss with its swept values, and which value of which axis.
+struct LossVariant {
+    LossSpec loss;
+    std::map<const SweepAxis*, std::size_t> values;
+};
+
+std::vector<LossVariant> lossVariants(const std::vector<SweepAxis>& sweep, const std::vector<LossSpec>& losses,
+                                      std::size_t index) {
+    const std::vector<const SweepAxis*> axes = lossAxes(sweep, losses, index);
+    std::vector<LossVariant> out;
+    for (const auto& combo : combinations(axes)) {
+        LossVariant v;
+        v.loss = losses[index];
+        for (std::size_t i = 0; i < axes.size(); ++i) {
+            const double value = std::stod(axes[i]->values[combo[i]]);
+            const std::string field = axes[i]->recipeKey();
+            if (field == "loss.lr") {
+                v.loss.lr = value;
+            } else {
+                (field == "loss.k" ? v.loss.k : v.loss.M) = value;
+                v.loss.preset.clear(); // k and M are the sweep's, not Table 9's
+            }
+            v.values[axes[i]] = combo[i];
+        }
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<ParamSet> ExperimentSpec::gridParams() const {
+    const std::vector<const SweepAxis*> axes = globalAxes(sweep);
+    std::vector<ParamSet> out;
+    for (const auto& combo : combinations(axes)) {
+        ParamSet p = params;
+        for (std::size_t i = 0; i < axes.size(); ++i)
+            p.set(axes[i]->key, axes[i]->values[combo[i]], params.type(axes[i]->key));
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::size_t ExperimentSpec::gridPointCount() const {
+    std::size_t n = 1;
+    for (const auto& a : sweep) n *= a.values.size();
+    return n;
+}
+
+std::size_t ExperimentSpec::configurationsOf(std::size_t lossIndex) const {
+    std::size_t n = 1;
+    for (const SweepAxis* a : globalAxes(sweep)) n *= a->values.size();
+    if (lossIndex < losses.size())
+        for (const SweepAxis* a : lossAxes(sweep, losses, lossIndex)) n *= a->values.size();
+    return n;
+}
+
 std::vector<RunSpec> ExperimentSpec::expand() const {
     std::vector<RunSpec> runs;
-    auto make = [&](const LossSpec& loss, Protocol p, std::int64_t seed) {
+    std::vector<std::string> globalKeys;
+    for (const SweepAxis* a : globalAxes(sweep)) globalKeys.push_back(a->recipeKey());
+    std::vector<std::vector<LossVariant>> variants;
+    for (std::size_t i = 0; i < losses.size(); ++i) variants.push_back(lossVariants(sweep, losses, i));
+    auto make = [&](const ParamSet& point, const LossVariant& v, std::size_t lossIndex, Protocol p, std::int64_t seed) {
         RunSpec r;
         r.experiment = name;
         r.taskId = taskId;
-        r.loss = loss;
+        r.loss = v.loss;
         r.protocol = p;
         r.seed = seed;
         r.device = device;
-        r.params = params;
+        r.params = point;
         // A run is stored fully resolved: "auto" becomes the fraction this protocol holds out.
-        if (params.has("data.val_fraction") && params.raw("data.val_fraction") == "auto")
+        if (point.has("data.val_fraction") && point.raw("data.val_fraction") == "auto")
             r.params.set("data.val_fraction", formatShortest(defaultValidationFraction(p)), ParamType::Double);
+        r.sweepAxes = globalKeys;
+        for (const SweepAxis* a : lossAxes(sweep, losses, lossIndex)) r.sweepAxes.push_back(a->recipeKey());
         return r;
     };
     const auto ceIt = std::find_if(losses.begin(), losses.end(),
                                    [](const LossSpec& l) { return l.kind == LossKind::CrossEntropy; });
-    for (const auto seed : seeds) {
-        int ceEarlyStopping = -1;
-        // Runs that others depend on come first, so a single worker never idles.
-        for (const auto& loss : losses)
-            for (const auto p : protocols) {
-                if (p == Protocol::SameEpochsAsCe) continue;
-                if (ceIt != losses.end() && loss.name == ceIt->name && p == Protocol::EarlyStopping)
-                    ceEarlyStopping = static_cast<int>(runs.size());
-                runs.push_back(make(loss, p, seed));
+    const std::size_t ceIndex = static_cast<std::size_t>(ceIt - losses.begin());
+    const bool sameEpochs = std::find(protocols.begin(), protocols.end(), Protocol::SameEpochsAsCe) != protocols.end();
+    for (const ParamSet& point : gridParams()) {
+        for (const auto seed : seeds) {
+            // The CE early-stopping run of each CE configuration, by configuration.
+            std::vector<int> ceEarlyStopping;
+            // Runs that others depend on come first, so a single worker never idles.
+            for (std::size_t i = 0; i < losses.size(); ++i)
+                for (const auto& v : variants[i])
+                    for (const auto p : protocols) {
+                        if (p == Protocol::SameEpochsAsCe) continue;
+                        if (i == ceIndex && p == Protocol::EarlyStopping) ceEarlyStopping.push_back(static_cast<int>(runs.size()));
+                        runs.push_back(make(point, v, i, p, seed));
+                    }
+            if (!sameEpochs) continue;
+            for (std::size_t i = 0; i < losses.size(); ++i) {
+                if (losses[i].kind == LossKind::CrossEntropy) continue;
+                for (const auto& v : variants[i]) {
+                    RunSpec r = make(point, v, i, Protocol::SameEpochsAsCe, seed);
+                    // The CE configuration with the same values on the axes both share (losses.*.lr).
+                    r.dependsOn = ceEarlyStopping.empty() ? -1 : ceEarlyStopping.front();
+                    for (std::size_t c = 0; c < ceEarlyStopping.size() && ceIt != losses.end(); ++c) {
+                        const LossVariant& ce = variants[ceIndex][c];
+                        const bool same = std::all_of(ce.values.begin(), ce.values.end(), [&](const auto& kv) {
+                            const auto it = v.values.find(kv.first);
+                            return it == v.values.end() || it->second == kv.second;
+                        });
+                        if (same) {
+                            r.dependsOn = ceEarlyStopping[c];
+                            break;
+                        }
+                    }
+                    runs.push_back(r);
+                }
             }
-        if (std::find(protocols.begin(), protocols.end(), Protocol::SameEpochsAsCe) == protocols.end()) continue;
-        for (const auto& loss : losses) {
-            if (loss.kind == LossKind::CrossEntropy) continue;
-            RunSpec r = make(loss, Protocol::SameEpochsAsCe, seed);
-            r.dependsOn = ceEarlyStopping;
-            runs.push_back(r);
         }
     }
     return runs;
+}
+
+std::vector<std::vector<int>> independentUnits(const std::vector<RunSpec>& runs) {
+    const int n = static_cast<int>(runs.size());
+    std::vector<int> parent(runs.size());
+    std::iota(parent.begin(), parent.end(), 0);
+    std::function<int(int)> root = [&](int i) { return parent[i] == i ? i : parent[i] = root(parent[i]); };
+    for (int i = 0; i < n; ++i) {
+        const int d = runs[static_cast<std::size_t>(i)].dependsOn;
+        if (d < 0 || d >= n) continue;
+        const int a = root(i), b = root(d);
+        if (a != b) parent[std::max(a, b)] = std::min(a, b);
+    }
+    std::map<int, std::size_t> unitOf;
+    std::vector<std::vector<int>> units;
+    for (int i = 0; i < n; ++i) {
+        const int r = root(i);
+        const auto it = unitOf.find(r);
+        if (it == unitOf.end()) {
+            unitOf[r] = units.size();
+            units.push_back({i});
+        } else {
+            units[it->second].push_back(i);
+        }
+    }
+    return units;
 }
 
 } // namespace losslab

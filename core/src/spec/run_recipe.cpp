@@ -48,7 +48,7 @@ std::string shortKey(const std::string& key) {
 const std::vector<std::string>& recipeExcludedKeys() {
     // Which run this is, where it runs, where its data is read from, how fast it evaluates and
     // how often it logs: none of these changes the numbers a run trains to.
-    static const std::vector<std::string> keys = {"seed",       "device",    "experiment", "data.root", "train.eval_batch_size",
+    static const std::vector<std::string> keys = {"seed", "device", "experiment", "sweep", "data.root", "train.eval_batch_size",
                                                   "train.log_every_steps", "runner.*"};
     return keys;
 }
@@ -77,6 +77,18 @@ RunRecipe runRecipe(const std::string& specYaml) {
     if (!root.IsMap()) throw Error("stored run spec: expected a mapping of keys (task, loss, protocol, ...)");
     flatten(root, "", out);
     return out;
+}
+
+std::vector<std::string> runSweepAxes(const std::string& specYaml) {
+    std::vector<std::string> axes;
+    try {
+        const YAML::Node root = YAML::Load(specYaml);
+        if (!root.IsMap() || !root["sweep"].IsSequence()) return axes;
+        for (const auto& item : root["sweep"])
+            if (item.IsScalar()) axes.push_back(item.Scalar());
+    } catch (const YAML::Exception&) {
+    }
+    return axes;
 }
 
 RunRecipe trainingRecipe(const RunRecipe& recipe) {

@@ -29,6 +29,22 @@ struct LossSpec {
     std::string preset; // "paper" when k and M came from Table 9 / the class-count rule
 };
 
+// One line of an experiment's `sweep:` block: a dotted key and the values it takes. The grid
+// is the product of every axis; each point is run for every seed (docs/sweeps.md).
+//  - a loss key: "losses.N.lr" / "losses.N.k" / "losses.N.M" (loss N only) or "losses.*.lr",
+//    "losses.*.k", "losses.*.M" (every loss; k and M: every square loss);
+//  - any other declared key ("model.hidden", "train.weight_decay", "data.limit_train"), which
+//    applies to every loss. train.lr is refused: it is only the default of losses.*.lr.
+struct SweepAxis {
+    std::string key;                 // as written
+    std::vector<std::string> values; // canonical texts, in the order written, distinct
+    int lossIndex = -2;              // loss N; -1 for "losses.*"; -2 for a key outside losses
+    bool isLossAxis() const { return lossIndex != -2; }
+    // The key a run's recipe holds for this axis (spec/run_recipe.h): "loss.k", "loss.M",
+    // "loss.lr" for a loss axis, `key` otherwise.
+    std::string recipeKey() const;
+};
+
 struct RunSpec {
     std::string experiment;
     std::string taskId;
@@ -38,6 +54,9 @@ struct RunSpec {
     std::string device;        // as requested: "auto", "cpu", "cuda", "cuda:1"
     ParamSet params;           // data.*, train.*, model.*, runner.*
     int dependsOn = -1;        // index into the expanded run list (the CE early-stopping run)
+    // Recipe keys of the sweep axes that vary this run ("loss.k", "model.hidden"); empty
+    // outside sweeps. Stored as the run's `sweep:` list; the report draws heatmaps over them.
+    std::vector<std::string> sweepAxes;
 
     std::string toYaml() const; // the fully resolved run, stored with it
 };
@@ -52,10 +71,28 @@ struct ExperimentSpec {
     std::vector<std::int64_t> seeds;
     std::string device = "auto";
     ParamSet params;
+    std::vector<SweepAxis> sweep; // empty: no sweep
 
     std::string toYaml() const; // resolved experiment: re-loadable by loadExperimentText
-    std::vector<RunSpec> expand() const; // task x loss x protocol x seed, dependencies set
+    // The parameters of each point of the sweep's axes outside `losses` (one ParamSet, equal
+    // to `params`, without such axes), first axis varying slowest.
+    std::vector<ParamSet> gridParams() const;
+    // Grid points of the whole sweep, and how many configurations loss `i` is given (its own
+    // loss axes x the axes outside `losses`); 1 and 1 without a sweep.
+    std::size_t gridPointCount() const;
+    std::size_t configurationsOf(std::size_t lossIndex) const;
+    // grid point x loss (x its own sweep values) x protocol x seed, dependencies set. Runs of
+    // one seed and grid point come together, those others depend on first. A square loss's
+    // same_epochs_as_ce run depends on the CE early-stopping run of its seed and grid point
+    // that has the same values on the axes both are swept over (losses.*.lr), else the first.
+    std::vector<RunSpec> expand() const;
 };
+
+// The expanded runs in independent units: each run together with the run it depends on
+// and every run that depends on the same run, so a unit never waits on another. Units in
+// order of their first run; run indices ascending. `losslab-cli plan --slurm` makes one
+// array task of each; `run --task-index i` runs unit i.
+std::vector<std::vector<int>> independentUnits(const std::vector<RunSpec>& runs);
 
 struct SpecOverride {
     std::string key;   // dotted path; list items by index ("losses.1.lr")

@@ -13,7 +13,9 @@
 //
 // Left out (recipeExcludedKeys(), the one list of them): the settings that do not change what
 // a run trains to, only which run it is, where its data is read from, or how it is executed:
-//   seed, device, experiment, data.root, train.eval_batch_size, train.log_every_steps, runner.*
+//   seed, device, experiment, sweep, data.root, train.eval_batch_size, train.log_every_steps,
+//   runner.*
+// (`sweep` lists which keys a sweep varied; their values are in the recipe already.)
 //
 // Pure functions; torch-free, Qt-free, registry-free; callable from any thread.
 #include <map>
@@ -32,6 +34,10 @@ bool isRecipeExcludedKey(const std::string& key);
 // The recipe of a run from its stored YAML. Empty text gives an empty recipe (runs stored
 // without their spec). Throws losslab::Error when the text is not a YAML mapping.
 RunRecipe runRecipe(const std::string& specYaml);
+
+// The recipe keys a sweep varied for this run (its stored `sweep:` list, RunSpec::sweepAxes):
+// "loss.k", "model.hidden". Empty for runs outside sweeps and for unreadable text.
+std::vector<std::string> runSweepAxes(const std::string& specYaml);
 
 // What the square-loss and cross-entropy runs of one comparison share: the recipe without
 // "task", "protocol" and the "loss.*" keys (the loss, its name, k, M, learning rate and preset
