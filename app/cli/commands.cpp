@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli_args.h"
+#include "experiment_plan.h"
 #include "progress_printer.h"
 #include "losslab/error.h"
 #include "losslab/report/paper_tables.h"
@@ -40,29 +41,12 @@ void writeFullReport(const RunStore& store, const ReportRequest& request, const 
 
 namespace {
 
-std::string exeDir() {
-    std::error_code ec;
-    const auto p = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string() : p.parent_path().string();
-}
-
 // Loads the task plugins; warnings go to stderr (a broken user plugin must not hide the others).
 void loadTasks(TaskRegistry& registry, bool verbose) {
     const PluginLoadReport report = loadPlugins(registry, defaultPluginDirs());
     for (const auto& w : report.warnings) std::cerr << "losslab-cli: warning: plugin skipped: " << w << "\n";
     if (verbose)
         for (const auto& l : report.loaded) std::cerr << "losslab-cli: loaded plugin " << l << "\n";
-}
-
-// "default" or "tcn_permuted_mnist" name a shipped preset; anything else is a path.
-std::string resolveExperimentPath(const std::string& arg) {
-    if (fs::exists(arg) || arg.find('/') != std::string::npos) return arg;
-    const std::string file = arg.size() > 5 && arg.substr(arg.size() - 5) == ".yaml" ? arg : arg + ".yaml";
-    const std::vector<fs::path> dirs = {fs::path(exeDir()) / ".." / LOSSLAB_DATA_SUBDIR / "experiments",
-                                        fs::path(LOSSLAB_SOURCE_EXPERIMENTS)};
-    for (const auto& d : dirs)
-        if (fs::exists(d / file)) return (d / file).lexically_normal().string();
-    return arg;
 }
 
 std::string fmt(double v, int precision = 4) {
@@ -169,6 +153,7 @@ std::string mainHelp() {
            "  list      list stored runs, as a table or CSV\n"
            "  report    write the paper-style tables, statistics and figures of stored runs\n"
            "  resume    continue interrupted runs from their last checkpoint\n"
+           "  plan      write a Slurm job array for an experiment (one task per independent unit of runs)\n"
            "\n"
            "  losslab-cli COMMAND --help    options of one command\n"
            "  losslab-cli --version         version\n"
@@ -209,44 +194,101 @@ int runTasksCommand(const std::vector<std::string>& argv) {
     return kExitOk;
 }
 
+namespace {
+
+// The runs of a requeued array task: its part already holds the plan's experiment. Finished
+// runs stay; interrupted or cancelled ones continue from their checkpoints.
+int continueTask(RunStore& store, const TaskRegistry& registry, const ExperimentRecord& experiment, bool quiet) {
+    RunFilter filter;
+    filter.experimentIds = {experiment.id};
+    std::vector<std::int64_t> ids;
+    for (const auto& r : store.runs(filter))
+        if (r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled) ids.push_back(r.id);
+    if (ids.empty()) {
+        std::cout << "Every run of this array task is already in " << store.path() << ": nothing to do\n";
+        return kExitOk;
+    }
+    RunQueue queue(store, registry);
+    const RunQueueResult result = watchRuns(queue, static_cast<int>(ids.size()), quiet, [&] {
+        queue.resume(ids);
+        std::cerr << "losslab-cli: the array task ran before: continuing " << ids.size() << " run(s) in " << store.path() << "\n";
+    });
+    return exitStatus(result);
+}
+
+} // namespace
+
 int runRunCommand(const std::vector<std::string>& argv) {
-    Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
-               {"device", true, false, "DEV", "auto, cpu, cuda or cuda:N (default: the file's device, else auto)"},
-               {"seeds", true, false, "N", "use seeds 0..N-1"},
-               {"max-epochs", true, false, "N", "train.max_epochs"},
-               {"limit-train", true, false, "N", "train on a seeded subset of N training examples"},
-               {"set", true, true, "KEY=VALUE", "set any key by its dotted path (losses.1.lr=0.2)"},
-               {"quiet", false, false, "", "print only the final table and failures"},
-               {"report", true, false, "DIR", "afterwards, write the experiment's full report into DIR (as `report`)"}},
-              "losslab-cli run");
+    std::vector<OptionSpec> options = {
+        {"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
+        {"quiet", false, false, "", "print only the final table and failures"},
+        {"report", true, false, "DIR", "afterwards, write the experiment's full report into DIR (as `report`)"},
+        {"dry-run", false, false, "", "print the runs, their count and an estimate of the time from stored runs; run nothing"},
+        {"task-index", true, false, "I", "run only independent unit I (a Slurm array task of `losslab-cli plan`)"}};
+    for (const auto& o : experimentOptions()) options.push_back(o);
+    Args args(options, "losslab-cli run");
     if (!parseOrHelp(args, argv,
                      "Usage: losslab-cli run EXPERIMENT.yaml [OPTIONS]\n\n"
-                     "Runs every task x loss x protocol x seed of the experiment, stores them in the database,\n"
-                     "and prints per loss and protocol the mean and std of test accuracy over seeds.\n"
+                     "Runs every task x loss x protocol x seed (x sweep point) of the experiment, stores them in the\n"
+                     "database, and prints per loss and protocol the mean and std of test accuracy over seeds.\n"
                      "EXPERIMENT may also name a shipped preset: default, tcn_permuted_mnist, wrn_cifar10, ..."))
         return kExitOk;
     if (args.positional().size() != 1)
         throw Error("losslab-cli run: expected one experiment file, got " + std::to_string(args.positional().size()) +
                     " (see losslab-cli run --help)");
-    std::vector<SpecOverride> overrides;
-    if (const auto n = args.integer("seeds", 1)) overrides.push_back({"seeds", std::to_string(*n)});
-    if (const auto n = args.integer("max-epochs", 1)) overrides.push_back({"train.max_epochs", std::to_string(*n)});
-    if (const auto n = args.integer("limit-train", 1)) overrides.push_back({"data.limit_train", std::to_string(*n)});
-    if (const auto d = args.value("device")) overrides.push_back({"device", *d});
-    for (const auto& s : args.values("set")) overrides.push_back(parseOverride(s));
+    const std::vector<SpecOverride> overrides = experimentOverrides(args);
+    const auto taskIndex = args.integer("task-index", 0);
+    if (taskIndex)
+        for (const auto& o : overrides)
+            if (o.key.rfind("runner.", 0) != 0 && o.key != "device")
+                throw Error("losslab-cli run: --task-index runs unit " + std::to_string(*taskIndex) +
+                            " of the plan's runs, fixed by its experiment file; '" + o.key +
+                            "' would change them (only runner.* keys and --device may be set): change the "
+                            "experiment and plan again");
 
     TaskRegistry registry;
     loadTasks(registry, false);
-    const ExperimentSpec spec = loadExperimentFile(resolveExperimentPath(args.positional()[0]), overrides, registry);
-    RunStore store(args.value("db").value_or(RunStore::defaultPath()));
+    const std::string path = resolveExperimentPath(args.positional()[0]);
+    const std::string text = readExperimentText(path);
+    const ExperimentSpec spec = loadExperimentText(text, path, overrides, registry);
+    const std::vector<RunSpec> runs = spec.expand();
+    const std::string dbPath = args.value("db").value_or(RunStore::defaultPath());
+    if (args.flag("dry-run")) {
+        RunQueueOptions slotOptions;
+        slotOptions.runsPerDevice = static_cast<int>(spec.params.getInt("runner.runs_per_device"));
+        slotOptions.cpuSlots = static_cast<int>(spec.params.getInt("runner.cpu_runs"));
+        int slots = 1;
+        try {
+            slots = static_cast<int>(resolveDeviceSlots(spec.device, slotOptions).size());
+        } catch (const Error&) {
+        }
+        printDryRun(std::cout, spec, runs, estimateRuns(runs, dbPath), slots, !args.flag("quiet"));
+        std::cout << "Nothing was run (--dry-run).\n";
+        return kExitOk;
+    }
+    RunQueueOptions queueOptions;
+    if (taskIndex) {
+        const auto units = independentUnits(runs);
+        if (static_cast<std::size_t>(*taskIndex) >= units.size())
+            throw Error("losslab-cli run: --task-index " + std::to_string(*taskIndex) + ": " + path + " has " +
+                        std::to_string(units.size()) + " independent units (0 to " + std::to_string(units.size() - 1) + ")");
+        queueOptions.runIndices = units[static_cast<std::size_t>(*taskIndex)];
+        queueOptions.experimentUid = planExperimentUid(text);
+    }
+    RunStore store(dbPath);
     const int orphans = store.markOrphansInterrupted();
     if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left running by a process that ended are now 'interrupted'\n";
+    if (taskIndex)
+        for (const auto& e : store.experiments())
+            if (e.uid == queueOptions.experimentUid) return continueTask(store, registry, e, args.flag("quiet"));
 
-    RunQueue queue(store, registry);
-    const RunQueueResult result = watchRuns(queue, static_cast<int>(spec.expand().size()), args.flag("quiet"), [&] {
+    RunQueue queue(store, registry, queueOptions);
+    const std::size_t planned = taskIndex ? queueOptions.runIndices.size() : runs.size();
+    const RunQueueResult result = watchRuns(queue, static_cast<int>(planned), args.flag("quiet"), [&] {
         const RunQueueResult started = queue.start(spec); // throws Error before storing anything
         std::cerr << "losslab-cli: experiment '" << spec.name << "' (#" << started.experimentId << "): "
-                  << started.runIds.size() << " runs, database " << store.path() << "\n";
+                  << started.runIds.size() << " runs" << (taskIndex ? " (array task " + std::to_string(*taskIndex) + ")" : "")
+                  << ", database " << store.path() << "\n";
     });
 
     const std::string thisExperiment = spec.name + "#" + std::to_string(result.experimentId);

@@ -16,6 +16,7 @@ int runRunCommand(const std::vector<std::string>& args);
 int runListCommand(const std::vector<std::string>& args);
 int runReportCommand(const std::vector<std::string>& args);
 int runResumeCommand(const std::vector<std::string>& args);
+int runPlanCommand(const std::vector<std::string>& args);
 
 std::string mainHelp();
 

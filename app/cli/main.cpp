@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
         if (command == "list") return runListCommand(args);
         if (command == "report") return runReportCommand(args);
         if (command == "resume") return runResumeCommand(args);
-        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, resume (see losslab-cli --help)\n";
+        if (command == "plan") return runPlanCommand(args);
+        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, resume, plan, merge (see losslab-cli --help)\n";
         return kExitInvalidInput;
     } catch (const losslab::Error& e) {
         std::cerr << "losslab-cli: error: " << e.what() << "\n";

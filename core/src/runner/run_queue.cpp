@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <c10/util/Exception.h>
@@ -19,8 +20,7 @@
 
 namespace losslab {
 
-std::vector<std::string> resolveDeviceSlots(const std::string& device, const RunQueueOptions& options) {
-    const int cudaCount = cudaAvailable() ? cudaDeviceCount() : 0;
+std::vector<std::string> planDeviceSlots(const std::string& device, int cudaCount, const RunQueueOptions& options) {
     std::vector<std::string> devices;
     if (device == "cpu" || (device == "auto" && cudaCount == 0)) {
         for (int i = 0; i < std::max(1, options.cpuSlots); ++i) devices.push_back("cpu");
@@ -30,8 +30,8 @@ std::vector<std::string> resolveDeviceSlots(const std::string& device, const Run
         if (cudaCount == 0)
             throw Error("device 'cuda' was asked for, but this LibTorch sees no CUDA device "
                         "(Debian's libtorch is CPU-only; use --device cpu, or a CUDA build: see README, 'Building with CUDA')");
-        for (int d = 0; d < cudaCount; ++d)
-            for (int i = 0; i < std::max(1, options.runsPerDevice); ++i) devices.push_back("cuda:" + std::to_string(d));
+        for (int i = 0; i < std::max(1, options.runsPerDevice); ++i)
+            for (int d = 0; d < cudaCount; ++d) devices.push_back("cuda:" + std::to_string(d));
         return devices;
     }
     if (device.rfind("cuda:", 0) == 0) {
@@ -50,13 +50,36 @@ std::vector<std::string> resolveDeviceSlots(const std::string& device, const Run
     throw Error("device '" + device + "': expected auto, cpu, cuda or cuda:N");
 }
 
+std::vector<std::string> resolveDeviceSlots(const std::string& device, const RunQueueOptions& options) {
+    return planDeviceSlots(device, cudaAvailable() ? cudaDeviceCount() : 0, options);
+}
+
+namespace {
+void preflightPoint(const std::string& taskId, const ParamSet& params, const TaskRegistry& tasks,
+                    const DataContext& dataContext);
+} // namespace
+
 void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& tasks, const std::string& device,
                          const DataContext& dataContext) {
     RunQueueOptions options;
     resolveDeviceSlots(device, options);
-    const auto task = tasks.require(experiment.taskId);
-    const auto data = loadSharedData(*task, experiment.params, dataContext);
-    const std::int64_t classes = classCount(task->info(), experiment.params);
+    // Every point of a sweep over data.* or model.* keys is checked: a bad point found after
+    // hours of others would fail late.
+    std::set<std::string> checked;
+    for (const ParamSet& params : experiment.gridParams()) {
+        std::string key;
+        for (const auto& [k, v] : params.values()) key += k + "=" + v + "\n";
+        if (checked.insert(key).second) preflightPoint(experiment.taskId, params, tasks, dataContext);
+    }
+}
+
+namespace {
+
+void preflightPoint(const std::string& taskId, const ParamSet& params, const TaskRegistry& tasks,
+                    const DataContext& dataContext) {
+    const auto task = tasks.require(taskId);
+    const auto data = loadSharedData(*task, params, dataContext);
+    const std::int64_t classes = classCount(task->info(), params);
     // Padded label sequences (plugin API 4) hold kIgnoreLabel at their padding.
     const std::int64_t minLabel = task->info().paddedLabels ? kIgnoreLabel : 0;
     for (const TensorSplit* split : {&data->train, &data->test}) {
@@ -68,13 +91,41 @@ void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& t
     try {
         at::Generator init = makeGenerator(torch::Device(torch::kCPU), 0);
         std::lock_guard<std::mutex> lock(globalGeneratorMutex()); // torch::nn's constructors draw from it
-        task->makeModel(experiment.params, init); // catches bad model.* values before any run is stored
+        task->makeModel(params, init); // catches bad model.* values before any run is stored
     } catch (const c10::Error& e) {
-        throw Error("task " + experiment.taskId + ": cannot build its model: " + e.what_without_backtrace());
+        throw Error("task " + taskId + ": cannot build its model: " + e.what_without_backtrace());
     }
 }
 
+} // namespace
+
 namespace {
+
+// `indices` of `all` (all of them when empty), with dependencies renumbered; every run a
+// selected run depends on must be selected too.
+std::vector<RunSpec> selectRuns(const std::vector<RunSpec>& all, const std::vector<int>& indices) {
+    if (indices.empty()) return all;
+    std::map<int, int> position;
+    std::vector<RunSpec> out;
+    for (const int i : indices) {
+        if (i < 0 || static_cast<std::size_t>(i) >= all.size())
+            throw Error("run index " + std::to_string(i) + " is out of range: the experiment has " +
+                        std::to_string(all.size()) + " runs");
+        if (!position.emplace(i, static_cast<int>(out.size())).second)
+            throw Error("run index " + std::to_string(i) + " is selected twice");
+        out.push_back(all[static_cast<std::size_t>(i)]);
+    }
+    for (auto& r : out) {
+        if (r.dependsOn < 0) continue;
+        const auto it = position.find(r.dependsOn);
+        if (it == position.end())
+            throw Error("the selected runs depend on run " + std::to_string(r.dependsOn) +
+                        ", which is not selected (select whole independent units)");
+        r.dependsOn = it->second;
+    }
+    return out;
+}
+
 struct PlannedRun {
     RunSpec spec;
     std::string label;
@@ -311,9 +362,10 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     rec.taskId = experiment.taskId;
     rec.specYaml = experiment.toYaml();
     rec.sourcePath = experiment.sourcePath;
+    rec.uid = d.options.experimentUid;
+    std::vector<RunSpec> specs = selectRuns(experiment.expand(), d.options.runIndices); // may throw: before storing
     d.result.experimentId = d.store.addExperiment(rec);
 
-    std::vector<RunSpec> specs = experiment.expand();
     std::vector<RunRecord> records;
     for (auto& s : specs) {
         s.device = device;

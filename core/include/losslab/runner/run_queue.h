@@ -33,6 +33,12 @@ struct RunQueueOptions {
     // Workers run this much "nicer" than the caller (see configureWorkerThread): the desktop
     // program uses it so that its event loop stays responsive on a busy machine.
     int workerNiceIncrement = 0;
+    // Only these runs of the experiment's expand() (indices; empty = all), which must hold
+    // every run they depend on: `losslab-cli run --task-index` runs one independent unit.
+    std::vector<int> runIndices;
+    // The stored experiment's uid (empty: a new random one): every array task of one Slurm
+    // plan gives the same, so the merged parts hold one experiment.
+    std::string experimentUid;
 };
 
 struct RunQueueResult {
@@ -47,6 +53,11 @@ struct RunQueueResult {
 // Checks that `device` ("auto", "cpu", "cuda", "cuda:N") can be used here; throws Error
 // otherwise. Returns the resolved device names of the slots ("cpu", "cuda:0", ...).
 std::vector<std::string> resolveDeviceSlots(const std::string& device, const RunQueueOptions& options);
+// The same for a machine with `cudaCount` visible CUDA devices (what resolveDeviceSlots asks
+// LibTorch): "auto" and "cuda" take every device, runsPerDevice slots on each, interleaved
+// (cuda:0, cuda:1, ..., cuda:0, cuda:1, ...) so that fewer runs than slots spread over the
+// devices; "auto" without CUDA, and "cpu", give cpuSlots CPU slots. Pure: testable anywhere.
+std::vector<std::string> planDeviceSlots(const std::string& device, int cudaCount, const RunQueueOptions& options);
 
 // Everything that can be checked before a run is stored: the device, the task, the data
 // (loaded once and kept for the runs) and the model's parameters (one model is built).

@@ -21,10 +21,12 @@ struct ExperimentRecord {
     std::string specYaml;   // resolved experiment
     std::string sourcePath;
     std::string createdAt;  // ISO 8601 UTC
+    std::string uid;        // globally unique (128-bit hex); merges match experiments by it
 };
 
 struct RunRecord {
     std::int64_t id = 0;
+    std::string uid;          // globally unique (128-bit hex); merges match runs by it
     std::int64_t experimentId = 0;
     std::string experiment;   // name, filled on read
     std::string taskId;

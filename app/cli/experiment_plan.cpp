@@ -1,0 +1,216 @@
+#include "experiment_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "progress_printer.h"
+#include "losslab/error.h"
+#include "losslab/spec/run_recipe.h"
+#include "losslab/store/run_store.h"
+
+namespace losslab::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string exeDir() {
+    std::error_code ec;
+    const auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string() : p.parent_path().string();
+}
+
+// What the estimate of a run matches stored runs on: its task, protocol and training recipe.
+struct RunShape {
+    std::string task, protocol;
+    RunRecipe recipe;
+};
+
+RunShape shapeOf(const std::string& task, const std::string& protocol, const std::string& specYaml) {
+    RunShape s{task, protocol, {}};
+    try {
+        s.recipe = trainingRecipe(runRecipe(specYaml));
+    } catch (const Error&) {
+        s.recipe = {{"spec", "unreadable"}};
+    }
+    return s;
+}
+
+double mean(const std::vector<double>& v) {
+    double sum = 0;
+    for (const double x : v) sum += x;
+    return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+}
+
+std::string shortValue(double v) {
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os << v;
+    return os.str();
+}
+
+} // namespace
+
+std::vector<OptionSpec> experimentOptions() {
+    return {{"device", true, false, "DEV", "auto, cpu, cuda or cuda:N (default: the file's device, else auto)"},
+            {"seeds", true, false, "N", "use seeds 0..N-1"},
+            {"max-epochs", true, false, "N", "train.max_epochs"},
+            {"limit-train", true, false, "N", "train on a seeded subset of N training examples"},
+            {"set", true, true, "KEY=VALUE", "set any key by its dotted path (losses.1.lr=0.2)"}};
+}
+
+std::vector<SpecOverride> experimentOverrides(const Args& args) {
+    std::vector<SpecOverride> overrides;
+    if (const auto n = args.integer("seeds", 1)) overrides.push_back({"seeds", std::to_string(*n)});
+    if (const auto n = args.integer("max-epochs", 1)) overrides.push_back({"train.max_epochs", std::to_string(*n)});
+    if (const auto n = args.integer("limit-train", 1)) overrides.push_back({"data.limit_train", std::to_string(*n)});
+    if (const auto d = args.value("device")) overrides.push_back({"device", *d});
+    for (const auto& s : args.values("set")) overrides.push_back(parseOverride(s));
+    return overrides;
+}
+
+std::string resolveExperimentPath(const std::string& arg) {
+    if (fs::exists(arg) || arg.find('/') != std::string::npos) return arg;
+    const std::string file = arg.size() > 5 && arg.substr(arg.size() - 5) == ".yaml" ? arg : arg + ".yaml";
+    const std::vector<fs::path> dirs = {fs::path(exeDir()) / ".." / LOSSLAB_DATA_SUBDIR / "experiments",
+                                        fs::path(LOSSLAB_SOURCE_EXPERIMENTS)};
+    for (const auto& d : dirs)
+        if (fs::exists(d / file)) return (d / file).lexically_normal().string();
+    return arg;
+}
+
+std::string readExperimentText(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open the experiment file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string planExperimentUid(const std::string& frozenText) {
+    // FNV-1a, 64 bits, twice with different offsets: 128 bits of the text, hex.
+    auto fnv = [&](std::uint64_t h) {
+        for (const unsigned char c : frozenText) {
+            h ^= c;
+            h *= 1099511628211ULL;
+        }
+        return h;
+    };
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(fnv(14695981039346656037ULL)),
+                  static_cast<unsigned long long>(fnv(0x9e3779b97f4a7c15ULL)));
+    return buf;
+}
+
+bool RunEstimates::complete() const {
+    return std::all_of(seconds.begin(), seconds.end(), [](const auto& s) { return s.has_value(); });
+}
+
+RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& dbPath) {
+    RunEstimates out;
+    out.seconds.assign(runs.size(), std::nullopt);
+    if (dbPath.empty() || !fs::exists(dbPath)) {
+        out.basis = "no database at " + (dbPath.empty() ? std::string("(none)") : dbPath) + ": no stored runs to estimate from";
+        return out;
+    }
+    RunStore store(dbPath);
+    RunFilter filter;
+    filter.status = "completed";
+    std::vector<std::pair<RunShape, double>> stored;
+    std::map<std::string, int> storedPerTask;
+    for (const auto& r : store.runs(filter)) {
+        if (r.wallSeconds <= 0) continue;
+        stored.push_back({shapeOf(r.taskId, r.protocol, r.specYaml), r.wallSeconds});
+        ++storedPerTask[r.taskId];
+    }
+    std::map<std::string, int> tiers; // how each estimate was found
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const RunShape want = shapeOf(runs[i].taskId, protocolName(runs[i].protocol), runs[i].toYaml());
+        std::vector<double> same, sameProtocol, sameTask;
+        for (const auto& [shape, seconds] : stored) {
+            if (shape.task != want.task) continue;
+            sameTask.push_back(seconds);
+            if (shape.protocol != want.protocol) continue;
+            sameProtocol.push_back(seconds);
+            if (shape.recipe == want.recipe) same.push_back(seconds);
+        }
+        if (!same.empty()) {
+            out.seconds[i] = mean(same);
+            ++tiers["the same recipe and protocol"];
+        } else if (!sameProtocol.empty()) {
+            out.seconds[i] = mean(sameProtocol);
+            ++tiers["the same protocol, another recipe"];
+        } else if (!sameTask.empty()) {
+            out.seconds[i] = mean(sameTask);
+            ++tiers["another protocol"];
+        }
+    }
+    std::string tasks;
+    for (const auto& [task, n] : storedPerTask) tasks += (tasks.empty() ? "" : ", ") + std::to_string(n) + " of " + task;
+    out.basis = "mean wall time of completed runs in " + dbPath + " (" + (tasks.empty() ? std::string("none") : tasks) + ")";
+    std::string how;
+    for (const auto& [tier, n] : tiers) how += (how.empty() ? "" : "; ") + std::to_string(n) + " run(s) from " + tier;
+    if (!how.empty()) out.basis += ": " + how;
+    return out;
+}
+
+void printDryRun(std::ostream& out, const ExperimentSpec& spec, const std::vector<RunSpec>& runs,
+                 const RunEstimates& estimates, int slots, bool listRuns) {
+    out << "Experiment '" << spec.name << "', task " << spec.taskId << "\n";
+    if (!spec.sweep.empty()) {
+        std::string dims, keys;
+        for (const auto& a : spec.sweep) {
+            dims += (dims.empty() ? "" : " x ") + std::to_string(a.values.size());
+            keys += (keys.empty() ? "" : " x ") + a.key;
+        }
+        out << "  sweep: " << dims << " (" << keys << ") = " << spec.gridPointCount() << " grid point(s)\n";
+    }
+    out << "  losses: ";
+    for (std::size_t i = 0; i < spec.losses.size(); ++i)
+        out << (i ? ", " : "") << spec.losses[i].name << " (" << spec.configurationsOf(i) << " configuration"
+            << (spec.configurationsOf(i) == 1 ? "" : "s") << ")";
+    out << "\n  protocols: ";
+    for (std::size_t i = 0; i < spec.protocols.size(); ++i) out << (i ? ", " : "") << protocolName(spec.protocols[i]);
+    out << "\n  seeds: " << spec.seeds.size() << "\n";
+    out << runs.size() << " runs in " << independentUnits(runs).size() << " independent units\n";
+    double total = 0;
+    int known = 0;
+    for (const auto& s : estimates.seconds)
+        if (s) {
+            total += *s;
+            ++known;
+        }
+    if (known == 0) {
+        out << "Estimate: none (" << estimates.basis << ")\n";
+    } else {
+        const int n = std::max(1, slots);
+        out << "Estimate: " << formatDuration(total / n) << " on " << n << " slot" << (n == 1 ? "" : "s") << " ("
+            << formatDuration(total) << " of training";
+        if (known < static_cast<int>(runs.size()))
+            out << " for the " << known << " of " << runs.size() << " runs with an estimate";
+        out << "); " << estimates.basis << "\n";
+    }
+    if (!listRuns) return;
+    out << "\nrun  loss      k        M        lr       protocol            seed  depends  sweep point\n";
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const RunSpec& r = runs[i];
+        std::string point;
+        const RunRecipe recipe = runRecipe(r.toYaml());
+        for (const auto& key : r.sweepAxes) {
+            const auto it = recipe.find(key);
+            point += (point.empty() ? "" : ", ") + key + "=" + (it == recipe.end() ? "?" : it->second);
+        }
+        char line[256];
+        std::snprintf(line, sizeof line, "%-4zu %-9s %-8s %-8s %-8s %-19s %-5lld %-8s ", i, r.loss.name.c_str(),
+                      shortValue(r.loss.k).c_str(), shortValue(r.loss.M).c_str(), shortValue(r.loss.lr).c_str(),
+                      protocolName(r.protocol), static_cast<long long>(r.seed),
+                      r.dependsOn >= 0 ? std::to_string(r.dependsOn).c_str() : "-");
+        out << line << point << "\n";
+    }
+}
+
+} // namespace losslab::cli

@@ -1,0 +1,47 @@
+#pragma once
+// What `losslab-cli run --dry-run` and `losslab-cli plan` share: the experiment options of the
+// command line, estimates of run times from stored runs, the independent units of a plan, and
+// the Slurm job-array files (docs/slurm.md).
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli_args.h"
+#include "losslab/spec/experiment_spec.h"
+
+namespace losslab {
+class TaskRegistry;
+}
+
+namespace losslab::cli {
+
+// --seeds, --max-epochs, --limit-train, --device and --set, as `run` and `plan` take them.
+std::vector<OptionSpec> experimentOptions();
+std::vector<SpecOverride> experimentOverrides(const Args& args);
+// "default" or "tcn_permuted_mnist" name a shipped preset; anything else is a path.
+std::string resolveExperimentPath(const std::string& arg);
+// The file's bytes; Error naming the path when it cannot be read.
+std::string readExperimentText(const std::string& path);
+
+// The experiment uid every array task of one plan gives its part: derived from the frozen
+// experiment file's bytes (which name the plan), so the same file gives the same uid.
+std::string planExperimentUid(const std::string& frozenText);
+
+// Expected wall seconds of each run, from the completed runs stored in `dbPath` (when it
+// exists) of the same task: those with the same training recipe and protocol, else the same
+// protocol, else any. Nothing when no stored run matches. `basis` says what was used.
+struct RunEstimates {
+    std::vector<std::optional<double>> seconds; // per run of `runs`
+    std::string basis;                          // "12 stored runs of mnist/mlp in FILE"
+    bool complete() const;                      // every run has an estimate
+};
+RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& dbPath);
+
+// The summary `run --dry-run` prints: grid, runs per loss, protocols, seeds, estimate, and
+// one line per run.
+void printDryRun(std::ostream& out, const ExperimentSpec& spec, const std::vector<RunSpec>& runs,
+                 const RunEstimates& estimates, int slots, bool listRuns);
+
+} // namespace losslab::cli

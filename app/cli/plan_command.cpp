@@ -1,0 +1,249 @@
+// losslab-cli plan EXP.yaml --slurm DIR: a Slurm job array with one task per independent unit
+// of the experiment's runs (docs/slurm.md).
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include "commands.h"
+#include "experiment_plan.h"
+#include "progress_printer.h"
+#include "losslab/error.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/plugin_loader.h"
+#include "losslab/tasks/task_registry.h"
+
+namespace losslab::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string utcNow() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string randomHex(int bytes) {
+    std::random_device rd;
+    std::string out;
+    const char* digits = "0123456789abcdef";
+    for (int i = 0; i < bytes; ++i) {
+        const unsigned v = rd() & 0xffu;
+        out += digits[v >> 4];
+        out += digits[v & 0xfu];
+    }
+    return out;
+}
+
+std::string jsonString(const std::string& s) {
+    std::string out = "\"";
+    for (const unsigned char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+    }
+    return out + "\"";
+}
+
+// Single quotes for the shell: the path may hold spaces.
+std::string shellQuote(const std::string& s) {
+    std::string out = "'";
+    for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::string selfPath() {
+    std::error_code ec;
+    const auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("losslab-cli") : p.string();
+}
+
+void writeFile(const fs::path& path, const std::string& text, bool executable = false) {
+    const fs::path tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) throw Error(path.string() + ": cannot write the file");
+    }
+    if (executable)
+        fs::permissions(tmp, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+    fs::rename(tmp, path);
+}
+
+// Checks a value that goes into an #SBATCH line: one line, no shell-significant characters.
+std::string sbatchValue(const Args& args, const std::string& option, const std::string& pattern, const std::string& expected) {
+    const auto v = args.value(option);
+    if (!v) return "";
+    if (!std::regex_match(*v, std::regex(pattern)))
+        throw Error("losslab-cli plan: --" + option + ": expected " + expected + ", got '" + *v + "'");
+    return *v;
+}
+
+} // namespace
+
+int runPlanCommand(const std::vector<std::string>& argv) {
+    std::vector<OptionSpec> options = {
+        {"slurm", true, false, "DIR", "write the Slurm job array into DIR (created): array.sbatch, experiment.yaml, manifest.json"},
+        {"array-parallel", true, false, "N", "at most N array tasks at once (sbatch --array=...%N; default: no limit)"},
+        {"partition", true, false, "P", "Slurm partition"},
+        {"gres", true, false, "GRES", "generic resources per task, e.g. gpu:1"},
+        {"time", true, false, "HH:MM:SS", "time limit per array task (D-HH:MM:SS also)"},
+        {"cpus-per-task", true, false, "N", "CPUs per array task (each run uses them as its threads)"},
+        {"mem", true, false, "SIZE", "memory per array task, e.g. 8G"},
+        {"cli", true, false, "PATH", "losslab-cli on the compute nodes (default: this program, " + selfPath() + ")"},
+        {"db", true, false, "FILE", "database of earlier runs used for the time estimate (default: " + RunStore::defaultPath() + ")"}};
+    for (const auto& o : experimentOptions()) options.push_back(o);
+    Args args(options, "losslab-cli plan");
+    args.parse(argv);
+    if (args.flag("help")) {
+        std::cout << "Usage: losslab-cli plan EXPERIMENT.yaml --slurm DIR [--array-parallel N] [--partition P]\n"
+                     "                        [--gres gpu:1] [--time HH:MM:SS] [--cpus-per-task N] [--mem SIZE]\n\n"
+                     "Splits the experiment's runs into independent units (a seed's cross-entropy run stays with\n"
+                     "the square-loss runs that train for its epochs) and writes a Slurm job array with one task\n"
+                     "per unit. Submit it with `sbatch DIR/array.sbatch`; array task i runs\n"
+                     "`losslab-cli run DIR/experiment.yaml --task-index i --db DIR/part-i.sqlite`. Afterwards:\n"
+                     "`losslab-cli merge DIR/part-*.sqlite --db runs.sqlite`, then report as usual.\n"
+                  << "\nOptions:\n" << args.optionsHelp();
+        return kExitOk;
+    }
+    if (args.positional().size() != 1)
+        throw Error("losslab-cli plan: expected one experiment file, got " + std::to_string(args.positional().size()) +
+                    " (see losslab-cli plan --help)");
+    const auto dirArg = args.value("slurm");
+    if (!dirArg) throw Error("losslab-cli plan: --slurm DIR is required (the folder for the job array's files)");
+    const std::string timeLimit = sbatchValue(args, "time", R"((\d+-)?\d{1,3}(:\d{2}){0,2})", "HH:MM:SS, MM or D-HH:MM:SS");
+    const std::string partition = sbatchValue(args, "partition", R"([A-Za-z0-9_.,-]+)", "a partition name");
+    const std::string gres = sbatchValue(args, "gres", R"([A-Za-z0-9_:,.-]+)", "a GRES such as gpu:1 or gpu:a100:2");
+    const std::string mem = sbatchValue(args, "mem", R"(\d+[KMGT]?)", "a size such as 8G or 16000M");
+    const auto cpus = args.integer("cpus-per-task", 1);
+    const auto parallel = args.integer("array-parallel", 1);
+
+    TaskRegistry registry;
+    const PluginLoadReport plugins = loadPlugins(registry, defaultPluginDirs());
+    for (const auto& w : plugins.warnings) std::cerr << "losslab-cli: warning: plugin skipped: " << w << "\n";
+    const std::string source = resolveExperimentPath(args.positional()[0]);
+    const ExperimentSpec spec = loadExperimentFile(source, experimentOverrides(args), registry);
+    const std::vector<RunSpec> runs = spec.expand();
+    const std::vector<std::vector<int>> units = independentUnits(runs);
+
+    const fs::path dir = fs::absolute(*dirArg).lexically_normal();
+    std::error_code ec;
+    fs::create_directories(dir / "logs", ec);
+    if (ec) throw Error("losslab-cli plan: cannot create " + (dir / "logs").string() + ": " + ec.message());
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().filename().string().rfind("part-", 0) == 0)
+            throw Error("losslab-cli plan: " + dir.string() + " already holds parts of a plan (" +
+                        entry.path().filename().string() + "); plan into an empty folder, so that parts of two plans never mix");
+
+    // The frozen experiment: every array task reads these exact bytes, whatever happens to the
+    // source file later; the plan id in its first lines makes its experiment uid unique.
+    const std::string planId = randomHex(8);
+    const std::string created = utcNow();
+    const std::string frozen = "# Planned by losslab-cli plan " LOSSLAB_VERSION " on " + created + ", plan " + planId +
+                               ", from " + fs::absolute(source).string() +
+                               ".\n# Array task i runs unit i of this file's runs: do not edit it; change the source "
+                               "and plan again.\n" + spec.toYaml();
+    const fs::path frozenPath = dir / "experiment.yaml";
+    writeFile(frozenPath, frozen);
+
+    const RunEstimates estimates = estimateRuns(runs, args.value("db").value_or(RunStore::defaultPath()));
+    std::vector<double> cost(units.size(), 0.0);
+    for (std::size_t u = 0; u < units.size(); ++u)
+        for (const int i : units[u]) cost[u] += estimates.seconds[static_cast<std::size_t>(i)].value_or(1.0);
+    const bool timed = estimates.complete();
+    double longest = 0, total = 0;
+    for (const double c : cost) {
+        longest = std::max(longest, c);
+        total += c;
+    }
+    const double meanCost = units.empty() ? 0.0 : total / static_cast<double>(units.size());
+
+    const std::string cli = args.value("cli").value_or(selfPath());
+    std::ostringstream sb;
+    sb << "#!/bin/bash\n"
+       << "# Written by losslab-cli plan " LOSSLAB_VERSION " on " << created << " (plan " << planId << "): " << runs.size()
+       << " runs of experiment '" << spec.name << "' in " << units.size() << " array tasks.\n"
+       << "# Submit: sbatch " << (dir / "array.sbatch").string() << "\n"
+       << "# Then:   losslab-cli merge " << (dir / "part-*.sqlite").string() << " --db runs.sqlite\n"
+       << "#SBATCH --job-name=losslab-" << std::regex_replace(spec.name, std::regex("[^A-Za-z0-9_.-]"), "_") << "\n"
+       << "#SBATCH --array=0-" << (units.empty() ? 0 : units.size() - 1) << (parallel ? "%" + std::to_string(*parallel) : "")
+       << "\n"
+       << "#SBATCH --ntasks=1\n"
+       << "#SBATCH --output=" << (dir / "logs" / "task-%a.out").string() << "\n";
+    if (!partition.empty()) sb << "#SBATCH --partition=" << partition << "\n";
+    if (!gres.empty()) sb << "#SBATCH --gres=" << gres << "\n";
+    if (!timeLimit.empty()) sb << "#SBATCH --time=" << timeLimit << "\n";
+    if (cpus) sb << "#SBATCH --cpus-per-task=" << *cpus << "\n";
+    if (!mem.empty()) sb << "#SBATCH --mem=" << mem << "\n";
+    sb << "set -euo pipefail\n"
+       << "i=\"${SLURM_ARRAY_TASK_ID:?not a Slurm array task: submit with sbatch}\"\n"
+       << "# Each run takes the task's CPUs as its threads (the node may run other tasks beside it).\n"
+       << "exec " << shellQuote(cli) << " run " << shellQuote(frozenPath.string()) << " --task-index \"$i\" \\\n"
+       << "    --db " << shellQuote(dir.string()) << "/part-\"$i\".sqlite --quiet \\\n"
+       << "    --set runner.threads=\"${SLURM_CPUS_PER_TASK:-1}\"\n";
+    writeFile(dir / "array.sbatch", sb.str(), true);
+
+    std::ostringstream js;
+    js << "{\n  \"format\": \"losslab-slurm-plan-1\",\n  \"plan\": " << jsonString(planId)
+       << ",\n  \"created\": " << jsonString(created) << ",\n  \"losslab\": " << jsonString(LOSSLAB_VERSION)
+       << ",\n  \"experiment\": " << jsonString(spec.name) << ",\n  \"task\": " << jsonString(spec.taskId)
+       << ",\n  \"source\": " << jsonString(fs::absolute(source).string())
+       << ",\n  \"frozen_experiment\": " << jsonString(frozenPath.string())
+       << ",\n  \"experiment_uid\": " << jsonString(planExperimentUid(frozen)) << ",\n  \"runs\": " << runs.size()
+       << ",\n  \"grid_points\": " << spec.gridPointCount() << ",\n  \"array_tasks\": " << units.size()
+       << ",\n  \"estimate_basis\": " << jsonString(timed ? estimates.basis : "run count (" + estimates.basis + ")")
+       << ",\n  \"balance\": {\"longest\": " << longest << ", \"mean\": " << meanCost
+       << ", \"longest_over_mean\": " << (meanCost > 0 ? longest / meanCost : 0.0) << "}"
+       << ",\n  \"submit\": " << jsonString("sbatch " + (dir / "array.sbatch").string())
+       << ",\n  \"merge\": " << jsonString("losslab-cli merge " + (dir / "part-*.sqlite").string() + " --db runs.sqlite")
+       << ",\n  \"tasks\": [\n";
+    for (std::size_t u = 0; u < units.size(); ++u) {
+        js << "    {\"index\": " << u << ", \"part\": " << jsonString((dir / ("part-" + std::to_string(u) + ".sqlite")).string())
+           << ", \"estimated_seconds\": " << (timed ? cost[u] : 0.0) << ", \"runs\": [";
+        for (std::size_t k = 0; k < units[u].size(); ++k) {
+            const RunSpec& r = runs[static_cast<std::size_t>(units[u][k])];
+            js << (k ? ", " : "") << "{\"run\": " << units[u][k] << ", \"loss\": " << jsonString(r.loss.name)
+               << ", \"k\": " << r.loss.k << ", \"M\": " << r.loss.M << ", \"lr\": " << r.loss.lr
+               << ", \"protocol\": " << jsonString(protocolName(r.protocol)) << ", \"seed\": " << r.seed << "}";
+        }
+        js << "]}" << (u + 1 < units.size() ? "," : "") << "\n";
+    }
+    js << "  ]\n}\n";
+    writeFile(dir / "manifest.json", js.str());
+
+    std::cout << "Planned " << runs.size() << " runs of '" << spec.name << "' as " << units.size()
+              << " Slurm array tasks in " << dir.string() << "\n";
+    if (timed)
+        std::cout << "Estimated: " << formatDuration(total) << " of training; longest task " << formatDuration(longest)
+                  << ", mean " << formatDuration(meanCost) << " (balance " << (meanCost > 0 ? longest / meanCost : 0.0)
+                  << ")\n";
+    else
+        std::cout << "Balance by run count: longest task " << longest << " runs, mean " << meanCost << " ("
+                  << estimates.basis << ")\n";
+    std::cout << "Submit:  sbatch " << (dir / "array.sbatch").string() << "\n"
+              << "Merge:   losslab-cli merge " << (dir / "part-*.sqlite").string() << " --db runs.sqlite\n";
+    return kExitOk;
+}
+
+} // namespace losslab::cli
