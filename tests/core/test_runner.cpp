@@ -434,3 +434,59 @@ train:
     EXPECT_EQ(store.runs(one).front().epochs, 1);
     EXPECT_EQ(lastEpochs(), std::make_pair(1, 1)) << "epochs 2 and 3 of the first attempt must be gone";
 }
+
+TEST(DeviceSlotPlanner, AutoTakesEveryCudaDeviceInterleavedAndFallsBackToTheCpu) {
+    RunQueueOptions options;
+    options.runsPerDevice = 2;
+    options.cpuSlots = 3;
+    EXPECT_EQ(planDeviceSlots("auto", 4, options),
+              (std::vector<std::string>{"cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1", "cuda:2", "cuda:3"}));
+    EXPECT_EQ(planDeviceSlots("cuda", 2, options), (std::vector<std::string>{"cuda:0", "cuda:1", "cuda:0", "cuda:1"}));
+    EXPECT_EQ(planDeviceSlots("cuda:1", 2, options), (std::vector<std::string>{"cuda:1", "cuda:1"}));
+    EXPECT_EQ(planDeviceSlots("auto", 0, options), (std::vector<std::string>{"cpu", "cpu", "cpu"}));
+    EXPECT_EQ(planDeviceSlots("cpu", 8, options), (std::vector<std::string>{"cpu", "cpu", "cpu"}));
+    options.runsPerDevice = 0; // at least one slot per device
+    EXPECT_EQ(planDeviceSlots("auto", 1, options), (std::vector<std::string>{"cuda:0"}));
+    EXPECT_THROW(planDeviceSlots("cuda", 0, options), Error);
+    EXPECT_THROW(planDeviceSlots("cuda:2", 2, options), Error);
+    EXPECT_THROW(planDeviceSlots("tpu", 2, options), Error);
+}
+
+// An array task of a Slurm plan runs one independent unit: its runs give the numbers they give
+// in the whole experiment, and a unit without the CE run it depends on is refused.
+TEST_F(RunnerTest, AnIndependentUnitRunAloneGivesTheNumbersOfTheWholeExperiment) {
+    const ExperimentSpec sweep = spec(std::string(kPaired) + "sweep: {losses.1.k: [1, 2]}\n");
+    const std::vector<RunSpec> runs = sweep.expand();
+    const auto units = independentUnits(runs);
+    ASSERT_EQ(runs.size(), 2u * (1u + 2u + 2u));
+    ASSERT_EQ(units.size(), 2u * 3u); // per seed: CE with its 2 same-epochs runs, 2 square runs
+    RunStore whole((m_dir / "whole.sqlite").string());
+    RunQueue all(whole, m_registry);
+    all.start(sweep);
+    const RunQueueResult allResult = all.wait();
+    ASSERT_EQ(allResult.completed, static_cast<int>(runs.size()));
+
+    RunStore part((m_dir / "part.sqlite").string());
+    RunQueueOptions options;
+    options.runIndices = units[0];
+    RunQueue one(part, m_registry, options);
+    one.start(sweep);
+    const RunQueueResult oneResult = one.wait();
+    ASSERT_EQ(oneResult.runIds.size(), units[0].size());
+    ASSERT_EQ(oneResult.completed, static_cast<int>(units[0].size()));
+    for (std::size_t k = 0; k < units[0].size(); ++k) {
+        const auto a = whole.reportedMetrics({allResult.runIds[static_cast<std::size_t>(units[0][k])]});
+        const auto b = part.reportedMetrics({oneResult.runIds[k]});
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t m = 0; m < a.size(); ++m)
+            if (a[m].value.metric != "wall_s" && a[m].value.metric != "examples_per_s")
+                EXPECT_EQ(a[m].value.value, b[m].value.value) << a[m].value.split << "/" << a[m].value.metric;
+    }
+
+    RunQueueOptions broken;
+    broken.runIndices = {units[0].back()}; // a same-epochs run without its CE run
+    RunStore refused((m_dir / "refused.sqlite").string());
+    RunQueue queue(refused, m_registry, broken);
+    EXPECT_THROW(queue.start(sweep), Error);
+    EXPECT_TRUE(refused.experiments().empty());
+}
