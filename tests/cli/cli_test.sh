@@ -332,6 +332,51 @@ full-disk)
   if command -v sqlite3 >/dev/null; then
     [[ $(sqlite3 "$work/runs.sqlite" 'PRAGMA integrity_check') == ok ]] || fail "integrity check failed"
   fi ;;
+sweep-plan)
+  # A k sweep over seeds: --dry-run counts without storing; plan --slurm writes the job array;
+  # its script, run as Slurm would run each array task, fills one part per task; the merged
+  # parts hold the numbers of the same sweep run in one process, once however often merged.
+  tiny
+  cat >> "$work/tiny.yaml" <<YAML
+sweep: {losses.1.k: [1, 2]}
+YAML
+  sed -i 's/protocols: \[early_stopping\]/protocols: [early_stopping, same_epochs_as_ce]/; s/seeds: 1/seeds: 2/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/dry.sqlite" --dry-run > "$work/dry.out" 2>&1 || fail "dry run: $(cat "$work/dry.out")"
+  grep -q '^10 runs in 6 independent units' "$work/dry.out" || fail "dry run count: $(cat "$work/dry.out")"
+  grep -q 'square (2 configurations)' "$work/dry.out" || fail "dry run configurations: $(cat "$work/dry.out")"
+  grep -qE '^9 +square +2 +1 .*same_epochs_as_ce +1 +5 +loss.k=2' "$work/dry.out" || fail "dry run list: $(cat "$work/dry.out")"
+  [[ ! -e $work/dry.sqlite ]] || fail "--dry-run created the database"
+  "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --quiet > "$work/whole.out" 2>&1 || fail "whole sweep: $(tail -5 "$work/whole.out")"
+  "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --dry-run --quiet > "$work/est.out" 2>&1
+  grep -q 'Estimate: .* 10 run(s) from the same recipe and protocol' "$work/est.out" || fail "no estimate: $(cat "$work/est.out")"
+  "$cli" plan "$work/tiny.yaml" --slurm "$work/plan" --array-parallel 2 --time 00:30:00 --cpus-per-task 1 --db "$work/whole.sqlite" \
+    > "$work/plan.out" 2>&1 || fail "plan: $(cat "$work/plan.out")"
+  grep -q '^#SBATCH --array=0-5%2$' "$work/plan/array.sbatch" || fail "array range: $(cat "$work/plan/array.sbatch")"
+  grep -q '^#SBATCH --time=00:30:00$' "$work/plan/array.sbatch" || fail "no time limit"
+  grep -q '"array_tasks": 6' "$work/plan/manifest.json" || fail "manifest: $(head -20 "$work/plan/manifest.json")"
+  expect 2 "--time: expected HH:MM:SS" -- plan "$work/tiny.yaml" --slurm "$work/plan2" --time 'x; rm -rf /' --db "$work/whole.sqlite"
+  for i in 0 1 2 3 4 5; do
+    SLURM_ARRAY_TASK_ID=$i SLURM_CPUS_PER_TASK=1 bash "$work/plan/array.sbatch" > "$work/task-$i.out" 2>&1 \
+      || fail "array task $i: $(tail -5 "$work/task-$i.out")"
+  done
+  expect 2 "already holds parts" -- plan "$work/tiny.yaml" --slurm "$work/plan" --db "$work/whole.sqlite"
+  # Slurm may requeue a task: it finds its runs done.
+  SLURM_ARRAY_TASK_ID=0 bash "$work/plan/array.sbatch" > "$work/again.out" 2>&1 || fail "requeued task: $(cat "$work/again.out")"
+  grep -q 'nothing to do' "$work/again.out" || fail "requeued task ran again: $(cat "$work/again.out")"
+  expect 2 "6 independent units" -- run "$work/plan/experiment.yaml" --task-index 6 --db "$work/x.sqlite"
+  expect 2 "would change them" -- run "$work/plan/experiment.yaml" --task-index 1 --seeds 3 --db "$work/x.sqlite"
+  "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge.out" 2>&1 || fail "merge: $(cat "$work/merge.out")"
+  "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge2.out" 2>&1 || fail "merge again: $(cat "$work/merge2.out")"
+  for db in whole merged; do
+    "$cli" list --db "$work/$db.sqlite" --format csv | awk -F, 'NR > 1 { print $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }' | sort > "$work/$db.rows"
+  done
+  [[ $(wc -l < "$work/merged.rows") -eq 10 ]] || fail "merged $(wc -l < "$work/merged.rows") runs, expected 10"
+  cmp -s "$work/whole.rows" "$work/merged.rows" || fail "merged parts differ from the whole sweep: $(diff "$work/whole.rows" "$work/merged.rows")"
+  [[ $(sqlite3 "$work/merged.sqlite" 'SELECT COUNT(*) FROM experiments') -eq 1 ]] || fail "the parts did not merge into one experiment"
+  "$cli" report --db "$work/merged.sqlite" --out "$work/report" --figures none > "$work/report.out" 2>&1 || fail "report: $(cat "$work/report.out")"
+  [[ -s $work/report/table-tuned.md ]] || fail "no tuned table: $(ls "$work/report")"
+  printf 'task: fashion_mnist/mlp\nlosses: [ce, square]\nsweep:\n  losses.0.k: [1, 2]\n' > "$work/bad.yaml"
+  expect 2 "bad.yaml:4:3: sweep: losses.0.k: loss 0 \('ce'\) is cross-entropy" -- run "$work/bad.yaml" --dry-run ;;
 *)
   fail "unknown case" ;;
 esac
