@@ -268,11 +268,15 @@ int runRunCommand(const std::vector<std::string>& argv) {
     }
     RunQueueOptions queueOptions;
     if (taskIndex) {
-        const auto units = independentUnits(runs);
-        if (static_cast<std::size_t>(*taskIndex) >= units.size())
+        // A plan file names each array task's runs; any other file: task i is independent unit i.
+        std::vector<std::vector<int>> tasks = plannedTasks(text);
+        const bool planned = !tasks.empty();
+        if (!planned) tasks = independentUnits(runs);
+        if (static_cast<std::size_t>(*taskIndex) >= tasks.size())
             throw Error("losslab-cli run: --task-index " + std::to_string(*taskIndex) + ": " + path + " has " +
-                        std::to_string(units.size()) + " independent units (0 to " + std::to_string(units.size() - 1) + ")");
-        queueOptions.runIndices = units[static_cast<std::size_t>(*taskIndex)];
+                        std::to_string(tasks.size()) + (planned ? " array tasks" : " independent units") + " (0 to " +
+                        std::to_string(tasks.size() - 1) + ")");
+        queueOptions.runIndices = tasks[static_cast<std::size_t>(*taskIndex)];
         queueOptions.experimentUid = planExperimentUid(text);
     }
     RunStore store(dbPath);

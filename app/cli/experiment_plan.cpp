@@ -106,6 +106,72 @@ std::string planExperimentUid(const std::string& frozenText) {
     return buf;
 }
 
+std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost) {
+    if (units.empty()) return {};
+    double total = 0, largest = 0;
+    for (const double c : unitCost) {
+        total += c;
+        largest = std::max(largest, c);
+    }
+    const std::size_t bins = largest > 0 ? std::min(units.size(), static_cast<std::size_t>(std::ceil(total / largest - 1e-9)))
+                                         : units.size();
+    std::vector<std::size_t> order(units.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return unitCost[a] > unitCost[b]; });
+    std::vector<double> load(std::max<std::size_t>(1, bins), 0.0);
+    std::vector<std::vector<int>> tasks(load.size());
+    for (const std::size_t u : order) {
+        const std::size_t bin = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+        load[bin] += unitCost[u];
+        tasks[bin].insert(tasks[bin].end(), units[u].begin(), units[u].end());
+    }
+    for (auto& t : tasks) std::sort(t.begin(), t.end());
+    tasks.erase(std::remove_if(tasks.begin(), tasks.end(), [](const std::vector<int>& t) { return t.empty(); }), tasks.end());
+    std::sort(tasks.begin(), tasks.end(), [](const std::vector<int>& a, const std::vector<int>& b) { return a.front() < b.front(); });
+    return tasks;
+}
+
+std::vector<std::vector<int>> plannedTasks(const std::string& frozenText) {
+    std::vector<std::vector<int>> tasks;
+    std::istringstream in(frozenText);
+    std::string line;
+    const std::string prefix = "# losslab-plan-task ";
+    while (std::getline(in, line)) {
+        if (line.rfind(prefix, 0) != 0) continue;
+        const auto colon = line.find(':');
+        std::size_t index = 0;
+        try {
+            index = std::stoul(line.substr(prefix.size(), colon - prefix.size()));
+        } catch (const std::exception&) {
+            throw Error("the plan's line '" + line + "' is damaged: expected '# losslab-plan-task I: 0,5,6'");
+        }
+        if (colon == std::string::npos || index != tasks.size())
+            throw Error("the plan's line '" + line + "' is out of order or damaged: expected task " + std::to_string(tasks.size()));
+        std::vector<int> runs;
+        std::istringstream items(line.substr(colon + 1));
+        std::string item;
+        while (std::getline(items, item, ',')) {
+            try {
+                runs.push_back(std::stoi(item));
+            } catch (const std::exception&) {
+                throw Error("the plan's line '" + line + "' is damaged: '" + item + "' is not a run index");
+            }
+        }
+        tasks.push_back(std::move(runs));
+    }
+    return tasks;
+}
+
+std::string plannedTaskLines(const std::vector<std::vector<int>>& tasks) {
+    std::string out;
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+        out += "# losslab-plan-task " + std::to_string(t) + ":";
+        for (std::size_t k = 0; k < tasks[t].size(); ++k) out += (k ? "," : "") + std::to_string(tasks[t][k]);
+        out += "\n";
+    }
+    return out;
+}
+
 bool RunEstimates::complete() const {
     return std::all_of(seconds.begin(), seconds.end(), [](const auto& s) { return s.has_value(); });
 }

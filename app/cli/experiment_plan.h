@@ -39,6 +39,18 @@ struct RunEstimates {
 };
 RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& dbPath);
 
+// Packs independent units into array tasks by their costs (longest processing time first,
+// each unit to the least loaded task): as many tasks as the total over the costliest unit,
+// rounded up, so that no task is much longer than the unit that cannot be split. Returns per
+// task the run indices, ascending; tasks in order of their first run.
+std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost);
+
+// The array tasks a frozen plan file states ("# losslab-plan-task I: 0,5,6" lines), or none
+// when the file has no such lines (then task i is independent unit i).
+std::vector<std::vector<int>> plannedTasks(const std::string& frozenText);
+// Those lines for `tasks`.
+std::string plannedTaskLines(const std::vector<std::vector<int>>& tasks);
+
 // The summary `run --dry-run` prints: grid, runs per loss, protocols, seeds, estimate, and
 // one line per run.
 void printDryRun(std::ostream& out, const ExperimentSpec& spec, const std::vector<RunSpec>& runs,

@@ -112,7 +112,8 @@ int runPlanCommand(const std::vector<std::string>& argv) {
         {"cpus-per-task", true, false, "N", "CPUs per array task (each run uses them as its threads)"},
         {"mem", true, false, "SIZE", "memory per array task, e.g. 8G"},
         {"cli", true, false, "PATH", "losslab-cli on the compute nodes (default: this program, " + selfPath() + ")"},
-        {"db", true, false, "FILE", "database of earlier runs used for the time estimate (default: " + RunStore::defaultPath() + ")"}};
+        {"db", true, false, "FILE", "database of earlier runs used for the time estimate (default: " + RunStore::defaultPath() + ")"},
+        {"pack", true, false, "auto|none", "auto: pack independent units into balanced array tasks (default); none: one task per unit"}};
     for (const auto& o : experimentOptions()) options.push_back(o);
     Args args(options, "losslab-cli plan");
     args.parse(argv);
@@ -120,8 +121,9 @@ int runPlanCommand(const std::vector<std::string>& argv) {
         std::cout << "Usage: losslab-cli plan EXPERIMENT.yaml --slurm DIR [--array-parallel N] [--partition P]\n"
                      "                        [--gres gpu:1] [--time HH:MM:SS] [--cpus-per-task N] [--mem SIZE]\n\n"
                      "Splits the experiment's runs into independent units (a seed's cross-entropy run stays with\n"
-                     "the square-loss runs that train for its epochs) and writes a Slurm job array with one task\n"
-                     "per unit. Submit it with `sbatch DIR/array.sbatch`; array task i runs\n"
+                     "the square-loss runs that train for its epochs), packs them into balanced array tasks (by the\n"
+                     "times of stored runs, else by run count) and writes a Slurm job array. Submit it with\n"
+                     "`sbatch DIR/array.sbatch`; array task i runs\n"
                      "`losslab-cli run DIR/experiment.yaml --task-index i --db DIR/part-i.sqlite`. Afterwards:\n"
                      "`losslab-cli merge DIR/part-*.sqlite --db runs.sqlite`, then report as usual.\n"
                   << "\nOptions:\n" << args.optionsHelp();
@@ -156,38 +158,49 @@ int runPlanCommand(const std::vector<std::string>& argv) {
             throw Error("losslab-cli plan: " + dir.string() + " already holds parts of a plan (" +
                         entry.path().filename().string() + "); plan into an empty folder, so that parts of two plans never mix");
 
+    // Costs: estimated seconds where every run has an estimate, else one per run.
+    const RunEstimates estimates = estimateRuns(runs, args.value("db").value_or(RunStore::defaultPath()));
+    const bool timed = estimates.complete();
+    auto runCost = [&](int i) { return timed ? *estimates.seconds[static_cast<std::size_t>(i)] : 1.0; };
+    std::vector<double> unitCost(units.size(), 0.0);
+    for (std::size_t u = 0; u < units.size(); ++u)
+        for (const int i : units[u]) unitCost[u] += runCost(i);
+    const std::string pack = args.value("pack").value_or("auto");
+    if (pack != "auto" && pack != "none") throw Error("losslab-cli plan: --pack: expected auto or none, got '" + pack + "'");
+    const std::vector<std::vector<int>> tasks = pack == "auto" ? packUnits(units, unitCost) : units;
+    std::vector<double> cost(tasks.size(), 0.0);
+    double longest = 0, total = 0;
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+        for (const int i : tasks[t]) cost[t] += runCost(i);
+        longest = std::max(longest, cost[t]);
+        total += cost[t];
+    }
+    const double meanCost = tasks.empty() ? 0.0 : total / static_cast<double>(tasks.size());
+    double longestUnit = 0;
+    for (const double c : unitCost) longestUnit = std::max(longestUnit, c);
+
     // The frozen experiment: every array task reads these exact bytes, whatever happens to the
-    // source file later; the plan id in its first lines makes its experiment uid unique.
+    // source file later; the plan id in its first lines makes its experiment uid unique, and
+    // the task lines say which runs each array task trains.
     const std::string planId = randomHex(8);
     const std::string created = utcNow();
     const std::string frozen = "# Planned by losslab-cli plan " LOSSLAB_VERSION " on " + created + ", plan " + planId +
                                ", from " + fs::absolute(source).string() +
-                               ".\n# Array task i runs unit i of this file's runs: do not edit it; change the source "
-                               "and plan again.\n" + spec.toYaml();
+                               ".\n# Array task I trains the runs its line names (indices into this file's runs): do "
+                               "not edit this file; change the source and plan again.\n" +
+                               plannedTaskLines(tasks) + spec.toYaml();
     const fs::path frozenPath = dir / "experiment.yaml";
     writeFile(frozenPath, frozen);
-
-    const RunEstimates estimates = estimateRuns(runs, args.value("db").value_or(RunStore::defaultPath()));
-    std::vector<double> cost(units.size(), 0.0);
-    for (std::size_t u = 0; u < units.size(); ++u)
-        for (const int i : units[u]) cost[u] += estimates.seconds[static_cast<std::size_t>(i)].value_or(1.0);
-    const bool timed = estimates.complete();
-    double longest = 0, total = 0;
-    for (const double c : cost) {
-        longest = std::max(longest, c);
-        total += c;
-    }
-    const double meanCost = units.empty() ? 0.0 : total / static_cast<double>(units.size());
 
     const std::string cli = args.value("cli").value_or(selfPath());
     std::ostringstream sb;
     sb << "#!/bin/bash\n"
        << "# Written by losslab-cli plan " LOSSLAB_VERSION " on " << created << " (plan " << planId << "): " << runs.size()
-       << " runs of experiment '" << spec.name << "' in " << units.size() << " array tasks.\n"
+       << " runs of experiment '" << spec.name << "' in " << tasks.size() << " array tasks.\n"
        << "# Submit: sbatch " << (dir / "array.sbatch").string() << "\n"
        << "# Then:   losslab-cli merge " << (dir / "part-*.sqlite").string() << " --db runs.sqlite\n"
        << "#SBATCH --job-name=losslab-" << std::regex_replace(spec.name, std::regex("[^A-Za-z0-9_.-]"), "_") << "\n"
-       << "#SBATCH --array=0-" << (units.empty() ? 0 : units.size() - 1) << (parallel ? "%" + std::to_string(*parallel) : "")
+       << "#SBATCH --array=0-" << (tasks.empty() ? 0 : tasks.size() - 1) << (parallel ? "%" + std::to_string(*parallel) : "")
        << "\n"
        << "#SBATCH --ntasks=1\n"
        << "#SBATCH --output=" << (dir / "logs" / "task-%a.out").string() << "\n";
@@ -211,36 +224,43 @@ int runPlanCommand(const std::vector<std::string>& argv) {
        << ",\n  \"source\": " << jsonString(fs::absolute(source).string())
        << ",\n  \"frozen_experiment\": " << jsonString(frozenPath.string())
        << ",\n  \"experiment_uid\": " << jsonString(planExperimentUid(frozen)) << ",\n  \"runs\": " << runs.size()
-       << ",\n  \"grid_points\": " << spec.gridPointCount() << ",\n  \"array_tasks\": " << units.size()
+       << ",\n  \"grid_points\": " << spec.gridPointCount() << ",\n  \"independent_units\": " << units.size()
+       << ",\n  \"array_tasks\": " << tasks.size() << ",\n  \"packing\": " << jsonString(pack)
        << ",\n  \"estimate_basis\": " << jsonString(timed ? estimates.basis : "run count (" + estimates.basis + ")")
-       << ",\n  \"balance\": {\"longest\": " << longest << ", \"mean\": " << meanCost
-       << ", \"longest_over_mean\": " << (meanCost > 0 ? longest / meanCost : 0.0) << "}"
+       << ",\n  \"cost_unit\": " << jsonString(timed ? "seconds" : "runs")
+       << ",\n  \"balance\": {\"longest_task\": " << longest << ", \"mean_task\": " << meanCost
+       << ", \"longest_over_mean\": " << (meanCost > 0 ? longest / meanCost : 0.0) << ", \"longest_unit\": " << longestUnit
+       << ", \"total\": " << total << "}"
        << ",\n  \"submit\": " << jsonString("sbatch " + (dir / "array.sbatch").string())
        << ",\n  \"merge\": " << jsonString("losslab-cli merge " + (dir / "part-*.sqlite").string() + " --db runs.sqlite")
        << ",\n  \"tasks\": [\n";
-    for (std::size_t u = 0; u < units.size(); ++u) {
+    for (std::size_t u = 0; u < tasks.size(); ++u) {
         js << "    {\"index\": " << u << ", \"part\": " << jsonString((dir / ("part-" + std::to_string(u) + ".sqlite")).string())
-           << ", \"estimated_seconds\": " << (timed ? cost[u] : 0.0) << ", \"runs\": [";
-        for (std::size_t k = 0; k < units[u].size(); ++k) {
-            const RunSpec& r = runs[static_cast<std::size_t>(units[u][k])];
-            js << (k ? ", " : "") << "{\"run\": " << units[u][k] << ", \"loss\": " << jsonString(r.loss.name)
+           << ", \"cost\": " << cost[u] << ", \"runs\": [";
+        for (std::size_t k = 0; k < tasks[u].size(); ++k) {
+            const RunSpec& r = runs[static_cast<std::size_t>(tasks[u][k])];
+            js << (k ? ", " : "") << "{\"run\": " << tasks[u][k] << ", \"loss\": " << jsonString(r.loss.name)
                << ", \"k\": " << r.loss.k << ", \"M\": " << r.loss.M << ", \"lr\": " << r.loss.lr
                << ", \"protocol\": " << jsonString(protocolName(r.protocol)) << ", \"seed\": " << r.seed << "}";
         }
-        js << "]}" << (u + 1 < units.size() ? "," : "") << "\n";
+        js << "]}" << (u + 1 < tasks.size() ? "," : "") << "\n";
     }
     js << "  ]\n}\n";
     writeFile(dir / "manifest.json", js.str());
 
-    std::cout << "Planned " << runs.size() << " runs of '" << spec.name << "' as " << units.size()
-              << " Slurm array tasks in " << dir.string() << "\n";
+    std::ostringstream balance;
+    balance.imbue(std::locale::classic());
+    balance.precision(3);
+    balance << (meanCost > 0 ? longest / meanCost : 0.0);
+    std::cout << "Planned " << runs.size() << " runs of '" << spec.name << "' (" << units.size()
+              << " independent units) as " << tasks.size() << " Slurm array tasks in " << dir.string() << "\n";
     if (timed)
         std::cout << "Estimated: " << formatDuration(total) << " of training; longest task " << formatDuration(longest)
-                  << ", mean " << formatDuration(meanCost) << " (balance " << (meanCost > 0 ? longest / meanCost : 0.0)
-                  << ")\n";
-    else
-        std::cout << "Balance by run count: longest task " << longest << " runs, mean " << meanCost << " ("
+                  << ", mean " << formatDuration(meanCost) << ", longest over mean " << balance.str() << " ("
                   << estimates.basis << ")\n";
+    else
+        std::cout << "Balance by run count (" << estimates.basis << "): longest task " << longest << " runs, mean "
+                  << meanCost << ", longest over mean " << balance.str() << "\n";
     std::cout << "Submit:  sbatch " << (dir / "array.sbatch").string() << "\n"
               << "Merge:   losslab-cli merge " << (dir / "part-*.sqlite").string() << " --db runs.sqlite\n";
     return kExitOk;

@@ -349,7 +349,12 @@ YAML
   "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --quiet > "$work/whole.out" 2>&1 || fail "whole sweep: $(tail -5 "$work/whole.out")"
   "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --dry-run --quiet > "$work/est.out" 2>&1
   grep -q 'Estimate: .* 10 run(s) from the same recipe and protocol' "$work/est.out" || fail "no estimate: $(cat "$work/est.out")"
-  "$cli" plan "$work/tiny.yaml" --slurm "$work/plan" --array-parallel 2 --time 00:30:00 --cpus-per-task 1 --db "$work/whole.sqlite" \
+  # Packed by run count (no stored runs): units of 3, 1, 1, 3, 1, 1 runs into ceil(10 / 3) = 4 tasks.
+  "$cli" plan "$work/tiny.yaml" --slurm "$work/packed" --db "$work/none.sqlite" > "$work/packed.out" 2>&1 || fail "plan: $(cat "$work/packed.out")"
+  grep -q '^#SBATCH --array=0-3$' "$work/packed/array.sbatch" || fail "packed array range: $(cat "$work/packed.out")"
+  grep -q 'longest over mean 1.2' "$work/packed.out" || fail "packed balance: $(cat "$work/packed.out")"
+  [[ $(grep -c '^# losslab-plan-task ' "$work/packed/experiment.yaml") -eq 4 ]] || fail "task lines: $(head "$work/packed/experiment.yaml")"
+  "$cli" plan "$work/tiny.yaml" --slurm "$work/plan" --pack none --array-parallel 2 --time 00:30:00 --cpus-per-task 1 --db "$work/whole.sqlite" \
     > "$work/plan.out" 2>&1 || fail "plan: $(cat "$work/plan.out")"
   grep -q '^#SBATCH --array=0-5%2$' "$work/plan/array.sbatch" || fail "array range: $(cat "$work/plan/array.sbatch")"
   grep -q '^#SBATCH --time=00:30:00$' "$work/plan/array.sbatch" || fail "no time limit"
@@ -363,7 +368,7 @@ YAML
   # Slurm may requeue a task: it finds its runs done.
   SLURM_ARRAY_TASK_ID=0 bash "$work/plan/array.sbatch" > "$work/again.out" 2>&1 || fail "requeued task: $(cat "$work/again.out")"
   grep -q 'nothing to do' "$work/again.out" || fail "requeued task ran again: $(cat "$work/again.out")"
-  expect 2 "6 independent units" -- run "$work/plan/experiment.yaml" --task-index 6 --db "$work/x.sqlite"
+  expect 2 "6 array tasks" -- run "$work/plan/experiment.yaml" --task-index 6 --db "$work/x.sqlite"
   expect 2 "would change them" -- run "$work/plan/experiment.yaml" --task-index 1 --seeds 3 --db "$work/x.sqlite"
   "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge.out" 2>&1 || fail "merge: $(cat "$work/merge.out")"
   "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge2.out" 2>&1 || fail "merge again: $(cat "$work/merge2.out")"
