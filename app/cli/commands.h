@@ -17,6 +17,7 @@ int runListCommand(const std::vector<std::string>& args);
 int runReportCommand(const std::vector<std::string>& args);
 int runResumeCommand(const std::vector<std::string>& args);
 int runPlanCommand(const std::vector<std::string>& args);
+int runMergeCommand(const std::vector<std::string>& args);
 
 std::string mainHelp();
 

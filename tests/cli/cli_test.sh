@@ -382,6 +382,46 @@ YAML
   [[ -s $work/report/table-tuned.md ]] || fail "no tuned table: $(ls "$work/report")"
   printf 'task: fashion_mnist/mlp\nlosses: [ce, square]\nsweep:\n  losses.0.k: [1, 2]\n' > "$work/bad.yaml"
   expect 2 "bad.yaml:4:3: sweep: losses.0.k: loss 0 \('ce'\) is cross-entropy" -- run "$work/bad.yaml" --dry-run ;;
+merge)
+  # Two parts written by two runs (as two array tasks would), merged twice into one database:
+  # the second merge adds nothing, run ids stay unique, a part still being written or the
+  # target given as a part is refused without writing anything, and report works on the result.
+  tiny
+  "$cli" run "$work/tiny.yaml" --db "$work/parts/part-0.sqlite" --quiet > "$work/p0.out" 2>&1 || fail "part 0: $(tail -5 "$work/p0.out")"
+  "$cli" run "$work/tiny.yaml" --db "$work/parts/part-1.sqlite" --seeds 2 --quiet > "$work/p1.out" 2>&1 || fail "part 1: $(tail -5 "$work/p1.out")"
+  "$cli" merge "$work"/parts/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge.out" 2>&1 || fail "merge: $(cat "$work/merge.out")"
+  grep -q 'part-0.sqlite: 1 experiment and 2 runs added; 42 epoch rows, 2 step rows, 2 checkpoint files$' "$work/merge.out" || fail "merge output: $(cat "$work/merge.out")"
+  grep -q '^Merged 2 parts into .*merged.sqlite: 2 experiments and 6 runs added' "$work/merge.out" || fail "merge totals: $(cat "$work/merge.out")"
+  "$cli" merge "$work"/parts/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge2.out" 2>&1 || fail "merge again: $(cat "$work/merge2.out")"
+  grep -q '^Merged 2 parts into .*: nothing new (6 runs already there)$' "$work/merge2.out" || fail "the second merge added runs: $(cat "$work/merge2.out")"
+  "$cli" list --db "$work/merged.sqlite" --format csv > "$work/merged.csv" || fail "list of the merged database"
+  [[ $(tail -n +2 "$work/merged.csv" | cut -d, -f1 | sort -u | wc -l) -eq 6 ]] || fail "merged run ids: $(cat "$work/merged.csv")"
+  for i in 1 2 3 4 5 6; do [[ -s $work/merged-checkpoints/run-$i.pt ]] || fail "no checkpoint for merged run $i: $(ls "$work/merged-checkpoints")"; done
+  cp "$work/merged.csv" "$work/before.csv"
+  # Refused, exit 2, nothing written: the target as a part; a missing part; a part still running elsewhere.
+  expect 2 'is the target database itself' -- merge "$work/merged.sqlite" --db "$work/merged.sqlite"
+  expect 2 'part-9.sqlite: no such file' -- merge "$work/parts/part-0.sqlite" "$work/parts/part-9.sqlite" --db "$work/new.sqlite"
+  [[ ! -e $work/new.sqlite ]] || fail "a refused merge created its target"
+  "$cli" run "$work/tiny.yaml" --db "$work/parts/part-2.sqlite" --set seeds=1 --set name=late --quiet > "$work/p2.out" 2>&1 || fail "part 2: $(tail -5 "$work/p2.out")"
+  sqlite3 "$work/parts/part-2.sqlite" "UPDATE runs SET status = 'running', host = 'node17', pid = 4242 WHERE id = 2" || fail "sqlite3"
+  expect 2 'part-2.sqlite: run 2 is running, recorded on host node17, pid 4242.*squeue.*--allow-unfinished' -- \
+    merge "$work"/parts/part-*.sqlite --db "$work/merged.sqlite"
+  "$cli" list --db "$work/merged.sqlite" --format csv > "$work/after.csv"
+  cmp -s "$work/before.csv" "$work/after.csv" || fail "a refused merge changed the database: $(diff "$work/before.csv" "$work/after.csv")"
+  # The array task was killed: merged as interrupted on request, which resume then continues.
+  "$cli" merge "$work"/parts/part-*.sqlite --db "$work/merged.sqlite" --allow-unfinished > "$work/merge3.out" 2>&1 || fail "merge --allow-unfinished: $(cat "$work/merge3.out")"
+  grep -q 'part-2.sqlite: 1 experiment and 2 runs added (1 as interrupted)' "$work/merge3.out" || fail "merge --allow-unfinished: $(cat "$work/merge3.out")"
+  "$cli" list --db "$work/merged.sqlite" --format csv > "$work/merged3.csv"
+  grep -q '^8,late,.*,interrupted,' "$work/merged3.csv" || fail "run 8 is not interrupted: $(cat "$work/merged3.csv")"
+  "$cli" resume 8 --db "$work/merged.sqlite" --quiet > "$work/resume.out" 2>&1 || fail "resume of the merged run: $(tail -5 "$work/resume.out")"
+  "$cli" list --db "$work/merged.sqlite" --format csv | grep -q '^8,late,.*,completed,' || fail "the resumed merged run did not complete"
+  # Without WAL (as on a network file system): said once on stderr, and merging works.
+  LOSSLAB_STORE_JOURNAL=delete "$cli" merge "$work"/parts/part-0.sqlite --db "$work/nowal.sqlite" > "$work/nowal.out" 2>&1 || fail "merge without WAL: $(cat "$work/nowal.out")"
+  [[ $(grep -c 'note: nowal.sqlite: journal_mode=DELETE' "$work/nowal.out") -eq 1 ]] || fail "no journal note: $(cat "$work/nowal.out")"
+  [[ $(sqlite3 "$work/nowal.sqlite" 'PRAGMA journal_mode') == delete ]] || fail "nowal.sqlite is in WAL mode"
+  "$cli" report --db "$work/merged.sqlite" --out "$work/report" --figures none > "$work/report.out" 2>&1 || fail "report: $(cat "$work/report.out")"
+  [[ -s $work/report/table-main.md ]] || fail "no main table: $(ls "$work/report")"
+  grep -q 'fashion_mnist' "$work/report/table-main.md" || fail "the report lacks the merged experiment: $(cat "$work/report/table-main.md")" ;;
 *)
   fail "unknown case" ;;
 esac

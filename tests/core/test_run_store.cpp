@@ -237,26 +237,35 @@ TEST(RunStatusTest, UnknownNameListsTheValidOnes) {
     }
 }
 
-TEST(RunStoreTest, CreatesSchemaVersionThree) {
+TEST(RunStoreTest, CreatesSchemaVersionFour) {
     TempDir dir;
     const std::string path = dir.file("nested/deeper/runs.sqlite");
     {
         RunStore store(path);
         EXPECT_EQ(store.path(), path);
-        EXPECT_EQ(store.schemaVersion(), 3);
-        EXPECT_EQ(kSchemaVersion, 3);
+        EXPECT_EQ(store.schemaVersion(), 4);
+        EXPECT_EQ(kSchemaVersion, 4);
+        EXPECT_EQ(store.journalNote(), ""); // WAL on the local scratch folder
     }
     EXPECT_TRUE(fs::exists(path));
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "3");
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "4");
     EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
-    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
     // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots;
-    // version 3: what trained it.
-    for (const char* column : {"pid", "host", "pid_start", "boot_id", "library"}) {
+    // version 3: what trained it; version 4: a globally unique id, for merging.
+    for (const char* column : {"pid", "host", "pid_start", "boot_id", "library", "uid"}) {
         EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM pragma_table_info('runs') WHERE name = '") +
                                       column + "'"),
                   "1")
             << column;
+    }
+    EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('experiments') WHERE name = 'uid'"), "1");
+    for (const char* index : {"runs_uid", "experiments_uid"}) {
+        EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM pragma_index_list('") +
+                                      (std::string(index) == "runs_uid" ? "runs" : "experiments") +
+                                      "') WHERE name = '" + index + "' AND \"unique\" = 1"),
+                  "1")
+            << index;
     }
     EXPECT_EQ(queryText(path, "PRAGMA journal_mode"), "wal");
     for (const char* table : {"experiments", "runs", "epoch_metrics", "step_metrics"}) {
@@ -1121,17 +1130,19 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
         store.markStarted(ids[2], "cpu", 0);
         store.flush();
     }
-    // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time, boot id or library.
+    // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time, boot id, library or uids.
     execSql(path, "ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id; "
-                  "ALTER TABLE runs DROP COLUMN library; "
+                  "ALTER TABLE runs DROP COLUMN library; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+                  "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
     execSql(path, "UPDATE runs SET pid = " + std::to_string(deadPid()) + " WHERE id = " + std::to_string(ids[2]));
     ASSERT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'pid_start'"), "0");
 
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 3);
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "3");
+    EXPECT_EQ(store.schemaVersion(), 4);
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "4");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'boot_id'"), "1");
+    EXPECT_EQ(queryText(path, "SELECT count(DISTINCT uid) FROM runs"), "3");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'library'"), "1");
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 3u);
@@ -1148,8 +1159,8 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
     EXPECT_EQ(store.runs(withRunIds({ids[1]})).at(0).library, "LibTorch 9.9.9");
 }
 
-// A file of version 2 (before runs.library) gains the column; its rows keep everything else.
-TEST(RunStoreTest, MigratesVersionTwoToThree) {
+// A file of version 2 (before runs.library) gains the columns since; its rows keep everything else.
+TEST(RunStoreTest, MigratesVersionTwoToCurrent) {
     TempDir dir;
     const std::string path = dir.file("v2.sqlite");
     std::vector<std::int64_t> ids;
@@ -1161,15 +1172,90 @@ TEST(RunStoreTest, MigratesVersionTwoToThree) {
         store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
         store.flush();
     }
-    execSql(path, "ALTER TABLE runs DROP COLUMN library; "
+    execSql(path, "ALTER TABLE runs DROP COLUMN library; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+                  "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;");
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 3);
+    EXPECT_EQ(store.schemaVersion(), 4);
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].status, RunStatus::Completed);
     EXPECT_DOUBLE_EQ(runs[0].valAcc, 0.5);
     EXPECT_TRUE(runs[0].library.empty());
+}
+
+bool isUid(const std::string& text) {
+    return text.size() == 32 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// A file of version 3 gains uids: every existing experiment and run a different random one.
+TEST(RunStoreTest, MigratesVersionThreeToFourGivingUids) {
+    TempDir dir;
+    const std::string path = dir.file("v3.sqlite");
+    {
+        RunStore store(path);
+        store.addRuns(store.addExperiment(makeExperiment("first")), {makeRun("ce", 1), makeRun("square", 1)});
+        store.addRuns(store.addExperiment(makeExperiment("second")), {makeRun("ce", 2)});
+    }
+    execSql(path, "DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+                  "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
+                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 4);
+    std::vector<std::string> uids;
+    for (const auto& e : store.experiments()) uids.push_back(e.uid);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 3u);
+    for (const auto& r : runs) uids.push_back(r.uid);
+    for (const auto& uid : uids) EXPECT_TRUE(isUid(uid)) << uid;
+    std::sort(uids.begin(), uids.end());
+    EXPECT_EQ(std::unique(uids.begin(), uids.end()), uids.end()) << "uids repeat";
+    EXPECT_EQ(runs[1].lossName, "square");
+    EXPECT_EQ(runs[1].tags, "a,b");
+}
+
+// An empty uid gets a new random one; a given one is kept, and one already taken is refused
+// without storing anything.
+TEST(RunStoreTest, UidsAreGeneratedOrKept) {
+    TempDir dir;
+    const std::string path = dir.file("uids.sqlite");
+    RunStore store(path);
+    const std::string planUid = "0123456789abcdef0123456789abcdef";
+    ExperimentRecord planned = makeExperiment("planned");
+    planned.uid = planUid;
+    const std::int64_t e1 = store.addExperiment(planned);
+    const std::int64_t e2 = store.addExperiment(makeExperiment("fresh"));
+    const auto experiments = store.experiments();
+    ASSERT_EQ(experiments.size(), 2u);
+    EXPECT_EQ(experiments[0].uid, planUid);
+    EXPECT_TRUE(isUid(experiments[1].uid)) << experiments[1].uid;
+    EXPECT_NE(experiments[1].uid, planUid);
+    try {
+        store.addExperiment(planned);
+        ADD_FAILURE() << "a taken experiment uid was stored again";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), planUid)) << e.what();
+        EXPECT_TRUE(contains(e.what(), path)) << e.what();
+        EXPECT_TRUE(contains(e.what(), "'planned'")) << e.what();
+    }
+    EXPECT_EQ(store.experiments().size(), 2u);
+
+    RunRecord given = makeRun("ce", 1);
+    given.uid = "ffffffffffffffffffffffffffffffff";
+    const auto ids = store.addRuns(e1, {given, makeRun("square", 1), makeRun("square", 2)});
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].uid, given.uid);
+    EXPECT_TRUE(isUid(runs[1].uid) && isUid(runs[2].uid));
+    EXPECT_NE(runs[1].uid, runs[2].uid);
+    try {
+        store.addRuns(e2, {makeRun("ce", 3), given});
+        ADD_FAILURE() << "a taken run uid was stored again";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), given.uid)) << e.what();
+        EXPECT_TRUE(contains(e.what(), "run " + std::to_string(ids[0]))) << e.what();
+    }
+    EXPECT_EQ(store.runs().size(), 3u); // all or nothing: the first run of the list is not stored either
 }
 
 TEST(RunStoreTest, TextFileIsRefusedUnchanged) {

@@ -19,6 +19,7 @@
 
 #include "losslab/error.h"
 #include "run_store_impl.h"
+#include "store_files.h"
 #include "store_schema.h"
 
 namespace losslab {
@@ -239,9 +240,11 @@ void RunStore::Impl::runBatch(std::vector<Task>& batch) {
 RunStore::RunStore(const std::string& path) : m_impl(std::make_unique<Impl>()) {
     m_impl->m_path = path;
     m_impl->m_self = Internal::currentProcess();
-    m_impl->m_writeDb = Internal::openWriteConnection(path);
+    const Internal::JournalChoice journal = Internal::chooseJournal(path);
+    m_impl->m_journalNote = journal.note;
+    m_impl->m_writeDb = Internal::openWriteConnection(path, journal);
     // Opened only now: the writer has created the schema the reader relies on.
-    m_impl->m_readDb = Internal::openReadConnection(path);
+    m_impl->m_readDb = Internal::openReadConnection(path, journal);
     m_impl->m_writer = std::thread([impl = m_impl.get()] { impl->writerLoop(); });
 }
 
@@ -250,14 +253,11 @@ RunStore::~RunStore() {
 }
 
 std::string RunStore::checkpointPathFor(std::int64_t runId) const {
-    const std::filesystem::path db(m_impl->m_path);
-    return (db.parent_path() / (db.stem().string() + "-checkpoints") / ("run-" + std::to_string(runId) + ".pt")).string();
+    return Internal::checkpointFileOf(m_impl->m_path, runId, ".pt");
 }
 
 std::string RunStore::resumePathFor(std::int64_t runId) const {
-    const std::filesystem::path db(m_impl->m_path);
-    return (db.parent_path() / (db.stem().string() + "-checkpoints") / ("run-" + std::to_string(runId) + ".resume.pt"))
-        .string();
+    return Internal::checkpointFileOf(m_impl->m_path, runId, ".resume.pt");
 }
 
 std::string RunStore::dataCacheDir() const {
@@ -267,6 +267,14 @@ std::string RunStore::dataCacheDir() const {
 
 const std::string& RunStore::path() const {
     return m_impl->m_path;
+}
+
+std::string RunStore::journalNote() const {
+    return m_impl->m_journalNote;
+}
+
+std::string RunStore::journalNoteFor(const std::string& path) {
+    return Internal::chooseJournal(path).note;
 }
 
 std::string RunStore::defaultPath() {
@@ -289,15 +297,27 @@ std::int64_t RunStore::addExperiment(const ExperimentRecord& experiment) {
     if (experiment.name.empty()) throw Error("an experiment needs a name to be stored");
     const std::string createdAt = experiment.createdAt.empty() ? utcNow() : experiment.createdAt;
     return m_impl->call<std::int64_t>([experiment, createdAt](Database& db, std::int64_t& id) {
+        if (!experiment.uid.empty()) {
+            Statement taken(db, "SELECT id, name FROM experiments WHERE uid = ?");
+            taken.bindText(1, experiment.uid);
+            if (taken.step()) {
+                throw Error(db.path() + " already holds an experiment with uid " + experiment.uid + " (#" +
+                            std::to_string(taken.int64(0)) + " '" + taken.text(1) + "')");
+            }
+        }
+        // An empty uid becomes NULL, which coalesce() replaces by a new random one, as the
+        // schema 4 migration does for old rows.
         Statement insert(db,
                          "INSERT INTO experiments(name, description, task, spec_yaml, "
-                         "source_path, created_at) VALUES(?, ?, ?, ?, ?, ?)");
+                         "source_path, created_at, uid) VALUES(?, ?, ?, ?, ?, ?, "
+                         "coalesce(?, lower(hex(randomblob(16)))))");
         insert.bindText(1, experiment.name);
         insert.bindTextOrNull(2, experiment.description);
         insert.bindTextOrNull(3, experiment.taskId);
         insert.bindTextOrNull(4, experiment.specYaml);
         insert.bindTextOrNull(5, experiment.sourcePath);
         insert.bindText(6, createdAt);
+        insert.bindTextOrNull(7, experiment.uid);
         insert.run();
         id = db.lastInsertId();
     });
@@ -335,7 +355,9 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
                 "device, status, epochs, best_epoch, target_epochs, spec_yaml, error, created_at, "
                 "started_at, finished_at, wall_seconds, checkpoint_path, tags, notes, " +
                     std::string(Internal::kRecorderColumns) +
-                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                    ", uid) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "coalesce(?, lower(hex(randomblob(16)))))");
+            Statement taken(db, "SELECT id FROM runs WHERE uid = ?");
             ids.clear();
             ids.reserve(runs.size());
             for (const RunRecord& run : runs) {
@@ -364,6 +386,15 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
                 insert.bindTextOrNull(22, run.tags);
                 insert.bindTextOrNull(23, run.notes);
                 bindRecorder(insert, 24, self);
+                insert.bindTextOrNull(28, run.uid);
+                if (!run.uid.empty()) {
+                    taken.reset();
+                    taken.bindText(1, run.uid);
+                    if (taken.step()) {
+                        throw Error(db.path() + " already holds a run with uid " + run.uid + " (run " +
+                                    std::to_string(taken.int64(0)) + ")");
+                    }
+                }
                 insert.run();
                 ids.push_back(db.lastInsertId());
             }

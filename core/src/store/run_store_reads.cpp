@@ -55,7 +55,7 @@ private:
 };
 
 constexpr const char* kExperimentColumns =
-    "SELECT id, name, description, task, spec_yaml, source_path, created_at FROM experiments";
+    "SELECT id, name, description, task, spec_yaml, source_path, created_at, uid FROM experiments";
 
 ExperimentRecord readExperiment(const Statement& row) {
     ExperimentRecord experiment;
@@ -66,6 +66,7 @@ ExperimentRecord readExperiment(const Statement& row) {
     experiment.specYaml = row.text(4);
     experiment.sourcePath = row.text(5);
     experiment.createdAt = row.text(6);
+    experiment.uid = row.text(7);
     return experiment;
 }
 
@@ -116,6 +117,7 @@ RunRecord RunStore::Impl::readRun(const Statement& row) const {
     run.testAcc = row.real(27);
     run.status = Internal::effectiveStatus(run.status, Internal::readRecorder(row, 28), m_self);
     run.library = row.text(32);
+    run.uid = row.text(33);
     return run;
 }
 
@@ -168,7 +170,7 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
         "r.protocol, r.seed, r.device, r.status, r.epochs, r.best_epoch, r.target_epochs, "
         "r.depends_on, r.spec_yaml, r.error, r.created_at, r.started_at, r.finished_at, "
         "r.wall_seconds, r.checkpoint_path, r.tags, r.notes, va.value, ta.value, "
-        "r.pid, r.host, r.pid_start, r.boot_id, r.library "
+        "r.pid, r.host, r.pid_start, r.boot_id, r.library, r.uid "
         "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
         "LEFT JOIN epoch_metrics va ON va.run_id = r.id AND va.epoch = r.best_epoch "
         "AND va.split = 'val' AND va.metric = 'acc' "

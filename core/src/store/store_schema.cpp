@@ -100,6 +100,18 @@ constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE runs ADD COLUMN library TEXT;
 )sql";
 
+// A globally unique id per experiment and run (128 random bits as 32 lowercase hex digits), so
+// that databases written apart (the parts of a Slurm job array) merge without mixing runs up:
+// `losslab-cli merge` matches experiments and runs by it. randomblob() runs once per row.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE experiments ADD COLUMN uid TEXT;
+ALTER TABLE runs ADD COLUMN uid TEXT;
+UPDATE experiments SET uid = lower(hex(randomblob(16)));
+UPDATE runs SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX experiments_uid ON experiments(uid);
+CREATE UNIQUE INDEX runs_uid ON runs(uid);
+)sql";
+
 struct Migration {
     int toVersion;
     const char* sql;
@@ -111,6 +123,7 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
@@ -173,12 +186,25 @@ FileState inspect(Database& db) {
     return state;
 }
 
-void applyConnectionSettings(Database& db) {
+void applyConnectionSettings(Database& db, const JournalChoice& journal) {
     sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
-    // journal_mode answers with the mode in effect; a file system without shared memory
-    // keeps the old mode, which is slower but still correct, so the answer is not checked.
-    db.queryText("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = NORMAL");
+    if (journal.wal) {
+        // journal_mode answers with the mode in effect; a file system without shared memory
+        // keeps the old mode, which is slower but still correct, so the answer is not checked.
+        db.queryText("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = NORMAL");
+    } else {
+        // Leaving WAL needs the file to itself; while another program holds it open in WAL the
+        // change waits for the busy timeout and fails, and the file stays in WAL, which still
+        // works on this host.
+        try {
+            db.queryText("PRAGMA journal_mode = DELETE");
+        } catch (const Error&) {
+        }
+        // Without WAL, NORMAL could lose the last commits and, on old file systems, more on a
+        // power cut: FULL syncs the rollback journal before each commit.
+        db.exec("PRAGMA synchronous = FULL");
+    }
     db.exec("PRAGMA foreign_keys = ON");
 }
 
@@ -211,6 +237,23 @@ void migrate(Database& db) {
 
 } // namespace
 
+Database openReadOnlyConnection(const std::string& path, int& version, bool allowEmpty) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (!fs::exists(status)) throw Error(path + ": no such file");
+    if (fs::is_directory(status)) throw Error(path + " is a folder, not a LossLab database");
+    Database db;
+    std::string message;
+    if (db.open(path, SQLITE_OPEN_READONLY, message) != SQLITE_OK) {
+        throw Error("cannot read " + path + ": " + message);
+    }
+    sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
+    const FileState state = inspect(db);
+    if (state.empty && !allowEmpty) throw Error(path + " is empty: not a LossLab database");
+    version = state.version;
+    return db;
+}
+
 bool parseVersion(const std::string& text, int& out) {
     if (text.empty()) return false;
     errno = 0;
@@ -223,7 +266,7 @@ bool parseVersion(const std::string& text, int& out) {
     return true;
 }
 
-Database openWriteConnection(const std::string& path) {
+Database openWriteConnection(const std::string& path, const JournalChoice& journal, int extraOpenFlags) {
     if (path.empty()) throw Error("the database path is empty; choose a file with --db");
     if (path == ":memory:") {
         // The writer and reader need to share one file; two in-memory databases would not.
@@ -259,7 +302,7 @@ Database openWriteConnection(const std::string& path) {
 
     Database db;
     std::string message;
-    if (db.open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, message) != SQLITE_OK) {
+    if (db.open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | extraOpenFlags, message) != SQLITE_OK) {
         throw Error(path + " cannot be written: " + message);
     }
     sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
@@ -274,7 +317,7 @@ Database openWriteConnection(const std::string& path) {
     db.execQuietly("ROLLBACK");
 
     try {
-        applyConnectionSettings(db);
+        applyConnectionSettings(db, journal);
         migrate(db);
     } catch (const Error& e) {
         const int code = db.lastFailureCode();
@@ -287,13 +330,13 @@ Database openWriteConnection(const std::string& path) {
     return db;
 }
 
-Database openReadConnection(const std::string& path) {
+Database openReadConnection(const std::string& path, const JournalChoice& journal) {
     Database db;
     std::string message;
     if (db.open(path, SQLITE_OPEN_READWRITE, message) != SQLITE_OK) {
         throw Error("cannot read " + path + ": " + message);
     }
-    applyConnectionSettings(db);
+    applyConnectionSettings(db, journal);
     return db;
 }
 

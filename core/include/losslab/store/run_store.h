@@ -1,5 +1,6 @@
 #pragma once
-// RunStore: every experiment, run and metric in one SQLite file (WAL mode, versioned schema).
+// RunStore: every experiment, run and metric in one SQLite file (WAL mode on local disks, the
+// rollback journal on network file systems; versioned schema).
 //
 // Thread rules: writes go through one writer thread fed by a bounded queue (a full queue
 // blocks the caller: back-pressure, never an unbounded backlog); calls returning ids wait
@@ -15,7 +16,7 @@
 
 namespace losslab {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
 std::string normalizeTags(const std::string& tags);
@@ -39,6 +40,14 @@ public:
     RunStore& operator=(const RunStore&) = delete;
 
     const std::string& path() const;
+    // One line for the user when the database does not use WAL (its folder is on a network
+    // file system, or LOSSLAB_STORE_JOURNAL=delete) or uses it against the file system's
+    // advice (LOSSLAB_STORE_JOURNAL=wal there); "" for WAL on a local disk. The CLI prints it
+    // to stderr once. docs/database.md#network-file-systems.
+    std::string journalNote() const;
+    // The note a store opened at `path` now would give, without opening anything. Throws Error
+    // when LOSSLAB_STORE_JOURNAL holds anything but "wal" or "delete".
+    static std::string journalNoteFor(const std::string& path);
     // Where a run's weights go: <db folder>/<db name>-checkpoints/run-<id>.pt (the final
     // weights) and run-<id>.resume.pt (the state to resume from, kept while it may resume).
     std::string checkpointPathFor(std::int64_t runId) const;
@@ -49,9 +58,13 @@ public:
     static std::string defaultPath(); // ${XDG_DATA_HOME:-~/.local/share}/losslab/runs.sqlite
 
     // --- writes (through the writer thread) ---
-    std::int64_t addExperiment(const ExperimentRecord& experiment);      // waits; returns id
+    // Waits; returns the id. An empty `uid` gets a new random one; a given one is kept (the
+    // array tasks of one plan store one experiment uid, so their parts merge into one
+    // experiment): Error when the database already holds an experiment with it.
+    std::int64_t addExperiment(const ExperimentRecord& experiment);
     // Inserts the runs in one transaction; `dependsOn` of each record holds an index into
-    // `runs` (or nothing) and is translated to the new ids. Waits; returns ids in order.
+    // `runs` (or nothing) and is translated to the new ids. A run's empty `uid` gets a new
+    // random one; a given one is kept (Error when taken). Waits; returns ids in order.
     std::vector<std::int64_t> addRuns(std::int64_t experimentId, const std::vector<RunRecord>& runs);
     // `library` names what trains the run ("LibTorch 2.6.0"): the same seed gives other
     // numbers under another library version, so it is kept with the run.
