@@ -649,3 +649,317 @@ TEST(DesignerEdits, AFileKeyIsChosenWithTheFilePicker) {
     choose->click();
     EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("model.file"), "/models/bert-base-cased.pt");
 }
+
+// ---- sweeps ---------------------------------------------------------------------------------
+
+namespace {
+
+// Chooses `key` in the sweep's key list and adds it; the new axis's values cell is returned.
+QTableWidgetItem* addSweepAxis(ExperimentDesigner& designer, const QString& key) {
+    auto* choice = widget<QComboBox>(designer, "sweepKeyChoice");
+    const int index = choice->findData(key);
+    EXPECT_GE(index, 0) << "the sweep does not offer " << key.toStdString();
+    if (index < 0) return nullptr;
+    choice->setCurrentIndex(index);
+    widget<QPushButton>(designer, "addSweepAxis")->click();
+    auto* table = widget<QTableWidget>(designer, "sweepTable");
+    const int row = table->rowCount() - 1;
+    EXPECT_EQ(table->item(row, 0)->text(), key);
+    return table->item(row, 1);
+}
+
+QStringList sweepKeysOffered(const ExperimentDesigner& designer) {
+    auto* choice = widget<QComboBox>(designer, "sweepKeyChoice");
+    QStringList keys;
+    for (int i = 0; i < choice->count(); ++i) keys << choice->itemData(i).toString();
+    return keys;
+}
+
+std::vector<std::string> axisKeys(const ExperimentSpec& spec) {
+    std::vector<std::string> keys;
+    for (const auto& a : spec.sweep) keys.push_back(a.key);
+    return keys;
+}
+
+const char* const kTwoLosses = "name: km\n"
+                               "task: toy/blobs\n"
+                               "losses: [ce, square]\n"
+                               "protocols: [early_stopping]\n"
+                               "seeds: 3\n";
+
+} // namespace
+
+// A 3 x 3 (k, M) grid of the square loss made with the widgets: cross-entropy runs once per
+// seed, the square loss once per grid point and seed: 3 x (1 + 9) = 30 runs.
+TEST(DesignerSweep, AKmGridBuiltWithTheWidgetsCountsItsRuns) {
+    ExperimentDesigner designer(registry());
+    designer.loadYaml(kTwoLosses, "km.yaml");
+    EXPECT_TRUE(designer.toYaml().indexOf("sweep") < 0);
+    EXPECT_FALSE(shown(widget<QWidget>(designer, "sweepBody"), designer)) << "collapsed without a sweep";
+    // k and M only for the square loss; train.lr is not a sweep key (losses.*.lr is).
+    const QStringList offered = sweepKeysOffered(designer);
+    for (const char* key : {"losses.0.lr", "losses.1.lr", "losses.1.k", "losses.1.M", "losses.*.lr", "losses.*.k",
+                            "losses.*.M", "train.weight_decay"})
+        EXPECT_TRUE(offered.contains(key)) << key;
+    for (const char* key : {"losses.0.k", "losses.0.M", "train.lr", "data.root", "runner.runs_per_device"})
+        EXPECT_FALSE(offered.contains(key)) << key;
+
+    QTableWidgetItem* k = addSweepAxis(designer, "losses.1.k");
+    ASSERT_NE(k, nullptr);
+    EXPECT_EQ(k->text(), "1") << "an axis starts from the value in use";
+    EXPECT_TRUE(shown(widget<QWidget>(designer, "sweepBody"), designer));
+    k->setText("1, 5, 15");
+    QTableWidgetItem* m = addSweepAxis(designer, "losses.1.M");
+    ASSERT_NE(m, nullptr);
+    m->setText("[1, 10, 30]");
+    EXPECT_EQ(m->text(), "1, 10, 30") << "a flow list is shown as its items";
+    EXPECT_TRUE(designer.isModified());
+    // losses.*.k would sweep the same k twice; a key already swept is not offered again.
+    EXPECT_FALSE(sweepKeysOffered(designer).contains("losses.*.k"));
+    EXPECT_FALSE(sweepKeysOffered(designer).contains("losses.1.M"));
+
+    const QString yaml = designer.toYaml();
+    EXPECT_TRUE(yaml.endsWith("sweep:\n  losses.1.k: [1, 5, 15]\n  losses.1.M: [1, 10, 30]\n")) << yaml.toStdString();
+    const ExperimentSpec spec = designer.experiment();
+    ASSERT_EQ(spec.sweep.size(), 2u);
+    EXPECT_EQ(spec.sweep[0].key, "losses.1.k");
+    EXPECT_EQ(spec.sweep[0].values, (std::vector<std::string>{"1", "5", "15"}));
+    EXPECT_EQ(spec.sweep[1].key, "losses.1.M");
+    EXPECT_EQ(spec.sweep[1].values, (std::vector<std::string>{"1", "10", "30"}));
+    EXPECT_EQ(spec.expand().size(), 30u);
+    EXPECT_EQ(widget<QLabel>(designer, "sweepCount")->text(),
+              QStringLiteral("3 \u00d7 3 grid: 9 points \u00d7 3 seeds \u2192 30 runs\nConfigurations per loss: ce 1, square 9"));
+    EXPECT_EQ(widget<QLabel>(designer, "designerStatus")->text(),
+              QStringLiteral("30 runs = 3 seeds \u00d7 10 (ce: early stopping; square \u00d79: early stopping)"));
+
+    // The same form again from its YAML, axes shown and expanded.
+    ExperimentDesigner again(registry());
+    again.loadYaml(yaml, "km.yaml");
+    EXPECT_EQ(again.toYaml(), yaml);
+    auto* table = widget<QTableWidget>(again, "sweepTable");
+    ASSERT_EQ(table->rowCount(), 2);
+    EXPECT_EQ(table->item(1, 1)->text(), "1, 10, 30");
+    EXPECT_TRUE(shown(widget<QWidget>(again, "sweepBody"), again));
+    EXPECT_EQ(widget<QLabel>(again, "sweepCount")->text(), widget<QLabel>(designer, "sweepCount")->text());
+
+    // Removing the axes gives the experiment without a sweep back.
+    table = widget<QTableWidget>(designer, "sweepTable");
+    while (table->rowCount() > 0) {
+        table->setCurrentCell(0, 1);
+        widget<QPushButton>(designer, "removeSweepAxis")->click();
+    }
+    EXPECT_EQ(designer.toYaml().indexOf("sweep"), -1);
+    EXPECT_EQ(designer.experiment().expand().size(), 6u);
+}
+
+// Every kind of axis: a learning rate of every loss, a list-valued model key, a training key.
+TEST(DesignerSweep, LossRatesAndDeclaredKeysMultiplyEveryLoss) {
+    ExperimentDesigner designer(registry());
+    designer.loadYaml("task: fashion_mnist/mlp\nlosses: [ce, square]\nprotocols: [early_stopping]\nseeds: 2\n",
+                      "grid.yaml");
+    addSweepAxis(designer, "losses.*.lr")->setText("0.01, 0.05, 0.2");
+    QTableWidgetItem* hidden = addSweepAxis(designer, "model.hidden");
+    ASSERT_NE(hidden, nullptr);
+    EXPECT_EQ(hidden->text(), "[512, 512]") << "the task's model, as one list value";
+    hidden->setText("[64, 64]");
+    EXPECT_EQ(hidden->text(), "[64, 64]") << "one list value, not two";
+    EXPECT_EQ(designer.experiment().sweep[1].values, (std::vector<std::string>{"[64, 64]"}));
+    hidden->setText("[[16], [64]]");
+    EXPECT_EQ(hidden->text(), "[16], [64]");
+    addSweepAxis(designer, "train.weight_decay")->setText("0, 5e-4");
+    EXPECT_FALSE(sweepKeysOffered(designer).contains("losses.0.lr")) << "losses.*.lr sweeps it already";
+    const QString yaml = designer.toYaml();
+    EXPECT_NE(yaml.indexOf("  losses.*.lr: [0.01, 0.05, 0.2]\n  model.hidden: [[16], [64]]\n"
+                           "  train.weight_decay: [0, 5e-4]\n"),
+              -1)
+        << yaml.toStdString();
+    const ExperimentSpec spec = designer.experiment();
+    EXPECT_EQ(spec.sweep[1].values, (std::vector<std::string>{"[16]", "[64]"}));
+    // 3 x 2 x 2 = 12 points; every loss runs at each: 12 x 2 losses x 2 seeds.
+    EXPECT_EQ(spec.expand().size(), 48u);
+    EXPECT_TRUE(widget<QLabel>(designer, "sweepCount")
+                    ->text()
+                    .startsWith(QStringLiteral("3 \u00d7 2 \u00d7 2 grid: 12 points \u00d7 2 seeds \u2192 48 runs")));
+    ExperimentDesigner again(registry());
+    again.loadYaml(yaml, "grid.yaml");
+    EXPECT_EQ(again.toYaml(), yaml) << "5e-4 is kept as written";
+}
+
+TEST(DesignerSweep, RemovingALossDropsItsAxesAndRenumbersTheOthers) {
+    ExperimentDesigner designer(registry());
+    designer.loadYaml("task: toy/blobs\n"
+                      "losses: [ce, square, {loss: square, name: big, k: 15, M: 30}]\n"
+                      "protocols: [early_stopping]\n"
+                      "seeds: 1\n"
+                      "sweep:\n"
+                      "  losses.0.lr: [0.01, 0.1]\n"
+                      "  losses.1.k: [1, 5]\n"
+                      "  losses.2.M: [10, 30]\n"
+                      "  train.weight_decay: [0, 0.001]\n",
+                      "three.yaml");
+    EXPECT_EQ(designer.experiment().expand().size(), 2u * (2 + 2 + 2)); // weight decay x each loss's axis
+
+    selectLossRow(designer, 1);
+    widget<QPushButton>(designer, "removeLoss")->click();
+    ExperimentSpec spec = designer.experiment();
+    EXPECT_EQ(axisKeys(spec), (std::vector<std::string>{"losses.0.lr", "losses.1.M", "train.weight_decay"}));
+    EXPECT_EQ(spec.losses[1].name, "big");
+    const QString note = widget<QLabel>(designer, "designerNote")->text();
+    EXPECT_TRUE(shown(widget<QLabel>(designer, "designerNote"), designer));
+    EXPECT_NE(note.indexOf("removed losses.1.k"), -1) << note.toStdString();
+    EXPECT_NE(note.indexOf(QStringLiteral("losses.2.M \u2192 losses.1.M")), -1) << note.toStdString();
+    EXPECT_EQ(widget<QTableWidget>(designer, "sweepTable")->rowCount(), 3);
+
+    // The last square loss goes: its M axis with it; cross-entropy's rate and the decay stay.
+    selectLossRow(designer, 1);
+    widget<QPushButton>(designer, "removeLoss")->click();
+    spec = designer.experiment();
+    EXPECT_EQ(axisKeys(spec), (std::vector<std::string>{"losses.0.lr", "train.weight_decay"}));
+    EXPECT_EQ(spec.expand().size(), 4u);
+}
+
+TEST(DesignerSweep, AnInvalidValueShowsTheLoadersMessage) {
+    ExperimentDesigner designer(registry());
+    designer.loadYaml(kTwoLosses, "km.yaml");
+    QTableWidgetItem* k = addSweepAxis(designer, "losses.1.k");
+    ASSERT_NE(k, nullptr);
+    auto* line = widget<QLabel>(designer, "sweepCount");
+
+    k->setText("1, x, 15");
+    EXPECT_EQ(k->text(), "1, x, 15") << "the text is kept for the user to correct";
+    EXPECT_NE(line->text().indexOf("sweep.losses.1.k"), -1) << line->text().toStdString();
+    EXPECT_NE(line->text().indexOf("km.yaml, as edited here"), -1) << line->text().toStdString();
+    EXPECT_NE(line->styleSheet().indexOf("color"), -1);
+    EXPECT_TRUE(widget<QLabel>(designer, "designerStatus")->text().startsWith("Cannot run yet"));
+    EXPECT_THROW(designer.experiment(), Error);
+
+    k->setText("1, 5, 5");
+    EXPECT_NE(line->text().indexOf("listed twice"), -1) << line->text().toStdString();
+    k->setText("");
+    EXPECT_NE(line->text().indexOf("non-empty list"), -1) << line->text().toStdString();
+
+    k->setText("1, 5");
+    EXPECT_TRUE(line->text().startsWith(QStringLiteral("2 values: 2 points"))) << line->text().toStdString();
+    EXPECT_EQ(line->styleSheet(), QString());
+    EXPECT_EQ(designer.experiment().expand().size(), 9u);
+}
+
+// A swept square loss without a name is named "square" by the loader; the form does not pin
+// the generated name of one grid point, and the table shows the loader's name.
+TEST(DesignerSweep, ASweptSquareLossKeepsTheLoadersName) {
+    ExperimentDesigner designer(registry());
+    const QString text = "task: toy/blobs\n"
+                         "losses: [ce, {loss: square, k: 15}]\n"
+                         "sweep:\n"
+                         "  losses.1.M: [1, 30]\n";
+    designer.loadYaml(text, "named.yaml");
+    EXPECT_EQ(designer.toYaml().indexOf("name: square"), -1) << designer.toYaml().toStdString();
+    EXPECT_EQ(designer.experiment().losses[1].name, "square");
+    auto* model = widget<QTableView>(designer, "lossTable")->model();
+    EXPECT_EQ(model->index(1, LossTableModel::NameColumn).data().toString(), "square");
+    // Without the sweep the loss is named from its k and M again.
+    auto* table = widget<QTableWidget>(designer, "sweepTable");
+    table->setCurrentCell(0, 1);
+    widget<QPushButton>(designer, "removeSweepAxis")->click();
+    EXPECT_EQ(model->index(1, LossTableModel::NameColumn).data().toString(), "square_k15_M1");
+}
+
+// The shipped (k, M) preset: its comment counts 3 x (1 + 9 + 9) = 57 runs.
+TEST(DesignerSweep, TheShippedKmPresetCountsAsItExpands) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "km_sweep_fashion_mnist.yaml");
+    EXPECT_EQ(designer.experiment().expand().size(), 57u);
+    EXPECT_TRUE(widget<QLabel>(designer, "sweepCount")->text().startsWith(QStringLiteral("3 \u00d7 3 grid: 9 points \u00d7 3 seeds \u2192 57 runs")));
+    EXPECT_TRUE(widget<QLabel>(designer, "designerStatus")->text().startsWith(QStringLiteral("57 runs = 3 seeds \u00d7 19 ")));
+    EXPECT_EQ(widget<QTableWidget>(designer, "sweepTable")->rowCount(), 2);
+    EXPECT_FALSE(designer.isModified());
+}
+
+// ---- sweeps in the Qt-free form -------------------------------------------------------------
+
+TEST(DesignerForm, SweepValuesAreKeptAsWrittenInEveryStyle) {
+    const std::string block = "task: fashion_mnist/mlp\n"
+                              "losses: [ce, square]\n"
+                              "sweep:\n"
+                              "  losses.*.lr: [0.01,  5e-2]   # rates\n"
+                              "  \"model.hidden\": [[16],\n"
+                              "                   [64, 64]]\n"
+                              "  train.weight_decay:\n"
+                              "    - 0\n"
+                              "    - 0.0005\n";
+    const ExperimentForm form = ExperimentForm::fromYaml(block, "block.yaml", registry());
+    ASSERT_EQ(form.sweep.size(), 3u);
+    EXPECT_EQ(form.sweep[0], (FormSweepAxis{"losses.*.lr", "0.01,  5e-2"}));
+    EXPECT_EQ(form.sweep[1], (FormSweepAxis{"model.hidden", "[16], [64, 64]"}));
+    EXPECT_EQ(form.sweep[2], (FormSweepAxis{"train.weight_decay", "0, 0.0005"})) << "a block list: canonical values";
+    const std::string yaml = form.toYaml();
+    EXPECT_NE(yaml.find("sweep:\n  losses.*.lr: [0.01,  5e-2]\n  model.hidden: [[16], [64, 64]]\n"
+                        "  train.weight_decay: [0, 0.0005]\n"),
+              std::string::npos)
+        << yaml;
+    EXPECT_EQ(ExperimentForm::fromYaml(yaml, "again.yaml", registry()), form);
+    EXPECT_EQ(form.resolve("again.yaml", registry()).expand().size(),
+              loadExperimentText(block, "block.yaml", {}, registry()).expand().size());
+
+    const ExperimentForm flow = ExperimentForm::fromYaml(
+        "task: toy/blobs\nlosses: [ce, square]\nsweep: {losses.1.k: [1, 5], losses.1.M: [2,\n  3]}\n", "flow.yaml",
+        registry());
+    ASSERT_EQ(flow.sweep.size(), 2u);
+    EXPECT_EQ(flow.sweep[0], (FormSweepAxis{"losses.1.k", "1, 5"}));
+    EXPECT_EQ(flow.sweep[1], (FormSweepAxis{"losses.1.M", "2, 3"}));
+
+    // A file without a sweep writes none.
+    const ExperimentForm plain = ExperimentForm::fromYaml(readFile(presetPath("default.yaml")), "default.yaml", registry());
+    EXPECT_TRUE(plain.sweep.empty());
+    EXPECT_EQ(plain.toYaml().find("sweep"), std::string::npos);
+}
+
+TEST(DesignerForm, SweepValuesTypedAsTextOrFlowList) {
+    EXPECT_EQ(normaliseSweepValues(" 1, 5, 15 "), "1, 5, 15");
+    EXPECT_EQ(normaliseSweepValues("[1, 5, 15]"), "1, 5, 15");
+    EXPECT_EQ(normaliseSweepValues("[16], [64]"), "[16], [64]");
+    EXPECT_EQ(normaliseSweepValues("[[16], [64]]"), "[16], [64]");
+    EXPECT_EQ(normaliseSweepValues("[\"a]\", b]"), "\"a]\", b");
+    EXPECT_EQ(normaliseSweepValues("1,\n2"), "1, 2");
+    // A list-valued key: brackets around plain items are one list value.
+    EXPECT_EQ(normaliseSweepValues("[64, 64]", true), "[64, 64]");
+    EXPECT_EQ(normaliseSweepValues("[[16], [64, 64]]", true), "[16], [64, 64]");
+    EXPECT_EQ(normaliseSweepValues("16, 64", true), "16, 64");
+    EXPECT_EQ(formatSweepValues({"0.01", "[16, 16]", "a, b"}), "0.01, [16, 16], \"a, b\"");
+}
+
+TEST(DesignerForm, RemovingOrMovingALossRefitsTheSweep) {
+    ExperimentForm form = ExperimentForm::fromYaml("task: toy/blobs\n"
+                                                   "losses: [ce, square, {loss: square, name: big}]\n"
+                                                   "sweep:\n"
+                                                   "  losses.2.k: [1, 5]\n"
+                                                   "  losses.0.lr: [0.01, 0.1]\n"
+                                                   "  losses.*.M: [1, 10]\n"
+                                                   "  data.limit_train: [100, 200]\n",
+                                                   "refit.yaml", registry());
+    ExperimentForm moved = form;
+    moved.moveLoss(2, 0); // big, ce, square
+    EXPECT_EQ(moved.losses[0].name, "big");
+    std::vector<std::string> keys;
+    for (const auto& a : moved.sweep) keys.push_back(a.key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"losses.0.k", "losses.1.lr", "losses.*.M", "data.limit_train"}));
+    EXPECT_EQ(moved.resolve("moved.yaml", registry()).expand().size(),
+              form.resolve("refit.yaml", registry()).expand().size());
+
+    EXPECT_EQ(form.removeLoss(2), std::vector<std::string>{"losses.2.k"});
+    EXPECT_EQ(form.removeLoss(1), std::vector<std::string>{"losses.*.M"}) << "no square loss is left";
+    keys.clear();
+    for (const auto& a : form.sweep) keys.push_back(a.key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"losses.0.lr", "data.limit_train"}));
+    EXPECT_EQ(form.resolve("refit.yaml", registry()).expand().size(), 4u * 5u); // 2 x 2 points x 5 seeds
+}
+
+TEST(DesignerForm, SwitchingTheTaskDropsSweepKeysTheNewTaskLacks) {
+    ExperimentForm form = ExperimentForm::fromYaml(readFile(presetPath("km_sweep_fashion_mnist.yaml")),
+                                                   "km_sweep_fashion_mnist.yaml", registry());
+    form.sweep.push_back({"model.hidden", "[16], [64]"});
+    const std::vector<std::string> dropped = form.switchTask("mnist/cnn", registry());
+    EXPECT_EQ(dropped, (std::vector<std::string>{"model.hidden", "sweep model.hidden"}));
+    ASSERT_EQ(form.sweep.size(), 2u) << "loss axes stay";
+    EXPECT_EQ(form.resolve("switched.yaml", registry()).gridPointCount(), 9u);
+}

@@ -21,6 +21,7 @@
 #include <QStackedWidget>
 #include <QTableView>
 #include <QTableWidget>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include <cmath>
 
 #include "losslab/error.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
 #include "workbench/experiment_designer_keys.h"
@@ -168,6 +170,8 @@ void ExperimentDesigner::populate() {
     refreshTaskInfo();
     refreshDedicated();
     refreshOtherKeys();
+    refreshSweep();
+    setSweepExpanded(!m_form.sweep.empty());
     m_populating = false;
     refreshDerived();
 }
@@ -346,37 +350,95 @@ void ExperimentDesigner::refreshDerived() {
     m_chooseFile->setEnabled(currentKey && isFileKey(currentKey->text().toStdString()));
     m_addOtherKey->setEnabled(m_otherKeyChoice->count() > 0);
 
+    // Swept square losses without a name are named "square" by the loader (the first of them
+    // while no loss has that name): the loss table shows them so.
+    {
+        std::vector<std::string> names;
+        const Rescaling paper = task ? taskPaperRescaling(*task) : Rescaling{};
+        for (const FormLoss& l : losses) names.push_back(l.displayName(paper));
+        std::vector<bool> swept(losses.size(), false);
+        for (std::size_t i = 0; i < losses.size(); ++i) {
+            const FormLoss& l = losses[i];
+            if (l.kind != LossKind::Square || !l.name.empty() || names[i] == "square") continue;
+            const bool km = std::any_of(m_form.sweep.begin(), m_form.sweep.end(), [&](const FormSweepAxis& a) {
+                return a.key == "losses.*.k" || a.key == "losses.*.M" || a.key == "losses." + std::to_string(i) + ".k" ||
+                       a.key == "losses." + std::to_string(i) + ".M";
+            });
+            if (km && std::find(names.begin(), names.end(), "square") == names.end()) {
+                names[i] = "square";
+                swept[i] = true;
+            }
+        }
+        const bool wasPopulating = m_populating;
+        m_populating = true;
+        m_lossModel->setKmSwept(swept);
+        m_populating = wasPopulating;
+    }
+    refreshSweepKeys();
+    m_removeSweepAxis->setEnabled(m_sweepTable->currentRow() >= 0);
+    m_addSweepAxis->setEnabled(m_sweepKeyChoice->count() > 0);
+    refreshCounts();
+}
+
+void ExperimentDesigner::refreshCounts() {
+    auto count = [](std::size_t n, const QString& one, const QString& many) {
+        return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? one : many);
+    };
     try {
         const ExperimentSpec spec = experiment();
-        const std::vector<RunSpec> planned = spec.expand();
-        m_status->setStyleSheet(QString());
-        auto count = [](std::size_t n, const QString& one, const QString& many) {
-            return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? one : many);
-        };
-        // Not every loss runs every protocol (same epochs as CE is for square losses only), so
-        // the line names the protocols of each loss instead of multiplying the counts.
+        // Which protocols each loss runs (same epochs as CE is for square losses only), from
+        // the runs of one seed without the sweep; each of its configurations runs them all.
+        // Counted, not expanded: a large grid would stall the window at every edit.
+        ExperimentSpec single = spec;
+        single.sweep.clear();
+        if (!spec.seeds.empty()) single.seeds = {spec.seeds.front()};
+        const std::vector<RunSpec> planned = single.expand();
         QStringList perLoss;
+        QStringList configurations;
         std::size_t perSeed = 0;
-        for (const LossSpec& loss : spec.losses) {
+        for (std::size_t i = 0; i < spec.losses.size(); ++i) {
+            const LossSpec& loss = spec.losses[i];
             QStringList protocols;
             for (const RunSpec& run : planned) {
                 const QString name = run.protocol == Protocol::EarlyStopping  ? tr("early stopping")
                                      : run.protocol == Protocol::SameEpochsAsCe ? tr("same epochs as CE")
                                                                                 : tr("fixed epochs");
-                if (run.loss.name == loss.name && run.seed == spec.seeds.front() && !protocols.contains(name))
-                    protocols << name;
+                if (run.loss.name == loss.name && !protocols.contains(name)) protocols << name;
             }
-            perSeed += static_cast<std::size_t>(protocols.size());
-            if (!protocols.isEmpty()) perLoss << qs(loss.name) + QStringLiteral(": ") + protocols.join(QStringLiteral(", "));
+            const std::size_t configs = spec.configurationsOf(i);
+            perSeed += configs * static_cast<std::size_t>(protocols.size());
+            const QString label = configs == 1 ? qs(loss.name)
+                                               : tr("%1 \u00d7%2").arg(qs(loss.name)).arg(configs);
+            if (!protocols.isEmpty()) perLoss << label + QStringLiteral(": ") + protocols.join(QStringLiteral(", "));
+            configurations << QStringLiteral("%1 %2").arg(qs(loss.name)).arg(configs);
         }
+        const std::size_t runs = perSeed * spec.seeds.size();
+        m_status->setStyleSheet(QString());
         m_status->setText(tr("%1 = %2 \u00d7 %3 (%4)")
-                              .arg(count(planned.size(), tr("run"), tr("runs")),
-                                   count(spec.seeds.size(), tr("seed"), tr("seeds")))
+                              .arg(count(runs, tr("run"), tr("runs")), count(spec.seeds.size(), tr("seed"), tr("seeds")))
                               .arg(perSeed)
                               .arg(perLoss.join(QStringLiteral("; "))));
+        m_sweepCount->setStyleSheet(QString());
+        if (spec.sweep.empty()) {
+            m_sweepCount->setText(tr("No sweep: each loss runs once per protocol and seed. Add an axis to run a "
+                                     "grid of values."));
+        } else {
+            QStringList sizes;
+            for (const SweepAxis& axis : spec.sweep) sizes << QString::number(axis.values.size());
+            const QString grid = spec.sweep.size() == 1 ? tr("%1 values").arg(sizes.front())
+                                                        : tr("%1 grid").arg(sizes.join(QStringLiteral(" \u00d7 ")));
+            m_sweepCount->setText(tr("%1: %2 \u00d7 %3 \u2192 %4\nConfigurations per loss: %5")
+                                      .arg(grid, count(spec.gridPointCount(), tr("point"), tr("points")),
+                                           count(spec.seeds.size(), tr("seed"), tr("seeds")),
+                                           count(runs, tr("run"), tr("runs")),
+                                           configurations.join(QStringLiteral(", "))));
+        }
     } catch (const Error& e) {
+        const QString message = QString::fromUtf8(e.what());
         m_status->setStyleSheet(QStringLiteral("QLabel { color: #b00020; }"));
-        m_status->setText(tr("Cannot run yet: %1").arg(QString::fromUtf8(e.what())));
+        m_status->setText(tr("Cannot run yet: %1").arg(message));
+        m_sweepCount->setStyleSheet(m_form.sweep.empty() ? QString() : QStringLiteral("QLabel { color: #b00020; }"));
+        m_sweepCount->setText(m_form.sweep.empty() ? tr("No sweep.") : message);
     }
 }
 
@@ -414,6 +476,7 @@ void ExperimentDesigner::onTaskChosen(int index) {
     refreshTaskInfo();
     refreshDedicated();
     refreshOtherKeys();
+    refreshSweep();
     m_populating = false;
     QStringList keys;
     for (const auto& k : dropped) keys << qs(k);
@@ -556,6 +619,208 @@ void ExperimentDesigner::onChooseOtherKeyFile() {
                                     : QFileDialog::getOpenFileName(this, tr("File for %1").arg(key), start);
     if (file.isEmpty()) return;
     m_otherKeys->item(row, 1)->setText(file); // checked and stored by onOtherKeyEdited
+}
+
+// ---- sweep ----------------------------------------------------------------------------------
+
+namespace {
+
+// What a sweep key varies, for its tooltip and the key list: "k of loss 1 ('square')".
+QString lossAxisText(const std::string& key, const std::vector<FormLoss>& losses, const Rescaling& paper) {
+    const std::size_t dot = key.find('.', 7);
+    if (key.rfind("losses.", 0) != 0 || dot == std::string::npos) return {};
+    const std::string index = key.substr(7, dot - 7), field = key.substr(dot + 1);
+    const QString what = field == "lr" ? QObject::tr("learning rate") : qs(field);
+    if (index == "*")
+        return field == "lr" ? QObject::tr("learning rate of every loss")
+                             : QObject::tr("%1 of every square loss").arg(what);
+    bool ok = false;
+    const int n = qs(index).toInt(&ok);
+    if (!ok || n < 0 || static_cast<std::size_t>(n) >= losses.size()) return QObject::tr("%1 of loss %2").arg(what, qs(index));
+    return QObject::tr("%1 of loss %2 ('%3')").arg(what, qs(index), qs(losses[static_cast<std::size_t>(n)].displayName(paper)));
+}
+
+} // namespace
+
+void ExperimentDesigner::setSweepExpanded(bool expanded) {
+    m_sweepBody->setVisible(expanded);
+    m_sweepToggle->setArrowType(expanded ? Qt::DownArrow : Qt::RightArrow);
+    if (m_sweepToggle->isChecked() != expanded) {
+        const QSignalBlocker block(m_sweepToggle);
+        m_sweepToggle->setChecked(expanded);
+    }
+}
+
+void ExperimentDesigner::refreshSweep() {
+    const bool wasPopulating = m_populating;
+    m_populating = true;
+    const TaskInfo* task = currentTask();
+    const Rescaling paper = task ? taskPaperRescaling(*task) : Rescaling{};
+    m_sweepTable->setRowCount(0);
+    for (const FormSweepAxis& axis : m_form.sweep) {
+        const int row = m_sweepTable->rowCount();
+        m_sweepTable->insertRow(row);
+        auto* keyItem = new QTableWidgetItem(qs(axis.key));
+        keyItem->setFlags(Qt::ItemIsEnabled | Qt::ItemIsSelectable);
+        QString tip = lossAxisText(axis.key, m_lossModel->losses(), paper);
+        if (tip.isEmpty())
+            if (const auto d = declOf(axis.key))
+                tip = qs(d->help) + QStringLiteral(" (") + qs(paramTypeName(d->type)) + QStringLiteral(")");
+        keyItem->setToolTip(tip);
+        auto* valuesItem = new QTableWidgetItem(qs(axis.values));
+        valuesItem->setToolTip(m_sweepTable->toolTip());
+        m_sweepTable->setItem(row, 0, keyItem);
+        m_sweepTable->setItem(row, 1, valuesItem);
+    }
+    m_sweepToggle->setText(m_form.sweep.empty() ? tr("Axes: none") : tr("Axes: %1").arg(m_form.sweep.size()));
+    m_populating = wasPopulating;
+}
+
+void ExperimentDesigner::refreshSweepKeys() {
+    const bool wasPopulating = m_populating;
+    m_populating = true;
+    const QString current = m_sweepKeyChoice->currentData().toString();
+    m_sweepKeyChoice->clear();
+    const std::vector<FormLoss>& losses = m_lossModel->losses();
+    const TaskInfo* task = currentTask();
+    const Rescaling paper = task ? taskPaperRescaling(*task) : Rescaling{};
+    auto swept = [this](const std::string& key) {
+        return std::any_of(m_form.sweep.begin(), m_form.sweep.end(), [&](const FormSweepAxis& a) { return a.key == key; });
+    };
+    // losses.*.k and losses.N.k sweep the same k twice: the loader refuses both together.
+    auto anyOwn = [&](const std::string& field) {
+        for (std::size_t i = 0; i < losses.size(); ++i)
+            if (swept("losses." + std::to_string(i) + "." + field)) return true;
+        return false;
+    };
+    auto offer = [&](const std::string& key, const QString& tip) {
+        if (swept(key)) return;
+        m_sweepKeyChoice->addItem(qs(key), qs(key));
+        m_sweepKeyChoice->setItemData(m_sweepKeyChoice->count() - 1, tip, Qt::ToolTipRole);
+    };
+    const bool anySquare =
+        std::any_of(losses.begin(), losses.end(), [](const FormLoss& l) { return l.kind == LossKind::Square; });
+    for (const char* field : {"lr", "k", "M"}) {
+        const bool squareOnly = std::string(field) != "lr";
+        const std::string every = std::string("losses.*.") + field;
+        for (std::size_t i = 0; i < losses.size(); ++i) {
+            if (squareOnly && losses[i].kind != LossKind::Square) continue;
+            if (swept(every)) continue;
+            const std::string key = "losses." + std::to_string(i) + "." + field;
+            offer(key, lossAxisText(key, losses, paper));
+        }
+        if ((!squareOnly || anySquare) && !anyOwn(field)) offer(every, lossAxisText(every, losses, paper));
+    }
+    const std::vector<ParamDecl> decls = task ? taskParamDecls(*task) : coreParamDecls();
+    for (const auto& d : decls) {
+        // train.lr only sets the losses' rates: the loader asks for losses.*.lr instead.
+        if (d.key == "train.lr" || isRecipeExcludedKey(d.key)) continue;
+        offer(d.key, qs(d.help));
+    }
+    const int again = m_sweepKeyChoice->findData(current);
+    m_sweepKeyChoice->setCurrentIndex(again >= 0 ? again : 0);
+    m_populating = wasPopulating;
+}
+
+void ExperimentDesigner::onSweepValuesEdited(QTableWidgetItem* item) {
+    if (m_populating || !item || item->column() != 1) return;
+    const int row = item->row();
+    if (row < 0 || static_cast<std::size_t>(row) >= m_form.sweep.size()) return;
+    const auto decl = declOf(m_form.sweep[static_cast<std::size_t>(row)].key);
+    const bool listValued = decl && (decl->type == ParamType::IntList || decl->type == ParamType::DoubleList);
+    const std::string values = normaliseSweepValues(item->text().toStdString(), listValued);
+    if (qs(values) != item->text()) {
+        m_populating = true;
+        item->setText(qs(values));
+        m_populating = false;
+    }
+    if (m_form.sweep[static_cast<std::size_t>(row)].values == values) return;
+    m_form.sweep[static_cast<std::size_t>(row)].values = values;
+    edited();
+}
+
+void ExperimentDesigner::onAddSweepAxis() {
+    const int index = m_sweepKeyChoice->currentIndex();
+    if (index < 0) return;
+    const std::string key = m_sweepKeyChoice->itemData(index).toString().toStdString();
+    // The axis starts from the value in use, so that the grid holds the current run.
+    std::string values;
+    if (key.rfind("losses.", 0) == 0) {
+        const std::vector<FormLoss>& losses = m_lossModel->losses();
+        const TaskInfo* task = currentTask();
+        const Rescaling paper = task ? taskPaperRescaling(*task) : Rescaling{};
+        const std::string field = key.substr(key.find_last_of('.') + 1);
+        const std::string n = key.substr(7, key.find_last_of('.') - 7);
+        for (std::size_t i = 0; i < losses.size() && values.empty(); ++i) {
+            if (n != "*" && n != std::to_string(i)) continue;
+            const FormLoss& l = losses[i];
+            if (field == "lr") values = formatShortest(l.lr);
+            else if (l.kind == LossKind::Square) values = formatShortest(field == "k" ? l.effectiveK(paper) : l.effectiveM(paper));
+        }
+    } else {
+        values = formatSweepValues({m_form.paramValue(key, m_tasks)});
+    }
+    m_form.sweep.push_back({key, values});
+    refreshSweep();
+    setSweepExpanded(true);
+    m_sweepTable->setCurrentCell(m_sweepTable->rowCount() - 1, 1);
+    edited();
+}
+
+void ExperimentDesigner::onRemoveSweepAxis() {
+    const int row = m_sweepTable->currentRow();
+    if (row < 0 || static_cast<std::size_t>(row) >= m_form.sweep.size()) return;
+    m_form.sweep.erase(m_form.sweep.begin() + row);
+    refreshSweep();
+    edited();
+}
+
+void ExperimentDesigner::fitSweepToLosses(const std::vector<int>& newIndexOf, const QString& why) {
+    const std::vector<FormSweepAxis> before = m_form.sweep;
+    m_form.losses = m_lossModel->losses();
+    const std::vector<std::string> dropped = m_form.refitSweep(newIndexOf);
+    // Kept axes stay in order; pair them with their old keys to name the renumbered ones.
+    QStringList droppedKeys, renamed;
+    std::size_t d = 0, k = 0;
+    for (const FormSweepAxis& axis : before) {
+        if (d < dropped.size() && axis.key == dropped[d]) {
+            droppedKeys << qs(dropped[d++]);
+        } else if (k < m_form.sweep.size()) {
+            if (m_form.sweep[k].key != axis.key)
+                renamed << QStringLiteral("%1 \u2192 %2").arg(qs(axis.key), qs(m_form.sweep[k].key));
+            ++k;
+        }
+    }
+    refreshSweep();
+    edited();
+    QStringList note;
+    if (!droppedKeys.isEmpty())
+        note << tr("Sweep: removed %1 (%2).").arg(droppedKeys.join(QStringLiteral(", ")), why);
+    if (!renamed.isEmpty()) note << tr("Sweep: renumbered %1.").arg(renamed.join(QStringLiteral(", ")));
+    if (!note.isEmpty()) showNote(note.join(QLatin1Char(' ')));
+}
+
+void ExperimentDesigner::onLossRowsRemoved(int first, int last) {
+    if (m_populating) return;
+    const int removed = last - first + 1;
+    const int before = m_lossModel->rowCount() + removed;
+    std::vector<int> newIndexOf(static_cast<std::size_t>(before));
+    for (int i = 0; i < before; ++i) newIndexOf[static_cast<std::size_t>(i)] = i < first ? i : i > last ? i - removed : -1;
+    fitSweepToLosses(newIndexOf, removed == 1 ? tr("it named the removed loss") : tr("they named removed losses"));
+}
+
+void ExperimentDesigner::onLossRowsMoved(int start, int end, int destination) {
+    if (m_populating) return;
+    // Rows start..end were moved before old row `destination`.
+    const int count = m_lossModel->rowCount();
+    std::vector<int> order; // order[new] = old
+    for (int i = 0; i < count; ++i)
+        if (i < start || i > end) order.push_back(i);
+    const int insertAt = static_cast<int>(std::count_if(order.begin(), order.end(), [&](int i) { return i < destination; }));
+    for (int i = end; i >= start; --i) order.insert(order.begin() + insertAt, i);
+    std::vector<int> newIndexOf(static_cast<std::size_t>(count));
+    for (int now = 0; now < count; ++now) newIndexOf[static_cast<std::size_t>(order[static_cast<std::size_t>(now)])] = now;
+    fitSweepToLosses(newIndexOf, tr("the moved loss is not a square loss"));
 }
 
 int ExperimentDesigner::selectedLossRow() const {

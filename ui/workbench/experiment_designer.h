@@ -3,6 +3,10 @@
 // `losslab-cli run` takes. It holds what the file states (ExperimentForm); every key it does
 // not show in its own widget is kept in the "Other keys" table, so nothing of a loaded file
 // is dropped. Laid out for a narrow dock (~380 px) and scrolls.
+// The "Sweep" section edits the file's `sweep:` block (one row per axis: a key chosen from the
+// losses' and the task's keys, its values as typed) and shows the grid and the run count of
+// experiment(), or the loader's message when the sweep does not resolve. Removing a loss drops
+// the axes that name it and renumbers those of the losses after it (the note says so).
 //
 // Promises: loadYaml() either fills the whole form or throws Error and changes nothing;
 // loadYaml(toYaml()) gives the same form; experiment() resolves the form exactly as
@@ -30,6 +34,7 @@ class QStackedWidget;
 class QTableView;
 class QTableWidget;
 class QTableWidgetItem;
+class QToolButton;
 
 namespace losslab {
 
@@ -82,7 +87,11 @@ private:
     void refreshDedicated();   // spin boxes and combos that show one key each
     void refreshOtherKeys();   // the other-keys table and its key choices
     void refreshDeviceItems();
-    void refreshDerived();     // protocol note, button states, status line
+    void refreshDerived();     // protocol note, button states, status and sweep lines
+    void refreshSweep();       // the sweep table from m_form.sweep
+    void refreshSweepKeys();   // the keys the sweep offers: the current losses', the task's
+    void refreshCounts();      // status line and sweep line from experiment()
+    void setSweepExpanded(bool expanded);
     void edited();             // after a user edit: modified, derived state, changed()
     void showNote(const QString& note);
 
@@ -96,6 +105,12 @@ private:
     void onAddOtherKey();
     void onRemoveOtherKey();
     void onChooseOtherKeyFile();
+    void onSweepValuesEdited(QTableWidgetItem* item);
+    void onAddSweepAxis();
+    void onRemoveSweepAxis();
+    void onLossRowsRemoved(int first, int last);
+    void onLossRowsMoved(int start, int end, int destination);
+    void fitSweepToLosses(const std::vector<int>& newIndexOf, const QString& why);
     void addLoss(LossKind kind, bool paperPreset);
     void onRemoveLoss();
     void onPaperPreset();
@@ -152,6 +167,13 @@ private:
     QPushButton* m_addOtherKey = nullptr;
     QPushButton* m_removeOtherKey = nullptr;
     QPushButton* m_chooseFile = nullptr;
+    QToolButton* m_sweepToggle = nullptr;
+    QWidget* m_sweepBody = nullptr;
+    QTableWidget* m_sweepTable = nullptr;
+    QComboBox* m_sweepKeyChoice = nullptr;
+    QPushButton* m_addSweepAxis = nullptr;
+    QPushButton* m_removeSweepAxis = nullptr;
+    QLabel* m_sweepCount = nullptr;
     std::function<QString(const QString&, const QString&)> m_pickFile;
     QLabel* m_note = nullptr;
     QLabel* m_status = nullptr;

@@ -23,6 +23,7 @@
 #include <QStackedWidget>
 #include <QTableView>
 #include <QTableWidget>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cctype>
@@ -316,6 +317,56 @@ void ExperimentDesigner::buildUi() {
     otherRow->addWidget(m_chooseFile);
     otherLayout->addLayout(otherRow);
     column->addWidget(otherBox);
+
+    // Sweep: collapsed until there is one; the count line shows either way.
+    auto* sweepBox = new QGroupBox(tr("Sweep"));
+    sweepBox->setObjectName(QStringLiteral("sweepBox"));
+    sweepBox->setToolTip(tr("Run a grid of values: every combination of the axes, for every seed. "
+                            "Each loss gets its own loss axes times the other axes (docs/sweeps.md)"));
+    auto* sweepLayout = new QVBoxLayout(sweepBox);
+    m_sweepToggle = new QToolButton;
+    m_sweepToggle->setObjectName(QStringLiteral("sweepToggle"));
+    m_sweepToggle->setCheckable(true);
+    m_sweepToggle->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    m_sweepToggle->setAutoRaise(true);
+    m_sweepToggle->setArrowType(Qt::RightArrow);
+    m_sweepToggle->setToolTip(tr("Show or hide the sweep's axes"));
+    sweepLayout->addWidget(m_sweepToggle);
+    m_sweepBody = new QWidget;
+    m_sweepBody->setObjectName(QStringLiteral("sweepBody"));
+    auto* bodyLayout = new QVBoxLayout(m_sweepBody);
+    bodyLayout->setContentsMargins(0, 0, 0, 0);
+    m_sweepTable = new QTableWidget(0, 2);
+    m_sweepTable->setObjectName(QStringLiteral("sweepTable"));
+    m_sweepTable->setHorizontalHeaderLabels({tr("Key"), tr("Values")});
+    m_sweepTable->verticalHeader()->hide();
+    m_sweepTable->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+    m_sweepTable->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
+    m_sweepTable->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_sweepTable->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_sweepTable->setMinimumHeight(m_sweepTable->fontMetrics().lineSpacing() * 6);
+    m_sweepTable->setToolTip(tr("Double-click the values to edit them: comma-separated (1, 5, 15) or a YAML flow "
+                                "list ([1, 5, 15]); a list value in brackets ([16], [64, 64])"));
+    bodyLayout->addWidget(m_sweepTable);
+    auto* sweepRow = new QHBoxLayout;
+    m_sweepKeyChoice = new QComboBox;
+    m_sweepKeyChoice->setObjectName(QStringLiteral("sweepKeyChoice"));
+    m_sweepKeyChoice->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_sweepKeyChoice->setMinimumContentsLength(12);
+    m_sweepKeyChoice->setToolTip(tr("losses.N.lr / k / M: loss N only (N from 0, as in the loss table); "
+                                    "losses.*: every loss (k and M: every square loss); any other key: every loss"));
+    m_addSweepAxis = button(tr("Add"), QStringLiteral("addSweepAxis"),
+                            tr("Add the chosen key as an axis, starting from its current value"));
+    m_removeSweepAxis = button(tr("Remove"), QStringLiteral("removeSweepAxis"), tr("Remove the selected axis"));
+    sweepRow->addWidget(m_sweepKeyChoice, 1);
+    sweepRow->addWidget(m_addSweepAxis);
+    sweepRow->addWidget(m_removeSweepAxis);
+    bodyLayout->addLayout(sweepRow);
+    sweepLayout->addWidget(m_sweepBody);
+    m_sweepCount = wrappingLabel(QStringLiteral("sweepCount"));
+    sweepLayout->addWidget(m_sweepCount);
+    m_sweepBody->hide();
+    column->addWidget(sweepBox);
     column->addStretch(1);
 
     m_note = wrappingLabel(QStringLiteral("designerNote"));
@@ -350,7 +401,13 @@ void ExperimentDesigner::buildUi() {
     };
     connect(m_lossModel, &QAbstractItemModel::dataChanged, this, lossesChanged);
     connect(m_lossModel, &QAbstractItemModel::rowsInserted, this, lossesChanged);
-    connect(m_lossModel, &QAbstractItemModel::rowsRemoved, this, lossesChanged);
+    // Removed and moved losses: the sweep's axes follow them first (this handler calls edited()).
+    connect(m_lossModel, &QAbstractItemModel::rowsRemoved, this,
+            [this](const QModelIndex&, int first, int last) { onLossRowsRemoved(first, last); });
+    connect(m_lossModel, &QAbstractItemModel::rowsMoved, this,
+            [this](const QModelIndex&, int start, int end, const QModelIndex&, int destination) {
+                onLossRowsMoved(start, end, destination);
+            });
     connect(m_lossModel, &QAbstractItemModel::modelReset, this, lossesChanged);
     connect(m_lossModel, &LossTableModel::editRejected, this, &ExperimentDesigner::showNote);
     connect(m_lossView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
@@ -399,6 +456,14 @@ void ExperimentDesigner::buildUi() {
     connect(m_addOtherKey, &QPushButton::clicked, this, &ExperimentDesigner::onAddOtherKey);
     connect(m_removeOtherKey, &QPushButton::clicked, this, &ExperimentDesigner::onRemoveOtherKey);
     connect(m_chooseFile, &QPushButton::clicked, this, &ExperimentDesigner::onChooseOtherKeyFile);
+
+    connect(m_sweepToggle, &QToolButton::toggled, this, [this](bool on) { setSweepExpanded(on); });
+    connect(m_sweepTable, &QTableWidget::itemChanged, this, &ExperimentDesigner::onSweepValuesEdited);
+    connect(m_sweepTable, &QTableWidget::currentCellChanged, this, [this] {
+        m_removeSweepAxis->setEnabled(m_sweepTable->currentRow() >= 0);
+    });
+    connect(m_addSweepAxis, &QPushButton::clicked, this, &ExperimentDesigner::onAddSweepAxis);
+    connect(m_removeSweepAxis, &QPushButton::clicked, this, &ExperimentDesigner::onRemoveSweepAxis);
 
     auto* wheelGuard = new FocusedWheelOnly(this);
     const auto guard = [wheelGuard](QWidget* w) {

@@ -153,6 +153,71 @@ std::vector<std::string> flowItems(const std::string& inside) {
     return items;
 }
 
+
+// Depth of [ ] and { } nesting at the end of `text`, outside quotes.
+int bracketDepth(const std::string& text) {
+    int depth = 0;
+    char quote = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (quote) {
+            if (c == '\\' && quote == '"') ++i;
+            else if (c == quote) quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '[' || c == '{') {
+            ++depth;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return depth;
+}
+
+// "[a, [b]]" -> "a, [b]" when the first bracket closes at the very end; nullopt otherwise.
+std::optional<std::string> insideFlowList(const std::string& text) {
+    const std::string t = trim(text);
+    if (t.size() < 2 || t.front() != '[' || t.back() != ']') return std::nullopt;
+    // The first bracket must close at the end, not earlier ("[16], [64]" is two items).
+    for (std::size_t end = 1; end < t.size(); ++end)
+        if (bracketDepth(t.substr(0, end)) == 0) return std::nullopt;
+    return trim(t.substr(1, t.size() - 2));
+}
+
+std::string oneLine(std::string text) {
+    for (char& c : text)
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    return text;
+}
+
+// A sweep key as the loader reads it back: "losses.*.lr" needs no quotes (a '*' after the
+// first character is not an alias).
+std::string sweepKeyScalar(const std::string& key) {
+    const bool plain = !key.empty() && std::isalnum(static_cast<unsigned char>(key.front())) &&
+                       std::all_of(key.begin(), key.end(), [](unsigned char c) {
+                           return std::isalnum(c) || c == '_' || c == '.' || c == '*' || c == '-';
+                       });
+    return plain ? key : doubleQuoted(key);
+}
+
+// A canonical value as an item of a flow list: lists of numbers as they are, other text plain
+// where the loader reads it back unchanged, else quoted.
+std::string flowListItem(const std::string& value) {
+    if (value.size() >= 2 && value.front() == '[' && value.back() == ']') return yamlValue(value);
+    return yamlScalar(value, true);
+}
+
+std::vector<std::string> splitDots(const std::string& key) {
+    std::vector<std::string> parts;
+    std::string part;
+    std::stringstream ss(key);
+    while (std::getline(ss, part, '.')) parts.push_back(part);
+    if (!key.empty() && key.back() == '.') parts.push_back({});
+    return parts;
+}
+
+bool isSquareOnlySweepField(const std::string& field) { return field == "k" || field == "M"; }
+
 } // namespace
 
 // ---- FormLoss -------------------------------------------------------------------------------
@@ -299,10 +364,90 @@ std::string formatSeedList(const std::vector<std::int64_t>& seeds) {
     return out;
 }
 
+std::string normaliseSweepValues(const std::string& text, bool listValued) {
+    const std::string t = trim(oneLine(text));
+    const auto inside = insideFlowList(t);
+    if (!inside || (listValued && (inside->empty() || inside->front() != '['))) return t;
+    return *inside;
+}
+
+std::string formatSweepValues(const std::vector<std::string>& canonicalValues) {
+    std::string out;
+    for (const auto& v : canonicalValues) out += (out.empty() ? "" : ", ") + flowListItem(v);
+    return out;
+}
+
+std::vector<FormSweepAxis> sweepAxesStated(const std::string& yamlText) {
+    std::vector<std::string> lines;
+    {
+        std::stringstream ss(yamlText);
+        std::string line;
+        while (std::getline(ss, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            lines.push_back(stripComment(line));
+        }
+    }
+    std::vector<FormSweepAxis> axes;
+    // "key: [..]" -> the axis, when the value is one flow list.
+    auto take = [&axes](const std::string& entry) {
+        std::string rest;
+        const std::string key = entryKey(entry, &rest);
+        if (key.empty()) return;
+        const auto inside = insideFlowList(rest);
+        if (inside) axes.push_back({key, *inside});
+    };
+    // Text from line i on, joined until its brackets balance.
+    auto joined = [&lines](std::size_t& i, std::string text) {
+        while (bracketDepth(text) > 0 && i + 1 < lines.size()) text += " " + trim(lines[++i]);
+        return text;
+    };
+    std::optional<std::size_t> top;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const std::string& line = lines[i];
+        if (trim(line).empty()) continue;
+        if (line.rfind("---", 0) == 0 || line.rfind("...", 0) == 0 || line.rfind('%', 0) == 0) continue;
+        const std::size_t indent = indentOf(line);
+        if (!top) top = indent;
+        if (indent != *top) continue;
+        std::string rest;
+        if (entryKey(line, &rest) != "sweep") continue;
+        if (!rest.empty() && rest.front() == '{') {
+            const std::string text = joined(i, rest);
+            const auto close = text.rfind('}');
+            if (close == std::string::npos) return {};
+            for (const auto& item : flowItems(text.substr(1, close - 1))) take(item);
+            return axes;
+        }
+        if (!rest.empty()) return {}; // not a mapping: the loader has refused it
+        std::optional<std::size_t> child;
+        for (std::size_t j = i + 1; j < lines.size(); ++j) {
+            const std::string& inner = lines[j];
+            if (trim(inner).empty()) continue;
+            const std::size_t innerIndent = indentOf(inner);
+            if (innerIndent <= *top) break;
+            if (!child) child = innerIndent;
+            if (innerIndent != *child) continue;
+            take(joined(j, trim(inner)));
+        }
+        return axes;
+    }
+    return axes;
+}
+
 ExperimentForm ExperimentForm::fromYaml(const std::string& yamlText, const std::string& displayName,
                                         const TaskRegistry& tasks) {
     const ExperimentSpec spec = loadExperimentText(yamlText, displayName, {}, tasks);
-    return fromSpec(spec, sectionKeysStated(yamlText), tasks);
+    ExperimentForm form = fromSpec(spec, sectionKeysStated(yamlText), tasks);
+    // The values as written, where the reader finds them and they hold as many items as the
+    // loader read (a check against the reader's own mistakes); else the canonical values.
+    const std::vector<FormSweepAxis> stated = sweepAxesStated(yamlText);
+    for (std::size_t i = 0; i < form.sweep.size(); ++i) {
+        const auto it = std::find_if(stated.begin(), stated.end(),
+                                     [&](const FormSweepAxis& a) { return a.key == form.sweep[i].key; });
+        if (it != stated.end() && flowItems(it->values).size() == spec.sweep[i].values.size())
+            form.sweep[i].values = it->values;
+    }
+    return form;
 }
 
 ExperimentForm ExperimentForm::fromSpec(const ExperimentSpec& spec, const std::set<std::string>& statedKeys,
@@ -335,8 +480,20 @@ ExperimentForm ExperimentForm::fromSpec(const ExperimentSpec& spec, const std::s
             if (l.k != f.effectiveK(paper)) f.k = l.k;
             if (l.M != f.effectiveM(paper)) f.M = l.M;
         }
-        if (l.name != f.generatedName(paper)) f.name = l.name;
+        // A square loss whose k or M is swept is named "square" by the loader when it has no
+        // name of its own (a generated name would fit one grid point only).
+        const std::size_t index = form.losses.size();
+        const bool kmSwept = l.kind == LossKind::Square &&
+                             std::any_of(spec.sweep.begin(), spec.sweep.end(), [&](const SweepAxis& a) {
+                                 return a.isLossAxis() && a.recipeKey() != "loss.lr" &&
+                                        (a.lossIndex == -1 || a.lossIndex == static_cast<int>(index));
+                             });
+        if (l.name != f.generatedName(paper) && !(kmSwept && l.name == "square")) f.name = l.name;
         form.losses.push_back(f);
+    }
+
+    for (const auto& axis : spec.sweep) {
+        form.sweep.push_back({axis.key, formatSweepValues(axis.values)});
     }
     return form;
 }
@@ -396,6 +553,11 @@ std::string ExperimentForm::toYaml() const {
         const std::string leaf = key.find('.') == std::string::npos ? key : key.substr(section.size() + 1);
         out << "  " << yamlScalar(leaf) << ": " << yamlValue(params.at(key)) << "\n";
     }
+    if (!sweep.empty()) {
+        out << "sweep:\n";
+        for (const auto& axis : sweep)
+            out << "  " << sweepKeyScalar(axis.key) << ": [" << trim(oneLine(axis.values)) << "]\n";
+    }
     return out.str();
 }
 
@@ -431,13 +593,83 @@ std::vector<std::string> ExperimentForm::switchTask(const std::string& newTaskId
             it = params.erase(it);
         }
     }
+    for (auto it = sweep.begin(); it != sweep.end();) {
+        const bool known = it->key.rfind("losses.", 0) == 0 ||
+                           std::any_of(decls.begin(), decls.end(), [&](const ParamDecl& d) { return d.key == it->key; });
+        if (known) {
+            ++it;
+        } else {
+            dropped.push_back("sweep " + it->key);
+            it = sweep.erase(it);
+        }
+    }
     return dropped;
+}
+
+std::vector<std::string> ExperimentForm::refitSweep(const std::vector<int>& newIndexOf) {
+    const bool anySquare =
+        std::any_of(losses.begin(), losses.end(), [](const FormLoss& l) { return l.kind == LossKind::Square; });
+    std::vector<std::string> dropped;
+    for (auto it = sweep.begin(); it != sweep.end();) {
+        const std::vector<std::string> parts = splitDots(it->key);
+        bool keep = true;
+        if (parts.size() == 3 && parts[0] == "losses") {
+            const bool squareOnly = isSquareOnlySweepField(parts[2]);
+            const std::string& n = parts[1];
+            if (n == "*") {
+                keep = !squareOnly || anySquare;
+            } else if (!n.empty() && n.size() <= 6 &&
+                       std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); })) {
+                const std::size_t old = std::stoul(n);
+                // An index that was out of range already is left for the loader to report.
+                if (old < newIndexOf.size()) {
+                    const int now = newIndexOf[old];
+                    keep = now >= 0 && static_cast<std::size_t>(now) < losses.size() &&
+                           (!squareOnly || losses[static_cast<std::size_t>(now)].kind == LossKind::Square);
+                    if (keep) it->key = "losses." + std::to_string(now) + "." + parts[2];
+                }
+            }
+        }
+        if (keep) {
+            ++it;
+        } else {
+            dropped.push_back(it->key);
+            it = sweep.erase(it);
+        }
+    }
+    return dropped;
+}
+
+std::vector<std::string> ExperimentForm::removeLoss(std::size_t index) {
+    if (index >= losses.size()) return {};
+    std::vector<int> newIndexOf(losses.size());
+    for (std::size_t i = 0; i < losses.size(); ++i)
+        newIndexOf[i] = i == index ? -1 : static_cast<int>(i < index ? i : i - 1);
+    losses.erase(losses.begin() + static_cast<long>(index));
+    return refitSweep(newIndexOf);
+}
+
+void ExperimentForm::moveLoss(std::size_t from, std::size_t to) {
+    if (from >= losses.size() || to >= losses.size() || from == to) return;
+    std::vector<std::size_t> order(losses.size()); // order[new] = old
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    order.erase(order.begin() + static_cast<long>(from));
+    order.insert(order.begin() + static_cast<long>(to), from);
+    std::vector<int> newIndexOf(losses.size());
+    std::vector<FormLoss> moved;
+    for (std::size_t now = 0; now < order.size(); ++now) {
+        newIndexOf[order[now]] = static_cast<int>(now);
+        moved.push_back(losses[order[now]]);
+    }
+    losses = std::move(moved);
+    refitSweep(newIndexOf);
 }
 
 bool ExperimentForm::operator==(const ExperimentForm& o) const {
     return name == o.name && description == o.description && taskId == o.taskId && device == o.device &&
            losses == o.losses && protocols == o.protocols && seedsAsList == o.seedsAsList &&
-           (seedsAsList ? seedList == o.seedList : seedCount == o.seedCount) && params == o.params;
+           (seedsAsList ? seedList == o.seedList : seedCount == o.seedCount) && params == o.params &&
+           sweep == o.sweep;
 }
 
 } // namespace losslab

@@ -36,6 +36,17 @@ void LossTableModel::setPaperRescaling(const Rescaling& paper) {
         emit dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
 }
 
+void LossTableModel::setKmSwept(const std::vector<bool>& sweptRows) {
+    if (sweptRows == m_kmSwept) return;
+    m_kmSwept = sweptRows;
+    if (!m_losses.empty()) emit dataChanged(index(0, NameColumn), index(rowCount() - 1, NameColumn));
+}
+
+bool LossTableModel::kmSwept(int row) const {
+    return row >= 0 && static_cast<std::size_t>(row) < m_kmSwept.size() && m_kmSwept[static_cast<std::size_t>(row)] &&
+           m_losses[static_cast<std::size_t>(row)].kind == LossKind::Square && m_losses[static_cast<std::size_t>(row)].name.empty();
+}
+
 bool LossTableModel::nameTaken(const std::string& name, int exceptRow) const {
     for (int r = 0; r < rowCount(); ++r)
         if (r != exceptRow && m_losses[static_cast<std::size_t>(r)].displayName(m_paper) == name) return true;
@@ -91,12 +102,15 @@ QVariant LossTableModel::data(const QModelIndex& index, int role) const {
     const QString paperSource = QString::fromStdString(m_paper.source);
     switch (index.column()) {
     case NameColumn:
+        if (role == Qt::DisplayRole && kmSwept(index.row())) return QStringLiteral("square");
         if (role == Qt::DisplayRole || role == Qt::EditRole) return QString::fromStdString(loss.displayName(m_paper));
         if (role == Qt::FontRole && loss.name.empty()) {
             QFont font;
             font.setItalic(true);
             return font;
         }
+        if (role == Qt::ToolTipRole && kmSwept(index.row()))
+            return tr("The sweep varies k or M: the runs are named 'square' (type a name to choose another)");
         if (role == Qt::ToolTipRole)
             return loss.name.empty() ? tr("Generated from the loss, k and M; type a name to fix it")
                                      : tr("Clear the name to have it generated from the loss, k and M");

@@ -3,7 +3,9 @@
 // k and M. Edits are checked as they are made: a learning rate, k or M must be a number > 0
 // (C locale: "0.05", "5e-4"); a refused edit leaves the cell as it was and emits
 // editRejected. k and M of a cross-entropy row are not editable. Editing k or M of a row that
-// uses the paper preset turns it into a hand-set row (both values become explicit).
+// uses the paper preset turns it into a hand-set row (both values become explicit). A square
+// row without a name of its own whose k or M the sweep varies shows "square", as the loader
+// names it (setKmSwept).
 // GUI thread only.
 #include <QAbstractTableModel>
 #include <QString>
@@ -28,6 +30,9 @@ public:
     void setPaperRescaling(const Rescaling& paper);
     const Rescaling& paperRescaling() const { return m_paper; }
 
+    // Which rows' k or M a sweep varies (row i: sweptRows[i]); rows past the end: none.
+    void setKmSwept(const std::vector<bool>& sweptRows);
+
     // Appends `loss`; when its name would clash with a row's, it gets a numbered name
     // ("square_2"). Returns the new row.
     int addLoss(FormLoss loss);
@@ -47,9 +52,11 @@ signals:
 
 private:
     bool nameTaken(const std::string& name, int exceptRow) const;
+    bool kmSwept(int row) const;
 
     std::vector<FormLoss> m_losses;
     Rescaling m_paper;
+    std::vector<bool> m_kmSwept;
 };
 
 } // namespace losslab
