@@ -406,6 +406,7 @@ void writeFullReport(const RunStore& store, const ReportRequest& request, const 
         formats.pdf = std::count(figures.begin(), figures.end(), "pdf") > 0;
         std::vector<std::string> warnings;
         for (const auto& p : writeReportFigures(data.analysis, data.curves, request.outDir, formats, warnings)) written.push_back(p);
+        for (const auto& p : writeSweepFigures(data.sweeps, request.outDir, formats, warnings)) written.push_back(p);
         for (const auto& w : warnings) std::cerr << "losslab-cli report: " << w << "\n";
 #else
         std::cerr << "losslab-cli report: figures need the full build (Qt 6 and QCustomPlot); this build wrote the tables only\n";
@@ -434,7 +435,8 @@ int runReportCommand(const std::vector<std::string>& argv) {
                      "Usage: losslab-cli report [--db FILE] [--experiment NAME]... --out DIR [--split test|val|train]\n"
                      "                          [--formats csv,md,tex] [--figures png,svg,pdf]\n\n"
                      "Writes table-main, table-std, stats and headline (CSV, Markdown, LaTeX), seed-results.csv,\n"
-                     "metrics-long.csv and Figures 1-3 (PNG at 300 dpi, SVG, PDF) for the selected experiments."))
+                     "metrics-long.csv and Figures 1-3 (PNG at 300 dpi, SVG, PDF) for the selected experiments;\n"
+                     "runs from a sweep add table-tuned, sweep-grid.csv and the sweep heatmaps (figure-sweep-*)."))
         return kExitOk;
     if (!args.positional().empty()) throw Error("losslab-cli report: unexpected argument '" + args.positional()[0] + "'");
     const auto out = args.value("out");

@@ -1,5 +1,6 @@
 #include "figure_export.h"
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -15,6 +16,7 @@
 
 #include "losslab/error.h"
 #include "paper_figures.h"
+#include "sweep_heatmap.h"
 
 namespace losslab {
 namespace {
@@ -52,6 +54,21 @@ std::string fileSafe(const std::string& taskId) {
     std::string out = taskId.empty() ? std::string("unnamed") : taskId;
     for (char& c : out)
         if (c == '/' || c == '\\') c = '_';
+    return out;
+}
+
+// Recipe labels and axis values in file names: letters, digits, '.', '-' and '=' stay, brackets
+// and quotes go, runs of anything else become one '_' ("hidden [64, 32]" -> "hidden_64_32",
+// "hidden=[16]" -> "hidden=16").
+std::string fileSafeWords(const std::string& text) {
+    std::string out;
+    for (const char c : text) {
+        const bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '=';
+        if (keep) out += c;
+        else if (c == '[' || c == ']' || c == '{' || c == '}' || c == '"' || c == '\'') continue;
+        else if (!out.empty() && out.back() != '_' && out.back() != '=') out += '_';
+    }
+    while (!out.empty() && out.back() == '_') out.pop_back();
     return out;
 }
 
@@ -135,8 +152,11 @@ public:
                  std::vector<std::string>& written)
         : m_dir(dir), m_formats(formats), m_size(size), m_written(written) {}
 
-    void write(QCustomPlot& plot, const std::string& baseName, const QString& title, const QString& description) {
+    // `restyle` runs after applyColumnStyle(), for figures with elements it does not know.
+    void write(QCustomPlot& plot, const std::string& baseName, const QString& title, const QString& description,
+               const std::function<void(QCustomPlot&)>& restyle = {}) {
         applyColumnStyle(plot, m_size.logicalWidth);
+        if (restyle) restyle(plot);
         plot.setAntialiasedElements(QCP::aeAll);
         if (m_formats.png) {
             const fs::path target = m_dir / (baseName + ".png");
@@ -292,6 +312,62 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
                                         "loss (square left, cross-entropy right), mean and one standard deviation.")
                              .arg(QString::fromStdString(metricDisplayName(metric)), protocolWords(protocol)));
         }
+    }
+    return written;
+}
+
+std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const std::string& outDir,
+                                           const FigureFormats& formats, std::vector<std::string>& warnings) {
+    std::vector<std::string> written;
+    if (sweeps.empty()) return written;
+    if (formats.widthPx <= 0 || formats.heightPx <= 0 || formats.dpi <= 0)
+        throw Error("figure size must be positive: got " + std::to_string(formats.widthPx) + " x " +
+                    std::to_string(formats.heightPx) + " pixels at " + std::to_string(formats.dpi) + " dpi");
+    if (!formats.png && !formats.svg && !formats.pdf) return written; // writeReportFigures says so
+    FigureSize size;
+    size.pixelWidth = formats.widthPx;
+    size.pixelHeight = formats.heightPx;
+    size.dpi = formats.dpi;
+    size.logicalWidth = std::max(1, int(std::lround(formats.widthPx * kLogicalDpi / formats.dpi)));
+    size.logicalHeight = std::max(1, int(std::lround(formats.heightPx * kLogicalDpi / formats.dpi)));
+    const fs::path dir(outDir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+        throw Error("cannot create the figure folder " + outDir + (ec ? ": " + ec.message() : std::string()));
+    ensureApplication();
+    FigureWriter writer(dir, formats, size, written);
+
+    std::set<std::string> usedNames;
+    for (const SweepFamily& family : sweeps.families) {
+        std::string stem = "figure-sweep-" + fileSafe(family.taskId);
+        if (!family.recipeLabel.empty()) stem += "-" + fileSafeWords(family.recipeLabel);
+        stem += "-" + fileSafe(family.lossName) + "-" + fileSafe(family.protocol);
+        for (const auto& fixed : sweepSlices(family))
+            for (const SweepValue value : {SweepValue::Mean, SweepValue::Std, SweepValue::Diff}) {
+                if (!sweepHasValue(family, value)) continue;
+                const std::string slice = sweepSliceLabel(family, fixed);
+                const std::string what = family.taskLabel() + " " + family.label() + (slice.empty() ? "" : " (" + slice + ")");
+                if (sweepGrid(sweeps, family, value, fixed).filled() == 0) {
+                    warnings.push_back("sweep heatmap (" + std::string(sweepValueName(value)) + ") of " + what +
+                                       " skipped: no grid point has a value" +
+                                       (value == SweepValue::Diff ? " (no cross-entropy pairs)" :
+                                        value == SweepValue::Std ? " (fewer than 2 completed seeds)" : " (no completed run)"));
+                    continue;
+                }
+                std::string name = stem + "-" + sweepValueName(value) + (slice.empty() ? "" : "-" + fileSafeWords(slice));
+                const std::string base = name;
+                for (int n = 2; usedNames.count(name); ++n) name = base + "-" + std::to_string(n);
+                usedNames.insert(name);
+                QCustomPlot plot;
+                plotSweepHeatmap(plot, sweeps, family, value, fixed);
+                writer.write(plot, name, QStringLiteral("Sweep heatmap, %1").arg(QString::fromStdString(what)),
+                             QStringLiteral("%1 per grid point of the sweep (%2), %3.")
+                                 .arg(QString::fromStdString(sweepValueName(value)),
+                                      QString::fromStdString(what),
+                                      QString::fromStdString(metricDisplayName(sweeps.metric))),
+                             applyHeatmapStyle);
+            }
     }
     return written;
 }

@@ -9,6 +9,7 @@
 //   fig2-curves-<task>.{png,svg,pdf}      Figure 2, one per entry of curvesByTask; '/' and
 //                                         '\' in the task id become '_'
 //   fig3-seed-spread.{png,svg,pdf}        Figure 3, test/acc, early_stopping
+//   figure-sweep-*.{png,svg,pdf}          heatmaps of a sweep: writeSweepFigures below
 // Figures 1 and 3 use the first headline metric (headlineMetrics: "test/acc", or a speech-only
 // analysis's error rate, drawn as CE minus square so that positive is square better) and the square-loss protocol "early_stopping"; when the
 // analysis has no such comparisons they fall back to the first metric / protocol that has
@@ -36,6 +37,7 @@
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
+#include "losslab/analysis/sweep_analysis.h"
 
 namespace losslab {
 
@@ -52,5 +54,15 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
                                             const std::map<std::string, std::vector<CurveGroup>>& curvesByTask,
                                             const std::string& outDir, const FigureFormats& formats,
                                             std::vector<std::string>& warnings);
+
+// The heatmaps of a sweep (sweep_heatmap.h), written beside the report's other figures, in the
+// same formats and size; nothing when `sweeps` is empty (a report without sweeps is unchanged):
+//   figure-sweep-<task>[-<recipe>]-<loss>-<protocol>-<mean|std|diff>[-<axis=value>...].{png,svg,pdf}
+// one per family (task as in fig2: '/' and '\' become '_'; a recipe label when the task has
+// several base recipes; with more than two axes, one per combination of the others, named by
+// it). "diff" only for square losses. A heatmap without any value is skipped with a warning.
+// Same threading, errors and atomic writes as writeReportFigures. Returns the paths written.
+std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const std::string& outDir,
+                                           const FigureFormats& formats, std::vector<std::string>& warnings);
 
 } // namespace losslab

@@ -20,10 +20,12 @@
 
 #include "losslab/error.h"
 #include "losslab/report/paper_tables.h"
+#include "losslab/report/sweep_tables.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
 #include "plots/figure_export.h"
 #include "plots/paper_figures.h"
+#include "plots/sweep_heatmap.h"
 #include "report_table_model.h"
 #include "view_export.h"
 
@@ -95,6 +97,12 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
     m_tables->addTab(tablePage(m_std, QStringLiteral("stdTable"), QStringLiteral("table-std")), tr("Std over seeds"));
     m_tables->addTab(tablePage(m_stats, QStringLiteral("statsTable"), QStringLiteral("stats")), tr("Paired statistics"));
     m_tables->addTab(tablePage(m_headline, QStringLiteral("headlineTable"), QStringLiteral("headline")), tr("Headline"));
+    m_tuned = new ReportTableModel(this);
+    m_tunedTab = m_tables->addTab(tablePage(m_tuned, QStringLiteral("tunedTable"), QStringLiteral("table-tuned")),
+                                  tr("Tuned (sweep)"));
+    m_tables->setTabToolTip(m_tunedTab, tr("Each loss at its grid point chosen on validation, with the number of "
+                                           "configurations it was given"));
+    m_tables->setTabVisible(m_tunedTab, false);
 
     m_figure1 = new QCustomPlot(this);
     m_figure1->setObjectName(QStringLiteral("figure1Plot"));
@@ -103,6 +111,48 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
     auto* figures = new QSplitter(Qt::Horizontal, this);
     figures->addWidget(figurePage(m_figure1, tr("Figure 1: per-seed difference (square − CE)")));
     figures->addWidget(figurePage(m_figure3, tr("Figure 3: per-seed results per loss")));
+    {
+        // The sweep heatmap: a family (and, beyond two axes, a slice) and what the cells show.
+        m_sweepPage = new QWidget(this);
+        m_sweepPage->setObjectName(QStringLiteral("sweepPage"));
+        m_sweepPlot = new QCustomPlot(m_sweepPage);
+        m_sweepPlot->setObjectName(QStringLiteral("sweepHeatmapPlot"));
+        m_sweepPlot->setMinimumSize(280, 200);
+        m_sweepFamily = new QComboBox(m_sweepPage);
+        m_sweepFamily->setObjectName(QStringLiteral("sweepFamilyCombo"));
+        m_sweepFamily->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        m_sweepFamily->setMinimumContentsLength(16);
+        m_sweepValue = new QComboBox(m_sweepPage);
+        m_sweepValue->setObjectName(QStringLiteral("sweepValueCombo"));
+        m_sweepValue->addItem(tr("mean"), QStringLiteral("mean"));
+        m_sweepValue->addItem(tr("std"), QStringLiteral("std"));
+        m_sweepValue->addItem(tr("square − CE"), QStringLiteral("diff"));
+        auto* exportButton = new QPushButton(tr("Export figure…"), m_sweepPage);
+        exportButton->setObjectName(QStringLiteral("sweepHeatmapPlotExport"));
+        connect(exportButton, &QPushButton::clicked, this, [this] {
+            const QString path = askExportPath(this, tr("Export figure"), plotExportFilters(), QStringLiteral("figure-sweep"));
+            if (path.isEmpty()) return;
+            try {
+                exportPlot(*m_sweepPlot, path);
+                emit fileExported(path);
+            } catch (const std::exception& e) {
+                emit errorOccurred(QString::fromUtf8(e.what()));
+            }
+        });
+        auto* top = new QHBoxLayout;
+        top->addWidget(new QLabel(QStringLiteral("<b>%1</b>").arg(tr("Sweep heatmap").toHtmlEscaped()), m_sweepPage));
+        top->addWidget(m_sweepFamily, 1);
+        top->addWidget(m_sweepValue);
+        top->addWidget(exportButton);
+        auto* layout = new QVBoxLayout(m_sweepPage);
+        layout->setContentsMargins(2, 2, 2, 2);
+        layout->addLayout(top);
+        layout->addWidget(m_sweepPlot, 1);
+        figures->addWidget(m_sweepPage);
+        m_sweepPage->hide();
+        connect(m_sweepFamily, &QComboBox::currentIndexChanged, this, &ResultsView::drawSweepHeatmap);
+        connect(m_sweepValue, &QComboBox::currentIndexChanged, this, &ResultsView::drawSweepHeatmap);
+    }
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(m_tables);
     split->addWidget(figures);
@@ -300,8 +350,71 @@ void ResultsView::apply(const ReportData& data) {
     for (const RunResult& r : data.runs) completed += r.run.status == RunStatus::Completed ? 1 : 0;
     QString text = tr("%1 runs, %2 completed.").arg(data.runs.size()).arg(completed);
     for (const std::string& note : data.analysis.notes) text += QLatin1Char(' ') + QString::fromStdString(note);
+    const bool sweeps = !data.sweeps.empty();
+    if (sweeps) {
+        show(*m_tuned, tunedTable(data.sweeps));
+        const int families = static_cast<int>(data.sweeps.families.size());
+        text += QLatin1Char(' ') + tr("Sweep: heatmaps of %1 of grid points; the tuned comparison chooses on validation.")
+                                       .arg(families == 1 ? tr("1 family") : tr("%1 families").arg(families));
+    } else {
+        m_tuned->setTable({}, {});
+    }
+    m_tables->setTabVisible(m_tunedTab, sweeps);
+    m_sweepPage->setVisible(sweeps);
     m_summary->setText(text);
     drawFigures();
+    fillSweepFamilies();
+}
+
+bool ResultsView::sweepShown() const { return m_tables->isTabVisible(m_tunedTab) && !m_sweepPage->isHidden(); }
+
+void ResultsView::fillSweepFamilies() {
+    // Keeps the chosen family across refreshes (runs finishing) when it is still there.
+    const QString keep = m_sweepFamily->currentText();
+    m_sweepFamily->blockSignals(true);
+    m_sweepFamily->clear();
+    const auto& families = m_data.sweeps.families;
+    for (std::size_t f = 0; f < families.size(); ++f) {
+        const auto slices = sweepSlices(families[f]);
+        for (std::size_t i = 0; i < slices.size(); ++i) {
+            const std::string slice = sweepSliceLabel(families[f], slices[i]);
+            QString label = QString::fromStdString(families[f].taskLabel() + ": " + families[f].label());
+            if (!slice.empty()) label += QStringLiteral(" (%1)").arg(QString::fromStdString(slice));
+            m_sweepFamily->addItem(label, QVariantList{static_cast<int>(f), static_cast<int>(i)});
+        }
+    }
+    const int index = m_sweepFamily->findText(keep);
+    m_sweepFamily->setCurrentIndex(index >= 0 ? index : 0);
+    m_sweepFamily->blockSignals(false);
+    drawSweepHeatmap();
+}
+
+void ResultsView::drawSweepHeatmap() {
+    const auto& families = m_data.sweeps.families;
+    const QVariantList at = m_sweepFamily->currentData().toList();
+    if (at.size() != 2 || at[0].toInt() < 0 || at[0].toInt() >= static_cast<int>(families.size())) {
+        showMessage(*m_sweepPlot, tr("No sweep in this experiment"));
+        return;
+    }
+    const SweepFamily& family = families[static_cast<std::size_t>(at[0].toInt())];
+    const auto slices = sweepSlices(family);
+    const auto& fixed = slices[std::min<std::size_t>(static_cast<std::size_t>(std::max(0, at[1].toInt())), slices.size() - 1)];
+    const QString name = m_sweepValue->currentData().toString();
+    const SweepValue value = name == QStringLiteral("std") ? SweepValue::Std
+                             : name == QStringLiteral("diff") ? SweepValue::Diff
+                                                               : SweepValue::Mean;
+    if (!sweepHasValue(family, value)) {
+        showMessage(*m_sweepPlot, tr("Cross-entropy has no difference to itself: choose a square-loss family"));
+        return;
+    }
+    if (sweepGrid(m_data.sweeps, family, value, fixed).filled() == 0) {
+        showMessage(*m_sweepPlot, value == SweepValue::Diff ? tr("No grid point paired with cross-entropy yet")
+                                  : value == SweepValue::Std ? tr("No grid point has two completed seeds yet")
+                                                             : tr("No grid point has a completed run yet"));
+        return;
+    }
+    plotSweepHeatmap(*m_sweepPlot, m_data.sweeps, family, value, fixed);
+    m_sweepPlot->replot();
 }
 
 void ResultsView::drawFigures() {
@@ -336,7 +449,8 @@ void ResultsView::exportReport(const QString& folder) {
             // Figures paint widgets: GUI thread (a few hundred ms for a whole report).
             std::vector<std::string> warnings;
             const auto figures = writeReportFigures(data.analysis, data.curves, folder.toStdString(), FigureFormats{}, warnings);
-            emit reportExported(folder, static_cast<int>(written.size() + figures.size()));
+            const auto heatmaps = writeSweepFigures(data.sweeps, folder.toStdString(), FigureFormats{}, warnings);
+            emit reportExported(folder, static_cast<int>(written.size() + figures.size() + heatmaps.size()));
         } catch (const std::exception& e) {
             emit errorOccurred(tr("Export failed: %1").arg(QString::fromUtf8(e.what())));
         }

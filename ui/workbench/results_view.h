@@ -2,7 +2,10 @@
 // ResultsView: the comparison of one stored experiment, as the report shows it and updated
 // as its runs finish: the main table and the std table (the paper's layouts), the paired
 // statistics and headline counts, Figure 1 (per-seed differences with error bars) and
-// Figure 3 (per-seed spread per loss). Every table and plot exports; "Export report"
+// Figure 3 (per-seed spread per loss); when the experiment's runs come from a sweep, also the
+// tuned comparison (table-tuned) and a heatmap per sweep family (mean, std or paired difference
+// to CE per grid point, chosen in two combo boxes; hidden otherwise). Every table and plot
+// exports; "Export report"
 // writes the same files as `losslab-cli report`. Reading and analysing happen on a
 // background thread; only drawing is on the GUI thread.
 //
@@ -53,6 +56,12 @@ public:
     ReportTableModel* headlineTableModel() const { return m_headline; }
     QCustomPlot* figure1() const { return m_figure1; }
     QCustomPlot* figure3() const { return m_figure3; }
+    // The sweep part: empty / hidden when the experiment has no swept runs.
+    ReportTableModel* tunedTableModel() const { return m_tuned; }
+    QCustomPlot* sweepHeatmap() const { return m_sweepPlot; }
+    QComboBox* sweepFamilyCombo() const { return m_sweepFamily; } // one entry per family (and slice)
+    QComboBox* sweepValueCombo() const { return m_sweepValue; }   // data: "mean", "std", "diff"
+    bool sweepShown() const; // the tuned tab and the heatmap are visible
 
 signals:
     void refreshed();
@@ -63,6 +72,8 @@ signals:
 private:
     void apply(const ReportData& data);
     void drawFigures();
+    void fillSweepFamilies();
+    void drawSweepHeatmap();
     QWidget* tablePage(ReportTableModel* model, const QString& objectName, const QString& fileName);
     QWidget* figurePage(QCustomPlot* plot, const QString& what);
     ReportRequest request() const;
@@ -85,6 +96,12 @@ private:
     ReportTableModel* m_headline = nullptr;
     QCustomPlot* m_figure1 = nullptr;
     QCustomPlot* m_figure3 = nullptr;
+    ReportTableModel* m_tuned = nullptr;
+    int m_tunedTab = -1;
+    QWidget* m_sweepPage = nullptr;
+    QComboBox* m_sweepFamily = nullptr;
+    QComboBox* m_sweepValue = nullptr;
+    QCustomPlot* m_sweepPlot = nullptr;
     bool m_refreshAgain = false;
 };
 

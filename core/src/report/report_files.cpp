@@ -12,6 +12,7 @@
 #include "losslab/error.h"
 #include "losslab/report/paper_tables.h"
 #include "losslab/report/report_table.h"
+#include "losslab/report/sweep_tables.h"
 #include "losslab/store/run_store.h"
 
 namespace losslab {
@@ -121,6 +122,7 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
         data.runs[index.at(row.runId)].reported[row.value.split + "/" + row.value.metric] = row.value.value;
     data.options.split = request.split;
     data.analysis = analyzeRuns(data.runs, tasks, data.options);
+    data.sweeps = analyzeSweeps(data.runs, data.analysis, data.options);
 
     // Figure 2: validation accuracy per epoch, or a speech task's error rate (WER, else PER, else CER).
     std::vector<std::string> curveMetrics = {"acc"};
@@ -169,6 +171,14 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
         if (request.csv) write(name + ".csv", toCsv(table.data));
         if (request.markdown) write(name + ".md", toMarkdown(table.display));
         if (request.latex) write(name + ".tex", toLatex(table.display));
+    }
+    // Sweeps: only when some runs come from one, so that other reports stay as they were.
+    if (!data.sweeps.empty()) {
+        const PaperTable tuned = tunedTable(data.sweeps);
+        if (request.csv) write("table-tuned.csv", toCsv(tuned.data));
+        if (request.markdown) write("table-tuned.md", toMarkdown(tuned.display));
+        if (request.latex) write("table-tuned.tex", toLatex(tuned.display));
+        if (request.csv) write("sweep-grid.csv", toCsv(sweepGridTable(data.sweeps)));
     }
 
     // seed-results.csv: one row per run with every reported metric.

@@ -2,6 +2,8 @@
 // Loads the runs of a report from the store and writes the report's files:
 //   table-main.{csv,md,tex}  table-std.{csv,md,tex}  stats.{csv,md,tex}
 //   headline.{csv,md,tex}    seed-results.csv       metrics-long.csv
+// and, only when some runs come from a sweep (SweepAnalysis not empty):
+//   table-tuned.{csv,md,tex} sweep-grid.csv (csv selected)
 // Every file goes through a temporary file and a rename, so an interrupted report leaves no
 // partial file. Figures are drawn by ui/plots (full build only). Torch-free, Qt-free.
 #include <map>
@@ -10,6 +12,7 @@
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
+#include "losslab/analysis/sweep_analysis.h"
 #include "losslab/store/records.h"
 
 namespace losslab {
@@ -32,6 +35,8 @@ struct ReportData {
     AnalysisOptions options;
     // Figure 2's curves per task: validation accuracy per epoch, one group per loss and protocol.
     std::map<std::string, std::vector<CurveGroup>> curves;
+    // Heatmaps and the tuned comparison of swept runs; empty when no run comes from a sweep.
+    SweepAnalysis sweeps;
 };
 
 // Resolves the experiment selection; throws Error naming an unknown experiment and listing
