@@ -21,6 +21,8 @@ packages=(
   file                                # cpack's shlibdeps (packaging.deb); a minimal Debian lacks it
   python3-torch python3-numpy         # PyTorch's Python API: the text models' reference in the tests, the benchmarks' baseline
   python3-torchaudio                  # the tests' reference for Kaldi-compatible filterbank features
+  munge slurmctld slurmd slurm-client   # the one-node Slurm of scripts/local-slurm.sh (tests/slurm): it runs its own daemons;
+                                      # the packages' services need an /etc/slurm/slurm.conf, which LossLab never writes
 )
 for option in "$@"; do
   case "$option" in
