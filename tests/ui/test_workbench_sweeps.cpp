@@ -203,6 +203,19 @@ TEST(ResultsViewSweepTest, ShowsTheTunedTableAndTheHeatmap) {
         squareRow += tuned.data(tuned.index(1, c)).toString() + QLatin1Char('|');
     EXPECT_TRUE(squareRow.contains(QStringLiteral("k=5, M=1|4|84.00 ± 1.00 (n=3)|85.00|3.00 [3.00, 3.00] (n=3)")))
         << squareRow.toStdString();
+    // Long headers wrap onto lines the capped column width shows; the tool tip keeps them whole.
+    bool sawWrapped = false;
+    for (int c = 0; c < tuned.columnCount(); ++c) {
+        const QString shown = tuned.headerData(c, Qt::Horizontal).toString();
+        const std::string whole = tuned.table().header[static_cast<std::size_t>(c)];
+        EXPECT_EQ(QString(shown).replace(QLatin1Char('\n'), QLatin1Char(' ')).toStdString(), whole);
+        for (const QString& line : shown.split(QLatin1Char('\n'))) EXPECT_LE(line.size(), 24) << whole;
+        if (shown.contains(QLatin1Char('\n'))) {
+            sawWrapped = true;
+            EXPECT_EQ(tuned.headerData(c, Qt::Horizontal, Qt::ToolTipRole).toString().toStdString(), whole);
+        }
+    }
+    EXPECT_TRUE(sawWrapped);
 
     ASSERT_EQ(view.sweepFamilyCombo()->count(), 1);
     QCPColorMap* map = heatmapOf(*view.sweepHeatmap());

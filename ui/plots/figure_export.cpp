@@ -146,6 +146,30 @@ bool writeSvg(QCustomPlot& plot, const QString& path, const FigureSize& size, co
     return painter.end();
 }
 
+// The figure's size from the export options; throws when it is not positive.
+FigureSize checkedFigureSize(const FigureFormats& formats) {
+    if (formats.widthPx <= 0 || formats.heightPx <= 0 || formats.dpi <= 0)
+        throw Error("figure size must be positive: got " + std::to_string(formats.widthPx) + " x " +
+                    std::to_string(formats.heightPx) + " pixels at " + std::to_string(formats.dpi) + " dpi");
+    FigureSize size;
+    size.pixelWidth = formats.widthPx;
+    size.pixelHeight = formats.heightPx;
+    size.dpi = formats.dpi;
+    size.logicalWidth = std::max(1, int(std::lround(formats.widthPx * kLogicalDpi / formats.dpi)));
+    size.logicalHeight = std::max(1, int(std::lround(formats.heightPx * kLogicalDpi / formats.dpi)));
+    return size;
+}
+
+// Creates the output folder; throws when it cannot.
+fs::path figureFolder(const std::string& outDir) {
+    const fs::path dir(outDir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+        throw Error("cannot create the figure folder " + outDir + (ec ? ": " + ec.message() : std::string()));
+    return dir;
+}
+
 class FigureWriter {
 public:
     FigureWriter(const fs::path& dir, const FigureFormats& formats, const FigureSize& size,
@@ -218,25 +242,12 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
                                             const std::string& outDir, const FigureFormats& formats,
                                             std::vector<std::string>& warnings) {
     std::vector<std::string> written;
-    if (formats.widthPx <= 0 || formats.heightPx <= 0 || formats.dpi <= 0)
-        throw Error("figure size must be positive: got " + std::to_string(formats.widthPx) + " x " +
-                    std::to_string(formats.heightPx) + " pixels at " + std::to_string(formats.dpi) + " dpi");
+    const FigureSize size = checkedFigureSize(formats);
     if (!formats.png && !formats.svg && !formats.pdf) {
         warnings.push_back("figures: no format selected (png, svg, pdf), nothing written");
         return written;
     }
-    FigureSize size;
-    size.pixelWidth = formats.widthPx;
-    size.pixelHeight = formats.heightPx;
-    size.dpi = formats.dpi;
-    size.logicalWidth = std::max(1, int(std::lround(formats.widthPx * kLogicalDpi / formats.dpi)));
-    size.logicalHeight = std::max(1, int(std::lround(formats.heightPx * kLogicalDpi / formats.dpi)));
-
-    const fs::path dir(outDir);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-        throw Error("cannot create the figure folder " + outDir + (ec ? ": " + ec.message() : std::string()));
+    const fs::path dir = figureFolder(outDir);
 
     ensureApplication();
     FigureWriter writer(dir, formats, size, written);
@@ -320,21 +331,9 @@ std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const st
                                            const FigureFormats& formats, std::vector<std::string>& warnings) {
     std::vector<std::string> written;
     if (sweeps.empty()) return written;
-    if (formats.widthPx <= 0 || formats.heightPx <= 0 || formats.dpi <= 0)
-        throw Error("figure size must be positive: got " + std::to_string(formats.widthPx) + " x " +
-                    std::to_string(formats.heightPx) + " pixels at " + std::to_string(formats.dpi) + " dpi");
+    const FigureSize size = checkedFigureSize(formats);
     if (!formats.png && !formats.svg && !formats.pdf) return written; // writeReportFigures says so
-    FigureSize size;
-    size.pixelWidth = formats.widthPx;
-    size.pixelHeight = formats.heightPx;
-    size.dpi = formats.dpi;
-    size.logicalWidth = std::max(1, int(std::lround(formats.widthPx * kLogicalDpi / formats.dpi)));
-    size.logicalHeight = std::max(1, int(std::lround(formats.heightPx * kLogicalDpi / formats.dpi)));
-    const fs::path dir(outDir);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-        throw Error("cannot create the figure folder " + outDir + (ec ? ": " + ec.message() : std::string()));
+    const fs::path dir = figureFolder(outDir);
     ensureApplication();
     FigureWriter writer(dir, formats, size, written);
 

@@ -73,16 +73,40 @@ QString columnHelp(const std::string& header) {
     return it == help.end() ? QString() : QCoreApplication::translate("losslab", it->second);
 }
 
+// A long header ("Validation acc of the chosen configuration") broken at spaces into lines of
+// about `width` characters: the view caps a column's width, and a header line does not wrap
+// by itself, so it would be cut off.
+QString wrappedHeader(const std::string& header, std::size_t width = 20) {
+    if (header.size() <= width) return QString::fromStdString(header);
+    std::string out, line;
+    std::size_t start = 0;
+    while (start <= header.size()) {
+        std::size_t end = header.find(' ', start);
+        if (end == std::string::npos) end = header.size();
+        const std::string word = header.substr(start, end - start);
+        if (!line.empty() && line.size() + 1 + word.size() > width) {
+            out += line + "\n";
+            line = word;
+        } else {
+            line += (line.empty() ? "" : " ") + word;
+        }
+        start = end + 1;
+    }
+    return QString::fromStdString(out + line);
+}
+
 } // namespace
 
 QVariant ReportTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal) return {};
     if (section < 0 || section >= static_cast<int>(m_table.header.size())) return {};
     const std::string& header = m_table.header[static_cast<std::size_t>(section)];
-    if (role == Qt::DisplayRole) return QString::fromStdString(header);
+    if (role == Qt::DisplayRole) return wrappedHeader(header);
     if (role == Qt::ToolTipRole) {
         const QString help = columnHelp(header);
-        return help.isEmpty() ? QVariant() : QVariant(help);
+        if (!help.isEmpty()) return help;
+        // A wrapped header's tool tip gives it on one line.
+        return wrappedHeader(header).contains(QLatin1Char('\n')) ? QVariant(QString::fromStdString(header)) : QVariant();
     }
     return {};
 }
