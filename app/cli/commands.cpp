@@ -333,14 +333,24 @@ int runListCommand(const std::vector<std::string>& argv) {
     }
     const std::vector<std::string> header = {"run_id", "experiment", "task", "loss", "k", "M", "lr", "protocol", "seed",
                                              "status", "epochs", "best_epoch", "val_acc", "test_acc", "loss_name",
-                                             "device", "library", "wall_s", "error"};
+                                             "device", "library", "reused_from", "wall_s", "error"};
+    // runner.reuse_prefix names the source run by uid; shown as its id here.
+    std::map<std::string, std::int64_t> idOfUid;
+    for (const auto& r : runs) idOfUid[r.uid] = r.id;
+    for (const auto& r : runs)
+        if (!r.reusedFrom.empty() && !idOfUid.count(r.reusedFrom))
+            for (const auto& o : store.runs()) idOfUid[o.uid] = o.id;
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : runs) {
+        const auto source = idOfUid.find(r.reusedFrom);
+        const std::string reused = r.reusedFrom.empty() ? std::string()
+                                   : source != idOfUid.end() ? std::to_string(source->second)
+                                                             : r.reusedFrom;
         auto full = [](double v) { return formatFull(v); };
         rows.push_back({std::to_string(r.id), r.experiment, r.taskId, r.loss, full(r.k), full(r.M), full(r.lr), r.protocol,
                         std::to_string(r.seed), runStatusName(r.status), std::to_string(r.epochs),
                         std::to_string(r.bestEpoch), format == "csv" ? full(r.valAcc) : fmt(r.valAcc),
-                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device, r.library,
+                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device, r.library, reused,
                         format == "csv" ? full(r.wallSeconds) : fmt(r.wallSeconds, 1), r.error});
     }
     if (format == "csv") {

@@ -519,12 +519,12 @@ TEST(RunMergeTest, AnOlderPartIsUpgradedAndMergedOnce) {
     TempDir dir;
     const std::string part = dir.file("part-0.sqlite");
     writePart(part, 1);
-    execSql(part, "DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+    execSql(part, "ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
     const std::string target = dir.file("runs.sqlite");
     EXPECT_EQ(mergeRunStores({part}, target).total.runsAdded, 2);
-    EXPECT_EQ(queryText(part, "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
+    EXPECT_EQ(queryText(part, "SELECT value FROM meta WHERE key = 'schema_version'"), "5");
     const MergeResult again = mergeRunStores({part}, target);
     EXPECT_EQ(again.total.runsAdded, 0);
     EXPECT_EQ(again.total.runsPresent, 2);

@@ -243,14 +243,14 @@ TEST(RunStoreTest, CreatesSchemaVersionFour) {
     {
         RunStore store(path);
         EXPECT_EQ(store.path(), path);
-        EXPECT_EQ(store.schemaVersion(), 4);
-        EXPECT_EQ(kSchemaVersion, 4);
+        EXPECT_EQ(store.schemaVersion(), 5);
+        EXPECT_EQ(kSchemaVersion, 5);
         EXPECT_EQ(store.journalNote(), ""); // WAL on the local scratch folder
     }
     EXPECT_TRUE(fs::exists(path));
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "4");
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "5");
     EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
-    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "5");
     // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots;
     // version 3: what trained it; version 4: a globally unique id, for merging.
     for (const char* column : {"pid", "host", "pid_start", "boot_id", "library", "uid"}) {
@@ -1132,15 +1132,15 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
     }
     // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time, boot id, library or uids.
     execSql(path, "ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id; "
-                  "ALTER TABLE runs DROP COLUMN library; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+                  "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
     execSql(path, "UPDATE runs SET pid = " + std::to_string(deadPid()) + " WHERE id = " + std::to_string(ids[2]));
     ASSERT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'pid_start'"), "0");
 
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 4);
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "4");
+    EXPECT_EQ(store.schemaVersion(), 5);
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "5");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'boot_id'"), "1");
     EXPECT_EQ(queryText(path, "SELECT count(DISTINCT uid) FROM runs"), "3");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'library'"), "1");
@@ -1172,11 +1172,11 @@ TEST(RunStoreTest, MigratesVersionTwoToCurrent) {
         store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
         store.flush();
     }
-    execSql(path, "ALTER TABLE runs DROP COLUMN library; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+    execSql(path, "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;");
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 4);
+    EXPECT_EQ(store.schemaVersion(), 5);
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].status, RunStatus::Completed);
@@ -1197,11 +1197,11 @@ TEST(RunStoreTest, MigratesVersionThreeToFourGivingUids) {
         store.addRuns(store.addExperiment(makeExperiment("first")), {makeRun("ce", 1), makeRun("square", 1)});
         store.addRuns(store.addExperiment(makeExperiment("second")), {makeRun("ce", 2)});
     }
-    execSql(path, "DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+    execSql(path, "ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 4);
+    EXPECT_EQ(store.schemaVersion(), 5);
     std::vector<std::string> uids;
     for (const auto& e : store.experiments()) uids.push_back(e.uid);
     const auto runs = store.runs();

@@ -75,7 +75,8 @@ TEST_F(RunnerTest, SameEpochsRunWaitsForItsCeRunAndTrainsItsEpochCount) {
     RunQueue queue(store, m_registry);
     auto recorder = std::make_shared<Recorder>();
     queue.addObserver([recorder](const RunEvent& e) { (*recorder)(e); });
-    queue.start(spec(kPaired));
+    // Trained, not copied from the square early-stopping run (test_seeded_runs.cpp covers that).
+    queue.start(spec(kPaired, {{"runner.reuse_prefix", "off"}}));
     const RunQueueResult result = queue.wait();
     ASSERT_EQ(result.runIds.size(), 6u); // 2 seeds x (ce ES, square ES, square same-epochs)
     EXPECT_EQ(result.completed, 6);

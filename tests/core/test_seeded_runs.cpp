@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +22,7 @@
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/trainer.h"
@@ -103,7 +108,8 @@ TEST_F(SeededRunsTest, MlpWithDropoutGivesBitIdenticalRunsAloneAndThreeOrFiveAtA
 TEST_F(SeededRunsTest, TheSameEpochsRunRepeatsTheSquareEarlyStoppingRunsEpochsBitForBit) {
     // Both train the square loss on the same data from the same seed; only the stopping rule
     // differs, so the epochs they share are the same numbers, even with dropout and beside others.
-    const auto runs = run(m_registry, kToyDropout, 3, {{"train.patience", "50"}});
+    // runner.reuse_prefix off: both are trained (with it on, the runner copies them; below).
+    const auto runs = run(m_registry, kToyDropout, 3, {{"train.patience", "50"}, {"runner.reuse_prefix", "off"}});
     for (int seed = 0; seed < 5; ++seed) {
         const Series& early = runs.at("square early_stopping " + std::to_string(seed));
         const Series& same = runs.at("square same_epochs_as_ce " + std::to_string(seed));
@@ -113,6 +119,199 @@ TEST_F(SeededRunsTest, TheSameEpochsRunRepeatsTheSquareEarlyStoppingRunsEpochsBi
             EXPECT_EQ(value, early.at(key)) << "seed " << seed << ": " << key;
         }
     }
+}
+
+// runner.reuse_prefix (default auto): a square same-epochs run takes its epochs from the
+// early-stopping run of its seed; every stored number is what training it gives, and its
+// record names where they came from.
+TEST_F(SeededRunsTest, AReusedSameEpochsRunStoresExactlyWhatTrainingItGives) {
+    const auto trained = run(m_registry, kToyDropout, 1, {{"train.patience", "50"}, {"runner.reuse_prefix", "off"}});
+    RunStore store(db("reused.sqlite"));
+    RunQueue queue(store, m_registry);
+    queue.start(loadExperimentText(kToyDropout, "seeded.yaml",
+                                   {{"train.patience", "50"}, {"runner.cpu_runs", "2"}, {"runner.threads", "1"}}, m_registry));
+    const RunQueueResult result = queue.wait();
+    expectIdentical(trained, byKey(store, result.runIds), "reused against trained");
+    RunFilter filter;
+    filter.runIds = result.runIds;
+    const std::vector<RunRecord> records = store.runs(filter);
+    int reused = 0;
+    for (const auto& r : records) {
+        if (r.protocol != "same_epochs_as_ce" || r.loss != "square") {
+            EXPECT_TRUE(r.reusedFrom.empty()) << r.id;
+            continue;
+        }
+        ++reused;
+        const auto source = std::find_if(records.begin(), records.end(), [&](const RunRecord& o) { return o.uid == r.reusedFrom; });
+        ASSERT_NE(source, records.end()) << "run " << r.id << " names no stored run: '" << r.reusedFrom << "'";
+        EXPECT_EQ(source->protocol, "early_stopping");
+        EXPECT_EQ(source->loss, "square");
+        EXPECT_EQ(source->seed, r.seed);
+        EXPECT_EQ(r.epochs, r.targetEpochs);
+        EXPECT_EQ(r.bestEpoch, r.targetEpochs);
+        EXPECT_TRUE(r.checkpointPath.empty());
+    }
+    EXPECT_EQ(reused, 5);
+    // Off: trained, so no record names a source.
+    RunStore offStore(db("trained.sqlite"));
+    RunQueue offQueue(offStore, m_registry);
+    offQueue.start(loadExperimentText(kToyDropout, "seeded.yaml", {{"seeds", "[0]"}, {"runner.reuse_prefix", "off"}}, m_registry));
+    for (const auto& r : offStore.runs()) EXPECT_TRUE(r.reusedFrom.empty()) << r.id;
+}
+
+// When the early-stopping run stopped before the CE run's epoch count, the same-epochs run
+// trains itself (it has more epochs to go than there are to copy).
+TEST_F(SeededRunsTest, ASameEpochsRunTrainsItselfWhenItsSourceStoppedEarlier) {
+    // Patience 1 and a square loss that barely learns: it stops after its second epoch, while
+    // CE improves for longer.
+    RunStore store(db("short.sqlite"));
+    RunQueue queue(store, m_registry);
+    queue.start(loadExperimentText(kToyDropout, "seeded.yaml",
+                                   {{"train.max_epochs", "6"}, {"train.patience", "1"}, {"losses.1.lr", "0.0001"}}, m_registry));
+    const RunQueueResult result = queue.wait();
+    RunFilter filter;
+    filter.runIds = result.runIds;
+    const std::vector<RunRecord> records = store.runs(filter);
+    int checked = 0;
+    for (const auto& r : records) {
+        if (r.protocol != "same_epochs_as_ce") continue;
+        const auto early = std::find_if(records.begin(), records.end(), [&](const RunRecord& o) {
+            return o.loss == "square" && o.protocol == "early_stopping" && o.seed == r.seed;
+        });
+        ASSERT_NE(early, records.end());
+        EXPECT_EQ(r.status, RunStatus::Completed) << r.error;
+        if (early->epochs < r.targetEpochs) {
+            EXPECT_TRUE(r.reusedFrom.empty()) << "seed " << r.seed;
+            EXPECT_EQ(r.epochs, r.targetEpochs);
+            ++checked;
+        } else {
+            EXPECT_EQ(r.reusedFrom, early->uid) << "seed " << r.seed;
+        }
+    }
+    EXPECT_GT(checked, 0) << "no seed's square early-stopping run stopped before its CE run's epoch count";
+}
+
+// train.train_metrics: at_report evaluates the training set only after the epochs the protocol
+// may report; every reported number is the one a full evaluation gives.
+TEST_F(SeededRunsTest, TrainMetricsAtReportGiveTheSameReportedNumbersWithFewerPasses) {
+    const std::vector<SpecOverride> base = {{"seeds", "[0, 1]"}, {"runner.reuse_prefix", "off"}};
+    auto withMode = [&](const char* mode, const std::string& name, std::vector<std::int64_t>& ids) {
+        std::vector<SpecOverride> o = base;
+        o.push_back({"train.train_metrics", mode});
+        auto store = std::make_unique<RunStore>(db(name));
+        RunQueue queue(*store, m_registry);
+        queue.start(loadExperimentText(kToyDropout, "seeded.yaml", o, m_registry));
+        ids = queue.wait().runIds;
+        return store;
+    };
+    std::vector<std::int64_t> fullIds, atReportIds;
+    const auto full = withMode("full", "full.sqlite", fullIds);
+    const auto atReport = withMode("at_report", "at_report.sqlite", atReportIds);
+    ASSERT_EQ(fullIds.size(), atReportIds.size());
+    int skippedEpochs = 0;
+    for (std::size_t i = 0; i < fullIds.size(); ++i) {
+        const RunRecord a = full->runs(RunFilter{.runIds = {fullIds[i]}}).at(0);
+        const RunRecord b = atReport->runs(RunFilter{.runIds = {atReportIds[i]}}).at(0);
+        EXPECT_EQ(a.bestEpoch, b.bestEpoch);
+        EXPECT_EQ(a.epochs, b.epochs);
+        std::map<std::string, double> reportedA, reportedB;
+        for (const auto& row : full->reportedMetrics({fullIds[i]}))
+            if (row.value.metric != "wall_s" && row.value.metric != "examples_per_s")
+                reportedA[row.value.split + "/" + row.value.metric] = row.value.value;
+        for (const auto& row : atReport->reportedMetrics({atReportIds[i]}))
+            if (row.value.metric != "wall_s" && row.value.metric != "examples_per_s")
+                reportedB[row.value.split + "/" + row.value.metric] = row.value.value;
+        EXPECT_EQ(reportedA, reportedB) << a.lossName << " " << a.protocol << " seed " << a.seed;
+        EXPECT_TRUE(reportedB.count("train/acc")) << a.lossName << " " << a.protocol;
+        std::set<int> epochsWithTrain;
+        for (const auto& row : atReport->epochMetrics({atReportIds[i]}))
+            if (row.value.split == "train" && row.value.metric == "acc") epochsWithTrain.insert(row.epoch);
+        skippedEpochs += b.epochs - static_cast<int>(epochsWithTrain.size());
+    }
+    EXPECT_GT(skippedEpochs, 0) << "at_report evaluated the training set after every epoch";
+}
+
+// A training step reads nothing back from the device but the first step's loss and the
+// training-loss mean of each log interval (on a GPU each read stalls the pipeline).
+TEST_F(SeededRunsTest, TrainingStepsReadBackOnlyTheLoggedLossMeans) {
+    const ExperimentSpec spec = loadExperimentText(kToyDropout, "seeded.yaml",
+                                                   {{"seeds", "[0]"}, {"train.grad_clip", "1.0"}}, m_registry);
+    const RunSpec runSpec = spec.expand().front();
+    RunContext ctx;
+    const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCPU), ctx);
+    ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
+    // The toy set's steps per epoch, from the logged steps of a stored run.
+    RunStore store(db("steps.sqlite"));
+    RunQueue queue(store, m_registry);
+    queue.start(loadExperimentText(kToyDropout, "seeded.yaml", {{"seeds", "[0]"}, {"train.grad_clip", "1.0"}}, m_registry));
+    const std::int64_t id = queue.wait().runIds.front();
+    std::int64_t logged = 0;
+    for (const auto& row : store.stepMetrics(id)) logged += row.metric == "train_loss";
+    EXPECT_EQ(out.hostReadsInSteps, 1 + logged);
+}
+
+// train.precision bf16: the model computes in bfloat16 (other numbers than fp32), still learns,
+// is as reproducible as fp32, and its autocast state stays on its own thread: fp32 runs beside
+// bf16 runs of a sweep give exactly their numbers alone.
+TEST_F(SeededRunsTest, Bf16RunsChangeTheNumbersButNotThoseOfFp32RunsBesideThem) {
+    const std::vector<SpecOverride> one = {{"seeds", "[0]"}, {"runner.reuse_prefix", "off"}};
+    const auto fp32 = run(m_registry, kToyDropout, 1, one);
+    std::vector<SpecOverride> bf16Overrides = one;
+    bf16Overrides.push_back({"train.precision", "bf16"});
+    const auto bf16 = run(m_registry, kToyDropout, 1, bf16Overrides);
+    ASSERT_EQ(fp32.size(), bf16.size());
+    for (const auto& [key, series] : fp32) {
+        EXPECT_NE(series, bf16.at(key)) << key << ": bf16 gave the fp32 numbers";
+        double best = 0;
+        for (const auto& [name, value] : bf16.at(key))
+            if (name.size() > 9 && name.compare(name.size() - 9, 9, "/test/acc") == 0) best = std::max(best, value);
+        EXPECT_GT(best, 0.5) << key << " in bf16 should still learn the blobs";
+    }
+    // Both precisions in one queue, two runs at a time.
+    const std::string swept = std::string(kToyDropout) + "sweep:\n  train.precision: [fp32, bf16]\n";
+    RunStore store(db("precision-sweep.sqlite"));
+    RunQueue queue(store, m_registry);
+    queue.start(loadExperimentText(swept, "seeded.yaml", {{"seeds", "[0]"}, {"runner.reuse_prefix", "off"},
+                                                          {"runner.cpu_runs", "2"}, {"runner.threads", "1"}},
+                                   m_registry));
+    const RunQueueResult result = queue.wait();
+    RunFilter filter;
+    filter.runIds = result.runIds;
+    int compared = 0;
+    for (const auto& r : store.runs(filter)) {
+        const bool isBf16 = runRecipe(r.specYaml).at("train.precision") == "bf16";
+        const RunKey key = r.lossName + " " + r.protocol + " " + std::to_string(r.seed);
+        EXPECT_EQ(series(store, r.id), (isBf16 ? bf16 : fp32).at(key)) << key << (isBf16 ? " bf16" : " fp32");
+        ++compared;
+    }
+    EXPECT_EQ(compared, 6);
+}
+
+// train.channels_last: convolution weights and image batches in channels-last order train the
+// toy task (no 4-D tensors: unchanged numbers) and a conv net to about the same numbers.
+TEST_F(SeededRunsTest, ChannelsLastLeavesModelsWithoutImagesUnchangedAndTrainsAConvNet) {
+    const std::vector<SpecOverride> one = {{"seeds", "[0]"}, {"runner.reuse_prefix", "off"}};
+    std::vector<SpecOverride> channelsLast = one;
+    channelsLast.push_back({"train.channels_last", "true"});
+    expectIdentical(run(m_registry, kToyDropout, 1, one), run(m_registry, kToyDropout, 1, channelsLast), "channels_last");
+
+    const std::string root = "/usr/share/datasets/fashion-mnist";
+    if (!fs::exists(root + "/train-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    const std::string cnn = R"(
+name: cnn
+task: fashion_mnist/cnn
+device: cpu
+losses: [ce]
+protocols: [early_stopping]
+seeds: 1
+data: {root: )" + root + R"(, limit_train: 512, limit_test: 256}
+train: {max_epochs: 2, batch_size: 64, log_every_steps: 4}
+)";
+    const TaskRegistry& vision = fixtures::visionTasks();
+    const Series plain = run(vision, cnn, 1).at("ce early_stopping 0");
+    const Series last = run(vision, cnn, 1, {{"train.channels_last", "true"}}).at("ce early_stopping 0");
+    ASSERT_EQ(plain.size(), last.size());
+    for (const auto& [key, value] : plain) EXPECT_NEAR(value, last.at(key), 0.02 + 0.02 * std::abs(value)) << key;
 }
 
 TEST_F(SeededRunsTest, TorchsGlobalGeneratorDoesNotReachARun) {

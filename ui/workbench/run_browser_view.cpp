@@ -651,6 +651,10 @@ void RunBrowserView::loadEditorFor(qint64 runId) {
     QString settings = qs(run->specYaml).trimmed();
     if (!run->device.empty()) settings += QStringLiteral("\n# device: %1").arg(qs(run->device));
     if (!run->library.empty()) settings += QStringLiteral("\n# library: %1").arg(qs(run->library));
+    if (!run->reusedFrom.empty())
+        settings += QStringLiteral("\n# epochs 1-%1 copied from run uid %2 (runner.reuse_prefix), not trained again")
+                        .arg(run->targetEpochs)
+                        .arg(qs(run->reusedFrom));
     m_settingsView->setPlainText(settings);
     m_runLabel->setText(tr("Run %1 · %2 · %3 · %4 · seed %5 · %6")
                             .arg(run->id)

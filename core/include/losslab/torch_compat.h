@@ -3,6 +3,8 @@
 // differ for LossLab, in one header, so that no other file needs a version #if. Each function
 // keeps the behaviour of 1.13 on every version, so a run gives the same numbers on both.
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/Device.h>
 #include <torch/optim/optimizer.h>
 #include <torch/version.h>
 
@@ -20,5 +22,52 @@ inline void zeroGradients(torch::optim::Optimizer& optimizer) {
     optimizer.zero_grad();
 #endif
 }
+
+// train.precision: bf16. While alive, the current thread runs eligible operations on `device`'s
+// type (matrix products, convolutions) in bfloat16, as torch.autocast does; the previous state
+// is restored after. Autocast state is per thread, so runs on other worker threads are not
+// affected. LibTorch 2.4 replaced the per-device functions by ones taking the device type.
+class Bf16Autocast {
+public:
+    Bf16Autocast(c10::DeviceType type, bool enabled) : m_type(type), m_enabled(enabled) {
+        if (!m_enabled) return;
+        m_wasEnabled = isEnabled();
+        m_previousType = dtype();
+        setDtype(at::kBFloat16);
+        setEnabled(true);
+        at::autocast::increment_nesting();
+    }
+    ~Bf16Autocast() {
+        if (!m_enabled) return;
+        // Casts are cached while nested; the outermost scope drops them.
+        if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+        setEnabled(m_wasEnabled);
+        setDtype(m_previousType);
+    }
+    Bf16Autocast(const Bf16Autocast&) = delete;
+    Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+private:
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    bool isEnabled() const { return at::autocast::is_autocast_enabled(m_type); }
+    void setEnabled(bool on) const { at::autocast::set_autocast_enabled(m_type, on); }
+    at::ScalarType dtype() const { return at::autocast::get_autocast_dtype(m_type); }
+    void setDtype(at::ScalarType t) const { at::autocast::set_autocast_dtype(m_type, t); }
+#else
+    bool cuda() const { return m_type == c10::DeviceType::CUDA; }
+    bool isEnabled() const { return cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+    void setEnabled(bool on) const { cuda() ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on); }
+    at::ScalarType dtype() const {
+        return cuda() ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+    }
+    void setDtype(at::ScalarType t) const {
+        cuda() ? at::autocast::set_autocast_gpu_dtype(t) : at::autocast::set_autocast_cpu_dtype(t);
+    }
+#endif
+    c10::DeviceType m_type;
+    bool m_enabled;
+    bool m_wasEnabled = false;
+    at::ScalarType m_previousType = at::kBFloat16;
+};
 
 } // namespace losslab

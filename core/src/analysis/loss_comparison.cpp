@@ -13,6 +13,13 @@
 namespace losslab {
 namespace {
 
+std::string metricName(const std::string& key) {
+    const auto slash = key.find('/');
+    return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+
+} // namespace
+
 int protocolRank(const std::string& p) {
     if (p == "early_stopping") return 0;
     if (p == "same_epochs_as_ce") return 1;
@@ -20,17 +27,9 @@ int protocolRank(const std::string& p) {
     return 3;
 }
 
-std::string metricName(const std::string& key) {
-    const auto slash = key.find('/');
-    return slash == std::string::npos ? key : key.substr(slash + 1);
-}
-
-// The protocol of the CE group that a square-loss group is compared with.
 std::string ceProtocolFor(const std::string& squareProtocol) {
     return squareProtocol == "same_epochs_as_ce" ? "early_stopping" : squareProtocol;
 }
-
-} // namespace
 
 bool LossGroupKey::operator<(const LossGroupKey& o) const {
     return std::tie(taskId, recipe, loss, lossName, k, M, lr, protocol) <
@@ -200,6 +199,7 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
     }
 
     std::map<LossGroupKey, LossGroup> byKey;
+    std::map<LossGroupKey, int> reusedIn;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const RunResult& rr = runs[i];
         const RunRecord& r = rr.run;
@@ -226,7 +226,14 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         }
         g.seeds.push_back(r.seed);
         for (const auto& [metric, value] : rr.reported) g.values[metric][r.seed] = value;
+        if (!r.reusedFrom.empty()) ++reusedIn[keys[i]];
     }
+    // runner.reuse_prefix: say which runs were copied rather than trained.
+    for (const auto& [key, count] : reusedIn)
+        out.notes.push_back(key.taskLabel() + " " + key.label() + ": " + std::to_string(count) + " of " +
+                            std::to_string(byKey[key].seeds.size()) +
+                            " seeds took their epochs from the square early-stopping run of the same seed instead of "
+                            "training them again (runner.reuse_prefix; on the CPU the numbers are the same bit for bit)");
     for (auto& [key, g] : byKey) {
         std::sort(g.seeds.begin(), g.seeds.end());
         for (const auto& [metric, bySeed] : g.values) {

@@ -14,17 +14,6 @@
 namespace losslab {
 namespace {
 
-int protocolRank(const std::string& p) {
-    if (p == "early_stopping") return 0;
-    if (p == "same_epochs_as_ce") return 1;
-    if (p == "fixed_epochs") return 2;
-    return 3;
-}
-
-std::string ceProtocolFor(const std::string& squareProtocol) {
-    return squareProtocol == "same_epochs_as_ce" ? "early_stopping" : squareProtocol;
-}
-
 bool isLossAxis(const std::string& axis) { return axis.compare(0, 5, "loss.") == 0; }
 
 // The value of `axis` at the group `key`: loss axes from the key's numbers (the text the key

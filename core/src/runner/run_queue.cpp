@@ -1,5 +1,7 @@
 #include "losslab/runner/run_queue.h"
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <iostream>
@@ -132,6 +134,9 @@ struct PlannedRun {
     std::int64_t id = 0;
     RunStatus status = RunStatus::Queued;
     int bestEpoch = 0;
+    int epochs = 0;
+    int prefixFrom = -1;  // runner.reuse_prefix: the run whose first epochs this one may copy
+    std::string ranOn;    // the device it trained on, once started
     int knownTarget = 0;  // resumed same_epochs_as_ce run whose CE run finished earlier
     bool resume = false;  // continue from its resume checkpoint
     bool taken = false;
@@ -180,7 +185,8 @@ struct RunQueue::Impl {
         wait = false;
         for (auto& r : runs) {
             if (r.taken) continue;
-            if (r.spec.dependsOn >= 0 && !isFinal(runs[static_cast<std::size_t>(r.spec.dependsOn)].status)) {
+            const auto waitsFor = [&](int other) { return other >= 0 && !isFinal(runs[static_cast<std::size_t>(other)].status); };
+            if (waitsFor(r.spec.dependsOn) || waitsFor(r.prefixFrom)) {
                 wait = true;
                 continue;
             }
@@ -212,6 +218,7 @@ struct RunQueue::Impl {
             std::lock_guard<std::mutex> lock(mutex);
             run.status = status;
             run.bestEpoch = bestEpoch;
+            run.epochs = epochs;
             switch (status) {
             case RunStatus::Completed: ++result.completed; break;
             case RunStatus::Diverged: ++result.diverged; break;
@@ -268,6 +275,10 @@ struct RunQueue::Impl {
         } else if (run.spec.protocol == Protocol::FixedEpochs) {
             target = static_cast<int>(run.spec.params.getInt("train.max_epochs"));
         }
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            run.ranOn = deviceName;
+        }
         store.markStarted(run.id, deviceName, target, trainingLibrary());
         RunEvent started;
         started.kind = RunEvent::Kind::Started;
@@ -276,6 +287,8 @@ struct RunQueue::Impl {
         started.message = deviceName;
         started.label = run.label;
         notify(started);
+
+        if (reusePrefix(run, deviceName, target)) return;
 
         RunContext ctx;
         ctx.runId = run.id;
@@ -300,6 +313,41 @@ struct RunQueue::Impl {
         }
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
         storeFailed();
+    }
+
+    // runner.reuse_prefix: a same_epochs_as_ce run takes epochs 1..target of its prefix source
+    // when that run completed at least as many epochs on the CPU, where both train the same
+    // numbers bit for bit (the same thread count: one queue). Returns false when it must train.
+    bool reusePrefix(PlannedRun& run, const std::string& deviceName, int target) {
+        if (run.prefixFrom < 0 || target < 1 || deviceName != "cpu") return false;
+        const PlannedRun& source = runs[static_cast<std::size_t>(run.prefixFrom)];
+        if (source.status != RunStatus::Completed || source.epochs < target || source.ranOn != "cpu") return false;
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            store.flushRun(source.id);
+            store.copyRunPrefix(source.id, run.id, target);
+            store.flushRun(run.id);
+            // The live views see the copied epochs as if they had been trained.
+            std::map<int, std::vector<MetricValue>> byEpoch;
+            for (const auto& row : store.epochMetrics({run.id})) byEpoch[row.epoch].push_back(row.value);
+            for (const auto& [epoch, metrics] : byEpoch) {
+                RunEvent e;
+                e.kind = RunEvent::Kind::Epoch;
+                e.runId = run.id;
+                e.epoch = epoch;
+                e.maxEpochs = target;
+                e.metrics = metrics;
+                e.bestEpoch = epoch;
+                notify(e);
+            }
+        } catch (const std::exception& e) {
+            finish(run, RunStatus::Failed, 0, 0, 0.0,
+                   "cannot copy epochs 1-" + std::to_string(target) + " of run #" + std::to_string(source.id) + ": " + e.what());
+            return true;
+        }
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        finish(run, RunStatus::Completed, target, target, wall, "");
+        return true;
     }
 
     void launch(const std::vector<std::string>& slots, int threadsFromSpec) {
@@ -364,6 +412,15 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     rec.sourcePath = experiment.sourcePath;
     rec.uid = d.options.experimentUid;
     std::vector<RunSpec> specs = selectRuns(experiment.expand(), d.options.runIndices); // may throw: before storing
+    const bool cpuOnly = std::all_of(slots.begin(), slots.end(), [](const std::string& s) { return s == "cpu"; });
+    if (!cpuOnly) {
+        // TF32 is a process-wide switch of CUDA's libraries: runs training side by side must agree.
+        std::set<bool> tf32;
+        for (const auto& s : specs) tf32.insert(s.params.getString("train.precision") == "tf32");
+        if (tf32.size() > 1)
+            throw Error("train.precision: tf32 is a setting of the whole process on CUDA, so one experiment's runs must "
+                        "all use it or none; run the tf32 runs as an experiment of their own");
+    }
     d.result.experimentId = d.store.addExperiment(rec);
 
     std::vector<RunRecord> records;
@@ -386,7 +443,14 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     const std::vector<std::int64_t> ids = d.store.addRuns(d.result.experimentId, records);
     d.result.runIds = ids;
     d.runs.resize(specs.size());
+    // Copying a prefix is exact only where training is deterministic: the CPU (the check at
+    // execution time looks at the devices the runs actually trained on), and only when the
+    // source stores the training-set metrics of every epoch.
+    const std::vector<int> prefixFrom = prefixSources(specs);
     for (std::size_t i = 0; i < specs.size(); ++i) {
+        const ParamSet& p = specs[i].params;
+        if (cpuOnly && p.getString("runner.reuse_prefix") == "auto" && p.getString("train.train_metrics") != "at_report")
+            d.runs[i].prefixFrom = prefixFrom[i];
         d.runs[i].spec = specs[i];
         d.runs[i].id = ids[i];
         d.runs[i].label = specs[i].taskId + " " + specs[i].loss.name + " " + protocolName(specs[i].protocol) +

@@ -522,6 +522,27 @@ void RunStore::setTargetEpochs(std::int64_t runId, int targetEpochs) {
     });
 }
 
+void RunStore::copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int epochs) {
+    m_impl->pushWrite(toRunId, [=](Database& db) {
+        for (const char* table : {"epoch_metrics", "step_metrics"}) {
+            const std::string columns = std::string(table) == "epoch_metrics" ? "epoch, split, metric, value"
+                                                                              : "step, epoch, metric, value";
+            Statement copy(db, std::string("INSERT OR REPLACE INTO ") + table + "(run_id, " + columns + ") SELECT ?, " +
+                                   columns + " FROM " + table + " WHERE run_id = ? AND epoch <= ?");
+            copy.bindInt64(1, toRunId);
+            copy.bindInt64(2, fromRunId);
+            copy.bindInt64(3, epochs);
+            copy.run();
+        }
+        Statement update(db, "UPDATE runs SET reused_from = (SELECT uid FROM runs WHERE id = ?), epochs = ? WHERE id = ?");
+        update.bindInt64(1, fromRunId);
+        update.bindInt64(2, epochs);
+        update.bindInt64(3, toRunId);
+        update.run();
+        requireChanged(db, toRunId, "record the reused epochs of");
+    });
+}
+
 void RunStore::discardMetricsAfter(std::int64_t runId, int epoch) {
     m_impl->call<bool>([runId, epoch](Database& db, bool&) {
         for (const char* table : {"epoch_metrics", "step_metrics"}) {

@@ -112,6 +112,13 @@ CREATE UNIQUE INDEX experiments_uid ON experiments(uid);
 CREATE UNIQUE INDEX runs_uid ON runs(uid);
 )sql";
 
+// runner.reuse_prefix: a square loss's same_epochs_as_ce run whose metrics are the first
+// epochs of the early-stopping run of its seed (copied, not trained) names that run by uid,
+// which survives merges.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE runs ADD COLUMN reused_from TEXT;
+)sql";
+
 struct Migration {
     int toVersion;
     const char* sql;
@@ -124,6 +131,7 @@ constexpr Migration kMigrations[] = {
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
+    {5, kSchemaV5},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,

@@ -1,5 +1,6 @@
 #include "losslab/training/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,11 +12,11 @@
 #include <mutex>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <c10/util/Exception.h>
 #include <torch/serialize.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/utils.h>
 
 #include "losslab/data/split.h"
@@ -117,7 +118,27 @@ struct EvalContext {
     const LossFunction& loss;
     std::int64_t numClasses;
     std::int64_t batchSize;
+    bool bf16 = false;         // train.precision: bf16
+    bool channelsLast = false; // train.channels_last
 };
+
+// train.channels_last: image batches in channels-last order (what cuDNN's fastest
+// convolutions read); other inputs as they are.
+void toChannelsLast(ModelInput& input) {
+    if (input.features.defined() && input.features.dim() == 4)
+        input.features = input.features.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// The model's scores for `input`; under train.precision bf16 computed in bfloat16 and returned
+// as float, so that the losses and metrics are computed in float as for fp32.
+torch::Tensor scores(ClassifierModule& model, const ModelInput& input, const torch::Device& device, bool bf16) {
+    torch::Tensor out;
+    {
+        Bf16Autocast autocast(device.type(), bf16);
+        out = model.forward(input);
+    }
+    return bf16 && out.is_floating_point() ? out.to(torch::kFloat) : out;
+}
 
 std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const EvalContext& ctx,
                                   const std::string& name, at::Generator& gen) {
@@ -130,14 +151,33 @@ std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& sp
         const std::int64_t end = std::min(n, start + ctx.batchSize);
         const torch::Tensor idx = torch::arange(start, end, torch::TensorOptions().dtype(torch::kLong).device(split.labels.device()));
         const TensorSplit batch = split.index(idx);
-        const ModelInput input = modelInput(ctx.transform, batch, false, gen);
-        acc.add(model.forward(input), batch.labels);
-        if (evaluator) evaluator->add(model, input, batch);
+        ModelInput input = modelInput(ctx.transform, batch, false, gen);
+        if (ctx.channelsLast) toChannelsLast(input);
+        acc.add(scores(model, input, split.labels.device(), ctx.bf16), batch.labels);
+        if (evaluator) {
+            Bf16Autocast autocast(split.labels.device().type(), ctx.bf16);
+            evaluator->add(model, input, batch);
+        }
     }
     std::vector<MetricValue> out = acc.finish(name);
     if (evaluator && n > 0)
         for (auto& m : evaluator->finish(name)) out.push_back(std::move(m));
     return out;
+}
+
+// clip_grad_norm_ of LibTorch with the same arithmetic (so the same numbers), without its
+// final read of the total norm, which would make every step wait for the device.
+void clipGradientNorm(const std::vector<torch::Tensor>& parameters, double maxNorm) {
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : parameters)
+        if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return;
+    std::vector<torch::Tensor> norms;
+    norms.reserve(grads.size());
+    for (const auto& g : grads) norms.push_back(g.data().norm(2.0));
+    const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2.0);
+    const torch::Tensor coefficient = torch::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
+    for (auto& g : grads) g.data().mul_(coefficient);
 }
 
 void saveWeightsAtomically(ClassifierModule& model, const std::string& path) {
@@ -210,6 +250,20 @@ private:
         }
         m_task.prepareModel(*m_model, *bundle, params());
         m_model->to(m_device);
+        const std::string precision = params().getString("train.precision");
+        m_bf16 = precision == "bf16";
+        m_channelsLast = params().getBool("train.channels_last");
+        if (m_channelsLast) {
+            torch::NoGradGuard noGrad;
+            for (auto& p : m_model->parameters())
+                if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+        }
+        if (m_device.is_cuda()) {
+            // Process-wide switches: the run queue refuses runs of one queue that disagree.
+            // fp32 is fp32 for convolutions too (LibTorch lets cuDNN use TF32 by default).
+            at::globalContext().setAllowTF32CuBLAS(precision == "tf32");
+            at::globalContext().setAllowTF32CuDNN(precision == "tf32");
+        }
         m_optimizer = makeOptimizer(params(), m_model->parameters(), m_spec.loss.lr);
         m_orderGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kOrderStream));
         m_augGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kAugmentStream));
@@ -306,11 +360,19 @@ private:
 
     // One pass over the training set. Returns false when the run must end (diverged or
     // cancelled; `status` says which).
-    bool trainEpoch(int epoch, int maxEpochs, MetricAccumulator* running, RunStatus& status, double& trainSeconds) {
+    bool trainEpoch(int epoch, int maxEpochs, MetricAccumulator* running, RunStatus& status, double& trainSeconds,
+                    double& epochLoss) {
         const auto t0 = Clock::now();
         m_model->train();
         const std::int64_t batchSize = params().getInt("train.batch_size");
-        const std::vector<torch::Tensor> batches = m_transform->batchOrder(m_train, batchSize, m_orderGen);
+        std::vector<torch::Tensor> batches = m_transform->batchOrder(m_train, batchSize, m_orderGen);
+        if (!m_device.is_cpu() && !batches.empty()) {
+            // One copy of the epoch's batch indices to the device instead of one per step.
+            std::vector<std::int64_t> sizes;
+            for (const auto& b : batches) sizes.push_back(b.numel());
+            const torch::Tensor all = torch::cat(batches).to(m_device);
+            batches = all.split_with_sizes(sizes);
+        }
         const auto stepsPerEpoch = static_cast<std::int64_t>(batches.size());
         const std::int64_t logEvery = params().getInt("train.log_every_steps");
         const double clip = params().getDouble("train.grad_clip");
@@ -318,6 +380,7 @@ private:
         const bool perStep = schedulesPerStep(params());
         const std::int64_t totalSteps = params().getInt("train.max_epochs") * stepsPerEpoch;
         torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
+        torch::Tensor epochLossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
         std::int64_t lossCount = 0;
         std::vector<StepMetricRow> steps;
         for (std::int64_t s = 0; s < stepsPerEpoch; ++s) {
@@ -328,14 +391,18 @@ private:
             const TensorSplit batch = m_train.index(batches[static_cast<std::size_t>(s)].to(m_device));
             ModelInput input = modelInput(*m_transform, batch, true, m_augGen);
             input.generator = m_modelGen;
-            const torch::Tensor outputs = m_model->forward(input);
+            if (m_channelsLast) toChannelsLast(input);
+            const torch::Tensor outputs = scores(*m_model, input, m_device, m_bf16);
             // The study's loss, and the model's own term when it has one (plugin API 4: CTC).
             const torch::Tensor loss = m_model->objective(m_loss(outputs, batch.labels));
             // The loss at initialisation: the first batch's, before any update.
-            if (m_step == 0) m_initialLoss = loss.detach().item<double>();
+            if (m_step == 0) {
+                m_initialLoss = loss.detach().item<double>();
+                ++m_hostReads;
+            }
             zeroGradients(*m_optimizer);
             loss.backward();
-            if (clip > 0) torch::nn::utils::clip_grad_norm_(m_model->parameters(), clip);
+            if (clip > 0) clipGradientNorm(m_model->parameters(), clip);
             if (perStep) {
                 m_lastLr = stepLearningRate(params(), m_spec.loss.lr, m_step, totalSteps);
                 setLearningRate(*m_optimizer, m_lastLr);
@@ -344,9 +411,11 @@ private:
             ++m_step;
             lossSum += loss.detach().to(torch::kDouble);
             ++lossCount;
+            epochLossSum += loss.detach().to(torch::kDouble);
             if (running) running->add(outputs, batch.labels);
             if (m_step % logEvery == 0 || s + 1 == stepsPerEpoch) {
                 const double mean = lossSum.item<double>() / static_cast<double>(lossCount);
+                ++m_hostReads;
                 steps.push_back({m_ctx.runId, m_step, epoch, "train_loss", mean});
                 RunEvent e;
                 e.kind = RunEvent::Kind::Step;
@@ -367,6 +436,9 @@ private:
             }
         }
         flushSteps(steps);
+        // Read once per epoch, after its last step: the divergence rule's loss when the
+        // training set is not evaluated this epoch (train.train_metrics: at_report).
+        epochLoss = stepsPerEpoch > 0 ? epochLossSum.item<double>() / static_cast<double>(stepsPerEpoch) : 0.0;
         trainSeconds = secondsSince(t0);
         return true;
     }
@@ -409,6 +481,9 @@ private:
                     if (stored < out.epochs)
                         throw Error("its checkpoint is at epoch " + std::to_string(out.epochs) + " but the database holds " +
                                     std::to_string(stored) + " epoch(s)");
+                    // Epochs after the checkpoint (runner.resume_every_epochs > 1) are trained
+                    // again; their rows go first, or a rerun that stops earlier keeps stale ones.
+                    if (stored > out.epochs) m_ctx.store->discardMetricsAfter(m_ctx.runId, out.epochs);
                 }
             } catch (const std::exception& e) {
                 // A damaged checkpoint: start over. The run is determined by its seed, so the
@@ -423,25 +498,39 @@ private:
                 m_step = 0;
             }
         }
-        const bool runningTrainMetrics = params().getString("train.train_metrics") == "running";
+        const std::string trainMetrics = params().getString("train.train_metrics");
+        const bool runningTrainMetrics = trainMetrics == "running";
+        // at_report evaluates the training set only after epochs the protocol may report;
+        // without a validation set early stopping watches the training accuracy, every epoch.
+        const bool trainAtReportOnly = trainMetrics == "at_report" && m_val.size() > 0;
         const std::int64_t evalBatch = params().getInt("train.eval_batch_size");
         std::vector<MetricValue> reported;
+        const std::int64_t resumeEvery = params().getInt("runner.resume_every_epochs");
+        double lastCheckpointSeconds = 0, sinceCheckpointSeconds = 0;
         out.status = RunStatus::Completed;
         for (int epoch = firstEpoch; !rule.shouldStop(); ++epoch) {
             setLearningRate(*m_optimizer, scheduledLearningRate(params(), m_spec.loss.lr, epoch));
             MetricAccumulator running(m_loss, m_numClasses, m_task.info().metrics);
-            double trainSeconds = 0;
+            double trainSeconds = 0, epochLoss = 0;
             RunStatus status = RunStatus::Completed;
-            if (!trainEpoch(epoch, rule.maxEpochs(), runningTrainMetrics ? &running : nullptr, status, trainSeconds)) {
+            if (!trainEpoch(epoch, rule.maxEpochs(), runningTrainMetrics ? &running : nullptr, status, trainSeconds,
+                            epochLoss)) {
                 out.status = status;
                 if (status == RunStatus::Diverged) out.error = "diverged " + m_divergence;
                 break;
             }
-            const EvalContext eval{m_task, params(), *m_transform, m_loss, m_numClasses, evalBatch};
-            std::vector<MetricValue> metrics = runningTrainMetrics ? running.finish("train")
-                                                                   : evaluate(*m_model, m_train, eval, "train", m_augGen);
+            const EvalContext eval{m_task, params(), *m_transform, m_loss, m_numClasses, evalBatch, m_bf16, m_channelsLast};
+            std::vector<MetricValue> metrics;
+            if (runningTrainMetrics) metrics = running.finish("train");
+            else if (!trainAtReportOnly) metrics = evaluate(*m_model, m_train, eval, "train", m_augGen);
             for (auto& m : evaluate(*m_model, m_val, eval, "val", m_augGen)) metrics.push_back(m);
             for (auto& m : evaluate(*m_model, m_test, eval, "test", m_augGen)) metrics.push_back(m);
+            const double valAcc = m_val.size() > 0 ? findMetricValue(metrics, "val", "acc") : findMetricValue(metrics, "train", "acc");
+            const bool reportedNow = rule.observe(epoch, valAcc);
+            if (trainAtReportOnly && (rule.isEarlyStopping() ? reportedNow : epoch >= rule.maxEpochs())) {
+                std::vector<MetricValue> train = evaluate(*m_model, m_train, eval, "train", m_augGen);
+                metrics.insert(metrics.begin(), train.begin(), train.end());
+            }
             metrics.push_back({"train", "wall_s", trainSeconds});
             metrics.push_back({"train", "examples_per_s", trainSeconds > 0 ? m_train.size() / trainSeconds : 0.0});
             // A per-step schedule stores the rate of the epoch's last step.
@@ -449,9 +538,11 @@ private:
                                                                          : scheduledLearningRate(params(), m_spec.loss.lr, epoch)});
             if (m_ctx.store) m_ctx.store->appendEpoch(m_ctx.runId, epoch, metrics);
             out.epochs = epoch;
-            const double trainLoss = findMetricValue(metrics, "train", "loss");
-            const double valAcc = m_val.size() > 0 ? findMetricValue(metrics, "val", "acc") : findMetricValue(metrics, "train", "acc");
-            if (rule.observe(epoch, valAcc)) {
+            const bool trainEvaluated = std::any_of(metrics.begin(), metrics.end(), [](const MetricValue& m) {
+                return m.split == "train" && m.metric == "loss";
+            });
+            const double trainLoss = trainEvaluated ? findMetricValue(metrics, "train", "loss") : epochLoss;
+            if (reportedNow) {
                 reported = metrics;
                 if (rule.isEarlyStopping()) best.take(*m_model);
             }
@@ -468,10 +559,23 @@ private:
                 out.error = "diverged after epoch " + std::to_string(epoch) + ": " + why;
                 break;
             }
-            if (!m_ctx.resumePath.empty()) saveResumeState(epoch, rule, best);
+            if (!m_ctx.resumePath.empty()) {
+                sinceCheckpointSeconds += trainSeconds;
+                // runner.resume_every_epochs: N, or 0 (auto) for whenever the write costs at most a
+                // tenth of the training time it protects (large models: not every epoch).
+                const bool due = resumeEvery > 0 ? (epoch - firstEpoch + 1) % resumeEvery == 0
+                                                 : sinceCheckpointSeconds >= 10.0 * lastCheckpointSeconds;
+                if (due) {
+                    const auto w0 = Clock::now();
+                    saveResumeState(epoch, rule, best);
+                    lastCheckpointSeconds = secondsSince(w0);
+                    sinceCheckpointSeconds = 0;
+                }
+            }
         }
         out.bestEpoch = rule.reportedEpoch();
         out.reported = reported;
+        out.hostReadsInSteps = m_hostReads;
         if (rule.isEarlyStopping()) best.restore(*m_model);
         if (out.status == RunStatus::Completed && !m_ctx.checkpointPath.empty() && out.bestEpoch > 0) {
             saveWeightsAtomically(*m_model, m_ctx.checkpointPath);
@@ -499,6 +603,9 @@ private:
     double m_initialLoss = std::numeric_limits<double>::quiet_NaN();
     std::string m_divergence;
     std::int64_t m_step = 0;
+    std::int64_t m_hostReads = 0;
+    bool m_bf16 = false;         // train.precision: bf16
+    bool m_channelsLast = false; // train.channels_last // device values read inside training steps (RunOutcome)
     double m_lastLr = 0; // the rate of the last step, under a per-step schedule
 };
 

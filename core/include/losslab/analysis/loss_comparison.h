@@ -137,6 +137,13 @@ struct AnalysisOptions {
 LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std::string, TaskMeta>& tasks,
                          const AnalysisOptions& options = {});
 
+// Protocols in the order tables list them: early stopping, same epochs as CE, fixed epochs,
+// then anything else.
+int protocolRank(const std::string& protocol);
+
+// The protocol of the CE group that a square-loss group of `squareProtocol` is paired with.
+std::string ceProtocolFor(const std::string& squareProtocol);
+
 // The metrics that the main table and the statistics show for `analysis` (acc, then top5
 // and f1 where any run has them; error rates as AnalysisOptions::metrics says).
 std::vector<std::string> headlineMetrics(const LossAnalysis& analysis, const AnalysisOptions& options);

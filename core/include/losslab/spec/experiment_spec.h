@@ -88,8 +88,17 @@ struct ExperimentSpec {
     std::vector<RunSpec> expand() const;
 };
 
+// For each run, the index of the run whose first epochs it repeats bit for bit where runs
+// are deterministic, or -1: a square loss's same_epochs_as_ce run trains exactly what the
+// early-stopping run of the same loss, recipe and seed trains in its first epochs (same data,
+// initialisation, batch order, augmentation and learning-rate schedule). runner.reuse_prefix
+// takes its result from there instead of training it again.
+std::vector<int> prefixSources(const std::vector<RunSpec>& runs);
+
 // The expanded runs in independent units: each run together with the run it depends on
-// and every run that depends on the same run, so a unit never waits on another. Units in
+// and every run that depends on the same run, so a unit never waits on another. A run's
+// prefix source (prefixSources) may fall in another unit: then that run trains itself, which
+// keeps the units small enough to spread over a cluster. Units in
 // order of their first run; run indices ascending. `losslab-cli plan --slurm` makes one
 // array task of each; `run --task-index i` runs unit i.
 std::vector<std::vector<int>> independentUnits(const std::vector<RunSpec>& runs);

@@ -51,6 +51,9 @@ struct RunRecord {
     std::string checkpointPath;
     std::string tags;         // comma-separated
     std::string notes;
+    // runner.reuse_prefix: the uid of the run whose first targetEpochs epochs this run's
+    // metrics are (copied, not trained); empty when it trained itself.
+    std::string reusedFrom;
     // Reported metrics (at bestEpoch), filled by reads that ask for them; NaN if absent.
     double valAcc = std::numeric_limits<double>::quiet_NaN();
     double testAcc = std::numeric_limits<double>::quiet_NaN();

@@ -16,7 +16,7 @@
 
 namespace losslab {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 // "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
 std::string normalizeTags(const std::string& tags);
@@ -79,6 +79,10 @@ public:
                    double wallSeconds, const std::string& error);
     void setCheckpoint(std::int64_t runId, const std::string& path);
     void setTargetEpochs(std::int64_t runId, int targetEpochs);
+    // runner.reuse_prefix: stores epochs 1..`epochs` of run `fromRunId` (epoch and step
+    // metrics) as run `toRunId`'s own and records where they came from (RunRecord::reusedFrom).
+    // The source run's rows must be committed (flushRun) first.
+    void copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int epochs);
     // Deletes the run's epoch rows and step rows of epochs after `epoch` (0: all of them),
     // and lowers its `epochs` to at most `epoch`, for a run that trains again from an earlier point. Waits; throws Error when the
     // delete fails.

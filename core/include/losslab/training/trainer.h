@@ -41,6 +41,10 @@ struct RunOutcome {
     double wallSeconds = 0.0;
     std::string error;
     std::vector<MetricValue> reported; // metrics at bestEpoch
+    // Values read back from the training device inside training steps (each one waits for
+    // the device to finish its queued work): the first step's loss and one training-loss
+    // mean per log interval, nothing else.
+    std::int64_t hostReadsInSteps = 0;
 };
 
 // Seeds derived from a run's seed for its independent random streams (initial weights, batch
