@@ -204,6 +204,9 @@ def main():
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--peak-tflops", type=float, default=0.0, help="the GPU's peak for the ratio (default: looked up)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
+                   help="as LossLab's train.precision: fp32 keeps cuDNN's convolutions in fp32 too "
+                        "(PyTorch lets them use TF32 by default), tf32 allows TF32, bf16 autocasts to bfloat16")
     p.add_argument("--make-data", metavar="OUT", help="write a CIFAR-format folder and exit")
     p.add_argument("--fashion-mnist", metavar="ROOT", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--random", action="store_true", help="with --make-data: random images instead of Fashion-MNIST")
@@ -228,6 +231,10 @@ def main():
     images, labels = images.to(device), labels.to(device)
     mean = torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1)
+    # The same arithmetic as LossLab's train.precision (trainer.cpp sets both switches on CUDA).
+    torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = a.precision == "tf32"
+    autocast_device = "cuda" if cuda else "cpu"
     torch.manual_seed(0)
     model = WideResNet(a.depth, a.widen).to(device)
     flops_fwd = forward_flops(model, device)
@@ -247,7 +254,9 @@ def main():
                 x = crop_flip(x, 4, gen)
             x = (x.float() / 255.0 - mean) / std
             opt.zero_grad()
-            loss = F.cross_entropy(model(x), labels[idx])
+            with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                scores = model(x)
+            loss = F.cross_entropy(scores.float(), labels[idx])
             loss.backward()
             opt.step()
         last_loss = loss.item()
@@ -265,6 +274,7 @@ def main():
         "impl": "pytorch-python", "torch": torch.__version__, "device": str(device), "gpu": gpu,
         "depth": a.depth, "widen": a.widen, "batch": a.batch, "images": n, "augment": not a.no_augment,
         "params": sum(t.numel() for t in model.parameters()),
+        "precision": a.precision,
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
         "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32 if cuda else False,
         "epoch_s": [round(s, 4) for s in epoch_s], "images_per_s": round(n / last, 2),

@@ -103,6 +103,7 @@ settings() {
   setting WRN_TIMEOUT          120     240
   setting WRN_LIMIT_TRAIN      20000   256
   setting WRN_EPOCHS           2       1
+  setting WRN_PRECISION        fp32    fp32
   setting WRN_DEPTH            28      10
   setting WRN_WIDEN            10      1
 }
@@ -692,7 +693,7 @@ losses: [ce]
 protocols: [fixed_epochs]
 seeds: 1
 data: {root: $GC_CIFAR, limit_train: $GPU_CHECK_WRN_LIMIT_TRAIN, limit_test: 500}
-train: {max_epochs: $GPU_CHECK_WRN_EPOCHS, train_metrics: at_report}
+train: {max_epochs: $GPU_CHECK_WRN_EPOCHS, train_metrics: at_report, precision: $GPU_CHECK_WRN_PRECISION}
 model: {depth: $GPU_CHECK_WRN_DEPTH, widen_factor: $GPU_CHECK_WRN_WIDEN}
 YAML
   cat "$GC_WORK/wrn.yaml"
@@ -703,7 +704,7 @@ YAML
   log "LossLab train wall_s per epoch: $(cat "$GC_WORK/wrn-ll.json")"
   "$GC_PY" "$root/bench/wrn_epoch_bench.py" --data-root "$GC_CIFAR" --device "$GC_DEVICE" \
     --limit-train "$GPU_CHECK_WRN_LIMIT_TRAIN" --epochs "$GPU_CHECK_WRN_EPOCHS" --depth "$GPU_CHECK_WRN_DEPTH" \
-    --widen "$GPU_CHECK_WRN_WIDEN" --threads "$(nproc)" > "$GC_WORK/wrn-py.json"
+    --widen "$GPU_CHECK_WRN_WIDEN" --precision "$GPU_CHECK_WRN_PRECISION" --threads "$(nproc)" > "$GC_WORK/wrn-py.json"
   rc=$?
   cat "$GC_WORK/wrn-py.json"
   (( rc == 0 )) || { echo "FAIL: wrn_epoch_bench.py exited $rc"; return 1; }
