@@ -3,6 +3,8 @@
 // TaskRegistry as the core reaches them; see test_vision_models.cpp for how it is filled.
 #include <gtest/gtest.h>
 
+#include "cuda_required.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/cuda.h>
 #include <torch/types.h>
@@ -257,7 +259,7 @@ TEST(CifarAugmentation, WithoutPaddingItOnlyMirrors) {
 }
 
 TEST(CifarAugmentation, GivesTheSameBatchOnCudaAsOnTheCpu) {
-    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+    LOSSLAB_SKIP_WITHOUT_CUDA();
     const torch::Tensor images = randomImages({16, 3, 32, 32}, 9);
     const torch::Tensor cpu = apply(*makeTransform("cifar10/wrn"), images, true, 12);
     const torch::Tensor cuda =
