@@ -469,6 +469,7 @@ private:
         StoppingRule rule = makeRule();
         WeightSnapshot best;
         int firstEpoch = 1;
+        bool staleAfterCheckpoint = false;
         if (m_ctx.resume) {
             try {
                 firstEpoch = loadResumeState(rule, best) + 1;
@@ -481,9 +482,11 @@ private:
                     if (stored < out.epochs)
                         throw Error("its checkpoint is at epoch " + std::to_string(out.epochs) + " but the database holds " +
                                     std::to_string(stored) + " epoch(s)");
-                    // Epochs after the checkpoint (runner.resume_every_epochs > 1) are trained
-                    // again; their rows go first, or a rerun that stops earlier keeps stale ones.
-                    if (stored > out.epochs) m_ctx.store->discardMetricsAfter(m_ctx.runId, out.epochs);
+                    // Epochs after the checkpoint (runner.resume_every_epochs) are trained again
+                    // and their rows replaced (the same values on the CPU); rows past the epoch
+                    // where the run then ends are removed when it ends, so no committed row
+                    // disappears while it trains.
+                    staleAfterCheckpoint = stored > out.epochs;
                 }
             } catch (const std::exception& e) {
                 // A damaged checkpoint: start over. The run is determined by its seed, so the
@@ -573,6 +576,8 @@ private:
                 }
             }
         }
+        if (staleAfterCheckpoint && m_ctx.store && out.status != RunStatus::Cancelled)
+            m_ctx.store->discardMetricsAfter(m_ctx.runId, out.epochs);
         out.bestEpoch = rule.reportedEpoch();
         out.reported = reported;
         out.hostReadsInSteps = m_hostReads;
