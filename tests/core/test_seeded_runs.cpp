@@ -210,8 +210,11 @@ TEST_F(SeededRunsTest, TrainMetricsAtReportGiveTheSameReportedNumbersWithFewerPa
     ASSERT_EQ(fullIds.size(), atReportIds.size());
     int skippedEpochs = 0;
     for (std::size_t i = 0; i < fullIds.size(); ++i) {
-        const RunRecord a = full->runs(RunFilter{.runIds = {fullIds[i]}}).at(0);
-        const RunRecord b = atReport->runs(RunFilter{.runIds = {atReportIds[i]}}).at(0);
+        RunFilter fa, fb;
+        fa.runIds = {fullIds[i]};
+        fb.runIds = {atReportIds[i]};
+        const RunRecord a = full->runs(fa).at(0);
+        const RunRecord b = atReport->runs(fb).at(0);
         EXPECT_EQ(a.bestEpoch, b.bestEpoch);
         EXPECT_EQ(a.epochs, b.epochs);
         std::map<std::string, double> reportedA, reportedB;
