@@ -361,7 +361,7 @@ private:
     // One pass over the training set. Returns false when the run must end (diverged or
     // cancelled; `status` says which).
     bool trainEpoch(int epoch, int maxEpochs, MetricAccumulator* running, RunStatus& status, double& trainSeconds,
-                    double& epochLoss) {
+                    torch::Tensor& epochLossSum) {
         const auto t0 = Clock::now();
         m_model->train();
         const std::int64_t batchSize = params().getInt("train.batch_size");
@@ -374,13 +374,14 @@ private:
             batches = all.split_with_sizes(sizes);
         }
         const auto stepsPerEpoch = static_cast<std::int64_t>(batches.size());
+        m_stepsPerEpoch = std::max<std::int64_t>(1, stepsPerEpoch);
         const std::int64_t logEvery = params().getInt("train.log_every_steps");
         const double clip = params().getDouble("train.grad_clip");
         // A per-step schedule runs over train.max_epochs epochs of this epoch's length.
         const bool perStep = schedulesPerStep(params());
         const std::int64_t totalSteps = params().getInt("train.max_epochs") * stepsPerEpoch;
         torch::Tensor lossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
-        torch::Tensor epochLossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
+        epochLossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
         std::int64_t lossCount = 0;
         std::vector<StepMetricRow> steps;
         for (std::int64_t s = 0; s < stepsPerEpoch; ++s) {
@@ -411,7 +412,6 @@ private:
             ++m_step;
             lossSum += loss.detach().to(torch::kDouble);
             ++lossCount;
-            epochLossSum += loss.detach().to(torch::kDouble);
             if (running) running->add(outputs, batch.labels);
             if (m_step % logEvery == 0 || s + 1 == stepsPerEpoch) {
                 const double mean = lossSum.item<double>() / static_cast<double>(lossCount);
@@ -425,6 +425,7 @@ private:
                 e.stepsPerEpoch = stepsPerEpoch;
                 e.metrics = {{"train", "loss", mean}};
                 emit(e);
+                epochLossSum += lossSum; // once per log interval, not per step
                 lossSum.zero_();
                 lossCount = 0;
                 if (const std::string why = divergence(mean); !why.empty()) {
@@ -436,9 +437,6 @@ private:
             }
         }
         flushSteps(steps);
-        // Read once per epoch, after its last step: the divergence rule's loss when the
-        // training set is not evaluated this epoch (train.train_metrics: at_report).
-        epochLoss = stepsPerEpoch > 0 ? epochLossSum.item<double>() / static_cast<double>(stepsPerEpoch) : 0.0;
         trainSeconds = secondsSince(t0);
         return true;
     }
@@ -514,10 +512,11 @@ private:
         for (int epoch = firstEpoch; !rule.shouldStop(); ++epoch) {
             setLearningRate(*m_optimizer, scheduledLearningRate(params(), m_spec.loss.lr, epoch));
             MetricAccumulator running(m_loss, m_numClasses, m_task.info().metrics);
-            double trainSeconds = 0, epochLoss = 0;
+            double trainSeconds = 0;
+            torch::Tensor epochLossSum; // the sum of the epoch's step losses, on the device
             RunStatus status = RunStatus::Completed;
             if (!trainEpoch(epoch, rule.maxEpochs(), runningTrainMetrics ? &running : nullptr, status, trainSeconds,
-                            epochLoss)) {
+                            epochLossSum)) {
                 out.status = status;
                 if (status == RunStatus::Diverged) out.error = "diverged " + m_divergence;
                 break;
@@ -544,7 +543,10 @@ private:
             const bool trainEvaluated = std::any_of(metrics.begin(), metrics.end(), [](const MetricValue& m) {
                 return m.split == "train" && m.metric == "loss";
             });
-            const double trainLoss = trainEvaluated ? findMetricValue(metrics, "train", "loss") : epochLoss;
+            // Without a training-set pass this epoch (at_report), the divergence rule takes the
+            // mean step loss: read from the device only then.
+            const double trainLoss = trainEvaluated ? findMetricValue(metrics, "train", "loss")
+                                                    : epochLossSum.item<double>() / static_cast<double>(m_stepsPerEpoch);
             if (reportedNow) {
                 reported = metrics;
                 if (rule.isEarlyStopping()) best.take(*m_model);
@@ -609,6 +611,7 @@ private:
     std::string m_divergence;
     std::int64_t m_step = 0;
     std::int64_t m_hostReads = 0;
+    std::int64_t m_stepsPerEpoch = 1; // of the last epoch trained
     bool m_bf16 = false;         // train.precision: bf16
     bool m_channelsLast = false; // train.channels_last // device values read inside training steps (RunOutcome)
     double m_lastLr = 0; // the rate of the last step, under a per-step schedule
