@@ -4,8 +4,8 @@
 # cached outside the source tree, a clean copy of a git checkout put into it, and ./test.sh
 # run there in a chroot (as root). Prints the ctest summary; exits non-zero on any failure.
 #
-#   scripts/check-debian13.sh [--root DIR] [--rebuild] [--mirror URL] [--after COMMAND]
-#                             [CHECKOUT [REVISION]]
+#   scripts/check-debian13.sh [--cuda] [--root DIR] [--rebuild] [--mirror URL]
+#                             [--after COMMAND] [CHECKOUT [REVISION]]
 #
 # CHECKOUT   a git repository (default: the one this script lives in); REVISION (default
 #            HEAD) is exported with `git archive`: committed files only, no build folders.
@@ -18,6 +18,13 @@
 #            come from the matching debian-security).
 # --after    a bash command run in the copy inside the root once ./test.sh has passed, e.g.
 #            'scripts/install-deps.sh --bench && bench/run_step_bench.sh --quick'.
+# --cuda     the CUDA build without a GPU: a root with Debian 13's contrib and non-free
+#            sections (default ${XDG_CACHE_HOME:-~/.cache}/losslab/debian13-cuda-root) gets
+#            LibTorch 2.6 built with CUDA (libtorch-cuda-dev) and CUDA 12.4
+#            (nvidia-cuda-toolkit) instead of the CPU LibTorch; the headless program
+#            (-DLOSSLAB_GUI=OFF) is built against it and every test run (the CUDA ones skip:
+#            there is no GPU). It compiles and links the code that only a CUDA LibTorch has
+#            (CUDA graphs, sync debug mode) before a GPU machine's time is spent on it.
 #
 # Needs root (mmdebstrap and chroot), git and mmdebstrap (installed with apt-get when
 # missing). The log of the last run is ROOT.log next to the root folder.
@@ -29,6 +36,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/losslab
 root=$cache/debian13-root
 rebuild=0
+cuda=0
 mirror=http://deb.debian.org/debian
 checkout=
 revision=HEAD
@@ -39,6 +47,7 @@ while (( $# )); do
   case "$1" in
     --root) root=$2; shift 2 ;;
     --rebuild) rebuild=1; shift ;;
+    --cuda) cuda=1; [[ $root == "$cache/debian13-root" ]] && root=$cache/debian13-cuda-root; shift ;;
     --mirror) mirror=$2; shift 2 ;;
     --after) after=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -81,10 +90,12 @@ if [[ ! -x $root/usr/bin/apt-get ]]; then
   say "creating a Debian 13 root in $root from $mirror"
   t=$SECONDS
   rm -rf --one-file-system "$root.tmp"
-  mmdebstrap --variant=apt --mode=root --components=main --include=ca-certificates \
+  sections=main
+  (( cuda )) && sections="main contrib non-free non-free-firmware"
+  mmdebstrap --variant=apt --mode=root --components="${sections// /,}" --include=ca-certificates \
       --aptopt='Acquire::Retries "3"' trixie "$root.tmp" \
-      "deb $mirror trixie main" "deb $mirror trixie-updates main" \
-      "deb ${mirror%/debian}/debian-security trixie-security main" >>"$log" 2>&1 ||
+      "deb $mirror trixie $sections" "deb $mirror trixie-updates $sections" \
+      "deb ${mirror%/debian}/debian-security trixie-security $sections" >>"$log" 2>&1 ||
     { say "mmdebstrap failed; see $log"; exit 1; }
   mv "$root.tmp" "$root"
   say "root created in $((SECONDS - t)) s"
@@ -140,14 +151,47 @@ in_root() {
   return "${PIPESTATUS[0]}"
 }
 # install-deps.sh first, on its own, only to time it apart from the build; ./test.sh runs it
-# again (then it finds nothing missing).
+# again (then it finds nothing missing). With --cuda: the headless build's packages with the
+# CUDA LibTorch (install-deps.sh would bring the CPU one, which conflicts with it).
+cuda_packages=(
+  build-essential cmake ninja-build pkg-config sqlite3 libyaml-cpp-dev libsqlite3-dev zlib1g-dev
+  libgtest-dev libicu-dev libsndfile1-dev sentencepiece espeak-ng sox dataset-fashion-mnist file
+  libtorch-cuda-dev nvidia-cuda-toolkit python3-torch-cuda python3-numpy
+)
+cuda_build="cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF \
+  && cmake --build build-cuda -j$(nproc) && (cd build-cuda && ctest -j$(nproc) --output-on-failure)"
 t=$SECONDS
 set +e
-in_root scripts/install-deps.sh
+if (( cuda )); then
+  # LibTorch's CUDA build needs cuDNN, which Debian has only as nvidia-cudnn, an install script
+  # that downloads it from NVIDIA (off this machine's network). A stand-in package takes its
+  # name, and a stub libcudnn.so.9 made of the cuDNN functions libtorch_cuda.so calls (each
+  # returns an error; without a GPU none is ever reached) lets the programs link and load.
+  in_root "set -e; rm -rf /tmp/standin; mkdir -p /tmp/standin/DEBIAN
+    printf '%s\n' 'Package: nvidia-cudnn' 'Version: 9.0.0.312~cuda12+losslab1' 'Architecture: amd64' \
+      'Maintainer: LossLab check <none@localhost>' 'Provides: libcudnn.so.9' \
+      'Description: stand-in for the cuDNN download script (LossLab CUDA build check, no GPU)' \
+      > /tmp/standin/DEBIAN/control
+    dpkg-query -W -f='\${Version}' nvidia-cudnn 2>/dev/null | grep -q losslab ||
+      { dpkg-deb -b /tmp/standin /tmp/standin.deb >/dev/null && dpkg -i /tmp/standin.deb >/dev/null; }
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${cuda_packages[*]} >/dev/null
+    lib=\$(find /usr/lib -name 'libtorch_cuda.so' | head -1)
+    nm -D --undefined-only \"\$lib\" | awk '\$2 ~ /^cudnn/ { sub(/@.*/, \"\", \$2); print \"int \" \$2 \"(void) { return 1; }\" }' |
+      sort -u > /tmp/cudnn_stub.c
+    gcc -shared -fPIC -Wl,-soname,libcudnn.so.9 -o /usr/local/lib/libcudnn.so.9 /tmp/cudnn_stub.c
+    ln -sf libcudnn.so.9 /usr/local/lib/libcudnn.so; ldconfig
+    echo \"stub libcudnn.so.9: \$(wc -l < /tmp/cudnn_stub.c) functions\""
+else
+  in_root scripts/install-deps.sh
+fi
 status=$?
 install_seconds=$((SECONDS - t))
 t=$SECONDS
-(( status == 0 )) && { in_root ./test.sh; status=$?; }
+if (( status == 0 )); then
+  if (( cuda )); then in_root "$cuda_build"; else in_root ./test.sh; fi
+  status=$?
+fi
 test_seconds=$((SECONDS - t))
 if (( status == 0 )) && [[ -n $after ]]; then
   say "--after: $after"
@@ -160,10 +204,14 @@ set -e
 ctest_seconds=$(sed -n 's/^Total Test time (real) = *\([0-9.]*\) sec.*/\1/p' "$log" | tail -1)
 
 echo
-echo "== Debian 13 check, $(date -u +%Y-%m-%dT%H:%MZ), commit ${commit:0:12}"
-chroot "$root" dpkg-query -W -f='   ${Package} ${Version}\n' libtorch-dev qt6-base-dev libgtest-dev cmake g++ || true
+echo "== Debian 13 $( (( cuda )) && echo 'CUDA build ')check, $(date -u +%Y-%m-%dT%H:%MZ), commit ${commit:0:12}"
+if (( cuda )); then
+  chroot "$root" dpkg-query -W -f='   ${Package} ${Version}\n' libtorch-cuda-dev nvidia-cuda-toolkit libgtest-dev cmake g++ || true
+else
+  chroot "$root" dpkg-query -W -f='   ${Package} ${Version}\n' libtorch-dev qt6-base-dev libgtest-dev cmake g++ || true
+fi
 grep -E '^([0-9]+% tests passed|The following tests FAILED|[[:space:]]+[0-9]+ - .*\(|Total Test time)' "$log" || true
-echo "   install-deps ${install_seconds} s; ./test.sh ${test_seconds} s (of which ctest ${ctest_seconds:-?} s);" \
+echo "   install ${install_seconds} s; $( (( cuda )) && echo 'build and ctest' || echo ./test.sh) ${test_seconds} s (of which ctest ${ctest_seconds:-?} s);" \
      "whole check $((SECONDS - started)) s; log: $log"
 if (( status != 0 )); then say "FAILED: exit status $status"; fi
 exit "$status"
