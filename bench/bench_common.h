@@ -310,13 +310,15 @@ struct StepReport {
     int threads = 0; // intra-op threads
     std::string blas;
     bool mainThread = false;
+    bool cudaGraphs = false; // the step replayed from a CUDA graph (losslab-bench-step --cuda-graphs on)
     int warmup = 0;
     int steps = 0;
     Result result;
 };
 
 // One line of JSON (--json), or two of text; the same fields, in the same order, as
-// bench/bench_common.py prints for the Python side (which has no "thread").
+// bench/bench_common.py prints for the Python side (which has no "thread", and no
+// "cuda_graphs": printed only when the step was replayed from a CUDA graph).
 inline void printReport(std::ostream& out, const StepReport& r, bool json) {
     const std::string thread = r.mainThread ? "main" : "worker";
     if (json) {
@@ -327,7 +329,7 @@ inline void printReport(std::ostream& out, const StepReport& r, bool json) {
         out << ", \"device\": \"" << jsonEscape(r.device) << "\"";
         if (r.parameters) out << ", \"parameters\": " << *r.parameters;
         out << ", \"threads\": " << r.threads << ", \"blas\": \"" << jsonEscape(r.blas) << "\", \"thread\": \""
-            << thread << "\", \"warmup\": " << r.warmup << ", \"steps\": " << r.steps
+            << thread << "\"" << (r.cudaGraphs ? ", \"cuda_graphs\": true" : "") << ", \"warmup\": " << r.warmup << ", \"steps\": " << r.steps
             << ", \"median_ms\": " << fixed(r.result.median(), 4) << ", \"mean_ms\": " << fixed(r.result.mean(), 4)
             << "}\n";
         return;
@@ -337,7 +339,7 @@ inline void printReport(std::ostream& out, const StepReport& r, bool json) {
     if (r.parameters) out << " (" << *r.parameters << " parameters)";
     out << "  batch " << r.batch << "  loss " << r.loss;
     if (r.gradClip) out << "  grad clip " << shortest(*r.gradClip);
-    out << "  device " << r.device << "  threads " << r.threads << " (" << thread << " thread)  " << r.blas << "\n"
+    out << "  device " << r.device << (r.cudaGraphs ? " (CUDA graph)" : "") << "  threads " << r.threads << " (" << thread << " thread)  " << r.blas << "\n"
         << "       median " << fixed(r.result.median(), 3) << " ms/step, mean " << fixed(r.result.mean(), 3)
         << " ms/step over " << r.steps << " steps (" << r.warmup << " warm-up)\n";
 }

@@ -9,12 +9,15 @@
 #include <string>
 #include <vector>
 
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/types.h>
 
 #include "bench_common.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
+#include "losslab/training/cuda_support.h"
 
 namespace {
 
@@ -26,21 +29,27 @@ constexpr const char* kUsage =
     "usage: losslab-bench-step [--model mlp|cnn] [--batch N] [--steps N] [--warmup N]\n"
     "                          [--threads N] [--hidden \"[512, 512]\" (mlp only)] [--loss ce|square]\n"
     "                          [--device cpu|cuda] [--blas-threads N] [--main-thread]\n"
-    "                          [--seed N] [--json]\n"
+    "                          [--seed N] [--cuda-graphs off|on] [--json]\n"
     "  Times zero_grad/forward/loss/backward/step of fashion_mnist/<model> on a random batch.\n"
     "  Exit status: 0 measured, 2 invalid option or value, 1 any other error.\n"
     "  --threads 0 uses every core (the runner's runner.threads=0). --blas-threads overrides\n"
     "  the engine's single-threaded OpenBLAS; --main-thread trains on the main thread instead of\n"
-    "  a worker thread like the runner's (both diagnostic only; defaults: the engine's way).\n";
+    "  a worker thread like the runner's (both diagnostic only; defaults: the engine's way).\n"
+    "  --cuda-graphs on (CUDA only): the step is captured once after the warm-up into a CUDA graph\n"
+    "  on a stream of its own and replayed (train.cuda_graphs); off (default): eager.\n";
 
 struct Options : bench::StepOptions {
     Options() : StepOptions("mlp", 128, 200, 20) {}
     std::string hidden = "[512, 512]";
+    std::string cudaGraphs = "off";
 };
 
 Options parseOptions(int argc, char** argv) {
     Options o;
-    bench::parseStepOptions(argc, argv, kUsage, "mlp", "cnn", 1, o, {{"--hidden", &o.hidden}});
+    bench::parseStepOptions(argc, argv, kUsage, "mlp", "cnn", 1, o, {{"--hidden", &o.hidden}, {"--cuda-graphs", &o.cudaGraphs}});
+    if (o.cudaGraphs != "off" && o.cudaGraphs != "on")
+        throw losslab::Error("--cuda-graphs: expected off or on, got '" + o.cudaGraphs + "'");
+    if (o.cudaGraphs == "on" && o.device != "cuda") throw losslab::Error("--cuda-graphs on: needs --device cuda");
     return o;
 }
 
@@ -68,6 +77,7 @@ int main(int argc, char** argv) {
 
         bench::StepReport report(o, task->info().id);
         report.hidden = o.model == "mlp" ? spec.params.raw("model.hidden") : "";
+        report.cudaGraphs = o.cudaGraphs == "on";
         report.blas = bench::configureBlas(o.blasThreads);
         const torch::Device device = bench::benchDevice(o.device);
         report.threads = bench::trainOnWorker(o, *task, spec, device, [&](bench::Trainee& t) {
@@ -77,7 +87,18 @@ int main(int argc, char** argv) {
             t.input.features = torch::randn(shape, t.gen).to(device);
             t.labels =
                 torch::randint(0, task->info().numClasses, {o.batch}, t.gen, torch::TensorOptions().dtype(torch::kLong)).to(device);
-            report.result = bench::timeSteps(o.warmup, o.steps, device.is_cuda(), [&] { t.step(); });
+            if (o.cudaGraphs == "off") {
+                report.result = bench::timeSteps(o.warmup, o.steps, device.is_cuda(), [&] { t.step(); });
+                return;
+            }
+            // As a run with train.cuda_graphs does: on a stream of its own, eager steps first
+            // (cuDNN's choices, the optimiser's buffers), then the step captured and replayed.
+            const c10::StreamGuard stream(
+                c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStreamFromGlobalPool(device, false));
+            for (int i = 0; i < 3; ++i) t.step();
+            losslab::StepGraph graph;
+            graph.capture(device, t.input.generator, [&] { t.step(); });
+            report.result = bench::timeSteps(o.warmup, o.steps, true, [&] { graph.replay(); });
         });
         bench::printReport(std::cout, report, o.json);
         return 0;

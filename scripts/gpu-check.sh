@@ -20,6 +20,9 @@
 #                   the other completes
 #   resume          SIGTERM mid-run: runs cancelled (exit 143); resume: they complete
 #   bench_step      bench/run_step_bench.sh --device cuda
+#   bench_graphs    losslab-bench-step, eager vs replayed from a CUDA graph (train.cuda_graphs),
+#                   MLP and small CNN at batch 128: the ratio graph / eager; the default
+#                   experiment with train.cuda_graphs on against off, wall time and numbers
 #   bench_default   default experiment, wall time: losslab-cli vs bench/peer_default.py
 #   bench_seeds     5 seeds with runner.runs_per_device 5 vs 1: throughput ratio
 #   bench_fmnist93  fashion_mnist/cnn: wall time from start to 93 % test accuracy
@@ -38,7 +41,7 @@ set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 self=$root/scripts/gpu-check.sh
-all_phases=(deps build ctest runs oom resume bench_step bench_default bench_seeds bench_fmnist93 bench_wrn)
+all_phases=(deps build ctest runs oom resume bench_step bench_graphs bench_default bench_seeds bench_fmnist93 bench_wrn)
 
 log() { echo "gpu-check: $*"; }
 die() { echo "gpu-check: $*" >&2; exit 2; }
@@ -86,6 +89,7 @@ settings() {
   setting STEP_REPEATS         1       1
   setting STEP_STEPS           100     10
   setting STEP_WARMUP          20      3
+  setting GRAPHS_TIMEOUT       120     60
   setting DEFAULT_TIMEOUT      150     300
   setting DEFAULT_SEEDS        5       1
   setting DEFAULT_MAX_EPOCHS   20      2
@@ -139,7 +143,7 @@ py() { "$GC_PY" "$GC_WORK/helper.py" "$@"; }
 
 write_helper() {
   cat > "$GC_WORK/helper.py" <<'PYEOF'
-import json, os, re, sqlite3, sys
+import json, os, re, sqlite3, statistics, sys
 
 def runs_of(db, exp=None):
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -286,6 +290,40 @@ def step_ratios(md):
     print(json.dumps(out or None))
     return 0
 
+def graph_ratios(jsonl):
+    """JSON {"MODEL, batch B": graph / eager} from losslab-bench-step --json lines, each side the
+    median of its invocations' medians."""
+    times = {}
+    for line in open(jsonl):
+        r = json.loads(line)
+        key = (f"{r['model']}, batch {r['batch']}", bool(r.get("cuda_graphs")))
+        times.setdefault(key, []).append(r["median_ms"])
+    out = {}
+    for (name, graphed), ms in times.items():
+        eager = times.get((name, False))
+        if graphed and eager:
+            out[name] = round(statistics.median(ms) / statistics.median(eager), 4)
+    print(json.dumps(out or None))
+    return 0
+
+def same_numbers(db_a, db_b):
+    """JSON {"runs": N, "max_abs_diff": D}: the stored epoch metrics (timings aside) of two
+    databases of the same experiment, matched by loss, protocol, seed, epoch, split, metric."""
+    def values(path):
+        c = sqlite3.connect(path)
+        rows = c.execute("SELECT r.loss_name, r.protocol, r.seed, e.epoch, e.split, e.metric, e.value "
+                         "FROM epoch_metrics e JOIN runs r ON r.id = e.run_id "
+                         "WHERE e.metric NOT IN ('wall_s', 'examples_per_s')").fetchall()
+        runs = c.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        return runs, {row[:6]: row[6] for row in rows}
+    na, a = values(db_a)
+    nb, b = values(db_b)
+    common = set(a) & set(b)
+    diff = max((abs(a[k] - b[k]) for k in common), default=float("nan"))
+    print(json.dumps({"runs": na, "runs_other": nb, "values": len(common), "unmatched": len(set(a) ^ set(b)),
+                      "max_abs_diff": diff}))
+    return 0 if common and na == nb and not set(a) ^ set(b) else 1
+
 def summary(results, work, mode, device):
     phases = []
     for line in open(os.path.join(work, "phases.tsv")):
@@ -327,7 +365,8 @@ def table(results):
 
 if __name__ == "__main__":
     fn = {"check-runs": check_runs, "check-oom": check_oom, "cancelled": cancelled, "resumed": resumed,
-          "train-wall": train_wall, "span": span, "skips": skips, "step-ratios": step_ratios, "summary": summary, "table": table}[sys.argv[1]]
+          "train-wall": train_wall, "span": span, "skips": skips, "step-ratios": step_ratios, "graph-ratios": graph_ratios,
+          "same-numbers": same_numbers, "summary": summary, "table": table}[sys.argv[1]]
     sys.exit(fn(*sys.argv[2:]))
 PYEOF
 }
@@ -566,6 +605,39 @@ phase_bench_step() {
   return "$rc"
 }
 
+phase_bench_graphs() {
+  if [[ $GC_MODE == cpu ]]; then note "skipped in --cpu mode (CUDA graphs need a GPU)"; return 0; fi
+  local model mode fm t0 eager graphed
+  rm -f "$GC_WORK/graphs.jsonl"
+  # Alternating invocations, each side twice, so that drift over the phase hits both.
+  for model in mlp cnn; do
+    for mode in off on off on; do
+      "$GC_BUILD/bin/losslab-bench-step" --device cuda --model "$model" --batch 128 --steps "$GPU_CHECK_STEP_STEPS" \
+        --warmup "$GPU_CHECK_STEP_WARMUP" --cuda-graphs "$mode" --json | tee -a "$GC_WORK/graphs.jsonl"
+      (( PIPESTATUS[0] == 0 )) || { echo "FAIL: losslab-bench-step --model $model --cuda-graphs $mode"; return 1; }
+    done
+  done
+  metric graph_ratios "$(py graph-ratios "$GC_WORK/graphs.jsonl")"
+  # The default experiment (one seed) with and without graphs: the same numbers, and the time.
+  fm=$(fmnist_root)
+  local common=(--device cuda --seeds 1 --max-epochs "$GPU_CHECK_DEFAULT_MAX_EPOCHS" --limit-train "$GPU_CHECK_DEFAULT_LIMIT_TRAIN"
+                --set data.root="$fm" --quiet)
+  rm -f "$GC_WORK/graphs-off.sqlite" "$GC_WORK/graphs-on.sqlite"
+  t0=$(now)
+  "$GC_CLI" run default "${common[@]}" --set train.cuda_graphs=off --db "$GC_WORK/graphs-off.sqlite" || { echo "FAIL: run, graphs off"; return 1; }
+  eager=$(elapsed "$t0")
+  t0=$(now)
+  "$GC_CLI" run default "${common[@]}" --set train.cuda_graphs=on --db "$GC_WORK/graphs-on.sqlite" || { echo "FAIL: run, graphs on"; return 1; }
+  graphed=$(elapsed "$t0")
+  metric default_eager_s "$eager"
+  metric default_graphs_s "$graphed"
+  local same; same=$(py same-numbers "$GC_WORK/graphs-off.sqlite" "$GC_WORK/graphs-on.sqlite")
+  local rc=$?
+  metric default_graphs_numbers "$same"
+  echo "numbers, graphs on vs off: $same"
+  return "$rc"
+}
+
 phase_bench_default() {
   local fm t0 rc ll peer rpd; fm=$(fmnist_root)
   local common=(--device "$GC_DEVICE" --seeds "$GPU_CHECK_DEFAULT_SEEDS" --max-epochs "$GPU_CHECK_DEFAULT_MAX_EPOCHS"
@@ -800,6 +872,7 @@ for p in "${phases[@]}"; do
   case $p in
     deps) limit=60 ;;
     bench_step) limit=$GPU_CHECK_STEP_TIMEOUT ;;
+    bench_graphs) limit=$GPU_CHECK_GRAPHS_TIMEOUT ;;
     bench_default) limit=$GPU_CHECK_DEFAULT_TIMEOUT ;;
     bench_seeds) limit=$GPU_CHECK_SEEDS_TIMEOUT ;;
     bench_fmnist93) limit=$GPU_CHECK_F93_TIMEOUT ;;

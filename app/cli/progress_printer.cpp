@@ -106,6 +106,10 @@ void ProgressPrinter::onEvent(const RunEvent& e) {
         if (m_terminal && !m_quiet) redraw(st);
         return;
     }
+    case RunEvent::Kind::Note:
+        if (!m_quiet) line("run #" + std::to_string(e.runId) + " " + st.label + ": " + e.message);
+        if (m_terminal && !m_quiet) redraw(st);
+        return;
     case RunEvent::Kind::Finished: {
         ++m_finished;
         m_finishedSeconds += std::chrono::duration<double>(Clock::now() - st.started).count();

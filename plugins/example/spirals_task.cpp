@@ -93,7 +93,7 @@ public:
         input.features = batch.features; // already on the training device
         if (training && m_jitter > 0) {
             const torch::Tensor noise = at::randn(batch.features.sizes(), gen); // drawn on the CPU
-            input.features = batch.features + m_jitter * noise.to(batch.features.device());
+            input.features = batch.features + m_jitter * copyToDevice(noise, batch.features.device());
         }
         return input;
     }

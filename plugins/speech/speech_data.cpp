@@ -122,17 +122,17 @@ ModelInput SpeechTransform::apply(const TensorSplit& batch, bool training, at::G
     torch::Tensor padded = torch::zeros({b, longest, m_frames.size(1)}, m_frames.options());
     for (std::int64_t i = 0; i < b; ++i) padded[i].narrow(0, 0, r[i][1]).copy_(m_frames.narrow(0, r[i][0], r[i][1]));
     const torch::Tensor lengths = rows.select(1, 1).contiguous();
-    torch::Tensor x = (padded.to(m_device).to(torch::kFloat) - m_mean) / m_std;
+    torch::Tensor x = (copyToDevice(padded, m_device).to(torch::kFloat) - m_mean) / m_std;
     // Padding stays 0 after normalisation.
-    const torch::Tensor valid = torch::arange(longest, torch::TensorOptions().dtype(torch::kLong))
-                                    .unsqueeze(0)
-                                    .lt(lengths.unsqueeze(1))
-                                    .to(m_device);
+    const torch::Tensor valid = copyToDevice(torch::arange(longest, torch::TensorOptions().dtype(torch::kLong))
+                                                 .unsqueeze(0)
+                                                 .lt(lengths.unsqueeze(1)),
+                                             m_device);
     x = x * valid.unsqueeze(2).to(torch::kFloat);
     if (training && m_specAugment.enabled) x = specAugment(x, lengths, m_specAugment, gen);
     ModelInput input;
     input.features = x;
-    input.lengths = lengths.to(m_device);
+    input.lengths = copyToDevice(lengths, m_device);
     return input;
 }
 

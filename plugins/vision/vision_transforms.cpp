@@ -55,11 +55,13 @@ torch::Tensor cropFlip(const torch::Tensor& images, std::int64_t padding, const 
 torch::Tensor randomCropFlip(const torch::Tensor& images, std::int64_t padding, at::Generator& gen) {
     const std::int64_t batch = images.size(0);
     const auto cpuLong = torch::TensorOptions().dtype(torch::kLong);
+    // Drawn on the CPU (the same offsets on every device), then one copy that does not wait
+    // for the device (copyToDevice), instead of three that do.
     const torch::Tensor rowOffset = at::randint(0, 2 * padding + 1, {batch}, gen, cpuLong);
     const torch::Tensor colOffset = at::randint(0, 2 * padding + 1, {batch}, gen, cpuLong);
     const torch::Tensor flip = at::randint(0, 2, {batch}, gen, cpuLong);
-    const torch::Device device = images.device();
-    return cropFlip(images, padding, rowOffset.to(device), colOffset.to(device), flip.to(device));
+    const torch::Tensor drawn = copyToDevice(torch::stack({rowOffset, colOffset, flip}), images.device());
+    return cropFlip(images, padding, drawn[0], drawn[1], drawn[2]);
 }
 
 ImageTransform::ImageTransform(const ChannelStats& stats, bool augment, std::int64_t cropPadding,

@@ -1,7 +1,9 @@
 // Training on CUDA (issue 12): runs complete and learn, several runs sharing one GPU on their
-// own streams with their own generators give the numbers they give alone, and a training step
-// reads back from the device only what the CPU path reads. Skipped without a CUDA device;
-// failures under LOSSLAB_REQUIRE_CUDA=1 (scripts/gpu-check.sh), where none may skip.
+// own streams with their own generators give the numbers they give alone, a training step
+// reads back from the device only what the CPU path reads and waits for it nowhere else (CUDA's
+// sync debug mode counts), and CUDA graphs replay the eager step's numbers. Skipped without a
+// CUDA device; failures under LOSSLAB_REQUIRE_CUDA=1 (scripts/gpu-check.sh), where none may
+// skip. The CPU side of the same switches is tested here too.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,13 +11,19 @@
 #include <string>
 #include <vector>
 
+#include <c10/util/Exception.h>
 #include <torch/types.h>
 
 #include "cuda_required.h"
+#include "losslab/data/tensor_split.h"
+#include "losslab/error.h"
+#include "losslab/runner/run_event.h"
+#include "losslab/torch_compat.h"
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
+#include "losslab/training/cuda_support.h"
 #include "losslab/training/trainer.h"
 #include "run_series.h"
 #include "scratch_dir.h"
@@ -123,6 +131,138 @@ TEST_F(CudaRunsTest, ATrainingStepReadsBackOnlyWhatTheCpuPathReads) {
     ASSERT_EQ(cuda.status, RunStatus::Completed) << cuda.error;
     EXPECT_EQ(cuda.hostReadsInSteps, cpu.hostReadsInSteps);
     EXPECT_GT(cuda.hostReadsInSteps, 0);
+}
+
+// Turns CUDA's sync debug mode on for a test, and off again however it ends.
+struct SyncDebugScope {
+    SyncDebugScope() { setSyncDebugWarnings(true); }
+    ~SyncDebugScope() { setSyncDebugWarnings(false); }
+    SyncDebugScope(const SyncDebugScope&) = delete;
+    SyncDebugScope& operator=(const SyncDebugScope&) = delete;
+};
+
+TEST_F(CudaRunsTest, TrainingStepsWaitForTheDeviceOnlyToReadTheirLosses) {
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    for (const char* graphs : {"off", "on"}) {
+        SCOPED_TRACE(std::string("train.cuda_graphs ") + graphs);
+        const ExperimentSpec spec = loadExperimentText(
+            kToy, "cuda.yaml", {{"seeds", "[0]"}, {"train.grad_clip", "1.0"}, {"train.cuda_graphs", graphs}}, m_registry);
+        const RunSpec runSpec = spec.expand().front();
+        RunContext ctx;
+        const SyncDebugScope debug;
+        const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
+        ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
+        // Each read is one wait; nothing else in a step (copies, clipping, the optimiser) waits.
+        EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps);
+    }
+}
+
+TEST_F(CudaRunsTest, CudaGraphsReplayTheEagerStepsNumbers) {
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    // Dropout (model.dropout 0.3) draws from the run's generator inside the captured step, and
+    // the multistep schedule changes the rate after epoch 2 (a second capture).
+    const std::vector<SpecOverride> recipe = {{"train.grad_clip", "1.0"}, {"train.schedule", "multistep"},
+                                              {"train.milestones", "[2]"}};
+    auto with = [&](const char* graphs, const char* perDevice) {
+        std::vector<SpecOverride> o = recipe;
+        o.push_back({"train.cuda_graphs", graphs});
+        o.push_back({"runner.runs_per_device", perDevice});
+        return run("cuda", o);
+    };
+    const auto eager = with("off", "1");
+    const auto graphed = with("on", "1");
+    const auto shared = with("on", "4"); // captures on four threads at once
+    for (const auto* other : {&graphed, &shared}) {
+        ASSERT_EQ(eager.size(), other->size());
+        for (const auto& [key, series] : eager) {
+            const fixtures::Series& g = other->at(key);
+            ASSERT_EQ(series.size(), g.size()) << key;
+            for (const auto& [name, value] : series)
+                EXPECT_NEAR(value, g.at(name), 1e-5 + 1e-5 * std::abs(value)) << key << " " << name;
+        }
+    }
+    const ExperimentSpec spec = loadExperimentText(kToy, "cuda.yaml", {{"seeds", "[0]"}, {"train.cuda_graphs", "on"}}, m_registry);
+    const RunSpec runSpec = spec.expand().front();
+    RunContext ctx;
+    const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
+    ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
+    EXPECT_EQ(out.cudaGraphs.rfind("on: ", 0), 0u) << out.cudaGraphs;
+}
+
+TEST_F(CudaRunsTest, CudaGraphsSayWhyNotAndTrainEagerly) {
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    const ExperimentSpec spec = loadExperimentText(
+        kToy, "cuda.yaml", {{"seeds", "[0]"}, {"train.cuda_graphs", "on"}, {"train.optimizer", "adam"}, {"train.lr", "0.01"}},
+        m_registry);
+    const RunSpec runSpec = spec.expand().front();
+    std::vector<std::string> notes;
+    RunContext ctx;
+    ctx.emit = [&](const RunEvent& e) {
+        if (e.kind == RunEvent::Kind::Note) notes.push_back(e.message);
+    };
+    const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
+    ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
+    EXPECT_NE(out.cudaGraphs.find("train.optimizer adam"), std::string::npos) << out.cudaGraphs;
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_EQ(notes[0].rfind("CUDA graphs off: ", 0), 0u) << notes[0];
+}
+
+TEST(CopyToDevice, GivesTheValuesOfAPlainCopy) {
+    const torch::Tensor cpu = torch::arange(12, torch::kLong).view({3, 4});
+    EXPECT_TRUE(torch::equal(copyToDevice(cpu, torch::Device(torch::kCPU)), cpu));
+    EXPECT_FALSE(copyToDevice(torch::Tensor(), torch::Device(torch::kCPU)).defined());
+    if (!torch::cuda::is_available()) return; // the CUDA half below (gpu-check runs it)
+    const SyncDebugScope debug;
+    std::int64_t syncs = 0;
+    torch::Tensor onDevice;
+    {
+        const SyncCounter counter;
+        onDevice = copyToDevice(cpu, torch::Device(torch::kCUDA, 0));
+        syncs = counter.count();
+    }
+    EXPECT_EQ(syncs, 0);
+    EXPECT_TRUE(torch::equal(onDevice.cpu(), cpu));
+}
+
+// ---- the same switches on the CPU and in a LibTorch without CUDA ----
+
+TEST_F(CudaRunsTest, CudaGraphsChangeNothingOnTheCpu) {
+    const auto off = run("cpu", {{"train.cuda_graphs", "off"}, {"seeds", "[0]"}});
+    const auto on = run("cpu", {{"train.cuda_graphs", "on"}, {"seeds", "[0]"}});
+    fixtures::expectIdenticalSeries(off, on, "train.cuda_graphs on vs off on the CPU");
+}
+
+TEST(SyncCounter, PassesOtherWarningsOn) {
+    struct Collect : ScopedWarningHandler {
+        std::vector<std::string> seen;
+        bool take(const std::string& message) override {
+            seen.push_back(message);
+            return true;
+        }
+    } collect;
+    {
+        const SyncCounter counter;
+        TORCH_WARN("an ordinary warning");
+        EXPECT_EQ(counter.count(), 0);
+    }
+    ASSERT_EQ(collect.seen.size(), 1u);
+    EXPECT_NE(collect.seen[0].find("an ordinary warning"), std::string::npos);
+    EXPECT_EQ(ScopedWarningHandler::get(), &collect); // put back
+}
+
+TEST(CudaSupport, SaysWhatACpuOnlyLibTorchLacks) {
+    if (torchBuiltWithCuda()) GTEST_SKIP() << "this LibTorch has CUDA";
+    EXPECT_FALSE(syncDebugWarningsOn());
+    EXPECT_NO_THROW(setSyncDebugWarnings(false));
+    try {
+        setSyncDebugWarnings(true);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("LibTorch built with CUDA"), std::string::npos) << e.what();
+    }
+    StepGraph graph;
+    EXPECT_THROW(graph.capture(torch::Device(torch::kCUDA, 0), at::Generator(), [] {}), Error);
+    EXPECT_FALSE(graph.captured());
 }
 
 } // namespace

@@ -21,6 +21,7 @@
 #include "losslab/error.h"
 #include "losslab/tasks/task.h"
 #include "losslab/tasks/task_registry.h"
+#include "losslab/training/cuda_support.h"
 
 #include "vision_registry.h"
 
@@ -270,6 +271,24 @@ TEST(CifarAugmentation, GivesTheSameBatchOnCudaAsOnTheCpu) {
     const torch::Tensor seqCuda = apply(*makeTransform("mnist/tcn_permuted", {}, torch::Device(torch::kCUDA)),
                                         randomImages({4, 1, 28, 28}, 1).to(torch::kCUDA), true, 1);
     EXPECT_TRUE(torch::allclose(seqCuda.cpu(), seqCpu, 1e-6, 1e-6));
+}
+
+// The offsets are drawn on the CPU; copied through page-locked memory, the step does not wait
+// for the device (issue 12: three blocking copies per CIFAR step before).
+TEST(CifarAugmentation, DoesNotMakeTheHostWaitForTheDevice) {
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    const auto transform = makeTransform("cifar10/wrn", {}, torch::Device(torch::kCUDA));
+    const torch::Tensor images = randomImages({64, 3, 32, 32}, 3).to(torch::kCUDA);
+    apply(*transform, images, true, 4); // first use: allocations
+    setSyncDebugWarnings(true);
+    std::int64_t syncs = 0;
+    {
+        const SyncCounter counter;
+        for (int i = 0; i < 5; ++i) apply(*transform, images, true, 5 + i);
+        syncs = counter.count();
+    }
+    setSyncDebugWarnings(false);
+    EXPECT_EQ(syncs, 0);
 }
 
 } // namespace

@@ -113,7 +113,8 @@ void CurveBook::apply(const RunEvent& event) {
         curves.run.bestEpoch = event.bestEpoch;
         curves.run.error = event.message;
         break;
-    case RunEvent::Kind::Waiting: return;
+    case RunEvent::Kind::Waiting:
+    case RunEvent::Kind::Note: return;
     }
     ++m_revision;
 }

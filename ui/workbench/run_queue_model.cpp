@@ -86,6 +86,9 @@ void RunQueueModel::apply(Row& row, const RunEvent& event) {
         row.maxEpochs = event.maxEpochs > 0 ? event.maxEpochs : row.maxEpochs;
         row.run.bestEpoch = event.bestEpoch;
         break;
+    case RunEvent::Kind::Note: // shown until the run ends (then its outcome is)
+        row.message = QString::fromStdString(event.message);
+        break;
     case RunEvent::Kind::Finished:
         if (row.clock.isValid() && event.status == RunStatus::Completed) row.seconds = row.clock.elapsed() / 1000.0;
         row.run.status = event.status;

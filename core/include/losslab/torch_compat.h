@@ -5,8 +5,11 @@
 
 #include <ATen/autocast_mode.h>
 #include <c10/core/Device.h>
+#include <c10/util/Exception.h>
 #include <torch/optim/optimizer.h>
 #include <torch/version.h>
+
+#include <string>
 
 namespace losslab {
 
@@ -68,6 +71,37 @@ private:
     bool m_enabled;
     bool m_wasEnabled = false;
     at::ScalarType m_previousType = at::kBFloat16;
+};
+
+// A handler of LibTorch's warnings (TORCH_WARN) for this thread, installed while it lives:
+// take() sees each warning's message and returns whether it keeps it; the others go on to the
+// handler it replaced. Since 2.0 the handler API is c10::WarningUtils and process() takes a
+// c10::Warning; 1.13 has it in the namespace c10::Warning, and process() takes the parts.
+class ScopedWarningHandler : public c10::WarningHandler {
+public:
+    ScopedWarningHandler() : m_previous(get()) { set(this); }
+    ~ScopedWarningHandler() override { set(m_previous); }
+    ScopedWarningHandler(const ScopedWarningHandler&) = delete;
+    ScopedWarningHandler& operator=(const ScopedWarningHandler&) = delete;
+
+    virtual bool take(const std::string& message) = 0;
+
+#if TORCH_VERSION_MAJOR >= 2
+    void process(const c10::Warning& warning) override {
+        if (!take(warning.msg()) && m_previous) m_previous->process(warning);
+    }
+    static c10::WarningHandler* get() { return c10::WarningUtils::get_warning_handler(); }
+    static void set(c10::WarningHandler* h) { c10::WarningUtils::set_warning_handler(h); }
+#else
+    void process(const c10::SourceLocation& location, const std::string& message, const bool verbatim) override {
+        if (!take(message) && m_previous) m_previous->process(location, message, verbatim);
+    }
+    static c10::WarningHandler* get() { return c10::Warning::get_warning_handler(); }
+    static void set(c10::WarningHandler* h) { c10::Warning::set_warning_handler(h); }
+#endif
+
+private:
+    c10::WarningHandler* m_previous;
 };
 
 } // namespace losslab

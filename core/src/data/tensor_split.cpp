@@ -15,6 +15,12 @@ torch::Tensor moveTo(const torch::Tensor& t, const torch::Device& device) {
 
 } // namespace
 
+torch::Tensor copyToDevice(const torch::Tensor& cpu, const torch::Device& device) {
+    if (!cpu.defined() || !device.is_cuda() || !cpu.is_cpu()) return cpu.defined() ? cpu.to(device) : cpu;
+    // The caching host allocator keeps the pinned block until the copy has run.
+    return cpu.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 TensorSplit TensorSplit::index(const torch::Tensor& idx) const {
     TensorSplit out;
     out.features = selectRows(features, idx);

@@ -658,6 +658,9 @@ const std::vector<ParamDecl>& coreParamDecls() {
          "arithmetic of training and evaluation: fp32 (the paper's), bf16 (autocast to bfloat16) or tf32 (CUDA matrix "
          "products and convolutions in TensorFloat-32); bf16 and tf32 change the numbers", {}, {}, {"fp32", "bf16", "tf32"}},
         {"train.channels_last", ParamType::Bool, "false", "images and convolution weights in channels-last memory order", {}, {}, {}},
+        {"train.cuda_graphs", ParamType::String, "off",
+         "CUDA graphs of the training step: on (capture where the step allows it), auto (only small models) or off; "
+         "the same kernels, so the same numbers", {}, {}, {"auto", "on", "off"}},
         {"train.weight_decay", ParamType::Double, "0", "L2 weight decay (decoupled for adamw)", 0.0, {}, {}},
         {"train.schedule", ParamType::String, "constant", "learning-rate schedule: constant, multistep and cosine per epoch; linear (warm-up, then linear decay to 0) per step", {}, {}, {"constant", "multistep", "cosine", "linear"}},
         {"train.milestones", ParamType::IntList, "[]", "multistep: epochs after which the rate is multiplied by gamma", 1.0, {}, {}},

@@ -46,10 +46,11 @@ std::string shortKey(const std::string& key) {
 } // namespace
 
 const std::vector<std::string>& recipeExcludedKeys() {
-    // Which run this is, where it runs, where its data is read from, how fast it evaluates and
-    // how often it logs: none of these changes the numbers a run trains to.
+    // Which run this is, where it runs, where its data is read from, how fast it evaluates,
+    // how often it logs and how it launches its kernels (a CUDA graph replays the same ones):
+    // none of these changes the numbers a run trains to.
     static const std::vector<std::string> keys = {"seed", "device", "experiment", "sweep", "data.root", "train.eval_batch_size",
-                                                  "train.log_every_steps", "runner.*"};
+                                                  "train.log_every_steps", "train.cuda_graphs", "runner.*"};
     return keys;
 }
 

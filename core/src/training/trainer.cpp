@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <tuple>
+#include <utility>
 #include <filesystem>
 #include <iostream>
 #include <list>
@@ -27,6 +29,7 @@
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
+#include "losslab/training/cuda_support.h"
 #include "losslab/training/optimizer_factory.h"
 #include "losslab/training/stopping_rule.h"
 #include "losslab/torch_compat.h"
@@ -190,6 +193,29 @@ void saveWeightsAtomically(ClassifierModule& model, const std::string& path) {
     fs::rename(tmp, path);
 }
 
+// train.cuda_graphs auto: models up to this size, whose steps are short enough that launching
+// their kernels one by one costs a large share of the step (to be measured on a GPU).
+constexpr std::int64_t kAutoGraphMaxParameters = 5'000'000;
+// Eager full-batch steps of a run before its step is captured.
+constexpr int kGraphWarmupSteps = 3;
+
+// Adds the sync debug mode's count of a scope's waits to `total` when the scope ends.
+class SyncTally {
+public:
+    explicit SyncTally(std::int64_t& total) : m_total(total) {
+        if (syncDebugWarningsOn()) m_counter.emplace();
+    }
+    ~SyncTally() {
+        if (m_counter) m_total += m_counter->count();
+    }
+    SyncTally(const SyncTally&) = delete;
+    SyncTally& operator=(const SyncTally&) = delete;
+
+private:
+    std::int64_t& m_total;
+    std::optional<SyncCounter> m_counter;
+};
+
 class RunTrainer {
 public:
     RunTrainer(const RunSpec& spec, const Task& task, const torch::Device& device, const RunContext& ctx)
@@ -265,6 +291,7 @@ private:
             at::globalContext().setAllowTF32CuDNN(precision == "tf32");
         }
         m_optimizer = makeOptimizer(params(), m_model->parameters(), m_spec.loss.lr);
+        chooseCudaGraphs();
         m_orderGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kOrderStream));
         m_augGen = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kAugmentStream));
         m_modelGen = makeGenerator(m_device, deriveSeed(m_spec.seed, kDeviceStream));
@@ -370,7 +397,7 @@ private:
             // One copy of the epoch's batch indices to the device instead of one per step.
             std::vector<std::int64_t> sizes;
             for (const auto& b : batches) sizes.push_back(b.numel());
-            const torch::Tensor all = torch::cat(batches).to(m_device);
+            const torch::Tensor all = copyToDevice(torch::cat(batches), m_device);
             batches = all.split_with_sizes(sizes);
         }
         const auto stepsPerEpoch = static_cast<std::int64_t>(batches.size());
@@ -384,6 +411,8 @@ private:
         epochLossSum = torch::zeros({}, torch::TensorOptions().device(m_device).dtype(torch::kDouble));
         std::int64_t lossCount = 0;
         std::vector<StepMetricRow> steps;
+        // Under CUDA's sync debug mode (tests), the steps' waits for the device are counted.
+        const SyncTally syncs(m_syncsInSteps);
         for (std::int64_t s = 0; s < stepsPerEpoch; ++s) {
             if (cancelled()) {
                 status = RunStatus::Cancelled;
@@ -393,22 +422,18 @@ private:
             ModelInput input = modelInput(*m_transform, batch, true, m_augGen);
             input.generator = m_modelGen;
             if (m_channelsLast) toChannelsLast(input);
-            const torch::Tensor outputs = scores(*m_model, input, m_device, m_bf16);
-            // The study's loss, and the model's own term when it has one (plugin API 4: CTC).
-            const torch::Tensor loss = m_model->objective(m_loss(outputs, batch.labels));
-            // The loss at initialisation: the first batch's, before any update.
-            if (m_step == 0) {
-                m_initialLoss = loss.detach().item<double>();
-                ++m_hostReads;
-            }
-            zeroGradients(*m_optimizer);
-            loss.backward();
-            if (clip > 0) clipGradientNorm(m_model->parameters(), clip);
             if (perStep) {
                 m_lastLr = stepLearningRate(params(), m_spec.loss.lr, m_step, totalSteps);
                 setLearningRate(*m_optimizer, m_lastLr);
             }
-            m_optimizer->step();
+            const auto [outputs, loss] = m_graph.active ? graphedStep(input, batch.labels, clip, batchSize)
+                                                        : optimiseStep(input, batch.labels, clip);
+            // The loss at initialisation: the first batch's, before any update (the step's
+            // first, always eager: read after the update, it is the same value).
+            if (m_step == 0) {
+                m_initialLoss = loss.detach().item<double>();
+                ++m_hostReads;
+            }
             ++m_step;
             lossSum += loss.detach().to(torch::kDouble);
             ++lossCount;
@@ -439,6 +464,119 @@ private:
         flushSteps(steps);
         trainSeconds = secondsSince(t0);
         return true;
+    }
+
+    // One optimisation step on `input`: the scores, the loss, its gradients (clipped), the
+    // update. Returns the scores and the loss, on the device.
+    std::pair<torch::Tensor, torch::Tensor> optimiseStep(const ModelInput& input, const torch::Tensor& labels, double clip) {
+        torch::Tensor outputs = scores(*m_model, input, m_device, m_bf16);
+        // The study's loss, and the model's own term when it has one (plugin API 4: CTC).
+        torch::Tensor loss = m_model->objective(m_loss(outputs, labels));
+        zeroGradients(*m_optimizer);
+        loss.backward();
+        if (clip > 0) clipGradientNorm(m_model->parameters(), clip);
+        m_optimizer->step();
+        return {outputs, loss};
+    }
+
+    // train.cuda_graphs: which runs capture their step, decided once the model is built.
+    // Says why not where `on` asked for it.
+    void chooseCudaGraphs() {
+        m_graph = GraphState();
+        const std::string mode = params().getString("train.cuda_graphs");
+        if (mode == "off" || !m_device.is_cuda()) return; // the CPU launches no kernels
+        std::string why;
+        const std::string optimizer = params().getString("train.optimizer");
+        std::int64_t parameters = 0;
+        for (const auto& p : m_model->parameters()) parameters += p.numel();
+        if (optimizer != "sgd")
+            why = "train.optimizer " + optimizer + " counts its steps on the host, which a replayed step would not advance";
+        else if (schedulesPerStep(params()))
+            why = "the learning rate changes every step (train.schedule " + params().getString("train.schedule") + ")";
+        else if (m_bf16)
+            why = "train.precision bf16 (autocast caches its casts of the weights)";
+        else if (mode == "auto" && parameters > kAutoGraphMaxParameters)
+            why = "auto captures models of at most " + std::to_string(kAutoGraphMaxParameters) + " parameters, this one has " +
+                  std::to_string(parameters);
+        if (!why.empty()) {
+            if (mode == "on") note("CUDA graphs off: " + why);
+            m_graphNote = "off: " + why;
+            return;
+        }
+        m_graph.active = true;
+    }
+
+    // A step replayed from the CUDA graph of the first full batches' step. The graph holds the
+    // rate it was captured with, so a new rate (a new epoch's) captures it again; a batch of
+    // other shapes (the epoch's last, a sequence batch of another length) runs eagerly. A step
+    // that cannot be captured turns graphs off for the run, and says why.
+    std::pair<torch::Tensor, torch::Tensor> graphedStep(const ModelInput& input, const torch::Tensor& labels, double clip,
+                                                        std::int64_t batchSize) {
+        const double lr = m_epochLr;
+        GraphState& g = m_graph;
+        if (labels.size(0) != batchSize) return optimiseStep(input, labels, clip);
+        if (g.graph.captured() && !sameShapes(g.input, g.labels, input, labels)) return optimiseStep(input, labels, clip);
+        if (g.graph.captured() && lr != g.lr) g.graph.reset();
+        if (!g.graph.captured()) {
+            // Eager steps first: cuDNN picks its algorithms and the optimiser its buffers.
+            if (g.warmSteps < kGraphWarmupSteps) {
+                ++g.warmSteps;
+                return optimiseStep(input, labels, clip);
+            }
+            g.input = staticCopy(input);
+            g.labels = labels.clone();
+            try {
+                g.graph.capture(m_device, m_modelGen,
+                                [&] { std::tie(g.outputs, g.loss) = optimiseStep(g.input, g.labels, clip); });
+            } catch (const Error& e) {
+                // Nothing of the captured step ran: the same step, eagerly.
+                m_graph = GraphState();
+                m_graphNote = std::string("off: ") + e.what();
+                note(std::string("CUDA graphs off: ") + e.what() + "; training eagerly");
+                return optimiseStep(input, labels, clip);
+            }
+            g.lr = lr;
+            ++m_graphCaptures;
+        } else {
+            copyInto(g.input, input);
+            g.labels.copy_(labels);
+        }
+        g.graph.replay();
+        ++m_graphReplays;
+        return {g.outputs, g.loss};
+    }
+
+    static ModelInput staticCopy(const ModelInput& in) {
+        ModelInput out;
+        auto clone = [](const torch::Tensor& t) { return t.defined() ? t.clone() : t; };
+        out.features = clone(in.features);
+        out.lengths = clone(in.lengths);
+        out.features2 = clone(in.features2);
+        out.lengths2 = clone(in.lengths2);
+        out.targets = clone(in.targets);
+        out.generator = in.generator;
+        return out;
+    }
+
+    static void copyInto(ModelInput& to, const ModelInput& from) {
+        for (auto [t, f] : {std::pair{&to.features, &from.features}, {&to.lengths, &from.lengths},
+                            {&to.features2, &from.features2}, {&to.lengths2, &from.lengths2}, {&to.targets, &from.targets}})
+            if (t->defined()) t->copy_(*f);
+    }
+
+    static bool sameShapes(const ModelInput& a, const torch::Tensor& aLabels, const ModelInput& b, const torch::Tensor& bLabels) {
+        auto same = [](const torch::Tensor& x, const torch::Tensor& y) {
+            return x.defined() == y.defined() && (!x.defined() || (x.sizes() == y.sizes() && x.scalar_type() == y.scalar_type()));
+        };
+        return same(a.features, b.features) && same(a.lengths, b.lengths) && same(a.features2, b.features2) &&
+               same(a.lengths2, b.lengths2) && same(a.targets, b.targets) && same(aLabels, bLabels);
+    }
+
+    void note(const std::string& message) const {
+        RunEvent e;
+        e.kind = RunEvent::Kind::Note;
+        e.message = message;
+        emit(e);
     }
 
     // The divergence rule (docs/losses-and-metrics.md): a training loss that is not finite, or
@@ -510,7 +648,8 @@ private:
         double lastCheckpointSeconds = 0, sinceCheckpointSeconds = 0;
         out.status = RunStatus::Completed;
         for (int epoch = firstEpoch; !rule.shouldStop(); ++epoch) {
-            setLearningRate(*m_optimizer, scheduledLearningRate(params(), m_spec.loss.lr, epoch));
+            m_epochLr = scheduledLearningRate(params(), m_spec.loss.lr, epoch);
+            setLearningRate(*m_optimizer, m_epochLr);
             MetricAccumulator running(m_loss, m_numClasses, m_task.info().metrics);
             double trainSeconds = 0;
             torch::Tensor epochLossSum; // the sum of the epoch's step losses, on the device
@@ -583,6 +722,10 @@ private:
         out.bestEpoch = rule.reportedEpoch();
         out.reported = reported;
         out.hostReadsInSteps = m_hostReads;
+        out.syncsInSteps = syncDebugWarningsOn() ? m_syncsInSteps : -1;
+        out.cudaGraphs = m_graphNote.empty() && m_graphCaptures > 0
+                             ? "on: " + std::to_string(m_graphCaptures) + " capture(s), " + std::to_string(m_graphReplays) + " replayed step(s)"
+                             : m_graphNote;
         if (rule.isEarlyStopping()) best.restore(*m_model);
         if (out.status == RunStatus::Completed && !m_ctx.checkpointPath.empty() && out.bestEpoch > 0) {
             saveWeightsAtomically(*m_model, m_ctx.checkpointPath);
@@ -615,6 +758,21 @@ private:
     bool m_bf16 = false;         // train.precision: bf16
     bool m_channelsLast = false; // train.channels_last // device values read inside training steps (RunOutcome)
     double m_lastLr = 0; // the rate of the last step, under a per-step schedule
+    double m_epochLr = 0; // the epoch's rate (a per-step schedule changes it each step)
+    std::int64_t m_syncsInSteps = 0; // counted under CUDA's sync debug mode
+    // train.cuda_graphs
+    struct GraphState {
+        bool active = false;
+        int warmSteps = 0;
+        StepGraph graph;
+        ModelInput input; // the captured step reads these...
+        torch::Tensor labels;
+        torch::Tensor outputs, loss; // ...and writes these
+        double lr = 0;
+    };
+    GraphState m_graph;
+    std::string m_graphNote; // RunOutcome::cudaGraphs when graphs are off
+    std::int64_t m_graphCaptures = 0, m_graphReplays = 0;
 };
 
 } // namespace

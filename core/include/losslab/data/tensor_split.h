@@ -27,6 +27,13 @@ struct TensorSplit {
     TensorSplit to(const torch::Device& device) const;
 };
 
+// `cpu` (a CPU tensor) on `device`, without making the calling thread wait for the device:
+// to a CUDA device through page-locked memory, asynchronously on the current stream (a copy
+// from ordinary memory waits until the stream has run all its queued work, which inside a
+// training step stalls the GPU every step). The same values as `cpu.to(device)`. For small
+// per-batch tensors drawn on the CPU (augmentation offsets, lengths of padded batches).
+torch::Tensor copyToDevice(const torch::Tensor& cpu, const torch::Device& device);
+
 // What a task's loader returns: CPU tensors; the core splits and moves them.
 struct DataBundle {
     TensorSplit train; // the full training set; validation is split off by the core

@@ -15,6 +15,8 @@ struct RunEvent {
         Step,     // every train.log_every_steps optimiser steps: metrics {train, loss}
         Epoch,    // an epoch finished and was evaluated: metrics for train / val / test
         Finished, // final status in `status`, error text (if any) in `message`
+        Note,     // something the user should know about how the run trains, in `message`
+                  // (e.g. "CUDA graphs off: ..."); changes nothing in its state
     };
     Kind kind = Kind::Started;
     std::int64_t runId = 0;

@@ -45,6 +45,12 @@ struct RunOutcome {
     // the device to finish its queued work): the first step's loss and one training-loss
     // mean per log interval, nothing else.
     std::int64_t hostReadsInSteps = 0;
+    // The waits for the device inside training steps that CUDA's sync debug mode counted
+    // (setSyncDebugWarnings, tests); -1 when the mode is off.
+    std::int64_t syncsInSteps = -1;
+    // train.cuda_graphs: "on: N capture(s), M replayed step(s)", "off: why" where the key asked
+    // for graphs and the run could not use them, "" where none were asked for or possible.
+    std::string cudaGraphs;
 };
 
 // Seeds derived from a run's seed for its independent random streams (initial weights, batch
