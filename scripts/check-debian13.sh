@@ -137,9 +137,25 @@ chmod 0755 "$root/usr/sbin/policy-rc.d"
 # ---- a clean copy of the checkout ----------------------------------------------------------
 
 src=/root/losslab
-rm -rf --one-file-system "${root:?}$src"
-mkdir -p "$root$src"
-git -C "$checkout" archive --format=tar "$commit" | tar -x -C "$root$src"
+if (( cuda )); then
+  # The CUDA build takes half an hour on two cores: its folder (/root/build-cuda) stays between
+  # runs, and only the files that changed are written into the copy (with a new time), so a
+  # later run compiles only what changed.
+  rm -rf --one-file-system "${root:?}$src.new"
+  mkdir -p "$root$src.new" "$root$src"
+  git -C "$checkout" archive --format=tar "$commit" | tar -x -C "$root$src.new"
+  (cd "$root$src.new" && find . -type f -print0) | while IFS= read -r -d '' f; do
+    cmp -s "$root$src.new/$f" "$root$src/$f" || { mkdir -p "$(dirname "$root$src/$f")"; cp "$root$src.new/$f" "$root$src/$f"; }
+  done
+  (cd "$root$src" && find . -type f -print0) | while IFS= read -r -d '' f; do
+    [[ -e $root$src.new/$f ]] || rm -f "$root$src/$f"
+  done
+  rm -rf --one-file-system "${root:?}$src.new"
+else
+  rm -rf --one-file-system "${root:?}$src"
+  mkdir -p "$root$src"
+  git -C "$checkout" archive --format=tar "$commit" | tar -x -C "$root$src"
+fi
 say "testing $checkout at $commit ($(git -C "$checkout" log -1 --format=%s "$commit" | cut -c1-60))"
 
 # ---- ./test.sh inside ----------------------------------------------------------------------
@@ -158,8 +174,8 @@ cuda_packages=(
   libgtest-dev libicu-dev libsndfile1-dev sentencepiece espeak-ng sox dataset-fashion-mnist file
   libtorch-cuda-dev nvidia-cuda-toolkit python3-torch-cuda python3-numpy
 )
-cuda_build="cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF \
-  && cmake --build build-cuda -j$(nproc) && (cd build-cuda && ctest -j$(nproc) --output-on-failure)"
+cuda_build="cmake -S . -B /root/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF \
+  && cmake --build /root/build-cuda -j$(nproc) && (cd /root/build-cuda && ctest -j$(nproc) --output-on-failure)"
 t=$SECONDS
 set +e
 if (( cuda )); then
@@ -179,7 +195,8 @@ if (( cuda )); then
     lib=\$(find /usr/lib -name 'libtorch_cuda.so' | head -1)
     nm -D --undefined-only \"\$lib\" | awk '\$2 ~ /^cudnn/ { sub(/@.*/, \"\", \$2); print \"int \" \$2 \"(void) { return 1; }\" }' |
       sort -u > /tmp/cudnn_stub.c
-    gcc -shared -fPIC -Wl,-soname,libcudnn.so.9 -o /usr/local/lib/libcudnn.so.9 /tmp/cudnn_stub.c
+    echo 'libcudnn.so.9 { global: *; };' > /tmp/cudnn_stub.map   # libtorch_cuda asks for cudnnX@libcudnn.so.9
+    gcc -shared -fPIC -Wl,-soname,libcudnn.so.9 -Wl,--version-script=/tmp/cudnn_stub.map -o /usr/local/lib/libcudnn.so.9 /tmp/cudnn_stub.c
     ln -sf libcudnn.so.9 /usr/local/lib/libcudnn.so; ldconfig
     echo \"stub libcudnn.so.9: \$(wc -l < /tmp/cudnn_stub.c) functions\""
 else

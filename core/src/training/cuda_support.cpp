@@ -21,10 +21,12 @@ namespace {
 constexpr const char* kSyncWarning = "called a synchronizing CUDA operation";
 #endif
 
+#if !LOSSLAB_TORCH_CUDA
 [[noreturn]] void noCuda(const std::string& what) {
     throw Error(what + " needs a LibTorch built with CUDA; this program was built against a CPU-only one "
                        "(see README, 'Building with CUDA')");
 }
+#endif
 
 } // namespace
 
