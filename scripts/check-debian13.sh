@@ -172,7 +172,7 @@ in_root() {
 cuda_packages=(
   build-essential cmake ninja-build pkg-config sqlite3 libyaml-cpp-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libicu-dev libsndfile1-dev sentencepiece espeak-ng sox dataset-fashion-mnist file
-  libtorch-cuda-dev nvidia-cuda-toolkit python3-torch-cuda python3-numpy
+  libtorch-cuda-dev nvidia-cuda-toolkit python3-torch-cuda python3-numpy python3-torchaudio
 )
 cuda_build="cmake -S . -B /root/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF \
   && cmake --build /root/build-cuda -j$(nproc) && (cd /root/build-cuda && ctest -j$(nproc) --output-on-failure)"
@@ -181,7 +181,7 @@ set +e
 if (( cuda )); then
   # LibTorch's CUDA build needs cuDNN, which Debian has only as nvidia-cudnn, an install script
   # that downloads it from NVIDIA (off this machine's network). A stand-in package takes its
-  # name, and a stub libcudnn.so.9 made of the cuDNN functions libtorch_cuda.so calls (each
+  # name, and a stub libcudnn.so.9 made of the cuDNN functions LibTorch's libraries call (each
   # returns an error; without a GPU none is ever reached) lets the programs link and load.
   in_root "set -e; rm -rf /tmp/standin; mkdir -p /tmp/standin/DEBIAN
     printf '%s\n' 'Package: nvidia-cudnn' 'Version: 9.0.0.312~cuda12+losslab1' 'Architecture: amd64' \
@@ -192,8 +192,10 @@ if (( cuda )); then
       { dpkg-deb -b /tmp/standin /tmp/standin.deb >/dev/null && dpkg -i /tmp/standin.deb >/dev/null; }
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${cuda_packages[*]} >/dev/null
-    lib=\$(find /usr/lib -name 'libtorch_cuda.so' | head -1)
-    nm -D --undefined-only \"\$lib\" | awk '\$2 ~ /^cudnn/ { sub(/@.*/, \"\", \$2); print \"int \" \$2 \"(void) { return 1; }\" }' |
+    # libtorch_cuda and libtorch_python (PyTorch's Python API: the tests' references) call cuDNN.
+    for lib in /usr/lib/x86_64-linux-gnu/libtorch*.so.2.* /usr/lib/x86_64-linux-gnu/libc10*.so.2.*; do
+      [ -e \"\$lib\" ] && nm -D --undefined-only \"\$lib\"
+    done | awk '\$2 ~ /^cudnn/ { sub(/@.*/, \"\", \$2); print \"int \" \$2 \"(void) { return 1; }\" }' |
       sort -u > /tmp/cudnn_stub.c
     echo 'libcudnn.so.9 { global: *; };' > /tmp/cudnn_stub.map   # libtorch_cuda asks for cudnnX@libcudnn.so.9
     gcc -shared -fPIC -Wl,-soname,libcudnn.so.9 -Wl,--version-script=/tmp/cudnn_stub.map -o /usr/local/lib/libcudnn.so.9 /tmp/cudnn_stub.c
