@@ -64,7 +64,9 @@ protected:
         filter.runIds = result.runIds;
         for (const auto& r : store.runs(filter)) {
             EXPECT_EQ(r.status, RunStatus::Completed) << r.lossName << " " << r.protocol << ": " << r.error;
-            if (device != "cpu") EXPECT_EQ(r.device.rfind("cuda", 0), 0u) << r.device;
+            if (device != "cpu") {
+                EXPECT_EQ(r.device.rfind("cuda", 0), 0u) << r.device;
+            }
         }
         return fixtures::seriesByKey(store, result.runIds);
     }

@@ -77,6 +77,9 @@ private:
 // take() sees each warning's message and returns whether it keeps it; the others go on to the
 // handler it replaced. Since 2.0 the handler API is c10::WarningUtils and process() takes a
 // c10::Warning; 1.13 has it in the namespace c10::Warning, and process() takes the parts.
+// The handler is per thread in the 2.x releases (the only ones built with CUDA here, where the
+// trainer counts syncs with it); 1.13's header calls it global, so there it is installed only
+// by tests, on their own thread, while nothing else trains.
 class ScopedWarningHandler : public c10::WarningHandler {
 public:
     ScopedWarningHandler() : m_previous(get()) { set(this); }
