@@ -11,12 +11,15 @@
 #include <string>
 #include <vector>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
 #include <torch/types.h>
 
 #include "cuda_required.h"
 #include "losslab/data/tensor_split.h"
 #include "losslab/error.h"
+#include "losslab/losses/loss_function.h"
+#include "losslab/metrics/metric_accumulator.h"
 #include "losslab/runner/run_event.h"
 #include "losslab/torch_compat.h"
 #include "losslab/runner/run_queue.h"
@@ -224,6 +227,51 @@ TEST(CopyToDevice, GivesTheValuesOfAPlainCopy) {
     }
     EXPECT_EQ(syncs, 0);
     EXPECT_TRUE(torch::equal(onDevice.cpu(), cpu));
+}
+
+// Padded positions are weighted 0 rather than dropped: the metrics equal those of the real
+// positions alone, and adding a batch never waits for the device (it did once per batch,
+// selecting the real rows).
+TEST(PaddedMetrics, EqualTheRealPositionsAloneAndNeverWaitForTheDevice) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+    const torch::Tensor scores = torch::randn({3, 5, 7}, gen);
+    torch::Tensor labels = torch::randint(7, {3, 5}, gen, torch::TensorOptions().dtype(torch::kLong));
+    labels[0].narrow(0, 3, 2).fill_(-1);
+    labels[2].narrow(0, 1, 4).fill_(-1);
+    const torch::Tensor real = labels.flatten().ge(0);
+    const torch::Tensor rows = scores.reshape({15, 7}).index({real});
+    const torch::Tensor rowLabels = labels.flatten().index({real});
+    for (const LossKind kind : {LossKind::CrossEntropy, LossKind::Square}) {
+        LossFunction padded(kind, 1.0, 1.0);
+        padded.setIgnorePadding(true);
+        const LossFunction plain(kind, 1.0, 1.0);
+        auto check = [&](const torch::Device& device, std::int64_t* syncs) {
+            MetricAccumulator acc(padded, 7, {"bpc"});
+            const torch::Tensor s = scores.to(device), l = labels.to(device);
+            {
+                const SyncCounter counter;
+                acc.add(s, l);
+                acc.add(s.narrow(0, 0, 1), l.narrow(0, 0, 1));
+                if (syncs) *syncs = counter.count();
+            }
+            MetricAccumulator twice(plain, 7, {"bpc"});
+            twice.add(rows, rowLabels);
+            twice.add(rows.narrow(0, 0, 3), rowLabels.narrow(0, 0, 3));
+            EXPECT_EQ(acc.count(), 12); // 9 real positions, then the first row's 3
+            const auto got = acc.finish("val"), want = twice.finish("val");
+            ASSERT_EQ(got.size(), want.size());
+            for (std::size_t i = 0; i < got.size(); ++i) {
+                EXPECT_EQ(got[i].metric, want[i].metric);
+                EXPECT_NEAR(got[i].value, want[i].value, 1e-6) << got[i].metric << " on " << device;
+            }
+        };
+        check(torch::Device(torch::kCPU), nullptr);
+        if (!torch::cuda::is_available()) continue; // the CUDA half (gpu-check runs it)
+        const SyncDebugScope debug;
+        std::int64_t syncs = -1;
+        check(torch::Device(torch::kCUDA, 0), &syncs);
+        EXPECT_EQ(syncs, 0) << "adding a padded batch waited for the device";
+    }
 }
 
 // ---- the same switches on the CPU and in a LibTorch without CUDA ----

@@ -21,58 +21,64 @@ MetricAccumulator::MetricAccumulator(const LossFunction& loss, std::int64_t numC
 
 void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor& labelsIn) {
     torch::NoGradGuard noGrad;
-    auto [flatOutputs, labels] = flattenPositions(outputsIn, labelsIn);
-    if (m_loss.ignoresPadding()) { // padded positions are not examples (one host sync)
-        const torch::Tensor keep = labels.ge(0).nonzero().squeeze(1);
-        flatOutputs = flatOutputs.index_select(0, keep);
-        labels = labels.index_select(0, keep);
-        if (labels.size(0) == 0) return;
-    }
+    const auto [flatOutputs, rawLabels] = flattenPositions(outputsIn, labelsIn);
+    if (rawLabels.size(0) == 0) return;
     const torch::Tensor outputs = flatOutputs.detach().to(torch::kFloat);
     const auto opts = outputs.options().dtype(torch::kDouble);
+    // Padded positions (when the loss ignores padding) are scored as class 0 and weighted 0,
+    // so that no row is dropped: selecting the real rows would make the host wait for the
+    // device in every batch.
+    const bool padded = m_loss.ignoresPadding();
+    const torch::Tensor labels = padded ? rawLabels.clamp_min(0) : rawLabels;
+    const torch::Tensor weight = padded ? rawLabels.ge(0).to(torch::kDouble) : torch::ones({labels.size(0)}, opts);
     if (!m_sums.defined()) {
-        m_sums = torch::zeros({8}, opts);
+        m_sums = torch::zeros({9}, opts);
         m_binCount = torch::zeros({kEceBins}, opts);
         m_binConf = torch::zeros({kEceBins}, opts);
         m_binHit = torch::zeros({kEceBins}, opts);
     }
     const torch::Tensor pred = outputs.argmax(1);
-    const torch::Tensor hit = pred.eq(labels).to(torch::kDouble);
-    const torch::Tensor lossSum = m_loss.perExample(outputs, labels).to(torch::kDouble).sum();
+    const torch::Tensor hit = pred.eq(labels).to(torch::kDouble) * weight;
+    // perExample gives padded positions 0 itself.
+    const torch::Tensor lossSum = m_loss.perExample(outputs, rawLabels).to(torch::kDouble).sum();
 
     torch::Tensor top5 = torch::zeros({}, opts);
     if (m_numClasses > 5) {
         const torch::Tensor top = std::get<1>(outputs.topk(5, 1));
-        top5 = top.eq(labels.unsqueeze(1)).any(1).to(torch::kDouble).sum();
+        top5 = (top.eq(labels.unsqueeze(1)).any(1).to(torch::kDouble) * weight).sum();
     }
     torch::Tensor tp = torch::zeros({}, opts), fp = tp, fn = tp;
     if (m_numClasses == 2) {
         const torch::Tensor predPos = pred.eq(1), truePos = labels.eq(1);
-        tp = (predPos & truePos).to(torch::kDouble).sum();
-        fp = (predPos & truePos.logical_not()).to(torch::kDouble).sum();
-        fn = (predPos.logical_not() & truePos).to(torch::kDouble).sum();
+        tp = ((predPos & truePos).to(torch::kDouble) * weight).sum();
+        fp = ((predPos & truePos.logical_not()).to(torch::kDouble) * weight).sum();
+        fn = ((predPos.logical_not() & truePos).to(torch::kDouble) * weight).sum();
     }
     const torch::Tensor probs = m_loss.probabilities(outputs).to(torch::kDouble);
     const torch::Tensor oneHot = torch::zeros_like(probs).scatter_(1, labels.unsqueeze(1), 1.0);
-    const torch::Tensor brier = (probs - oneHot).pow(2).sum(1).sum();
+    const torch::Tensor brier = ((probs - oneHot).pow(2).sum(1) * weight).sum();
     torch::Tensor bits = torch::zeros({}, opts);
-    if (m_bpc) bits = probs.gather(1, labels.unsqueeze(1)).clamp_min(1e-6).log2().neg().sum();
-    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier, bits});
+    if (m_bpc) bits = (probs.gather(1, labels.unsqueeze(1)).squeeze(1).clamp_min(1e-6).log2().neg() * weight).sum();
+    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier, bits, weight.sum()});
 
     // Confidence of the predicted class; bins are (i/15, (i+1)/15], with 0 in the first.
     const torch::Tensor conf = probs.gather(1, pred.unsqueeze(1)).squeeze(1);
     const torch::Tensor bin = (conf * kEceBins).ceil().sub(1).clamp(0, kEceBins - 1).to(torch::kLong);
-    m_binCount.index_add_(0, bin, torch::ones_like(conf));
-    m_binConf.index_add_(0, bin, conf);
+    m_binCount.index_add_(0, bin, weight);
+    m_binConf.index_add_(0, bin, conf * weight);
     m_binHit.index_add_(0, bin, hit);
-    m_count += labels.size(0);
+}
+
+std::int64_t MetricAccumulator::count() const {
+    return m_sums.defined() ? static_cast<std::int64_t>(m_sums[8].item<double>()) : 0;
 }
 
 std::vector<MetricValue> MetricAccumulator::finish(const std::string& split) const {
-    if (m_count == 0) return {};
+    if (!m_sums.defined()) return {};
     const torch::Tensor sums = m_sums.cpu();
     const auto s = sums.accessor<double, 1>();
-    const double n = static_cast<double>(m_count);
+    const double n = s[8];
+    if (n == 0) return {};
     const double acc = s[1] / n;
     std::vector<MetricValue> out = {
         {split, "loss", s[0] / n},

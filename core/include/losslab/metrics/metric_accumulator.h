@@ -33,7 +33,8 @@ public:
     // outputs [B, C] raw scores, labels [B] (or [B, T, C] and [B, T]); both on the same
     // device. No gradient is kept.
     void add(const torch::Tensor& outputs, const torch::Tensor& labels);
-    std::int64_t count() const { return m_count; }
+    // Examples added (real positions only); reads the count back from the device.
+    std::int64_t count() const;
 
     // Values for `split` ("train", "val", "test"). Empty when nothing was added.
     std::vector<MetricValue> finish(const std::string& split) const;
@@ -41,9 +42,8 @@ public:
 private:
     LossFunction m_loss;
     std::int64_t m_numClasses;
-    std::int64_t m_count = 0;
     bool m_bpc = false;
-    torch::Tensor m_sums;     // [8]: loss, correct, top5, tp, fp, fn, brier, bits
+    torch::Tensor m_sums;     // [9]: loss, correct, top5, tp, fp, fn, brier, bits, count
     torch::Tensor m_binCount; // [kEceBins]
     torch::Tensor m_binConf;  // [kEceBins] summed confidence
     torch::Tensor m_binHit;   // [kEceBins] summed correctness
