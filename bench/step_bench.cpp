@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
             // (cuDNN's choices, the optimiser's buffers), then the step captured and replayed.
             const c10::StreamGuard stream(
                 c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStreamFromGlobalPool(device, false));
-            for (int i = 0; i < 3; ++i) t.step();
+            for (int i = 0; i < losslab::StepGraph::kWarmupSteps; ++i) t.step();
             losslab::StepGraph graph;
             graph.capture(device, t.input.generator, [&] { t.step(); });
             report.result = bench::timeSteps(o.warmup, o.steps, true, [&] { graph.replay(); });

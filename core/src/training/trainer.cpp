@@ -196,8 +196,6 @@ void saveWeightsAtomically(ClassifierModule& model, const std::string& path) {
 // train.cuda_graphs auto: models up to this size, whose steps are short enough that launching
 // their kernels one by one costs a large share of the step (to be measured on a GPU).
 constexpr std::int64_t kAutoGraphMaxParameters = 5'000'000;
-// Eager full-batch steps of a run before its step is captured.
-constexpr int kGraphWarmupSteps = 3;
 
 // Adds the sync debug mode's count of a scope's waits to `total` when the scope ends.
 class SyncTally {
@@ -499,7 +497,8 @@ private:
             why = "auto captures models of at most " + std::to_string(kAutoGraphMaxParameters) + " parameters, this one has " +
                   std::to_string(parameters);
         if (!why.empty()) {
-            if (mode == "on") note("CUDA graphs off: " + why);
+            // Said once: a restart from a damaged checkpoint prepares the run again.
+            if (mode == "on" && m_graphNote != "off: " + why) note("CUDA graphs off: " + why);
             m_graphNote = "off: " + why;
             return;
         }
@@ -519,7 +518,7 @@ private:
         if (g.graph.captured() && lr != g.lr) g.graph.reset();
         if (!g.graph.captured()) {
             // Eager steps first: cuDNN picks its algorithms and the optimiser its buffers.
-            if (g.warmSteps < kGraphWarmupSteps) {
+            if (g.warmSteps < StepGraph::kWarmupSteps) {
                 ++g.warmSteps;
                 return optimiseStep(input, labels, clip);
             }

@@ -43,6 +43,10 @@ private:
 // tensors the captured step used: copy each batch into them before replay().
 class StepGraph {
 public:
+    // Eager full-batch steps before a capture (the trainer's and losslab-bench-step's): they
+    // let cuDNN choose its algorithms and the optimiser create its buffers outside the graph.
+    static constexpr int kWarmupSteps = 3;
+
     StepGraph();
     ~StepGraph();
     StepGraph(const StepGraph&) = delete;
