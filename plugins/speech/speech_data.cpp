@@ -114,6 +114,7 @@ SpeechTransform::SpeechTransform(const DataBundle& data, SpecAugmentOptions spec
       m_std(data.tensors.at("cmvn_std").to(device)), m_specAugment(specAugment), m_device(device) {}
 
 ModelInput SpeechTransform::apply(const TensorSplit& batch, bool training, at::Generator& gen) const {
+    // [B, 2] (first frame, frame count), on the CPU (featuresOnHost): no wait for the device.
     const torch::Tensor rows = batch.features.cpu().contiguous();
     const auto r = rows.accessor<std::int64_t, 2>();
     const std::int64_t b = rows.size(0);

@@ -47,6 +47,9 @@ public:
     // Utterances of similar length together (bucketedBatches): less padding.
     std::vector<torch::Tensor> batchOrder(const TensorSplit& train, std::int64_t batchSize,
                                           at::Generator& gen) const override;
+    // The features are row offsets into the frames, which stay on the CPU: apply() reads
+    // them without waiting for the device.
+    bool featuresOnHost() const override { return true; }
 
 private:
     torch::Tensor m_frames; // [F, D], CPU

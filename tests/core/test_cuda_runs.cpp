@@ -162,6 +162,34 @@ TEST_F(CudaRunsTest, TrainingStepsWaitForTheDeviceOnlyToReadTheirLosses) {
     }
 }
 
+// Features the transform reads on the host (InputTransform::featuresOnHost, plugin API 5: the
+// speech tasks' frame offsets): every batch's reach it on the CPU, in training and evaluation
+// (the toy transform throws otherwise), the numbers are those of the same task with its
+// features on the device, and the steps wait for the device no more than they do.
+TEST_F(CudaRunsTest, FeaturesOnTheHostGiveTheSameNumbersWithoutAWait) {
+    m_registry.add(std::make_shared<fixtures::ToyTask>(fixtures::ToyTaskOptions{"toy/host", 600, false, true}));
+    const std::vector<SpecOverride> one = {{"seeds", "[0]"}, {"train.grad_clip", "1.0"}};
+    auto onHost = one;
+    onHost.push_back({"task", "toy/host"});
+    fixtures::expectIdenticalSeries(run("cpu", one), run("cpu", onHost), "features on the host vs not, CPU");
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    const auto cuda = run("cuda", one), cudaHost = run("cuda", onHost);
+    ASSERT_EQ(cuda.size(), cudaHost.size());
+    for (const auto& [key, series] : cuda) {
+        const fixtures::Series& other = cudaHost.at(key);
+        ASSERT_EQ(series.size(), other.size()) << key;
+        for (const auto& [name, value] : series)
+            EXPECT_NEAR(value, other.at(name), 1e-4 + 1e-4 * std::abs(value)) << key << " " << name;
+    }
+    const ExperimentSpec spec = loadExperimentText(kToy, "cuda.yaml", onHost, m_registry);
+    const RunSpec runSpec = spec.expand().front();
+    RunContext ctx;
+    const SyncDebugScope debug;
+    const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
+    ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
+    EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps);
+}
+
 TEST_F(CudaRunsTest, CudaGraphsReplayTheEagerStepsNumbers) {
     LOSSLAB_SKIP_WITHOUT_CUDA();
     // Dropout (model.dropout 0.3) draws from the run's generator inside the captured step, and

@@ -5,6 +5,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/functional/activation.h>
 
+#include "losslab/data/tensor_split.h"
 #include "losslab/error.h"
 #include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
@@ -15,6 +16,9 @@ struct ToyTaskOptions {
     std::string id = "toy/blobs";
     std::int64_t examples = 600;
     bool missingData = false; // loadData throws like a missing folder would
+    // The transform asks for its features on the CPU (InputTransform::featuresOnHost), throws
+    // when a batch's are anywhere else, and moves them to the run's device itself.
+    bool featuresOnHost = false;
 };
 
 class ToyModel : public ClassifierModule {
@@ -36,11 +40,21 @@ private:
 
 class ToyTransform : public InputTransform {
 public:
+    ToyTransform(bool featuresOnHost, const torch::Device& device) : m_featuresOnHost(featuresOnHost), m_device(device) {}
     ModelInput apply(const TensorSplit& batch, bool, at::Generator&) const override {
         ModelInput input;
         input.features = batch.features;
+        if (m_featuresOnHost) {
+            if (!batch.features.is_cpu()) throw Error("toy/host: a batch's features are not on the CPU");
+            input.features = copyToDevice(batch.features, m_device);
+        }
         return input;
     }
+    bool featuresOnHost() const override { return m_featuresOnHost; }
+
+private:
+    bool m_featuresOnHost;
+    torch::Device m_device;
 };
 
 class ToyTask : public Task {
@@ -74,8 +88,8 @@ public:
         b.source = "synthetic blobs";
         return b;
     }
-    std::unique_ptr<InputTransform> makeTransform(const ParamSet&, const torch::Device&) const override {
-        return std::make_unique<ToyTransform>();
+    std::unique_ptr<InputTransform> makeTransform(const ParamSet&, const torch::Device& device) const override {
+        return std::make_unique<ToyTransform>(m_options.featuresOnHost, device);
     }
     std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
         return std::make_shared<ToyModel>(params.getInt("model.hidden"), 4, params.getDouble("model.dropout"), init);

@@ -143,6 +143,17 @@ torch::Tensor scores(ClassifierModule& model, const ModelInput& input, const tor
     return bf16 && out.is_floating_point() ? out.to(torch::kFloat) : out;
 }
 
+// Rows of a split whose `features` may stay on the CPU (InputTransform::featuresOnHost): `idx`
+// on the device of its labels, `hostIdx` the same rows on the CPU.
+TensorSplit batchRows(const TensorSplit& split, const torch::Tensor& idx, const torch::Tensor& hostIdx) {
+    if (!split.features.defined() || split.features.device() == idx.device()) return split.index(idx);
+    TensorSplit rest = split;
+    rest.features = torch::Tensor();
+    TensorSplit out = rest.index(idx);
+    out.features = split.features.index_select(0, hostIdx);
+    return out;
+}
+
 std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const EvalContext& ctx,
                                   const std::string& name, at::Generator& gen) {
     torch::NoGradGuard noGrad;
@@ -152,8 +163,9 @@ std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& sp
     const std::int64_t n = split.size();
     for (std::int64_t start = 0; start < n; start += ctx.batchSize) {
         const std::int64_t end = std::min(n, start + ctx.batchSize);
-        const torch::Tensor idx = torch::arange(start, end, torch::TensorOptions().dtype(torch::kLong).device(split.labels.device()));
-        const TensorSplit batch = split.index(idx);
+        const auto rows = torch::TensorOptions().dtype(torch::kLong);
+        const torch::Tensor idx = torch::arange(start, end, rows.device(split.labels.device()));
+        const TensorSplit batch = batchRows(split, idx, idx.is_cpu() ? idx : torch::arange(start, end, rows));
         ModelInput input = modelInput(ctx.transform, batch, false, gen);
         if (ctx.channelsLast) toChannelsLast(input);
         acc.add(scores(model, input, split.labels.device(), ctx.bf16), batch.labels);
@@ -250,6 +262,13 @@ public:
 private:
     const ParamSet& params() const { return m_spec.params; }
 
+    // A CPU split on the run's device, but for features the transform reads on the host.
+    TensorSplit toRunDevice(const TensorSplit& cpu) const {
+        TensorSplit out = cpu.to(m_device);
+        if (m_transform->featuresOnHost()) out.features = cpu.features.defined() ? cpu.features.cpu() : cpu.features;
+        return out;
+    }
+
     void prepare() {
         const auto bundle = loadSharedData(m_task, params(), DataContext{m_ctx.store ? m_ctx.store->dataCacheDir() : std::string()});
         const std::int64_t splitSeed = splitSeedOf(params(), m_spec.seed);
@@ -257,13 +276,13 @@ private:
         const bool ownValidation = bundle->val.size() > 0;
         TrainValSplit split = splitValidation(bundle->train, ownValidation ? 0.0 : params().getDouble("data.val_fraction"),
                                               deriveSeed(splitSeed, kSplitStream));
-        m_train = seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(splitSeed, kSubsetStream)).to(m_device);
-        m_val = ownValidation ? seededSubset(bundle->val, params().getInt("data.limit_test"), deriveSeed(0, kValStream)).to(m_device)
-                              : split.val.to(m_device);
-        // The same test subset for every seed, so seeds differ only in training.
-        m_test = seededSubset(bundle->test, params().getInt("data.limit_test"), deriveSeed(0, kTestStream)).to(m_device);
-        if (m_train.size() == 0) throw Error("the training set is empty after the validation split");
         m_transform = m_task.makeTransformFor(params(), m_device, *bundle);
+        m_train = toRunDevice(seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(splitSeed, kSubsetStream)));
+        m_val = toRunDevice(ownValidation ? seededSubset(bundle->val, params().getInt("data.limit_test"), deriveSeed(0, kValStream))
+                                          : split.val);
+        // The same test subset for every seed, so seeds differ only in training.
+        m_test = toRunDevice(seededSubset(bundle->test, params().getInt("data.limit_test"), deriveSeed(0, kTestStream)));
+        if (m_train.size() == 0) throw Error("the training set is empty after the validation split");
         // Every random draw comes from a generator of this run, never from torch's global
         // ones, which the other runs of the process share.
         at::Generator init = at::make_generator<at::CPUGeneratorImpl>(deriveSeed(m_spec.seed, kInitStream));
@@ -391,6 +410,7 @@ private:
         m_model->train();
         const std::int64_t batchSize = params().getInt("train.batch_size");
         std::vector<torch::Tensor> batches = m_transform->batchOrder(m_train, batchSize, m_orderGen);
+        const std::vector<torch::Tensor> hostBatches = batches; // CPU, for features kept on the host
         if (!m_device.is_cpu() && !batches.empty()) {
             // One copy of the epoch's batch indices to the device instead of one per step.
             std::vector<std::int64_t> sizes;
@@ -416,7 +436,8 @@ private:
                 status = RunStatus::Cancelled;
                 return false;
             }
-            const TensorSplit batch = m_train.index(batches[static_cast<std::size_t>(s)].to(m_device));
+            const auto b = static_cast<std::size_t>(s);
+            const TensorSplit batch = batchRows(m_train, batches[b].to(m_device), hostBatches[b]);
             ModelInput input = modelInput(*m_transform, batch, true, m_augGen);
             input.generator = m_modelGen;
             if (m_channelsLast) toChannelsLast(input);

@@ -15,7 +15,8 @@ class TaskRegistry;
 //    loader tensors for the model (prepareModel), batch order (bucketing), task metrics.
 // 4: sequence-to-sequence tasks: padded label sequences, teacher-forcing targets, a model's own
 //    loss in the objective, task evaluators (error rates), the transform sees the loaded data.
-constexpr int kPluginApiVersion = 4;
+// 5: features that stay on the CPU (InputTransform::featuresOnHost), read without a device wait.
+constexpr int kPluginApiVersion = 5;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"

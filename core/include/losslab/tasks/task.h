@@ -97,6 +97,14 @@ public:
     // one shorter); a sequence task may bucket rows of similar length together.
     virtual std::vector<torch::Tensor> batchOrder(const TensorSplit& train, std::int64_t batchSize,
                                                   at::Generator& gen) const;
+
+    // Whether the batches' `features` stay on the CPU (plugin API 5): true when they are row
+    // indices into tensors the transform keeps on the CPU (the speech tasks' offsets into a
+    // bank of frames), so that apply() reads them without making the host wait for the device
+    // every step. The core then keeps every split's `features` on the CPU and selects them
+    // with CPU row indices; the labels, lengths and the rest go to the device as always, and
+    // so does everything apply() returns. The default is false.
+    virtual bool featuresOnHost() const { return false; }
 };
 
 // The default batch order above, for transforms that override batchOrder only sometimes.
