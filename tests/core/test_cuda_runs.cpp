@@ -154,19 +154,23 @@ struct SyncDebugScope {
     SyncDebugScope& operator=(const SyncDebugScope&) = delete;
 };
 
+// The first run of kToy with `overrides`, trained on CUDA under the sync debug mode: its steps
+// waited for the device only for their host reads of the loss (hostReadsInSteps); nothing else
+// in a step (copies, clipping, the optimiser) waits.
+void expectStepsWaitOnlyToReadLosses(const TaskRegistry& registry, const std::vector<SpecOverride>& overrides) {
+    const RunSpec runSpec = loadExperimentText(kToy, "cuda.yaml", overrides, registry).expand().front();
+    RunContext ctx;
+    const SyncDebugScope debug;
+    const RunOutcome out = trainRun(runSpec, *registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
+    ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
+    EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps);
+}
+
 TEST_F(CudaRunsTest, TrainingStepsWaitForTheDeviceOnlyToReadTheirLosses) {
     LOSSLAB_SKIP_WITHOUT_CUDA();
     for (const char* graphs : {"off", "on"}) {
         SCOPED_TRACE(std::string("train.cuda_graphs ") + graphs);
-        const ExperimentSpec spec = loadExperimentText(
-            kToy, "cuda.yaml", {{"seeds", "[0]"}, {"train.grad_clip", "1.0"}, {"train.cuda_graphs", graphs}}, m_registry);
-        const RunSpec runSpec = spec.expand().front();
-        RunContext ctx;
-        const SyncDebugScope debug;
-        const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
-        ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
-        // Each read is one wait; nothing else in a step (copies, clipping, the optimiser) waits.
-        EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps);
+        expectStepsWaitOnlyToReadLosses(m_registry, {{"seeds", "[0]"}, {"train.grad_clip", "1.0"}, {"train.cuda_graphs", graphs}});
     }
 }
 
@@ -183,13 +187,7 @@ TEST_F(CudaRunsTest, FeaturesOnTheHostGiveTheSameNumbersWithoutAWait) {
     LOSSLAB_SKIP_WITHOUT_CUDA();
     const auto cuda = run("cuda", one), cudaHost = run("cuda", onHost);
     expectCloseSeries(cuda, cudaHost);
-    const ExperimentSpec spec = loadExperimentText(kToy, "cuda.yaml", onHost, m_registry);
-    const RunSpec runSpec = spec.expand().front();
-    RunContext ctx;
-    const SyncDebugScope debug;
-    const RunOutcome out = trainRun(runSpec, *m_registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
-    ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
-    EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps);
+    expectStepsWaitOnlyToReadLosses(m_registry, onHost);
 }
 
 TEST_F(CudaRunsTest, CudaGraphsReplayTheEagerStepsNumbers) {

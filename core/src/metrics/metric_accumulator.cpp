@@ -30,7 +30,9 @@ void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor&
     // device in every batch.
     const bool padded = m_loss.ignoresPadding();
     const torch::Tensor labels = padded ? rawLabels.clamp_min(0) : rawLabels;
-    const torch::Tensor weight = padded ? rawLabels.ge(0).to(torch::kDouble) : torch::ones({labels.size(0)}, opts);
+    const torch::Tensor weight = padded ? rawLabels.ge(0).to(torch::kDouble) : torch::Tensor();
+    // Per-row values [N] (double) with padded rows zeroed; unpadded tasks pay for no weighting.
+    auto real = [&](const torch::Tensor& perRow) { return padded ? perRow * weight : perRow; };
     if (!m_sums.defined()) {
         m_sums = torch::zeros({9}, opts);
         m_binCount = torch::zeros({kEceBins}, opts);
@@ -38,34 +40,35 @@ void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor&
         m_binHit = torch::zeros({kEceBins}, opts);
     }
     const torch::Tensor pred = outputs.argmax(1);
-    const torch::Tensor hit = pred.eq(labels).to(torch::kDouble) * weight;
+    const torch::Tensor hit = real(pred.eq(labels).to(torch::kDouble));
     // perExample gives padded positions 0 itself.
     const torch::Tensor lossSum = m_loss.perExample(outputs, rawLabels).to(torch::kDouble).sum();
 
     torch::Tensor top5 = torch::zeros({}, opts);
     if (m_numClasses > 5) {
         const torch::Tensor top = std::get<1>(outputs.topk(5, 1));
-        top5 = (top.eq(labels.unsqueeze(1)).any(1).to(torch::kDouble) * weight).sum();
+        top5 = real(top.eq(labels.unsqueeze(1)).any(1).to(torch::kDouble)).sum();
     }
     torch::Tensor tp = torch::zeros({}, opts), fp = tp, fn = tp;
     if (m_numClasses == 2) {
         const torch::Tensor predPos = pred.eq(1), truePos = labels.eq(1);
-        tp = ((predPos & truePos).to(torch::kDouble) * weight).sum();
-        fp = ((predPos & truePos.logical_not()).to(torch::kDouble) * weight).sum();
-        fn = ((predPos.logical_not() & truePos).to(torch::kDouble) * weight).sum();
+        tp = real((predPos & truePos).to(torch::kDouble)).sum();
+        fp = real((predPos & truePos.logical_not()).to(torch::kDouble)).sum();
+        fn = real((predPos.logical_not() & truePos).to(torch::kDouble)).sum();
     }
     const torch::Tensor probs = m_loss.probabilities(outputs).to(torch::kDouble);
     const torch::Tensor oneHot = torch::zeros_like(probs).scatter_(1, labels.unsqueeze(1), 1.0);
-    const torch::Tensor brier = ((probs - oneHot).pow(2).sum(1) * weight).sum();
+    const torch::Tensor brier = real((probs - oneHot).pow(2).sum(1)).sum();
     torch::Tensor bits = torch::zeros({}, opts);
-    if (m_bpc) bits = (probs.gather(1, labels.unsqueeze(1)).squeeze(1).clamp_min(1e-6).log2().neg() * weight).sum();
-    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier, bits, weight.sum()});
+    if (m_bpc) bits = real(probs.gather(1, labels.unsqueeze(1)).squeeze(1).clamp_min(1e-6).log2().neg()).sum();
+    const torch::Tensor count = padded ? weight.sum() : torch::full({}, static_cast<double>(labels.size(0)), opts);
+    m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier, bits, count});
 
     // Confidence of the predicted class; bins are (i/15, (i+1)/15], with 0 in the first.
     const torch::Tensor conf = probs.gather(1, pred.unsqueeze(1)).squeeze(1);
     const torch::Tensor bin = (conf * kEceBins).ceil().sub(1).clamp(0, kEceBins - 1).to(torch::kLong);
-    m_binCount.index_add_(0, bin, weight);
-    m_binConf.index_add_(0, bin, conf * weight);
+    m_binCount.index_add_(0, bin, padded ? weight : torch::ones_like(conf));
+    m_binConf.index_add_(0, bin, real(conf));
     m_binHit.index_add_(0, bin, hit);
 }
 

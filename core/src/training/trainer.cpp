@@ -262,10 +262,10 @@ public:
 private:
     const ParamSet& params() const { return m_spec.params; }
 
-    // A CPU split on the run's device, but for features the transform reads on the host.
+    // A CPU split (the loader's) on the run's device, but for features the transform reads on the host.
     TensorSplit toRunDevice(const TensorSplit& cpu) const {
         TensorSplit out = cpu.to(m_device);
-        if (m_transform->featuresOnHost()) out.features = cpu.features.defined() ? cpu.features.cpu() : cpu.features;
+        if (m_transform->featuresOnHost()) out.features = cpu.features;
         return out;
     }
 
