@@ -121,14 +121,16 @@ int main(int argc, char** argv) {
             std::int64_t parameters = 0;
             for (const auto& p : t.model->parameters()) parameters += p.numel();
             report.parameters = parameters;
-            // The batch as the InputTransform hands it to the model (int64 ids, lengths on
-            // the device like the rest of the batch: TensorSplit::to).
+            // The batch as the core hands it to the model (int64 ids; the lengths on the device
+            // like the rest of the batch, and on the CPU as hostLengths: plugin API 6).
             Batch b = o.model == "esim" ? pairBatch(report.batch, spec.params.getInt("data.max_words"))
                                         : charBatch(report.batch, spec.params.getInt("data.context"), task->info().numClasses);
             t.input.features = toDevice(b.input.features, device);
             t.input.lengths = toDevice(b.input.lengths, device);
             t.input.features2 = toDevice(b.input.features2, device);
             t.input.lengths2 = toDevice(b.input.lengths2, device);
+            t.input.hostLengths = b.input.lengths;
+            t.input.hostLengths2 = b.input.lengths2;
             t.labels = b.labels.to(device);
             const double clip = *report.gradClip;
             report.result = bench::timeSteps(o.warmup, o.steps, device.is_cuda(), [&] { t.step(clip); });

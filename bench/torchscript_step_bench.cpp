@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
             Batch b = o.model == "text" ? textBatch(report.batch, vocabSize(o.models + "/vocab.txt")) : imageBatch(report.batch);
             t.input.features = b.input.features.to(device);
             if (b.input.lengths.defined()) t.input.lengths = b.input.lengths.to(device);
+            t.input.hostLengths = b.input.lengths; // as the core sets it (plugin API 6)
             if (b.input.features2.defined()) t.input.features2 = b.input.features2.to(device);
             t.labels = b.labels.to(device);
             const double clip = *report.gradClip;

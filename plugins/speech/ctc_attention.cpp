@@ -7,10 +7,11 @@
 #include <tuple>
 
 #include <ATen/core/Reduction.h>
-#include <torch/nn/utils/rnn.h>
 
+#include "losslab/data/tensor_split.h"
 #include "losslab/error.h"
 #include "losslab/tasks/model_random.h"
+#include "losslab/tasks/packed_lstm.h"
 
 namespace losslab::speech {
 
@@ -28,10 +29,11 @@ void requireRate(double value, const char* option, bool closed) {
                     (closed ? "]" : ")") + ", got " + std::to_string(value));
 }
 
-// [B, T] bool, true on frames t < lengths[b]; lengths on the CPU, the mask on `device`.
+// [B, T] bool, true on frames t < lengths[b]; lengths on the CPU, the mask on `device` (copied
+// there without a wait).
 torch::Tensor frameMask(const torch::Tensor& lengths, std::int64_t frames, const torch::Device& device) {
     const torch::Tensor positions = torch::arange(frames, torch::TensorOptions().dtype(torch::kLong));
-    return (positions.unsqueeze(0) < lengths.unsqueeze(1)).to(device);
+    return copyToDevice(positions.unsqueeze(0) < lengths.unsqueeze(1), device);
 }
 
 // Zero on padded frames of x [B, T, ...] (or [B, C, T, F] when timeDim is 2): padding may hold
@@ -47,16 +49,6 @@ torch::Tensor maskFrames(const torch::Tensor& x, const torch::Tensor& lengths, s
 // ceil(n / s) for every length: the frames t = 0, s, 2s, ... that x.slice(1, 0, T, s) keeps.
 torch::Tensor subsampledLengths(const torch::Tensor& lengths, std::int64_t s) {
     return (lengths + (s - 1)).div(s, "floor");
-}
-
-// A bidirectional LSTM layer over packed sequences: x [B, T, I] -> [B, T, 2U], zeros past each
-// length; lengths on the CPU.
-torch::Tensor runPacked(torch::nn::LSTM& lstm, const torch::Tensor& x, const torch::Tensor& lengths) {
-    namespace rnn = torch::nn::utils::rnn;
-    const rnn::PackedSequence packed =
-        rnn::pack_padded_sequence(x, lengths, /*batch_first=*/true, /*enforce_sorted=*/false);
-    const rnn::PackedSequence out = std::get<0>(lstm->forward_with_packed_input(packed));
-    return std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, 0.0, x.size(1)));
 }
 
 } // namespace
@@ -194,7 +186,8 @@ CtcAttentionImpl::Encoded CtcAttentionImpl::encode(const ModelInput& input, bool
                     (features.defined() ? std::to_string(features.dim()) + "-d" : std::string("none")));
     if (!input.lengths.defined() || input.lengths.dim() != 1 || input.lengths.size(0) != features.size(0))
         throw Error("speech model: expected frame counts [B] beside the features");
-    torch::Tensor lengths = input.lengths.to(torch::kCPU, torch::kLong).contiguous();
+    // On the CPU (ModelInput::hostLengths): the masks and the packed layers are built there.
+    torch::Tensor lengths = hostCopy(input.hostLengths, input.lengths).to(torch::kLong).contiguous();
     if (features.size(0) > 0 &&
         (lengths.min().item<std::int64_t>() < 1 || lengths.max().item<std::int64_t>() > features.size(1)))
         throw Error("speech model: every utterance needs 1.." + std::to_string(features.size(1)) + " frames");
@@ -208,7 +201,7 @@ CtcAttentionImpl::Encoded CtcAttentionImpl::encode(const ModelInput& input, bool
     for (std::size_t l = 0; l < m_encoder.size(); ++l) {
         EncoderLayer& layer = m_encoder[l];
         const bool last = l + 1 == m_encoder.size();
-        x = runPacked(layer.lstm, x, lengths);
+        x = runPackedLstm(layer.lstm, x, lengths);
         if (layer.subsample > 1) {
             x = x.slice(1, 0, x.size(1), layer.subsample);
             lengths = subsampledLengths(lengths, layer.subsample);
@@ -279,8 +272,8 @@ torch::Tensor CtcAttentionImpl::forward(const ModelInput& input) {
     const torch::Device device = encoded.states.device();
     const std::int64_t batch = encoded.states.size(0);
 
-    // The labels on the CPU: units end at <eos> or the first padded position.
-    const torch::Tensor labels = input.targets.to(torch::kCPU, torch::kLong).contiguous();
+    // The labels on the CPU (ModelInput::hostTargets): units end at <eos> or the first padded position.
+    const torch::Tensor labels = hostCopy(input.hostTargets, input.targets).to(torch::kLong).contiguous();
     const std::int64_t width = labels.size(1);
     std::vector<std::vector<std::int64_t>> units(batch);
     std::int64_t longest = 0, total = 0;
@@ -310,7 +303,7 @@ torch::Tensor CtcAttentionImpl::forward(const ModelInput& input) {
         }
         const torch::Tensor scores = ctcScores(dropout(encoded.states, m_options.dropout, training, input.generator));
         const torch::Tensor logProbs = torch::log_softmax(scores, 2).transpose(0, 1); // [T', B, V]
-        m_ctcLoss = torch::ctc_loss(logProbs, targets.to(device), encoded.lengths, targetLengths, /*blank=*/0,
+        m_ctcLoss = torch::ctc_loss(logProbs, copyToDevice(targets, device), encoded.lengths, targetLengths, /*blank=*/0,
                                     at::Reduction::Sum, /*zero_infinity=*/true) /
                     static_cast<double>(std::max<std::int64_t>(batch, 1));
     }
@@ -324,7 +317,7 @@ torch::Tensor CtcAttentionImpl::forward(const ModelInput& input) {
         p[b][0] = sos();
         for (std::size_t i = 0; i < units[b].size(); ++i) p[b][static_cast<std::int64_t>(i) + 1] = units[b][i];
     }
-    previous = previous.to(device);
+    previous = copyToDevice(previous, device);
     const Memory memory = makeMemory(encoded.states, encoded.lengths);
     DecoderState state = initialState(memory, batch);
     std::vector<torch::Tensor> scores;
@@ -424,7 +417,7 @@ std::vector<Hypothesis> CtcAttentionImpl::beamSearchNBest(const ModelInput& inpu
     torch::NoGradGuard noGrad;
     if (!input.features.defined() || !input.lengths.defined() || index < 0 || index >= input.features.size(0))
         throw Error("speech model: no utterance " + std::to_string(index) + " in the batch");
-    const std::int64_t frames = input.lengths.to(torch::kCPU, torch::kLong)[index].item<std::int64_t>();
+    const std::int64_t frames = hostCopy(input.hostLengths, input.lengths).to(torch::kLong)[index].item<std::int64_t>();
     ModelInput one;
     one.features =
         input.features.narrow(0, index, 1).narrow(1, 0, std::clamp<std::int64_t>(frames, 1, input.features.size(1)));

@@ -133,7 +133,7 @@ ModelInput SpeechTransform::apply(const TensorSplit& batch, bool training, at::G
     if (training && m_specAugment.enabled) x = specAugment(x, lengths, m_specAugment, gen);
     ModelInput input;
     input.features = x;
-    input.lengths = copyToDevice(lengths, m_device);
+    input.lengths = lengths; // on the CPU: the core copies them to the device (plugin API 6)
     return input;
 }
 

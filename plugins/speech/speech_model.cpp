@@ -88,7 +88,7 @@ void RecognitionEvaluator::add(ClassifierModule& model, const ModelInput& input,
     const std::vector<std::string>& names = speech->units();
     const auto eos = static_cast<std::int64_t>(names.size()) - 1;
     const std::vector<std::vector<std::int64_t>> hyps = decodeBatch(*net, input, m_settings);
-    const torch::Tensor labels = batch.labels.cpu();
+    const torch::Tensor labels = hostCopy(input.hostTargets, batch.labels);
     for (std::size_t i = 0; i < hyps.size(); ++i) {
         const std::vector<std::int64_t> ref = referenceIds(labels[static_cast<std::int64_t>(i)], eos);
         std::vector<std::int64_t> hyp;

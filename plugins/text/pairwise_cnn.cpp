@@ -6,6 +6,7 @@
 
 #include "losslab/error.h"
 #include "losslab/tasks/model_random.h"
+#include "losslab/tasks/packed_lstm.h"
 #include "text_layers.h"
 #include "text_models.h"
 
@@ -69,10 +70,10 @@ torch::Tensor PairwiseCnnImpl::forward(const ModelInput& input) {
     const torch::Tensor maskA = lengthMask(input.lengths, input.features.size(1));
     const torch::Tensor maskB = lengthMask(input.lengths2, input.features2.size(1));
     auto encode = [&](const torch::Tensor& ids, const torch::Tensor& lengths) {
-        return runPacked(m_lstm, dropout(embedding->forward(ids), m_dropout, train, input.generator), lengths);
+        return runPackedLstm(m_lstm, dropout(embedding->forward(ids), m_dropout, train, input.generator), lengths);
     };
-    torch::Tensor x = similarityCube(encode(input.features, input.lengths), maskA,
-                                     encode(input.features2, input.lengths2), maskB);
+    torch::Tensor x = similarityCube(encode(input.features, hostCopy(input.hostLengths, input.lengths)), maskA,
+                                     encode(input.features2, hostCopy(input.hostLengths2, input.lengths2)), maskB);
     for (auto& conv : m_convs) {
         x = torch::relu(conv->forward(x));
         if (x.size(2) >= 2) x = torch::max_pool2d(x, {2, 2});

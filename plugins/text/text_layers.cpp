@@ -2,9 +2,6 @@
 
 #include <limits>
 #include <string>
-#include <tuple>
-
-#include <torch/nn/utils/rnn.h>
 
 #include "losslab/error.h"
 
@@ -32,15 +29,6 @@ torch::nn::LSTM makeBiLstm(std::int64_t input, std::int64_t hidden) {
 torch::Tensor lengthMask(const torch::Tensor& lengths, std::int64_t width) {
     const torch::Tensor positions = torch::arange(width, lengths.options().dtype(torch::kLong));
     return positions.unsqueeze(0) < lengths.to(torch::kLong).unsqueeze(1);
-}
-
-torch::Tensor runPacked(torch::nn::LSTM& lstm, const torch::Tensor& x, const torch::Tensor& lengths) {
-    namespace rnn = torch::nn::utils::rnn;
-    // Packing needs the lengths on the CPU (one small copy per batch on a GPU).
-    const rnn::PackedSequence packed =
-        rnn::pack_padded_sequence(x, lengths.to(torch::kCPU, torch::kLong), /*batch_first=*/true, /*enforce_sorted=*/false);
-    const rnn::PackedSequence out = std::get<0>(lstm->forward_with_packed_input(packed));
-    return std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, 0.0, x.size(1)));
 }
 
 torch::Tensor maskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, std::int64_t dim) {

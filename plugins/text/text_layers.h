@@ -1,8 +1,8 @@
 #pragma once
-// Pieces the text models share: padding masks, a bidirectional LSTM that reads only each
-// sequence's real tokens (packed), masked softmax and pooling. A padded batch gives the same
-// outputs at real positions as the sequences one by one: padding never enters a recurrence,
-// an attention weight or a pooled value.
+// Pieces the text models share: padding masks, a bidirectional LSTM (run with
+// losslab::runPackedLstm, which reads only each sequence's real tokens), masked softmax and
+// pooling. A padded batch gives the same outputs at real positions as the sequences one by one:
+// padding never enters a recurrence, an attention weight or a pooled value.
 #include <cstdint>
 
 #include <torch/nn/modules/embedding.h>
@@ -24,10 +24,6 @@ torch::nn::LSTM makeBiLstm(std::int64_t input, std::int64_t hidden);
 // [B, T] bool, true at positions < lengths[b]. lengths: [B] int64 on any device.
 torch::Tensor lengthMask(const torch::Tensor& lengths, std::int64_t width);
 
-// A one-layer bidirectional LSTM (batch first) run on packed sequences: x [B, T, E],
-// lengths [B] (each >= 1) -> [B, T, 2H], forward states then backward states, zeros past
-// each length.
-torch::Tensor runPacked(torch::nn::LSTM& lstm, const torch::Tensor& x, const torch::Tensor& lengths);
 
 // Softmax over `dim` of scores whose masked-out entries (mask false) get weight 0. Every
 // slice must keep at least one entry.

@@ -107,10 +107,60 @@ private:
     std::vector<torch::Tensor> m_tensors;
 };
 
-// The model input of a batch: the transform's, with the batch's labels as targets (plugin API 4).
-ModelInput modelInput(const InputTransform& transform, const TensorSplit& batch, bool training, at::Generator& gen) {
-    ModelInput input = transform.apply(batch, training, gen);
-    input.targets = batch.labels.scalar_type() == torch::kLong ? batch.labels : batch.labels.to(torch::kLong);
+// A split as a run reads it: on the run's device, but for what is read on the host. The
+// lengths stay on the CPU (plugin API 6), and so do the features a transform reads on the host
+// (InputTransform::featuresOnHost); `hostLabels` holds the labels on the CPU too, for tasks
+// with padded labels (ModelInput::hostTargets).
+struct RunSplit {
+    TensorSplit rows;
+    torch::Tensor hostLabels;
+    std::int64_t size() const { return rows.size(); }
+};
+
+// A batch of a RunSplit: its rows as stored, and its labels on the CPU where the split has them.
+struct RunBatch {
+    TensorSplit rows;
+    torch::Tensor hostLabels;
+};
+
+// Rows of a split: `idx` on the device of its labels, `hostIdx` the same rows on the CPU; each
+// member is selected where it is stored.
+RunBatch batchRows(const RunSplit& split, const torch::Tensor& idx, const torch::Tensor& hostIdx) {
+    auto rows = [&](const torch::Tensor& t) {
+        return t.defined() ? t.index_select(0, t.device() == idx.device() ? idx : hostIdx) : t;
+    };
+    RunBatch out;
+    const TensorSplit& s = split.rows;
+    out.rows.features = rows(s.features);
+    out.rows.labels = rows(s.labels);
+    out.rows.lengths = rows(s.lengths);
+    out.rows.features2 = rows(s.features2);
+    out.rows.lengths2 = rows(s.lengths2);
+    out.hostLabels = rows(split.hostLabels);
+    return out;
+}
+
+torch::Tensor asLong(const torch::Tensor& t) {
+    return !t.defined() || t.scalar_type() == torch::kLong ? t : t.to(torch::kLong);
+}
+
+// Lengths a transform returned (plugin API 6): on the CPU, copied to the device without a wait;
+// on the device, read back once for the host.
+void lengthsOnBothSides(torch::Tensor& lengths, torch::Tensor& host, const torch::Device& device) {
+    if (!lengths.defined()) return;
+    if (!host.defined()) host = lengths.is_cpu() ? lengths : lengths.cpu();
+    if (lengths.device() != device) lengths = copyToDevice(lengths, device);
+}
+
+// The model input of a batch: the transform's, with the batch's labels as targets (plugin API
+// 4), and the lengths and padded labels also on the CPU (plugin API 6).
+ModelInput modelInput(const InputTransform& transform, const RunBatch& batch, const torch::Device& device, bool training,
+                      at::Generator& gen) {
+    ModelInput input = transform.apply(batch.rows, training, gen);
+    input.targets = asLong(batch.rows.labels);
+    input.hostTargets = asLong(batch.hostLabels);
+    lengthsOnBothSides(input.lengths, input.hostLengths, device);
+    lengthsOnBothSides(input.lengths2, input.hostLengths2, device);
     return input;
 }
 
@@ -143,18 +193,7 @@ torch::Tensor scores(ClassifierModule& model, const ModelInput& input, const tor
     return bf16 && out.is_floating_point() ? out.to(torch::kFloat) : out;
 }
 
-// Rows of a split whose `features` may stay on the CPU (InputTransform::featuresOnHost): `idx`
-// on the device of its labels, `hostIdx` the same rows on the CPU.
-TensorSplit batchRows(const TensorSplit& split, const torch::Tensor& idx, const torch::Tensor& hostIdx) {
-    if (!split.features.defined() || split.features.device() == idx.device()) return split.index(idx);
-    TensorSplit rest = split;
-    rest.features = torch::Tensor();
-    TensorSplit out = rest.index(idx);
-    out.features = split.features.index_select(0, hostIdx);
-    return out;
-}
-
-std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& split, const EvalContext& ctx,
+std::vector<MetricValue> evaluate(ClassifierModule& model, const RunSplit& split, const EvalContext& ctx,
                                   const std::string& name, at::Generator& gen) {
     torch::NoGradGuard noGrad;
     model.eval();
@@ -164,14 +203,15 @@ std::vector<MetricValue> evaluate(ClassifierModule& model, const TensorSplit& sp
     for (std::int64_t start = 0; start < n; start += ctx.batchSize) {
         const std::int64_t end = std::min(n, start + ctx.batchSize);
         const auto rows = torch::TensorOptions().dtype(torch::kLong);
-        const torch::Tensor idx = torch::arange(start, end, rows.device(split.labels.device()));
-        const TensorSplit batch = batchRows(split, idx, idx.is_cpu() ? idx : torch::arange(start, end, rows));
-        ModelInput input = modelInput(ctx.transform, batch, false, gen);
+        const torch::Device device = split.rows.labels.device();
+        const torch::Tensor idx = torch::arange(start, end, rows.device(device));
+        const RunBatch batch = batchRows(split, idx, idx.is_cpu() ? idx : torch::arange(start, end, rows));
+        ModelInput input = modelInput(ctx.transform, batch, device, false, gen);
         if (ctx.channelsLast) toChannelsLast(input);
-        acc.add(scores(model, input, split.labels.device(), ctx.bf16), batch.labels);
+        acc.add(scores(model, input, device, ctx.bf16), batch.rows.labels);
         if (evaluator) {
-            Bf16Autocast autocast(split.labels.device().type(), ctx.bf16);
-            evaluator->add(model, input, batch);
+            Bf16Autocast autocast(device.type(), ctx.bf16);
+            evaluator->add(model, input, batch.rows);
         }
     }
     std::vector<MetricValue> out = acc.finish(name);
@@ -262,10 +302,13 @@ public:
 private:
     const ParamSet& params() const { return m_spec.params; }
 
-    // A CPU split (the loader's) on the run's device, but for features the transform reads on the host.
-    TensorSplit toRunDevice(const TensorSplit& cpu) const {
-        TensorSplit out = cpu.to(m_device);
-        if (m_transform->featuresOnHost()) out.features = cpu.features;
+    // A CPU split (the loader's) on the run's device, but for what is read on the host (RunSplit).
+    RunSplit toRunDevice(const TensorSplit& cpu) const {
+        RunSplit out{cpu.to(m_device), torch::Tensor()};
+        if (m_transform->featuresOnHost()) out.rows.features = cpu.features;
+        out.rows.lengths = cpu.lengths;
+        out.rows.lengths2 = cpu.lengths2;
+        if (m_task.info().paddedLabels) out.hostLabels = cpu.labels;
         return out;
     }
 
@@ -409,8 +452,8 @@ private:
         const auto t0 = Clock::now();
         m_model->train();
         const std::int64_t batchSize = params().getInt("train.batch_size");
-        std::vector<torch::Tensor> batches = m_transform->batchOrder(m_train, batchSize, m_orderGen);
-        const std::vector<torch::Tensor> hostBatches = batches; // CPU, for features kept on the host
+        std::vector<torch::Tensor> batches = m_transform->batchOrder(m_train.rows, batchSize, m_orderGen);
+        const std::vector<torch::Tensor> hostBatches = batches; // CPU, for what is kept on the host
         if (!m_device.is_cpu() && !batches.empty()) {
             // One copy of the epoch's batch indices to the device instead of one per step.
             std::vector<std::int64_t> sizes;
@@ -437,16 +480,17 @@ private:
                 return false;
             }
             const auto b = static_cast<std::size_t>(s);
-            const TensorSplit batch = batchRows(m_train, batches[b].to(m_device), hostBatches[b]);
-            ModelInput input = modelInput(*m_transform, batch, true, m_augGen);
+            const RunBatch batch = batchRows(m_train, batches[b].to(m_device), hostBatches[b]);
+            ModelInput input = modelInput(*m_transform, batch, m_device, true, m_augGen);
             input.generator = m_modelGen;
             if (m_channelsLast) toChannelsLast(input);
             if (perStep) {
                 m_lastLr = stepLearningRate(params(), m_spec.loss.lr, m_step, totalSteps);
                 setLearningRate(*m_optimizer, m_lastLr);
             }
-            const auto [outputs, loss] = m_graph.active ? graphedStep(input, batch.labels, clip, batchSize)
-                                                        : optimiseStep(input, batch.labels, clip);
+            const torch::Tensor& labels = batch.rows.labels;
+            const auto [outputs, loss] = m_graph.active ? graphedStep(input, labels, clip, batchSize)
+                                                        : optimiseStep(input, labels, clip);
             // The loss at initialisation: the first batch's, before any update (the step's
             // first, always eager: read after the update, it is the same value).
             if (m_step == 0) {
@@ -456,7 +500,7 @@ private:
             ++m_step;
             lossSum += loss.detach().to(torch::kDouble);
             ++lossCount;
-            if (running) running->add(outputs, batch.labels);
+            if (running) running->add(outputs, labels);
             if (m_step % logEvery == 0 || s + 1 == stepsPerEpoch) {
                 const double mean = lossSum.item<double>() / static_cast<double>(lossCount);
                 ++m_hostReads;
@@ -514,6 +558,9 @@ private:
             why = "the learning rate changes every step (train.schedule " + params().getString("train.schedule") + ")";
         else if (m_bf16)
             why = "train.precision bf16 (autocast caches its casts of the weights)";
+        else if (m_train.rows.lengths.defined() || m_train.hostLabels.defined())
+            why = "the model may read the batch's lengths or labels on the host (ModelInput::hostLengths), which a "
+                  "replayed step would not see";
         else if (mode == "auto" && parameters > kAutoGraphMaxParameters)
             why = "auto captures models of at most " + std::to_string(kAutoGraphMaxParameters) + " parameters, this one has " +
                   std::to_string(parameters);
@@ -528,7 +575,7 @@ private:
 
     // A step replayed from the CUDA graph of the first full batches' step. The graph holds the
     // rate it was captured with, so a new rate (a new epoch's) captures it again; a batch of
-    // other shapes (the epoch's last, a sequence batch of another length) runs eagerly. A step
+    // other shapes (the epoch's last) runs eagerly; sequence tasks never capture. A step
     // that cannot be captured turns graphs off for the run, and says why.
     std::pair<torch::Tensor, torch::Tensor> graphedStep(const ModelInput& input, const torch::Tensor& labels, double clip,
                                                         std::int64_t batchSize) {
@@ -764,7 +811,7 @@ private:
     const RunContext& m_ctx;
     LossFunction m_loss;
     std::int64_t m_numClasses;
-    TensorSplit m_train, m_val, m_test;
+    RunSplit m_train, m_val, m_test;
     std::unique_ptr<InputTransform> m_transform;
     std::shared_ptr<ClassifierModule> m_model;
     std::unique_ptr<torch::optim::Optimizer> m_optimizer;

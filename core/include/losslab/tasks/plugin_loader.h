@@ -16,7 +16,9 @@ class TaskRegistry;
 // 4: sequence-to-sequence tasks: padded label sequences, teacher-forcing targets, a model's own
 //    loss in the objective, task evaluators (error rates), the transform sees the loaded data.
 // 5: features that stay on the CPU (InputTransform::featuresOnHost), read without a device wait.
-constexpr int kPluginApiVersion = 5;
+// 6: a batch's lengths reach the transform on the CPU; the model gets them, and padded labels,
+//    on the CPU too (ModelInput::hostLengths, hostTargets), so that reading them never waits.
+constexpr int kPluginApiVersion = 6;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"

@@ -49,7 +49,22 @@ struct ModelInput {
     // every forward pass, in training and in evaluation: a decoder that is fed the previous
     // true unit (teacher forcing) reads them here. Padded positions hold kIgnoreLabel.
     torch::Tensor targets;
+    // The same values on the CPU (plugin API 6), for a model to read on the host without making
+    // it wait for the device: the lengths LibTorch's packed sequences take (runPackedLstm), a
+    // decoder's longest target. The core sets hostLengths and hostLengths2 wherever lengths and
+    // lengths2 are set, and hostTargets (int64) for tasks with padded labels
+    // (TaskInfo::paddedLabels), in training and in evaluation; on the CPU they may be the very
+    // tensors above. A model must not change them.
+    torch::Tensor hostLengths;
+    torch::Tensor hostLengths2;
+    torch::Tensor hostTargets;
 };
+
+// `host` (one of ModelInput's host members), or where the caller left it unset (a model run
+// outside the core, by a test or a benchmark) `device` read back to the CPU, with a wait.
+inline torch::Tensor hostCopy(const torch::Tensor& host, const torch::Tensor& device) {
+    return host.defined() || !device.defined() ? host : device.cpu();
+}
 
 // The label of a padded position (plugin API 4): a task whose TaskInfo::paddedLabels is set
 // pads its per-position labels [N, T] with it, and the loss and every metric skip it.
@@ -86,6 +101,12 @@ public:
 // Turns a batch of stored features into model input on the device: dtype conversion,
 // normalisation, fixed permutations, and (when training) augmentation. Random choices
 // come from `gen` (a CPU generator owned by the run) so they are seeded and device-independent.
+// The batch's `lengths` and `lengths2` are on the CPU (plugin API 6; the rest on the training
+// device, but see featuresOnHost), so that trimming a batch to its longest sequence reads them
+// without a wait. apply() returns them as they are, or changed, on the CPU: the core then
+// copies them to the device without a wait and hands the model both (ModelInput::lengths and
+// hostLengths). Lengths that apply() returns on the device reach the model as they are, and
+// their host copy costs a wait (unless apply() also sets hostLengths).
 class InputTransform {
 public:
     virtual ~InputTransform() = default;
@@ -102,8 +123,9 @@ public:
     // indices into tensors the transform keeps on the CPU (the speech tasks' offsets into a
     // bank of frames), so that apply() reads them without making the host wait for the device
     // every step. The core then keeps every split's `features` on the CPU and selects them
-    // with CPU row indices; the labels, lengths and the rest go to the device as always, and
-    // so does everything apply() returns. The default is false.
+    // with CPU row indices; the labels and the rest go to the device as always (the lengths
+    // stay on the CPU, as for every task), and so does everything apply() returns. The default
+    // is false.
     virtual bool featuresOnHost() const { return false; }
 };
 
