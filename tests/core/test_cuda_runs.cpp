@@ -30,6 +30,7 @@
 #include "losslab/training/trainer.h"
 #include "run_series.h"
 #include "scratch_dir.h"
+#include "step_syncs.h"
 #include "toy_task.h"
 
 using namespace losslab;
@@ -147,21 +148,12 @@ TEST_F(CudaRunsTest, ATrainingStepReadsBackOnlyWhatTheCpuPathReads) {
 }
 
 // Turns CUDA's sync debug mode on for a test, and off again however it ends.
-struct SyncDebugScope {
-    SyncDebugScope() { setSyncDebugWarnings(true); }
-    ~SyncDebugScope() { setSyncDebugWarnings(false); }
-    SyncDebugScope(const SyncDebugScope&) = delete;
-    SyncDebugScope& operator=(const SyncDebugScope&) = delete;
-};
-
 // The first run of kToy with `overrides`, trained on CUDA under the sync debug mode: its steps
 // waited for the device only for their host reads of the loss (hostReadsInSteps); nothing else
 // in a step (copies, clipping, the optimiser) waits.
 void expectStepsWaitOnlyToReadLosses(const TaskRegistry& registry, const std::vector<SpecOverride>& overrides) {
     const RunSpec runSpec = loadExperimentText(kToy, "cuda.yaml", overrides, registry).expand().front();
-    RunContext ctx;
-    const SyncDebugScope debug;
-    const RunOutcome out = trainRun(runSpec, *registry.require(runSpec.taskId), torch::Device(torch::kCUDA, 0), ctx);
+    const RunOutcome out = fixtures::trainCountingSyncs(runSpec, *registry.require(runSpec.taskId));
     ASSERT_EQ(out.status, RunStatus::Completed) << out.error;
     EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps);
 }
@@ -245,7 +237,7 @@ TEST(CopyToDevice, GivesTheValuesOfAPlainCopy) {
     EXPECT_TRUE(torch::equal(copyToDevice(cpu, torch::Device(torch::kCPU)), cpu));
     EXPECT_FALSE(copyToDevice(torch::Tensor(), torch::Device(torch::kCPU)).defined());
     if (!torch::cuda::is_available()) return; // the CUDA half below (gpu-check runs it)
-    const SyncDebugScope debug;
+    const fixtures::SyncDebugScope debug;
     std::int64_t syncs = 0;
     torch::Tensor onDevice;
     {
@@ -295,7 +287,7 @@ TEST(PaddedMetrics, EqualTheRealPositionsAloneAndNeverWaitForTheDevice) {
         };
         check(torch::Device(torch::kCPU), nullptr);
         if (!torch::cuda::is_available()) continue; // the CUDA half (gpu-check runs it)
-        const SyncDebugScope debug;
+        const fixtures::SyncDebugScope debug;
         std::int64_t syncs = -1;
         check(torch::Device(torch::kCUDA, 0), &syncs);
         EXPECT_EQ(syncs, 0) << "adding a padded batch waited for the device";

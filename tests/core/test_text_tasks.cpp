@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_required.h"
 #include "error_matchers.h"
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
@@ -26,6 +27,7 @@
 #include "losslab/tasks/task.h"
 #include "reference_python.h"
 #include "scratch_dir.h"
+#include "step_syncs.h"
 #include "text_fixtures.h"
 #include "vision_registry.h"
 
@@ -320,6 +322,27 @@ const std::string kCnnWords = std::string("model: {embedding_dim: 16, hidden: 16
                               "train: {max_epochs: 8, patience: 8, lr: 0.003, batch_size: 32}\n";
 const std::string kChars = "model: {layers: 1, dim: 32, heads: 2, feed_forward: 64, dropout: 0}\n"
                            "train: {max_epochs: 3, patience: 3, lr: 0.003, batch_size: 32}\n";
+
+// Plugin API 6 on the GPU: the text models' steps (a batch cut to its longest sentence, packed
+// LSTMs, dropout) wait for the device only to read their losses.
+TEST(TextTasks, StepsOnTheGpuWaitOnlyToReadTheirLosses) {
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    ScratchDir dir("losslab-text-gpu");
+    fixtures::writeGlueFolder(dir.path() / "MRPC", fixtures::FixtureGlue::Mrpc, 200, 64);
+    fixtures::writeGlueFolder(dir.path() / "SST-2", fixtures::FixtureGlue::Sst2, 200, 64);
+    const std::vector<ShortRun> runs = {{"glue/sst2/bilstm", "SST-2", kSmallWords, 0, ""},
+                                        {"glue/mrpc/lstm_attention", "MRPC", kSmallWords, 0, ""},
+                                        {"glue/mrpc/lstm_cnn", "MRPC", kCnnWords, 0, ""}};
+    for (const ShortRun& r : runs) {
+        const std::string yaml = "name: gpu\ntask: " + r.task + "\ndevice: cuda\nlosses: [ce]\nseeds: [0]\n" + r.extra +
+                                 "data: {root: '" + dir.file(r.root) + "'}\n";
+        const RunSpec spec =
+            loadExperimentText(yaml, "gpu.yaml", {{"train.max_epochs", "2"}, {"model.dropout", "0.2"}}, registry()).expand().front();
+        const RunOutcome out = fixtures::trainCountingSyncs(spec, *registry().require(r.task));
+        ASSERT_EQ(out.status, RunStatus::Completed) << r.task << ": " << out.error;
+        EXPECT_EQ(out.syncsInSteps, out.hostReadsInSteps) << r.task;
+    }
+}
 
 INSTANTIATE_TEST_SUITE_P(
     EveryTask, TextShortRun,

@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "cuda_required.h"
 #include "error_matchers.h"
 #include "losslab/data/audio/audio_file.h"
 #include "losslab/runner/run_queue.h"
@@ -25,6 +26,7 @@
 #include "speech_fixtures.h"
 #include "speech_model.h"
 #include "speech_tasks.h"
+#include "step_syncs.h"
 
 namespace fs = std::filesystem;
 using namespace losslab;
@@ -295,6 +297,41 @@ TEST(SpeechTasks, SeededRunIsTheSameAloneOrBesideAnother) {
     const auto beside = run("beside.sqlite", 2);
     ASSERT_FALSE(alone.empty());
     EXPECT_EQ(alone, beside);
+}
+
+// Plugin API 6 on the GPU: the recogniser's steps (frames gathered on the CPU, SpecAugment,
+// masks, packed encoder layers, teacher forcing from the labels on the host) and the keyword
+// CNN's wait for the device only to read their losses. With CTC in the objective LibTorch's
+// CUDA CTC loss adds waits of its own (it copies its length tables to the device): counted
+// and printed, for docs/speech-tasks.md.
+TEST(SpeechTasks, StepsOnTheGpuWaitOnlyToReadTheirLosses) {
+    LOSSLAB_SKIP_WITHOUT_CUDA();
+    LOSSLAB_SPEECH_FIXTURE_OR_SKIP(corpus);
+    fixtures::ScratchDir scratch("losslab-speech-gpu");
+    smallKaldiDir(corpus, scratch.path(), "small", 8);
+    const TaskRegistry& registry = speechRegistry();
+    const std::string recogniser = "name: gpu\ntask: speech/kaldi/ctc_attention\ndevice: cuda\nlosses: [square]\nseeds: [0]\n"
+                                   "data:\n  root: " + scratch.path().string() +
+                                   "\n  train: small\n  dev: small\n  test: small\n  classes: 20\n  specaugment: true\n"
+                                   "train:\n  max_epochs: 2\n  batch_size: 4\n" + kTinyRecogniser + "  dropout: 0.2\n";
+    const std::string commands = "name: gpu\ntask: speech/commands/cnn\ndevice: cuda\nlosses: [ce]\nseeds: [0]\ndata:\n  root: " +
+                                 (corpus / "commands").string() + "\n  classes: 6\ntrain:\n  max_epochs: 2\n  batch_size: 16\n";
+    auto train = [&](const std::string& yaml, const std::vector<SpecOverride>& overrides) {
+        const RunSpec spec = loadExperimentText(yaml, "gpu.yaml", overrides, registry).expand().front();
+        return fixtures::trainCountingSyncs(spec, *registry.require(spec.taskId));
+    };
+    const RunOutcome attention = train(recogniser, {{"model.ctc_weight", "0"}});
+    ASSERT_EQ(attention.status, RunStatus::Completed) << attention.error;
+    EXPECT_EQ(attention.syncsInSteps, attention.hostReadsInSteps);
+    const RunOutcome keywords = train(commands, {});
+    ASSERT_EQ(keywords.status, RunStatus::Completed) << keywords.error;
+    EXPECT_EQ(keywords.syncsInSteps, keywords.hostReadsInSteps);
+    const RunOutcome joint = train(recogniser, {});
+    ASSERT_EQ(joint.status, RunStatus::Completed) << joint.error;
+    EXPECT_GE(joint.syncsInSteps, joint.hostReadsInSteps);
+    std::cout << "speech/kaldi/ctc_attention with CTC (lambda 0.5), 8 utterances in batches of 4, " << joint.epochs
+              << " epochs: " << joint.syncsInSteps << " waits in training steps, " << joint.hostReadsInSteps
+              << " of them to read losses\n";
 }
 
 TEST(SpeechTasks, TimitWordsForCharacterUnits) {
