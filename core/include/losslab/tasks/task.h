@@ -89,7 +89,8 @@ public:
 // Metrics a task computes from the model itself rather than from the scores of a forward
 // pass (plugin API 4): e.g. word error rates of decoded hypotheses. The core makes one per
 // evaluated split and epoch and calls add() for every batch of the split, after the forward
-// pass that gave the core's metrics, with the model in eval mode under NoGradGuard.
+// pass that gave the core's metrics, with the model in eval mode under NoGradGuard. `batch` is
+// the one the transform got (plugin API 6: its lengths on the CPU).
 class TaskEvaluator {
 public:
     virtual ~TaskEvaluator() = default;
