@@ -12,12 +12,14 @@
 #include <torch/nn/utils/rnn.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "cuda_required.h"
 #include "error_matchers.h"
+#include "losslab/data/tensor_split.h"
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
@@ -54,17 +56,28 @@ struct PackedResult {
 };
 
 // One forward and backward pass of a fresh seeded LSTM on `device`, through runPackedLstm or
-// LibTorch's functions; lengths with ties, the longest not first.
-PackedResult packedPass(const torch::Device& device, bool ours) {
+// LibTorch's functions; lengths with ties, the longest not first. With `waits`, the pass runs
+// under CUDA's sync debug mode and `waits` gets the count of its waits for the device.
+PackedResult packedPass(const torch::Device& device, bool ours, std::int64_t* waits = nullptr) {
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
     torch::nn::LSTM lstm = biLstm(3, 4);
     initLikePyTorch(*lstm, gen);
     lstm->to(device);
     const torch::Tensor lengths = torch::tensor(std::vector<std::int64_t>{3, 7, 1, 7, 5}, torch::kLong);
-    torch::Tensor x = torch::randn({5, 7, 3}, gen).to(device).requires_grad_(true);
-    const torch::Tensor out = ours ? runPackedLstm(lstm, x, lengths) : libtorchPacked(lstm, x, lengths);
-    const torch::Tensor weights = torch::linspace(-1.0, 1.0, out.numel()).view(out.sizes()).to(device);
-    (out * weights).sum().backward();
+    const torch::Tensor x = copyToDevice(torch::randn({5, 7, 3}, gen), device).requires_grad_(true);
+    const torch::Tensor weights = copyToDevice(torch::linspace(-1.0, 1.0, 5 * 7 * 8).view({5, 7, 8}), device);
+    torch::Tensor out;
+    {
+        std::optional<fixtures::SyncDebugScope> debug;
+        std::optional<SyncCounter> counter;
+        if (waits) {
+            debug.emplace();
+            counter.emplace();
+        }
+        out = ours ? runPackedLstm(lstm, x, lengths) : libtorchPacked(lstm, x, lengths);
+        (out * weights).sum().backward();
+        if (waits) *waits = counter->count();
+    }
     PackedResult r{out.detach().cpu(), x.grad().cpu(), {}};
     for (const auto& p : lstm->parameters()) r.weightGrads.push_back(p.grad().cpu());
     return r;
@@ -103,21 +116,9 @@ TEST(PackedLstm, NeverWaitsForTheGpu) {
     expectSame(packedPass(cuda, false), packedPass(torch::kCPU, false), 1e-5);
     packedPass(cuda, true); // cuDNN's first call chooses and allocates outside the count
     std::int64_t waits = -1;
-    PackedResult onGpu;
-    {
-        const fixtures::SyncDebugScope debug;
-        const SyncCounter counter;
-        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
-        torch::nn::LSTM lstm = biLstm(3, 4);
-        initLikePyTorch(*lstm, gen);
-        lstm->to(cuda);
-        const torch::Tensor lengths = torch::tensor(std::vector<std::int64_t>{3, 7, 1, 7, 5}, torch::kLong);
-        const torch::Tensor x = copyToDevice(torch::randn({5, 7, 3}, gen), cuda).requires_grad_(true);
-        runPackedLstm(lstm, x, lengths).sum().backward();
-        waits = counter.count();
-    }
+    const PackedResult onGpu = packedPass(cuda, true, &waits);
     EXPECT_EQ(waits, 0);
-    expectSame(packedPass(cuda, true), packedPass(torch::kCPU, true), 1e-5);
+    expectSame(onGpu, packedPass(torch::kCPU, true), 1e-5);
 }
 
 // A toy sequence task through the core: sequences of 1..6 symbols. With padded labels the

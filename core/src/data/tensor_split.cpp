@@ -21,13 +21,18 @@ torch::Tensor copyToDevice(const torch::Tensor& cpu, const torch::Device& device
     return cpu.pin_memory().to(device, /*non_blocking=*/true);
 }
 
-TensorSplit TensorSplit::index(const torch::Tensor& idx) const {
+TensorSplit TensorSplit::index(const torch::Tensor& idx) const { return index(idx, idx); }
+
+TensorSplit TensorSplit::index(const torch::Tensor& idx, const torch::Tensor& hostIdx) const {
+    auto rows = [&](const torch::Tensor& t) {
+        return selectRows(t, !t.defined() || t.device() == idx.device() ? idx : hostIdx);
+    };
     TensorSplit out;
-    out.features = selectRows(features, idx);
-    out.labels = selectRows(labels, idx);
-    out.lengths = selectRows(lengths, idx);
-    out.features2 = selectRows(features2, idx);
-    out.lengths2 = selectRows(lengths2, idx);
+    out.features = rows(features);
+    out.labels = rows(labels);
+    out.lengths = rows(lengths);
+    out.features2 = rows(features2);
+    out.lengths2 = rows(lengths2);
     return out;
 }
 

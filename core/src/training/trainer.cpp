@@ -126,18 +126,8 @@ struct RunBatch {
 // Rows of a split: `idx` on the device of its labels, `hostIdx` the same rows on the CPU; each
 // member is selected where it is stored.
 RunBatch batchRows(const RunSplit& split, const torch::Tensor& idx, const torch::Tensor& hostIdx) {
-    auto rows = [&](const torch::Tensor& t) {
-        return t.defined() ? t.index_select(0, t.device() == idx.device() ? idx : hostIdx) : t;
-    };
-    RunBatch out;
-    const TensorSplit& s = split.rows;
-    out.rows.features = rows(s.features);
-    out.rows.labels = rows(s.labels);
-    out.rows.lengths = rows(s.lengths);
-    out.rows.features2 = rows(s.features2);
-    out.rows.lengths2 = rows(s.lengths2);
-    out.hostLabels = rows(split.hostLabels);
-    return out;
+    const torch::Tensor& host = split.hostLabels;
+    return {split.rows.index(idx, hostIdx), host.defined() ? host.index_select(0, hostIdx) : host};
 }
 
 torch::Tensor asLong(const torch::Tensor& t) {

@@ -24,6 +24,10 @@ struct TensorSplit {
 
     std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
     TensorSplit index(const torch::Tensor& idx) const;   // rows `idx` (same device)
+    // Rows of a split whose members live on two devices (a run's: lengths on the CPU): each
+    // member selected with `idx` where it is on idx's device, else with `hostIdx`, the same
+    // rows on the CPU.
+    TensorSplit index(const torch::Tensor& idx, const torch::Tensor& hostIdx) const;
     TensorSplit to(const torch::Device& device) const;
 };
 
