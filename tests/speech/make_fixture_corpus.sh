@@ -24,6 +24,10 @@
 #   --commands-val N    (LOSSLAB_FIXTURE_COMMANDS_VAL, 6)
 #   --commands-test N   (LOSSLAB_FIXTURE_COMMANDS_TEST, 6)
 #   --jobs N            parallel synthesis jobs (LOSSLAB_FIXTURE_JOBS, 2)
+#   --from PATH         copy a corpus this script made elsewhere instead of synthesising one
+#                       (LOSSLAB_FIXTURE_FROM): its folder, or a .tar.xz of that folder's
+#                       contents (scripts/gpu-deps.sh makes one for machines without espeak-ng).
+#                       Its counts must be these; its Kaldi tables' absolute paths are rewritten.
 # Exit status 77 when espeak-ng or sox (with FLAC and SPHERE support) is missing: tests skip then.
 set -euo pipefail
 
@@ -35,6 +39,7 @@ commandsTrain=${LOSSLAB_FIXTURE_COMMANDS_TRAIN:-30}
 commandsVal=${LOSSLAB_FIXTURE_COMMANDS_VAL:-6}
 commandsTest=${LOSSLAB_FIXTURE_COMMANDS_TEST:-6}
 jobs=${LOSSLAB_FIXTURE_JOBS:-2}
+from=${LOSSLAB_FIXTURE_FROM:-}
 
 usage() {
     sed -n '/^# Usage:/,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -52,6 +57,7 @@ while [ $# -gt 0 ]; do
         --commands-val) commandsVal=$2; shift 2 ;;
         --commands-test) commandsTest=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
+        --from) from=$2; shift 2 ;;
         -h|--help) usage ;;
         -*) echo "make_fixture_corpus.sh: unknown option $1" >&2; usage ;;
         *) [ -z "$out" ] || usage; out=$1; shift ;;
@@ -66,6 +72,45 @@ if [ "$phrases" -lt 1 ] || [ "$phrases" -gt 24 ] || [ "$heldout" -gt "$phrases" 
     echo "make_fixture_corpus.sh: expected 1 <= phrases <= 24, heldout <= phrases, 1 <= labels <= 10," \
          "speakers >= 1, commands-train >= 1, jobs >= 1" >&2
     exit 2
+fi
+
+# What .complete records: the counts that decide the corpus (not --jobs), and the folder it was
+# written to (the Kaldi train and test tables hold absolute paths).
+settings="speakers=$speakers phrases=$phrases heldout=$heldout labels=$labels commands=$commandsTrain/$commandsVal/$commandsTest"
+
+# ---- --from: a corpus made elsewhere ----------------------------------------------------------
+if [ -n "$from" ]; then
+    if [ ! -e "$from" ]; then
+        echo "make_fixture_corpus.sh: --from $from: no such file or folder" >&2
+        exit 2
+    fi
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    rm -rf "$out/.complete" "$out/librispeech" "$out/kaldi" "$out/commands" "$out/timit"
+    if [ -d "$from" ]; then
+        cp -R "$from/." "$out/"
+    elif ! tar -xJf "$from" -C "$out"; then
+        echo "make_fixture_corpus.sh: --from $from: expected a folder or a .tar.xz this script's corpus was packed into" >&2
+        exit 2
+    fi
+    madeWith=$(sed -n 's/^settings: //p' "$out/.complete" 2>/dev/null || true)
+    madeIn=$(sed -n 's/^folder: //p' "$out/.complete" 2>/dev/null || true)
+    rm -f "$out/.complete"
+    if [ -z "$madeIn" ] || [ "$madeWith" != "$settings" ]; then
+        echo "make_fixture_corpus.sh: --from $from: expected a corpus made with \"$settings\";" \
+             "its .complete says \"${madeWith:-nothing}\" (made by an older script, or with other counts)" >&2
+        exit 2
+    fi
+    for f in "$out"/kaldi/*/wav.scp; do
+        [ -f "$f" ] || continue
+        while read -r id path; do
+            case "$path" in "$madeIn"/*) path="$out/${path#"$madeIn"/}" ;; esac
+            echo "$id $path"
+        done <"$f" >"$f.new"
+        mv "$f.new" "$f"
+    done
+    printf 'make_fixture_corpus.sh finished\nsettings: %s\nfolder: %s\ncopied from: %s\n' "$settings" "$out" "$from" >"$out/.complete"
+    exit 0
 fi
 
 for tool in espeak-ng sox soxi; do
@@ -273,5 +318,6 @@ done
 for f in "$out"/kaldi/*/{text,utt2spk,wav.scp,segments}; do
     if [ -f "$f" ]; then LC_ALL=C sort -o "$f" "$f"; fi
 done
-echo "make_fixture_corpus.sh finished" >"$out/.complete"  # LOSSLAB_SPEECH_FIXTURE_DIR users check for it
+# Written last: LOSSLAB_SPEECH_FIXTURE_DIR users check for it; --from reads the last two lines.
+printf 'make_fixture_corpus.sh finished\nsettings: %s\nfolder: %s\n' "$settings" "$out" >"$out/.complete"
 exit 0

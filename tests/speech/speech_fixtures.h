@@ -12,7 +12,8 @@
 // fails with the script's output for any other failure. With LOSSLAB_SPEECH_FIXTURE_DIR set to a
 // folder the script already filled (.complete written), that folder is used as is (for running
 // many test processes, as ctest does, without synthesising the corpus in each). Thread-safe; the script's counts come
-// from its LOSSLAB_FIXTURE_* environment variables.
+// from its LOSSLAB_FIXTURE_* environment variables, and LOSSLAB_FIXTURE_FROM makes it copy a corpus made
+// elsewhere instead (a machine without espeak-ng: scripts/gpu-check.sh).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
