@@ -11,10 +11,12 @@
 # RESULTS_DIR/summary.json: {phase, rc, seconds, note, metrics}):
 #   deps            extract .gpu-deps/*.deb (scripts/gpu-deps.sh) into /tmp; Fashion-MNIST
 #                   into /usr/share/datasets where that is writable (the tests read it there);
-#                   CIFAR-format data re-encoded from Fashion-MNIST
+#                   CIFAR-format data re-encoded from Fashion-MNIST; libsndfile for the speech
+#                   plugin where the machine has none (GPU_CHECK_SPEECH)
 #   build           configure build-gpu/ (Release, -DLOSSLAB_GUI=OFF, Ninja and ccache when
 #                   present) against torch.utils.cmake_prefix_path, build with every core
-#   ctest           every test, LOSSLAB_REQUIRE_CUDA=1; fails on a skip whose reason is CUDA
+#   ctest           every test, LOSSLAB_REQUIRE_CUDA=1; fails on a skip whose reason is CUDA;
+#                   the speech tests read .gpu-deps/speech-fixture-corpus.tar.xz
 #   runs            CUDA runs of default, cifar10/wrn and mnist/tcn_permuted: accuracies sane
 #   oom             one run of an experiment with a huge batch fails with "out of memory",
 #                   the other completes
@@ -65,6 +67,7 @@ settings() {
   setting CTEST_TIMEOUT        180     900
   setting CTEST_TEST_TIMEOUT   150     300
   setting CTEST_ARGS           ""      ""
+  setting SPEECH               auto    auto
   setting RUNS_TIMEOUT         100     300
   setting RUNS_SEEDS           2       1
   setting RUNS_EPOCHS          3       1
@@ -373,6 +376,54 @@ PYEOF
 
 # ---- phases --------------------------------------------------------------------------------
 
+# The speech plugin's library (GPU_CHECK_SPEECH): auto, the machine's libsndfile where it has
+# the headers, else the one extracted from .gpu-deps; deps, the extracted one even where the
+# machine has its own (to check this path on a machine that has it); off, neither (and no corpus
+# for the speech tests). The extracted libraries whose sonames the machine lacks are linked into
+# $GC_DEPS_LIB, which is on LD_LIBRARY_PATH for every phase; the machine's own stay in use. A
+# program linked against the extracted libsndfile must run before the build is given it
+# ($GC_DEPS/sndfile.ok); otherwise the build goes on without the speech plugin.
+speech_deps() {
+  rm -rf "$GC_DEPS_LIB" "$GC_DEPS/sndfile.ok"
+  case $GPU_CHECK_SPEECH in
+    off) log "GPU_CHECK_SPEECH=off: no libsndfile from .gpu-deps, no corpus"; metric libsndfile '"off"'; return 0 ;;
+    auto)
+      if [[ -e /usr/include/sndfile.h ]]; then
+        log "libsndfile: the machine's own"; metric libsndfile '"machine"'; return 0
+      fi ;;
+    deps) ;;
+    *) echo "FAIL: GPU_CHECK_SPEECH=$GPU_CHECK_SPEECH: expected auto, deps or off"; return 1 ;;
+  esac
+  local libdir=$GC_DEPS/usr/lib/x86_64-linux-gnu lib name have version linked=()
+  if [[ ! -e $GC_DEPS/usr/include/sndfile.h || ! -e $libdir/libsndfile.so ]]; then
+    note "no libsndfile here or in .gpu-deps (scripts/gpu-deps.sh): the build has no speech plugin"
+    metric libsndfile '"none"'
+    return 0
+  fi
+  mkdir -p "$GC_DEPS_LIB"
+  have=$(ldconfig -p 2>/dev/null | awk '$1 ~ /^lib/ { print $1 }')
+  for lib in "$libdir"/lib*.so.[0-9]*; do
+    name=${lib##*/}
+    [[ $name =~ ^lib[^/]*\.so\.[0-9]+$ ]] || continue # sonames only: libFLAC.so.12, not .so.12.0.0
+    grep -qxF "$name" <<<"$have" && continue
+    ln -sf "$lib" "$GC_DEPS_LIB/$name"
+    linked+=("$name")
+  done
+  log "libraries from .gpu-deps that this machine lacks, in $GC_DEPS_LIB: ${linked[*]:-none}"
+  printf '#include <sndfile.h>\n#include <cstdio>\nint main() { std::puts(sf_version_string()); }\n' \
+    > "$GC_WORK/sndfile_check.cpp"
+  if c++ -I"$GC_DEPS/usr/include" "$GC_WORK/sndfile_check.cpp" "$libdir/libsndfile.so" -o "$GC_WORK/sndfile_check" \
+      && version=$("$GC_WORK/sndfile_check"); then
+    touch "$GC_DEPS/sndfile.ok"
+    log "libsndfile from .gpu-deps: a program linked against it runs ($version)"
+    metric libsndfile "\"$version from .gpu-deps\""
+  else
+    note "the libsndfile from .gpu-deps does not link or run here: the build has no speech plugin"
+    metric libsndfile '"does not run"'
+  fi
+  return 0
+}
+
 phase_deps() {
   local deb n=0
   mkdir -p "$GC_DEPS"
@@ -404,6 +455,7 @@ phase_deps() {
   if (( ok )); then log "CIFAR-format data: $c (already there)"
   else "$GC_PY" "$root/bench/wrn_epoch_bench.py" --make-data "$c" --fashion-mnist "$fm" || { echo "FAIL: CIFAR-format data"; return 1; }
   fi
+  speech_deps || return 1
   # What the machine is.
   "$GC_PY" - "$GC_WORK/machine.json" <<'PYEOF' || true
 import json, os, platform, subprocess, sys
@@ -457,6 +509,10 @@ phase_build() {
   if [[ ! -e /usr/include/zlib.h && -e $GC_DEPS/usr/include/zlib.h ]]; then
     extra+=(-DZLIB_INCLUDE_DIR="$GC_DEPS/usr/include" -DZLIB_LIBRARY="$(first_lib libz.so.1 libz.so)")
   fi
+  if [[ -e $GC_DEPS/sndfile.ok ]]; then # speech_deps: core/CMakeLists.txt's way without pkg-config
+    extra+=(-DSNDFILE_INCLUDE_DIR="$GC_DEPS/usr/include" -DSNDFILE_LIBRARY="$GC_DEPS/usr/lib/x86_64-linux-gnu/libsndfile.so")
+    [[ $GPU_CHECK_SPEECH == deps ]] && extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
+  fi
   local t0; t0=$(now)
   cmake -S "$root" -B "$GC_BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF -DLOSSLAB_TESTS=ON \
     -DLOSSLAB_BENCH=ON -DCMAKE_PREFIX_PATH="$prefix" "${launcher[@]}" "${extra[@]}" || { echo "FAIL: configure"; return 1; }
@@ -472,6 +528,9 @@ phase_ctest() {
   [[ -x $GC_CLI ]] || { echo "FAIL: no $GC_CLI (build first)"; return 1; }
   if ! command -v sqlite3 >/dev/null && [[ -x $GC_DEPS/usr/bin/sqlite3 ]]; then export PATH=$GC_DEPS/usr/bin:$PATH; fi
   if [[ $GC_MODE == gpu ]]; then export LOSSLAB_REQUIRE_CUDA=1; fi
+  # The speech tests' corpus, made by scripts/gpu-deps.sh (no espeak-ng or sox here).
+  local corpus=$root/.gpu-deps/speech-fixture-corpus.tar.xz
+  if [[ $GPU_CHECK_SPEECH != off && -e $corpus ]]; then export LOSSLAB_FIXTURE_FROM=$corpus; fi
   local rc args=()
   read -r -a args <<<"$GPU_CHECK_CTEST_ARGS"
   ctest --test-dir "$GC_BUILD" -j"$(nproc)" --timeout "$GPU_CHECK_CTEST_TEST_TIMEOUT" --output-on-failure "${args[@]}"
@@ -846,6 +905,8 @@ export GC_MODE GC_SKIP_BUILD
 export GC_RESULTS=$results
 export GC_WORK=${GPU_CHECK_WORK:-/tmp/losslab-gpu-check}
 export GC_DEPS=${GPU_CHECK_DEPS_DIR:-/tmp/losslab-gpu-deps}
+export GC_DEPS_LIB=$GC_DEPS/lib-missing # speech_deps: the libraries the machine lacks
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$GC_DEPS_LIB
 export GC_CIFAR=$GC_WORK/data/cifar-10-batches-bin
 if [[ $GC_MODE == cpu ]]; then
   export GC_DEVICE=cpu GC_PAR_KEY=cpu_runs
