@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ctest_environment.h"
 #include "error_matchers.h"
 #include "losslab/data/audio/audio_file.h"
 #include "scratch_dir.h"
@@ -467,3 +468,10 @@ TEST(SpeechCorpus, SpeechCommandsErrorsNameTheList) {
 
 } // namespace
 } // namespace losslab::speech
+
+// Under ctest the suite reads the corpus speech.fixture-corpus made (LOSSLAB_SPEECH_FIXTURE_DIR),
+// instead of each test synthesising its own, with two threads per test.
+TEST(SpeechTestEnvironment, CtestGaveEveryVariable) {
+    LOSSLAB_EXPECT_CTEST_ENVIRONMENT();
+    EXPECT_NE(std::getenv("LOSSLAB_SPEECH_FIXTURE_DIR"), nullptr);
+}
