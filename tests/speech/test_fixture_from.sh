@@ -58,3 +58,20 @@ bash "$script" --from "$scratch/old" "$scratch/other" 2>"$scratch/err" || rc=$?
 ((rc == 2)) || fail "a corpus without settings: exit $rc, expected 2"
 grep -q 'says "nothing"' "$scratch/err" || fail "message: $(cat "$scratch/err")"
 echo "ok: other counts and an older corpus are refused"
+
+# Given only through the environment, a corpus of other counts is passed over: the script
+# synthesises the one asked for (or exits 77 without espeak-ng and sox, as without --from).
+rc=0
+LOSSLAB_FIXTURE_FROM=$scratch/corpus.tar.xz LOSSLAB_FIXTURE_SPEAKERS=1 LOSSLAB_FIXTURE_PHRASES=2 LOSSLAB_FIXTURE_HELDOUT=2 \
+  LOSSLAB_FIXTURE_LABELS=1 LOSSLAB_FIXTURE_COMMANDS_TRAIN=1 LOSSLAB_FIXTURE_COMMANDS_VAL=1 LOSSLAB_FIXTURE_COMMANDS_TEST=1 \
+  bash "$script" "$scratch/small" >/dev/null 2>"$scratch/err" || rc=$?
+grep -q "LOSSLAB_FIXTURE_FROM passed over: --from $scratch/corpus.tar.xz: expected a corpus made with \"speakers=1 " "$scratch/err" \
+  || fail "message: $(cat "$scratch/err")"
+case $rc in
+  0) grep -qxF "settings: speakers=1 phrases=2 heldout=2 labels=1 commands=1/1/1" "$scratch/small/.complete" \
+       || fail "synthesised corpus: $(cat "$scratch/small/.complete")"
+     grep -q "copied from" "$scratch/small/.complete" && fail "the small corpus was copied, not synthesised"
+     echo "ok: other counts through the environment: synthesised" ;;
+  77) echo "ok: other counts through the environment: passed over (no espeak-ng or sox here: exit 77)" ;;
+  *) fail "other counts through the environment: exit $rc: $(cat "$scratch/err")" ;;
+esac
