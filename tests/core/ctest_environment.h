@@ -5,9 +5,9 @@
 //
 //   TEST(TestEnvironment, CtestGaveEveryVariable) { LOSSLAB_EXPECT_CTEST_ENVIRONMENT(); }
 //
-// which fails when a variable is missing (ctest applied only part of it: the suite would then
-// run, say, without its shared speech corpus or with every core's threads) and skips outside
-// ctest.
+// which fails when a variable is missing (ctest applied only part of it: the speech suite, say,
+// would then synthesise a corpus in every test instead of reading the shared one) and skips
+// outside ctest.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

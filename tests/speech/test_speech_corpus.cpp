@@ -470,7 +470,7 @@ TEST(SpeechCorpus, SpeechCommandsErrorsNameTheList) {
 } // namespace losslab::speech
 
 // Under ctest the suite reads the corpus speech.fixture-corpus made (LOSSLAB_SPEECH_FIXTURE_DIR),
-// instead of each test synthesising its own, with two threads per test.
+// instead of each test synthesising its own.
 TEST(SpeechTestEnvironment, CtestGaveEveryVariable) {
     LOSSLAB_EXPECT_CTEST_ENVIRONMENT();
     EXPECT_NE(std::getenv("LOSSLAB_SPEECH_FIXTURE_DIR"), nullptr);
