@@ -394,8 +394,8 @@ speech_deps() {
     deps) ;;
     *) echo "FAIL: GPU_CHECK_SPEECH=$GPU_CHECK_SPEECH: expected auto, deps or off"; return 1 ;;
   esac
-  local libdir=$GC_DEPS/usr/lib/x86_64-linux-gnu lib name have version linked=()
-  if [[ ! -e $GC_DEPS/usr/include/sndfile.h || ! -e $libdir/libsndfile.so ]]; then
+  local libdir=${GC_DEPS_SNDFILE%/*} lib name have version linked=()
+  if [[ ! -e $GC_DEPS/usr/include/sndfile.h || ! -e $GC_DEPS_SNDFILE ]]; then
     note "no libsndfile here or in .gpu-deps (scripts/gpu-deps.sh): the build has no speech plugin"
     metric libsndfile '"none"'
     return 0
@@ -412,7 +412,7 @@ speech_deps() {
   log "libraries from .gpu-deps that this machine lacks, in $GC_DEPS_LIB: ${linked[*]:-none}"
   printf '#include <sndfile.h>\n#include <cstdio>\nint main() { std::puts(sf_version_string()); }\n' \
     > "$GC_WORK/sndfile_check.cpp"
-  if c++ -I"$GC_DEPS/usr/include" "$GC_WORK/sndfile_check.cpp" "$libdir/libsndfile.so" -o "$GC_WORK/sndfile_check" \
+  if c++ -I"$GC_DEPS/usr/include" "$GC_WORK/sndfile_check.cpp" "$GC_DEPS_SNDFILE" -o "$GC_WORK/sndfile_check" \
       && version=$("$GC_WORK/sndfile_check"); then
     touch "$GC_DEPS/sndfile.ok"
     log "libsndfile from .gpu-deps: a program linked against it runs ($version)"
@@ -510,7 +510,7 @@ phase_build() {
     extra+=(-DZLIB_INCLUDE_DIR="$GC_DEPS/usr/include" -DZLIB_LIBRARY="$(first_lib libz.so.1 libz.so)")
   fi
   if [[ -e $GC_DEPS/sndfile.ok ]]; then # speech_deps: core/CMakeLists.txt's way without pkg-config
-    extra+=(-DSNDFILE_INCLUDE_DIR="$GC_DEPS/usr/include" -DSNDFILE_LIBRARY="$GC_DEPS/usr/lib/x86_64-linux-gnu/libsndfile.so")
+    extra+=(-DSNDFILE_INCLUDE_DIR="$GC_DEPS/usr/include" -DSNDFILE_LIBRARY="$GC_DEPS_SNDFILE")
     [[ $GPU_CHECK_SPEECH == deps ]] && extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
   fi
   local t0; t0=$(now)
@@ -906,6 +906,7 @@ export GC_RESULTS=$results
 export GC_WORK=${GPU_CHECK_WORK:-/tmp/losslab-gpu-check}
 export GC_DEPS=${GPU_CHECK_DEPS_DIR:-/tmp/losslab-gpu-deps}
 export GC_DEPS_LIB=$GC_DEPS/lib-missing # speech_deps: the libraries the machine lacks
+export GC_DEPS_SNDFILE=$GC_DEPS/usr/lib/x86_64-linux-gnu/libsndfile.so # extracted from .gpu-deps
 export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$GC_DEPS_LIB
 export GC_CIFAR=$GC_WORK/data/cifar-10-batches-bin
 if [[ $GC_MODE == cpu ]]; then
