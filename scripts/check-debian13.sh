@@ -4,7 +4,7 @@
 # cached outside the source tree, a clean copy of a git checkout put into it, and ./test.sh
 # run there in a chroot (as root). Prints the ctest summary; exits non-zero on any failure.
 #
-#   scripts/check-debian13.sh [--cuda] [--root DIR] [--rebuild] [--mirror URL]
+#   scripts/check-debian13.sh [--cuda | --suite sid] [--root DIR] [--rebuild] [--mirror URL]
 #                             [--after COMMAND] [CHECKOUT [REVISION]]
 #
 # CHECKOUT   a git repository (default: the one this script lives in); REVISION (default
@@ -18,6 +18,12 @@
 #            come from the matching debian-security).
 # --after    a bash command run in the copy inside the root once ./test.sh has passed, e.g.
 #            'scripts/install-deps.sh --bench && bench/run_step_bench.sh --quick'.
+# --suite sid  Debian unstable instead of Debian 13: the newest LibTorch, Qt, GoogleTest, CMake
+#            and g++ Debian has (LibTorch 2.14 on 2026-12-06, newer than the GPU machine's
+#            PyTorch 2.11), so that an API LibTorch removed after 2.6 shows here first. Root
+#            ${XDG_CACHE_HOME:-~/.cache}/losslab/debian-sid-root; its build folder
+#            (/root/build-sid) stays between runs, like --cuda's, so a rerun compiles only what
+#            changed.
 # --cuda     the CUDA build without a GPU: a root with Debian 13's contrib and non-free
 #            sections (default ${XDG_CACHE_HOME:-~/.cache}/losslab/debian13-cuda-root) gets
 #            LibTorch 2.6 built with CUDA (libtorch-cuda-dev) and CUDA 12.4
@@ -37,6 +43,7 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/losslab
 root=$cache/debian13-root
 rebuild=0
 cuda=0
+suite=trixie
 mirror=http://deb.debian.org/debian
 checkout=
 revision=HEAD
@@ -48,6 +55,13 @@ while (( $# )); do
     --root) root=$2; shift 2 ;;
     --rebuild) rebuild=1; shift ;;
     --cuda) cuda=1; [[ $root == "$cache/debian13-root" ]] && root=$cache/debian13-cuda-root; shift ;;
+    --suite)
+      case "${2:-}" in
+        trixie) ;;
+        sid|unstable) suite=sid; [[ $root == "$cache/debian13-root" ]] && root=$cache/debian-sid-root ;;
+        *) echo "check-debian13: --suite expects trixie or sid, not '${2:-}'" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
     --mirror) mirror=$2; shift 2 ;;
     --after) after=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -58,6 +72,15 @@ while (( $# )); do
   esac
 done
 checkout=${checkout:-$here}
+if (( cuda )) && [[ $suite != trixie ]]; then
+  # Debian unstable's contrib has only the CUDA LibTorch 2.6, older than its CPU LibTorch.
+  echo "check-debian13: --cuda checks Debian 13's CUDA LibTorch; it does not go with --suite $suite" >&2
+  exit 2
+fi
+if [[ $suite == trixie ]]; then release="Debian 13"; else release="Debian unstable"; fi
+# The CUDA build and unstable's keep their build folder between runs (see below).
+incremental=$cuda
+[[ $suite == trixie ]] || incremental=1
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "check-debian13: needs root (mmdebstrap, mount and chroot); run it with sudo" >&2
@@ -87,21 +110,30 @@ if [[ ! -x $root/usr/bin/apt-get ]]; then
     say "installing mmdebstrap"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
   fi
-  say "creating a Debian 13 root in $root from $mirror"
+  say "creating a $release root in $root from $mirror"
   t=$SECONDS
   rm -rf --one-file-system "$root.tmp"
   sections=main
   (( cuda )) && sections="main contrib non-free non-free-firmware"
+  sources=("deb $mirror $suite $sections")
+  # Unstable has no -updates or security suites.
+  [[ $suite == trixie ]] && sources+=("deb $mirror trixie-updates $sections"
+    "deb ${mirror%/debian}/debian-security trixie-security $sections")
+  # Unstable's Release file is valid for a week only; a mirror that lags (this workplace's did, by
+  # a month) would stop apt. The check wants the packages, not the freshest ones.
+  aptopts=(--aptopt='Acquire::Retries "3"')
+  [[ $suite == trixie ]] || aptopts+=(--aptopt='Acquire::Check-Valid-Until "false"')
   mmdebstrap --variant=apt --mode=root --components="${sections// /,}" --include=ca-certificates \
-      --aptopt='Acquire::Retries "3"' trixie "$root.tmp" \
-      "deb $mirror trixie $sections" "deb $mirror trixie-updates $sections" \
-      "deb ${mirror%/debian}/debian-security trixie-security $sections" >>"$log" 2>&1 ||
+      "${aptopts[@]}" "$suite" "$root.tmp" "${sources[@]}" >>"$log" 2>&1 ||
     { say "mmdebstrap failed; see $log"; exit 1; }
   mv "$root.tmp" "$root"
   say "root created in $((SECONDS - t)) s"
 fi
-grep -q '^VERSION_CODENAME=trixie' "$root/etc/os-release" ||
-  { say "$root is not a Debian 13 root (see its etc/os-release); use --rebuild"; exit 1; }
+if [[ $suite == trixie ]]; then
+  grep -q '^VERSION_CODENAME=trixie' "$root/etc/os-release"
+else
+  grep -q 'sid' "$root/etc/debian_version"   # unstable's os-release names the next release
+fi || { say "$root is not a $release root (see its etc/os-release); use --rebuild"; exit 1; }
 
 # ---- mounts, undone on exit ----------------------------------------------------------------
 
@@ -137,10 +169,12 @@ chmod 0755 "$root/usr/sbin/policy-rc.d"
 # ---- a clean copy of the checkout ----------------------------------------------------------
 
 src=/root/losslab
-if (( cuda )); then
-  # The CUDA build takes half an hour on two cores: its folder (/root/build-cuda) stays between
-  # runs, and only the files that changed are written into the copy (with a new time), so a
-  # later run compiles only what changed.
+build_env=
+(( incremental && ! cuda )) && build_env=LOSSLAB_BUILD_DIR=/root/build-$suite
+if (( incremental )); then
+  # A whole build takes half an hour or more on two cores: its folder (/root/build-cuda,
+  # /root/build-sid) stays between runs, and only the files that changed are written into the
+  # copy (with a new time), so a later run compiles only what changed.
   rm -rf --one-file-system "${root:?}$src.new"
   mkdir -p "$root$src.new" "$root$src"
   git -C "$checkout" archive --format=tar "$commit" | tar -x -C "$root$src.new"
@@ -161,7 +195,7 @@ say "testing $checkout at $commit ($(git -C "$checkout" log -1 --format=%s "$com
 # ---- ./test.sh inside ----------------------------------------------------------------------
 
 in_root() {
-  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb $build_env \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       /bin/bash -c "cd $src && $1" 2>&1 | tee -a "$log"
   return "${PIPESTATUS[0]}"
@@ -223,7 +257,7 @@ set -e
 ctest_seconds=$(sed -n 's/^Total Test time (real) = *\([0-9.]*\) sec.*/\1/p' "$log" | tail -1)
 
 echo
-echo "== Debian 13 $( (( cuda )) && echo 'CUDA build ')check, $(date -u +%Y-%m-%dT%H:%MZ), commit ${commit:0:12}"
+echo "== $release $( (( cuda )) && echo 'CUDA build ')check, $(date -u +%Y-%m-%dT%H:%MZ), commit ${commit:0:12}"
 if (( cuda )); then
   chroot "$root" dpkg-query -W -f='   ${Package} ${Version}\n' libtorch-cuda-dev nvidia-cuda-toolkit libgtest-dev cmake g++ || true
 else
