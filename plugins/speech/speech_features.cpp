@@ -17,6 +17,7 @@
 
 #include "losslab/data/audio/audio_file.h"
 #include "losslab/error.h"
+#include "losslab/training/compute_setup.h"
 
 namespace losslab::speech {
 namespace {
@@ -175,7 +176,7 @@ FeatureBank computeFeatures(const std::vector<Utterance>& utterances, const Feat
             if (!error) error = std::current_exception();
         }
     };
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const auto cores = static_cast<unsigned>(usableCores());
     const auto count = static_cast<unsigned>(std::clamp<std::size_t>(utterances.size(), 1, threads > 0 ? threads : cores));
     std::vector<std::thread> pool;
     for (unsigned t = 1; t < count; ++t) pool.emplace_back(work);

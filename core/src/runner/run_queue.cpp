@@ -353,7 +353,7 @@ struct RunQueue::Impl {
     void launch(const std::vector<std::string>& slots, int threadsFromSpec) {
         const int cpuSlots = static_cast<int>(std::count(slots.begin(), slots.end(), std::string("cpu")));
         int threads = options.threadsPerRun > 0 ? options.threadsPerRun : threadsFromSpec;
-        if (threads == 0 && cpuSlots > 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / cpuSlots);
+        if (threads == 0 && cpuSlots > 0) threads = defaultRunThreads(cpuSlots);
         for (const auto& slot : slots) workers.emplace_back([this, slot, threads] { workerLoop(slot, threads); });
     }
 

@@ -1,13 +1,14 @@
 #include "losslab/training/compute_setup.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -46,9 +47,30 @@ void configureWorkerThread(int threads, int niceIncrement) {
         if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, current + niceIncrement));
     }
     at::init_num_threads();
-    int n = threads;
-    if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(n);
+    at::set_num_threads(threads > 0 ? threads : defaultRunThreads(1));
+}
+
+int usableCores() {
+    // std::thread::hardware_concurrency() counts every core of the machine: a run started on
+    // 4 of a node's 64 cores would start 64 threads on them.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+int defaultRunThreads(int cpuRuns) {
+    if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp != nullptr && *omp != '\0') {
+        // Only a plain positive number: "4,2" (nested levels) or "x" leave the default.
+        char* end = nullptr;
+        errno = 0;
+        const long n = std::strtol(omp, &end, 10);
+        if (errno == 0 && *end == '\0' && n > 0 && n <= 4096) return static_cast<int>(n);
+    }
+    return std::max(1, usableCores() / std::max(1, cpuRuns));
 }
 
 bool cudaAvailable() { return torch::cuda::is_available(); }

@@ -14,8 +14,17 @@ namespace losslab {
 // Returns a one-line description ("BLAS: OpenBLAS, 1 thread; CUDA: no").
 std::string configureProcess();
 
+// The cores this process may run on: its CPU affinity (what taskset, a Slurm step or a
+// container's cpuset allows), not every core of the machine. At least 1.
+int usableCores();
+
+// A run's intra-op threads when `runner.threads` is 0: OMP_NUM_THREADS when it is a positive
+// number (PyTorch reads it the same way, per thread pool), otherwise usableCores() shared
+// among `cpuRuns` runs training at once. At least 1.
+int defaultRunThreads(int cpuRuns);
+
 // At the start of every worker thread: initialise ATen's per-thread OpenMP state and set
-// the intra-op threads (0: all cores). `niceIncrement` > 0 lowers the thread's scheduling
+// the intra-op threads (0: defaultRunThreads(1)). `niceIncrement` > 0 lowers the thread's scheduling
 // priority by that much (Linux nice, per thread; the OpenMP threads it starts inherit it),
 // so that a GUI thread in the same process wins the CPU when the cores are all busy.
 void configureWorkerThread(int threads, int niceIncrement = 0);
