@@ -157,9 +157,11 @@ std::string trainSentencePieceModel(const std::vector<std::string>& texts, int v
         if (!out) throw Error("cannot write the SentencePiece training text " + input.string());
     }
     const std::string tmpPrefix = (folder.path() / "model").string();
+    // No flag for its log: SentencePiece 0.1 and 0.2.0 have --minloglevel, 0.2.2 (Debian
+    // unstable) only --quiet and refuses the other. Its log goes to a scratch file anyway.
     run({"spm_train", "--input=" + input.string(), "--model_prefix=" + tmpPrefix, "--model_type=" + modelType,
          "--vocab_size=" + std::to_string(vocabSize), "--character_coverage=1.0", "--input_sentence_size=100000000",
-         "--num_threads=1", "--minloglevel=2"},
+         "--num_threads=1"},
         folder.path(),
         "cannot train " + std::to_string(vocabSize) + " SentencePiece units on the training transcripts for " + dir +
             " (set model.spm_units lower or give model.spm_model)");
