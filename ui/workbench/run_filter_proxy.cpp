@@ -35,10 +35,22 @@ RunFilterProxy::RunFilterProxy(QObject* parent) : QSortFilterProxyModel(parent) 
     setDynamicSortFilter(true);
 }
 
+// Qt 6.10 replaced invalidateFilter() (deprecated there) by a pair around the change.
+template <typename Change>
+void RunFilterProxy::changeFilter(Change change) {
+#if QT_VERSION >= QT_VERSION_CHECK(6, 10, 0)
+    beginFilterChange();
+    change();
+    endFilterChange(QSortFilterProxyModel::Direction::Rows);
+#else
+    change();
+    invalidateFilter();
+#endif
+}
+
 void RunFilterProxy::setFilterValue(QString& member, const QString& value) {
     if (member == value) return;
-    member = value;
-    invalidateFilter();
+    changeFilter([&] { member = value; });
 }
 
 void RunFilterProxy::setExperimentFilter(const QString& experiment) { setFilterValue(m_experiment, experiment); }
@@ -50,14 +62,15 @@ void RunFilterProxy::setTagFilter(const QString& tag) { setFilterValue(m_tag, ta
 void RunFilterProxy::setTextFilter(const QString& text) { setFilterValue(m_text, text.trimmed()); }
 
 void RunFilterProxy::clearFilters() {
-    m_experiment.clear();
-    m_task.clear();
-    m_loss.clear();
-    m_protocol.clear();
-    m_status.clear();
-    m_tag.clear();
-    m_text.clear();
-    invalidateFilter();
+    changeFilter([this] {
+        m_experiment.clear();
+        m_task.clear();
+        m_loss.clear();
+        m_protocol.clear();
+        m_status.clear();
+        m_tag.clear();
+        m_text.clear();
+    });
 }
 
 bool RunFilterProxy::hasTag(const QString& tags, const QString& tag) {

@@ -47,6 +47,8 @@ protected:
 
 private:
     void setFilterValue(QString& member, const QString& value);
+    template <typename Change>
+    void changeFilter(Change change);
     bool matchesExactly(int sourceRow, int column, const QString& wanted) const;
     bool matchesText(int sourceRow) const;
 
