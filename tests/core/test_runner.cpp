@@ -479,9 +479,11 @@ TEST_F(RunnerTest, AnIndependentUnitRunAloneGivesTheNumbersOfTheWholeExperiment)
         const auto a = whole.reportedMetrics({allResult.runIds[static_cast<std::size_t>(units[0][k])]});
         const auto b = part.reportedMetrics({oneResult.runIds[k]});
         ASSERT_EQ(a.size(), b.size());
-        for (std::size_t m = 0; m < a.size(); ++m)
-            if (a[m].value.metric != "wall_s" && a[m].value.metric != "examples_per_s")
+        for (std::size_t m = 0; m < a.size(); ++m) {
+            if (a[m].value.metric != "wall_s" && a[m].value.metric != "examples_per_s") {
                 EXPECT_EQ(a[m].value.value, b[m].value.value) << a[m].value.split << "/" << a[m].value.metric;
+            }
+        }
     }
 
     RunQueueOptions broken;

@@ -417,7 +417,7 @@ TEST_F(SeededRunsTest, ARunResumedWhileOthersTrainEqualsAnUninterruptedOne) {
         others.push_back({"runner.threads", "1"});
         RunQueue busy(store, m_registry);
         busy.start(loadExperimentText(kToyDropout, "others.yaml", others, m_registry));
-        RunQueue resumed(store, m_registry, RunQueueOptions{"", 1, 1, 1, 0});
+        RunQueue resumed(store, m_registry, RunQueueOptions{"", 1, 1, 1, 0, {}, {}});
         resumed.resume(cut);
         EXPECT_EQ(resumed.wait().completed, 1);
         busy.wait();

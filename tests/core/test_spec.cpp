@@ -833,8 +833,11 @@ TEST(ExperimentSpecSweep, KByMGridRunsEverySquarePointOncePerSeedAndCeOnce) {
 TEST(ExperimentSpecSweep, PaperPresetIsDroppedWhereTheSweepSetsKOrM) {
     const ExperimentSpec spec = load("task: toy50/mlp\nlosses: [ce, {loss: square, preset: paper}]\n"
                                      "sweep: {losses.*.M: [1, 2]}\n");
-    for (const auto& r : spec.expand())
-        if (r.loss.kind == LossKind::Square) EXPECT_TRUE(r.loss.preset.empty());
+    for (const auto& r : spec.expand()) {
+        if (r.loss.kind == LossKind::Square) {
+            EXPECT_TRUE(r.loss.preset.empty());
+        }
+    }
 }
 
 TEST(ExperimentSpecSweep, LearningRateOfEveryLossPairsSameEpochsRunsWithTheSameRate) {
@@ -857,7 +860,9 @@ TEST(ExperimentSpecSweep, LearningRateOfEveryLossPairsSameEpochsRunsWithTheSameR
     for (const auto& unit : units)
         for (const int i : unit) {
             const int d = runs[static_cast<std::size_t>(i)].dependsOn;
-            if (d >= 0) EXPECT_NE(std::find(unit.begin(), unit.end(), d), unit.end());
+            if (d >= 0) {
+                EXPECT_NE(std::find(unit.begin(), unit.end(), d), unit.end());
+            }
         }
 }
 
@@ -873,8 +878,9 @@ TEST(ExperimentSpecSweep, KeysOutsideLossesVaryEveryLossAndRoundTrip) {
     std::set<std::string> hidden;
     for (const auto& r : runs) {
         hidden.insert(r.params.raw("model.hidden"));
-        if (r.loss.kind == LossKind::CrossEntropy)
+        if (r.loss.kind == LossKind::CrossEntropy) {
             EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"model.hidden", "train.weight_decay"}));
+        }
     }
     EXPECT_EQ(hidden, (std::set<std::string>{"[16]", "[64, 64]"}));
     // The resolved experiment reloads to the same runs.

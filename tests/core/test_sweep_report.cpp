@@ -137,10 +137,12 @@ SweepAnalysis analyze(const std::vector<RunResult>& runs, const AnalysisOptions&
     return analyzeSweeps(runs, analysis, options);
 }
 
-const TunedLoss& tunedRow(const SweepAnalysis& s, const std::string& loss) {
+// `loss` is a plain pointer: with a std::string, g++ 14 and later take the returned row for a
+// reference into that temporary (-Wdangling-reference).
+const TunedLoss& tunedRow(const SweepAnalysis& s, const char* loss) {
     for (const auto& t : s.tuned)
         if (t.loss == loss) return t;
-    throw std::runtime_error("no tuned row for " + loss);
+    throw std::runtime_error(std::string("no tuned row for ") + loss);
 }
 
 bool anyNoteContains(const std::vector<std::string>& notes, const std::string& text) {

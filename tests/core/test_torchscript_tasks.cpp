@@ -336,7 +336,7 @@ TEST_F(TorchScriptRunsTest, AResumedRunEqualsAnUninterruptedOne) {
         RunStore store(db("resume-" + std::to_string(++m_dbs) + ".sqlite"));
         std::vector<std::int64_t> cut;
         {
-            RunQueue queue(store, registry(), RunQueueOptions{"", 1, 1, 1, 0});
+            RunQueue queue(store, registry(), RunQueueOptions{"", 1, 1, 1, 0, {}, {}});
             std::atomic<bool> cancelled{false};
             queue.addObserver([&](const RunEvent& e) {
                 if (e.kind == RunEvent::Kind::Step && e.epoch == 2 && !cancelled.exchange(true)) queue.cancel(e.runId);
@@ -348,7 +348,7 @@ TEST_F(TorchScriptRunsTest, AResumedRunEqualsAnUninterruptedOne) {
             ASSERT_EQ(result.cancelled, 1);
             cut = result.runIds;
         }
-        RunQueue resumed(store, registry(), RunQueueOptions{"", 1, 1, 1, 0});
+        RunQueue resumed(store, registry(), RunQueueOptions{"", 1, 1, 1, 0, {}, {}});
         resumed.resume(cut);
         EXPECT_EQ(resumed.wait().completed, 1);
         fixtures::expectIdenticalSeries(reference, fixtures::seriesByKey(store, cut), "resumed");

@@ -29,7 +29,7 @@ struct RunQueueOptions {
     std::string device;           // overrides the experiment's device when not empty
     int runsPerDevice = 1;        // concurrent runs per CUDA device (CPU: see cpuSlots)
     int cpuSlots = 1;             // concurrent runs on the CPU
-    int threadsPerRun = 0;        // intra-op threads per CPU run; 0 = cores / cpuSlots
+    int threadsPerRun = 0;        // intra-op threads per CPU run; 0 = defaultRunThreads(cpuSlots)
     // Workers run this much "nicer" than the caller (see configureWorkerThread): the desktop
     // program uses it so that its event loop stays responsive on a busy machine.
     int workerNiceIncrement = 0;
