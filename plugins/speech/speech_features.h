@@ -42,7 +42,7 @@ struct FeatureProgress {
 
 // The bank of `utterances` in order. `cacheDir` "" computes without caching. Audio errors (a
 // truncated FLAC, a wrong sample rate, a segment past the file's end) name the file. Runs on
-// `threads` threads (0: all cores).
+// `threads` threads (0: every core this process may use, usableCores()).
 FeatureBank computeFeatures(const std::vector<Utterance>& utterances, const FeatureSettings& settings,
                             const std::string& cacheDir, int threads = 0, FeatureProgress* progress = nullptr);
 

@@ -676,7 +676,7 @@ const std::vector<ParamDecl>& coreParamDecls() {
          "where training is deterministic (CPU); off trains it", {}, {}, {"auto", "off"}},
         {"runner.resume_every_epochs", ParamType::Int, "0",
          "epochs between resume checkpoints; 0: whenever writing one costs at most a tenth of the training time since the last", 0.0, 1000000.0, {}},
-        {"runner.threads", ParamType::Int, "0", "CPU threads per run (0: all cores)", 0.0, 1024.0, {}},
+        {"runner.threads", ParamType::Int, "0", "CPU threads per run (0: OMP_NUM_THREADS, or the usable cores shared among runner.cpu_runs)", 0.0, 1024.0, {}},
     };
     return kDecls;
 }

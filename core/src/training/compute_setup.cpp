@@ -68,7 +68,7 @@ int defaultRunThreads(int cpuRuns) {
         char* end = nullptr;
         errno = 0;
         const long n = std::strtol(omp, &end, 10);
-        if (errno == 0 && *end == '\0' && n > 0 && n <= 4096) return static_cast<int>(n);
+        if (errno == 0 && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);   // runner.threads' range
     }
     return std::max(1, usableCores() / std::max(1, cpuRuns));
 }

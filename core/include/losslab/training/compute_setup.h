@@ -24,8 +24,8 @@ int usableCores();
 int defaultRunThreads(int cpuRuns);
 
 // At the start of every worker thread: initialise ATen's per-thread OpenMP state and set
-// the intra-op threads (0: defaultRunThreads(1)). `niceIncrement` > 0 lowers the thread's scheduling
-// priority by that much (Linux nice, per thread; the OpenMP threads it starts inherit it),
+// the intra-op threads (0: defaultRunThreads(1)). `niceIncrement` > 0 lowers the thread's
+// scheduling priority by that much (Linux nice, per thread; the OpenMP threads it starts inherit it),
 // so that a GUI thread in the same process wins the CPU when the cores are all busy.
 void configureWorkerThread(int threads, int niceIncrement = 0);
 
