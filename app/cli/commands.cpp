@@ -333,7 +333,7 @@ int runListCommand(const std::vector<std::string>& argv) {
     }
     const std::vector<std::string> header = {"run_id", "experiment", "task", "loss", "k", "M", "lr", "protocol", "seed",
                                              "status", "epochs", "best_epoch", "val_acc", "test_acc", "loss_name",
-                                             "device", "library", "reused_from", "wall_s", "error"};
+                                             "device", "library", "threads", "reused_from", "wall_s", "error"};
     // runner.reuse_prefix names the source run by uid; shown as its id here.
     std::map<std::string, std::int64_t> idOfUid;
     for (const auto& r : runs) idOfUid[r.uid] = r.id;
@@ -350,7 +350,8 @@ int runListCommand(const std::vector<std::string>& argv) {
         rows.push_back({std::to_string(r.id), r.experiment, r.taskId, r.loss, full(r.k), full(r.M), full(r.lr), r.protocol,
                         std::to_string(r.seed), runStatusName(r.status), std::to_string(r.epochs),
                         std::to_string(r.bestEpoch), format == "csv" ? full(r.valAcc) : fmt(r.valAcc),
-                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device, r.library, reused,
+                        format == "csv" ? full(r.testAcc) : fmt(r.testAcc), r.lossName, r.device, r.library,
+                        r.threads > 0 ? std::to_string(r.threads) : std::string(), reused,
                         format == "csv" ? full(r.wallSeconds) : fmt(r.wallSeconds, 1), r.error});
     }
     if (format == "csv") {

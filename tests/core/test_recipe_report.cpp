@@ -37,6 +37,7 @@ struct RunPlan {
     std::string threads = "0";
     std::string device = "cpu";
     std::string library; // what trained the runs (runs.library); "" leaves it unset
+    int ranThreads = 0;  // the thread count they trained with (runs.threads); 0 leaves it unset
 };
 
 std::string specYaml(const RunPlan& plan, const std::string& loss, const std::string& protocol, std::int64_t seed) {
@@ -100,7 +101,8 @@ protected:
         const std::vector<std::int64_t> ids = m_store->addRuns(id, runs);
         for (std::size_t i = 0; i < runs.size(); ++i) {
             const double acc = accuracy(plan.hidden, runs[i].loss, runs[i].seed) + shift;
-            if (!plan.library.empty()) m_store->markStarted(ids[i], plan.device, 0, plan.library);
+            if (!plan.library.empty() || plan.ranThreads > 0)
+                m_store->markStarted(ids[i], plan.device, 0, plan.library, plan.ranThreads);
             for (int epoch = 1; epoch <= 2; ++epoch)
                 m_store->appendEpoch(ids[i], epoch, {{"val", "acc", acc - 0.01 * (2 - epoch)}, {"test", "acc", acc}});
             m_store->finishRun(ids[i], RunStatus::Completed, 2, 2, 1.0, "");
@@ -351,6 +353,29 @@ TEST_F(RecipeReportTest, PoolingAcrossLibrariesIsSaid) {
     EXPECT_TRUE(anyNoteContains(data.analysis, "different libraries are pooled (LibTorch 1.13.0, LibTorch 2.6.0)"));
     const ReportData one = load({"old-torch"});
     EXPECT_FALSE(anyNoteContains(one.analysis, "different libraries"));
+}
+
+// One recipe's CPU runs trained with different thread counts: pooled, with a note listing the
+// counts in numeric order. One count alone gives no such note, nor do runs on CUDA, where the
+// CPU threads do not compute the numbers.
+TEST_F(RecipeReportTest, PoolingAcrossThreadCountsIsSaid) {
+    RunPlan two{"two-threads"};
+    two.ranThreads = 2;
+    RunPlan twelve{"twelve-threads"};
+    twelve.ranThreads = 12;
+    RunPlan gpu{"gpu"};
+    gpu.device = "cuda:0";
+    gpu.ranThreads = 4;
+    addExperiment(two, {0, 1});
+    addExperiment(twelve, {2, 3});
+    addExperiment(gpu, {4, 5});
+    const ReportData data = load({"two-threads", "twelve-threads"});
+    EXPECT_EQ(data.analysis.groups.front().stats.at("test/acc").n, 4);
+    EXPECT_TRUE(anyNoteContains(data.analysis, "CPU runs trained with different thread counts are pooled (2, 12)"));
+    EXPECT_FALSE(anyNoteContains(load({"two-threads"}).analysis, "thread counts"));
+    const ReportData withGpu = load({"two-threads", "gpu"});
+    EXPECT_EQ(withGpu.analysis.groups.front().stats.at("test/acc").n, 4);
+    EXPECT_FALSE(anyNoteContains(withGpu.analysis, "thread counts"));
 }
 
 // A task whose test split is not a labelled test set (GLUE: its dev set) says so under the tables.

@@ -109,7 +109,7 @@ std::vector<std::int64_t> writePart(const std::string& path, std::int64_t seed) 
     RunRecord square = makeRun("square", seed);
     square.dependsOn = 0;
     const std::vector<std::int64_t> ids = store.addRuns(experiment, {makeRun("ce", seed), square});
-    store.markStarted(ids[0], "cpu", 0, "LibTorch test");
+    store.markStarted(ids[0], "cpu", 0, "LibTorch test", 2);
     for (int epoch = 1; epoch <= 3; ++epoch) {
         store.appendEpoch(ids[0], epoch, epochValues(seed, epoch));
         store.appendSteps({{ids[0], epoch * 10, epoch, "train_loss", 2.0 / epoch}});
@@ -117,7 +117,7 @@ std::vector<std::int64_t> writePart(const std::string& path, std::int64_t seed) 
     writeFile(store.checkpointPathFor(ids[0]), "weights of " + path);
     store.setCheckpoint(ids[0], store.checkpointPathFor(ids[0]));
     store.finishRun(ids[0], RunStatus::Completed, 3, 2, 1.5, "");
-    store.markStarted(ids[1], "cpu", 2, "LibTorch test");
+    store.markStarted(ids[1], "cpu", 2, "LibTorch test", 3);
     for (int epoch = 1; epoch <= 2; ++epoch) {
         store.appendEpoch(ids[1], epoch, epochValues(seed + 100, epoch));
         store.appendSteps({{ids[1], epoch * 10, epoch, "train_loss", 3.0 / epoch}});
@@ -218,6 +218,7 @@ void expectMergedFrom(const std::string& partPath, const RunStore& target) {
         EXPECT_EQ(copy.tags, run.tags);
         EXPECT_EQ(copy.notes, run.notes);
         EXPECT_EQ(copy.library, run.library);
+        EXPECT_EQ(copy.threads, run.threads);
         EXPECT_EQ(copy.startedAt, run.startedAt);
         EXPECT_DOUBLE_EQ(copy.wallSeconds, run.wallSeconds);
         if (std::isnan(run.valAcc)) {
@@ -519,12 +520,12 @@ TEST(RunMergeTest, AnOlderPartIsUpgradedAndMergedOnce) {
     TempDir dir;
     const std::string part = dir.file("part-0.sqlite");
     writePart(part, 1);
-    execSql(part, "ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+    execSql(part, "ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
     const std::string target = dir.file("runs.sqlite");
     EXPECT_EQ(mergeRunStores({part}, target).total.runsAdded, 2);
-    EXPECT_EQ(queryText(part, "SELECT value FROM meta WHERE key = 'schema_version'"), "5");
+    EXPECT_EQ(queryText(part, "SELECT value FROM meta WHERE key = 'schema_version'"), std::to_string(kSchemaVersion));
     const MergeResult again = mergeRunStores({part}, target);
     EXPECT_EQ(again.total.runsAdded, 0);
     EXPECT_EQ(again.total.runsPresent, 2);

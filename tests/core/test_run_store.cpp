@@ -237,23 +237,24 @@ TEST(RunStatusTest, UnknownNameListsTheValidOnes) {
     }
 }
 
-TEST(RunStoreTest, CreatesSchemaVersionFour) {
+TEST(RunStoreTest, CreatesTheCurrentSchemaVersion) {
     TempDir dir;
     const std::string path = dir.file("nested/deeper/runs.sqlite");
     {
         RunStore store(path);
         EXPECT_EQ(store.path(), path);
-        EXPECT_EQ(store.schemaVersion(), 5);
-        EXPECT_EQ(kSchemaVersion, 5);
+        EXPECT_EQ(store.schemaVersion(), 6);
+        EXPECT_EQ(kSchemaVersion, 6);
         EXPECT_EQ(store.journalNote(), ""); // WAL on the local scratch folder
     }
     EXPECT_TRUE(fs::exists(path));
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "5");
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "6");
     EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
-    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "5");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "6");
     // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots;
-    // version 3: what trained it; version 4: a globally unique id, for merging.
-    for (const char* column : {"pid", "host", "pid_start", "boot_id", "library", "uid"}) {
+    // version 3: what trained it; version 4: a globally unique id, for merging; version 5: the
+    // run its epochs were copied from; version 6: its thread count.
+    for (const char* column : {"pid", "host", "pid_start", "boot_id", "library", "uid", "reused_from", "threads"}) {
         EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM pragma_table_info('runs') WHERE name = '") +
                                       column + "'"),
                   "1")
@@ -1132,15 +1133,15 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
     }
     // Back to version 1 exactly as LossLab 0.1 left it: no recorder start time, boot id, library or uids.
     execSql(path, "ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id; "
-                  "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+                  "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
     execSql(path, "UPDATE runs SET pid = " + std::to_string(deadPid()) + " WHERE id = " + std::to_string(ids[2]));
     ASSERT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'pid_start'"), "0");
 
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 5);
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "5");
+    EXPECT_EQ(store.schemaVersion(), 6);
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "6");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'boot_id'"), "1");
     EXPECT_EQ(queryText(path, "SELECT count(DISTINCT uid) FROM runs"), "3");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'library'"), "1");
@@ -1152,11 +1153,13 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
     EXPECT_EQ(runs[1].status, RunStatus::Running);
     EXPECT_EQ(runs[2].status, RunStatus::Interrupted);
     EXPECT_TRUE(runs[1].library.empty());
+    EXPECT_EQ(runs[1].threads, 0);
     // New writes fill the new columns.
-    store.markStarted(ids[1], "cpu", 0, "LibTorch 9.9.9");
+    store.markStarted(ids[1], "cpu", 0, "LibTorch 9.9.9", 4);
     store.flush();
     EXPECT_FALSE(queryText(path, "SELECT pid_start FROM runs WHERE id = " + std::to_string(ids[1])).empty());
     EXPECT_EQ(store.runs(withRunIds({ids[1]})).at(0).library, "LibTorch 9.9.9");
+    EXPECT_EQ(store.runs(withRunIds({ids[1]})).at(0).threads, 4);
 }
 
 // A file of version 2 (before runs.library) gains the columns since; its rows keep everything else.
@@ -1172,11 +1175,11 @@ TEST(RunStoreTest, MigratesVersionTwoToCurrent) {
         store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
         store.flush();
     }
-    execSql(path, "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+    execSql(path, "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;");
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 5);
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].status, RunStatus::Completed);
@@ -1197,11 +1200,11 @@ TEST(RunStoreTest, MigratesVersionThreeToFourGivingUids) {
         store.addRuns(store.addExperiment(makeExperiment("first")), {makeRun("ce", 1), makeRun("square", 1)});
         store.addRuns(store.addExperiment(makeExperiment("second")), {makeRun("ce", 2)});
     }
-    execSql(path, "ALTER TABLE runs DROP COLUMN reused_from; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
+    execSql(path, "ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
                   "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 5);
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     std::vector<std::string> uids;
     for (const auto& e : store.experiments()) uids.push_back(e.uid);
     const auto runs = store.runs();
@@ -1212,6 +1215,38 @@ TEST(RunStoreTest, MigratesVersionThreeToFourGivingUids) {
     EXPECT_EQ(std::unique(uids.begin(), uids.end()), uids.end()) << "uids repeat";
     EXPECT_EQ(runs[1].lossName, "square");
     EXPECT_EQ(runs[1].tags, "a,b");
+}
+
+// A file of version 5 gains runs.threads, NULL (read as 0: not known) in its rows; a run
+// started again stores its count.
+TEST(RunStoreTest, MigratesVersionFiveToSixWithoutThreadCounts) {
+    TempDir dir;
+    const std::string path = dir.file("v5.sqlite");
+    std::vector<std::int64_t> ids;
+    {
+        RunStore store(path);
+        ids = store.addRuns(store.addExperiment(makeExperiment("v5")), {makeRun("ce", 1)});
+        store.markStarted(ids[0], "cpu", 0, "LibTorch 2.6.0");
+        store.finishRun(ids[0], RunStatus::Interrupted, 1, 0, 1.0, "");
+        store.flush();
+    }
+    execSql(path, "ALTER TABLE runs DROP COLUMN threads; "
+                  "UPDATE meta SET value = '5' WHERE key = 'schema_version'; PRAGMA user_version = 5;");
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 6);
+    EXPECT_EQ(queryText(path, "SELECT count(*) FROM runs WHERE threads IS NULL"), "1");
+    auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].threads, 0);
+    EXPECT_EQ(runs[0].library, "LibTorch 2.6.0");
+    EXPECT_EQ(runs[0].status, RunStatus::Interrupted);
+    store.markStarted(ids[0], "cpu", 0, "LibTorch 2.6.0", 8);
+    store.flush();
+    EXPECT_EQ(store.runs().at(0).threads, 8);
+    // 0 stores NULL, as before the run started.
+    store.markStarted(ids[0], "cpu", 0, "LibTorch 2.6.0", 0);
+    store.flush();
+    EXPECT_EQ(queryText(path, "SELECT count(*) FROM runs WHERE threads IS NULL"), "1");
 }
 
 // An empty uid gets a new random one; a given one is kept, and one already taken is refused

@@ -118,6 +118,22 @@ TEST_F(RunnerTest, SameEpochsRunWaitsForItsCeRunAndTrainsItsEpochCount) {
     }
 }
 
+// Each run stores the intra-op thread count it computed with: runner.threads when set, else
+// its default for the CPU runs training at once (a seed's CPU numbers can depend on it).
+TEST_F(RunnerTest, EachRunStoresTheThreadCountItTrainedWith) {
+    RunStore store(dbPath());
+    for (const auto& [threads, expected] : {std::make_pair(std::string("3"), 3),
+                                            std::make_pair(std::string("0"), defaultRunThreads(2))}) {
+        RunQueue queue(store, m_registry);
+        queue.start(spec(kPaired, {{"runner.threads", threads}, {"runner.cpu_runs", "2"}, {"seeds", "[3]"}}));
+        const RunQueueResult result = queue.wait();
+        ASSERT_EQ(result.completed, 3) << "runner.threads " << threads;
+        RunFilter these;
+        these.runIds = result.runIds;
+        for (const auto& r : store.runs(these)) EXPECT_EQ(r.threads, expected) << "runner.threads " << threads;
+    }
+}
+
 TEST_F(RunnerTest, SameSpecAndSeedGiveIdenticalMetricsOnCpu) {
     RunStore store(dbPath());
     std::vector<std::int64_t> first, second;
@@ -199,6 +215,53 @@ TEST_F(RunnerTest, InterruptAllStoresInterruptedRunsThatResumeContinues) {
     again.resume(ids);
     EXPECT_EQ(again.wait().completed, 6);
     for (const auto& r : store.runs()) EXPECT_EQ(r.status, RunStatus::Completed) << r.id << " " << r.error;
+}
+
+// A run resumed with another thread count than its first epochs goes on, stores the new count
+// and says that its numbers can differ from an uninterrupted run's; the same count says nothing.
+TEST_F(RunnerTest, ResumingWithAnotherThreadCountIsSaid) {
+    RunStore store(dbPath());
+    const std::vector<SpecOverride> overrides = {{"seeds", "[3]"}, {"train.patience", "50"}, {"train.max_epochs", "3"},
+                                                 {"runner.threads", "1"}};
+    auto interruptedRuns = [&] {
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 1) queue.interruptAll();
+        });
+        const std::vector<std::int64_t> ids = queue.start(spec(kPaired, overrides)).runIds;
+        queue.wait();
+        return ids;
+    };
+    auto resumeWith = [&](const std::vector<std::int64_t>& ids, int threads, std::vector<std::string>& notes) {
+        RunQueueOptions options;
+        options.threadsPerRun = threads;
+        RunQueue queue(store, m_registry, options);
+        auto recorder = std::make_shared<Recorder>();
+        queue.addObserver([recorder](const RunEvent& e) { (*recorder)(e); });
+        queue.resume(ids);
+        EXPECT_EQ(queue.wait().completed, 3);
+        for (const auto& e : recorder->events)
+            if (e.kind == RunEvent::Kind::Note && e.message.rfind("resumed", 0) == 0) notes.push_back(e.message);
+    };
+    const std::vector<std::int64_t> first = interruptedRuns();
+    RunFilter these;
+    these.runIds = first;
+    int partlyTrained = 0;
+    for (const auto& r : store.runs(these)) {
+        EXPECT_EQ(r.status, RunStatus::Interrupted) << r.id;
+        if (r.epochs > 0) ++partlyTrained;
+    }
+    ASSERT_GT(partlyTrained, 0);
+    std::vector<std::string> notes;
+    resumeWith(first, 2, notes);
+    ASSERT_EQ(static_cast<int>(notes.size()), partlyTrained);
+    for (const auto& note : notes)
+        EXPECT_NE(note.find("1 CPU thread(s) before, 2 now): its numbers from here on can differ"), std::string::npos) << note;
+    for (const auto& r : store.runs(these)) EXPECT_EQ(r.threads, 2) << r.id;
+
+    std::vector<std::string> none;
+    resumeWith(interruptedRuns(), 1, none);
+    EXPECT_TRUE(none.empty()) << none.front();
 }
 
 TEST_F(RunnerTest, UnavailableCudaIsRefusedBeforeAnythingIsStored) {

@@ -133,7 +133,7 @@ protected:
         ids.assign(alphaIds.begin(), alphaIds.end());
         ids.insert(ids.end(), betaIds.begin(), betaIds.end());
 
-        for (qint64 id : ids) store->markStarted(id, "cpu", 0);
+        for (qint64 id : ids) store->markStarted(id, "cpu", 0, "LibTorch test", 2);
         // r0: three epochs, the protocol reports the second.
         for (int epoch = 1; epoch <= 3; ++epoch) {
             const double bump = epoch == 2 ? 0.0 : -0.1;
@@ -363,6 +363,8 @@ TEST_F(RunBrowserTest, RunPanelShowsTheSelectedRunsSettings) {
     view.selectRuns({ids[3]});
     EXPECT_TRUE(settings->toPlainText().contains(QStringLiteral("seed: 2"))) << settings->toPlainText().toStdString();
     EXPECT_TRUE(settings->toPlainText().contains(QStringLiteral("# device: cpu"))) << settings->toPlainText().toStdString();
+    EXPECT_TRUE(settings->toPlainText().contains(QStringLiteral("# library: LibTorch test"))) << settings->toPlainText().toStdString();
+    EXPECT_TRUE(settings->toPlainText().contains(QStringLiteral("# threads: 2"))) << settings->toPlainText().toStdString();
     EXPECT_TRUE(settings->isReadOnly());
 }
 

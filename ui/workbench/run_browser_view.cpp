@@ -651,6 +651,7 @@ void RunBrowserView::loadEditorFor(qint64 runId) {
     QString settings = qs(run->specYaml).trimmed();
     if (!run->device.empty()) settings += QStringLiteral("\n# device: %1").arg(qs(run->device));
     if (!run->library.empty()) settings += QStringLiteral("\n# library: %1").arg(qs(run->library));
+    if (run->threads > 0) settings += QStringLiteral("\n# threads: %1").arg(run->threads);
     if (!run->reusedFrom.empty())
         settings += QStringLiteral("\n# epochs 1-%1 copied from run uid %2 (runner.reuse_prefix), not trained again")
                         .arg(run->targetEpochs)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -177,19 +178,37 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         out.notes.push_back(recipeLabelOf[recipeKey] + ": runs of experiments " + names +
                             " have the same recipe and are pooled");
     }
-    // The same recipe trained with different libraries: pooled (the recipe is the same), but a
-    // seed's cross-entropy numbers differ between LibTorch versions (docs/debian13.md), so say so.
-    std::map<std::pair<std::string, RunRecipe>, std::set<std::string>> librariesOf;
-    for (std::size_t i = 0; i < runs.size(); ++i)
-        if (!runs[i].run.library.empty()) librariesOf[std::make_pair(keys[i].taskId, keys[i].recipe)].insert(runs[i].run.library);
-    for (const auto& recipeKey : recipeOrder) {
-        const auto found = librariesOf.find(recipeKey);
-        if (found == librariesOf.end() || found->second.size() < 2) continue;
-        std::string names;
-        for (const std::string& library : found->second) names += (names.empty() ? "" : ", ") + library;
-        out.notes.push_back(recipeLabelOf[recipeKey] + ": runs trained with different libraries are pooled (" + names +
-                            "); a seed's cross-entropy results differ between LibTorch versions");
-    }
+    // What trained a recipe's runs, where it differs between them: pooled (the recipe is the
+    // same), but a seed's numbers depend on it, so say so. `valueOf` gives a run's value, empty
+    // when not known or not relevant; values are listed in the order `less` gives.
+    const auto sayPooledAcross = [&](const std::function<std::string(const RunRecord&)>& valueOf,
+                                     const std::function<bool(const std::string&, const std::string&)>& less,
+                                     const std::string& what, const std::string& why) {
+        std::map<std::pair<std::string, RunRecipe>, std::vector<std::string>> valuesOf;
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            const std::string value = valueOf(runs[i].run);
+            if (!value.empty()) valuesOf[std::make_pair(keys[i].taskId, keys[i].recipe)].push_back(value);
+        }
+        for (const auto& recipeKey : recipeOrder) {
+            auto found = valuesOf.find(recipeKey);
+            if (found == valuesOf.end()) continue;
+            std::vector<std::string>& values = found->second;
+            std::sort(values.begin(), values.end(), less);
+            values.erase(std::unique(values.begin(), values.end()), values.end());
+            if (values.size() < 2) continue;
+            std::string names;
+            for (const std::string& value : values) names += (names.empty() ? "" : ", ") + value;
+            out.notes.push_back(recipeLabelOf[recipeKey] + ": " + what + " are pooled (" + names + "); " + why);
+        }
+    };
+    // A seed's cross-entropy numbers differ between LibTorch versions (docs/debian13.md).
+    sayPooledAcross([](const RunRecord& r) { return r.library; }, std::less<std::string>(),
+                    "runs trained with different libraries", "a seed's cross-entropy results differ between LibTorch versions");
+    // On the CPU the thread count can change the order of floating-point sums
+    // (docs/losses-and-metrics.md); on CUDA the GPU computes, whatever the CPU threads.
+    sayPooledAcross([](const RunRecord& r) { return r.device == "cpu" && r.threads > 0 ? std::to_string(r.threads) : std::string(); },
+                    [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); },
+                    "CPU runs trained with different thread counts", "a seed's results on the CPU can differ with the thread count");
 
     // What a task's test split is when it is not a labelled test set (GLUE: its dev set).
     for (const std::string& taskId : out.taskIds) {

@@ -139,6 +139,8 @@ struct PlannedRun {
     std::string ranOn;    // the device it trained on, once started
     int knownTarget = 0;  // resumed same_epochs_as_ce run whose CE run finished earlier
     bool resume = false;  // continue from its resume checkpoint
+    std::string storedLibrary; // resumed run: what trained its first epochs (empty: not known)
+    int storedThreads = 0;     // resumed run: the thread count of its first epochs (0: not known)
     bool taken = false;
     bool finished = false; // its end is recorded: once, whatever happens after
     std::unique_ptr<std::atomic<bool>> cancel = std::make_unique<std::atomic<bool>>(false);
@@ -279,7 +281,7 @@ struct RunQueue::Impl {
             std::lock_guard<std::mutex> lock(mutex);
             run.ranOn = deviceName;
         }
-        store.markStarted(run.id, deviceName, target, trainingLibrary());
+        store.markStarted(run.id, deviceName, target, trainingLibrary(), workerThreads());
         RunEvent started;
         started.kind = RunEvent::Kind::Started;
         started.runId = run.id;
@@ -299,6 +301,7 @@ struct RunQueue::Impl {
         ctx.checkpointPath = store.checkpointPathFor(run.id);
         ctx.resumePath = store.resumePathFor(run.id);
         ctx.resume = run.resume && std::filesystem::exists(ctx.resumePath);
+        if (ctx.resume) noteResumedDifferently(run, deviceName);
         const auto task = tasks.require(run.spec.taskId);
         RunOutcome outcome = trainRun(run.spec, *task, torch::Device(deviceName), ctx);
         try {
@@ -313,6 +316,27 @@ struct RunQueue::Impl {
         }
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
         storeFailed();
+    }
+
+    // A run resumed under another library, or on the CPU with another thread count, than its
+    // first epochs: it goes on (the record keeps what trains it now), but its numbers from here
+    // on can differ from an uninterrupted run's, so the user is told.
+    void noteResumedDifferently(const PlannedRun& run, const std::string& deviceName) {
+        std::string changes;
+        if (!run.storedLibrary.empty() && run.storedLibrary != trainingLibrary())
+            changes = run.storedLibrary + " before, " + trainingLibrary() + " now";
+        const int threads = workerThreads();
+        if (deviceName == "cpu" && run.storedThreads > 0 && run.storedThreads != threads)
+            changes += (changes.empty() ? "" : "; ") + std::to_string(run.storedThreads) + " CPU thread(s) before, " +
+                       std::to_string(threads) + " now";
+        if (changes.empty()) return;
+        RunEvent e;
+        e.kind = RunEvent::Kind::Note;
+        e.runId = run.id;
+        e.label = run.label;
+        e.message = "resumed with other settings than its first epochs (" + changes +
+                    "): its numbers from here on can differ from an uninterrupted run's";
+        notify(e);
     }
 
     // runner.reuse_prefix: a same_epochs_as_ce run takes epochs 1..target of its prefix source
@@ -493,6 +517,8 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
         p.spec = parseRunSpecYaml(r.specYaml, "run #" + std::to_string(r.id), d.tasks);
         p.id = r.id;
         p.resume = true;
+        p.storedLibrary = r.library;
+        p.storedThreads = r.threads;
         p.label = r.taskId + " " + r.lossName + " " + r.protocol + " seed " + std::to_string(r.seed);
         p.spec.dependsOn = -1;
         if (r.dependsOn) {

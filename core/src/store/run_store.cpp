@@ -410,7 +410,7 @@ std::vector<std::int64_t> RunStore::addRuns(std::int64_t experimentId,
 }
 
 void RunStore::markStarted(std::int64_t runId, const std::string& device, int targetEpochs,
-                           const std::string& library) {
+                           const std::string& library, int threads) {
     const std::string now = utcNow();
     const Internal::RecorderProcess self = m_impl->m_self;
     m_impl->pushWrite(runId, [=](Database& db) {
@@ -419,14 +419,19 @@ void RunStore::markStarted(std::int64_t runId, const std::string& device, int ta
         Statement update(db,
                          "UPDATE runs SET status = ?, device = ?, target_epochs = ?, "
                          "started_at = ?, finished_at = NULL, error = NULL, pid = ?, host = ?, "
-                         "pid_start = ?, boot_id = ?, library = ? WHERE id = ?");
+                         "pid_start = ?, boot_id = ?, library = ?, threads = ? WHERE id = ?");
         update.bindText(1, runStatusName(RunStatus::Running));
         update.bindTextOrNull(2, device);
         update.bindInt64(3, targetEpochs);
         update.bindText(4, now);
         bindRecorder(update, 5, self);
         update.bindTextOrNull(9, library);
-        update.bindInt64(10, runId);
+        if (threads > 0) {
+            update.bindInt64(10, threads);
+        } else {
+            update.bindNull(10);
+        }
+        update.bindInt64(11, runId);
         update.run();
         requireChanged(db, runId, "start");
     });

@@ -119,6 +119,7 @@ RunRecord RunStore::Impl::readRun(const Statement& row) const {
     run.library = row.text(32);
     run.uid = row.text(33);
     run.reusedFrom = row.text(34);
+    run.threads = row.isNull(35) ? 0 : row.int32(35);
     return run;
 }
 
@@ -171,7 +172,7 @@ std::vector<RunRecord> RunStore::runs(const RunFilter& filter) const {
         "r.protocol, r.seed, r.device, r.status, r.epochs, r.best_epoch, r.target_epochs, "
         "r.depends_on, r.spec_yaml, r.error, r.created_at, r.started_at, r.finished_at, "
         "r.wall_seconds, r.checkpoint_path, r.tags, r.notes, va.value, ta.value, "
-        "r.pid, r.host, r.pid_start, r.boot_id, r.library, r.uid, r.reused_from "
+        "r.pid, r.host, r.pid_start, r.boot_id, r.library, r.uid, r.reused_from, r.threads "
         "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
         "LEFT JOIN epoch_metrics va ON va.run_id = r.id AND va.epoch = r.best_epoch "
         "AND va.split = 'val' AND va.metric = 'acc' "

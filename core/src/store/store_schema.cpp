@@ -119,6 +119,13 @@ constexpr const char* kSchemaV5 = R"sql(
 ALTER TABLE runs ADD COLUMN reused_from TEXT;
 )sql";
 
+// How many intra-op CPU threads a run computed with (runner.threads, or its default): on the
+// CPU the thread count can change the order of floating-point sums, so a seed's numbers are
+// reproducible at the same count (docs/losses-and-metrics.md). NULL before the run started.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE runs ADD COLUMN threads INTEGER;
+)sql";
+
 struct Migration {
     int toVersion;
     const char* sql;
@@ -132,6 +139,7 @@ constexpr Migration kMigrations[] = {
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5},
+    {6, kSchemaV6},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,

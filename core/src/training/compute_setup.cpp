@@ -50,6 +50,8 @@ void configureWorkerThread(int threads, int niceIncrement) {
     at::set_num_threads(threads > 0 ? threads : defaultRunThreads(1));
 }
 
+int workerThreads() { return at::get_num_threads(); }
+
 int usableCores() {
     // std::thread::hardware_concurrency() counts every core of the machine: a run started on
     // 4 of a node's 64 cores would start 64 threads on them.

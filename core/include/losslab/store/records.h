@@ -39,6 +39,7 @@ struct RunRecord {
     std::int64_t seed = 0;
     std::string device;       // resolved device ("cpu", "cuda:0") once started
     std::string library;      // what trained it, "LibTorch 2.6.0" (empty before schema 3)
+    int threads = 0;          // intra-op CPU threads it computed with (0: not started, or before schema 6)
     RunStatus status = RunStatus::Queued;
     int epochs = 0;           // epochs trained
     int bestEpoch = 0;        // epoch the protocol reports (1-based; 0 = none yet)

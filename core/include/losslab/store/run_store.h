@@ -16,7 +16,7 @@
 
 namespace losslab {
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 // "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
 std::string normalizeTags(const std::string& tags);
@@ -67,9 +67,11 @@ public:
     // random one; a given one is kept (Error when taken). Waits; returns ids in order.
     std::vector<std::int64_t> addRuns(std::int64_t experimentId, const std::vector<RunRecord>& runs);
     // `library` names what trains the run ("LibTorch 2.6.0"): the same seed gives other
-    // numbers under another library version, so it is kept with the run.
+    // numbers under another library version, so it is kept with the run. `threads` is the
+    // intra-op CPU thread count it computes with (0: not known, stored as NULL); on the CPU the
+    // order of floating-point sums, and so a seed's numbers, can depend on it.
     void markStarted(std::int64_t runId, const std::string& device, int targetEpochs,
-                     const std::string& library = {});
+                     const std::string& library = {}, int threads = 0);
     // Stores an epoch's metrics and raises the run's `epochs` to `epoch` (so an interrupted run
     // shows how far it got).
     void appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics);

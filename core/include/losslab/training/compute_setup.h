@@ -29,6 +29,10 @@ int defaultRunThreads(int cpuRuns);
 // so that a GUI thread in the same process wins the CPU when the cores are all busy.
 void configureWorkerThread(int threads, int niceIncrement = 0);
 
+// The intra-op threads the calling thread computes with (ATen's, as configureWorkerThread set
+// them): what a run stores as its thread count.
+int workerThreads();
+
 bool cudaAvailable();
 int cudaDeviceCount();
 
