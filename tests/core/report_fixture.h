@@ -22,7 +22,8 @@ inline double fixtureAccuracy(const std::string& task, const std::string& loss, 
 // Fills `store` with experiment "fixture": tasks toy/a (10 classes: acc, top5) and toy/b
 // (2 classes: acc, f1); losses ce (lr 0.1) and square (lr 0.2); protocols early_stopping
 // and same_epochs_as_ce; seeds 0-4; three epochs each, reported epoch 3. Seed 4 of the
-// square early-stopping run on toy/b diverged (no result). Returns the experiment id.
+// square early-stopping run on toy/b diverged (no result). Every run trained on the CPU with 2
+// threads of "LibTorch 2.6.0". Returns the experiment id.
 inline std::int64_t buildReportFixture(RunStore& store) {
     ExperimentRecord e;
     e.name = "fixture";
@@ -49,6 +50,7 @@ inline std::int64_t buildReportFixture(RunStore& store) {
         const RunRecord& r = runs[i];
         const bool diverged = r.taskId == "toy/b" && r.loss == "square" && r.protocol == "early_stopping" && r.seed == 4;
         const double acc = fixtureAccuracy(r.taskId, r.loss, r.protocol, static_cast<int>(r.seed));
+        store.markStarted(ids[i], "cpu", 0, "LibTorch 2.6.0", 2);
         for (int epoch = 1; epoch <= 3; ++epoch) {
             const double a = diverged && epoch == 3 ? std::nan("") : acc - 0.05 * (3 - epoch);
             std::vector<MetricValue> m = {{"train", "loss", 1.0 / epoch}, {"val", "acc", a + 0.01}, {"test", "acc", a},

@@ -291,7 +291,7 @@ TEST_F(RecipeReportTest, DifferentRecipesAreSeparateRowsAndNeverPaired) {
     writeReportTables(*m_store, data, request);
     const std::string seeds = readFile(m_dir / "out" / "seed-results.csv");
     EXPECT_EQ(seeds.substr(0, seeds.find('\r')), "run_id,experiment,task,recipe,loss_name,loss,k,M,lr,protocol,seed,status,"
-                                                 "epochs,best_epoch,wall_s,test_acc,val_acc");
+                                                 "epochs,best_epoch,wall_s,device,library,threads,test_acc,val_acc");
     EXPECT_NE(seeds.find(",mlp-256,fashion_mnist/mlp,hidden [256],ce,ce,"), std::string::npos);
     const std::string longCsv = readFile(m_dir / "out" / "metrics-long.csv");
     EXPECT_NE(longCsv.find(",mlp-16,fashion_mnist/mlp,hidden [16],square,"), std::string::npos);

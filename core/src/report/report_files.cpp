@@ -197,7 +197,7 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
     }
     ReportTable seeds;
     seeds.header = {"run_id", "experiment", "task", "recipe", "loss_name", "loss", "k", "M", "lr", "protocol", "seed", "status",
-                    "epochs", "best_epoch", "wall_s"};
+                    "epochs", "best_epoch", "wall_s", "device", "library", "threads"};
     for (const auto& k : metricKeys) {
         std::string col = k;
         std::replace(col.begin(), col.end(), '/', '_');
@@ -209,7 +209,7 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
         for (const auto& cell : {std::to_string(r.id), r.experiment, r.taskId, recipeLabel[r.id], r.lossName, r.loss, formatFull(r.k),
                                  formatFull(r.M), formatFull(r.lr), r.protocol, std::to_string(r.seed),
                                  std::string(runStatusName(r.status)), std::to_string(r.epochs), std::to_string(r.bestEpoch),
-                                 formatFull(r.wallSeconds)})
+                                 formatFull(r.wallSeconds), r.device, r.library, r.threads > 0 ? std::to_string(r.threads) : std::string()})
             row.push_back({cell, false});
         for (const auto& k : metricKeys) {
             const auto it = rr.reported.find(k);
