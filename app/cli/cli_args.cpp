@@ -1,7 +1,10 @@
 #include "cli_args.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "losslab/error.h"
 
@@ -83,6 +86,19 @@ std::string Args::optionsHelp() const {
         out += left + s.help + (s.repeatable ? " (repeatable)" : "") + "\n";
     }
     return out;
+}
+
+std::string shellQuote(const std::string& s) {
+    std::string out = "'";
+    for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::string shellWord(const std::string& s) {
+    const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_./-+:=@%", c) != nullptr;
+    });
+    return plain ? s : shellQuote(s);
 }
 
 } // namespace losslab::cli

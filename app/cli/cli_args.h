@@ -40,4 +40,10 @@ private:
     std::vector<std::string> m_positional;
 };
 
+// `s` in single quotes for a shell script or a command to copy ('\'' for a quote inside).
+std::string shellQuote(const std::string& s);
+// `s` as one shell word: as it is when it holds only letters, digits and _ . / - + : = @ %,
+// else shellQuote(s).
+std::string shellWord(const std::string& s);
+
 } // namespace losslab::cli

@@ -21,6 +21,7 @@
 #include "losslab/report/paper_tables.h"
 #include "losslab/report/report_files.h"
 #include "losslab/report/report_table.h"
+#include "losslab/report/tensorboard_export.h"
 #ifdef LOSSLAB_HAVE_PLOTS
 #include "plots/figure_export.h"
 #endif
@@ -152,6 +153,7 @@ std::string mainHelp() {
            "  run       run an experiment file (YAML) and print the comparison table\n"
            "  list      list stored runs, as a table or CSV\n"
            "  report    write the paper-style tables, statistics and figures of stored runs\n"
+           "  export    write stored runs as TensorBoard event files (curves, step losses, settings)\n"
            "  resume    continue interrupted runs from their last checkpoint\n"
            "  plan      write a Slurm job array for an experiment (one task per independent unit of runs)\n"
            "  merge     merge the run databases of a Slurm job array's tasks into one\n"
@@ -471,6 +473,40 @@ int runReportCommand(const std::vector<std::string>& argv) {
     loadTasks(registry, false);
     RunStore store(path);
     writeFullReport(store, request, registry, figures);
+    return kExitOk;
+}
+
+int runExportCommand(const std::vector<std::string>& argv) {
+    Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
+               {"experiment", true, true, "NAME", "experiment name (its latest run) or NAME#ID; default: the latest of every name"},
+               {"out", true, false, "DIR", "folder to write into (created if missing); TensorBoard's --logdir"},
+               {"format", true, false, "FORMAT", "tensorboard (the only one so far; default)"}},
+              "losslab-cli export");
+    if (!parseOrHelp(args, argv,
+                     "Usage: losslab-cli export [--db FILE] [--experiment NAME]... --out DIR [--format tensorboard]\n\n"
+                     "Writes every run of the selected experiments as TensorBoard event files, one folder per run:\n"
+                     "DIR/EXPERIMENT#ID/TASK/LOSS/PROTOCOL/seedN. Each holds the run's epoch metrics (val/acc,\n"
+                     "test/loss, ...), its step metrics (step/train_loss, step/lr) and its settings as text.\n"
+                     "Exporting again replaces the files; view them with: tensorboard --logdir DIR"))
+        return kExitOk;
+    if (!args.positional().empty()) throw Error("losslab-cli export: unexpected argument '" + args.positional()[0] + "'");
+    const auto out = args.value("out");
+    if (!out) throw Error("losslab-cli export: --out DIR is required");
+    const std::string format = args.value("format").value_or("tensorboard");
+    if (format != "tensorboard") throw Error("--format: expected tensorboard, got '" + format + "'");
+    const std::string path = args.value("db").value_or(RunStore::defaultPath());
+    if (!fs::exists(path)) throw Error("losslab-cli export: no database at " + path + " (run an experiment first, or pass --db FILE)");
+    RunStore store(path);
+    TensorBoardExportRequest request;
+    request.experiments = args.values("experiment");
+    request.outDir = *out;
+    const TensorBoardExportResult result = exportTensorBoard(store, request);
+    std::cout << "Exported " << result.runs << " run(s) of " << result.experiments << " experiment(s) to " << *out
+              << " as TensorBoard event files:\n";
+    for (const auto& dir : result.runDirs) std::cout << "  " << dir << "\n";
+    if (result.notStarted > 0)
+        std::cerr << "losslab-cli export: note: " << result.notStarted << " run(s) not started yet have nothing to export\n";
+    std::cout << "View them with: tensorboard --logdir " << shellWord(*out) << "\n";
     return kExitOk;
 }
 

@@ -15,6 +15,7 @@ int runTasksCommand(const std::vector<std::string>& args);
 int runRunCommand(const std::vector<std::string>& args);
 int runListCommand(const std::vector<std::string>& args);
 int runReportCommand(const std::vector<std::string>& args);
+int runExportCommand(const std::vector<std::string>& args);
 int runResumeCommand(const std::vector<std::string>& args);
 int runPlanCommand(const std::vector<std::string>& args);
 int runMergeCommand(const std::vector<std::string>& args);

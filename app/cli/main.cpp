@@ -14,7 +14,7 @@ namespace {
 // The database a command will open: its --db value, or the default one for the commands that
 // have a default; nothing for commands without a database, or for --help.
 std::optional<std::string> databaseOf(const std::string& command, const std::vector<std::string>& args) {
-    if (command != "run" && command != "list" && command != "report" && command != "resume" && command != "plan" &&
+    if (command != "run" && command != "list" && command != "report" && command != "export" && command != "resume" && command != "plan" &&
         command != "merge")
         return std::nullopt;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -58,10 +58,11 @@ int main(int argc, char** argv) {
         if (command == "run") return runRunCommand(args);
         if (command == "list") return runListCommand(args);
         if (command == "report") return runReportCommand(args);
+        if (command == "export") return runExportCommand(args);
         if (command == "resume") return runResumeCommand(args);
         if (command == "plan") return runPlanCommand(args);
         if (command == "merge") return runMergeCommand(args);
-        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, resume, plan, merge (see losslab-cli --help)\n";
+        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, export, resume, plan, merge (see losslab-cli --help)\n";
         return kExitInvalidInput;
     } catch (const losslab::Error& e) {
         std::cerr << "losslab-cli: error: " << e.what() << "\n";

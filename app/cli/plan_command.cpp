@@ -10,6 +10,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "experiment_plan.h"
 #include "progress_printer.h"
@@ -63,13 +64,6 @@ std::string jsonString(const std::string& s) {
         }
     }
     return out + "\"";
-}
-
-// Single quotes for the shell: the path may hold spaces.
-std::string shellQuote(const std::string& s) {
-    std::string out = "'";
-    for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
 }
 
 std::string selfPath() {

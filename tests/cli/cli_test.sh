@@ -295,6 +295,26 @@ report)
   sed -i 's/losses: \[ce, square\]/losses: [ce]/; s/name: tiny/name: ceonly/' "$work/tiny.yaml"
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "ce-only run"
   expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none;;
+export)
+  seed_db
+  logs="$work/tb logs"
+  out=$("$cli" export --db "$work/runs.sqlite" --out "$logs" 2>"$work/err"); rc=$?
+  [[ $rc -eq 0 ]] || fail "export exit $rc: $(cat "$work/err")"
+  grep -qx 'Exported 2 run(s) of 1 experiment(s) to .* as TensorBoard event files:' <<<"$out" || fail "export output: $out"
+  grep -qx '  tiny#1/fashion_mnist/mlp/square/early_stopping/seed0' <<<"$out" || fail "export lists no square run folder: $out"
+  python3 "$(dirname "$0")/check_tfevents.py" "$work/runs.sqlite" "$logs" || fail "the event files do not hold the stored metrics"
+  find "$logs" -name '*tmp*' | grep -q . && fail "temporary files left: $(find "$logs")"
+  # Again: the same files, replaced, none added.
+  before=$(cd "$logs" && find . -type f | sort)
+  "$cli" export --db "$work/runs.sqlite" --out "$logs" >/dev/null 2>&1 || fail "second export"
+  [[ "$(cd "$logs" && find . -type f | sort)" == "$before" ]] || fail "a second export changed the file names: $(find "$logs")"
+  expect 2 "no experiment 'nope'.*stored experiments: tiny" -- export --db "$work/runs.sqlite" --experiment nope --out "$work/t2"
+  expect 2 -- "--format: expected tensorboard, got 'mlflow'" -- export --db "$work/runs.sqlite" --format mlflow --out "$work/t2"
+  expect 2 -- "--out DIR is required" -- export --db "$work/runs.sqlite"
+  expect 2 "no database at $work/none.sqlite" -- export --db "$work/none.sqlite" --out "$work/t2"
+  expect 2 "cannot create the folder /proc/nope" -- export --db "$work/runs.sqlite" --out /proc/nope/out
+  [[ -e "$work/t2" ]] && fail "a refused export created its folder"
+  db_unchanged;;
 kill-resume)
   # SIGKILL in the middle of a run, then `resume --all`: the results must equal an
   # uninterrupted run's, epoch by epoch, and no committed epoch may be lost.

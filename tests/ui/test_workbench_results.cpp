@@ -225,3 +225,33 @@ TEST(ResultsViewTest, ExportReportWritesTheCliReportFiles) {
     }
     EXPECT_TRUE(head(folder.filePath(QStringLiteral("table-main.md")), 100000).contains("80.80 ± 0.63"));
 }
+
+TEST(ResultsViewTest, ExportForTensorBoardWritesOneFolderPerRunOfTheSelectedExperiment) {
+    ResultsFixture f;
+    // A second experiment, stored later: only the selected one is exported.
+    ExperimentRecord other;
+    other.name = "other";
+    RunRecord r;
+    r.taskId = "toy/a";
+    r.lossName = r.loss = "ce";
+    r.protocol = "early_stopping";
+    const std::int64_t otherId = f.store.addExperiment(other);
+    const std::int64_t runId = f.store.addRuns(otherId, {r}).front();
+    f.store.markStarted(runId, "cpu", 0, "LibTorch 2.6.0", 1);
+    f.store.appendEpoch(runId, 1, {{"val", "acc", 0.5}});
+    f.store.flush();
+    ResultsView view(f.store, f.tasks);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+    QTemporaryDir out;
+    QSignalSpy exported(&view, &ResultsView::tensorBoardExported);
+    view.exportTensorBoard(out.path());
+    ASSERT_TRUE(exported.wait(60000));
+    EXPECT_EQ(exported.front().at(1).toInt(), 30);
+    const QString experimentFolder = QStringLiteral("fixture#%1").arg(f.experiment);
+    EXPECT_EQ(QDir(out.path()).entryList(QDir::Dirs | QDir::NoDotAndDotDot), QStringList{experimentFolder});
+    const QDir run(QDir(out.path()).filePath(experimentFolder + QStringLiteral("/toy/b/square/same_epochs_as_ce/seed4")));
+    const QStringList files = run.entryList(QDir::Files);
+    ASSERT_EQ(files.size(), 1) << files.join(QStringLiteral(", ")).toStdString();
+    EXPECT_TRUE(files.front().startsWith(QStringLiteral("events.out.tfevents."))) << files.front().toStdString();
+}

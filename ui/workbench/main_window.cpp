@@ -149,6 +149,10 @@ void MainWindow::buildMenus() {
         const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the report into"));
         if (!folder.isEmpty()) m_results->exportReport(folder);
     });
+    file->addAction(tr("Export for &TensorBoard…"), this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the experiment's runs for TensorBoard into"));
+        if (!folder.isEmpty()) m_results->exportTensorBoard(folder);
+    });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -256,6 +260,11 @@ void MainWindow::connectViews() {
     });
     connect(m_results, &ResultsView::reportExported, this, [this](const QString& folder, int files) {
         statusBar()->showMessage(tr("Report written: %1 files in %2").arg(files).arg(folder), 15000);
+    });
+    connect(m_results, &ResultsView::tensorBoardExported, this, [this](const QString& folder, int runs) {
+        statusBar()->showMessage(tr("TensorBoard files of %n run(s) written to %1 (tensorboard --logdir %1)", nullptr, runs)
+                                     .arg(QDir::toNativeSeparators(folder)),
+                                 15000);
     });
 }
 

@@ -21,6 +21,7 @@
 #include "losslab/error.h"
 #include "losslab/report/paper_tables.h"
 #include "losslab/report/sweep_tables.h"
+#include "losslab/report/tensorboard_export.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
 #include "plots/figure_export.h"
@@ -460,6 +461,23 @@ void ResultsView::exportReport(const QString& folder) {
         std::vector<std::string> written = writeReportTables(*store, data, request);
         return std::make_pair(std::move(data), std::move(written));
     }));
+}
+
+void ResultsView::exportTensorBoard(const QString& folder) {
+    TensorBoardExportRequest request;
+    request.experiments = this->request().experiments;
+    request.outDir = folder.toStdString();
+    const RunStore* store = &m_store;
+    auto* watcher = new QFutureWatcher<TensorBoardExportResult>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, folder] {
+        watcher->deleteLater();
+        try {
+            emit tensorBoardExported(folder, watcher->result().runs);
+        } catch (const std::exception& e) {
+            emit errorOccurred(tr("Export failed: %1").arg(QString::fromUtf8(e.what())));
+        }
+    });
+    watcher->setFuture(QtConcurrent::run([store, request] { return losslab::exportTensorBoard(*store, request); }));
 }
 
 } // namespace losslab

@@ -48,6 +48,9 @@ public:
     // Writes the report's tables (background) and figures into `folder`; emits
     // reportExported or errorOccurred.
     void exportReport(const QString& folder);
+    // Writes the selected experiment's runs as TensorBoard event files into `folder`, as
+    // `losslab-cli export` does (background); emits tensorBoardExported or errorOccurred.
+    void exportTensorBoard(const QString& folder);
 
     const ReportData& data() const { return m_data; }
     ReportTableModel* mainTableModel() const { return m_main; }
@@ -67,6 +70,7 @@ signals:
     void refreshed();
     void errorOccurred(const QString& message);
     void reportExported(const QString& folder, int files);
+    void tensorBoardExported(const QString& folder, int runs);
     void fileExported(const QString& path); // a table or figure written by its Export button
 
 private:

@@ -142,8 +142,9 @@ std::string toLatex(const ReportTable& t) {
     return out;
 }
 
-void writeFileAtomically(const std::string& path, const std::string& content) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+void writeFileAtomically(const std::string& path, const std::string& content, const std::string& tmpName) {
+    const std::string tmp = (tmpName.empty() ? path + ".tmp" : (std::filesystem::path(path).parent_path() / tmpName).string()) + "-" +
+                            std::to_string(::getpid());
     FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw Error("cannot write " + path + ": " + std::strerror(errno));
     const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&

@@ -35,7 +35,9 @@ std::string formatFixed(double value, int decimals); // "85.28"; "-" for NaN
 std::string formatFull(double value);                // shortest text that reads back exactly; "" for NaN
 
 // Writes `content` to `path` through a temporary file in the same folder that is flushed
-// and renamed, so a reader never sees a partial file. Throws Error naming the path.
-void writeFileAtomically(const std::string& path, const std::string& content);
+// and renamed, so a reader never sees a partial file. Throws Error naming the path. The
+// temporary file is `path`.tmp-<pid>, or `tmpName`-<pid> in the same folder when given (for
+// readers that would pick up a file by part of its name).
+void writeFileAtomically(const std::string& path, const std::string& content, const std::string& tmpName = {});
 
 } // namespace losslab
