@@ -97,20 +97,25 @@ std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std
     return out;
 }
 
+std::vector<RunRecord> runsOfExperiments(const RunStore& store, const std::vector<ExperimentRecord>& experiments) {
+    if (experiments.empty()) throw Error("no experiments stored in " + store.path() + ": run one first");
+    RunFilter filter;
+    for (const auto& e : experiments) filter.experimentIds.push_back(e.id);
+    std::vector<RunRecord> runs = store.runs(filter);
+    if (runs.empty()) {
+        std::string names;
+        for (const auto& e : experiments) names += (names.empty() ? "" : ", ") + e.name + "#" + std::to_string(e.id);
+        throw Error("the selected experiment(s) " + names + " have no runs in " + store.path());
+    }
+    return runs;
+}
+
 ReportData loadReportData(const RunStore& store, const ReportRequest& request, const std::map<std::string, TaskMeta>& tasks) {
     if (request.split != "test" && request.split != "val" && request.split != "train")
         throw Error("--split: expected test, val or train, got '" + request.split + "'");
     ReportData data;
     data.experiments = selectExperiments(store, request.experiments);
-    if (data.experiments.empty()) throw Error("no experiments stored in " + store.path() + ": run one first");
-    RunFilter filter;
-    for (const auto& e : data.experiments) filter.experimentIds.push_back(e.id);
-    const std::vector<RunRecord> runs = store.runs(filter);
-    if (runs.empty()) {
-        std::string names;
-        for (const auto& e : data.experiments) names += (names.empty() ? "" : ", ") + e.name + "#" + std::to_string(e.id);
-        throw Error("the selected experiment(s) " + names + " have no runs in " + store.path());
-    }
+    const std::vector<RunRecord> runs = runsOfExperiments(store, data.experiments);
     std::vector<std::int64_t> ids;
     std::map<std::int64_t, std::size_t> index;
     for (const auto& r : runs) {

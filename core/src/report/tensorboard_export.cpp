@@ -272,15 +272,7 @@ void createFolder(const fs::path& dir) {
 
 TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoardExportRequest& request) {
     const std::vector<ExperimentRecord> experiments = selectExperiments(store, request.experiments);
-    if (experiments.empty()) throw Error("no experiments stored in " + store.path() + ": run one first");
-    RunFilter filter;
-    for (const auto& e : experiments) filter.experimentIds.push_back(e.id);
-    const std::vector<RunRecord> runs = store.runs(filter);
-    if (runs.empty()) {
-        std::string names;
-        for (const auto& e : experiments) names += (names.empty() ? "" : ", ") + e.name + "#" + std::to_string(e.id);
-        throw Error("the selected experiment(s) " + names + " have no runs in " + store.path());
-    }
+    const std::vector<RunRecord> runs = runsOfExperiments(store, experiments);
 
     // Folders: experiment, task, loss, protocol, then what tells apart the recipes that share
     // those (a sweep's values), then the seed.

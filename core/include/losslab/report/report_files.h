@@ -43,6 +43,10 @@ struct ReportData {
 // the stored ones.
 std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names);
 
+// The runs of the selected experiments, ordered by id. Throws Error when `experiments` is
+// empty (nothing stored) or none of them has a run, naming the database and the experiments.
+std::vector<RunRecord> runsOfExperiments(const RunStore& store, const std::vector<ExperimentRecord>& experiments);
+
 // Reads runs, their reported metrics and curves, and runs the analysis.
 ReportData loadReportData(const RunStore& store, const ReportRequest& request,
                           const std::map<std::string, TaskMeta>& tasks);
