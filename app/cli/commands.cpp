@@ -486,7 +486,8 @@ int runExportCommand(const std::vector<std::string>& argv) {
                      "Usage: losslab-cli export [--db FILE] [--experiment NAME]... --out DIR [--format tensorboard]\n\n"
                      "Writes every run of the selected experiments as TensorBoard event files, one folder per run:\n"
                      "DIR/EXPERIMENT#ID/TASK/LOSS/PROTOCOL/seedN. Each holds the run's epoch metrics (val/acc,\n"
-                     "test/loss, ...), its step metrics (step/train_loss, step/lr) and its settings as text.\n"
+                     "test/loss, ...), its step metrics (step/train_loss, step/lr), the metrics at the reported epoch\n"
+                     "(reported/test/acc, ...), its settings as text and as HParams (seeds grouped).\n"
                      "Exporting again replaces the files; view them with: tensorboard --logdir DIR"))
         return kExitOk;
     if (!args.positional().empty()) throw Error("losslab-cli export: unexpected argument '" + args.positional()[0] + "'");

@@ -9,8 +9,10 @@ For every started run of the database's experiments whose runs share no folder l
 sweep): LOGDIR/<experiment>#<id>/<task>/<loss name>/<protocol>/seed<seed> holds exactly one
 event file; every record's length and data CRC-32C (masked) are right; the first event names
 "brain.Event:2"; every stored epoch metric is the scalar "<split>/<metric>" at step = epoch,
-every step metric "step/<metric>" at its step, equal as float32; nothing else is there; the
-text "run" names the run's seed. Prints one line per run; exits 1 naming the first mismatch.
+every step metric "step/<metric>" at its step, and every metric of the reported epoch
+"reported/<split>/<metric>" at that epoch, equal as float32; nothing else is there; the text
+"run" names the run's seed; the HParams session start names the run's loss, and its group is
+the run's folder without the seed. Prints one line per run; exits 1 naming the first mismatch.
 """
 import math
 import os
@@ -99,15 +101,16 @@ def same(a, b):
 
 
 def check_run(db, logdir, run):
-    run_id, experiment, experiment_id, task, loss_name, protocol, seed = run
-    folder = os.path.join(logdir, "%s#%d" % (experiment, experiment_id), task, loss_name, protocol, "seed%d" % seed)
+    run_id, experiment, experiment_id, task, loss_name, protocol, seed, best_epoch = run
+    group = "/".join(["%s#%d" % (experiment, experiment_id), task, loss_name, protocol])
+    folder = os.path.join(logdir, group, "seed%d" % seed)
     files = [f for f in os.listdir(folder) if "tfevents" in f]
     if len(files) != 1:
         raise ValueError("%s: %d event files (%s), expected 1" % (folder, len(files), ", ".join(files)))
     events = read_events(os.path.join(folder, files[0]))
     if field(events[0], 3) != b"brain.Event:2":
         raise ValueError("%s: the first event does not name the file version" % folder)
-    scalars, texts = {}, {}
+    scalars, texts, hparams = {}, {}, {}
     for event in events[1:]:
         step = dict((n, v) for n, _, v in fields(event)).get(2, 0)
         value = field(field(event, 5), 1)
@@ -115,12 +118,21 @@ def check_run(db, logdir, run):
         simple = [v for n, _, v in fields(value) if n == 2]
         if simple:
             scalars[(tag, step)] = struct.unpack("<f", simple[0])[0]
+        elif field(field(field(value, 9), 1), 1) == b"hparams":
+            info = field(field(field(field(value, 9), 1), 2), 3)
+            for number, _, entry in fields(info):
+                if number == 1:
+                    text = [v for n, _, v in fields(field(entry, 2)) if n == 3]
+                    hparams[field(entry, 1).decode()] = text[0].decode() if text else None
+            hparams["(group)"] = field(info, 4).decode()
         else:
             texts[tag] = field(field(value, 8), 8).decode()
     expected = {}
     for epoch, split, metric, value in db.execute(
             "SELECT epoch, split, metric, value FROM epoch_metrics WHERE run_id = ?", (run_id,)):
         expected[("%s/%s" % (split, metric), epoch)] = as_float32(float("nan") if value is None else value)
+        if epoch == best_epoch:
+            expected[("reported/%s/%s" % (split, metric), epoch)] = expected[("%s/%s" % (split, metric), epoch)]
     for step, metric, value in db.execute("SELECT step, metric, value FROM step_metrics WHERE run_id = ?", (run_id,)):
         expected[("step/" + metric, step)] = as_float32(float("nan") if value is None else value)
     if set(scalars) != set(expected):
@@ -130,6 +142,8 @@ def check_run(db, logdir, run):
             raise ValueError("%s: %s at step %d is %r, stored %r" % (folder, key[0], key[1], scalars[key], value))
     if "| seed | %d |" % seed not in texts.get("run", ""):
         raise ValueError("%s: the text 'run' does not name seed %d" % (folder, seed))
+    if hparams.get("loss") != loss_name or hparams.get("(group)") != group or "seed" in hparams:
+        raise ValueError("%s: HParams session start %r, expected loss %s and group %s" % (folder, hparams, loss_name, group))
     print("%s: %d scalars" % (os.path.relpath(folder, logdir), len(scalars)))
 
 
@@ -138,7 +152,7 @@ def main():
         sys.exit(__doc__)
     db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
     runs = db.execute(
-        "SELECT r.id, e.name, e.id, r.task, r.loss_name, r.protocol, r.seed FROM runs r "
+        "SELECT r.id, e.name, e.id, r.task, r.loss_name, r.protocol, r.seed, r.best_epoch FROM runs r "
         "JOIN experiments e ON e.id = r.experiment_id WHERE r.started_at IS NOT NULL ORDER BY r.id").fetchall()
     if not runs:
         sys.exit("no started runs in " + sys.argv[1])

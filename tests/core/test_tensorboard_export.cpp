@@ -114,6 +114,11 @@ struct EventFile {
     std::string fileVersion;
     std::map<std::string, std::vector<Scalar>> scalars; // by tag, in file order
     std::map<std::string, std::string> texts;           // by tag
+    // The HParams session start: hparams as text ("0.1" for numbers), group, start time.
+    std::map<std::string, std::string> hparams;
+    std::map<std::string, double> numericHparams;
+    std::string group;
+    double sessionStart = 0;
 };
 
 EventFile readEventFile(const fs::path& path) {
@@ -132,6 +137,21 @@ EventFile readEventFile(const fs::path& path) {
         const std::string tag = one(value, 1).bytes;
         if (value.count(2)) {
             out.scalars[tag].push_back({wall, step, asFloat(one(value, 2))});
+        } else if (one(parse(one(parse(one(value, 9).bytes), 1).bytes), 1).bytes == "hparams") {
+            EXPECT_EQ(tag, "_hparams_/session_start_info");
+            EXPECT_EQ(value.count(8), 0u) << "no tensor, as TensorBoard's own writer";
+            const Message pluginData = parse(one(parse(one(value, 9).bytes), 1).bytes);
+            const Message content = parse(one(pluginData, 2).bytes);
+            EXPECT_EQ(content.count(1), 0u) << "plugin data version 0";
+            const Message info = parse(one(content, 3).bytes);
+            for (auto [it, end] = info.equal_range(1); it != end; ++it) {
+                const Message entry = parse(it->second.bytes);
+                const Message v = parse(one(entry, 2).bytes);
+                if (v.count(2)) out.numericHparams[one(entry, 1).bytes] = asDouble(one(v, 2));
+                else out.hparams[one(entry, 1).bytes] = one(v, 3).bytes;
+            }
+            out.group = one(info, 4).bytes;
+            out.sessionStart = asDouble(one(info, 5));
         } else {
             const Message metadata = parse(one(value, 9).bytes);
             EXPECT_EQ(one(parse(one(metadata, 1).bytes), 1).bytes, "text") << tag;
@@ -230,7 +250,7 @@ TEST_F(TensorBoardExportTest, EveryRunGetsAFolderWithItsStoredMetrics) {
         for (const auto& row : store->epochMetrics({r.id})) stored[row.value.split + "/" + row.value.metric][row.epoch] = row.value.value;
         std::set<std::string> tags;
         for (const auto& [tag, list] : file.scalars)
-            if (tag.rfind("step/", 0) != 0) tags.insert(tag);
+            if (tag.rfind("step/", 0) != 0 && tag.rfind("reported/", 0) != 0) tags.insert(tag);
         std::set<std::string> storedTags;
         for (const auto& [tag, byEpoch] : stored) storedTags.insert(tag);
         EXPECT_EQ(tags, storedTags) << runDir;
@@ -245,6 +265,29 @@ TEST_F(TensorBoardExportTest, EveryRunGetsAFolderWithItsStoredMetrics) {
                 ++i;
             }
         }
+        // The reported epoch's metrics, one point each at that epoch.
+        std::set<std::string> reportedTags;
+        for (const auto& [tag, byEpoch] : stored) {
+            const auto at = byEpoch.find(r.bestEpoch);
+            if (at == byEpoch.end()) continue;
+            reportedTags.insert("reported/" + tag);
+            const auto& list = file.scalars.at("reported/" + tag);
+            ASSERT_EQ(list.size(), 1u) << tag;
+            EXPECT_EQ(list[0].step, r.bestEpoch) << tag;
+            if (std::isnan(at->second)) EXPECT_TRUE(std::isnan(list[0].value)) << tag;
+            else EXPECT_EQ(list[0].value, static_cast<float>(at->second)) << tag;
+        }
+        std::set<std::string> writtenReported;
+        for (const auto& [tag, list] : file.scalars)
+            if (tag.rfind("reported/", 0) == 0) writtenReported.insert(tag);
+        EXPECT_EQ(writtenReported, reportedTags) << runDir;
+        // HParams: the seeds of one recipe share a group; the seed is not an hparam.
+        EXPECT_EQ(file.group, "fixture#1/" + r.taskId + "/" + r.lossName + "/" + r.protocol);
+        EXPECT_EQ(file.hparams, (std::map<std::string, std::string>{{"experiment", "fixture#1"}, {"task", r.taskId},
+                                                                    {"loss", r.lossName}, {"loss_type", r.loss},
+                                                                    {"protocol", r.protocol}}));
+        EXPECT_EQ(file.numericHparams, (std::map<std::string, double>{{"k", 1.0}, {"M", 1.0}, {"lr", r.loss == "ce" ? 0.1 : 0.2}}));
+        EXPECT_GT(file.sessionStart, 1.7e9);
         const std::string& text = file.texts.at("run");
         EXPECT_NE(text.find("| seed | " + std::to_string(r.seed) + " |"), std::string::npos) << text;
         EXPECT_NE(text.find("| trained on | cpu, LibTorch 2.6.0, 2 CPU thread(s) |"), std::string::npos) << text;
@@ -321,6 +364,8 @@ TEST_F(TensorBoardExportTest, RecipesThatDifferBeyondTheSeedGetTheirOwnFolder) {
                                                          base + "lr 0.2/seed2"}));
     const EventFile file = readEventFile(eventFileIn(out / result.runDirs[2]));
     EXPECT_NE(file.texts.at("spec").find("    loss: {name: square, lr: 0.2}"), std::string::npos) << file.texts.at("spec");
+    EXPECT_EQ(file.hparams.at("recipe"), "lr 0.2");
+    EXPECT_EQ(file.group, base + "lr 0.2");
 }
 
 TEST_F(TensorBoardExportTest, BadSelectionsAndPathsAreErrorsThatNameThem) {

@@ -147,6 +147,44 @@ std::string textEvent(double wallTime, std::int64_t step, std::string_view tag, 
     return summaryEvent(wallTime, step, value);
 }
 
+std::string sessionStartEvent(double wallTime, const std::map<std::string, double>& numbers,
+                              const std::map<std::string, std::string>& texts, std::string_view group) {
+    // SessionStartInfo: hparams = 1 (map<string, google.protobuf.Value>: entries of key = 1,
+    // value = 2; Value: number_value = 2, string_value = 3), group_name = 4, start_time_secs = 5.
+    std::string info;
+    const auto entry = [&info](const std::string& key, const std::string& value) {
+        std::string e;
+        putBytes(e, 1, key);
+        putBytes(e, 2, value);
+        putBytes(info, 1, e);
+    };
+    for (const auto& [key, number] : numbers) {
+        std::string value;
+        putDouble(value, 2, number);
+        entry(key, value);
+    }
+    for (const auto& [key, text] : texts) {
+        std::string value;
+        putBytes(value, 3, text);
+        entry(key, value);
+    }
+    putBytes(info, 4, group);
+    putDouble(info, 5, wallTime);
+    // HParamsPluginData: version = 1 (0, left out), session_start_info = 3. Like TensorBoard's
+    // own writer, the value has metadata only; TensorBoard gives it its tensor when reading.
+    std::string content;
+    putBytes(content, 3, info);
+    std::string pluginData;
+    putBytes(pluginData, 1, "hparams");
+    putBytes(pluginData, 2, content);
+    std::string metadata;
+    putBytes(metadata, 1, pluginData);
+    std::string value;
+    putBytes(value, 1, "_hparams_/session_start_info");
+    putBytes(value, 9, metadata);
+    return summaryEvent(wallTime, 0, value);
+}
+
 } // namespace tensorboard
 
 namespace {
@@ -223,8 +261,9 @@ std::string specText(const std::string& yaml) {
     return md;
 }
 
-// The event file of one run.
-std::string runEvents(const RunStore& store, const RunRecord& r, const std::map<std::string, double>& reported) {
+// The event file of one run; `group` is its folder without the seed.
+std::string runEvents(const RunStore& store, const RunRecord& r, const std::map<std::string, double>& reported,
+                      const std::string& recipeLabel, const std::string& group) {
     const double start = r.startedAt.empty() ? unixSeconds(r.createdAt) : unixSeconds(r.startedAt);
     const std::vector<EpochMetricRow> epochs = store.epochMetrics({r.id});
     std::map<int, double> trainSeconds; // epoch -> train/wall_s
@@ -241,10 +280,19 @@ std::string runEvents(const RunStore& store, const RunRecord& r, const std::map<
     std::string out = tensorboard::record(tensorboard::fileVersionEvent(start));
     out += tensorboard::record(tensorboard::textEvent(start, 0, "run", runSummary(r, reported)));
     if (!r.specYaml.empty()) out += tensorboard::record(tensorboard::textEvent(start, 0, "spec", specText(r.specYaml)));
+    std::map<std::string, std::string> texts = {{"experiment", r.experiment + "#" + std::to_string(r.experimentId)},
+                                                {"task", r.taskId}, {"loss", r.lossName}, {"loss_type", r.loss},
+                                                {"protocol", r.protocol}};
+    if (!recipeLabel.empty()) texts["recipe"] = recipeLabel;
+    out += tensorboard::record(tensorboard::sessionStartEvent(start, {{"k", r.k}, {"M", r.M}, {"lr", r.lr}}, texts, group));
     for (const auto& row : epochs)
         out += tensorboard::record(tensorboard::scalarEvent(start + epochEnd(row.epoch), row.epoch,
                                                             row.value.split + "/" + row.value.metric,
                                                             static_cast<float>(row.value.value)));
+    if (r.bestEpoch > 0)
+        for (const auto& [key, value] : reported)
+            out += tensorboard::record(tensorboard::scalarEvent(start + epochEnd(r.bestEpoch), r.bestEpoch, "reported/" + key,
+                                                                static_cast<float>(value)));
     // Steps: spread evenly over their epoch's training time.
     const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
     std::map<int, std::pair<std::int64_t, std::int64_t>> stepRange; // epoch -> first, last step
@@ -289,15 +337,16 @@ TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoa
         const std::vector<std::string> labels = recipeLabels(list);
         for (std::size_t i = 0; i < list.size(); ++i) labelOf[family][list[i]] = labels[i];
     }
-    std::vector<fs::path> folder(runs.size());
+    std::vector<fs::path> group(runs.size()), folder(runs.size());
+    std::vector<std::string> label(runs.size());
     std::map<fs::path, int> uses;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const RunRecord& r = runs[i];
-        fs::path dir = fs::path(folderName(r.experiment + "#" + std::to_string(r.experimentId))) / taskFolder(r.taskId) /
-                       folderName(r.lossName) / folderName(r.protocol);
-        const std::string& label = labelOf[{r.experimentId, r.taskId, r.lossName, r.protocol}][recipe[i]];
-        if (!label.empty()) dir /= folderName(label);
-        folder[i] = dir / ("seed" + std::to_string(r.seed));
+        group[i] = fs::path(folderName(r.experiment + "#" + std::to_string(r.experimentId))) / taskFolder(r.taskId) /
+                   folderName(r.lossName) / folderName(r.protocol);
+        label[i] = labelOf[{r.experimentId, r.taskId, r.lossName, r.protocol}][recipe[i]];
+        if (!label[i].empty()) group[i] /= folderName(label[i]);
+        folder[i] = group[i] / ("seed" + std::to_string(r.seed));
         ++uses[folder[i]];
     }
     for (std::size_t i = 0; i < runs.size(); ++i) // two runs of one recipe and seed: tell them apart by id
@@ -322,7 +371,7 @@ TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoa
         createFolder(dir);
         const std::string name = "events.out.tfevents." + std::to_string(static_cast<long long>(unixSeconds(r.createdAt))) + kFileMark + r.uid;
         // Written under a name without "tfevents", so TensorBoard never reads it half-written.
-        writeFileAtomically((dir / name).string(), runEvents(store, r, reported[r.id]), ".losslab-export.tmp");
+        writeFileAtomically((dir / name).string(), runEvents(store, r, reported[r.id], label[i], group[i].string()), ".losslab-export.tmp");
         std::vector<fs::path> stale; // an earlier export's file of another name
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(dir, ec)) {

@@ -7,8 +7,14 @@
 //     ("val/acc", "test/loss", "train/wall_s", ...);
 //   - every stored step metric as "step/<metric>" at step = the optimiser step
 //     ("step/train_loss", "step/lr");
+//   - every metric at the epoch the protocol reports as "reported/<split>/<metric>", one point
+//     at step = that epoch (what the HParams dashboard shows: a series' last value);
 //   - the text "run": the run's settings, status and reported epoch as a Markdown table, and
-//     its resolved spec (YAML).
+//     its resolved spec (YAML);
+//   - an HParams session start: experiment, task, loss, loss_type, k, M, lr, protocol and, for
+//     a sweep, recipe; its group is the folder without the seed, so the HParams dashboard
+//     pools the seeds of one recipe (the seed is not an hparam: a group shows its first
+//     session's hparams).
 // The recipe label appears only where runs of one task, loss and protocol differ in more than
 // their seed (a sweep's learning rates, k, M or model keys: "lr 0.1"), as the report labels
 // them (recipeLabels()). Wall times: the run's (latest) start plus its training seconds
@@ -22,6 +28,7 @@
 // removes other files this exporter wrote into the run's folder; files of other programs
 // are left alone. Torch-free, Qt-free.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +50,10 @@ std::string record(std::string_view data);
 std::string fileVersionEvent(double wallTime);                                   // "brain.Event:2"
 std::string scalarEvent(double wallTime, std::int64_t step, std::string_view tag, float value);
 std::string textEvent(double wallTime, std::int64_t step, std::string_view tag, std::string_view markdown);
+// The HParams plugin's "_hparams_/session_start_info": hparams given as numbers or as text,
+// the session group and its start time (seconds since 1970).
+std::string sessionStartEvent(double wallTime, const std::map<std::string, double>& numbers,
+                              const std::map<std::string, std::string>& texts, std::string_view group);
 
 } // namespace tensorboard
 
