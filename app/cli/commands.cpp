@@ -135,7 +135,7 @@ int exitStatus(const RunQueueResult& result) {
 bool parseOrHelp(Args& args, const std::vector<std::string>& argv, const std::string& usage) {
     args.parse(argv);
     if (args.flag("help")) {
-        std::cout << usage << "\nOptions:\n" << args.optionsHelp();
+        std::cout << usage << "\n\nOptions:\n" << args.optionsHelp();
         return false;
     }
     return true;
