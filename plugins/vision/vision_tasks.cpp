@@ -9,6 +9,7 @@
 #include "losslab/data/cifar_reader.h"
 #include "losslab/data/idx_reader.h"
 #include "losslab/data/split.h"
+#include "image_folder_tasks.h"
 #include "losslab/error.h"
 #include "mlp.h"
 #include "resnet18.h"
@@ -368,8 +369,11 @@ std::shared_ptr<const Task> resnet18Task() {
 } // namespace
 
 std::vector<std::shared_ptr<const Task>> makeVisionTasks() {
-    return {mlpTask(fashionMnist()), cnnTask(fashionMnist()), mlpTask(mnist()), cnnTask(mnist()),
-            tcnTask(),               wrnTask(),               resnet18Task()};
+    std::vector<std::shared_ptr<const Task>> tasks = {mlpTask(fashionMnist()), cnnTask(fashionMnist()), mlpTask(mnist()),
+                                                      cnnTask(mnist()),        tcnTask(),               wrnTask(),
+                                                      resnet18Task()};
+    for (auto& task : makeImageFolderTasks()) tasks.push_back(std::move(task));
+    return tasks;
 }
 
 } // namespace losslab::vision

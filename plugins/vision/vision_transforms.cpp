@@ -10,7 +10,7 @@ ChannelStats mnistStats() { return {{0.1307}, {0.3081}}; }
 ChannelStats fashionMnistStats() { return {{0.2860}, {0.3530}}; }
 ChannelStats cifar10Stats() { return {{0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616}}; }
 
-namespace {
+ChannelStats imageNetStats() { return {{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}}; }
 
 torch::Tensor channelConstant(const std::vector<double>& values, const torch::Device& device) {
     const auto channels = static_cast<std::int64_t>(values.size());
@@ -18,6 +18,8 @@ torch::Tensor channelConstant(const std::vector<double>& values, const torch::De
         .to(device, torch::kFloat)
         .view({1, channels, 1, 1});
 }
+
+namespace {
 
 // uint8 [B, ...] -> float in [0, 1]. Always a new tensor, so the dataset is never modified.
 torch::Tensor toUnitFloat(const torch::Tensor& features, const char* what) {

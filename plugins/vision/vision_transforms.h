@@ -23,6 +23,10 @@ struct ChannelStats {
 ChannelStats mnistStats();        // 0.1307 / 0.3081
 ChannelStats fashionMnistStats(); // 0.2860 / 0.3530
 ChannelStats cifar10Stats();      // (0.4914, 0.4822, 0.4465) / (0.2470, 0.2435, 0.2616)
+ChannelStats imageNetStats();     // (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225), torchvision's
+
+// Per-channel values as a float [1, C, 1, 1] tensor on `device`, to broadcast over images.
+torch::Tensor channelConstant(const std::vector<double>& values, const torch::Device& device);
 
 // Images in, normalised images [B, C, H, W] float out. With augment, training batches get
 // the standard CIFAR augmentation: zero-pad by cropPadding pixels, take a random HxW crop,

@@ -1,0 +1,51 @@
+#pragma once
+// Reading images: JPEG through libjpeg(-turbo) and PNG through libpng (libjpeg-dev and
+// libpng-dev, installed by scripts/install-deps.sh; optional at build time: a build without
+// them has no image reader, and the image-folder tasks say so). The format is taken from the
+// file's first bytes, not its name (ImageNet has a PNG named .JPEG). Every error is a
+// losslab::Error naming the file. Torch-free; safe to call from several threads at once.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+// 8-bit RGB, row-major, channels interleaved: pixel (x, y) channel c is
+// pixels[(y * width + x) * 3 + c].
+struct RgbImage {
+    int width = 0;
+    int height = 0;
+    std::vector<std::uint8_t> pixels;
+};
+
+// How far a JPEG may be shrunk while it is decoded (libjpeg's DCT scaling, n/8 for n in 1..8),
+// given its full size: the smallest factor in (0, 1] that still gives the caller enough
+// pixels. Decoding at 1/2 or 1/4 is several times faster than decoding the whole image.
+using DecodeScale = std::function<double(int fullWidth, int fullHeight)>;
+
+struct DecodedImage {
+    RgbImage image;     // possibly shrunk (JPEG only)
+    int fullWidth = 0;  // the file's own size
+    int fullHeight = 0;
+};
+
+// The whole file as RGB: grey images get three equal channels, an alpha channel is dropped
+// (PNG: composited on black), CMYK JPEGs are converted (Adobe's inverted CMYK, as Photoshop
+// writes it). With `scale`, a JPEG is decoded at the smallest n/8 >= scale(fullWidth,
+// fullHeight); a PNG always at full size. Errors: missing or unreadable file, a format other
+// than JPEG or PNG, a damaged or truncated file.
+DecodedImage readImage(const std::string& path, const DecodeScale& scale = {});
+
+// Whether this build has the image reader (false: readImage throws Error saying so).
+bool imageReaderAvailable();
+
+// For tests and generated data sets. JPEG colour of the written file.
+enum class JpegColor { Rgb, Grey, Cmyk };
+// Writes `image` as a baseline JPEG of `quality` (1..100). Grey: the mean of the channels;
+// Cmyk: the bytes of `cmyk` (4 per pixel, as stored, with an Adobe marker) instead of `image`.
+void writeJpeg(const std::string& path, const RgbImage& image, int quality, JpegColor color = JpegColor::Rgb,
+               const std::vector<std::uint8_t>& cmyk = {});
+void writePng(const std::string& path, const RgbImage& image);
+
+} // namespace losslab

@@ -1,0 +1,151 @@
+#include "image_folder_tasks.h"
+
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "folder_image_transform.h"
+#include "imagenet_resnet.h"
+#include "losslab/data/image/image_file.h"
+#include "losslab/data/image/image_folder.h"
+#include "losslab/error.h"
+
+namespace losslab::vision {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class FolderImageTask final : public Task {
+public:
+    explicit FolderImageTask(TaskInfo info) : m_info(std::move(info)) {}
+
+    const TaskInfo& info() const override { return m_info; }
+
+    DataBundle loadData(const ParamSet& params) const override {
+        if (!imageReaderAvailable())
+            throw Error(m_info.id + ": this LossLab was built without the image reader (libjpeg-dev and libpng-dev; "
+                                    "scripts/install-deps.sh installs them, then rebuild)");
+        const std::string root = requireDataRoot(m_info, params);
+        const std::string trainDir = (fs::path(root) / params.getString("data.train_dir")).string();
+        const std::string testDir = (fs::path(root) / params.getString("data.test_dir")).string();
+        ImageFolderListing train;
+        ImageFolderListing test;
+        try {
+            train = listImageFolder(trainDir);
+            const auto expected = static_cast<std::size_t>(classCount(m_info, params));
+            if (train.classes.size() != expected)
+                throw Error(trainDir + ": has " + std::to_string(train.classes.size()) + " class folders; " +
+                            (m_info.numClasses > 0
+                                 ? m_info.dataset + " has " + std::to_string(expected) +
+                                       " (for another set of classes use image_folder/resnet and data.classes)"
+                                 : "data.classes says " + std::to_string(expected) + " (set data.classes: " +
+                                       std::to_string(train.classes.size()) + ")"));
+            test = listImageFolder(testDir, &train.classes);
+        } catch (const Error& e) {
+            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
+        }
+        const auto trainCount = static_cast<std::int64_t>(train.files.size());
+        const auto testCount = static_cast<std::int64_t>(test.files.size());
+        DataBundle bundle;
+        bundle.train.features = torch::arange(trainCount, torch::kLong);
+        bundle.train.labels = torch::tensor(train.labels, torch::kLong);
+        bundle.test.features = torch::arange(trainCount, trainCount + testCount, torch::kLong);
+        bundle.test.labels = torch::tensor(test.labels, torch::kLong);
+        std::vector<std::string> files = std::move(train.files);
+        files.insert(files.end(), std::make_move_iterator(test.files.begin()), std::make_move_iterator(test.files.end()));
+        setImageFiles(bundle, files);
+        bundle.source = root;
+        if (const std::int64_t skipped = train.skipped + test.skipped; skipped > 0)
+            bundle.source += " (skipped " + std::to_string(skipped) + " files not named .jpg, .jpeg or .png)";
+        return bundle;
+    }
+
+    std::unique_ptr<InputTransform> makeTransform(const ParamSet&, const torch::Device&) const override {
+        throw Error(m_info.id + ": the image folder transform needs the loaded data (plugin API 4, makeTransformFor)");
+    }
+
+    std::unique_ptr<InputTransform> makeTransformFor(const ParamSet& params, const torch::Device& device,
+                                                     const DataBundle& data) const override {
+        FolderImageOptions o;
+        o.size = static_cast<int>(params.getInt("data.image_size"));
+        o.resize = static_cast<int>(params.getInt("data.resize"));
+        o.augment = params.getBool("data.augment");
+        o.minScale = params.getDouble("data.min_scale");
+        o.threads = static_cast<int>(params.getInt("data.decode_threads"));
+        return std::make_unique<FolderImageTransform>(imageFilesOf(data), imageNetStats(), o, device);
+    }
+
+    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
+        return std::make_shared<ImageNetResNetImpl>(init, params.getInt("model.depth"), classCount(m_info, params));
+    }
+
+private:
+    TaskInfo m_info;
+};
+
+std::vector<ParamDecl> imageFolderParams(const std::string& depth) {
+    return {declareParam("model.depth", ParamType::Int, depth, "ResNet depth: 18, 34 (basic blocks), 50, 101 or 152 (bottlenecks)", 18.0, 152.0),
+            declareParam("data.train_dir", ParamType::String, "train", "folder under data.root with the training images, one folder per class"),
+            declareParam("data.test_dir", ParamType::String, "val", "folder under data.root with the test images, one folder per class (ImageNet: its validation set)"),
+            declareParam("data.image_size", ParamType::Int, "224", "side of the square model input, in pixels", 16.0, 1024.0),
+            declareParam("data.resize", ParamType::Int, "256", "evaluation: shorter side before the centred data.image_size crop", 16.0, 2048.0),
+            declareParam("data.augment", ParamType::Bool, "true", "training: random resized crop (torchvision's) and horizontal flip; false: the evaluation crop"),
+            declareParam("data.min_scale", ParamType::Double, "0.08", "smallest area fraction of the random crop", 0.0, 1.0),
+            declareParam("data.decode_threads", ParamType::Int, "0", "threads decoding each batch's images; 0: the usable cores, at most 16", 0.0, 256.0)};
+}
+
+// Goyal et al. (2017) at batch 256, the reference ResNet-50 recipe: SGD 0.1, momentum 0.9,
+// weight decay 1e-4, 90 epochs, learning rate x0.1 after epochs 30, 60 and 80. Training-set
+// metrics only at the epochs a protocol reports (a full pass costs a third of an epoch).
+std::vector<std::pair<std::string, std::string>> imageNetRecipe() {
+    return {{"train.optimizer", "sgd"},       {"train.lr", "0.1"},          {"train.momentum", "0.9"},
+            {"train.nesterov", "false"},      {"train.weight_decay", "0.0001"}, {"train.schedule", "multistep"},
+            {"train.milestones", "[30, 60, 80]"}, {"train.gamma", "0.1"},  {"train.batch_size", "256"},
+            {"train.eval_batch_size", "256"}, {"train.max_epochs", "90"},   {"train.grad_clip", "0"},
+            {"train.train_metrics", "at_report"}};
+}
+
+TaskInfo folderInfo(std::string id, std::string description, std::string dataset, std::string model) {
+    TaskInfo info;
+    info.id = std::move(id);
+    info.description = std::move(description);
+    info.domain = "vision";
+    info.dataset = std::move(dataset);
+    info.model = std::move(model);
+    info.dataFormat = "JPEG or PNG images, one folder per class, under train/ and val/";
+    info.recipe = imageNetRecipe();
+    return info;
+}
+
+std::shared_ptr<const Task> imageNetTask() {
+    TaskInfo info = folderInfo("imagenet/resnet50", "ImageNet (ILSVRC-2012) with ResNet-50, as in the paper",
+                               "ImageNet", "ResNet-50");
+    info.numClasses = 1000;
+    info.paperDataset = "imagenet";
+    info.testSetNote = "ImageNet's validation set (val/), as the paper reports it";
+    info.dataHint = "Download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from https://image-net.org, unpack "
+                    "the training images into train/SYNSET/ (one folder per class) and move the validation images "
+                    "into val/SYNSET/ (e.g. with valprep.sh of the PyTorch ImageNet example), then set data.root to "
+                    "the folder holding train/ and val/.";
+    info.params = imageFolderParams("50");
+    return std::make_shared<FolderImageTask>(std::move(info));
+}
+
+std::shared_ptr<const Task> imageFolderTask() {
+    TaskInfo info = folderInfo("image_folder/resnet",
+                               "Your own images, one folder per class, with an ImageNet ResNet (ResNet-18 by default)",
+                               "image folder", "ResNet (ImageNet form)");
+    info.numClasses = 0; // data.classes
+    info.dataHint = "Put the training images in DATA/train/CLASS/ and the test images in DATA/val/CLASS/ (one folder "
+                    "per class, the same names), set data.root to DATA and data.classes to the number of classes.";
+    info.params = imageFolderParams("18");
+    info.params.push_back(declareParam("data.classes", ParamType::Int, "2", "the number of class folders", 2.0));
+    return std::make_shared<FolderImageTask>(std::move(info));
+}
+
+} // namespace
+
+std::vector<std::shared_ptr<const Task>> makeImageFolderTasks() { return {imageNetTask(), imageFolderTask()}; }
+
+} // namespace losslab::vision

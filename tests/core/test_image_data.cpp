@@ -1,0 +1,293 @@
+// Image data layer (core/data/image): JPEG and PNG reading, the antialiased crop-and-resize,
+// torchvision's crop boxes, and the class-per-folder listing of the image-folder tasks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "error_matchers.h"
+#include "losslab/data/image/image_file.h"
+#include "losslab/data/image/image_folder.h"
+#include "losslab/data/image/image_resample.h"
+#include "losslab/error.h"
+#include "scratch_dir.h"
+
+namespace losslab {
+namespace {
+
+namespace fs = std::filesystem;
+using fixtures::throwsErrorWith;
+
+// A smooth colour gradient (JPEG keeps it well).
+RgbImage gradient(int width, int height) {
+    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
+    for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x) {
+            std::uint8_t* p = &image.pixels[static_cast<std::size_t>((y * width + x) * 3)];
+            p[0] = static_cast<std::uint8_t>(255 * x / std::max(1, width - 1));
+            p[1] = static_cast<std::uint8_t>(255 * y / std::max(1, height - 1));
+            p[2] = static_cast<std::uint8_t>(128 + 64 * std::sin(0.1 * (x + y)));
+        }
+    return image;
+}
+
+double meanAbsDifference(const RgbImage& a, const RgbImage& b) {
+    double sum = 0;
+    for (std::size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
+    return sum / static_cast<double>(a.pixels.size());
+}
+
+class ImageFileTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!imageReaderAvailable()) GTEST_SKIP() << "built without libjpeg/libpng (the image reader)";
+    }
+    std::string path(const std::string& name) const { return (m_scratch.path() / name).string(); }
+    fixtures::ScratchDir m_scratch{"losslab-image"};
+};
+
+TEST_F(ImageFileTest, PngRoundTripsExactly) {
+    const RgbImage image = gradient(37, 23);
+    writePng(path("a.png"), image);
+    const DecodedImage read = readImage(path("a.png"));
+    EXPECT_EQ(read.image.width, 37);
+    EXPECT_EQ(read.image.height, 23);
+    EXPECT_EQ(read.fullWidth, 37);
+    EXPECT_EQ(read.fullHeight, 23);
+    EXPECT_EQ(read.image.pixels, image.pixels);
+}
+
+TEST_F(ImageFileTest, JpegDecodesCloseToTheWrittenImage) {
+    const RgbImage image = gradient(64, 48);
+    writeJpeg(path("a.jpg"), image, 95);
+    const DecodedImage read = readImage(path("a.jpg"));
+    ASSERT_EQ(read.image.width, 64);
+    ASSERT_EQ(read.image.height, 48);
+    EXPECT_LT(meanAbsDifference(read.image, image), 2.0);
+    // Another image is far away: the comparison can fail.
+    RgbImage other = image;
+    std::reverse(other.pixels.begin(), other.pixels.end());
+    EXPECT_GT(meanAbsDifference(read.image, other), 20.0);
+}
+
+TEST_F(ImageFileTest, GreyAndCmykJpegsBecomeRgb) {
+    const RgbImage image = gradient(16, 8);
+    writeJpeg(path("grey.jpg"), image, 100, JpegColor::Grey);
+    const DecodedImage grey = readImage(path("grey.jpg"));
+    ASSERT_EQ(grey.image.pixels.size(), image.pixels.size());
+    for (std::size_t i = 0; i < image.pixels.size(); i += 3) {
+        EXPECT_EQ(grey.image.pixels[i], grey.image.pixels[i + 1]);
+        EXPECT_EQ(grey.image.pixels[i], grey.image.pixels[i + 2]);
+        const int mean = (image.pixels[i] + image.pixels[i + 1] + image.pixels[i + 2] + 1) / 3;
+        EXPECT_NEAR(grey.image.pixels[i], mean, 4) << "pixel " << i / 3;
+    }
+    // Adobe CMYK (libjpeg writes the marker): stored bytes are inverted ink, so red = c * k / 255.
+    std::vector<std::uint8_t> cmyk(16 * 8 * 4);
+    for (std::size_t i = 0; i < cmyk.size(); i += 4) {
+        cmyk[i] = 200;
+        cmyk[i + 1] = 100;
+        cmyk[i + 2] = 50;
+        cmyk[i + 3] = 255;
+    }
+    writeJpeg(path("cmyk.jpg"), image, 100, JpegColor::Cmyk, cmyk);
+    const DecodedImage colour = readImage(path("cmyk.jpg"));
+    ASSERT_EQ(colour.image.pixels.size(), image.pixels.size());
+    EXPECT_NEAR(colour.image.pixels[0], 200, 3);
+    EXPECT_NEAR(colour.image.pixels[1], 100, 3);
+    EXPECT_NEAR(colour.image.pixels[2], 50, 3);
+}
+
+TEST_F(ImageFileTest, JpegIsShrunkWhileDecodingToTheFactorAsked) {
+    writeJpeg(path("big.jpg"), gradient(256, 192), 90);
+    int seenWidth = 0;
+    int seenHeight = 0;
+    const DecodedImage read = readImage(path("big.jpg"), [&](int w, int h) {
+        seenWidth = w;
+        seenHeight = h;
+        return 0.3; // the smallest n/8 >= 0.3 is 3/8
+    });
+    EXPECT_EQ(seenWidth, 256);
+    EXPECT_EQ(seenHeight, 192);
+    EXPECT_EQ(read.fullWidth, 256);
+    EXPECT_EQ(read.fullHeight, 192);
+    EXPECT_EQ(read.image.width, 96);
+    EXPECT_EQ(read.image.height, 72);
+    // A PNG is never shrunk.
+    writePng(path("big.png"), gradient(256, 192));
+    EXPECT_EQ(readImage(path("big.png"), [](int, int) { return 0.3; }).image.width, 256);
+}
+
+TEST_F(ImageFileTest, TheFormatComesFromTheBytesAndBadFilesAreNamed) {
+    // ImageNet holds a PNG named .JPEG: it reads.
+    writePng(path("png-inside.JPEG"), gradient(8, 8));
+    EXPECT_EQ(readImage(path("png-inside.JPEG")).image.width, 8);
+
+    { std::ofstream(path("text.jpg")) << "not an image"; }
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(path("text.jpg")); }, {path("text.jpg"), "expected JPEG or PNG"}));
+    { std::ofstream touch(path("empty.jpg")); }
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(path("empty.jpg")); }, {path("empty.jpg"), "empty"}));
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(path("missing.jpg")); }, {path("missing.jpg"), "no such image file"}));
+
+    // The first half of a JPEG, and of a PNG.
+    for (const std::string name : {"whole.jpg", "whole.png"}) {
+        if (name == "whole.jpg")
+            writeJpeg(path(name), gradient(64, 64), 90);
+        else
+            writePng(path(name), gradient(64, 64));
+        std::ifstream in(path(name), std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string cut = path("cut-" + name);
+        std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+        EXPECT_TRUE(throwsErrorWith([&] { readImage(cut); }, {cut})) << name;
+    }
+}
+
+// ---- resampling -------------------------------------------------------------------------
+
+// out (channels-first) as an interleaved RgbImage.
+RgbImage fromPlanes(const std::vector<std::uint8_t>& planes, int width, int height) {
+    RgbImage image{width, height, std::vector<std::uint8_t>(planes.size())};
+    const std::size_t plane = static_cast<std::size_t>(width * height);
+    for (std::size_t i = 0; i < plane; ++i)
+        for (std::size_t c = 0; c < 3; ++c) image.pixels[i * 3 + c] = planes[c * plane + i];
+    return image;
+}
+
+RgbImage resampled(const RgbImage& image, const CropBox& box, int width, int height, bool flip) {
+    std::vector<std::uint8_t> out(static_cast<std::size_t>(width * height * 3));
+    resampleCrop(image, box, width, height, flip, out.data());
+    return fromPlanes(out, width, height);
+}
+
+TEST(ImageResampleTest, TheWholeImageAtItsOwnSizeComesBackAndFlipMirrors) {
+    const RgbImage image = gradient(20, 12);
+    const CropBox whole{0, 0, 20, 12};
+    EXPECT_EQ(resampled(image, whole, 20, 12, false).pixels, image.pixels);
+    const RgbImage mirrored = resampled(image, whole, 20, 12, true);
+    for (int y = 0; y < 12; ++y)
+        for (int x = 0; x < 20; ++x)
+            for (int c = 0; c < 3; ++c)
+                ASSERT_EQ(mirrored.pixels[static_cast<std::size_t>((y * 20 + x) * 3 + c)],
+                          image.pixels[static_cast<std::size_t>((y * 20 + 19 - x) * 3 + c)]);
+    // A crop at its own size is the sub-image.
+    const RgbImage part = resampled(image, CropBox{5, 3, 6, 4}, 6, 4, false);
+    for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 6; ++x)
+            ASSERT_EQ(part.pixels[static_cast<std::size_t>((y * 6 + x) * 3)],
+                      image.pixels[static_cast<std::size_t>(((y + 3) * 20 + x + 5) * 3)]);
+}
+
+TEST(ImageResampleTest, ShrinkingAveragesInsteadOfAliasing) {
+    // One-pixel stripes, black and white, shrunk 3x: a plain bilinear sample lands on one
+    // stripe (0 or 255); the widened filter averages them.
+    RgbImage stripes{48, 48, std::vector<std::uint8_t>(48 * 48 * 3)};
+    for (int y = 0; y < 48; ++y)
+        for (int x = 0; x < 48; ++x)
+            for (int c = 0; c < 3; ++c) stripes.pixels[static_cast<std::size_t>((y * 48 + x) * 3 + c)] = x % 2 ? 255 : 0;
+    const RgbImage small = resampled(stripes, CropBox{0, 0, 48, 48}, 16, 16, false);
+    for (std::size_t i = 0; i < small.pixels.size(); ++i) {
+        const auto x = static_cast<int>((i / 3) % 16);
+        if (x == 0 || x == 15) continue; // the edges see fewer stripes
+        EXPECT_NEAR(small.pixels[i], 127.5, 30) << "pixel " << i / 3;
+    }
+    // A constant image stays constant at any scale and crop.
+    RgbImage grey{30, 20, std::vector<std::uint8_t>(30 * 20 * 3, 77)};
+    for (const RgbImage& r : {resampled(grey, CropBox{2.5, 1.25, 20.5, 17}, 7, 5, false),
+                              resampled(grey, CropBox{0, 0, 30, 20}, 64, 64, true)})
+        for (std::uint8_t v : r.pixels) ASSERT_EQ(v, 77);
+}
+
+TEST(ImageCropBoxTest, RandomResizedCropFollowsTorchvision) {
+    // Every draw 0.5 on a 100x80 image: area 8000 * (0.08 + 0.5 * 0.92) = 4320, ratio 1, so a
+    // 66x66 box (round(sqrt(4320)) = 66) at int(0.5 * 35) = 17, int(0.5 * 15) = 7.
+    std::vector<double> u(kRandomCropDraws, 0.5);
+    CropBox box = randomResizedCropBox(100, 80, u.data(), 0.08);
+    EXPECT_EQ(box.x, 17);
+    EXPECT_EQ(box.y, 7);
+    EXPECT_EQ(box.width, 66);
+    EXPECT_EQ(box.height, 66);
+    // Whole area at ratio 4/3 never fits a square image: ten failed tries, then the whole image.
+    std::vector<double> wide(kRandomCropDraws, 0.0);
+    for (int t = 0; t < 10; ++t) {
+        wide[static_cast<std::size_t>(4 * t)] = 1.0;
+        wide[static_cast<std::size_t>(4 * t + 1)] = 1.0;
+    }
+    box = randomResizedCropBox(50, 50, wide.data(), 0.08);
+    EXPECT_EQ(box.x, 0);
+    EXPECT_EQ(box.y, 0);
+    EXPECT_EQ(box.width, 50);
+    EXPECT_EQ(box.height, 50);
+    // ... and on a tall image, the centred box of ratio 3/4: 30 wide, round(30 / 0.75) = 40 high.
+    box = randomResizedCropBox(30, 100, wide.data(), 0.08);
+    EXPECT_EQ(box.x, 0);
+    EXPECT_EQ(box.y, 30);
+    EXPECT_EQ(box.width, 30);
+    EXPECT_EQ(box.height, 40);
+}
+
+TEST(ImageCropBoxTest, CenterCropIsResizeThenCrop) {
+    // 400x300 resized to a shorter side of 256 is a 300/256 shrink; the 224 crop covers
+    // 224 * 300 / 256 = 262.5 source pixels, centred.
+    const CropBox box = centerCropBox(400, 300, 256, 224);
+    EXPECT_DOUBLE_EQ(box.width, 262.5);
+    EXPECT_DOUBLE_EQ(box.height, 262.5);
+    EXPECT_DOUBLE_EQ(box.x, (400 - 262.5) / 2);
+    EXPECT_DOUBLE_EQ(box.y, (300 - 262.5) / 2);
+}
+
+// ---- folders ----------------------------------------------------------------------------
+
+class ImageFolderTest : public ::testing::Test {
+protected:
+    void touch(const std::string& relative) {
+        const fs::path p = m_scratch.path() / relative;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p) << "x";
+    }
+    std::string dir(const std::string& relative) const { return (m_scratch.path() / relative).string(); }
+    fixtures::ScratchDir m_scratch{"losslab-image-folder"};
+};
+
+TEST_F(ImageFolderTest, ListsClassesInOrderWithTheirImagesAndCountsOtherFiles) {
+    touch("train/zebra/b.jpg");
+    touch("train/zebra/a.JPEG");
+    touch("train/ant/one.png");
+    touch("train/ant/deeper/two.jpeg");
+    touch("train/ant/notes.txt");
+    touch("train/ant/.hidden.jpg");
+    touch("train/.cache/x.jpg");
+    touch("train/README"); // a file beside the class folders is not a class
+    const ImageFolderListing train = listImageFolder(dir("train"));
+    EXPECT_EQ(train.classes, (std::vector<std::string>{"ant", "zebra"}));
+    EXPECT_EQ(train.files, (std::vector<std::string>{dir("train/ant/deeper/two.jpeg"), dir("train/ant/one.png"),
+                                                     dir("train/zebra/a.JPEG"), dir("train/zebra/b.jpg")}));
+    EXPECT_EQ(train.labels, (std::vector<std::int64_t>{0, 0, 1, 1}));
+    EXPECT_EQ(train.skipped, 1);
+
+    // A test set keeps the training labels, and may lack a class.
+    touch("val/zebra/c.jpg");
+    const ImageFolderListing val = listImageFolder(dir("val"), &train.classes);
+    EXPECT_EQ(val.classes, train.classes);
+    EXPECT_EQ(val.labels, (std::vector<std::int64_t>{1}));
+}
+
+TEST_F(ImageFolderTest, MissingFoldersUnknownAndEmptyClassesAreNamed) {
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("nowhere")); }, {dir("nowhere"), "no such folder"}));
+    fs::create_directories(dir("bare"));
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("bare")); }, {dir("bare"), "no class folders"}));
+    touch("train/cat/a.jpg");
+    touch("train/dog/notes.txt");
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("train")); }, {dir("train") + "/dog", "no .jpg, .jpeg or .png"}));
+    touch("val/bird/a.jpg");
+    const std::vector<std::string> classes = {"cat", "dog"};
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("val"), &classes); }, {dir("val") + "/bird", "does not have"}));
+}
+
+} // namespace
+} // namespace losslab

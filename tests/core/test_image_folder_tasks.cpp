@@ -1,0 +1,216 @@
+// The vision plugin's image-folder tasks (imagenet/resnet50, image_folder/resnet): the ImageNet
+// ResNets, loading a class-per-folder set, the per-batch decoding transform (the same batch for
+// any number of decode threads, seeded by the run), and a seeded run from start to end.
+#include <gtest/gtest.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/types.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "error_matchers.h"
+#include "losslab/data/image/image_file.h"
+#include "losslab/data/image/image_resample.h"
+#include "losslab/error.h"
+#include "losslab/runner/run_queue.h"
+#include "losslab/spec/experiment_spec.h"
+#include "losslab/store/run_store.h"
+#include "losslab/tasks/model_random.h"
+#include "losslab/tasks/task.h"
+#include "losslab/tasks/task_registry.h"
+#include "run_series.h"
+#include "scratch_dir.h"
+#include "vision_registry.h"
+
+namespace losslab {
+namespace {
+
+namespace fs = std::filesystem;
+using fixtures::throwsErrorWith;
+using fixtures::visionTasks;
+using Overrides = std::vector<std::pair<std::string, std::string>>;
+
+ParamSet taskParams(const TaskInfo& info, const Overrides& overrides) {
+    ParamSet params;
+    params.set("data.root", "", ParamType::String);
+    for (const auto& d : info.params) params.set(d.key, d.defaultValue, d.type);
+    for (const auto& [key, value] : overrides) params.set(key, value, params.type(key));
+    return params;
+}
+
+std::int64_t parameterCount(const torch::nn::Module& model) {
+    std::int64_t n = 0;
+    for (const auto& p : model.parameters()) n += p.numel();
+    return n;
+}
+
+TEST(ImageFolderTaskTest, ResNetsHaveTorchvisionsShapes) {
+    const auto task = visionTasks().require("imagenet/resnet50");
+    EXPECT_EQ(task->info().numClasses, 1000);
+    EXPECT_EQ(task->info().paperDataset, "imagenet");
+    // torchvision's resnet50() and resnet18() with 1000 classes.
+    at::Generator init = makeGenerator(torch::Device(torch::kCPU), 0);
+    auto resnet50 = task->makeModel(taskParams(task->info(), {}), init);
+    EXPECT_EQ(parameterCount(*resnet50), 25557032);
+    auto resnet18 = task->makeModel(taskParams(task->info(), {{"model.depth", "18"}}), init);
+    EXPECT_EQ(parameterCount(*resnet18), 11689512);
+    ModelInput input;
+    input.features = torch::randn({2, 3, 64, 64});
+    resnet18->eval();
+    EXPECT_EQ(resnet18->forward(input).sizes(), (std::vector<std::int64_t>{2, 1000}));
+    EXPECT_TRUE(throwsErrorWith([&] { task->makeModel(taskParams(task->info(), {{"model.depth", "20"}}), init); },
+                                {"model.depth", "18, 34, 50, 101 or 152", "20"}));
+    // The folder task's classes come from data.classes.
+    const auto folder = visionTasks().require("image_folder/resnet");
+    auto small = folder->makeModel(taskParams(folder->info(), {{"data.classes", "3"}}), init);
+    small->eval();
+    EXPECT_EQ(small->forward(input).sizes(), (std::vector<std::int64_t>{2, 3}));
+}
+
+class ImageFolderDataTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!imageReaderAvailable()) GTEST_SKIP() << "built without libjpeg/libpng (the image reader)";
+        // Three classes told apart by colour; images of several sizes, one a PNG.
+        const int colours[3][3] = {{220, 40, 40}, {40, 200, 60}, {50, 60, 210}};
+        const char* names[3] = {"red", "green", "blue"};
+        int n = 0;
+        for (const std::string split : {"train", "val"})
+            for (int c = 0; c < 3; ++c)
+                for (int i = 0; i < (split == "train" ? 6 : 2); ++i, ++n) {
+                    const int width = 36 + (n * 7) % 40;
+                    const int height = 36 + (n * 11) % 30;
+                    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
+                    for (int y = 0; y < height; ++y)
+                        for (int x = 0; x < width; ++x)
+                            for (int k = 0; k < 3; ++k)
+                                image.pixels[static_cast<std::size_t>((y * width + x) * 3 + k)] =
+                                    static_cast<std::uint8_t>(std::clamp(colours[c][k] + (x * 3 + y * 5 + n) % 31 - 15, 0, 255));
+                    const fs::path dir = m_scratch.path() / split / names[c];
+                    fs::create_directories(dir);
+                    if (n % 5 == 4)
+                        writePng((dir / ("img" + std::to_string(n) + ".png")).string(), image);
+                    else
+                        writeJpeg((dir / ("img" + std::to_string(n) + ".jpg")).string(), image, 90);
+                }
+    }
+
+    Overrides small(Overrides more = {}) const {
+        Overrides o = {{"data.root", m_scratch.path().string()}, {"data.classes", "3"}, {"data.image_size", "32"},
+                       {"data.resize", "36"}, {"model.depth", "18"}};
+        o.insert(o.end(), more.begin(), more.end());
+        return o;
+    }
+
+    fixtures::ScratchDir m_scratch{"losslab-image-task"};
+};
+
+TEST_F(ImageFolderDataTest, LoadsTheFoldersAndDecodesTheSameBatchWithAnyNumberOfThreads) {
+    const auto task = visionTasks().require("image_folder/resnet");
+    const ParamSet params = taskParams(task->info(), small());
+    const DataBundle data = task->loadData(params);
+    ASSERT_EQ(data.train.size(), 18);
+    ASSERT_EQ(data.test.size(), 6);
+    // Classes in name order: blue, green, red.
+    EXPECT_EQ(data.train.labels.slice(0, 0, 6).sum().item<std::int64_t>(), 0);
+    EXPECT_EQ(data.train.labels.slice(0, 12, 18).sum().item<std::int64_t>(), 12);
+    EXPECT_EQ(data.test.labels.slice(0, 4, 6).sum().item<std::int64_t>(), 4);
+
+    auto decode = [&](const std::string& threads, bool training, std::uint64_t seed) {
+        const ParamSet p = taskParams(task->info(), small({{"data.decode_threads", threads}}));
+        const auto transform = task->makeTransformFor(p, torch::kCPU, data);
+        EXPECT_TRUE(transform->featuresOnHost());
+        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+        TensorSplit batch = data.train.index(torch::arange(0, 18, torch::kLong));
+        return transform->apply(batch, training, gen).features;
+    };
+    const torch::Tensor one = decode("1", true, 7);
+    ASSERT_EQ(one.sizes(), (std::vector<std::int64_t>{18, 3, 32, 32}));
+    EXPECT_TRUE(torch::equal(one, decode("4", true, 7)));
+    EXPECT_FALSE(torch::equal(one, decode("4", true, 8)));
+    const torch::Tensor eval = decode("3", false, 7);
+    EXPECT_TRUE(torch::equal(eval, decode("1", false, 99))); // no draws when evaluating
+    EXPECT_FALSE(torch::equal(eval, one));
+
+    // An evaluation image is the centre crop of the decoded file, normalised with ImageNet's
+    // statistics (these images are small enough to be decoded at full size).
+    const std::string first = (m_scratch.path() / "train" / "blue").string();
+    std::string file;
+    for (const auto& entry : fs::directory_iterator(first))
+        if (file.empty() || entry.path().string() < file) file = entry.path().string();
+    const DecodedImage decoded = readImage(file);
+    std::vector<std::uint8_t> expected(3 * 32 * 32);
+    resampleCrop(decoded.image, centerCropBox(decoded.fullWidth, decoded.fullHeight, 36, 32), 32, 32, false, expected.data());
+    const double mean[3] = {0.485, 0.456, 0.406};
+    const double std[3] = {0.229, 0.224, 0.225};
+    const torch::Tensor image = eval[0];
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 32 * 32; i += 97) {
+            const double want = (expected[static_cast<std::size_t>(c * 1024 + i)] / 255.0 - mean[c]) / std[c];
+            ASSERT_NEAR(image[c].view(-1)[i].item<double>(), want, 1e-5) << "channel " << c << " pixel " << i;
+        }
+}
+
+TEST_F(ImageFolderDataTest, WrongClassCountsAndMissingFoldersAreNamed) {
+    const auto task = visionTasks().require("image_folder/resnet");
+    EXPECT_TRUE(throwsErrorWith([&] { task->loadData(taskParams(task->info(), small({{"data.classes", "2"}}))); },
+                                {"image_folder/resnet", "3 class folders", "set data.classes: 3"}));
+    EXPECT_TRUE(throwsErrorWith([&] { task->loadData(taskParams(task->info(), small({{"data.test_dir", "test"}}))); },
+                                {(m_scratch.path() / "test").string(), "no such folder"}));
+    const auto imagenet = visionTasks().require("imagenet/resnet50");
+    EXPECT_TRUE(throwsErrorWith([&] { imagenet->loadData(taskParams(imagenet->info(), small())); },
+                                {"imagenet/resnet50", "3 class folders", "ImageNet has 1000", "image_folder/resnet"}));
+    EXPECT_TRUE(throwsErrorWith([&] { imagenet->loadData(taskParams(imagenet->info(), {})); },
+                                {"imagenet/resnet50", "data.root is not set", "image-net.org"}));
+    // A damaged image fails the batch that reads it, naming the file.
+    const fs::path bad = m_scratch.path() / "train" / "blue" / "aaa-damaged.jpg";
+    std::ofstream(bad) << "not a JPEG";
+    const ParamSet p = taskParams(task->info(), small({{"data.decode_threads", "2"}}));
+    const DataBundle data = task->loadData(p);
+    const auto transform = task->makeTransformFor(p, torch::kCPU, data);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
+    EXPECT_TRUE(throwsErrorWith([&] { transform->apply(data.train.index(torch::arange(0, 4, torch::kLong)), true, gen); },
+                                {bad.string(), "expected JPEG or PNG"}));
+}
+
+TEST_F(ImageFolderDataTest, ASeededRunTrainsAndRepeatsBitForBitWithAnyDecodeThreads) {
+    const std::string yaml = R"(
+name: folders
+task: image_folder/resnet
+device: cpu
+losses:
+  - loss: ce
+  - loss: square
+protocols: [fixed_epochs]
+seeds: [3]
+data: {root: ')" + m_scratch.path().string() + R"(', classes: 3, image_size: 32, resize: 36}
+model: {depth: 18}
+train: {max_epochs: 2, batch_size: 9, lr: 0.01, log_every_steps: 1, divergence_factor: 0}
+runner: {cpu_runs: 1, threads: 1}
+)";
+    auto run = [&](const std::string& threads, const std::string& db) {
+        RunStore store((m_scratch.path() / db).string());
+        RunQueue queue(store, visionTasks());
+        queue.start(loadExperimentText(yaml, "folders.yaml", {{"data.decode_threads", threads}}, visionTasks()));
+        const RunQueueResult result = queue.wait();
+        return fixtures::seriesByKey(store, result.runIds);
+    };
+    const auto one = run("1", "one.sqlite");
+    ASSERT_EQ(one.size(), 2u);
+    for (const auto& [key, series] : one) {
+        ASSERT_TRUE(series.count("2/test/acc")) << key;
+        EXPECT_GE(series.at("2/test/acc"), 0.0);
+        EXPECT_TRUE(std::isfinite(series.at("2/train/loss"))) << key;
+    }
+    fixtures::expectIdenticalSeries(one, run("4", "four.sqlite"), "4 decode threads");
+}
+
+} // namespace
+} // namespace losslab
