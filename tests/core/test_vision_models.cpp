@@ -126,10 +126,10 @@ void writeCifarFile(const fs::path& file, int records, int firstLabel) {
 
 // ---- the task table -------------------------------------------------------------------
 
-TEST(VisionTasks, RegistersTheSevenTasks) {
-    const std::vector<std::string> expected = {"cifar10/resnet18", "cifar10/wrn",      "fashion_mnist/cnn",
-                                               "fashion_mnist/mlp", "mnist/cnn",       "mnist/mlp",
-                                               "mnist/tcn_permuted"};
+TEST(VisionTasks, RegistersTheNineTasks) {
+    const std::vector<std::string> expected = {"cifar10/resnet18",  "cifar10/wrn", "fashion_mnist/cnn",
+                                               "fashion_mnist/mlp", "image_folder/resnet", "imagenet/resnet50",
+                                               "mnist/cnn",         "mnist/mlp",   "mnist/tcn_permuted"};
     std::vector<std::string> ids;
     for (const TaskInfo& info : fixtures::visionTaskInfos()) ids.push_back(info.id);
     EXPECT_EQ(ids, expected);
@@ -138,6 +138,13 @@ TEST(VisionTasks, RegistersTheSevenTasks) {
 TEST(VisionTasks, InfoNamesTheDatasetItsClassesAndThePaperRow) {
     for (const auto& info : fixtures::visionTaskInfos()) {
         SCOPED_TRACE(info.id);
+        if (info.id == "imagenet/resnet50" || info.id == "image_folder/resnet") {
+            // Their classes are folders, known when the data is read (test_image_folder_tasks.cpp).
+            EXPECT_EQ(info.numClasses, info.id == "imagenet/resnet50" ? 1000 : 0);
+            EXPECT_EQ(info.paperDataset, info.id == "imagenet/resnet50" ? "imagenet" : "");
+            EXPECT_FALSE(info.dataHint.empty());
+            continue;
+        }
         EXPECT_EQ(info.domain, "vision");
         EXPECT_EQ(info.numClasses, 10);
         ASSERT_EQ(info.classNames.size(), 10u);
@@ -215,6 +222,16 @@ TEST(VisionTasks, RecipesFollowTheReferenceImplementations) {
     EXPECT_EQ(recipeValue(tcn, "train.schedule"), "multistep"); // lr / 10 after epoch 10, as Bai et al.
     EXPECT_EQ(recipeValue(tcn, "train.milestones"), "[10]");
     EXPECT_EQ(recipeValue(tcn, "train.gamma"), "0.1");
+    // Goyal et al.'s ResNet-50 recipe at batch 256.
+    for (const char* id : {"imagenet/resnet50", "image_folder/resnet"}) {
+        const TaskInfo& info = tasks.requireInfo(id);
+        SCOPED_TRACE(id);
+        EXPECT_EQ(recipeValue(info, "train.lr"), "0.1");
+        EXPECT_EQ(recipeValue(info, "train.batch_size"), "256");
+        EXPECT_EQ(recipeValue(info, "train.weight_decay"), "0.0001");
+        EXPECT_EQ(recipeValue(info, "train.milestones"), "[30, 60, 80]");
+        EXPECT_EQ(recipeValue(info, "train.max_epochs"), "90");
+    }
     const TaskInfo& wrn = tasks.requireInfo("cifar10/wrn");
     EXPECT_EQ(recipeValue(wrn, "train.lr"), "0.1");
     EXPECT_EQ(recipeValue(wrn, "train.nesterov"), "true");
