@@ -205,7 +205,7 @@ in_root() {
 # CUDA LibTorch (install-deps.sh would bring the CPU one, which conflicts with it).
 cuda_packages=(
   build-essential cmake ninja-build pkg-config sqlite3 libyaml-cpp-dev libsqlite3-dev zlib1g-dev
-  libgtest-dev libicu-dev libsndfile1-dev sentencepiece espeak-ng sox dataset-fashion-mnist file
+  libgtest-dev libicu-dev libsndfile1-dev libjpeg-dev libpng-dev sentencepiece espeak-ng sox dataset-fashion-mnist file
   libtorch-cuda-dev nvidia-cuda-toolkit python3-torch-cuda python3-numpy python3-torchaudio
 )
 cuda_build="cmake -S . -B /root/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF \
