@@ -4,17 +4,11 @@
 #include <string>
 
 #include "losslab/error.h"
-#include "losslab/tasks/model_random.h"
 #include "resnet18.h"
 
 namespace losslab::vision {
 
 namespace {
-
-torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride) {
-    return torch::nn::Conv2d(
-        torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
-}
 
 constexpr std::int64_t kExpansion = 4; // a bottleneck's output channels per width
 
@@ -43,14 +37,14 @@ const std::vector<std::int64_t>& imageNetResNetDepths() {
 
 BottleneckImpl::BottleneckImpl(std::int64_t inChannels, std::int64_t width, std::int64_t stride) {
     const std::int64_t outChannels = width * kExpansion;
-    m_conv1 = register_module("conv1", conv(inChannels, width, 1, 1));
+    m_conv1 = register_module("conv1", resnetConv(inChannels, width, 1, 1));
     m_bn1 = register_module("bn1", torch::nn::BatchNorm2d(width));
-    m_conv2 = register_module("conv2", conv(width, width, 3, stride));
+    m_conv2 = register_module("conv2", resnetConv(width, width, 3, stride));
     m_bn2 = register_module("bn2", torch::nn::BatchNorm2d(width));
-    m_conv3 = register_module("conv3", conv(width, outChannels, 1, 1));
+    m_conv3 = register_module("conv3", resnetConv(width, outChannels, 1, 1));
     m_bn3 = register_module("bn3", torch::nn::BatchNorm2d(outChannels));
     if (inChannels != outChannels || stride != 1) {
-        m_shortcutConv = register_module("shortcut_conv", conv(inChannels, outChannels, 1, stride));
+        m_shortcutConv = register_module("shortcut_conv", resnetConv(inChannels, outChannels, 1, stride));
         m_shortcutBn = register_module("shortcut_bn", torch::nn::BatchNorm2d(outChannels));
     }
 }
@@ -67,7 +61,7 @@ ImageNetResNetImpl::ImageNetResNetImpl(at::Generator& init, std::int64_t depth, 
     const auto* layout = std::find_if(std::begin(kLayouts), std::end(kLayouts), [&](const Layout& l) { return l.depth == depth; });
     if (layout == std::end(kLayouts))
         throw Error("model.depth: expected 18, 34, 50, 101 or 152 (the ImageNet ResNets), got " + std::to_string(depth));
-    m_stem = register_module("stem", conv(3, 64, 7, 2));
+    m_stem = register_module("stem", resnetConv(3, 64, 7, 2));
     m_stemBn = register_module("stem_bn", torch::nn::BatchNorm2d(64));
     const std::int64_t widths[4] = {64, 128, 256, 512};
     std::int64_t channels = 64;
@@ -87,9 +81,7 @@ ImageNetResNetImpl::ImageNetResNetImpl(at::Generator& init, std::int64_t depth, 
     }
     m_fc = register_module("fc", torch::nn::Linear(channels, numClasses));
 
-    initLikePyTorch(*this, init);
-    for (auto& module : modules(/*include_self=*/false))
-        if (auto* c = module->as<torch::nn::Conv2d>()) kaimingNormalInit(c->weight, /*fanOut=*/true, init);
+    initLikeTorchvision(*this, init);
 }
 
 torch::Tensor ImageNetResNetImpl::forward(const ModelInput& input) {

@@ -4,25 +4,27 @@
 
 #include "losslab/tasks/model_random.h"
 
-
 namespace losslab::vision {
 
-namespace {
-
-torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride) {
+torch::nn::Conv2d resnetConv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride) {
     return torch::nn::Conv2d(
         torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
 
-} // namespace
+void initLikeTorchvision(torch::nn::Module& model, at::Generator& init) {
+    initLikePyTorch(model, init);
+    for (auto& module : model.modules(/*include_self=*/false))
+        if (auto* c = module->as<torch::nn::Conv2d>()) kaimingNormalInit(c->weight, /*fanOut=*/true, init);
+}
+
 
 ResidualBlockImpl::ResidualBlockImpl(std::int64_t inChannels, std::int64_t outChannels, std::int64_t stride) {
-    m_conv1 = register_module("conv1", conv(inChannels, outChannels, 3, stride));
+    m_conv1 = register_module("conv1", resnetConv(inChannels, outChannels, 3, stride));
     m_bn1 = register_module("bn1", torch::nn::BatchNorm2d(outChannels));
-    m_conv2 = register_module("conv2", conv(outChannels, outChannels, 3, 1));
+    m_conv2 = register_module("conv2", resnetConv(outChannels, outChannels, 3, 1));
     m_bn2 = register_module("bn2", torch::nn::BatchNorm2d(outChannels));
     if (inChannels != outChannels || stride != 1) {
-        m_shortcutConv = register_module("shortcut_conv", conv(inChannels, outChannels, 1, stride));
+        m_shortcutConv = register_module("shortcut_conv", resnetConv(inChannels, outChannels, 1, stride));
         m_shortcutBn = register_module("shortcut_bn", torch::nn::BatchNorm2d(outChannels));
     }
 }
@@ -35,7 +37,7 @@ torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
 }
 
 ResNet18Impl::ResNet18Impl(at::Generator& init, std::int64_t numClasses, std::int64_t inChannels) {
-    m_stem = register_module("stem", conv(inChannels, 64, 3, 1));
+    m_stem = register_module("stem", resnetConv(inChannels, 64, 3, 1));
     m_stemBn = register_module("stem_bn", torch::nn::BatchNorm2d(64));
     const std::int64_t widths[4] = {64, 128, 256, 512};
     std::int64_t channels = 64;
@@ -52,9 +54,7 @@ ResNet18Impl::ResNet18Impl(at::Generator& init, std::int64_t numClasses, std::in
 
     // torchvision's initialisation: convolutions He-normal over fan-out, BN scale 1 and shift 0,
     // fc PyTorch's default. Every draw from the run's generator.
-    initLikePyTorch(*this, init);
-    for (auto& module : modules(/*include_self=*/false))
-        if (auto* c = module->as<torch::nn::Conv2d>()) kaimingNormalInit(c->weight, /*fanOut=*/true, init);
+    initLikeTorchvision(*this, init);
 }
 
 torch::Tensor ResNet18Impl::forward(const ModelInput& input) {
