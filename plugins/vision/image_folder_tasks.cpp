@@ -1,9 +1,11 @@
 #include "image_folder_tasks.h"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 
+#include "efficientnet.h"
 #include "folder_image_transform.h"
 #include "imagenet_resnet.h"
 #include "losslab/data/image/image_file.h"
@@ -16,9 +18,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using ModelFactory = std::function<std::shared_ptr<ClassifierModule>(const ParamSet&, std::int64_t classes, at::Generator&)>;
+
 class FolderImageTask final : public Task {
 public:
-    explicit FolderImageTask(TaskInfo info) : m_info(std::move(info)) {}
+    FolderImageTask(TaskInfo info, ModelFactory model) : m_info(std::move(info)), m_model(std::move(model)) {}
 
     const TaskInfo& info() const override { return m_info; }
 
@@ -77,16 +81,20 @@ public:
     }
 
     std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
-        return std::make_shared<ImageNetResNetImpl>(init, params.getInt("model.depth"), classCount(m_info, params));
+        return m_model(params, classCount(m_info, params), init);
     }
 
 private:
     TaskInfo m_info;
+    ModelFactory m_model;
 };
 
-std::vector<ParamDecl> imageFolderParams(const std::string& depth) {
-    return {declareParam("model.depth", ParamType::Int, depth, "ResNet depth: 18, 34 (basic blocks), 50, 101 or 152 (bottlenecks)", 18.0, 152.0),
-            declareParam("data.train_dir", ParamType::String, "train", "folder under data.root with the training images, one folder per class"),
+std::shared_ptr<ClassifierModule> resnet(const ParamSet& params, std::int64_t classes, at::Generator& init) {
+    return std::make_shared<ImageNetResNetImpl>(init, params.getInt("model.depth"), classes);
+}
+
+std::vector<ParamDecl> imageDataParams() {
+    return {declareParam("data.train_dir", ParamType::String, "train", "folder under data.root with the training images, one folder per class"),
             declareParam("data.test_dir", ParamType::String, "val", "folder under data.root with the test images, one folder per class (ImageNet: its validation set)"),
             declareParam("data.image_size", ParamType::Int, "224", "side of the square model input, in pixels", 16.0, 1024.0),
             declareParam("data.resize", ParamType::Int, "256", "evaluation: shorter side before the centred data.image_size crop", 16.0, 2048.0),
@@ -98,6 +106,13 @@ std::vector<ParamDecl> imageFolderParams(const std::string& depth) {
 // Goyal et al. (2017) at batch 256, the reference ResNet-50 recipe: SGD 0.1, momentum 0.9,
 // weight decay 1e-4, 90 epochs, learning rate x0.1 after epochs 30, 60 and 80. Training-set
 // metrics only at the epochs a protocol reports (a full pass costs a third of an epoch).
+std::vector<ParamDecl> resnetParams(const std::string& depth) {
+    std::vector<ParamDecl> params = {
+        declareParam("model.depth", ParamType::Int, depth, "ResNet depth: 18, 34 (basic blocks), 50, 101 or 152 (bottlenecks)", 18.0, 152.0)};
+    for (auto& d : imageDataParams()) params.push_back(std::move(d));
+    return params;
+}
+
 std::vector<std::pair<std::string, std::string>> imageNetRecipe() {
     return {{"train.optimizer", "sgd"},       {"train.lr", "0.1"},          {"train.momentum", "0.9"},
             {"train.nesterov", "false"},      {"train.weight_decay", "0.0001"}, {"train.schedule", "multistep"},
@@ -128,8 +143,8 @@ std::shared_ptr<const Task> imageNetTask() {
                     "the training images into train/SYNSET/ (one folder per class) and move the validation images "
                     "into val/SYNSET/ (e.g. with valprep.sh of the PyTorch ImageNet example), then set data.root to "
                     "the folder holding train/ and val/.";
-    info.params = imageFolderParams("50");
-    return std::make_shared<FolderImageTask>(std::move(info));
+    info.params = resnetParams("50");
+    return std::make_shared<FolderImageTask>(std::move(info), resnet);
 }
 
 std::shared_ptr<const Task> imageFolderTask() {
@@ -139,13 +154,40 @@ std::shared_ptr<const Task> imageFolderTask() {
     info.numClasses = 0; // data.classes
     info.dataHint = "Put the training images in DATA/train/CLASS/ and the test images in DATA/val/CLASS/ (one folder "
                     "per class, the same names), set data.root to DATA and data.classes to the number of classes.";
-    info.params = imageFolderParams("18");
+    info.params = resnetParams("18");
     info.params.push_back(declareParam("data.classes", ParamType::Int, "2", "the number of class folders", 2.0));
-    return std::make_shared<FolderImageTask>(std::move(info));
+    return std::make_shared<FolderImageTask>(std::move(info), resnet);
+}
+
+// EfficientNet-B0. Not the TensorFlow recipe the paper used (RMSProp, exponential decay,
+// AutoAugment, label smoothing: the core has neither RMSProp nor label smoothing, and label
+// smoothing would change the cross-entropy under study), but SGD with Nesterov momentum at
+// batch 256, cosine over the paper's 350 epochs, and its weight decay 1e-5.
+std::shared_ptr<const Task> efficientNetTask() {
+    TaskInfo info = folderInfo("imagenet/efficientnet_b0", "ImageNet (ILSVRC-2012) with EfficientNet-B0, as in the paper",
+                               "ImageNet", "EfficientNet-B0");
+    info.numClasses = 1000;
+    info.paperDataset = "imagenet";
+    info.testSetNote = imageNetTask()->info().testSetNote;
+    info.dataHint = imageNetTask()->info().dataHint;
+    info.params = {declareParam("model.dropout", ParamType::Double, "0.2", "dropout probability before the fc layer", 0.0, 0.95),
+                   declareParam("model.drop_connect", ParamType::Double, "0.2",
+                                "stochastic depth: the last block's drop probability (earlier blocks less, linearly)", 0.0, 0.95)};
+    for (auto& d : imageDataParams()) info.params.push_back(std::move(d));
+    info.recipe = {{"train.optimizer", "sgd"},          {"train.lr", "0.1"},           {"train.momentum", "0.9"},
+                   {"train.nesterov", "true"},          {"train.weight_decay", "1e-05"}, {"train.schedule", "cosine"},
+                   {"train.batch_size", "256"},         {"train.eval_batch_size", "256"}, {"train.max_epochs", "350"},
+                   {"train.grad_clip", "0"},            {"train.train_metrics", "at_report"}};
+    ModelFactory model = [](const ParamSet& p, std::int64_t classes, at::Generator& init) -> std::shared_ptr<ClassifierModule> {
+        return std::make_shared<EfficientNetB0Impl>(init, classes, p.getDouble("model.dropout"), p.getDouble("model.drop_connect"));
+    };
+    return std::make_shared<FolderImageTask>(std::move(info), model);
 }
 
 } // namespace
 
-std::vector<std::shared_ptr<const Task>> makeImageFolderTasks() { return {imageNetTask(), imageFolderTask()}; }
+std::vector<std::shared_ptr<const Task>> makeImageFolderTasks() {
+    return {imageNetTask(), efficientNetTask(), imageFolderTask()};
+}
 
 } // namespace losslab::vision

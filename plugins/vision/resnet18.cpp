@@ -13,8 +13,12 @@ torch::nn::Conv2d resnetConv(std::int64_t in, std::int64_t out, std::int64_t ker
 
 void initLikeTorchvision(torch::nn::Module& model, at::Generator& init) {
     initLikePyTorch(model, init);
+    torch::NoGradGuard noGrad;
     for (auto& module : model.modules(/*include_self=*/false))
-        if (auto* c = module->as<torch::nn::Conv2d>()) kaimingNormalInit(c->weight, /*fanOut=*/true, init);
+        if (auto* c = module->as<torch::nn::Conv2d>()) {
+            kaimingNormalInit(c->weight, /*fanOut=*/true, init);
+            if (c->bias.defined()) c->bias.zero_();
+        }
 }
 
 

@@ -19,8 +19,9 @@ namespace losslab::vision {
 // A convolution without bias, padded to keep the size at stride 1 (kernel / 2).
 torch::nn::Conv2d resnetConv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride);
 
-// torchvision's ResNet initialisation of `model`: convolutions He-normal over fan-out, BN scale
-// 1 and shift 0, linear layers PyTorch's default; every draw from `init`.
+// torchvision's ResNet and EfficientNet initialisation of `model`: convolutions He-normal over
+// fan-out with biases 0, BN scale 1 and shift 0, linear layers PyTorch's default; every draw
+// from `init`.
 void initLikeTorchvision(torch::nn::Module& model, at::Generator& init);
 
 // conv3x3 (stride) - BN - ReLU - conv3x3 - BN, plus the shortcut (1x1 conv + BN when the

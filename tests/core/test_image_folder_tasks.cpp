@@ -74,6 +74,34 @@ TEST(ImageFolderTaskTest, ResNetsHaveTorchvisionsShapes) {
     EXPECT_EQ(small->forward(input).sizes(), (std::vector<std::int64_t>{2, 3}));
 }
 
+TEST(ImageFolderTaskTest, EfficientNetB0HasTorchvisionsShapeAndDrawsStochasticDepthFromTheRun) {
+    const auto task = visionTasks().require("imagenet/efficientnet_b0");
+    at::Generator init = makeGenerator(torch::Device(torch::kCPU), 0);
+    auto model = task->makeModel(taskParams(task->info(), {}), init);
+    EXPECT_EQ(parameterCount(*model), 5288548); // torchvision's efficientnet_b0()
+    ModelInput input;
+    input.features = torch::randn({4, 3, 64, 64});
+    model->eval();
+    const torch::Tensor evaluated = model->forward(input);
+    EXPECT_EQ(evaluated.sizes(), (std::vector<std::int64_t>{4, 1000}));
+    EXPECT_TRUE(torch::equal(evaluated, model->forward(input))); // no draws when evaluating
+
+    // Training: dropout and stochastic depth draw from the run's generator only.
+    model->train();
+    auto trained = [&](std::uint64_t seed) {
+        ModelInput in = input;
+        in.generator = makeGenerator(torch::Device(torch::kCPU), seed);
+        torch::NoGradGuard noGrad;
+        return model->forward(in);
+    };
+    EXPECT_TRUE(torch::equal(trained(5), trained(5)));
+    EXPECT_FALSE(torch::equal(trained(5), trained(6)));
+    auto still = task->makeModel(taskParams(task->info(), {{"model.dropout", "0"}, {"model.drop_connect", "0"}}), init);
+    still->train();
+    EXPECT_NO_THROW(still->forward(input)); // nothing to draw: no generator needed
+    EXPECT_TRUE(throwsErrorWith([&] { model->forward(input); }, {"generator"}));
+}
+
 class ImageFolderDataTest : public ::testing::Test {
 protected:
     void SetUp() override {

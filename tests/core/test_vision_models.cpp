@@ -126,10 +126,11 @@ void writeCifarFile(const fs::path& file, int records, int firstLabel) {
 
 // ---- the task table -------------------------------------------------------------------
 
-TEST(VisionTasks, RegistersTheNineTasks) {
-    const std::vector<std::string> expected = {"cifar10/resnet18",  "cifar10/wrn", "fashion_mnist/cnn",
-                                               "fashion_mnist/mlp", "image_folder/resnet", "imagenet/resnet50",
-                                               "mnist/cnn",         "mnist/mlp",   "mnist/tcn_permuted"};
+TEST(VisionTasks, RegistersTheTenTasks) {
+    const std::vector<std::string> expected = {"cifar10/resnet18",         "cifar10/wrn",       "fashion_mnist/cnn",
+                                               "fashion_mnist/mlp",        "image_folder/resnet", "imagenet/efficientnet_b0",
+                                               "imagenet/resnet50",        "mnist/cnn",         "mnist/mlp",
+                                               "mnist/tcn_permuted"};
     std::vector<std::string> ids;
     for (const TaskInfo& info : fixtures::visionTaskInfos()) ids.push_back(info.id);
     EXPECT_EQ(ids, expected);
@@ -138,10 +139,11 @@ TEST(VisionTasks, RegistersTheNineTasks) {
 TEST(VisionTasks, InfoNamesTheDatasetItsClassesAndThePaperRow) {
     for (const auto& info : fixtures::visionTaskInfos()) {
         SCOPED_TRACE(info.id);
-        if (info.id == "imagenet/resnet50" || info.id == "image_folder/resnet") {
+        if (info.id.rfind("imagenet/", 0) == 0 || info.id == "image_folder/resnet") {
             // Their classes are folders, known when the data is read (test_image_folder_tasks.cpp).
-            EXPECT_EQ(info.numClasses, info.id == "imagenet/resnet50" ? 1000 : 0);
-            EXPECT_EQ(info.paperDataset, info.id == "imagenet/resnet50" ? "imagenet" : "");
+            const bool imageNet = info.id != "image_folder/resnet";
+            EXPECT_EQ(info.numClasses, imageNet ? 1000 : 0);
+            EXPECT_EQ(info.paperDataset, imageNet ? "imagenet" : "");
             EXPECT_FALSE(info.dataHint.empty());
             continue;
         }
@@ -232,6 +234,9 @@ TEST(VisionTasks, RecipesFollowTheReferenceImplementations) {
         EXPECT_EQ(recipeValue(info, "train.milestones"), "[30, 60, 80]");
         EXPECT_EQ(recipeValue(info, "train.max_epochs"), "90");
     }
+    const TaskInfo& efficientNet = tasks.requireInfo("imagenet/efficientnet_b0");
+    EXPECT_EQ(recipeValue(efficientNet, "train.weight_decay"), "1e-05"); // the paper's
+    EXPECT_EQ(recipeValue(efficientNet, "train.max_epochs"), "350");
     const TaskInfo& wrn = tasks.requireInfo("cifar10/wrn");
     EXPECT_EQ(recipeValue(wrn, "train.lr"), "0.1");
     EXPECT_EQ(recipeValue(wrn, "train.nesterov"), "true");
