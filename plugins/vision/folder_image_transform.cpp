@@ -20,6 +20,15 @@ constexpr int kMaxAutoThreads = 16;
 
 } // namespace
 
+void checkFolderImageOptions(const FolderImageOptions& options) {
+    if (options.size < 16) throw Error("data.image_size: expected at least 16, got " + std::to_string(options.size));
+    if (options.resize < options.size)
+        throw Error("data.resize: expected at least data.image_size (" + std::to_string(options.size) + "), got " +
+                    std::to_string(options.resize));
+    if (!(options.minScale > 0 && options.minScale <= 1))
+        throw Error("data.min_scale: expected a fraction in (0, 1], got " + std::to_string(options.minScale));
+}
+
 void setImageFiles(DataBundle& data, const std::vector<std::string>& files) {
     std::size_t bytes = 0;
     for (const std::string& f : files) bytes += f.size();
@@ -60,12 +69,7 @@ FolderImageTransform::FolderImageTransform(std::shared_ptr<const std::vector<std
       m_device(device),
       m_mean(channelConstant(stats.mean, device)),
       m_std(channelConstant(stats.std, device)) {
-    if (options.size < 16) throw Error("data.image_size: expected at least 16, got " + std::to_string(options.size));
-    if (options.resize < options.size)
-        throw Error("data.resize: expected at least data.image_size (" + std::to_string(options.size) + "), got " +
-                    std::to_string(options.resize));
-    if (!(options.minScale > 0 && options.minScale <= 1))
-        throw Error("data.min_scale: expected a fraction in (0, 1], got " + std::to_string(options.minScale));
+    checkFolderImageOptions(options);
 }
 
 torch::Tensor FolderImageTransform::decodeBatch(const torch::Tensor& rows, const torch::Tensor& draws) const {

@@ -26,7 +26,11 @@ struct FolderImageOptions {
     int threads = 0;        // decode threads; 0: the usable cores, at most 16
 };
 
-// The file list of a DataBundle made by imageFolderBundle below.
+// Error naming the data.* key of the first value out of range (image size under 16, resize
+// under the image size, a crop scale outside (0, 1]).
+void checkFolderImageOptions(const FolderImageOptions& options);
+
+// The file list of a DataBundle made by setImageFiles below.
 std::shared_ptr<const std::vector<std::string>> imageFilesOf(const DataBundle& data);
 
 // Packs `files` into the bundle's loader tensors ("image_paths", "image_path_offsets").

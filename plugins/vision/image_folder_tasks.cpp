@@ -71,20 +71,27 @@ public:
 
     std::unique_ptr<InputTransform> makeTransformFor(const ParamSet& params, const torch::Device& device,
                                                      const DataBundle& data) const override {
+        return std::make_unique<FolderImageTransform>(imageFilesOf(data), imageNetStats(), options(params), device);
+    }
+
+    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
+        // The core builds the model once before it stores any run: the transform's values are
+        // checked here too, so that a bad one stops the experiment instead of failing every run.
+        checkFolderImageOptions(options(params));
+        return m_model(params, classCount(m_info, params), init);
+    }
+
+private:
+    static FolderImageOptions options(const ParamSet& params) {
         FolderImageOptions o;
         o.size = static_cast<int>(params.getInt("data.image_size"));
         o.resize = static_cast<int>(params.getInt("data.resize"));
         o.augment = params.getBool("data.augment");
         o.minScale = params.getDouble("data.min_scale");
         o.threads = static_cast<int>(params.getInt("data.decode_threads"));
-        return std::make_unique<FolderImageTransform>(imageFilesOf(data), imageNetStats(), o, device);
+        return o;
     }
 
-    std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
-        return m_model(params, classCount(m_info, params), init);
-    }
-
-private:
     TaskInfo m_info;
     ModelFactory m_model;
 };

@@ -67,6 +67,11 @@ TEST(ImageFolderTaskTest, ResNetsHaveTorchvisionsShapes) {
     EXPECT_EQ(resnet18->forward(input).sizes(), (std::vector<std::int64_t>{2, 1000}));
     EXPECT_TRUE(throwsErrorWith([&] { task->makeModel(taskParams(task->info(), {{"model.depth", "20"}}), init); },
                                 {"model.depth", "18, 34, 50, 101 or 152", "20"}));
+    // The transform's values are checked with the model, before a run is stored.
+    EXPECT_TRUE(throwsErrorWith([&] { task->makeModel(taskParams(task->info(), {{"data.resize", "200"}}), init); },
+                                {"data.resize", "at least data.image_size (224)", "200"}));
+    EXPECT_TRUE(throwsErrorWith([&] { task->makeModel(taskParams(task->info(), {{"data.min_scale", "0"}}), init); },
+                                {"data.min_scale", "(0, 1]"}));
     // The folder task's classes come from data.classes.
     const auto folder = visionTasks().require("image_folder/resnet");
     auto small = folder->makeModel(taskParams(folder->info(), {{"data.classes", "3"}}), init);
