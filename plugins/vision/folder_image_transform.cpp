@@ -47,20 +47,30 @@ void setImageFiles(DataBundle& data, const std::vector<std::string>& files) {
     data.tensors["image_path_offsets"] = offsets;
 }
 
-std::shared_ptr<const std::vector<std::string>> imageFilesOf(const DataBundle& data) {
-    const auto paths = data.tensors.find("image_paths");
-    const auto offsets = data.tensors.find("image_path_offsets");
-    if (paths == data.tensors.end() || offsets == data.tensors.end())
-        throw Error("image folder transform: the loaded data has no image file list (image_paths)");
-    const auto* p = reinterpret_cast<const char*>(paths->second.data_ptr<std::uint8_t>());
-    const auto* o = offsets->second.data_ptr<std::int64_t>();
-    auto files = std::make_shared<std::vector<std::string>>();
-    files->reserve(static_cast<std::size_t>(offsets->second.numel() - 1));
-    for (std::int64_t i = 0; i + 1 < offsets->second.numel(); ++i) files->emplace_back(p + o[i], p + o[i + 1]);
-    return files;
+namespace {
+
+const torch::Tensor& loaderTensor(const DataBundle& data, const std::string& name) {
+    const auto it = data.tensors.find(name);
+    if (it == data.tensors.end())
+        throw Error("image folder transform: the loaded data has no image file list (" + name + ")");
+    return it->second;
 }
 
-FolderImageTransform::FolderImageTransform(std::shared_ptr<const std::vector<std::string>> files,
+} // namespace
+
+ImageFileList::ImageFileList(const DataBundle& data)
+    : m_paths(loaderTensor(data, "image_paths")), m_offsets(loaderTensor(data, "image_path_offsets")) {}
+
+std::string ImageFileList::at(std::int64_t row) const {
+    if (row < 0 || row >= size())
+        throw Error("image folder transform: row " + std::to_string(row) + " is not in the file list of " +
+                    std::to_string(size()));
+    const auto* p = reinterpret_cast<const char*>(m_paths.data_ptr<std::uint8_t>());
+    const auto* o = m_offsets.data_ptr<std::int64_t>();
+    return std::string(p + o[row], p + o[row + 1]);
+}
+
+FolderImageTransform::FolderImageTransform(ImageFileList files,
                                            const ChannelStats& stats, const FolderImageOptions& options,
                                            const torch::Device& device)
     : m_files(std::move(files)),
@@ -87,10 +97,7 @@ torch::Tensor FolderImageTransform::decodeBatch(const torch::Tensor& rows, const
     const auto imageBytes = static_cast<std::size_t>(3) * static_cast<std::size_t>(size) * static_cast<std::size_t>(size);
 
     auto decodeOne = [&](std::int64_t b) {
-        const std::int64_t row = rowData[b];
-        if (row < 0 || row >= static_cast<std::int64_t>(m_files->size()))
-            throw Error("image folder transform: row " + std::to_string(row) + " is not in the file list of " +
-                        std::to_string(m_files->size()));
+        const std::string file = m_files.at(rowData[b]);
         const double* d = u.defined() ? u.data_ptr<double>() + b * u.size(1) : nullptr;
         CropBox box;
         // The crop on the full image decides how far the JPEG may be shrunk while decoding: the
@@ -100,7 +107,7 @@ torch::Tensor FolderImageTransform::decodeBatch(const torch::Tensor& rows, const
                     : centerCropBox(width, height, m_options.resize, size);
             return std::max(size / box.width, size / box.height);
         };
-        const DecodedImage decoded = readImage((*m_files)[static_cast<std::size_t>(row)], scale);
+        const DecodedImage decoded = readImage(file, scale);
         // A JPEG decoded at n/8: the box in the decoded image's pixels.
         const double sx = static_cast<double>(decoded.image.width) / decoded.fullWidth;
         const double sy = static_cast<double>(decoded.image.height) / decoded.fullHeight;

@@ -71,7 +71,7 @@ public:
 
     std::unique_ptr<InputTransform> makeTransformFor(const ParamSet& params, const torch::Device& device,
                                                      const DataBundle& data) const override {
-        return std::make_unique<FolderImageTransform>(imageFilesOf(data), imageNetStats(), options(params), device);
+        return std::make_unique<FolderImageTransform>(ImageFileList(data), imageNetStats(), options(params), device);
     }
 
     std::shared_ptr<ClassifierModule> makeModel(const ParamSet& params, at::Generator& init) const override {
