@@ -26,7 +26,10 @@ public:
 
     const TaskInfo& info() const override { return m_info; }
 
-    DataBundle loadData(const ParamSet& params) const override {
+    DataBundle loadData(const ParamSet& params) const override { return loadDataIn(params, DataContext{}); }
+
+    // The folder listings are cached beside the run database (listImageFolderCached).
+    DataBundle loadDataIn(const ParamSet& params, const DataContext& context) const override {
         if (!imageReaderAvailable())
             throw Error(m_info.id + ": this LossLab was built without the image reader (libjpeg-dev and libpng-dev; "
                                     "scripts/install-deps.sh installs them, then rebuild)");
@@ -36,7 +39,7 @@ public:
         ImageFolderListing train;
         ImageFolderListing test;
         try {
-            train = listImageFolder(trainDir);
+            train = listImageFolderCached(trainDir, nullptr, context.cacheDir);
             const auto expected = static_cast<std::size_t>(classCount(m_info, params));
             if (train.classes.size() != expected)
                 throw Error(trainDir + ": has " + std::to_string(train.classes.size()) + " class folders; " +
@@ -45,7 +48,7 @@ public:
                                        " (for another set of classes use image_folder/resnet and data.classes)"
                                  : "data.classes says " + std::to_string(expected) + " (set data.classes: " +
                                        std::to_string(train.classes.size()) + ")"));
-            test = listImageFolder(testDir, &train.classes);
+            test = listImageFolderCached(testDir, &train.classes, context.cacheDir);
         } catch (const Error& e) {
             throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
         }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -287,6 +288,76 @@ TEST_F(ImageFolderTest, MissingFoldersUnknownAndEmptyClassesAreNamed) {
     touch("val/bird/a.jpg");
     const std::vector<std::string> classes = {"cat", "dog"};
     EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("val"), &classes); }, {dir("val") + "/bird", "does not have"}));
+}
+
+// Sets every folder under (and including) `root` to a time an hour ago: the cache is written
+// only for folders not changed in the last two seconds.
+void ageFolders(const fs::path& root) {
+    const auto past = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    fs::last_write_time(root, past);
+    for (const auto& e : fs::recursive_directory_iterator(root))
+        if (e.is_directory()) fs::last_write_time(e.path(), past);
+}
+
+std::vector<std::string> cacheFiles(const fs::path& dir) {
+    std::vector<std::string> out;
+    if (!fs::exists(dir)) return out;
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().string());
+    return out;
+}
+
+TEST_F(ImageFolderTest, TheCachedListingIsReusedUntilAFolderChanges) {
+    touch("train/cat/a.jpg");
+    touch("train/cat/deep/b.jpg");
+    touch("train/dog/c.png");
+    touch("train/dog/notes.txt");
+    ageFolders(dir("train"));
+    const std::string cache = dir("cache");
+    const ImageFolderListing fresh = listImageFolder(dir("train"));
+    const ImageFolderListing first = listImageFolderCached(dir("train"), nullptr, cache);
+    EXPECT_EQ(first.files, fresh.files);
+    EXPECT_EQ(first.labels, fresh.labels);
+    EXPECT_EQ(first.classes, fresh.classes);
+    EXPECT_EQ(first.skipped, 1);
+    const std::vector<std::string> written = cacheFiles(cache);
+    ASSERT_EQ(written.size(), 1u);
+
+    // The second listing comes from the cache: a count changed in the file shows through.
+    auto edit = [&](const std::string& from, const std::string& to) {
+        std::ifstream in(written[0]);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const auto at = text.find(from);
+        ASSERT_NE(at, std::string::npos);
+        text.replace(at, from.size(), to);
+        std::ofstream(written[0], std::ios::trunc) << text;
+    };
+    edit("skipped 1", "skipped 42");
+    EXPECT_EQ(listImageFolderCached(dir("train"), nullptr, cache).skipped, 42);
+
+    // A new image in a nested folder changes that folder's time: listed again, cache rewritten.
+    touch("train/cat/deep/new.jpg");
+    const ImageFolderListing changed = listImageFolderCached(dir("train"), nullptr, cache);
+    EXPECT_EQ(changed.files.size(), 4u);
+    EXPECT_EQ(changed.skipped, 1);
+    // Just changed: too recent to be cached, so the next call lists again too.
+    edit("skipped 42", "skipped 7");
+    EXPECT_EQ(listImageFolderCached(dir("train"), nullptr, cache).files.size(), 4u);
+    EXPECT_EQ(listImageFolderCached(dir("train"), nullptr, cache).skipped, 1);
+
+    // A new class folder changes the top folder's time.
+    ageFolders(dir("train"));
+    (void)listImageFolderCached(dir("train"), nullptr, cache);
+    touch("train/emu/d.jpg");
+    EXPECT_EQ(listImageFolderCached(dir("train"), nullptr, cache).classes.size(), 3u);
+
+    // A damaged cache file is listed around, and another class list is another cache.
+    ageFolders(dir("train"));
+    std::ofstream(written[0], std::ios::trunc) << "losslab image folder listing 1\ngarbage\n";
+    EXPECT_EQ(listImageFolderCached(dir("train"), nullptr, cache).files.size(), 5u);
+    const std::vector<std::string> classes = {"ant", "cat", "dog", "emu"};
+    const ImageFolderListing relabelled = listImageFolderCached(dir("train"), &classes, cache);
+    EXPECT_EQ(relabelled.labels.front(), 1);
+    EXPECT_EQ(cacheFiles(cache).size(), 2u);
 }
 
 } // namespace

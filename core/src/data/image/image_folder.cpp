@@ -2,8 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
+
+#include <unistd.h>
 
 #include "losslab/error.h"
 
@@ -26,8 +32,18 @@ bool hidden(const fs::path& p) {
     return !name.empty() && name[0] == '.';
 }
 
-// The image files under `classDir` (recursively, following links), sorted.
-std::vector<std::string> imagesIn(const fs::path& classDir, std::int64_t& skipped) {
+std::int64_t modified(const fs::path& folder) {
+    std::error_code ec;
+    const auto time = fs::last_write_time(folder, ec);
+    if (ec) throw Error(folder.string() + ": cannot read the folder (" + ec.message() + ")");
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+// The image files under `classDir` (recursively, following links), sorted; every folder read
+// goes to `folders`.
+std::vector<std::string> imagesIn(const fs::path& classDir, std::int64_t& skipped,
+                                  std::vector<std::pair<std::string, std::int64_t>>& folders) {
+    folders.emplace_back(classDir.string(), modified(classDir));
     std::vector<std::string> files;
     std::error_code ec;
     fs::recursive_directory_iterator it(classDir, fs::directory_options::follow_directory_symlink, ec);
@@ -36,6 +52,10 @@ std::vector<std::string> imagesIn(const fs::path& classDir, std::int64_t& skippe
         if (ec) throw Error(classDir.string() + ": cannot read the folder (" + ec.message() + ")");
         if (hidden(it->path())) {
             if (it->is_directory(ec)) it.disable_recursion_pending();
+            continue;
+        }
+        if (it->is_directory(ec)) {
+            folders.emplace_back(it->path().string(), modified(it->path()));
             continue;
         }
         if (!it->is_regular_file(ec)) continue;
@@ -61,6 +81,7 @@ ImageFolderListing listImageFolder(const std::string& dir, const std::vector<std
     if (found.empty()) throw Error(dir + ": no class folders in it (expected DIR/CLASS/IMAGE.jpg, one folder per class)");
 
     ImageFolderListing listing;
+    listing.folders.emplace_back(dir, modified(dir));
     listing.classes = classes ? *classes : found;
     for (const std::string& name : found) {
         const auto pos = std::find(listing.classes.begin(), listing.classes.end(), name);
@@ -68,12 +89,143 @@ ImageFolderListing listImageFolder(const std::string& dir, const std::vector<std
             throw Error(dir + "/" + name + ": a class the training set does not have (its " +
                         std::to_string(listing.classes.size()) + " class folders must name every class)");
         const auto label = static_cast<std::int64_t>(pos - listing.classes.begin());
-        std::vector<std::string> files = imagesIn(fs::path(dir) / name, listing.skipped);
+        std::vector<std::string> files = imagesIn(fs::path(dir) / name, listing.skipped, listing.folders);
         if (files.empty())
             throw Error(dir + "/" + name + ": the class folder holds no .jpg, .jpeg or .png file");
         listing.labels.insert(listing.labels.end(), files.size(), label);
         listing.files.insert(listing.files.end(), std::make_move_iterator(files.begin()), std::make_move_iterator(files.end()));
     }
+    return listing;
+}
+
+namespace {
+
+constexpr const char* kCacheHeader = "losslab image folder listing 1";
+
+// What a cache was made for: the folder and the classes it was asked to keep.
+std::string cacheKey(const std::string& dir, const std::vector<std::string>* classes) {
+    std::string key = "dir " + fs::absolute(dir).lexically_normal().string() + "\n";
+    if (classes) {
+        key += "classes " + std::to_string(classes->size()) + "\n";
+        for (const std::string& c : *classes) key += c + "\n";
+    } else {
+        key += "classes found\n";
+    }
+    return key;
+}
+
+std::uint64_t fnv1a(const std::string& text) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
+    return h;
+}
+
+std::string cachePath(const std::string& cacheDir, const std::string& key) {
+    char name[48];
+    std::snprintf(name, sizeof name, "image-folder-%016llx.txt", static_cast<unsigned long long>(fnv1a(key)));
+    return (fs::path(cacheDir) / name).string();
+}
+
+bool readLine(std::istream& in, std::string& line) { return static_cast<bool>(std::getline(in, line)); }
+
+// The cached listing when it is still true, else false.
+bool readCache(const std::string& path, const std::string& key, ImageFolderListing& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::string line;
+    if (!readLine(in, line) || line != kCacheHeader) return false;
+    std::string storedKey;
+    const auto keyLines = static_cast<std::size_t>(std::count(key.begin(), key.end(), '\n'));
+    for (std::size_t i = 0; i < keyLines; ++i) {
+        if (!readLine(in, line)) return false;
+        storedKey += line + "\n";
+    }
+    if (storedKey != key) return false;
+    try {
+        std::size_t n = 0;
+        if (!readLine(in, line) || std::sscanf(line.c_str(), "folders %zu", &n) != 1) return false;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!readLine(in, line)) return false;
+            const auto space = line.find(' ');
+            if (space == std::string::npos) return false;
+            const std::string folder = line.substr(space + 1);
+            const std::int64_t time = std::stoll(line.substr(0, space));
+            std::error_code ec;
+            if (!fs::is_directory(folder, ec) || modified(folder) != time) return false;
+            out.folders.emplace_back(folder, time);
+        }
+        if (!readLine(in, line) || std::sscanf(line.c_str(), "classes %zu", &n) != 1) return false;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!readLine(in, line)) return false;
+            out.classes.push_back(line);
+        }
+        if (!readLine(in, line) || std::sscanf(line.c_str(), "files %zu", &n) != 1) return false;
+        out.files.reserve(n);
+        out.labels.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!readLine(in, line)) return false;
+            const auto space = line.find(' ');
+            if (space == std::string::npos) return false;
+            const std::int64_t label = std::stoll(line.substr(0, space));
+            if (label < 0 || label >= static_cast<std::int64_t>(out.classes.size())) return false;
+            out.labels.push_back(label);
+            out.files.push_back(line.substr(space + 1));
+        }
+        long long skipped = 0;
+        if (!readLine(in, line) || std::sscanf(line.c_str(), "skipped %lld", &skipped) != 1) return false;
+        out.skipped = skipped;
+        return readLine(in, line) && line == "end";
+    } catch (const std::exception&) { // a number that does not parse, a folder that cannot be read
+        return false;
+    }
+}
+
+bool hasNewline(const std::string& s) { return s.find('\n') != std::string::npos || s.find('\r') != std::string::npos; }
+
+void writeCache(const std::string& path, const std::string& key, const ImageFolderListing& listing) {
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         fs::file_time_type::clock::now().time_since_epoch()).count();
+    constexpr std::int64_t kRacyNs = 2'000'000'000;
+    for (const auto& [folder, time] : listing.folders)
+        if (now - time < kRacyNs || hasNewline(folder)) return;
+    for (const std::string& name : listing.classes)
+        if (hasNewline(name)) return;
+    std::ostringstream out;
+    out << kCacheHeader << "\n" << key << "folders " << listing.folders.size() << "\n";
+    for (const auto& [folder, time] : listing.folders) out << time << " " << folder << "\n";
+    out << "classes " << listing.classes.size() << "\n";
+    for (const std::string& name : listing.classes) out << name << "\n";
+    out << "files " << listing.files.size() << "\n";
+    for (std::size_t i = 0; i < listing.files.size(); ++i) {
+        if (hasNewline(listing.files[i])) return;
+        out << listing.labels[i] << " " << listing.files[i] << "\n";
+    }
+    out << "skipped " << listing.skipped << "\nend\n";
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    {
+        std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+        if (!(file << out.str()) || !file.flush()) {
+            fs::remove(tmp, ec);
+            return;
+        }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) fs::remove(tmp, ec);
+}
+
+} // namespace
+
+ImageFolderListing listImageFolderCached(const std::string& dir, const std::vector<std::string>* classes,
+                                         const std::string& cacheDir) {
+    if (cacheDir.empty()) return listImageFolder(dir, classes);
+    const std::string key = cacheKey(dir, classes);
+    const std::string path = cachePath(cacheDir, key);
+    ImageFolderListing cached;
+    if (readCache(path, key, cached)) return cached;
+    ImageFolderListing listing = listImageFolder(dir, classes);
+    writeCache(path, key, listing);
     return listing;
 }
 
