@@ -22,6 +22,7 @@ packages=(
   file                                # cpack's shlibdeps (packaging.deb); a minimal Debian lacks it
   python3-torch python3-numpy         # PyTorch's Python API: the text models' reference in the tests, the benchmarks' baseline
   python3-torchaudio                  # the tests' reference for Kaldi-compatible filterbank features
+  python3-pil                         # PIL, the image decoding bench's baseline (bench/run_image_decode_bench.sh)
   munge slurmctld slurmd slurm-client   # the one-node Slurm of scripts/local-slurm.sh (tests/slurm): it runs its own daemons;
                                       # the packages' services need an /etc/slurm/slurm.conf, which LossLab never writes
 )
