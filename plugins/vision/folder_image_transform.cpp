@@ -99,15 +99,22 @@ torch::Tensor FolderImageTransform::decodeBatch(const torch::Tensor& rows, const
     auto decodeOne = [&](std::int64_t b) {
         const std::string file = m_files.at(rowData[b]);
         const double* d = u.defined() ? u.data_ptr<double>() + b * u.size(1) : nullptr;
+        auto cropOf = [&](int width, int height) {
+            return d ? randomResizedCropBox(width, height, d, m_options.minScale)
+                     : centerCropBox(width, height, m_options.resize, size);
+        };
+        // The crop on the full image decides how far a JPEG may be shrunk while decoding: the
+        // crop keeps at least size x size pixels, so the resize still only shrinks. A PNG is
+        // decoded whole without asking.
         CropBox box;
-        // The crop on the full image decides how far the JPEG may be shrunk while decoding: the
-        // crop keeps at least size x size pixels, so the resize still only shrinks.
+        bool asked = false;
         auto scale = [&](int width, int height) {
-            box = d ? randomResizedCropBox(width, height, d, m_options.minScale)
-                    : centerCropBox(width, height, m_options.resize, size);
+            box = cropOf(width, height);
+            asked = true;
             return std::max(size / box.width, size / box.height);
         };
         const DecodedImage decoded = readImage(file, scale);
+        if (!asked) box = cropOf(decoded.fullWidth, decoded.fullHeight);
         // A JPEG decoded at n/8: the box in the decoded image's pixels.
         const double sx = static_cast<double>(decoded.image.width) / decoded.fullWidth;
         const double sy = static_cast<double>(decoded.image.height) / decoded.fullHeight;

@@ -17,6 +17,7 @@
 
 #include "error_matchers.h"
 #include "losslab/data/image/image_file.h"
+#include "losslab/data/image/image_folder.h"
 #include "losslab/data/image/image_resample.h"
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
@@ -172,23 +173,34 @@ TEST_F(ImageFolderDataTest, LoadsTheFoldersAndDecodesTheSameBatchWithAnyNumberOf
     EXPECT_TRUE(torch::equal(eval, decode("1", false, 99))); // no draws when evaluating
     EXPECT_FALSE(torch::equal(eval, one));
 
-    // An evaluation image is the centre crop of the decoded file, normalised with ImageNet's
-    // statistics (these images are small enough to be decoded at full size).
-    const std::string first = (m_scratch.path() / "train" / "blue").string();
-    std::string file;
-    for (const auto& entry : fs::directory_iterator(first))
-        if (file.empty() || entry.path().string() < file) file = entry.path().string();
-    const DecodedImage decoded = readImage(file);
-    std::vector<std::uint8_t> expected(3 * 32 * 32);
-    resampleCrop(decoded.image, centerCropBox(decoded.fullWidth, decoded.fullHeight, 36, 32), 32, 32, false, expected.data());
+    // Every evaluation image, JPEG or PNG, is the centre crop of the decoded file (a JPEG shrunk
+    // while decoding as far as the crop keeps 32 pixels), normalised with ImageNet's statistics.
+    const ImageFolderListing listing = listImageFolder((m_scratch.path() / "train").string());
+    ASSERT_EQ(listing.files.size(), 18u);
     const double mean[3] = {0.485, 0.456, 0.406};
     const double std[3] = {0.229, 0.224, 0.225};
-    const torch::Tensor image = eval[0];
-    for (int c = 0; c < 3; ++c)
-        for (int i = 0; i < 32 * 32; i += 97) {
-            const double want = (expected[static_cast<std::size_t>(c * 1024 + i)] / 255.0 - mean[c]) / std[c];
-            ASSERT_NEAR(image[c].view(-1)[i].item<double>(), want, 1e-5) << "channel " << c << " pixel " << i;
-        }
+    int pngs = 0;
+    for (std::int64_t row = 0; row < 18; ++row) {
+        const std::string& file = listing.files[static_cast<std::size_t>(row)];
+        pngs += file.substr(file.size() - 4) == ".png";
+        const DecodedImage decoded = readImage(file, [](int w, int h) {
+            const CropBox full = centerCropBox(w, h, 36, 32);
+            return 32 / full.width;
+        });
+        const CropBox full = centerCropBox(decoded.fullWidth, decoded.fullHeight, 36, 32);
+        const double shrink = static_cast<double>(decoded.image.width) / decoded.fullWidth;
+        const double shrinkY = static_cast<double>(decoded.image.height) / decoded.fullHeight;
+        std::vector<std::uint8_t> expected(3 * 32 * 32);
+        resampleCrop(decoded.image, {full.x * shrink, full.y * shrinkY, full.width * shrink, full.height * shrinkY}, 32,
+                     32, false, expected.data());
+        const torch::Tensor got = eval[row].reshape({3, -1});
+        for (int c = 0; c < 3; ++c)
+            for (int i = 0; i < 32 * 32; i += 61) {
+                const double want = (expected[static_cast<std::size_t>(c * 1024 + i)] / 255.0 - mean[c]) / std[c];
+                ASSERT_NEAR(got[c][i].item<double>(), want, 1e-5) << file << " channel " << c << " pixel " << i;
+            }
+    }
+    EXPECT_GT(pngs, 0);
 }
 
 TEST_F(ImageFolderDataTest, WrongClassCountsAndMissingFoldersAreNamed) {
