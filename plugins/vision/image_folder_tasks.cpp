@@ -143,9 +143,9 @@ TaskInfo folderInfo(std::string id, std::string description, std::string dataset
     return info;
 }
 
-std::shared_ptr<const Task> imageNetTask() {
-    TaskInfo info = folderInfo("imagenet/resnet50", "ImageNet (ILSVRC-2012) with ResNet-50, as in the paper",
-                               "ImageNet", "ResNet-50");
+// ImageNet's facts, shared by its tasks: 1000 classes, the paper's Table 9 row, where to get it.
+TaskInfo imageNetInfo(std::string id, std::string description, std::string model) {
+    TaskInfo info = folderInfo(std::move(id), std::move(description), "ImageNet", std::move(model));
     info.numClasses = 1000;
     info.paperDataset = "imagenet";
     info.testSetNote = "ImageNet's validation set (val/), as the paper reports it";
@@ -153,6 +153,11 @@ std::shared_ptr<const Task> imageNetTask() {
                     "the training images into train/SYNSET/ (one folder per class) and move the validation images "
                     "into val/SYNSET/ (e.g. with valprep.sh of the PyTorch ImageNet example), then set data.root to "
                     "the folder holding train/ and val/.";
+    return info;
+}
+
+std::shared_ptr<const Task> imageNetTask() {
+    TaskInfo info = imageNetInfo("imagenet/resnet50", "ImageNet (ILSVRC-2012) with ResNet-50, as in the paper", "ResNet-50");
     info.params = resnetParams("50");
     return std::make_shared<FolderImageTask>(std::move(info), resnet);
 }
@@ -174,12 +179,8 @@ std::shared_ptr<const Task> imageFolderTask() {
 // smoothing would change the cross-entropy under study), but SGD with Nesterov momentum at
 // batch 256, cosine over the paper's 350 epochs, and its weight decay 1e-5.
 std::shared_ptr<const Task> efficientNetTask() {
-    TaskInfo info = folderInfo("imagenet/efficientnet_b0", "ImageNet (ILSVRC-2012) with EfficientNet-B0, as in the paper",
-                               "ImageNet", "EfficientNet-B0");
-    info.numClasses = 1000;
-    info.paperDataset = "imagenet";
-    info.testSetNote = imageNetTask()->info().testSetNote;
-    info.dataHint = imageNetTask()->info().dataHint;
+    TaskInfo info = imageNetInfo("imagenet/efficientnet_b0",
+                                 "ImageNet (ILSVRC-2012) with EfficientNet-B0, as in the paper", "EfficientNet-B0");
     info.params = {declareParam("model.dropout", ParamType::Double, "0.2", "dropout probability before the fc layer", 0.0, 0.95),
                    declareParam("model.drop_connect", ParamType::Double, "0.2",
                                 "stochastic depth: the last block's drop probability (earlier blocks less, linearly)", 0.0, 0.95)};

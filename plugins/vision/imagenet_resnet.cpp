@@ -26,15 +26,6 @@ constexpr Layout kLayouts[] = {{18, false, {2, 2, 2, 2}},
 
 } // namespace
 
-const std::vector<std::int64_t>& imageNetResNetDepths() {
-    static const std::vector<std::int64_t> depths = [] {
-        std::vector<std::int64_t> d;
-        for (const Layout& l : kLayouts) d.push_back(l.depth);
-        return d;
-    }();
-    return depths;
-}
-
 BottleneckImpl::BottleneckImpl(std::int64_t inChannels, std::int64_t width, std::int64_t stride) {
     const std::int64_t outChannels = width * kExpansion;
     m_conv1 = register_module("conv1", resnetConv(inChannels, width, 1, 1));

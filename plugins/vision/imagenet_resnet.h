@@ -36,11 +36,8 @@ private:
 };
 TORCH_MODULE(Bottleneck);
 
-// The depths ImageNetResNetImpl builds.
-const std::vector<std::int64_t>& imageNetResNetDepths();
-
 struct ImageNetResNetImpl : ClassifierModule {
-    // depth: one of imageNetResNetDepths() (Error otherwise).
+    // depth: 18, 34, 50, 101 or 152 (Error otherwise).
     ImageNetResNetImpl(at::Generator& init, std::int64_t depth, std::int64_t numClasses);
 
     // features [B, 3, H, W] (H, W >= 32) -> scores [B, numClasses].
