@@ -76,32 +76,39 @@ std::int64_t MetricAccumulator::count() const {
     return m_sums.defined() ? static_cast<std::int64_t>(m_sums[8].item<double>()) : 0;
 }
 
-std::vector<MetricValue> MetricAccumulator::finish(const std::string& split) const {
+std::vector<MetricValue> MetricAccumulator::finish(const std::string& split, CalibrationBins* calibration) const {
+    if (calibration) *calibration = CalibrationBins{split, {}, {}, {}};
     if (!m_sums.defined()) return {};
-    const torch::Tensor sums = m_sums.cpu();
-    const auto s = sums.accessor<double, 1>();
-    const double n = s[8];
+    // One copy to the host: the sums, then the bins' counts, confidences and hits.
+    const torch::Tensor all = torch::cat({m_sums, m_binCount, m_binConf, m_binHit}).cpu();
+    const auto a = all.accessor<double, 1>();
+    constexpr std::int64_t kBinCount = 9, kConf = kBinCount + kEceBins, kHit = kConf + kEceBins;
+    const double n = a[8];
     if (n == 0) return {};
-    const double acc = s[1] / n;
+    const double acc = a[1] / n;
     std::vector<MetricValue> out = {
-        {split, "loss", s[0] / n},
+        {split, "loss", a[0] / n},
         {split, "acc", acc},
         {split, "error", 1.0 - acc},
     };
-    if (m_numClasses > 5) out.push_back({split, "top5", s[2] / n});
+    if (m_numClasses > 5) out.push_back({split, "top5", a[2] / n});
     if (m_numClasses == 2) {
-        const double denom = 2 * s[3] + s[4] + s[5];
-        out.push_back({split, "f1", denom > 0 ? 2 * s[3] / denom : 0.0});
+        const double denom = 2 * a[3] + a[4] + a[5];
+        out.push_back({split, "f1", denom > 0 ? 2 * a[3] / denom : 0.0});
     }
-    const torch::Tensor count = m_binCount.cpu(), conf = m_binConf.cpu(), hit = m_binHit.cpu();
     double ece = 0;
     for (int b = 0; b < kEceBins; ++b) {
-        const double c = count[b].item<double>();
-        if (c > 0) ece += (c / n) * std::abs(hit[b].item<double>() / c - conf[b].item<double>() / c);
+        const double c = a[kBinCount + b], conf = a[kConf + b], hit = a[kHit + b];
+        if (c > 0) ece += (c / n) * std::abs(hit / c - conf / c);
+        if (calibration) {
+            calibration->count[static_cast<std::size_t>(b)] = c;
+            calibration->confidence[static_cast<std::size_t>(b)] = conf;
+            calibration->correct[static_cast<std::size_t>(b)] = hit;
+        }
     }
     out.push_back({split, "ece", ece});
-    out.push_back({split, "brier", s[6] / n});
-    if (m_bpc) out.push_back({split, "bpc", s[7] / n});
+    out.push_back({split, "brier", a[6] / n});
+    if (m_bpc) out.push_back({split, "bpc", a[7] / n});
     return out;
 }
 

@@ -43,4 +43,10 @@ bool isFinal(RunStatus status) {
     return status != RunStatus::Queued && status != RunStatus::Running;
 }
 
+double CalibrationBins::total() const {
+    double sum = 0;
+    for (const double c : count) sum += c;
+    return sum;
+}
+
 } // namespace losslab

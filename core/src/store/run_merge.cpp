@@ -272,7 +272,7 @@ private:
 
         // Rows left under the new ids by runs deleted without foreign keys (the sqlite3 shell)
         // would collide with the copied ones.
-        for (const char* table : {"epoch_metrics", "step_metrics"}) {
+        for (const char* table : {"epoch_metrics", "step_metrics", "calibration_bins"}) {
             m_db.exec(std::string("DELETE FROM main.") + table +
                       " WHERE run_id IN (SELECT new_id FROM temp.merge_runs WHERE added)");
         }
@@ -286,6 +286,9 @@ private:
                   "SELECT m.new_id, s.step, s.epoch, s.metric, s.value "
                   "FROM temp.merge_runs m CROSS JOIN part.step_metrics s ON s.run_id = m.old_id WHERE m.added");
         counts.stepRows = m_db.changes();
+        m_db.exec("INSERT INTO main.calibration_bins(run_id, epoch, split, bins, bin, count, confidence_sum, correct) "
+                  "SELECT m.new_id, c.epoch, c.split, c.bins, c.bin, c.count, c.confidence_sum, c.correct "
+                  "FROM temp.merge_runs m CROSS JOIN part.calibration_bins c ON c.run_id = m.old_id WHERE m.added");
         copyFiles(part, counts, created);
     }
 

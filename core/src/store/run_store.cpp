@@ -98,6 +98,36 @@ void requireChanged(Database& db, std::int64_t runId, const char* what) {
     }
 }
 
+// Replaces the stored bins of each split in `calibration` at `epoch`: a bin that held examples
+// before but not now must not survive.
+void writeCalibration(Database& db, std::int64_t runId, int epoch, const std::vector<CalibrationBins>& calibration) {
+    Statement remove(db, "DELETE FROM calibration_bins WHERE run_id = ? AND epoch = ? AND split = ?");
+    Statement insert(db,
+                     "INSERT INTO calibration_bins(run_id, epoch, split, bins, bin, count, confidence_sum, correct) "
+                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const CalibrationBins& bins : calibration) {
+        remove.reset();
+        remove.bindInt64(1, runId);
+        remove.bindInt64(2, epoch);
+        remove.bindText(3, bins.split);
+        remove.run();
+        for (int b = 0; b < kCalibrationBins; ++b) {
+            const auto i = static_cast<std::size_t>(b);
+            if (!(bins.count[i] > 0)) continue;
+            insert.reset();
+            insert.bindInt64(1, runId);
+            insert.bindInt64(2, epoch);
+            insert.bindText(3, bins.split);
+            insert.bindInt64(4, kCalibrationBins);
+            insert.bindInt64(5, b);
+            insert.bindDouble(6, bins.count[i]);
+            insert.bindDouble(7, bins.confidence[i]);
+            insert.bindDouble(8, bins.correct[i]);
+            insert.run();
+        }
+    }
+}
+
 } // namespace
 
 void RunStore::Impl::shutdown() {
@@ -437,9 +467,10 @@ void RunStore::markStarted(std::int64_t runId, const std::string& device, int ta
     });
 }
 
-void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics) {
-    if (metrics.empty()) return;
-    m_impl->pushWrite(runId, [runId, epoch, metrics](Database& db) {
+void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics,
+                           const std::vector<CalibrationBins>& calibration) {
+    if (metrics.empty() && calibration.empty()) return;
+    m_impl->pushWrite(runId, [runId, epoch, metrics, calibration](Database& db) {
         // REPLACE: an epoch written again after a resume overwrites instead of duplicating.
         Statement insert(db,
                          "INSERT OR REPLACE INTO epoch_metrics(run_id, epoch, split, metric, "
@@ -453,6 +484,7 @@ void RunStore::appendEpoch(std::int64_t runId, int epoch, const std::vector<Metr
             insert.bindDouble(5, metric.value);
             insert.run();
         }
+        if (!calibration.empty()) writeCalibration(db, runId, epoch, calibration);
         // The run's epoch count follows what is stored, so that a run whose process dies
         // (interrupted) shows how far it got; finishRun() sets the final counts.
         Statement progress(db, "UPDATE runs SET epochs = ? WHERE id = ? AND epochs < ?");
@@ -529,9 +561,11 @@ void RunStore::setTargetEpochs(std::int64_t runId, int targetEpochs) {
 
 void RunStore::copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int epochs) {
     m_impl->pushWrite(toRunId, [=](Database& db) {
-        for (const char* table : {"epoch_metrics", "step_metrics"}) {
-            const std::string columns = std::string(table) == "epoch_metrics" ? "epoch, split, metric, value"
-                                                                              : "step, epoch, metric, value";
+        for (const char* table : {"epoch_metrics", "step_metrics", "calibration_bins"}) {
+            const std::string name = table;
+            const std::string columns = name == "epoch_metrics"  ? "epoch, split, metric, value"
+                                        : name == "step_metrics" ? "step, epoch, metric, value"
+                                                                 : "epoch, split, bins, bin, count, confidence_sum, correct";
             Statement copy(db, std::string("INSERT OR REPLACE INTO ") + table + "(run_id, " + columns + ") SELECT ?, " +
                                    columns + " FROM " + table + " WHERE run_id = ? AND epoch <= ?");
             copy.bindInt64(1, toRunId);
@@ -550,7 +584,7 @@ void RunStore::copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int e
 
 void RunStore::discardMetricsAfter(std::int64_t runId, int epoch) {
     m_impl->call<bool>([runId, epoch](Database& db, bool&) {
-        for (const char* table : {"epoch_metrics", "step_metrics"}) {
+        for (const char* table : {"epoch_metrics", "step_metrics", "calibration_bins"}) {
             Statement remove(db, std::string("DELETE FROM ") + table + " WHERE run_id = ? AND epoch > ?");
             remove.bindInt64(1, runId);
             remove.bindInt64(2, epoch);

@@ -266,6 +266,46 @@ std::vector<EpochMetricRow> RunStore::reportedMetrics(const std::vector<std::int
     return result;
 }
 
+std::vector<CalibrationRow> RunStore::reportedCalibration(const std::vector<std::int64_t>& runIds,
+                                                          const std::string& split) const {
+    std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
+    std::size_t budget = m_impl->variableLimit() - 1;
+    const InListFilter<std::int64_t> wanted(runIds, "r.id", budget);
+    // As reportedMetrics: runs outside, each run's rows sought through the primary key.
+    std::string sql =
+        "SELECT c.run_id, c.epoch, c.bins, c.bin, c.count, c.confidence_sum, c.correct "
+        "FROM runs r CROSS JOIN calibration_bins c ON c.run_id = r.id AND c.epoch = r.best_epoch AND c.split = ? "
+        "WHERE +r.best_epoch > 0";
+    wanted.appendSql(sql);
+    sql += " ORDER BY r.id, c.bin";
+
+    Statement select(m_impl->m_readDb, sql);
+    select.bindText(1, split);
+    int index = 2;
+    wanted.bind(select, index);
+    std::vector<CalibrationRow> result;
+    while (select.step()) {
+        const std::int64_t runId = select.int64(0);
+        if (!wanted.accepts(runId)) continue;
+        // Rows of another bin count (a file edited by hand) cannot be pooled with these.
+        const std::int64_t bins = select.int64(2), bin = select.int64(3);
+        if (bins != kCalibrationBins || bin < 0 || bin >= kCalibrationBins) continue;
+        if (result.empty() || result.back().runId != runId) {
+            CalibrationRow row;
+            row.runId = runId;
+            row.epoch = select.int32(1);
+            row.bins.split = split;
+            result.push_back(std::move(row));
+        }
+        CalibrationBins& out = result.back().bins;
+        const auto i = static_cast<std::size_t>(bin);
+        out.count[i] = select.real(4);
+        out.confidence[i] = select.real(5);
+        out.correct[i] = select.real(6);
+    }
+    return result;
+}
+
 std::vector<StepMetricRow> RunStore::stepMetrics(std::int64_t runId) const {
     std::lock_guard<std::mutex> lock(m_impl->m_readMutex);
     Statement select(m_impl->m_readDb,

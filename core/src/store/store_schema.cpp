@@ -126,6 +126,24 @@ constexpr const char* kSchemaV6 = R"sql(
 ALTER TABLE runs ADD COLUMN threads INTEGER;
 )sql";
 
+// The ECE bins of each evaluated split per epoch (CalibrationBins, records.h), for reliability
+// diagrams. Only bins holding examples have a row; `bins` is how many equal-width bins split
+// [0, 1], and `bin` counts from 0 at the lowest confidences. A run's bins of an epoch are
+// written with its metrics of that epoch.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE calibration_bins(
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    split TEXT NOT NULL,
+    bins INTEGER NOT NULL,
+    bin INTEGER NOT NULL,
+    count REAL NOT NULL,
+    confidence_sum REAL NOT NULL,
+    correct REAL NOT NULL,
+    PRIMARY KEY(run_id, epoch, split, bin)
+) WITHOUT ROWID;
+)sql";
+
 struct Migration {
     int toVersion;
     const char* sql;
@@ -140,6 +158,7 @@ constexpr Migration kMigrations[] = {
     {4, kSchemaV4},
     {5, kSchemaV5},
     {6, kSchemaV6},
+    {7, kSchemaV7},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,

@@ -183,8 +183,9 @@ torch::Tensor scores(ClassifierModule& model, const ModelInput& input, const tor
     return bf16 && out.is_floating_point() ? out.to(torch::kFloat) : out;
 }
 
+// The split's metrics; its ECE bins are appended to `calibration` when it has examples.
 std::vector<MetricValue> evaluate(ClassifierModule& model, const RunSplit& split, const EvalContext& ctx,
-                                  const std::string& name, at::Generator& gen) {
+                                  const std::string& name, at::Generator& gen, std::vector<CalibrationBins>& calibration) {
     torch::NoGradGuard noGrad;
     model.eval();
     MetricAccumulator acc(ctx.loss, ctx.numClasses, ctx.task.info().metrics);
@@ -204,7 +205,9 @@ std::vector<MetricValue> evaluate(ClassifierModule& model, const RunSplit& split
             evaluator->add(model, input, batch.rows);
         }
     }
-    std::vector<MetricValue> out = acc.finish(name);
+    CalibrationBins bins;
+    std::vector<MetricValue> out = acc.finish(name, &bins);
+    if (bins.total() > 0) calibration.push_back(std::move(bins));
     if (evaluator && n > 0)
         for (auto& m : evaluator->finish(name)) out.push_back(std::move(m));
     return out;
@@ -719,14 +722,20 @@ private:
             }
             const EvalContext eval{m_task, params(), *m_transform, m_loss, m_numClasses, evalBatch, m_bf16, m_channelsLast};
             std::vector<MetricValue> metrics;
-            if (runningTrainMetrics) metrics = running.finish("train");
-            else if (!trainAtReportOnly) metrics = evaluate(*m_model, m_train, eval, "train", m_augGen);
-            for (auto& m : evaluate(*m_model, m_val, eval, "val", m_augGen)) metrics.push_back(m);
-            for (auto& m : evaluate(*m_model, m_test, eval, "test", m_augGen)) metrics.push_back(m);
+            std::vector<CalibrationBins> calibration;
+            if (runningTrainMetrics) {
+                CalibrationBins bins;
+                metrics = running.finish("train", &bins);
+                if (bins.total() > 0) calibration.push_back(std::move(bins));
+            } else if (!trainAtReportOnly) {
+                metrics = evaluate(*m_model, m_train, eval, "train", m_augGen, calibration);
+            }
+            for (auto& m : evaluate(*m_model, m_val, eval, "val", m_augGen, calibration)) metrics.push_back(m);
+            for (auto& m : evaluate(*m_model, m_test, eval, "test", m_augGen, calibration)) metrics.push_back(m);
             const double valAcc = m_val.size() > 0 ? findMetricValue(metrics, "val", "acc") : findMetricValue(metrics, "train", "acc");
             const bool reportedNow = rule.observe(epoch, valAcc);
             if (trainAtReportOnly && (rule.isEarlyStopping() ? reportedNow : epoch >= rule.maxEpochs())) {
-                std::vector<MetricValue> train = evaluate(*m_model, m_train, eval, "train", m_augGen);
+                std::vector<MetricValue> train = evaluate(*m_model, m_train, eval, "train", m_augGen, calibration);
                 metrics.insert(metrics.begin(), train.begin(), train.end());
             }
             metrics.push_back({"train", "wall_s", trainSeconds});
@@ -734,7 +743,7 @@ private:
             // A per-step schedule stores the rate of the epoch's last step.
             metrics.push_back({"train", "lr", schedulesPerStep(params()) ? m_lastLr
                                                                          : scheduledLearningRate(params(), m_spec.loss.lr, epoch)});
-            if (m_ctx.store) m_ctx.store->appendEpoch(m_ctx.runId, epoch, metrics);
+            if (m_ctx.store) m_ctx.store->appendEpoch(m_ctx.runId, epoch, metrics, calibration);
             out.epochs = epoch;
             const bool trainEvaluated = std::any_of(metrics.begin(), metrics.end(), [](const MetricValue& m) {
                 return m.split == "train" && m.metric == "loss";

@@ -1,5 +1,6 @@
 #pragma once
 // Plain records as stored in SQLite. Torch-free; shared by store, runner, analysis and ui.
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -70,6 +71,26 @@ struct EpochMetricRow {
     std::int64_t runId = 0;
     int epoch = 0;      // 1-based
     MetricValue value;
+};
+
+// The confidence bins behind ECE (docs/losses-and-metrics.md#expected-calibration-error): the
+// examples of one split whose predicted class got a probability in (b/15, (b+1)/15] (0 in bin
+// 0), their summed confidence and how many of them were predicted right. Sums, not means, so
+// that the runs of a group pool exactly. Drawn as reliability diagrams.
+constexpr int kCalibrationBins = 15;
+
+struct CalibrationBins {
+    std::string split; // "train" | "val" | "test"
+    std::array<double, kCalibrationBins> count{};
+    std::array<double, kCalibrationBins> confidence{}; // summed confidence
+    std::array<double, kCalibrationBins> correct{};
+    double total() const; // examples in all bins
+};
+
+struct CalibrationRow {
+    std::int64_t runId = 0;
+    int epoch = 0; // 1-based
+    CalibrationBins bins;
 };
 
 struct StepMetricRow {

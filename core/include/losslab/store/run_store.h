@@ -16,7 +16,7 @@
 
 namespace losslab {
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 // "b, a,,b , c" -> "b,a,c": trimmed, empty items and repeats dropped, first order kept.
 std::string normalizeTags(const std::string& tags);
@@ -72,9 +72,11 @@ public:
     // order of floating-point sums, and so a seed's numbers, can depend on it.
     void markStarted(std::int64_t runId, const std::string& device, int targetEpochs,
                      const std::string& library = {}, int threads = 0);
-    // Stores an epoch's metrics and raises the run's `epochs` to `epoch` (so an interrupted run
-    // shows how far it got).
-    void appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics);
+    // Stores an epoch's metrics, and the ECE bins of its evaluated splits (bins without
+    // examples are not stored), and raises the run's `epochs` to `epoch` (so an interrupted run
+    // shows how far it got). Bins stored again for a split of that epoch replace the old ones.
+    void appendEpoch(std::int64_t runId, int epoch, const std::vector<MetricValue>& metrics,
+                     const std::vector<CalibrationBins>& calibration = {});
     void appendSteps(const std::vector<StepMetricRow>& rows);
     // Final state of a run: status, epochs trained, reported epoch, wall time, error text.
     void finishRun(std::int64_t runId, RunStatus status, int epochs, int bestEpoch,
@@ -82,7 +84,7 @@ public:
     void setCheckpoint(std::int64_t runId, const std::string& path);
     void setTargetEpochs(std::int64_t runId, int targetEpochs);
     // runner.reuse_prefix: stores epochs 1..`epochs` of run `fromRunId` (epoch and step
-    // metrics) as run `toRunId`'s own and records where they came from (RunRecord::reusedFrom).
+    // metrics and ECE bins) as run `toRunId`'s own and records where they came from (RunRecord::reusedFrom).
     // The source run's rows must be committed (flushRun) first.
     void copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int epochs);
     // Deletes the run's epoch rows and step rows of epochs after `epoch` (0: all of them),
@@ -138,6 +140,11 @@ public:
     // protocol reports, ordered by run, split, metric; a run with bestEpoch 0 gives none.
     std::vector<EpochMetricRow> reportedMetrics(const std::vector<std::int64_t>& runIds) const;
     std::vector<StepMetricRow> stepMetrics(std::int64_t runId) const; // by step, metric
+    // The ECE bins of `split` of each run in `runIds` (empty = all runs) at its bestEpoch,
+    // ordered by run; a run with bestEpoch 0, or without stored bins (trained before schema 7,
+    // or a split it did not evaluate at that epoch), gives none.
+    std::vector<CalibrationRow> reportedCalibration(const std::vector<std::int64_t>& runIds,
+                                                    const std::string& split) const;
     int schemaVersion() const;
 
 private:
