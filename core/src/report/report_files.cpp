@@ -62,6 +62,29 @@ private:
     bool m_failed = false;
 };
 
+// One row per group and bin, empty bins included (count 0, no confidence or accuracy), so
+// that every group has all kCalibrationBins rows.
+ReportTable reliabilityTable(const std::vector<ReliabilityGroup>& groups) {
+    ReportTable table;
+    table.header = {"task", "recipe", "loss_name", "loss", "k", "M", "lr", "protocol", "split", "seeds", "examples",
+                    "ece_mean", "ece_std", "ece_pooled", "bin", "lower", "upper", "count", "confidence", "accuracy"};
+    for (const ReliabilityGroup& g : groups) {
+        for (std::size_t b = 0; b < g.bins.size(); ++b) {
+            const ReliabilityBin& bin = g.bins[b];
+            std::vector<TableCell> row;
+            for (const auto& cell : {g.key.taskId, g.key.recipeLabel, g.key.lossName, g.key.loss, formatFull(g.key.k),
+                                     formatFull(g.key.M), formatFull(g.key.lr), g.key.protocol, g.split,
+                                     std::to_string(g.seeds.size()), formatFull(g.examples), formatFull(g.ece.mean),
+                                     formatFull(g.ece.std), formatFull(g.pooledEce), std::to_string(b), formatFull(bin.lower),
+                                     formatFull(bin.upper), formatFull(bin.count), formatFull(bin.confidence),
+                                     formatFull(bin.accuracy)})
+                row.push_back({cell, false});
+            table.rows.push_back(std::move(row));
+        }
+    }
+    return table;
+}
+
 } // namespace
 
 std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names) {
@@ -150,6 +173,7 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
             }
         data.curves[task] = buildCurves(taskRuns, curveRows, metric);
     }
+    data.reliability = buildReliability(data.analysis, data.runs, store.reportedCalibration(ids, request.split), request.split);
     return data;
 }
 
@@ -185,6 +209,8 @@ std::vector<std::string> writeReportTables(const RunStore& store, const ReportDa
         if (request.latex) write("table-tuned.tex", toLatex(tuned.display));
         if (request.csv) write("sweep-grid.csv", toCsv(sweepGridTable(data.sweeps)));
     }
+
+    if (request.csv && !data.reliability.empty()) write("reliability.csv", toCsv(reliabilityTable(data.reliability)));
 
     // seed-results.csv: one row per run with every reported metric.
     std::set<std::string> metricKeys;

@@ -4,6 +4,8 @@
 //   headline.{csv,md,tex}    seed-results.csv       metrics-long.csv
 // and, only when some runs come from a sweep (SweepAnalysis not empty):
 //   table-tuned.{csv,md,tex} sweep-grid.csv (csv selected)
+// and, only when some runs have stored ECE bins (schema 7 on; csv selected):
+//   reliability.csv          the reliability diagrams' data, one row per group and bin
 // Every file goes through a temporary file and a rename, so an interrupted report leaves no
 // partial file. Figures are drawn by ui/plots (full build only). Torch-free, Qt-free.
 #include <map>
@@ -12,6 +14,7 @@
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
+#include "losslab/analysis/reliability.h"
 #include "losslab/analysis/sweep_analysis.h"
 #include "losslab/store/records.h"
 
@@ -37,6 +40,9 @@ struct ReportData {
     std::map<std::string, std::vector<CurveGroup>> curves;
     // Heatmaps and the tuned comparison of swept runs; empty when no run comes from a sweep.
     SweepAnalysis sweeps;
+    // Reliability diagrams of the report's split, per group in the analysis's order; empty
+    // when no completed run has stored ECE bins.
+    std::vector<ReliabilityGroup> reliability;
 };
 
 // Resolves the experiment selection; throws Error naming an unknown experiment and listing

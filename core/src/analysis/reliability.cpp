@@ -1,0 +1,78 @@
+#include "losslab/analysis/reliability.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <unordered_map>
+
+namespace losslab {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+} // namespace
+
+double eceOf(const CalibrationBins& bins) {
+    const double total = bins.total();
+    if (!(total > 0)) return kNaN;
+    double ece = 0.0;
+    for (std::size_t b = 0; b < bins.count.size(); ++b) {
+        const double n = bins.count[b];
+        if (n > 0) ece += (n / total) * std::abs(bins.correct[b] / n - bins.confidence[b] / n);
+    }
+    return ece;
+}
+
+std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, const std::vector<RunResult>& runs,
+                                               const std::vector<CalibrationRow>& rows, const std::string& split) {
+    std::unordered_map<std::int64_t, const CalibrationBins*> binsOfRun;
+    for (const CalibrationRow& row : rows)
+        if (row.bins.split == split) binsOfRun[row.runId] = &row.bins;
+
+    // The run the analysis uses for each (group, seed): the newest, whatever its status.
+    std::map<std::pair<LossGroupKey, std::int64_t>, const RunRecord*> newest;
+    for (const RunResult& result : runs) {
+        const RunRecord*& chosen = newest[{groupKeyOf(result.run), result.run.seed}];
+        if (!chosen || result.run.id > chosen->id) chosen = &result.run;
+    }
+
+    std::vector<ReliabilityGroup> out;
+    for (const LossGroup& group : analysis.groups) {
+        ReliabilityGroup g;
+        g.key = group.key;
+        g.split = split;
+        CalibrationBins pooled;
+        std::vector<double> perSeed;
+        // `newest` is ordered by key, then seed: the seeds come out ascending.
+        for (auto it = newest.lower_bound({group.key, std::numeric_limits<std::int64_t>::min()});
+             it != newest.end() && it->first.first == group.key; ++it) {
+            const RunRecord& run = *it->second;
+            if (run.status != RunStatus::Completed) continue;
+            const auto bins = binsOfRun.find(run.id);
+            if (bins == binsOfRun.end() || !(bins->second->total() > 0)) continue;
+            g.seeds.push_back(run.seed);
+            perSeed.push_back(eceOf(*bins->second));
+            for (std::size_t b = 0; b < pooled.count.size(); ++b) {
+                pooled.count[b] += bins->second->count[b];
+                pooled.confidence[b] += bins->second->confidence[b];
+                pooled.correct[b] += bins->second->correct[b];
+            }
+        }
+        if (g.seeds.empty()) continue;
+        for (std::size_t b = 0; b < g.bins.size(); ++b) {
+            ReliabilityBin& bin = g.bins[b];
+            bin.lower = static_cast<double>(b) / kCalibrationBins;
+            bin.upper = static_cast<double>(b + 1) / kCalibrationBins;
+            bin.count = pooled.count[b];
+            bin.confidence = bin.count > 0 ? pooled.confidence[b] / bin.count : kNaN;
+            bin.accuracy = bin.count > 0 ? pooled.correct[b] / bin.count : kNaN;
+        }
+        g.examples = pooled.total();
+        g.pooledEce = eceOf(pooled);
+        g.ece = seedStats(perSeed);
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+} // namespace losslab
