@@ -420,6 +420,7 @@ void writeFullReport(const RunStore& store, const ReportRequest& request, const 
         std::vector<std::string> warnings;
         for (const auto& p : writeReportFigures(data.analysis, data.curves, request.outDir, formats, warnings)) written.push_back(p);
         for (const auto& p : writeSweepFigures(data.sweeps, request.outDir, formats, warnings)) written.push_back(p);
+        for (const auto& p : writeReliabilityFigures(data.reliability, request.outDir, formats)) written.push_back(p);
         for (const auto& w : warnings) std::cerr << "losslab-cli report: " << w << "\n";
 #else
         std::cerr << "losslab-cli report: figures need the full build (Qt 6 and QCustomPlot); this build wrote the tables only\n";

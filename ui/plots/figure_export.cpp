@@ -1,5 +1,6 @@
 #include "figure_export.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -367,6 +368,40 @@ std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const st
                                       QString::fromStdString(metricDisplayName(sweeps.metric))),
                              applyHeatmapStyle);
             }
+    }
+    return written;
+}
+
+std::vector<std::string> writeReliabilityFigures(const std::vector<ReliabilityGroup>& groups, const std::string& outDir,
+                                                 const FigureFormats& formats) {
+    std::vector<std::string> written;
+    if (groups.empty()) return written;
+    const FigureSize size = checkedFigureSize(formats);
+    if (!formats.png && !formats.svg && !formats.pdf) return written; // writeReportFigures says so
+    const fs::path dir = figureFolder(outDir);
+    ensureApplication();
+    FigureWriter writer(dir, formats, size, written);
+
+    std::vector<std::string> tasks;
+    for (const ReliabilityGroup& group : groups)
+        if (std::find(tasks.begin(), tasks.end(), group.key.taskId) == tasks.end()) tasks.push_back(group.key.taskId);
+    std::set<std::string> usedNames;
+    for (const std::string& task : tasks) {
+        std::vector<ReliabilityGroup> ofTask;
+        for (const ReliabilityGroup& group : groups)
+            if (group.key.taskId == task) ofTask.push_back(group);
+        std::string name = "fig4-reliability-" + fileSafe(task);
+        for (int n = 2; usedNames.count(name); ++n) name = "fig4-reliability-" + fileSafe(task) + "-" + std::to_string(n);
+        usedNames.insert(name);
+        QCustomPlot plot;
+        plotReliability(plot, ofTask);
+        const QString split = QString::fromStdString(ofTask.front().split);
+        writer.write(plot, name, QStringLiteral("Reliability diagram, %1").arg(QString::fromStdString(task)),
+                     QStringLiteral("Reliability diagram of %1 on the %2 split at each run's reported epoch: accuracy "
+                                    "against mean confidence per confidence bin (15 equal-width bins), examples pooled "
+                                    "over seeds; below, the share of examples per bin. Square-loss confidences come from "
+                                    "inverting the rescaled loss's population minimiser (docs/losses-and-metrics.md).")
+                         .arg(QString::fromStdString(task), split));
     }
     return written;
 }

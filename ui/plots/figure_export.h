@@ -10,6 +10,7 @@
 //                                         '\' in the task id become '_'
 //   fig3-seed-spread.{png,svg,pdf}        Figure 3, test/acc, early_stopping
 //   figure-sweep-*.{png,svg,pdf}          heatmaps of a sweep: writeSweepFigures below
+//   fig4-reliability-<task>.{png,svg,pdf} reliability diagrams: writeReliabilityFigures below
 // Figures 1 and 3 use the first headline metric (headlineMetrics: "test/acc", or a speech-only
 // analysis's error rate, drawn as CE minus square so that positive is square better) and the square-loss protocol "early_stopping"; when the
 // analysis has no such comparisons they fall back to the first metric / protocol that has
@@ -37,6 +38,7 @@
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
+#include "losslab/analysis/reliability.h"
 #include "losslab/analysis/sweep_analysis.h"
 
 namespace losslab {
@@ -64,5 +66,13 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
 // Same threading, errors and atomic writes as writeReportFigures. Returns the paths written.
 std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const std::string& outDir,
                                            const FigureFormats& formats, std::vector<std::string>& warnings);
+
+// Reliability diagrams (plotReliability), one per task among `groups` (in order of first
+// appearance; file names as fig2's), in the same formats and size; nothing when `groups` is
+// empty (runs stored before schema 7 have no bins), so such reports are unchanged. With
+// several recipes of a task, the legend names them. Same threading, errors and atomic writes
+// as writeReportFigures. Returns the paths written.
+std::vector<std::string> writeReliabilityFigures(const std::vector<ReliabilityGroup>& groups, const std::string& outDir,
+                                                 const FigureFormats& formats);
 
 } // namespace losslab

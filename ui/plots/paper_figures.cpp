@@ -95,6 +95,32 @@ QString variantText(const LossGroupKey& key, const std::vector<LossGroupKey>& ot
     return parts.join(QStringLiteral(", "));
 }
 
+// One colour per group: per loss kind one hue per variant (name, k, M, lr, recipe) in order
+// of first appearance, tinted by protocol (protocolTint).
+std::vector<QColor> groupColours(const std::vector<LossGroupKey>& keys) {
+    std::vector<LossGroupKey> ceVariants, squareVariants;
+    std::vector<QColor> colours;
+    for (const LossGroupKey& key : keys) {
+        auto& variants = key.loss == "ce" ? ceVariants : squareVariants;
+        auto it = std::find_if(variants.begin(), variants.end(), [&](const LossGroupKey& v) { return sameVariant(v, key); });
+        const std::size_t index = std::size_t(it - variants.begin());
+        if (it == variants.end()) variants.push_back(key);
+        const QColor colour = key.loss == "ce" ? kCeColours[index % std::size(kCeColours)]
+                                               : kSquareColours[index % std::size(kSquareColours)];
+        colours.push_back(protocolTint(colour, key.protocol));
+    }
+    return colours;
+}
+
+// "square (k=15, M=30), early stopping": the loss, what tells it apart from the other groups
+// in `keys`, and the protocol.
+QString groupLegendName(const LossGroupKey& key, const std::vector<LossGroupKey>& keys) {
+    QString name = lossText(key);
+    const QString variant = variantText(key, keys);
+    if (!variant.isEmpty()) name += QStringLiteral(" (") + variant + QLatin1Char(')');
+    return name + QStringLiteral(", ") + protocolText(key.protocol);
+}
+
 // Long task ids are shortened: for "dataset/model" the dataset part first (the model tells
 // tasks of one dataset apart), else in the middle.
 QString shortTaskLabel(const std::string& taskId, int maxChars = 18) {
@@ -371,18 +397,7 @@ void plotLearningCurves(QCustomPlot& plot, const std::vector<CurveGroup>& groups
 
     std::vector<LossGroupKey> keys;
     for (const auto& group : groups) keys.push_back(group.key);
-    // One colour per loss variant (name, k, M, lr), in order of first appearance per loss.
-    std::vector<LossGroupKey> ceVariants, squareVariants;
-    auto colourOf = [&](const LossGroupKey& key) {
-        auto& variants = key.loss == "ce" ? ceVariants : squareVariants;
-        auto it = std::find_if(variants.begin(), variants.end(), [&](const LossGroupKey& v) { return sameVariant(v, key); });
-        std::size_t index = std::size_t(it - variants.begin());
-        if (it == variants.end()) variants.push_back(key);
-        return key.loss == "ce" ? kCeColours[index % std::size(kCeColours)]
-                                : kSquareColours[index % std::size(kSquareColours)];
-    };
-    std::vector<QColor> colours;
-    for (const auto& group : groups) colours.push_back(protocolTint(colourOf(group.key), group.key.protocol));
+    const std::vector<QColor> colours = groupColours(keys);
 
     ValueRange xRange, yRange;
     // Seeds first, then the bands, then the means: later graphs are drawn on top.
@@ -425,11 +440,7 @@ void plotLearningCurves(QCustomPlot& plot, const std::vector<CurveGroup>& groups
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const CurveGroup& group = groups[i];
         const double scale = metricScale(group.metric);
-        QString name = lossText(group.key);
-        const QString variant = variantText(group.key, keys);
-        if (!variant.isEmpty()) name += QStringLiteral(" (") + variant + QLatin1Char(')');
-        name += QStringLiteral(", ") + protocolText(group.key.protocol);
-        QCPGraph* mean = addGraph(plot, rect, QStringLiteral("mean/%1").arg(i), name, true);
+        QCPGraph* mean = addGraph(plot, rect, QStringLiteral("mean/%1").arg(i), groupLegendName(group.key, keys), true);
         mean->setPen(QPen(colours[i], 1.3, protocolPenStyle(group.key.protocol)));
         for (std::size_t e = 0; e < group.epochs.size() && e < group.mean.size(); ++e) {
             mean->addData(group.epochs[e], group.mean[e] * scale);
@@ -632,6 +643,79 @@ void plotSeedSpread(QCustomPlot& plot, const LossAnalysis& analysis, const std::
         for (auto* plottable : ordered) plottable->removeFromLegend(plot.legend);
         for (auto* plottable : ordered) plottable->addToLegend(plot.legend);
     }
+}
+
+void plotReliability(QCustomPlot& plot, const std::vector<ReliabilityGroup>& groups) {
+    resetPlot(plot, 1, false);
+    auto* panels = new QCPLayoutGrid;
+    plot.plotLayout()->addElement(1, 0, panels);
+    plot.plotLayout()->setRowStretchFactor(1, 1.0);
+    panels->setRowSpacing(2);
+    auto* margins = new QCPMarginGroup(&plot);
+    auto* top = new QCPAxisRect(&plot, true);
+    auto* bottom = new QCPAxisRect(&plot, true);
+    for (QCPAxisRect* rect : {top, bottom}) {
+        rect->setMinimumSize(20, 20);
+        rect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    }
+    panels->addElement(0, 0, top);
+    panels->addElement(1, 0, bottom);
+    panels->setRowStretchFactors({3.0, 1.0});
+    useAxisRect(plot, top);
+
+    QCPGraph* diagonal = addGraph(plot, top, QStringLiteral("diagonal"), QStringLiteral("perfect calibration"), false);
+    diagonal->setPen(QPen(QColor(150, 150, 150), 0.8, Qt::DashLine));
+    diagonal->addData(0.0, 0.0);
+    diagonal->addData(1.0, 1.0);
+
+    std::vector<LossGroupKey> keys;
+    for (const auto& group : groups) keys.push_back(group.key);
+    const std::vector<QColor> colours = groupColours(keys);
+    ValueRange shareRange;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const ReliabilityGroup& group = groups[i];
+        QString name = groupLegendName(group.key, keys) + QStringLiteral(": ECE ") + QString::number(group.ece.mean, 'f', 3);
+        if (std::isfinite(group.ece.std)) name += QStringLiteral(" \u00b1 ") + QString::number(group.ece.std, 'f', 3);
+        const QCPScatterStyle marker(QCPScatterStyle::ssCircle, QPen(colours[i], 0.8), QBrush(colours[i]), 3.0);
+        QCPGraph* curve = addGraph(plot, top, QStringLiteral("reliability/%1").arg(i), name, true);
+        curve->setPen(QPen(colours[i], 1.1, protocolPenStyle(group.key.protocol)));
+        curve->setScatterStyle(marker);
+        QCPGraph* share = addGraph(plot, bottom, QStringLiteral("share/%1").arg(i), name, false);
+        share->setPen(QPen(colours[i], 0.9, protocolPenStyle(group.key.protocol)));
+        share->setScatterStyle(marker);
+        for (const ReliabilityBin& bin : group.bins) {
+            if (!(bin.count > 0) || !(group.examples > 0)) continue;
+            curve->addData(bin.confidence, bin.accuracy);
+            const double percent = 100.0 * bin.count / group.examples;
+            share->addData((bin.lower + bin.upper) / 2.0, percent);
+            shareRange.add(percent);
+        }
+    }
+
+    QCPAxis* x = top->axis(QCPAxis::atBottom);
+    QCPAxis* y = top->axis(QCPAxis::atLeft);
+    x->setRange(0.0, 1.0);
+    y->setRange(0.0, 1.0);
+    x->setTickLabels(false); // the panel below names the axis
+    y->setLabel(QStringLiteral("accuracy"));
+    y->ticker()->setTickCount(5);
+    x->ticker()->setTickCount(5);
+
+    QCPAxis* bx = bottom->axis(QCPAxis::atBottom);
+    QCPAxis* by = bottom->axis(QCPAxis::atLeft);
+    bx->setRange(0.0, 1.0);
+    bx->ticker()->setTickCount(5);
+    bx->setLabel(QStringLiteral("confidence (probability of the predicted class)"));
+    // Most examples sit in the highest bins once a model is trained: a log scale keeps the
+    // thinly filled bins visible.
+    by->setScaleType(QCPAxis::stLogarithmic);
+    QSharedPointer<QCPAxisTickerLog> logTicker(new QCPAxisTickerLog);
+    logTicker->setLogBase(10);
+    by->setTicker(logTicker);
+    by->setNumberFormat(QStringLiteral("g"));
+    by->setLabel(QStringLiteral("% of examples"));
+    if (shareRange.empty()) by->setRange(0.1, 100.0);
+    else by->setRange(std::max(1e-3, shareRange.low / 2.0), 150.0);
 }
 
 void applyColumnStyle(QCustomPlot& plot, int viewportWidth) {

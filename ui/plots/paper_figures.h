@@ -49,6 +49,7 @@
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
+#include "losslab/analysis/reliability.h"
 
 class QCustomPlot;
 class QCPAbstractPlottable;
@@ -87,6 +88,16 @@ void plotLearningCurves(QCustomPlot& plot, const std::vector<CurveGroup>& groups
 // panel has its own y range.
 void plotSeedSpread(QCustomPlot& plot, const LossAnalysis& analysis, const std::string& metric,
                     const std::string& protocol);
+
+// Reliability diagram of one task's groups (reliability.h; one split): above, per group the
+// accuracy against the mean confidence of each non-empty bin, pooled over seeds, with the
+// diagonal of perfect calibration; below, on a log scale, the % of the group's examples per
+// bin at the bin's centre. Colours and line styles as Figure 2; each legend entry ends with
+// the group's ECE, mean +/- std over seeds ("mean" alone with one seed).
+//   "diagonal"      QCPGraph (0,0)-(1,1), not in the legend
+//   "reliability/i" QCPGraph: (confidence, accuracy) per non-empty bin of group i
+//   "share/i"       QCPGraph in the lower panel: (bin centre, % of examples) per non-empty bin
+void plotReliability(QCustomPlot& plot, const std::vector<ReliabilityGroup>& groups);
 
 // Fonts and pens for print at one paper column, for a plot rendered with 1 logical pixel =
 // 1 typographic point (writeReportFigures renders so): axis titles 8 pt; tick labels, legend

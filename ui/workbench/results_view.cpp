@@ -110,8 +110,9 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
     m_figure3 = new QCustomPlot(this);
     m_figure3->setObjectName(QStringLiteral("figure3Plot"));
     auto* figures = new QSplitter(Qt::Horizontal, this);
-    figures->addWidget(figurePage(m_figure1, tr("Figure 1: per-seed difference (square − CE)")));
-    figures->addWidget(figurePage(m_figure3, tr("Figure 3: per-seed results per loss")));
+    figures->addWidget(figurePage(m_figure1, tr("Figure 1: per-seed difference (square − CE)"),
+                                  QStringLiteral("fig1-seed-differences")));
+    figures->addWidget(figurePage(m_figure3, tr("Figure 3: per-seed results per loss"), QStringLiteral("fig3-seed-spread")));
     {
         // The sweep heatmap: a family (and, beyond two axes, a slice) and what the cells show.
         m_sweepPage = new QWidget(this);
@@ -153,6 +154,21 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
         m_sweepPage->hide();
         connect(m_sweepFamily, &QComboBox::currentIndexChanged, this, &ResultsView::drawSweepHeatmap);
         connect(m_sweepValue, &QComboBox::currentIndexChanged, this, &ResultsView::drawSweepHeatmap);
+    }
+    {
+        m_reliabilityPlot = new QCustomPlot(this);
+        m_reliabilityPlot->setObjectName(QStringLiteral("reliabilityPlot"));
+        m_reliabilityTask = new QComboBox(this);
+        m_reliabilityTask->setObjectName(QStringLiteral("reliabilityTaskCombo"));
+        m_reliabilityTask->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        m_reliabilityTask->setMinimumContentsLength(12);
+        m_reliabilityTask->setToolTip(tr("Accuracy against confidence per confidence bin at each run's reported epoch, "
+                                         "examples pooled over seeds"));
+        m_reliabilityPage = figurePage(m_reliabilityPlot, tr("Reliability"), QStringLiteral("fig4-reliability"),
+                                       {m_reliabilityTask});
+        figures->addWidget(m_reliabilityPage);
+        m_reliabilityPage->hide();
+        connect(m_reliabilityTask, &QComboBox::currentIndexChanged, this, &ResultsView::drawReliability);
     }
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(m_tables);
@@ -256,14 +272,14 @@ QWidget* ResultsView::tablePage(ReportTableModel* model, const QString& objectNa
     return page;
 }
 
-QWidget* ResultsView::figurePage(QCustomPlot* plot, const QString& what) {
+QWidget* ResultsView::figurePage(QCustomPlot* plot, const QString& what, const QString& fileName,
+                                 const QList<QWidget*>& controls) {
     auto* page = new QWidget(this);
     plot->setParent(page);
     plot->setMinimumSize(280, 200);
     auto* title = new QLabel(QStringLiteral("<b>%1</b>").arg(what.toHtmlEscaped()), page);
     auto* exportButton = new QPushButton(tr("Export figure…"), page);
     exportButton->setObjectName(plot->objectName() + QStringLiteral("Export"));
-    const QString fileName = plot == m_figure1 ? QStringLiteral("fig1-seed-differences") : QStringLiteral("fig3-seed-spread");
     connect(exportButton, &QPushButton::clicked, this, [this, plot, fileName] {
         const QString path = askExportPath(this, tr("Export figure"), plotExportFilters(), fileName);
         if (path.isEmpty()) return;
@@ -275,7 +291,11 @@ QWidget* ResultsView::figurePage(QCustomPlot* plot, const QString& what) {
         }
     });
     auto* top = new QHBoxLayout;
-    top->addWidget(title, 1);
+    top->addWidget(title, controls.isEmpty() ? 1 : 0);
+    for (QWidget* control : controls) {
+        control->setParent(page);
+        top->addWidget(control, 1);
+    }
     top->addWidget(exportButton);
     auto* layout = new QVBoxLayout(page);
     layout->setContentsMargins(2, 2, 2, 2);
@@ -362,9 +382,41 @@ void ResultsView::apply(const ReportData& data) {
     }
     m_tables->setTabVisible(m_tunedTab, sweeps);
     m_sweepPage->setVisible(sweeps);
+    m_reliabilityPage->setVisible(!data.reliability.empty());
     m_summary->setText(text);
     drawFigures();
     fillSweepFamilies();
+    fillReliabilityTasks();
+}
+
+bool ResultsView::reliabilityShown() const { return !m_reliabilityPage->isHidden(); }
+
+void ResultsView::fillReliabilityTasks() {
+    // Keeps the chosen task across refreshes when it is still there.
+    const QString keep = m_reliabilityTask->currentText();
+    m_reliabilityTask->blockSignals(true);
+    m_reliabilityTask->clear();
+    for (const ReliabilityGroup& group : m_data.reliability) {
+        const QString task = QString::fromStdString(group.key.taskId);
+        if (m_reliabilityTask->findText(task) < 0) m_reliabilityTask->addItem(task);
+    }
+    const int index = m_reliabilityTask->findText(keep);
+    m_reliabilityTask->setCurrentIndex(index >= 0 ? index : 0);
+    m_reliabilityTask->blockSignals(false);
+    drawReliability();
+}
+
+void ResultsView::drawReliability() {
+    const std::string task = m_reliabilityTask->currentText().toStdString();
+    std::vector<ReliabilityGroup> groups;
+    for (const ReliabilityGroup& group : m_data.reliability)
+        if (group.key.taskId == task) groups.push_back(group);
+    if (groups.empty()) {
+        showMessage(*m_reliabilityPlot, tr("No completed run with calibration bins yet"));
+        return;
+    }
+    plotReliability(*m_reliabilityPlot, groups);
+    m_reliabilityPlot->replot();
 }
 
 bool ResultsView::sweepShown() const { return m_tables->isTabVisible(m_tunedTab) && !m_sweepPage->isHidden(); }
@@ -451,7 +503,8 @@ void ResultsView::exportReport(const QString& folder) {
             std::vector<std::string> warnings;
             const auto figures = writeReportFigures(data.analysis, data.curves, folder.toStdString(), FigureFormats{}, warnings);
             const auto heatmaps = writeSweepFigures(data.sweeps, folder.toStdString(), FigureFormats{}, warnings);
-            emit reportExported(folder, static_cast<int>(written.size() + figures.size() + heatmaps.size()));
+            const auto reliability = writeReliabilityFigures(data.reliability, folder.toStdString(), FigureFormats{});
+            emit reportExported(folder, static_cast<int>(written.size() + figures.size() + heatmaps.size() + reliability.size()));
         } catch (const std::exception& e) {
             emit errorOccurred(tr("Export failed: %1").arg(QString::fromUtf8(e.what())));
         }

@@ -65,6 +65,11 @@ public:
     QComboBox* sweepFamilyCombo() const { return m_sweepFamily; } // one entry per family (and slice)
     QComboBox* sweepValueCombo() const { return m_sweepValue; }   // data: "mean", "std", "diff"
     bool sweepShown() const; // the tuned tab and the heatmap are visible
+    // The reliability diagram of one task (plotReliability): hidden when no run of the
+    // experiment has stored ECE bins (runs from before schema 7).
+    QCustomPlot* reliabilityPlot() const { return m_reliabilityPlot; }
+    QComboBox* reliabilityTaskCombo() const { return m_reliabilityTask; } // one entry per task
+    bool reliabilityShown() const;
 
 signals:
     void refreshed();
@@ -78,8 +83,13 @@ private:
     void drawFigures();
     void fillSweepFamilies();
     void drawSweepHeatmap();
+    void fillReliabilityTasks();
+    void drawReliability();
     QWidget* tablePage(ReportTableModel* model, const QString& objectName, const QString& fileName);
-    QWidget* figurePage(QCustomPlot* plot, const QString& what);
+    // A titled plot with an "Export figure…" button (default file name `fileName`) and, after
+    // the title, `controls`.
+    QWidget* figurePage(QCustomPlot* plot, const QString& what, const QString& fileName,
+                        const QList<QWidget*>& controls = {});
     ReportRequest request() const;
 
     RunStore& m_store;
@@ -89,6 +99,9 @@ private:
     QFutureWatcher<std::vector<ExperimentRecord>> m_experimentLoader;
     qint64 m_pendingSelect = 0;
     QTimer m_debounce;
+    QWidget* m_reliabilityPage = nullptr;
+    QCustomPlot* m_reliabilityPlot = nullptr;
+    QComboBox* m_reliabilityTask = nullptr;
     QComboBox* m_experiment = nullptr;
     QComboBox* m_split = nullptr;
     QComboBox* m_protocol = nullptr;
