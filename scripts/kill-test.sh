@@ -83,13 +83,22 @@ runner: {threads: 1}
 YAML
 
 # Epoch rows as "run|epoch|split|metric|value" (value with 17 significant digits, so equal
-# text means equal doubles), sorted for comm. wall_s and examples_per_s are timings.
+# text means equal doubles), sorted for comm. wall_s and examples_per_s are timings. The ECE
+# bins of each epoch come along as metrics "bin<b>" with "count/confidence/correct" as value.
 dump_epochs() {
   sqlite3 -readonly "$1" "SELECT run_id, epoch, split, metric, printf('%.17g', value) FROM epoch_metrics
-                          WHERE metric NOT IN ('wall_s', 'examples_per_s')" | LC_ALL=C sort
+                          WHERE metric NOT IN ('wall_s', 'examples_per_s')
+                          UNION ALL
+                          SELECT run_id, epoch, split, 'bin' || bin,
+                                 printf('%.17g/%.17g/%.17g', count, confidence_sum, correct) FROM calibration_bins" |
+    LC_ALL=C sort
 }
 dump_steps() {
   sqlite3 -readonly "$1" "SELECT run_id, step, epoch, metric, printf('%.17g', value) FROM step_metrics" | LC_ALL=C sort
+}
+dump_bins() {
+  sqlite3 -readonly "$1" "SELECT run_id, epoch, split, bin, printf('%.17g/%.17g/%.17g', count, confidence_sum, correct)
+                          FROM calibration_bins" | LC_ALL=C sort
 }
 count_runs() { sqlite3 -readonly "$1" "SELECT COUNT(*) FROM runs"; }
 
@@ -129,10 +138,13 @@ make_ref() {
   "$cli" report --db "$work/$ref.sqlite" --out "$work/$ref-report" --formats csv --figures none > /dev/null 2>&1 || fail "report of the reference $ref failed"
   grep -vE ',(wall_s|examples_per_s),' "$work/$ref-report/metrics-long.csv" > "$work/$ref.metrics"
   dump_steps "$work/$ref.sqlite" > "$work/$ref.steps"
+  dump_bins "$work/$ref.sqlite" > "$work/$ref.bins"
+  [[ -s $work/$ref.bins ]] || fail "the reference $ref stored no ECE bins"
 }
 
 # compare_with_ref DB REF WHAT: list columns loss..test_acc, metrics-long.csv (timings left
-# out), step_metrics, and the checkpoint folder must equal those of the reference REF.
+# out), step_metrics, calibration_bins and the checkpoint folder must equal those of the
+# reference REF.
 compare_with_ref() {
   local db=$1 ref=$2 what=$3 name
   name=$(basename "$db" .sqlite)
@@ -145,6 +157,8 @@ compare_with_ref() {
   cmp -s "$work/$ref.metrics" "$work/$name.metrics" || fail "$what: metrics-long.csv differs from the reference: $(diff "$work/$ref.metrics" "$work/$name.metrics" | head -20)"
   dump_steps "$db" > "$work/$name.steps"
   cmp -s "$work/$ref.steps" "$work/$name.steps" || fail "$what: step_metrics differ from the reference: $(diff "$work/$ref.steps" "$work/$name.steps" | head -20)"
+  dump_bins "$db" > "$work/$name.bins"
+  cmp -s "$work/$ref.bins" "$work/$name.bins" || fail "$what: calibration_bins differ from the reference: $(diff "$work/$ref.bins" "$work/$name.bins" | head -20)"
   local dir=$work/$name-checkpoints left pts
   left=$(find "$dir" -name '*.resume.pt*' 2>/dev/null)
   [[ -z $left ]] || fail "$what: resume checkpoints left after every run completed: $left"

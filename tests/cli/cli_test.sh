@@ -280,10 +280,20 @@ report)
   done
   [[ -s "$work/report/seed-results.csv" && -s "$work/report/metrics-long.csv" ]] || fail "missing raw files"
   head -1 "$work/report/metrics-long.csv" | tr -d '\r' | grep -qx 'run_id,experiment,task,recipe,loss,k,M,protocol,seed,epoch,split,metric,value' || fail "metrics-long header"
+  # The reliability diagrams' data: 15 bins per group, whose examples add up to the group's
+  # (data.limit_test: 200 test examples, one seed).
+  head -1 "$work/report/reliability.csv" | tr -d '\r' |
+    grep -qx 'task,recipe,loss_name,loss,k,M,lr,protocol,split,seeds,examples,ece_mean,ece_std,ece_pooled,bin,lower,upper,count,confidence,accuracy' ||
+    fail "reliability.csv header: $(head -1 "$work/report/reliability.csv" 2>&1)"
+  bins=$(tr -d '\r' < "$work/report/reliability.csv" | awk -F, 'NR > 1 {
+      key = $1 FS $3 FS $8; n[key]++; sum[key] += $18; examples[key] = $11; if ($9 != "test") bad = "split " $9 }
+    END { for (k in n) { groups++; if (n[k] != 15) bad = k ": " n[k] " bins"; if (sum[k] != examples[k] || examples[k] != 200) bad = k ": " sum[k] " of " examples[k] }
+          print (bad == "" ? groups " groups" : bad) }')
+  [[ $bins == "2 groups" ]] || fail "reliability.csv: $bins"
   if grep -q 'figures need the full build' "$work/err"; then
     echo "headless build: no figures"
   else
-    for f in fig1-seed-differences fig3-seed-spread fig2-curves-fashion_mnist_mlp; do
+    for f in fig1-seed-differences fig3-seed-spread fig2-curves-fashion_mnist_mlp fig4-reliability-fashion_mnist_mlp; do
       for ext in png svg pdf; do [[ -s "$work/report/$f.$ext" ]] || fail "missing $f.$ext"; done
     done
   fi

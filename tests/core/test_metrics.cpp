@@ -30,6 +30,7 @@
 
 #include <torch/types.h>
 
+#include "losslab/analysis/reliability.h"
 #include "losslab/losses/loss_function.h"
 #include "losslab/metrics/metric_accumulator.h"
 #include "losslab/metrics/metric_names.h"
@@ -116,6 +117,34 @@ TEST_P(MetricTable, SeveralAddsEqualOneAddOfTheConcatenation) {
         ASSERT_TRUE(b.count(name)) << name;
         EXPECT_NEAR(b.at(name), value, 1e-12 * std::max(1.0, std::abs(value))) << name;
     }
+}
+
+TEST_P(MetricTable, CalibrationBinsHoldEveryExampleInItsBinAndGiveTheReportedEce) {
+    const MetricCase& c = GetParam();
+    MetricAccumulator acc(LossFunction(c.kind, c.k, c.M), c.numClasses);
+    acc.add(floats(c.outputs, c.numClasses), longs(c.labels));
+    losslab::CalibrationBins bins;
+    bins.split = "stale";
+    const auto got = byName(acc.finish("test", &bins), "test");
+    EXPECT_EQ(bins.split, "test");
+    const double n = static_cast<double>(c.labels.size());
+    EXPECT_DOUBLE_EQ(bins.total(), n);
+    double correct = 0;
+    for (int b = 0; b < losslab::kCalibrationBins; ++b) {
+        const auto i = static_cast<std::size_t>(b);
+        correct += bins.correct[i];
+        EXPECT_LE(bins.correct[i], bins.count[i]) << "bin " << b;
+        if (bins.count[i] == 0) {
+            EXPECT_EQ(bins.confidence[i], 0.0) << "bin " << b;
+            continue;
+        }
+        // Every confidence of bin b lies in (b/15, (b+1)/15] (0 in bin 0), so their mean does too.
+        const double mean = bins.confidence[i] / bins.count[i];
+        EXPECT_GE(mean, b == 0 ? 0.0 : b / 15.0) << "bin " << b;
+        EXPECT_LE(mean, (b + 1) / 15.0 + 1e-12) << "bin " << b;
+    }
+    EXPECT_NEAR(correct, got.at("acc") * n, 1e-9);
+    EXPECT_NEAR(losslab::eceOf(bins), got.at("ece"), 1e-12);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -210,6 +239,15 @@ TEST(MetricAccumulatorSquare, HandWorkedEceAndBrierUseTheSquareLossMapping) {
     EXPECT_DOUBLE_EQ(losslab::findMetricValue(values, "test", "brier"), 0.5625);
     EXPECT_DOUBLE_EQ(losslab::findMetricValue(values, "test", "acc"), 0.5);
     EXPECT_DOUBLE_EQ(losslab::findMetricValue(values, "test", "f1"), 0.0);
+    // The bins behind that ECE: row 0 in bin 14 (right), row 1 in bin 11 (wrong), no other.
+    losslab::CalibrationBins bins;
+    square.finish("test", &bins);
+    for (int b = 0; b < losslab::kCalibrationBins; ++b) {
+        const auto i = static_cast<std::size_t>(b);
+        EXPECT_EQ(bins.count[i], b == 14 || b == 11 ? 1.0 : 0.0) << "bin " << b;
+        EXPECT_EQ(bins.confidence[i], b == 14 ? 1.0 : b == 11 ? 0.75 : 0.0) << "bin " << b;
+        EXPECT_EQ(bins.correct[i], b == 14 ? 1.0 : 0.0) << "bin " << b;
+    }
 
     // The same outputs read through softmax give other values: the mapping matters.
     MetricAccumulator ce(LossFunction(LossKind::CrossEntropy, 1, 1), 2);
@@ -263,6 +301,11 @@ TEST(MetricAccumulatorState, NothingAddedGivesNoValues) {
     MetricAccumulator acc(LossFunction(LossKind::CrossEntropy, 1, 1), 10);
     EXPECT_EQ(acc.count(), 0);
     EXPECT_TRUE(acc.finish("val").empty());
+    losslab::CalibrationBins bins;
+    bins.count[3] = 7;
+    EXPECT_TRUE(acc.finish("val", &bins).empty());
+    EXPECT_EQ(bins.split, "val");
+    EXPECT_EQ(bins.total(), 0.0);
 }
 
 TEST(MetricAccumulatorState, AcceptsOutputsThatRequireGradAndDoubleOutputs) {

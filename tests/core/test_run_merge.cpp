@@ -100,6 +100,18 @@ std::vector<MetricValue> epochValues(std::int64_t seed, int epoch) {
     return {{"train", "loss", 1.0 / (epoch + x)}, {"val", "acc", 0.5 + x / 10}, {"test", "acc", 0.4 + x / 10}};
 }
 
+// Test-split ECE bins: bins 12 to 14 hold seed + epoch + b examples each.
+CalibrationBins epochBins(std::int64_t seed, int epoch) {
+    CalibrationBins bins;
+    bins.split = "test";
+    for (std::size_t b = 12; b < bins.count.size(); ++b) {
+        bins.count[b] = static_cast<double>(seed + epoch) + static_cast<double>(b);
+        bins.confidence[b] = bins.count[b] * 0.9;
+        bins.correct[b] = static_cast<double>(seed);
+    }
+    return bins;
+}
+
 // A part as an array task leaves it: the plan's experiment; a cross-entropy run completed
 // after 3 epochs with its checkpoint; a square-loss run depending on it, cancelled after 2
 // epochs with its resume file, tags and notes. Returns the two runs' ids in the part.
@@ -111,7 +123,7 @@ std::vector<std::int64_t> writePart(const std::string& path, std::int64_t seed) 
     const std::vector<std::int64_t> ids = store.addRuns(experiment, {makeRun("ce", seed), square});
     store.markStarted(ids[0], "cpu", 0, "LibTorch test", 2);
     for (int epoch = 1; epoch <= 3; ++epoch) {
-        store.appendEpoch(ids[0], epoch, epochValues(seed, epoch));
+        store.appendEpoch(ids[0], epoch, epochValues(seed, epoch), {epochBins(seed, epoch)});
         store.appendSteps({{ids[0], epoch * 10, epoch, "train_loss", 2.0 / epoch}});
     }
     writeFile(store.checkpointPathFor(ids[0]), "weights of " + path);
@@ -228,6 +240,15 @@ void expectMergedFrom(const std::string& partPath, const RunStore& target) {
         }
         EXPECT_EQ(epochRowsOf(target, copy.id), epochRowsOf(part, run.id));
         EXPECT_EQ(stepRowsOf(target, copy.id), stepRowsOf(part, run.id));
+        const auto bins = target.reportedCalibration({copy.id}, "test");
+        const auto partBins = part.reportedCalibration({run.id}, "test");
+        ASSERT_EQ(bins.size(), partBins.size());
+        for (std::size_t i = 0; i < bins.size(); ++i) {
+            EXPECT_EQ(bins[i].epoch, partBins[i].epoch);
+            EXPECT_EQ(bins[i].bins.count, partBins[i].bins.count);
+            EXPECT_EQ(bins[i].bins.confidence, partBins[i].bins.confidence);
+            EXPECT_EQ(bins[i].bins.correct, partBins[i].bins.correct);
+        }
         ASSERT_EQ(copy.dependsOn.has_value(), run.dependsOn.has_value());
         if (run.dependsOn) {
             EXPECT_EQ(*copy.dependsOn, idInTarget.at(*run.dependsOn));
@@ -308,6 +329,7 @@ TEST(RunMergeTest, MergingAgainAddsNothing) {
     }
     EXPECT_EQ(queryText(target, "SELECT group_concat(id || ':' || uid) FROM runs"), runsBefore);
     EXPECT_EQ(queryText(target, "SELECT count(*) FROM epoch_metrics"), "30");
+    EXPECT_EQ(queryText(target, "SELECT count(*) FROM calibration_bins"), "18"); // 2 parts x 3 epochs x 3 bins
     EXPECT_EQ(queryText(target, "SELECT count(*) FROM experiments"), "1");
 }
 
@@ -522,7 +544,7 @@ TEST(RunMergeTest, AnOlderPartIsUpgradedAndMergedOnce) {
     writePart(part, 1);
     execSql(part, "ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
-                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
+                  "DROP TABLE calibration_bins; UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
     const std::string target = dir.file("runs.sqlite");
     EXPECT_EQ(mergeRunStores({part}, target).total.runsAdded, 2);
     EXPECT_EQ(queryText(part, "SELECT value FROM meta WHERE key = 'schema_version'"), std::to_string(kSchemaVersion));

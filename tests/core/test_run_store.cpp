@@ -243,17 +243,18 @@ TEST(RunStoreTest, CreatesTheCurrentSchemaVersion) {
     {
         RunStore store(path);
         EXPECT_EQ(store.path(), path);
-        EXPECT_EQ(store.schemaVersion(), 6);
-        EXPECT_EQ(kSchemaVersion, 6);
+        EXPECT_EQ(store.schemaVersion(), 7);
+        EXPECT_EQ(kSchemaVersion, 7);
         EXPECT_EQ(store.journalNote(), ""); // WAL on the local scratch folder
     }
     EXPECT_TRUE(fs::exists(path));
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "6");
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "7");
     EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'application'"), "losslab");
-    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "6");
+    EXPECT_EQ(queryText(path, "SELECT value FROM meta WHERE key = 'schema_version'"), "7");
     // Version 2: who recorded a run, precisely enough to survive pid reuse and reboots;
     // version 3: what trained it; version 4: a globally unique id, for merging; version 5: the
-    // run its epochs were copied from; version 6: its thread count.
+    // run its epochs were copied from; version 6: its thread count; version 7: the table of ECE
+    // bins (below).
     for (const char* column : {"pid", "host", "pid_start", "boot_id", "library", "uid", "reused_from", "threads"}) {
         EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM pragma_table_info('runs') WHERE name = '") +
                                       column + "'"),
@@ -269,7 +270,7 @@ TEST(RunStoreTest, CreatesTheCurrentSchemaVersion) {
             << index;
     }
     EXPECT_EQ(queryText(path, "PRAGMA journal_mode"), "wal");
-    for (const char* table : {"experiments", "runs", "epoch_metrics", "step_metrics"}) {
+    for (const char* table : {"experiments", "runs", "epoch_metrics", "step_metrics", "calibration_bins"}) {
         EXPECT_EQ(queryText(path, std::string("SELECT count(*) FROM sqlite_master WHERE "
                                               "type = 'table' AND name = '") + table + "'"),
                   "1")
@@ -1047,6 +1048,106 @@ TEST(RunStoreTest, DiscardMetricsAfterRemovesLaterEpochsAndTheirSteps) {
     EXPECT_EQ(store.epochMetrics({ids[1]}).size(), 6u);
 }
 
+// Bins of `split` whose bin b holds b + 1 + shift examples, all at confidence (b + 0.5) / 15,
+// `right` of them predicted right, except bin `emptyBin`, which holds none.
+CalibrationBins someBins(const std::string& split, double shift, int emptyBin) {
+    CalibrationBins bins;
+    bins.split = split;
+    for (int b = 0; b < kCalibrationBins; ++b) {
+        if (b == emptyBin) continue;
+        const auto i = static_cast<std::size_t>(b);
+        bins.count[i] = b + 1 + shift;
+        bins.confidence[i] = bins.count[i] * (b + 0.5) / kCalibrationBins;
+        bins.correct[i] = std::floor(bins.count[i] / 2);
+    }
+    return bins;
+}
+
+void expectSameBins(const CalibrationBins& got, const CalibrationBins& want) {
+    EXPECT_EQ(got.split, want.split);
+    for (std::size_t i = 0; i < want.count.size(); ++i) {
+        EXPECT_EQ(got.count[i], want.count[i]) << "bin " << i;
+        EXPECT_EQ(got.confidence[i], want.confidence[i]) << "bin " << i;
+        EXPECT_EQ(got.correct[i], want.correct[i]) << "bin " << i;
+    }
+}
+
+std::string binRows(const std::string& path, std::int64_t runId, const std::string& where = "1") {
+    return queryText(path, "SELECT count(*) FROM calibration_bins WHERE run_id = " + std::to_string(runId) + " AND " + where);
+}
+
+TEST(RunStoreTest, CalibrationBinsOfTheReportedEpochAreReadBackExactly) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunStore store(path);
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("bins")),
+                                   {makeRun("ce", 1), makeRun("square", 1), makeRun("ce", 2)});
+    // ids[0]: three epochs of test and val bins, best epoch 2. ids[1]: bins, but nothing
+    // reported (diverged). ids[2]: metrics without bins (as before schema 7).
+    for (int epoch = 1; epoch <= 3; ++epoch) {
+        store.appendEpoch(ids[0], epoch, {{"test", "acc", 0.5}},
+                          {someBins("test", epoch, epoch), someBins("val", 10 * epoch, -1)});
+        store.appendEpoch(ids[1], epoch, {{"test", "acc", 0.1}}, {someBins("test", 0, -1)});
+        store.appendEpoch(ids[2], epoch, {{"test", "acc", 0.6}});
+    }
+    store.finishRun(ids[0], RunStatus::Completed, 3, 2, 1.0, "");
+    store.finishRun(ids[1], RunStatus::Diverged, 3, 0, 1.0, "loss is NaN");
+    store.finishRun(ids[2], RunStatus::Completed, 3, 3, 1.0, "");
+    store.flush();
+
+    // Bins without examples have no row; every other bin has one.
+    EXPECT_EQ(binRows(path, ids[0], "epoch = 2 AND split = 'test'"), std::to_string(kCalibrationBins - 1));
+    EXPECT_EQ(binRows(path, ids[0], "epoch = 2 AND split = 'test' AND bin = 2"), "0");
+    EXPECT_EQ(binRows(path, ids[0], "bins <> 15"), "0");
+    const auto test = store.reportedCalibration({}, "test");
+    ASSERT_EQ(test.size(), 1u);
+    EXPECT_EQ(test[0].runId, ids[0]);
+    EXPECT_EQ(test[0].epoch, 2);
+    expectSameBins(test[0].bins, someBins("test", 2, 2));
+    const auto val = store.reportedCalibration({ids[0], ids[2]}, "val");
+    ASSERT_EQ(val.size(), 1u);
+    expectSameBins(val[0].bins, someBins("val", 20, -1));
+    EXPECT_TRUE(store.reportedCalibration({ids[0]}, "train").empty());
+    EXPECT_TRUE(store.reportedCalibration({ids[1], ids[2]}, "test").empty());
+
+    // Stored again (a resumed epoch), a split's bins replace the old ones: bin 5 is gone now.
+    store.appendEpoch(ids[0], 2, {}, {someBins("test", 7, 5)});
+    store.flush();
+    expectSameBins(store.reportedCalibration({ids[0]}, "test").at(0).bins, someBins("test", 7, 5));
+    expectSameBins(store.reportedCalibration({ids[0]}, "val").at(0).bins, someBins("val", 20, -1));
+}
+
+TEST(RunStoreTest, CalibrationBinsFollowTheirEpochsWhenCopiedDiscardedOrDeleted) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    RunStore store(path);
+    const auto ids = store.addRuns(store.addExperiment(makeExperiment("bins")),
+                                   {makeRun("square", 1), makeRun("square", 1), makeRun("ce", 3)});
+    for (int epoch = 1; epoch <= 3; ++epoch)
+        store.appendEpoch(ids[0], epoch, {{"val", "acc", 0.1 * epoch}}, {someBins("test", epoch, -1)});
+    store.appendEpoch(ids[2], 1, {{"val", "acc", 0.5}}, {someBins("test", 0, -1)});
+    store.flush();
+
+    // runner.reuse_prefix: the copied epochs bring their bins.
+    store.copyRunPrefix(ids[0], ids[1], 2);
+    store.finishRun(ids[1], RunStatus::Completed, 2, 2, 0.0, "");
+    store.flush();
+    EXPECT_EQ(binRows(path, ids[1]), std::to_string(2 * kCalibrationBins));
+    EXPECT_EQ(binRows(path, ids[1], "epoch = 3"), "0");
+    expectSameBins(store.reportedCalibration({ids[1]}, "test").at(0).bins, someBins("test", 2, -1));
+
+    // Training again from epoch 1 drops the bins of the later epochs.
+    store.discardMetricsAfter(ids[0], 1);
+    EXPECT_EQ(binRows(path, ids[0]), std::to_string(kCalibrationBins));
+    EXPECT_EQ(binRows(path, ids[0], "epoch = 1"), std::to_string(kCalibrationBins));
+    EXPECT_EQ(binRows(path, ids[1]), std::to_string(2 * kCalibrationBins));
+
+    // A deleted run takes its bins along; the others keep theirs.
+    store.deleteRuns({ids[2]});
+    EXPECT_EQ(binRows(path, ids[2]), "0");
+    EXPECT_EQ(binRows(path, ids[0]), std::to_string(kCalibrationBins));
+}
+
 TEST(RunStoreTest, ReopeningKeepsData) {
     TempDir dir;
     const std::string path = dir.file("runs.sqlite");
@@ -1135,13 +1236,13 @@ TEST(RunStoreTest, VersionOneDatabaseIsMigratedKeepingItsRuns) {
     execSql(path, "ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id; "
                   "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
-                  "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
+                  "DROP TABLE calibration_bins; UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
     execSql(path, "UPDATE runs SET pid = " + std::to_string(deadPid()) + " WHERE id = " + std::to_string(ids[2]));
     ASSERT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'pid_start'"), "0");
 
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 6);
-    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "6");
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
+    EXPECT_EQ(queryText(path, "PRAGMA user_version"), "7");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'boot_id'"), "1");
     EXPECT_EQ(queryText(path, "SELECT count(DISTINCT uid) FROM runs"), "3");
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'library'"), "1");
@@ -1177,7 +1278,7 @@ TEST(RunStoreTest, MigratesVersionTwoToCurrent) {
     }
     execSql(path, "ALTER TABLE runs DROP COLUMN library; ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
-                  "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;");
+                  "DROP TABLE calibration_bins; UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2;");
     RunStore store(path);
     EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     const auto runs = store.runs();
@@ -1202,7 +1303,7 @@ TEST(RunStoreTest, MigratesVersionThreeToFourGivingUids) {
     }
     execSql(path, "ALTER TABLE runs DROP COLUMN reused_from; ALTER TABLE runs DROP COLUMN threads; DROP INDEX runs_uid; DROP INDEX experiments_uid; "
                   "ALTER TABLE runs DROP COLUMN uid; ALTER TABLE experiments DROP COLUMN uid; "
-                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
+                  "DROP TABLE calibration_bins; UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;");
     RunStore store(path);
     EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     std::vector<std::string> uids;
@@ -1215,6 +1316,33 @@ TEST(RunStoreTest, MigratesVersionThreeToFourGivingUids) {
     EXPECT_EQ(std::unique(uids.begin(), uids.end()), uids.end()) << "uids repeat";
     EXPECT_EQ(runs[1].lossName, "square");
     EXPECT_EQ(runs[1].tags, "a,b");
+}
+
+// A file of version 6 gains the empty table of ECE bins: its runs report none, keep their
+// metrics, and new epochs store bins.
+TEST(RunStoreTest, MigratesVersionSixToSevenWithoutCalibrationBins) {
+    TempDir dir;
+    const std::string path = dir.file("v6.sqlite");
+    std::vector<std::int64_t> ids;
+    {
+        RunStore store(path);
+        ids = store.addRuns(store.addExperiment(makeExperiment("v6")), {makeRun("ce", 1)});
+        store.appendEpoch(ids[0], 1, {{"test", "acc", 0.75}, {"test", "ece", 0.125}});
+        store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
+        store.flush();
+    }
+    execSql(path, "DROP TABLE calibration_bins; "
+                  "UPDATE meta SET value = '6' WHERE key = 'schema_version'; PRAGMA user_version = 6;");
+    ASSERT_EQ(queryText(path, "SELECT count(*) FROM sqlite_master WHERE name = 'calibration_bins'"), "0");
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 7);
+    EXPECT_EQ(queryText(path, "SELECT count(*) FROM sqlite_master WHERE name = 'calibration_bins'"), "1");
+    EXPECT_TRUE(store.reportedCalibration({}, "test").empty());
+    EXPECT_EQ(store.reportedMetrics({}).size(), 2u);
+    store.appendEpoch(ids[0], 2, {{"test", "acc", 0.8}}, {someBins("test", 0, -1)});
+    store.finishRun(ids[0], RunStatus::Completed, 2, 2, 1.0, "");
+    store.flush();
+    expectSameBins(store.reportedCalibration({}, "test").at(0).bins, someBins("test", 0, -1));
 }
 
 // A file of version 5 gains runs.threads, NULL (read as 0: not known) in its rows; a run
@@ -1230,10 +1358,10 @@ TEST(RunStoreTest, MigratesVersionFiveToSixWithoutThreadCounts) {
         store.finishRun(ids[0], RunStatus::Interrupted, 1, 0, 1.0, "");
         store.flush();
     }
-    execSql(path, "ALTER TABLE runs DROP COLUMN threads; "
+    execSql(path, "ALTER TABLE runs DROP COLUMN threads; DROP TABLE calibration_bins; "
                   "UPDATE meta SET value = '5' WHERE key = 'schema_version'; PRAGMA user_version = 5;");
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 6);
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     EXPECT_EQ(queryText(path, "SELECT count(*) FROM runs WHERE threads IS NULL"), "1");
     auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);

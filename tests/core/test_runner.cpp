@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <utility>
 
+#include "losslab/analysis/reliability.h"
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
@@ -131,6 +133,51 @@ TEST_F(RunnerTest, EachRunStoresTheThreadCountItTrainedWith) {
         RunFilter these;
         these.runIds = result.runIds;
         for (const auto& r : store.runs(these)) EXPECT_EQ(r.threads, expected) << "runner.threads " << threads;
+    }
+}
+
+// Each split evaluated in an epoch stores the ECE bins its ece came from (with
+// train.train_metrics full, running and at_report), and no other epoch or split has bins.
+TEST_F(RunnerTest, EveryEvaluatedSplitStoresTheEceBinsBehindItsEce) {
+    RunStore store(dbPath());
+    for (const std::string mode : {"full", "running", "at_report"}) {
+        SCOPED_TRACE("train.train_metrics " + mode);
+        RunQueue queue(store, m_registry);
+        queue.start(spec(kPaired, {{"seeds", "[3]"}, {"train.train_metrics", mode}, {"data.val_fraction", "0.2"}}));
+        const RunQueueResult result = queue.wait();
+        ASSERT_EQ(result.completed, 3);
+        for (const std::int64_t id : result.runIds) {
+            std::map<std::string, double> reported;
+            std::set<std::pair<int, std::string>> withEce;
+            const RunRecord run = store.runs(RunFilter{{}, {id}, {}, {}}).at(0);
+            for (const auto& row : store.epochMetrics({id})) {
+                if (row.value.metric == "ece") withEce.insert({row.epoch, row.value.split});
+                if (row.epoch == run.bestEpoch) reported[row.value.split + "/" + row.value.metric] = row.value.value;
+            }
+            for (const std::string split : {"train", "val", "test"}) {
+                const auto bins = store.reportedCalibration({id}, split);
+                ASSERT_EQ(bins.size(), reported.count(split + "/ece")) << split;
+                if (bins.empty()) continue;
+                EXPECT_EQ(bins[0].epoch, run.bestEpoch);
+                EXPECT_NEAR(eceOf(bins[0].bins), reported.at(split + "/ece"), 1e-12) << split;
+                double correct = 0;
+                for (const double c : bins[0].bins.correct) correct += c;
+                EXPECT_NEAR(correct / bins[0].bins.total(), reported.at(split + "/acc"), 1e-12) << split;
+            }
+            sqlite3* db = nullptr;
+            ASSERT_EQ(sqlite3_open_v2(dbPath().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+            sqlite3_stmt* select = nullptr;
+            ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT DISTINCT epoch, split FROM calibration_bins WHERE run_id = ?", -1, &select,
+                                         nullptr),
+                      SQLITE_OK);
+            sqlite3_bind_int64(select, 1, id);
+            std::set<std::pair<int, std::string>> withBins;
+            while (sqlite3_step(select) == SQLITE_ROW)
+                withBins.insert({sqlite3_column_int(select, 0), reinterpret_cast<const char*>(sqlite3_column_text(select, 1))});
+            sqlite3_finalize(select);
+            sqlite3_close(db);
+            EXPECT_EQ(withBins, withEce) << "run " << id;
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
+#include "losslab/analysis/reliability.h"
 
 namespace losslab::testing {
 
@@ -137,6 +138,45 @@ inline std::vector<CurveGroup> sampleCurves(const std::string& task) {
                        {{1, {0.50, 0.70, 0.80, 0.85}}, {2, {0.55, 0.72, 0.81, 0.86, 0.87}}, {3, {0.52, 0.69, 0.79}}}),
         makeCurveGroup(makeKey(task, "square", "same_epochs_as_ce", 0.1), "val/acc",
                        {{1, {0.40, 0.65, 0.78, 0.86}}, {2, {0.45, 0.66, 0.80, 0.87}}, {3, {0.42, 0.64, 0.77, 0.85}}}),
+    };
+}
+
+// A reliability group whose bins 9, 12 and 14 hold examples (the others none): bin b has
+// counts[b] examples at mean confidence (b + 0.5) / 15 with accuracy accuracies[b]; the ECE
+// values are the test's, not computed from the bins.
+inline ReliabilityGroup makeReliabilityGroup(const LossGroupKey& key, const std::map<int, double>& counts,
+                                             const std::map<int, double>& accuracies, double eceMean, double eceStd,
+                                             int seeds) {
+    ReliabilityGroup group;
+    group.key = key;
+    group.split = "test";
+    for (int s = 1; s <= seeds; ++s) group.seeds.push_back(s);
+    for (std::size_t b = 0; b < group.bins.size(); ++b) {
+        ReliabilityBin& bin = group.bins[b];
+        bin.lower = double(b) / kCalibrationBins;
+        bin.upper = double(b + 1) / kCalibrationBins;
+        const auto count = counts.find(int(b));
+        bin.count = count == counts.end() ? 0.0 : count->second;
+        bin.confidence = bin.count > 0 ? (double(b) + 0.5) / kCalibrationBins : std::nan("");
+        bin.accuracy = bin.count > 0 ? accuracies.at(int(b)) : std::nan("");
+        group.examples += bin.count;
+    }
+    group.ece.n = seeds;
+    group.ece.mean = eceMean;
+    group.ece.std = eceStd;
+    group.pooledEce = eceMean;
+    return group;
+}
+
+// toy/alpha: CE and square (early stopping, k=1); toy/beta: CE with one seed.
+inline std::vector<ReliabilityGroup> sampleReliability() {
+    return {
+        makeReliabilityGroup(makeKey("toy/alpha", "ce", "early_stopping"), {{9, 10}, {12, 30}, {14, 960}},
+                             {{9, 0.4}, {12, 0.7}, {14, 0.99}}, 0.0213, 0.0041, 5),
+        makeReliabilityGroup(makeKey("toy/alpha", "square", "early_stopping"), {{9, 20}, {14, 980}},
+                             {{9, 0.8}, {14, 0.95}}, 0.0376, 0.0052, 5),
+        makeReliabilityGroup(makeKey("toy/beta", "ce", "early_stopping"), {{12, 5}, {14, 95}}, {{12, 0.6}, {14, 0.9}},
+                             0.05, std::nan(""), 1),
     };
 }
 

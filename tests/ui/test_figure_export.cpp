@@ -169,6 +169,27 @@ TEST(FigureExport, PngHasTheRequestedPixelsAndSays300Dpi) {
     EXPECT_EQ(pngs, 4);
 }
 
+TEST(FigureExport, ReliabilityDiagramsOnePerTaskInEveryFormat) {
+    TempDir dir;
+    const auto written = writeReliabilityFigures(sampleReliability(), dir.path().string(), {});
+    std::set<std::string> expected;
+    for (const char* base : {"fig4-reliability-toy_alpha", "fig4-reliability-toy_beta"})
+        for (const char* ext : {".png", ".svg", ".pdf"}) expected.insert(std::string(base) + ext);
+    std::set<std::string> returned;
+    for (const auto& path : written) returned.insert(fs::path(path).filename().string());
+    EXPECT_EQ(written.size(), 6u);
+    EXPECT_EQ(returned, expected);
+    EXPECT_EQ(filesIn(dir.path()), expected);
+    const PngInfo png = readPng(dir.path() / "fig4-reliability-toy_alpha.png");
+    EXPECT_TRUE(png.signatureOk);
+    EXPECT_EQ(png.width, 1050u);
+    EXPECT_EQ(png.height, 700u);
+    EXPECT_TRUE(png.hasEnd);
+    // Without bins (runs stored before schema 7) nothing is written, not even the folder.
+    EXPECT_TRUE(writeReliabilityFigures({}, (dir.path() / "none").string(), {}).empty());
+    EXPECT_FALSE(fs::exists(dir.path() / "none"));
+}
+
 TEST(FigureExport, SvgIsWellFormedXmlWithSizedSvgRootAndTitle) {
     TempDir dir;
     std::vector<std::string> warnings;

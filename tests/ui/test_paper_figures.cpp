@@ -454,6 +454,58 @@ TEST(RecipeFigures, EachRecipeHasItsOwnSlotPanelAndCurveNamedByItsLabel) {
     EXPECT_NE(graph(fig2, "mean/0")->pen().color(), graph(fig2, "mean/2")->pen().color());
 }
 
+// ---- Reliability diagrams ----------------------------------------------------------------
+
+TEST(ReliabilityFigure, PointsAreAccuracyAgainstConfidenceAndSharesOfTheNonEmptyBins) {
+    const auto all = sampleReliability();
+    const std::vector<ReliabilityGroup> groups(all.begin(), all.begin() + 2);
+    QCustomPlot plot;
+    plotReliability(plot, groups);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        std::vector<std::pair<double, double>> reliability, share;
+        for (const ReliabilityBin& bin : groups[i].bins) {
+            if (bin.count == 0) continue;
+            reliability.emplace_back(bin.confidence, bin.accuracy);
+            share.emplace_back((bin.lower + bin.upper) / 2, 100.0 * bin.count / groups[i].examples);
+        }
+        const auto drawn = points(graph(plot, QString("reliability/%1").arg(i)));
+        const auto drawnShare = points(graph(plot, QString("share/%1").arg(i)));
+        ASSERT_EQ(drawn.size(), reliability.size()) << i;
+        ASSERT_EQ(drawnShare.size(), share.size()) << i;
+        for (std::size_t j = 0; j < drawn.size(); ++j) {
+            EXPECT_NEAR(drawn[j].first, reliability[j].first, kEps) << i << "/" << j;
+            EXPECT_NEAR(drawn[j].second, reliability[j].second, kEps) << i << "/" << j;
+            EXPECT_NEAR(drawnShare[j].first, share[j].first, kEps) << i << "/" << j;
+            EXPECT_NEAR(drawnShare[j].second, share[j].second, kEps) << i << "/" << j;
+        }
+    }
+    // Bin 14 of the CE group: 960 of 1000 examples -> 96 %.
+    EXPECT_NEAR(points(graph(plot, "share/0")).back().second, 96.0, kEps);
+    EXPECT_EQ(points(graph(plot, "diagonal")), (std::vector<std::pair<double, double>>{{0.0, 0.0}, {1.0, 1.0}}));
+    // Two panels: the diagram above, the shares below on a log scale.
+    ASSERT_EQ(plot.axisRects().size(), 2);
+    EXPECT_EQ(graph(plot, "share/0")->valueAxis()->scaleType(), QCPAxis::stLogarithmic);
+    EXPECT_EQ(graph(plot, "reliability/0")->valueAxis()->range(), QCPRange(0.0, 1.0));
+}
+
+TEST(ReliabilityFigure, LegendNamesEachGroupWithItsEceColouredAsTheOtherFigures) {
+    auto groups = sampleReliability();
+    groups[2].key.taskId = "toy/alpha"; // one seed: the ECE without a std
+    groups[2].key.lr = 0.05;            // a second CE variant: the legend names the lr
+    QCustomPlot plot;
+    plotReliability(plot, groups);
+    EXPECT_EQ(legendTexts(plot), QStringList({"reliability/0", "reliability/1", "reliability/2"}));
+    EXPECT_EQ(graph(plot, "reliability/0")->name(), QString::fromUtf8("CE (lr=0.1), early stopping: ECE 0.021 \u00b1 0.004"));
+    EXPECT_TRUE(graph(plot, "reliability/1")->name().startsWith("square, early stopping: ECE 0.038"))
+        << graph(plot, "reliability/1")->name().toStdString();
+    EXPECT_TRUE(graph(plot, "reliability/2")->name().endsWith("ECE 0.050")) << graph(plot, "reliability/2")->name().toStdString();
+    const QColor ce = graph(plot, "reliability/0")->pen().color();
+    const QColor square = graph(plot, "reliability/1")->pen().color();
+    EXPECT_GT(ce.blue(), ce.red());
+    EXPECT_GT(square.red(), square.blue());
+    EXPECT_EQ(graph(plot, "share/1")->pen().color(), square);
+}
+
 int main(int argc, char** argv) {
     // Also when ctest's environment is not in effect (test discovery at build time).
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");

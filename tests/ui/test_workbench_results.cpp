@@ -20,6 +20,7 @@
 #include "losslab/report/paper_tables.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
+#include "plots/paper_figures.h"
 #include "report_fixture.h"
 #include "workbench/report_table_model.h"
 #include "workbench/results_view.h"
@@ -224,6 +225,55 @@ TEST(ResultsViewTest, ExportReportWritesTheCliReportFiles) {
         EXPECT_TRUE(folder.exists(QString::fromLatin1(name))) << name;
     }
     EXPECT_TRUE(head(folder.filePath(QStringLiteral("table-main.md")), 100000).contains("80.80 ± 0.63"));
+}
+
+// Runs without ECE bins (stored before schema 7) show no reliability diagram; once some have
+// bins, the diagram shows their tasks and the report export writes it with reliability.csv.
+TEST(ResultsViewTest, ReliabilityDiagramAppearsForRunsWithCalibrationBins) {
+    ResultsFixture f;
+    {
+        ResultsView view(f.store, f.tasks);
+        view.setExperiment(f.experiment);
+        ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+        EXPECT_FALSE(view.reliabilityShown());
+        EXPECT_EQ(view.reliabilityTaskCombo()->count(), 0);
+    }
+    // toy/a's CE and square early-stopping runs: 90 test examples in bin 13 (70 right), 10 in bin 9.
+    for (const RunRecord& r : f.store.runs()) {
+        if (r.taskId != "toy/a" || r.protocol != "early_stopping") continue;
+        CalibrationBins bins;
+        bins.split = "test";
+        bins.count[13] = 90;
+        bins.confidence[13] = 90 * 0.9;
+        bins.correct[13] = 70;
+        bins.count[9] = 10;
+        bins.confidence[9] = 10 * 0.65;
+        bins.correct[9] = 6;
+        f.store.appendEpoch(r.id, 3, {}, {bins});
+    }
+    f.store.flush();
+    ResultsView view(f.store, f.tasks);
+    view.resize(1200, 800);
+    view.show();
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().reliability.size() == 2u; }, 20000));
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.reliabilityShown(); }, 5000));
+    ASSERT_EQ(view.reliabilityTaskCombo()->count(), 1);
+    EXPECT_EQ(view.reliabilityTaskCombo()->itemText(0), QStringLiteral("toy/a"));
+    auto* curve = qobject_cast<QCPGraph*>(findPlottable(*view.reliabilityPlot(), QStringLiteral("reliability/1")));
+    ASSERT_NE(curve, nullptr);
+    ASSERT_EQ(curve->data()->size(), 2);
+    EXPECT_NEAR(curve->data()->at(1)->key, 0.9, 1e-12);
+    EXPECT_NEAR(curve->data()->at(1)->value, 70.0 / 90.0, 1e-12);
+
+    QTemporaryDir out;
+    QSignalSpy exported(&view, &ResultsView::reportExported);
+    view.exportReport(out.path());
+    ASSERT_TRUE(exported.wait(60000));
+    const QDir folder(out.path());
+    for (const char* name : {"reliability.csv", "fig4-reliability-toy_a.png", "fig4-reliability-toy_a.svg",
+                             "fig4-reliability-toy_a.pdf"})
+        EXPECT_TRUE(folder.exists(QString::fromLatin1(name))) << name;
 }
 
 TEST(ResultsViewTest, ExportForTensorBoardWritesOneFolderPerRunOfTheSelectedExperiment) {
