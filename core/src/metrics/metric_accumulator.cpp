@@ -76,6 +76,8 @@ std::int64_t MetricAccumulator::count() const {
     return m_sums.defined() ? static_cast<std::int64_t>(m_sums[8].item<double>()) : 0;
 }
 
+std::vector<MetricValue> MetricAccumulator::finish(const std::string& split) const { return finish(split, nullptr); }
+
 std::vector<MetricValue> MetricAccumulator::finish(const std::string& split, CalibrationBins* calibration) const {
     if (calibration) *calibration = CalibrationBins{split, {}, {}, {}};
     if (!m_sums.defined()) return {};

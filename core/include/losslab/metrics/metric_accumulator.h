@@ -36,10 +36,12 @@ public:
     // Examples added (real positions only); reads the count back from the device.
     std::int64_t count() const;
 
-    // Values for `split` ("train", "val", "test"). Empty when nothing was added. With
-    // `calibration`, it also receives the split's ECE bins (split set, all zero when nothing
-    // was added). One read from the device.
-    std::vector<MetricValue> finish(const std::string& split, CalibrationBins* calibration = nullptr) const;
+    // Values for `split` ("train", "val", "test"). Empty when nothing was added. One read
+    // from the device.
+    std::vector<MetricValue> finish(const std::string& split) const;
+    // The same, and `calibration` receives the split's ECE bins (split set; all zero when
+    // nothing was added).
+    std::vector<MetricValue> finish(const std::string& split, CalibrationBins* calibration) const;
 
 private:
     LossFunction m_loss;
