@@ -1126,6 +1126,7 @@ TEST(RunStoreTest, CalibrationBinsFollowTheirEpochsWhenCopiedDiscardedOrDeleted)
     for (int epoch = 1; epoch <= 3; ++epoch)
         store.appendEpoch(ids[0], epoch, {{"val", "acc", 0.1 * epoch}}, {someBins("test", epoch, -1)});
     store.appendEpoch(ids[2], 1, {{"val", "acc", 0.5}}, {someBins("test", 0, -1)});
+    store.finishRun(ids[2], RunStatus::Completed, 1, 1, 1.0, "");
     store.flush();
 
     // runner.reuse_prefix: the copied epochs bring their bins.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <set>
 #include <system_error>
 
@@ -212,6 +213,19 @@ private:
     std::vector<std::string>& m_written;
 };
 
+// The writer of an optional set of figures (sweeps, reliability): none when there is nothing
+// to draw or no format is chosen (writeReportFigures says so); else the folder exists and Qt
+// is ready.
+std::unique_ptr<FigureWriter> writerFor(bool anything, const std::string& outDir, const FigureFormats& formats,
+                                        std::vector<std::string>& written) {
+    if (!anything) return nullptr;
+    const FigureSize size = checkedFigureSize(formats);
+    if (!formats.png && !formats.svg && !formats.pdf) return nullptr;
+    const fs::path dir = figureFolder(outDir);
+    ensureApplication();
+    return std::make_unique<FigureWriter>(dir, formats, size, written);
+}
+
 int pointsWithData(const QCustomPlot& plot, const QString& objectNamePrefix) {
     int points = 0;
     for (int i = 0; i < plot.graphCount(); ++i) {
@@ -331,12 +345,8 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
 std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const std::string& outDir,
                                            const FigureFormats& formats, std::vector<std::string>& warnings) {
     std::vector<std::string> written;
-    if (sweeps.empty()) return written;
-    const FigureSize size = checkedFigureSize(formats);
-    if (!formats.png && !formats.svg && !formats.pdf) return written; // writeReportFigures says so
-    const fs::path dir = figureFolder(outDir);
-    ensureApplication();
-    FigureWriter writer(dir, formats, size, written);
+    const std::unique_ptr<FigureWriter> writer = writerFor(!sweeps.empty(), outDir, formats, written);
+    if (!writer) return written;
 
     std::set<std::string> usedNames;
     for (const SweepFamily& family : sweeps.families) {
@@ -361,7 +371,7 @@ std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const st
                 usedNames.insert(name);
                 QCustomPlot plot;
                 plotSweepHeatmap(plot, sweeps, family, value, fixed);
-                writer.write(plot, name, QStringLiteral("Sweep heatmap, %1").arg(QString::fromStdString(what)),
+                writer->write(plot, name, QStringLiteral("Sweep heatmap, %1").arg(QString::fromStdString(what)),
                              QStringLiteral("%1 per grid point of the sweep (%2), %3.")
                                  .arg(QString::fromStdString(sweepValueName(value)),
                                       QString::fromStdString(what),
@@ -375,12 +385,8 @@ std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const st
 std::vector<std::string> writeReliabilityFigures(const std::vector<ReliabilityGroup>& groups, const std::string& outDir,
                                                  const FigureFormats& formats) {
     std::vector<std::string> written;
-    if (groups.empty()) return written;
-    const FigureSize size = checkedFigureSize(formats);
-    if (!formats.png && !formats.svg && !formats.pdf) return written; // writeReportFigures says so
-    const fs::path dir = figureFolder(outDir);
-    ensureApplication();
-    FigureWriter writer(dir, formats, size, written);
+    const std::unique_ptr<FigureWriter> writer = writerFor(!groups.empty(), outDir, formats, written);
+    if (!writer) return written;
 
     std::vector<std::string> tasks;
     for (const ReliabilityGroup& group : groups)
@@ -396,7 +402,7 @@ std::vector<std::string> writeReliabilityFigures(const std::vector<ReliabilityGr
         QCustomPlot plot;
         plotReliability(plot, ofTask);
         const QString split = QString::fromStdString(ofTask.front().split);
-        writer.write(plot, name, QStringLiteral("Reliability diagram, %1").arg(QString::fromStdString(task)),
+        writer->write(plot, name, QStringLiteral("Reliability diagram, %1").arg(QString::fromStdString(task)),
                      QStringLiteral("Reliability diagram of %1 on the %2 split at each run's reported epoch: accuracy "
                                     "against mean confidence per confidence bin (15 equal-width bins), examples pooled "
                                     "over seeds; below, the share of examples per bin. Square-loss confidences come from "
