@@ -660,7 +660,7 @@ void plotReliability(QCustomPlot& plot, const std::vector<ReliabilityGroup>& gro
     }
     panels->addElement(0, 0, top);
     panels->addElement(1, 0, bottom);
-    panels->setRowStretchFactors({3.0, 1.0});
+    panels->setRowStretchFactors({2.4, 1.0});
     useAxisRect(plot, top);
 
     QCPGraph* diagonal = addGraph(plot, top, QStringLiteral("diagonal"), QStringLiteral("perfect calibration"), false);
@@ -705,15 +705,17 @@ void plotReliability(QCustomPlot& plot, const std::vector<ReliabilityGroup>& gro
     QCPAxis* by = bottom->axis(QCPAxis::atLeft);
     bx->setRange(0.0, 1.0);
     bx->ticker()->setTickCount(5);
-    bx->setLabel(QStringLiteral("confidence (probability of the predicted class)"));
+    bx->setLabel(QStringLiteral("confidence"));
     // Most examples sit in the highest bins once a model is trained: a log scale keeps the
     // thinly filled bins visible.
     by->setScaleType(QCPAxis::stLogarithmic);
     QSharedPointer<QCPAxisTickerLog> logTicker(new QCPAxisTickerLog);
     logTicker->setLogBase(10);
+    logTicker->setTickCount(2); // 0.01, 1, 100: the panel is short
+    logTicker->setSubTickCount(0);
     by->setTicker(logTicker);
     by->setNumberFormat(QStringLiteral("g"));
-    by->setLabel(QStringLiteral("% of examples"));
+    by->setLabel(QStringLiteral("share (%)"));
     if (shareRange.empty()) by->setRange(0.1, 100.0);
     else by->setRange(std::max(1e-3, shareRange.low / 2.0), 150.0);
 }

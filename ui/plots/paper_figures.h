@@ -91,8 +91,8 @@ void plotSeedSpread(QCustomPlot& plot, const LossAnalysis& analysis, const std::
 
 // Reliability diagram of one task's groups (reliability.h; one split): above, per group the
 // accuracy against the mean confidence of each non-empty bin, pooled over seeds, with the
-// diagonal of perfect calibration; below, on a log scale, the % of the group's examples per
-// bin at the bin's centre. Colours and line styles as Figure 2; each legend entry ends with
+// diagonal of perfect calibration; below, on a log scale, the share (%) of the group's
+// examples per bin at the bin's centre. Colours and line styles as Figure 2; each legend entry ends with
 // the group's ECE, mean +/- std over seeds ("mean" alone with one seed).
 //   "diagonal"      QCPGraph (0,0)-(1,1), not in the legend
 //   "reliability/i" QCPGraph: (confidence, accuracy) per non-empty bin of group i
