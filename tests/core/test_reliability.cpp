@@ -82,7 +82,7 @@ TEST(ReliabilityTest, PoolsTheNewestCompletedRunOfEachSeedPerGroup) {
         binRow(4, 14, 8, 0.95, 6),                    // seed 0: 8 at 0.95, 6 right: ECE 0.2
         binRow(4, 0, 9, 0.9, 9, "val"),               // another split: ignored
     };
-    const auto groups = buildReliability(analysis, runs, rows, "test");
+    const auto groups = buildReliability(analysis, rows, "test");
     ASSERT_EQ(groups.size(), 1u);
     const ReliabilityGroup& g = groups[0];
     EXPECT_EQ(g.key.loss, "ce");
@@ -110,7 +110,7 @@ TEST(ReliabilityTest, PoolsTheNewestCompletedRunOfEachSeedPerGroup) {
     EXPECT_EQ(g.ece.n, 2);
     EXPECT_NEAR(g.ece.mean, (0.2 + 0.225) / 2, 1e-12);
     EXPECT_NEAR(g.ece.std, std::sqrt(2 * 0.0125 * 0.0125), 1e-12);
-    EXPECT_TRUE(buildReliability(analysis, runs, rows, "train").empty());
+    EXPECT_TRUE(buildReliability(analysis, rows, "train").empty());
 }
 
 TEST(ReliabilityReportTest, ReliabilityCsvOnlyWhenRunsHaveBins) {

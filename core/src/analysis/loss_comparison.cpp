@@ -244,6 +244,7 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
             continue;
         }
         g.seeds.push_back(r.seed);
+        g.runIds[r.seed] = r.id;
         for (const auto& [metric, value] : rr.reported) g.values[metric][r.seed] = value;
         if (!r.reusedFrom.empty()) ++reusedIn[keys[i]];
     }

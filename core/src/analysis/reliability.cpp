@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <limits>
-#include <map>
 #include <unordered_map>
 
 namespace losslab {
@@ -23,18 +22,11 @@ double eceOf(const CalibrationBins& bins) {
     return ece;
 }
 
-std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, const std::vector<RunResult>& runs,
-                                               const std::vector<CalibrationRow>& rows, const std::string& split) {
+std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, const std::vector<CalibrationRow>& rows,
+                                               const std::string& split) {
     std::unordered_map<std::int64_t, const CalibrationBins*> binsOfRun;
     for (const CalibrationRow& row : rows)
         if (row.bins.split == split) binsOfRun[row.runId] = &row.bins;
-
-    // The run the analysis uses for each (group, seed): the newest, whatever its status.
-    std::map<std::pair<LossGroupKey, std::int64_t>, const RunRecord*> newest;
-    for (const RunResult& result : runs) {
-        const RunRecord*& chosen = newest[{groupKeyOf(result.run), result.run.seed}];
-        if (!chosen || result.run.id > chosen->id) chosen = &result.run;
-    }
 
     std::vector<ReliabilityGroup> out;
     for (const LossGroup& group : analysis.groups) {
@@ -43,14 +35,10 @@ std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, con
         g.split = split;
         CalibrationBins pooled;
         std::vector<double> perSeed;
-        // `newest` is ordered by key, then seed: the seeds come out ascending.
-        for (auto it = newest.lower_bound({group.key, std::numeric_limits<std::int64_t>::min()});
-             it != newest.end() && it->first.first == group.key; ++it) {
-            const RunRecord& run = *it->second;
-            if (run.status != RunStatus::Completed) continue;
-            const auto bins = binsOfRun.find(run.id);
+        for (const auto& [seed, runId] : group.runIds) { // seeds ascending
+            const auto bins = binsOfRun.find(runId);
             if (bins == binsOfRun.end() || !(bins->second->total() > 0)) continue;
-            g.seeds.push_back(run.seed);
+            g.seeds.push_back(seed);
             perSeed.push_back(eceOf(*bins->second));
             for (std::size_t b = 0; b < pooled.count.size(); ++b) {
                 pooled.count[b] += bins->second->count[b];

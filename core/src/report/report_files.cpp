@@ -173,7 +173,7 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
             }
         data.curves[task] = buildCurves(taskRuns, curveRows, metric);
     }
-    data.reliability = buildReliability(data.analysis, data.runs, store.reportedCalibration(ids, request.split), request.split);
+    data.reliability = buildReliability(data.analysis, store.reportedCalibration(ids, request.split), request.split);
     return data;
 }
 

@@ -67,6 +67,7 @@ struct LossGroup {
     LossGroupKey key;
     int runs = 0;                      // every run of the group
     std::vector<std::int64_t> seeds;   // seeds of completed runs, ascending
+    std::map<std::int64_t, std::int64_t> runIds; // seed -> id of the completed run used for it
     std::vector<std::string> notCompleted; // "seed 3: diverged"
     std::map<std::string, SeedStats> stats;                // "test/acc" -> over completed runs
     std::map<std::string, std::map<std::int64_t, double>> values; // "test/acc" -> seed -> value

@@ -35,11 +35,11 @@ struct ReliabilityGroup {
 // the bins are empty.
 double eceOf(const CalibrationBins& bins);
 
-// Groups of `analysis` in its order, each with the bins of `split` of its runs: for each seed
-// the run the analysis uses (the newest of the group), when it completed and `rows` hold its
-// bins. Groups without any such run are left out. `rows` come from
-// RunStore::reportedCalibration (rows of other splits are ignored).
-std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, const std::vector<RunResult>& runs,
-                                               const std::vector<CalibrationRow>& rows, const std::string& split);
+// Groups of `analysis` in its order, each with the bins of `split` of the runs its tables use
+// (LossGroup::runIds: per seed the newest run, when it completed) that `rows` hold. Groups
+// without any such run are left out. `rows` come from RunStore::reportedCalibration (rows of
+// other splits are ignored).
+std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, const std::vector<CalibrationRow>& rows,
+                                               const std::string& split);
 
 } // namespace losslab
