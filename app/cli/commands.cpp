@@ -30,6 +30,7 @@
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/plugin_loader.h"
 #include "losslab/tasks/task_registry.h"
+#include "losslab/training/compute_setup.h"
 
 namespace losslab::cli {
 namespace fs = std::filesystem;
@@ -282,6 +283,7 @@ int runRunCommand(const std::vector<std::string>& argv) {
         queueOptions.runIndices = tasks[static_cast<std::size_t>(*taskIndex)];
         queueOptions.experimentUid = planExperimentUid(text);
     }
+    configureProcess(); // a bad LOSSLAB_ONEDNN stops here, before the database is opened or made
     RunStore store(dbPath);
     const int orphans = store.markOrphansInterrupted();
     if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left running by a process that ended are now 'interrupted'\n";
@@ -544,6 +546,7 @@ int runResumeCommand(const std::vector<std::string>& argv) {
         throw Error("losslab-cli resume: give run ids or --all, not both and not neither");
     TaskRegistry registry;
     loadTasks(registry, false);
+    configureProcess(); // as in run: before the database is opened
     RunStore store(path);
     const int orphans = store.markOrphansInterrupted();
     if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left by a process that ended are now 'interrupted'\n";

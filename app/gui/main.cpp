@@ -86,7 +86,11 @@ int main(int argc, char** argv) {
                                                               .arg(parser.positionalArguments().join(QLatin1Char(' '))));
     }
 
-    losslab::configureProcess();
+    try {
+        losslab::configureProcess();
+    } catch (const std::exception& e) {
+        return fail(QStringLiteral("Cannot set up training"), QString::fromUtf8(e.what()));
+    }
     losslab::TaskRegistry tasks;
     const losslab::PluginLoadReport plugins = losslab::loadPlugins(tasks, losslab::defaultPluginDirs());
     for (const auto& warning : plugins.warnings) std::cerr << "losslab: warning: plugin skipped: " << warning << "\n";

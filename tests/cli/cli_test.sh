@@ -204,6 +204,21 @@ no-cuda)
   expect 2 "device 'cuda' was asked for, but this LibTorch sees no CUDA device" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --device cuda
   expect 2 "device 'cuda:3' was asked for" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --device cuda:3
   db_unchanged ;;
+bad-onednn)
+  # LOSSLAB_ONEDNN other than auto, on or off: exit 2 naming it, before a database is opened or made.
+  seed_db
+  export LOSSLAB_ONEDNN=yes
+  expect 2 "LOSSLAB_ONEDNN: expected auto, on or off, got 'yes'" -- run "$work/tiny.yaml" --db "$work/runs.sqlite"
+  expect 2 "LOSSLAB_ONEDNN: expected auto, on or off, got 'yes'" -- resume --all --db "$work/runs.sqlite"
+  expect 2 "LOSSLAB_ONEDNN: expected auto, on or off, got 'yes'" -- run "$work/tiny.yaml" --db "$work/new.sqlite"
+  [[ ! -e $work/new.sqlite ]] || fail "a bad LOSSLAB_ONEDNN still made $work/new.sqlite"
+  db_unchanged
+  # off: the runs train without oneDNN and record it with the library.
+  export LOSSLAB_ONEDNN=off
+  "$cli" run "$work/tiny.yaml" --db "$work/off.sqlite" --quiet > "$work/off.out" 2>&1 || fail "run with LOSSLAB_ONEDNN=off failed: $(tail -3 "$work/off.out")"
+  unset LOSSLAB_ONEDNN
+  libraries=$(sqlite3 -readonly "$work/off.sqlite" "SELECT DISTINCT library FROM runs")
+  [[ $libraries =~ ^LibTorch\ [0-9.a-z+]+,\ oneDNN\ off$ ]] || fail "runs with LOSSLAB_ONEDNN=off record library '$libraries', expected 'LibTorch <version>, oneDNN off'" ;;
 missing-data)
   seed_db
   expect 2 "/nonexistent/fmnist" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --set data.root=/nonexistent/fmnist

@@ -1,19 +1,25 @@
 // How many threads a run computes with when runner.threads is 0: the cores the process may use
 // (its CPU affinity, as under taskset, a Slurm step or a container's cpuset), or
-// OMP_NUM_THREADS when it is set.
+// OMP_NUM_THREADS when it is set. Whether oneDNN computes CPU convolutions (LOSSLAB_ONEDNN).
 #include <gtest/gtest.h>
 
 #include <sched.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/version.h>
 
+#include "losslab/error.h"
 #include "losslab/training/compute_setup.h"
 
 namespace {
@@ -117,6 +123,59 @@ TEST(ComputeSetup, WorkerThreadOnOneCoreComputesWithOneThread) {
     });
     t.join();
     EXPECT_EQ(free, static_cast<int>(cpus.size()));
+}
+
+// The configuration lines of the builds this was seen on (torch.__config__.show()).
+constexpr const char* kDebian13Config = "PyTorch built with:\n  - GCC 14.2\n  - Intel(R) MKL-DNN v3.7.2 (Git Hash N/A)\n  - OpenMP 201511";
+constexpr const char* kOneDnn35Config = "PyTorch built with:\n  - Intel(R) oneDNN v3.5.3 (Git Hash 66f0cb9eb66affd2da3bf5f8d897376f04aae6af)\n";
+
+TEST(OneDnnChoice, AutoTurnsItOffOnlyForLibTorch26WithOneDnn37) {
+    const losslab::OneDnnChoice debian13 = losslab::chooseOneDnn(nullptr, "2.6.0", kDebian13Config);
+    EXPECT_FALSE(debian13.enabled);
+    EXPECT_NE(debian13.why.find("LibTorch 2.6.0 with oneDNN 3.7"), std::string::npos) << debian13.why;
+    EXPECT_NE(debian13.why.find("LOSSLAB_ONEDNN=on"), std::string::npos) << debian13.why;
+    EXPECT_FALSE(losslab::chooseOneDnn("auto", "2.6.0", kDebian13Config).enabled);
+    EXPECT_FALSE(losslab::chooseOneDnn("", "2.6.1", kDebian13Config).enabled);
+    // Other versions and other oneDNN builds keep it, saying nothing.
+    for (const auto& [version, config] : std::vector<std::pair<std::string, std::string>>{
+             {"2.6.0", kOneDnn35Config},
+             {"2.6.0", "PyTorch built with:\n  - Intel(R) MKL-DNN v3.70.1\n"},
+             {"2.6.0", "PyTorch built with:\n  - OpenMP 201511\n"}, // no oneDNN at all
+             {"1.13.1", "  - Intel(R) MKL-DNN v2.6.0 (Git Hash N/A)\n"},
+             {"2.14.1", kDebian13Config},
+             {"2.16.0", kDebian13Config}}) {
+        const losslab::OneDnnChoice c = losslab::chooseOneDnn(nullptr, version, config);
+        EXPECT_TRUE(c.enabled) << version << " " << config;
+        EXPECT_EQ(c.why, "") << version;
+    }
+}
+
+TEST(OneDnnChoice, OnAndOffAreObeyedAndAnythingElseIsRefusedByName) {
+    EXPECT_TRUE(losslab::chooseOneDnn("on", "2.6.0", kDebian13Config).enabled);
+    EXPECT_FALSE(losslab::chooseOneDnn("off", "1.13.1", kOneDnn35Config).enabled);
+    EXPECT_EQ(losslab::chooseOneDnn("off", "1.13.1", kOneDnn35Config).why, "LOSSLAB_ONEDNN=off");
+    for (const char* bad : {"yes", "ON", "0", " off"}) {
+        try {
+            losslab::chooseOneDnn(bad, "2.6.0", kDebian13Config);
+            ADD_FAILURE() << "accepted '" << bad << "'";
+        } catch (const losslab::Error& e) {
+            EXPECT_EQ(std::string(e.what()), std::string("LOSSLAB_ONEDNN: expected auto, on or off, got '") + bad + "'");
+        }
+    }
+}
+
+// The process this test runs in was set up by configureProcess (tests/process_setup.cpp), as
+// losslab-cli's is: ATen's switch, the description and the library stored with each run agree
+// with what chooseOneDnn says of this very build.
+TEST(OneDnnChoice, TheProcessFollowsTheChoiceAndRunsRecordIt) {
+    const char* setting = std::getenv("LOSSLAB_ONEDNN");
+    const losslab::OneDnnChoice choice = losslab::chooseOneDnn(setting, TORCH_VERSION, at::show_config());
+    const std::string description = losslab::configureProcess();
+    EXPECT_NE(description.find(choice.enabled ? "oneDNN: on" : "oneDNN: off"), std::string::npos) << description;
+    if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN: " << description;
+    EXPECT_EQ(at::globalContext().userEnabledMkldnn(), choice.enabled);
+    EXPECT_EQ(losslab::trainingLibrary(), std::string("LibTorch ") + TORCH_VERSION + (choice.enabled ? "" : ", oneDNN off"));
+    std::cout << "this build: LibTorch " << TORCH_VERSION << "; " << description << "\n";
 }
 
 } // namespace

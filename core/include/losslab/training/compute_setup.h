@@ -10,9 +10,26 @@
 namespace losslab {
 
 // Once per process, before training: BLAS single-threaded (via openblas_set_num_threads
-// when OpenBLAS is the loaded BLAS), cuDNN benchmark mode on when CUDA is present.
-// Returns a one-line description ("BLAS: OpenBLAS, 1 thread; CUDA: no").
+// when OpenBLAS is the loaded BLAS), cuDNN benchmark mode on when CUDA is present, oneDNN
+// on or off as chooseOneDnn() says. Returns a one-line description ("BLAS: OpenBLAS, 1
+// thread; CUDA: no; oneDNN: on"). Throws Error for a LOSSLAB_ONEDNN value other than auto,
+// on or off (the process state is then left as it was, and a later call tries again).
 std::string configureProcess();
+
+// Whether ATen may use oneDNN (MKL-DNN) for CPU convolutions and the other operators it
+// routes there. `setting` is LOSSLAB_ONEDNN's value (nullptr or empty: "auto");
+// `libtorchVersion` is TORCH_VERSION; `torchConfig` is at::show_config(), whose "MKL-DNN vX.Y"
+// or "oneDNN vX.Y" names the oneDNN it was built with (none: oneDNN is not there).
+//   on, off: as asked;
+//   auto: off for LibTorch 2.6 with oneDNN 3.7 (Debian 13's package), whose multithreaded
+//         CPU convolution backward gives non-finite gradients now and then (docs/debian13.md);
+//         on otherwise.
+// Throws Error naming LOSSLAB_ONEDNN for any other value.
+struct OneDnnChoice {
+    bool enabled = true;
+    std::string why; // one line, for the process description and the docs
+};
+OneDnnChoice chooseOneDnn(const char* setting, const std::string& libtorchVersion, const std::string& torchConfig);
 
 // The cores this process may run on: its CPU affinity (what taskset, a Slurm step or a
 // container's cpuset allows), not every core of the machine. At least 1.
@@ -37,7 +54,8 @@ bool cudaAvailable();
 int cudaDeviceCount();
 
 // The library that trains, as stored with every run: "LibTorch 2.6.0", the version this
-// program was built against.
+// program was built against, with ", oneDNN off" when configureProcess() turned oneDNN off
+// (the CPU computes other numbers without it).
 std::string trainingLibrary();
 
 } // namespace losslab
