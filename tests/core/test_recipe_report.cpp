@@ -355,6 +355,22 @@ TEST_F(RecipeReportTest, PoolingAcrossLibrariesIsSaid) {
     EXPECT_FALSE(anyNoteContains(one.analysis, "different libraries"));
 }
 
+// The same LibTorch with oneDNN on and off (LOSSLAB_ONEDNN): pooled, the two named apart,
+// since one of them has a comma of its own.
+TEST_F(RecipeReportTest, PoolingRunsTrainedWithAndWithoutOneDnnIsSaid) {
+    RunPlan with{"with-onednn"};
+    with.library = "LibTorch 2.6.0";
+    RunPlan without{"without-onednn"};
+    without.library = "LibTorch 2.6.0, oneDNN off";
+    addExperiment(with, {0, 1});
+    addExperiment(without, {2, 3});
+    const ReportData data = load({"with-onednn", "without-onednn"});
+    EXPECT_EQ(data.analysis.groups.front().stats.at("test/acc").n, 4);
+    EXPECT_TRUE(anyNoteContains(data.analysis, "different libraries are pooled (LibTorch 2.6.0; LibTorch 2.6.0, oneDNN off); "
+                                               "a seed's cross-entropy results differ between LibTorch versions and with oneDNN on or off"))
+        << (data.analysis.notes.empty() ? "" : data.analysis.notes.back());
+}
+
 // One recipe's CPU runs trained with different thread counts: pooled, with a note listing the
 // counts in numeric order. One count alone gives no such note, nor do runs on CUDA, where the
 // CPU threads do not compute the numbers.

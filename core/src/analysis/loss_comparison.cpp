@@ -196,14 +196,19 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
             std::sort(values.begin(), values.end(), less);
             values.erase(std::unique(values.begin(), values.end()), values.end());
             if (values.size() < 2) continue;
+            // "LibTorch 2.6.0, oneDNN off" has a comma of its own: such values are kept apart by "; ".
+            const bool commas = std::any_of(values.begin(), values.end(),
+                                            [](const std::string& v) { return v.find(',') != std::string::npos; });
             std::string names;
-            for (const std::string& value : values) names += (names.empty() ? "" : ", ") + value;
+            for (const std::string& value : values) names += (names.empty() ? "" : commas ? "; " : ", ") + value;
             out.notes.push_back(recipeLabelOf[recipeKey] + ": " + what + " are pooled (" + names + "); " + why);
         }
     };
-    // A seed's cross-entropy numbers differ between LibTorch versions (docs/debian13.md).
+    // A seed's cross-entropy numbers differ between LibTorch versions (docs/debian13.md), and
+    // with oneDNN on or off ("LibTorch 2.6.0, oneDNN off": LOSSLAB_ONEDNN).
     sayPooledAcross([](const RunRecord& r) { return r.library; }, std::less<std::string>(),
-                    "runs trained with different libraries", "a seed's cross-entropy results differ between LibTorch versions");
+                    "runs trained with different libraries",
+                    "a seed's cross-entropy results differ between LibTorch versions and with oneDNN on or off");
     // On the CPU the thread count can change the order of floating-point sums
     // (docs/losses-and-metrics.md); on CUDA the GPU computes, whatever the CPU threads.
     sayPooledAcross([](const RunRecord& r) { return r.device == "cpu" && r.threads > 0 ? std::to_string(r.threads) : std::string(); },
