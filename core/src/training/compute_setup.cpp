@@ -51,7 +51,9 @@ std::string configureProcess() {
     static std::string description;
     std::call_once(once, [] {
         // First, so that a bad LOSSLAB_ONEDNN throws before anything is changed.
-        const OneDnnChoice onednn = chooseOneDnn(std::getenv("LOSSLAB_ONEDNN"), TORCH_VERSION, at::show_config());
+        const char* setting = std::getenv("LOSSLAB_ONEDNN");
+        const OneDnnChoice onednn = chooseOneDnn(setting, TORCH_VERSION, at::show_config());
+        const bool chosenForTheUser = setting == nullptr || std::string(setting).empty() || std::string(setting) == "auto";
         using SetThreads = void (*)(int);
         std::string blas = "reference or unknown BLAS";
         if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
@@ -63,7 +65,7 @@ std::string configureProcess() {
         if (at::hasMKLDNN()) {
             at::globalContext().setUserEnabledMkldnn(onednn.enabled);
             // Chosen for the user, so said once: the CPU's numbers and speed differ without it.
-            if (!onednn.enabled && !hasPrefix(onednn.why, "LOSSLAB_ONEDNN"))
+            if (!onednn.enabled && chosenForTheUser)
                 std::cerr << "losslab: note: oneDNN is off for CPU training: " << onednn.why << "\n";
         }
         description = "BLAS: " + blas + "; CUDA: " + (cuda ? std::to_string(torch::cuda::device_count()) + " device(s), cuDNN benchmark on" : "no") +
