@@ -261,7 +261,67 @@ TEST_F(RunnerTest, InterruptAllStoresInterruptedRunsThatResumeContinues) {
     RunQueue again(store, m_registry);
     again.resume(ids);
     EXPECT_EQ(again.wait().completed, 6);
-    for (const auto& r : store.runs()) EXPECT_EQ(r.status, RunStatus::Completed) << r.id << " " << r.error;
+    const std::vector<RunRecord> records = store.runs();
+    for (const auto& r : records) {
+        EXPECT_EQ(r.status, RunStatus::Completed) << r.id << " " << r.error;
+        // runner.reuse_prefix holds on resume too: the square same-epochs run of each seed
+        // copies the early-stopping run resumed beside it.
+        if (r.loss != "square" || r.protocol != "same_epochs_as_ce") continue;
+        const auto sibling = std::find_if(records.begin(), records.end(), [&](const RunRecord& o) {
+            return o.loss == "square" && o.protocol == "early_stopping" && o.seed == r.seed;
+        });
+        ASSERT_NE(sibling, records.end());
+        EXPECT_EQ(r.reusedFrom, sibling->uid) << r.id;
+    }
+}
+
+// A resumed run stopped before it goes on keeps what it stored (epochs, best epoch, time,
+// metrics) and its resume checkpoint, so a later resume still continues it.
+TEST_F(RunnerTest, AResumedRunCancelledBeforeItGoesOnKeepsItsProgress) {
+    RunStore store(dbPath());
+    std::vector<std::int64_t> ids;
+    {
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&queue](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 2) queue.interruptAll();
+        });
+        ids = queue.start(spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "4"}})).runIds;
+        queue.wait();
+    }
+    RunFilter these;
+    these.runIds = ids;
+    std::map<std::int64_t, RunRecord> before;
+    std::map<std::int64_t, std::size_t> rows;
+    for (const auto& r : store.runs(these)) {
+        before[r.id] = r;
+        rows[r.id] = store.epochMetrics({r.id}).size();
+    }
+    int partly = 0;
+    for (const auto& [id, r] : before) {
+        if (r.epochs == 0) continue;
+        ++partly;
+        EXPECT_TRUE(fs::exists(store.resumePathFor(id))) << id;
+    }
+    ASSERT_GT(partly, 0);
+    {
+        RunQueue queue(store, m_registry);
+        queue.cancelAll();
+        queue.resume(ids);
+        EXPECT_EQ(queue.wait().cancelled, 6);
+    }
+    for (const auto& r : store.runs(these)) {
+        const RunRecord& b = before.at(r.id);
+        EXPECT_EQ(r.status, RunStatus::Cancelled) << r.id;
+        EXPECT_EQ(r.epochs, b.epochs) << r.id;
+        EXPECT_EQ(r.bestEpoch, b.bestEpoch) << r.id;
+        EXPECT_DOUBLE_EQ(r.wallSeconds, b.wallSeconds) << r.id;
+        EXPECT_EQ(r.error, b.epochs > 0 ? "cancelled before it went on" : "cancelled before it started") << r.id;
+        EXPECT_EQ(store.epochMetrics({r.id}).size(), rows.at(r.id)) << r.id;
+        if (b.epochs > 0) EXPECT_TRUE(fs::exists(store.resumePathFor(r.id))) << r.id;
+    }
+    RunQueue again(store, m_registry);
+    again.resume(ids);
+    EXPECT_EQ(again.wait().completed, 6);
 }
 
 // A run resumed with another thread count than its first epochs goes on, stores the new count

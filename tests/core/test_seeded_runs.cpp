@@ -6,12 +6,14 @@
 
 #include <unistd.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -424,6 +426,140 @@ TEST_F(SeededRunsTest, ARunResumedWhileOthersTrainEqualsAnUninterruptedOne) {
     }
     const auto after = byKey(store, cut);
     expectIdentical(reference, after, "resumed beside other runs");
+}
+
+namespace {
+
+std::vector<std::int64_t> idsOf(const RunStore& store) {
+    std::vector<std::int64_t> ids;
+    for (const auto& r : store.runs()) ids.push_back(r.id);
+    return ids;
+}
+
+RunRecord recordOf(const RunStore& store, std::int64_t id) {
+    RunFilter one;
+    one.runIds = {id};
+    const auto records = store.runs(one);
+    if (records.size() != 1) throw std::runtime_error("no run #" + std::to_string(id));
+    return records.front();
+}
+
+std::string uidOf(const RunStore& store, const std::string& loss, const std::string& protocol) {
+    for (const auto& r : store.runs())
+        if (r.loss == loss && r.protocol == protocol) return r.uid;
+    return "";
+}
+
+} // namespace
+
+// runner.reuse_prefix on resume: a square same-epochs run stopped as it started, after its
+// early-stopping sibling completed, copies that sibling's epochs when resumed by a later
+// process with the same library and thread count: exactly what training it gives. Resumed
+// with another thread count than the sibling trained with, it trains itself.
+TEST_F(SeededRunsTest, AResumedSameEpochsRunCopiesFromTheSiblingAnEarlierProcessCompleted) {
+    const std::vector<SpecOverride> one = {{"seeds", "[2]"}, {"train.patience", "50"}};
+    std::vector<SpecOverride> off = one;
+    off.push_back({"runner.reuse_prefix", "off"});
+    const auto trained = run(m_registry, kToyDropout, 1, off);
+
+    auto stoppedAsItStarts = [&](RunStore& store) {
+        std::vector<SpecOverride> o = one;
+        o.push_back({"runner.threads", "1"});
+        RunQueue queue(store, m_registry);
+        std::atomic<std::int64_t> id{0};
+        queue.addObserver([&](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Started && e.label.find("square same_epochs_as_ce") != std::string::npos) {
+                id = e.runId;
+                queue.interruptAll();
+            }
+        });
+        queue.start(loadExperimentText(kToyDropout, "seeded.yaml", o, m_registry));
+        const RunQueueResult result = queue.wait();
+        EXPECT_EQ(result.completed, 2);
+        EXPECT_EQ(result.cancelled, 1);
+        const RunRecord r = recordOf(store, id);
+        EXPECT_EQ(r.status, RunStatus::Interrupted);
+        EXPECT_TRUE(r.reusedFrom.empty());
+        return id.load();
+    };
+
+    RunStore same(db("same-threads.sqlite"));
+    const std::int64_t copied = stoppedAsItStarts(same);
+    {
+        RunQueue queue(same, m_registry); // runner.threads 1 from the stored run, as before
+        queue.resume({copied});
+        EXPECT_EQ(queue.wait().completed, 1);
+    }
+    const RunRecord r = recordOf(same, copied);
+    EXPECT_EQ(r.status, RunStatus::Completed) << r.error;
+    EXPECT_EQ(r.reusedFrom, uidOf(same, "square", "early_stopping"));
+    EXPECT_FALSE(r.reusedFrom.empty());
+    EXPECT_EQ(r.epochs, r.targetEpochs);
+    EXPECT_TRUE(r.checkpointPath.empty());
+    EXPECT_FALSE(fs::exists(same.checkpointPathFor(copied)));
+    expectIdentical(trained, byKey(same, idsOf(same)), "resumed and copied against trained");
+
+    RunStore other(db("other-threads.sqlite"));
+    const std::int64_t retrained = stoppedAsItStarts(other);
+    {
+        RunQueueOptions options;
+        options.threadsPerRun = 2;
+        RunQueue queue(other, m_registry, options);
+        queue.resume({retrained});
+        EXPECT_EQ(queue.wait().completed, 1);
+    }
+    const RunRecord t = recordOf(other, retrained);
+    EXPECT_EQ(t.status, RunStatus::Completed) << t.error;
+    EXPECT_TRUE(t.reusedFrom.empty());
+    EXPECT_EQ(t.threads, 2);
+    EXPECT_EQ(t.epochs, t.targetEpochs);
+    EXPECT_TRUE(fs::exists(other.checkpointPathFor(retrained)));
+}
+
+// A square same-epochs run that trained itself (its sibling was cancelled) and was then
+// interrupted: resumed beside its resumed sibling, it copies the sibling's epochs in place of
+// its own first ones, and its stale resume checkpoint goes. Every stored number is what an
+// uninterrupted, trained run gives.
+TEST_F(SeededRunsTest, AResumedSameEpochsRunReplacesItsOwnFirstEpochsWithItsResumedSiblings) {
+    const std::vector<SpecOverride> one = {{"seeds", "[2]"}, {"train.patience", "50"}, {"train.max_epochs", "5"}};
+    std::vector<SpecOverride> off = one;
+    off.push_back({"runner.reuse_prefix", "off"});
+    const auto trained = run(m_registry, kToyDropout, 1, off);
+
+    RunStore store(db("partly.sqlite"));
+    std::atomic<std::int64_t> sibling{0}, same{0};
+    {
+        std::vector<SpecOverride> o = one;
+        o.push_back({"runner.threads", "1"});
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Started && e.label.find("square early_stopping") != std::string::npos)
+                sibling = e.runId;
+            if (e.kind == RunEvent::Kind::Started && e.label.find("square same_epochs_as_ce") != std::string::npos)
+                same = e.runId;
+            if (e.kind == RunEvent::Kind::Step && e.runId == sibling && e.epoch == 2) queue.cancel(e.runId);
+            if (e.kind == RunEvent::Kind::Epoch && e.runId == same && e.epoch == 1) queue.interruptAll();
+        });
+        queue.start(loadExperimentText(kToyDropout, "seeded.yaml", o, m_registry));
+        queue.wait();
+    }
+    const RunRecord before = recordOf(store, same);
+    ASSERT_EQ(before.status, RunStatus::Interrupted) << "the same-epochs run must be cut after its first epoch";
+    ASSERT_EQ(before.epochs, 1);
+    ASSERT_GT(before.targetEpochs, 1);
+    ASSERT_TRUE(fs::exists(store.resumePathFor(same)));
+    ASSERT_EQ(recordOf(store, sibling).status, RunStatus::Cancelled);
+    {
+        RunQueue queue(store, m_registry);
+        queue.resume({sibling, same});
+        EXPECT_EQ(queue.wait().completed, 2);
+    }
+    const RunRecord after = recordOf(store, same);
+    EXPECT_EQ(after.reusedFrom, recordOf(store, sibling).uid);
+    EXPECT_EQ(after.epochs, after.targetEpochs);
+    EXPECT_FALSE(fs::exists(store.resumePathFor(same)));
+    EXPECT_FALSE(fs::exists(store.resumePathFor(sibling)));
+    expectIdentical(trained, byKey(store, idsOf(store)), "resumed beside its sibling against trained");
 }
 
 TEST_F(SeededRunsTest, ALossFarAboveItsInitialValueIsDivergedAndCaughtWhileFinite) {

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -128,14 +129,26 @@ std::vector<RunSpec> selectRuns(const std::vector<RunSpec>& all, const std::vect
     return out;
 }
 
+// runner.reuse_prefix on resume: the completed early-stopping sibling an earlier process
+// stored, with what it trained with (copying is exact only with the same).
+struct StoredPrefix {
+    std::int64_t id = 0;
+    int epochs = 0;
+    std::string device;
+    std::string library;
+    int threads = 0;
+};
+
 struct PlannedRun {
     RunSpec spec;
     std::string label;
     std::int64_t id = 0;
     RunStatus status = RunStatus::Queued;
-    int bestEpoch = 0;
+    int bestEpoch = 0;    // once final; a resumed run starts with its stored progress
     int epochs = 0;
+    double wallSeconds = 0.0; // a resumed run's stored time, kept when it is cancelled before going on
     int prefixFrom = -1;  // runner.reuse_prefix: the run whose first epochs this one may copy
+    std::optional<StoredPrefix> storedPrefix; // resumed run: the same, stored by an earlier process
     std::string ranOn;    // the device it trained on, once started
     int knownTarget = 0;  // resumed same_epochs_as_ce run whose CE run finished earlier
     bool resume = false;  // continue from its resume checkpoint
@@ -255,7 +268,7 @@ struct RunQueue::Impl {
 
     void execute(PlannedRun& run, const std::string& deviceName) {
         if (storeFailed() || cancelAll || *run.cancel) {
-            finish(run, RunStatus::Cancelled, 0, 0, 0.0, "cancelled before it started");
+            cancelBeforeStart(run);
             return;
         }
         int target = 0;
@@ -339,17 +352,45 @@ struct RunQueue::Impl {
         notify(e);
     }
 
+    // A run stopped before it trained (again): a resumed run keeps the progress it has stored,
+    // and its resume checkpoint, for a later resume.
+    void cancelBeforeStart(PlannedRun& run) {
+        finish(run, RunStatus::Cancelled, run.epochs, run.bestEpoch, run.wallSeconds,
+               run.resume && run.epochs > 0 ? "cancelled before it went on" : "cancelled before it started");
+    }
+
+    // The run whose epochs 1..target `run` may copy instead of training them (0: none), on
+    // the CPU, where both train the same numbers bit for bit with the same library and thread
+    // count: its sibling in this queue (one process, one thread count), or one an earlier
+    // process completed with what this worker trains with.
+    std::int64_t prefixSourceFor(const PlannedRun& run, const std::string& deviceName, int target) const {
+        if (target < 1 || deviceName != "cpu") return 0;
+        if (run.prefixFrom >= 0) {
+            const PlannedRun& source = runs[static_cast<std::size_t>(run.prefixFrom)];
+            if (source.status != RunStatus::Completed || source.epochs < target || source.ranOn != "cpu") return 0;
+            return source.id;
+        }
+        if (!run.storedPrefix) return 0;
+        const StoredPrefix& stored = *run.storedPrefix;
+        if (stored.epochs < target || stored.device != "cpu" || stored.library != trainingLibrary() ||
+            stored.threads != workerThreads())
+            return 0;
+        return stored.id;
+    }
+
     // runner.reuse_prefix: a same_epochs_as_ce run takes epochs 1..target of its prefix source
-    // when that run completed at least as many epochs on the CPU, where both train the same
-    // numbers bit for bit (the same thread count: one queue). Returns false when it must train.
+    // (prefixSourceFor). Returns false when it must train.
     bool reusePrefix(PlannedRun& run, const std::string& deviceName, int target) {
-        if (run.prefixFrom < 0 || target < 1 || deviceName != "cpu") return false;
-        const PlannedRun& source = runs[static_cast<std::size_t>(run.prefixFrom)];
-        if (source.status != RunStatus::Completed || source.epochs < target || source.ranOn != "cpu") return false;
+        const std::int64_t sourceId = prefixSourceFor(run, deviceName, target);
+        if (sourceId == 0) return false;
+        if (*run.cancel) { // stopped as it started: it copies nothing, as a trained run would train nothing
+            cancelBeforeStart(run);
+            return true;
+        }
         const auto t0 = std::chrono::steady_clock::now();
         try {
-            store.flushRun(source.id);
-            store.copyRunPrefix(source.id, run.id, target);
+            store.flushRun(sourceId);
+            store.copyRunPrefix(sourceId, run.id, target);
             store.flushRun(run.id);
             // The live views see the copied epochs as if they had been trained.
             std::map<int, std::vector<MetricValue>> byEpoch;
@@ -366,12 +407,60 @@ struct RunQueue::Impl {
             }
         } catch (const std::exception& e) {
             finish(run, RunStatus::Failed, 0, 0, 0.0,
-                   "cannot copy epochs 1-" + std::to_string(target) + " of run #" + std::to_string(source.id) + ": " + e.what());
+                   "cannot copy epochs 1-" + std::to_string(target) + " of run #" + std::to_string(sourceId) + ": " + e.what());
             return true;
         }
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         finish(run, RunStatus::Completed, target, target, wall, "");
+        if (run.resume) {
+            // Its epochs are now the copied ones: the checkpoint of its own first epochs is stale.
+            std::error_code ec;
+            std::filesystem::remove(store.resumePathFor(run.id), ec);
+        }
         return true;
+    }
+
+    // runner.reuse_prefix for resumed runs, as start() decides it for new ones: a square
+    // same_epochs_as_ce run copies from its early-stopping sibling when that is resumed beside
+    // it, or else when an earlier process completed it (checked against this worker's library
+    // and thread count when the run starts).
+    void assignResumedPrefixSources(const std::vector<RunRecord>& resumed) {
+        RunFilter experiments;
+        std::set<std::int64_t> resumedIds;
+        for (const auto& r : resumed) {
+            resumedIds.insert(r.id);
+            if (std::find(experiments.experimentIds.begin(), experiments.experimentIds.end(), r.experimentId) ==
+                experiments.experimentIds.end())
+                experiments.experimentIds.push_back(r.experimentId);
+        }
+        std::vector<RunSpec> specs;
+        for (const auto& p : runs) specs.push_back(p.spec);
+        std::vector<RunRecord> stored;
+        for (auto& r : store.runs(experiments)) {
+            if (resumedIds.count(r.id) || r.status != RunStatus::Completed || r.protocol != "early_stopping" ||
+                r.loss != "square" || !r.reusedFrom.empty())
+                continue;
+            try {
+                specs.push_back(parseRunSpecYaml(r.specYaml, "run #" + std::to_string(r.id), tasks));
+            } catch (const std::exception&) {
+                continue; // not a source it can be matched with: the run trains itself
+            }
+            stored.push_back(std::move(r));
+        }
+        const std::vector<int> from = prefixSources(specs);
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            PlannedRun& p = runs[i];
+            if (from[i] < 0 || p.spec.params.getString("runner.reuse_prefix") != "auto" ||
+                p.spec.params.getString("train.train_metrics") == "at_report")
+                continue;
+            const auto j = static_cast<std::size_t>(from[i]);
+            if (j < runs.size()) {
+                p.prefixFrom = from[i];
+                continue;
+            }
+            const RunRecord& s = stored[j - runs.size()];
+            p.storedPrefix = StoredPrefix{s.id, s.epochs, s.device, s.library, s.threads};
+        }
     }
 
     void launch(const std::vector<std::string>& slots, int threadsFromSpec) {
@@ -519,6 +608,9 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
         p.resume = true;
         p.storedLibrary = r.library;
         p.storedThreads = r.threads;
+        p.epochs = r.epochs;
+        p.bestEpoch = r.bestEpoch;
+        p.wallSeconds = r.wallSeconds;
         p.label = r.taskId + " " + r.lossName + " " + r.protocol + " seed " + std::to_string(r.seed);
         p.spec.dependsOn = -1;
         if (r.dependsOn) {
@@ -540,6 +632,8 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
     slotOptions.runsPerDevice = static_cast<int>(d.runs.front().spec.params.getInt("runner.runs_per_device"));
     slotOptions.cpuSlots = static_cast<int>(d.runs.front().spec.params.getInt("runner.cpu_runs"));
     const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
+    if (std::all_of(slots.begin(), slots.end(), [](const std::string& s) { return s == "cpu"; }))
+        d.assignResumedPrefixSources(records);
     d.launch(slots, static_cast<int>(d.runs.front().spec.params.getInt("runner.threads")));
     return d.result;
 }

@@ -566,6 +566,10 @@ void RunStore::copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int e
             const std::string columns = name == "epoch_metrics"  ? "epoch, split, metric, value"
                                         : name == "step_metrics" ? "step, epoch, metric, value"
                                                                  : "epoch, split, bins, bin, count, confidence_sum, correct";
+            // A resumed run's own first epochs give way to the copy (one savepoint: all or none).
+            Statement clear(db, std::string("DELETE FROM ") + table + " WHERE run_id = ?");
+            clear.bindInt64(1, toRunId);
+            clear.run();
             Statement copy(db, std::string("INSERT OR REPLACE INTO ") + table + "(run_id, " + columns + ") SELECT ?, " +
                                    columns + " FROM " + table + " WHERE run_id = ? AND epoch <= ?");
             copy.bindInt64(1, toRunId);

@@ -84,7 +84,8 @@ public:
     void setCheckpoint(std::int64_t runId, const std::string& path);
     void setTargetEpochs(std::int64_t runId, int targetEpochs);
     // runner.reuse_prefix: stores epochs 1..`epochs` of run `fromRunId` (epoch and step
-    // metrics and ECE bins) as run `toRunId`'s own and records where they came from (RunRecord::reusedFrom).
+    // metrics and ECE bins) as run `toRunId`'s own, in place of any it stored (a resumed run's own
+    // first epochs), and records where they came from (RunRecord::reusedFrom).
     // The source run's rows must be committed (flushRun) first.
     void copyRunPrefix(std::int64_t fromRunId, std::int64_t toRunId, int epochs);
     // Deletes the run's epoch rows and step rows of epochs after `epoch` (0: all of them),
