@@ -12,7 +12,8 @@
 #   deps            extract .gpu-deps/*.deb (scripts/gpu-deps.sh) into /tmp; Fashion-MNIST
 #                   into /usr/share/datasets where that is writable (the tests read it there);
 #                   CIFAR-format data re-encoded from Fashion-MNIST; libsndfile for the speech
-#                   plugin where the machine has none (GPU_CHECK_SPEECH)
+#                   plugin (GPU_CHECK_SPEECH) and libjpeg and libpng for the image reader
+#                   (GPU_CHECK_IMAGES) where the machine has none
 #   build           configure build-gpu/ (Release, -DLOSSLAB_GUI=OFF, Ninja and ccache when
 #                   present) against torch.utils.cmake_prefix_path, build with every core
 #   ctest           every test, LOSSLAB_REQUIRE_CUDA=1; fails on a skip whose reason is CUDA;
@@ -68,6 +69,7 @@ settings() {
   setting CTEST_TEST_TIMEOUT   150     300
   setting CTEST_ARGS           ""      ""
   setting SPEECH               auto    auto
+  setting IMAGES               auto    auto
   setting RUNS_TIMEOUT         100     300
   setting RUNS_SEEDS           2       1
   setting RUNS_EPOCHS          3       1
@@ -376,15 +378,31 @@ PYEOF
 
 # ---- phases --------------------------------------------------------------------------------
 
+# The extracted libraries whose sonames the machine lacks (`ldconfig -p`) are linked into
+# $GC_DEPS_LIB, which is on LD_LIBRARY_PATH for every phase; the machine's own stay in use.
+link_missing_libraries() {
+  local lib name have linked=()
+  rm -rf "$GC_DEPS_LIB"
+  mkdir -p "$GC_DEPS_LIB"
+  have=$(ldconfig -p 2>/dev/null | awk '$1 ~ /^lib/ { print $1 }')
+  for lib in "$GC_DEPS_LIBDIR"/lib*.so.[0-9]*; do
+    [[ -e $lib ]] || continue
+    name=${lib##*/}
+    [[ $name =~ ^lib[^/]*\.so\.[0-9]+$ ]] || continue # sonames only: libFLAC.so.12, not .so.12.0.0
+    grep -qxF "$name" <<<"$have" && continue
+    ln -sf "$lib" "$GC_DEPS_LIB/$name"
+    linked+=("$name")
+  done
+  log "libraries from .gpu-deps that this machine lacks, in $GC_DEPS_LIB: ${linked[*]:-none}"
+}
+
 # The speech plugin's library (GPU_CHECK_SPEECH): auto, the machine's libsndfile where it has
 # the headers, else the one extracted from .gpu-deps; deps, the extracted one even where the
 # machine has its own (to check this path on a machine that has it); off, neither (and no corpus
-# for the speech tests). The extracted libraries whose sonames the machine lacks are linked into
-# $GC_DEPS_LIB, which is on LD_LIBRARY_PATH for every phase; the machine's own stay in use. A
-# program linked against the extracted libsndfile must run before the build is given it
-# ($GC_DEPS/sndfile.ok); otherwise the build goes on without the speech plugin.
+# for the speech tests). A program linked against the extracted libsndfile must run before the
+# build is given it ($GC_DEPS/sndfile.ok); otherwise the build goes on without the speech plugin.
 speech_deps() {
-  rm -rf "$GC_DEPS_LIB" "$GC_DEPS/sndfile.ok"
+  rm -f "$GC_DEPS/sndfile.ok"
   case $GPU_CHECK_SPEECH in
     off) log "GPU_CHECK_SPEECH=off: no libsndfile from .gpu-deps, no corpus"; metric libsndfile '"off"'; return 0 ;;
     auto)
@@ -394,22 +412,12 @@ speech_deps() {
     deps) ;;
     *) echo "FAIL: GPU_CHECK_SPEECH=$GPU_CHECK_SPEECH: expected auto, deps or off"; return 1 ;;
   esac
-  local libdir=${GC_DEPS_SNDFILE%/*} lib name have version linked=()
+  local version
   if [[ ! -e $GC_DEPS/usr/include/sndfile.h || ! -e $GC_DEPS_SNDFILE ]]; then
     note "no libsndfile here or in .gpu-deps (scripts/gpu-deps.sh): the build has no speech plugin"
     metric libsndfile '"none"'
     return 0
   fi
-  mkdir -p "$GC_DEPS_LIB"
-  have=$(ldconfig -p 2>/dev/null | awk '$1 ~ /^lib/ { print $1 }')
-  for lib in "$libdir"/lib*.so.[0-9]*; do
-    name=${lib##*/}
-    [[ $name =~ ^lib[^/]*\.so\.[0-9]+$ ]] || continue # sonames only: libFLAC.so.12, not .so.12.0.0
-    grep -qxF "$name" <<<"$have" && continue
-    ln -sf "$lib" "$GC_DEPS_LIB/$name"
-    linked+=("$name")
-  done
-  log "libraries from .gpu-deps that this machine lacks, in $GC_DEPS_LIB: ${linked[*]:-none}"
   printf '#include <sndfile.h>\n#include <cstdio>\nint main() { std::puts(sf_version_string()); }\n' \
     > "$GC_WORK/sndfile_check.cpp"
   if c++ -I"$GC_DEPS/usr/include" "$GC_WORK/sndfile_check.cpp" "$GC_DEPS_SNDFILE" -o "$GC_WORK/sndfile_check" \
@@ -420,6 +428,56 @@ speech_deps() {
   else
     note "the libsndfile from .gpu-deps does not link or run here: the build has no speech plugin"
     metric libsndfile '"does not run"'
+  fi
+  return 0
+}
+
+# The image reader's libraries (GPU_CHECK_IMAGES), as speech_deps does for libsndfile: auto,
+# the machine's libjpeg and libpng where it has jpeglib.h and png.h, else Debian's from
+# .gpu-deps; deps, those even where the machine has its own; off, neither. A program that
+# starts a JPEG decoder and asks libpng its version must link and run before the build is
+# given them ($GC_DEPS/images.ok); otherwise the build has no image reader and the image tests
+# skip, saying so.
+image_deps() {
+  rm -f "$GC_DEPS/images.ok"
+  case $GPU_CHECK_IMAGES in
+    off) log "GPU_CHECK_IMAGES=off: no libjpeg or libpng from .gpu-deps"; metric image_libs '"off"'; return 0 ;;
+    auto)
+      if [[ -e /usr/include/jpeglib.h && -e /usr/include/png.h ]]; then
+        log "libjpeg and libpng: the machine's own"; metric image_libs '"machine"'; return 0
+      fi ;;
+    deps) ;;
+    *) echo "FAIL: GPU_CHECK_IMAGES=$GPU_CHECK_IMAGES: expected auto, deps or off"; return 1 ;;
+  esac
+  local inc=$GC_DEPS/usr/include version
+  if [[ ! -e $inc/jpeglib.h || ! -e $inc/png.h || ! -e $GC_DEPS_JPEG || ! -e $GC_DEPS_PNG ]]; then
+    note "no libjpeg or libpng here or in .gpu-deps (scripts/gpu-deps.sh): the build has no image reader"
+    metric image_libs '"none"'
+    return 0
+  fi
+  # Debian keeps jconfig.h in the multiarch folder, which is not on the compiler's path here.
+  if [[ ! -e $inc/jconfig.h && -e $inc/x86_64-linux-gnu/jconfig.h ]]; then ln -sf x86_64-linux-gnu/jconfig.h "$inc/jconfig.h"; fi
+  cat > "$GC_WORK/image_check.cpp" <<'CPPEOF'
+#include <cstdio>
+#include <jpeglib.h>
+#include <png.h>
+int main() {
+    jpeg_decompress_struct decoder;
+    jpeg_error_mgr errors;
+    decoder.err = jpeg_std_error(&errors);
+    jpeg_create_decompress(&decoder);
+    jpeg_destroy_decompress(&decoder);
+    std::printf("libjpeg %d, libpng %s\n", JPEG_LIB_VERSION, png_get_libpng_ver(nullptr));
+}
+CPPEOF
+  if c++ -I"$inc" "$GC_WORK/image_check.cpp" "$GC_DEPS_JPEG" "$GC_DEPS_PNG" -o "$GC_WORK/image_check" \
+      && version=$("$GC_WORK/image_check"); then
+    touch "$GC_DEPS/images.ok"
+    log "libjpeg and libpng from .gpu-deps: a program linked against them runs ($version)"
+    metric image_libs "\"$version from .gpu-deps\""
+  else
+    note "the libjpeg or libpng from .gpu-deps does not link or run here: the build has no image reader"
+    metric image_libs '"does not run"'
   fi
   return 0
 }
@@ -455,7 +513,9 @@ phase_deps() {
   if (( ok )); then log "CIFAR-format data: $c (already there)"
   else "$GC_PY" "$root/bench/wrn_epoch_bench.py" --make-data "$c" --fashion-mnist "$fm" || { echo "FAIL: CIFAR-format data"; return 1; }
   fi
+  link_missing_libraries
   speech_deps || return 1
+  image_deps || return 1
   # What the machine is.
   "$GC_PY" - "$GC_WORK/machine.json" <<'PYEOF' || true
 import json, os, platform, subprocess, sys
@@ -512,6 +572,10 @@ phase_build() {
   if [[ -e $GC_DEPS/sndfile.ok ]]; then # speech_deps: core/CMakeLists.txt's way without pkg-config
     extra+=(-DSNDFILE_INCLUDE_DIR="$GC_DEPS/usr/include" -DSNDFILE_LIBRARY="$GC_DEPS_SNDFILE")
     [[ $GPU_CHECK_SPEECH == deps ]] && extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
+  fi
+  if [[ -e $GC_DEPS/images.ok ]]; then # image_deps: FindJPEG and FindPNG pointed at the extracted ones
+    extra+=(-DJPEG_INCLUDE_DIR="$GC_DEPS/usr/include" -DJPEG_LIBRARY="$GC_DEPS_JPEG"
+            -DPNG_PNG_INCLUDE_DIR="$GC_DEPS/usr/include" -DPNG_LIBRARY="$GC_DEPS_PNG")
   fi
   local t0; t0=$(now)
   cmake -S "$root" -B "$GC_BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLOSSLAB_GUI=OFF -DLOSSLAB_TESTS=ON \
@@ -905,8 +969,11 @@ export GC_MODE GC_SKIP_BUILD
 export GC_RESULTS=$results
 export GC_WORK=${GPU_CHECK_WORK:-/tmp/losslab-gpu-check}
 export GC_DEPS=${GPU_CHECK_DEPS_DIR:-/tmp/losslab-gpu-deps}
-export GC_DEPS_LIB=$GC_DEPS/lib-missing # speech_deps: the libraries the machine lacks
-export GC_DEPS_SNDFILE=$GC_DEPS/usr/lib/x86_64-linux-gnu/libsndfile.so # extracted from .gpu-deps
+export GC_DEPS_LIB=$GC_DEPS/lib-missing # link_missing_libraries: the libraries the machine lacks
+export GC_DEPS_LIBDIR=$GC_DEPS/usr/lib/x86_64-linux-gnu # extracted from .gpu-deps
+export GC_DEPS_SNDFILE=$GC_DEPS_LIBDIR/libsndfile.so
+export GC_DEPS_JPEG=$GC_DEPS_LIBDIR/libjpeg.so
+export GC_DEPS_PNG=$GC_DEPS_LIBDIR/libpng16.so
 export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$GC_DEPS_LIB
 export GC_CIFAR=$GC_WORK/data/cifar-10-batches-bin
 if [[ $GC_MODE == cpu ]]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Downloads (apt-get download, no install) the Debian packages that the GPU machine lacks for
 # scripts/gpu-check.sh into .gpu-deps/ of this checkout, so that the device call can carry them
-# (carry [".gpu-deps"]; the carry limit is 64 MiB in all, these are ~41 MiB):
+# (carry [".gpu-deps"]; the carry limit is 64 MiB in all, these are ~40 MiB):
 #
 #   libsqlite3-dev         sqlite3.h (the GPU machine has libsqlite3.so.0 but no header)
 #   sqlite3                the sqlite3 shell, which the CLI tests call
@@ -11,6 +11,9 @@
 #   libsndfile1-dev, libsndfile1 and the libraries it needs (FLAC, Ogg, Vorbis, Opus, mpg123,
 #                          LAME): the core's audio reader, so the GPU build has the speech plugin;
 #                          gpu-check links only the libraries the machine lacks
+#   libjpeg62-turbo-dev, libjpeg62-turbo, libpng-dev, libpng16-16: the core's image reader
+#                          (image_folder tasks, the image tests), where the machine has no
+#                          jpeglib.h or png.h
 #
 # and speech-fixture-corpus.tar.xz: the speech tests' corpus, synthesised here by
 # tests/speech/make_fixture_corpus.sh (espeak-ng and sox, which the GPU machine lacks) and copied
@@ -27,7 +30,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dest=$root/.gpu-deps
 packages=(libsqlite3-dev sqlite3 zlib1g-dev dataset-fashion-mnist
-          libsndfile1-dev libsndfile1 libflac12 libogg0 libvorbis0a libvorbisenc2 libopus0 libmpg123-0 libmp3lame0)
+          libsndfile1-dev libsndfile1 libflac12 libogg0 libvorbis0a libvorbisenc2 libopus0 libmpg123-0 libmp3lame0
+          libjpeg62-turbo-dev libjpeg62-turbo libpng-dev libpng16-16)
 corpus=speech-fixture-corpus.tar.xz
 limit_mib=60 # leave room under the 64 MiB carry limit
 
