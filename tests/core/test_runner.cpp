@@ -317,7 +317,9 @@ TEST_F(RunnerTest, AResumedRunCancelledBeforeItGoesOnKeepsItsProgress) {
         EXPECT_DOUBLE_EQ(r.wallSeconds, b.wallSeconds) << r.id;
         EXPECT_EQ(r.error, b.epochs > 0 ? "cancelled before it went on" : "cancelled before it started") << r.id;
         EXPECT_EQ(store.epochMetrics({r.id}).size(), rows.at(r.id)) << r.id;
-        if (b.epochs > 0) EXPECT_TRUE(fs::exists(store.resumePathFor(r.id))) << r.id;
+        if (b.epochs > 0) {
+            EXPECT_TRUE(fs::exists(store.resumePathFor(r.id))) << r.id;
+        }
     }
     RunQueue again(store, m_registry);
     again.resume(ids);

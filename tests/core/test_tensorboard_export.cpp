@@ -312,6 +312,42 @@ TEST_F(TensorBoardExportTest, EveryRunGetsAFolderWithItsStoredMetrics) {
     EXPECT_DOUBLE_EQ(file.scalars.at("test/acc").back().wallTime - start, 6.0) << "epoch 3 stores no time: the last one known";
 }
 
+// The ECE bins of the reported epoch, per split that stored them, as a text table (the run's
+// reliability diagram in numbers); bins of other epochs are not it.
+TEST_F(TensorBoardExportTest, TheReportedEpochsEceBinsAreATablePerSplit) {
+    fixtures::buildReportFixture(*store);
+    const std::vector<RunRecord> runs = store->runs();
+    const RunRecord& r = runNamed(runs, "toy/a", "ce", "early_stopping", 0);
+    ASSERT_GT(r.bestEpoch, 1);
+    CalibrationBins test;
+    test.split = "test";
+    test.count[14] = 8, test.confidence[14] = 7.6, test.correct[14] = 7;  // mean 0.95, accuracy 0.875
+    test.count[10] = 2, test.confidence[10] = 1.4, test.correct[10] = 2;  // mean 0.7, accuracy 1
+    test.count[0] = 1, test.confidence[0] = 0.05, test.correct[0] = 0;    // mean 0.05, accuracy 0
+    CalibrationBins earlier = test;
+    earlier.count[3] = 5, earlier.confidence[3] = 1.2;
+    store->appendEpoch(r.id, r.bestEpoch, {}, {test});
+    store->appendEpoch(r.id, r.bestEpoch - 1, {}, {earlier});
+    store->flush();
+
+    exportAll();
+    const EventFile file = readEventFile(eventFileIn(out / "fixture#1/toy/a/ce/early_stopping/seed0"));
+    ASSERT_EQ(file.texts.count("reliability/test"), 1u);
+    EXPECT_EQ(file.texts.count("reliability/val"), 0u) << "no bins stored for val";
+    EXPECT_EQ(file.texts.count("reliability/train"), 0u);
+    // ECE = (8 |0.875 - 0.95| + 2 |1 - 0.7| + 1 |0 - 0.05|) / 11 = 1.25 / 11.
+    const std::string& text = file.texts.at("reliability/test");
+    EXPECT_NE(text.find("The test examples at epoch " + std::to_string(r.bestEpoch) + ", the reported one"), std::string::npos) << text;
+    EXPECT_NE(text.find(": 11 examples, ECE 0.1136."), std::string::npos) << text;
+    const std::string rows = "| [0.000, 0.067] | 1 | 0.0500 | 0.0000 | -0.0500 |\n"
+                             "| (0.667, 0.733] | 2 | 0.7000 | 1.0000 | 0.3000 |\n"
+                             "| (0.933, 1.000] | 8 | 0.9500 | 0.8750 | -0.0750 |\n";
+    EXPECT_NE(text.find("|---:|\n" + rows), std::string::npos) << "the bins with examples, in order, and only those:\n" << text;
+    // A run without stored bins has no table.
+    const EventFile other = readEventFile(eventFileIn(out / "fixture#1/toy/a/ce/early_stopping/seed1"));
+    EXPECT_EQ(other.texts.count("reliability/test"), 0u);
+}
+
 TEST_F(TensorBoardExportTest, ExportingAgainReplacesItsOwnFilesAndKeepsOthers) {
     fixtures::buildReportFixture(*store);
     exportAll();

@@ -22,6 +22,19 @@ double eceOf(const CalibrationBins& bins) {
     return ece;
 }
 
+std::array<ReliabilityBin, kCalibrationBins> reliabilityBins(const CalibrationBins& bins) {
+    std::array<ReliabilityBin, kCalibrationBins> out;
+    for (std::size_t b = 0; b < out.size(); ++b) {
+        ReliabilityBin& bin = out[b];
+        bin.lower = static_cast<double>(b) / kCalibrationBins;
+        bin.upper = static_cast<double>(b + 1) / kCalibrationBins;
+        bin.count = bins.count[b];
+        bin.confidence = bin.count > 0 ? bins.confidence[b] / bin.count : kNaN;
+        bin.accuracy = bin.count > 0 ? bins.correct[b] / bin.count : kNaN;
+    }
+    return out;
+}
+
 std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, const std::vector<CalibrationRow>& rows,
                                                const std::string& split) {
     std::unordered_map<std::int64_t, const CalibrationBins*> binsOfRun;
@@ -47,14 +60,7 @@ std::vector<ReliabilityGroup> buildReliability(const LossAnalysis& analysis, con
             }
         }
         if (g.seeds.empty()) continue;
-        for (std::size_t b = 0; b < g.bins.size(); ++b) {
-            ReliabilityBin& bin = g.bins[b];
-            bin.lower = static_cast<double>(b) / kCalibrationBins;
-            bin.upper = static_cast<double>(b + 1) / kCalibrationBins;
-            bin.count = pooled.count[b];
-            bin.confidence = bin.count > 0 ? pooled.confidence[b] / bin.count : kNaN;
-            bin.accuracy = bin.count > 0 ? pooled.correct[b] / bin.count : kNaN;
-        }
+        g.bins = reliabilityBins(pooled);
         g.examples = pooled.total();
         g.pooledEce = eceOf(pooled);
         g.ece = seedStats(perSeed);

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "losslab/analysis/reliability.h"
 #include "losslab/error.h"
 #include "losslab/report/report_files.h"
 #include "losslab/report/report_table.h"
@@ -261,6 +262,25 @@ std::string specText(const std::string& yaml) {
     return md;
 }
 
+// The ECE bins of one split at the reported epoch as a table (TensorBoard's Text dashboard
+// renders Markdown): the run's reliability diagram in numbers, the bins with examples only.
+std::string reliabilityText(const CalibrationRow& row) {
+    const double examples = row.bins.total();
+    std::string md = "The " + row.bins.split + " examples at epoch " + std::to_string(row.epoch) +
+                     ", the reported one, by the probability of their predicted class (" +
+                     std::to_string(kCalibrationBins) + " bins): " + formatFull(examples) + " examples, ECE " +
+                     formatFixed(eceOf(row.bins), 4) + ".\n\n"
+                     "| confidence | examples | mean confidence | accuracy | accuracy - confidence |\n"
+                     "|---|---:|---:|---:|---:|\n";
+    for (const ReliabilityBin& bin : reliabilityBins(row.bins)) {
+        if (!(bin.count > 0)) continue;
+        md += std::string(bin.lower > 0 ? "| (" : "| [") + formatFixed(bin.lower, 3) + ", " + formatFixed(bin.upper, 3) + "] | " + formatFull(bin.count) + " | " +
+              formatFixed(bin.confidence, 4) + " | " + formatFixed(bin.accuracy, 4) + " | " +
+              formatFixed(bin.accuracy - bin.confidence, 4) + " |\n";
+    }
+    return md;
+}
+
 // The event file of one run; `group` is its folder without the seed.
 std::string runEvents(const RunStore& store, const RunRecord& r, const std::map<std::string, double>& reported,
                       const std::string& recipeLabel, const std::string& group) {
@@ -293,6 +313,12 @@ std::string runEvents(const RunStore& store, const RunRecord& r, const std::map<
         for (const auto& [key, value] : reported)
             out += tensorboard::record(tensorboard::scalarEvent(start + epochEnd(r.bestEpoch), r.bestEpoch, "reported/" + key,
                                                                 static_cast<float>(value)));
+    // The reliability diagram's bins at the reported epoch, per split that stored them.
+    if (r.bestEpoch > 0)
+        for (const char* split : {"train", "val", "test"})
+            for (const CalibrationRow& row : store.reportedCalibration({r.id}, split))
+                out += tensorboard::record(tensorboard::textEvent(start + epochEnd(r.bestEpoch), r.bestEpoch,
+                                                                  std::string("reliability/") + split, reliabilityText(row)));
     // Steps: spread evenly over their epoch's training time.
     const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
     std::map<int, std::pair<std::int64_t, std::int64_t>> stepRange; // epoch -> first, last step

@@ -35,6 +35,9 @@ struct ReliabilityGroup {
 // the bins are empty.
 double eceOf(const CalibrationBins& bins);
 
+// The stored sums of `bins` as a diagram's bins: edges, examples, mean confidence, accuracy.
+std::array<ReliabilityBin, kCalibrationBins> reliabilityBins(const CalibrationBins& bins);
+
 // Groups of `analysis` in its order, each with the bins of `split` of the runs its tables use
 // (LossGroup::runIds: per seed the newest run, when it completed) that `rows` hold. Groups
 // without any such run are left out. `rows` come from RunStore::reportedCalibration (rows of
