@@ -40,6 +40,16 @@ protected:
         return loadExperimentText(yaml, "test.yaml", overrides, m_registry);
     }
     std::string dbPath() const { return (m_dir / "runs.sqlite").string(); }
+    // Runs `experiment` and stops every run as closing the window does, at the first end of
+    // epoch `epoch`; the queue's result, with the run ids.
+    RunQueueResult interruptedAtEpoch(RunStore& store, const ExperimentSpec& experiment, int epoch) {
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&queue, epoch](const RunEvent& e) {
+            if (e.kind == RunEvent::Kind::Epoch && e.epoch == epoch) queue.interruptAll();
+        });
+        queue.start(experiment);
+        return queue.wait();
+    }
 
     fixtures::ScratchDir m_scratch{"losslab-runner"};
     const fs::path& m_dir = m_scratch.path();
@@ -241,18 +251,10 @@ TEST_F(RunnerTest, CancelStopsRunsAndStoresCancelled) {
 // their finished epochs, and resume() takes them up.
 TEST_F(RunnerTest, InterruptAllStoresInterruptedRunsThatResumeContinues) {
     RunStore store(dbPath());
-    std::vector<std::int64_t> ids;
-    {
-        RunQueue queue(store, m_registry);
-        queue.addObserver([&queue](const RunEvent& e) {
-            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 1) queue.interruptAll();
-        });
-        const RunQueueResult started = queue.start(spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "3"}}));
-        ids = started.runIds;
-        const RunQueueResult result = queue.wait();
-        EXPECT_EQ(result.cancelled, 6);
-        EXPECT_EQ(result.failed, 0);
-    }
+    const RunQueueResult result = interruptedAtEpoch(store, spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "3"}}), 1);
+    EXPECT_EQ(result.cancelled, 6);
+    EXPECT_EQ(result.failed, 0);
+    const std::vector<std::int64_t> ids = result.runIds;
     ASSERT_EQ(ids.size(), 6u);
     for (const auto& r : store.runs()) {
         EXPECT_EQ(r.status, RunStatus::Interrupted) << r.id;
@@ -279,15 +281,8 @@ TEST_F(RunnerTest, InterruptAllStoresInterruptedRunsThatResumeContinues) {
 // metrics) and its resume checkpoint, so a later resume still continues it.
 TEST_F(RunnerTest, AResumedRunCancelledBeforeItGoesOnKeepsItsProgress) {
     RunStore store(dbPath());
-    std::vector<std::int64_t> ids;
-    {
-        RunQueue queue(store, m_registry);
-        queue.addObserver([&queue](const RunEvent& e) {
-            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 2) queue.interruptAll();
-        });
-        ids = queue.start(spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "4"}})).runIds;
-        queue.wait();
-    }
+    const std::vector<std::int64_t> ids =
+        interruptedAtEpoch(store, spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "4"}}), 2).runIds;
     RunFilter these;
     these.runIds = ids;
     std::map<std::int64_t, RunRecord> before;
@@ -332,15 +327,7 @@ TEST_F(RunnerTest, ResumingWithAnotherThreadCountIsSaid) {
     RunStore store(dbPath());
     const std::vector<SpecOverride> overrides = {{"seeds", "[3]"}, {"train.patience", "50"}, {"train.max_epochs", "3"},
                                                  {"runner.threads", "1"}};
-    auto interruptedRuns = [&] {
-        RunQueue queue(store, m_registry);
-        queue.addObserver([&queue](const RunEvent& e) {
-            if (e.kind == RunEvent::Kind::Epoch && e.epoch == 1) queue.interruptAll();
-        });
-        const std::vector<std::int64_t> ids = queue.start(spec(kPaired, overrides)).runIds;
-        queue.wait();
-        return ids;
-    };
+    auto interruptedRuns = [&] { return interruptedAtEpoch(store, spec(kPaired, overrides), 1).runIds; };
     auto resumeWith = [&](const std::vector<std::int64_t>& ids, int threads, std::vector<std::string>& notes) {
         RunQueueOptions options;
         options.threadsPerRun = threads;
