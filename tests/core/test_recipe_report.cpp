@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "losslab/analysis/learning_curves.h"
 #include "losslab/analysis/loss_comparison.h"
@@ -114,6 +115,19 @@ protected:
         ReportRequest request;
         request.experiments = experiments;
         return loadReportData(*m_store, request, m_tasks);
+    }
+    // Two experiments of one recipe, seeds 0-1 and 2-3, each trained with its library
+    // ({experiment name, runs.library}); the report of both, which pools all four seeds.
+    ReportData twoLibraries(const std::pair<std::string, std::string>& a, const std::pair<std::string, std::string>& b) {
+        RunPlan first{a.first};
+        first.library = a.second;
+        RunPlan second{b.first};
+        second.library = b.second;
+        addExperiment(first, {0, 1});
+        addExperiment(second, {2, 3});
+        ReportData data = load({a.first, b.first});
+        EXPECT_EQ(data.analysis.groups.front().stats.at("test/acc").n, 4);
+        return data;
     }
     static const LossGroup* group(const LossAnalysis& a, const std::string& loss, const std::string& label) {
         for (const auto& g : a.groups)
@@ -342,14 +356,7 @@ TEST_F(RecipeReportTest, TheSameRecipeUnderTwoNamesIsPooledWithANote) {
 // One recipe trained under two LibTorch versions: pooled, as the recipe is the same, with a
 // note naming the libraries; one library alone gives no such note.
 TEST_F(RecipeReportTest, PoolingAcrossLibrariesIsSaid) {
-    RunPlan first{"old-torch"};
-    first.library = "LibTorch 1.13.0";
-    RunPlan second{"new-torch"};
-    second.library = "LibTorch 2.6.0";
-    addExperiment(first, {0, 1});
-    addExperiment(second, {2, 3});
-    const ReportData data = load({"old-torch", "new-torch"});
-    EXPECT_EQ(data.analysis.groups.front().stats.at("test/acc").n, 4);
+    const ReportData data = twoLibraries({"old-torch", "LibTorch 1.13.0"}, {"new-torch", "LibTorch 2.6.0"});
     EXPECT_TRUE(anyNoteContains(data.analysis, "different libraries are pooled (LibTorch 1.13.0, LibTorch 2.6.0)"));
     const ReportData one = load({"old-torch"});
     EXPECT_FALSE(anyNoteContains(one.analysis, "different libraries"));
@@ -358,14 +365,7 @@ TEST_F(RecipeReportTest, PoolingAcrossLibrariesIsSaid) {
 // The same LibTorch with oneDNN on and off (LOSSLAB_ONEDNN): pooled, the two named apart,
 // since one of them has a comma of its own.
 TEST_F(RecipeReportTest, PoolingRunsTrainedWithAndWithoutOneDnnIsSaid) {
-    RunPlan with{"with-onednn"};
-    with.library = "LibTorch 2.6.0";
-    RunPlan without{"without-onednn"};
-    without.library = "LibTorch 2.6.0, oneDNN off";
-    addExperiment(with, {0, 1});
-    addExperiment(without, {2, 3});
-    const ReportData data = load({"with-onednn", "without-onednn"});
-    EXPECT_EQ(data.analysis.groups.front().stats.at("test/acc").n, 4);
+    const ReportData data = twoLibraries({"with-onednn", "LibTorch 2.6.0"}, {"without-onednn", "LibTorch 2.6.0, oneDNN off"});
     EXPECT_TRUE(anyNoteContains(data.analysis, "different libraries are pooled (LibTorch 2.6.0; LibTorch 2.6.0, oneDNN off); "
                                                "a seed's cross-entropy results differ between LibTorch versions and with oneDNN on or off"))
         << (data.analysis.notes.empty() ? "" : data.analysis.notes.back());

@@ -139,6 +139,16 @@ struct StoredPrefix {
     int threads = 0;
 };
 
+// runner.reuse_prefix may copy a run's epochs only where training is deterministic, the CPU
+// (the check at execution time looks at the devices the runs actually trained on), and only
+// when the source stores the training-set metrics of every epoch.
+bool onlyCpu(const std::vector<std::string>& slots) {
+    return std::all_of(slots.begin(), slots.end(), [](const std::string& s) { return s == "cpu"; });
+}
+bool mayReusePrefix(const ParamSet& params) {
+    return params.getString("runner.reuse_prefix") == "auto" && params.getString("train.train_metrics") != "at_report";
+}
+
 struct PlannedRun {
     RunSpec spec;
     std::string label;
@@ -450,9 +460,7 @@ struct RunQueue::Impl {
         const std::vector<int> from = prefixSources(specs);
         for (std::size_t i = 0; i < runs.size(); ++i) {
             PlannedRun& p = runs[i];
-            if (from[i] < 0 || p.spec.params.getString("runner.reuse_prefix") != "auto" ||
-                p.spec.params.getString("train.train_metrics") == "at_report")
-                continue;
+            if (from[i] < 0 || !mayReusePrefix(p.spec.params)) continue;
             const auto j = static_cast<std::size_t>(from[i]);
             if (j < runs.size()) {
                 p.prefixFrom = from[i];
@@ -525,7 +533,7 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     rec.sourcePath = experiment.sourcePath;
     rec.uid = d.options.experimentUid;
     std::vector<RunSpec> specs = selectRuns(experiment.expand(), d.options.runIndices); // may throw: before storing
-    const bool cpuOnly = std::all_of(slots.begin(), slots.end(), [](const std::string& s) { return s == "cpu"; });
+    const bool cpuOnly = onlyCpu(slots);
     if (!cpuOnly) {
         // TF32 is a process-wide switch of CUDA's libraries: runs training side by side must agree.
         std::set<bool> tf32;
@@ -556,14 +564,10 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     const std::vector<std::int64_t> ids = d.store.addRuns(d.result.experimentId, records);
     d.result.runIds = ids;
     d.runs.resize(specs.size());
-    // Copying a prefix is exact only where training is deterministic: the CPU (the check at
-    // execution time looks at the devices the runs actually trained on), and only when the
-    // source stores the training-set metrics of every epoch.
     const std::vector<int> prefixFrom = prefixSources(specs);
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const ParamSet& p = specs[i].params;
-        if (cpuOnly && p.getString("runner.reuse_prefix") == "auto" && p.getString("train.train_metrics") != "at_report")
-            d.runs[i].prefixFrom = prefixFrom[i];
+        if (cpuOnly && mayReusePrefix(p)) d.runs[i].prefixFrom = prefixFrom[i];
         d.runs[i].spec = specs[i];
         d.runs[i].id = ids[i];
         d.runs[i].label = specs[i].taskId + " " + specs[i].loss.name + " " + protocolName(specs[i].protocol) +
@@ -632,8 +636,7 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
     slotOptions.runsPerDevice = static_cast<int>(d.runs.front().spec.params.getInt("runner.runs_per_device"));
     slotOptions.cpuSlots = static_cast<int>(d.runs.front().spec.params.getInt("runner.cpu_runs"));
     const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
-    if (std::all_of(slots.begin(), slots.end(), [](const std::string& s) { return s == "cpu"; }))
-        d.assignResumedPrefixSources(records);
+    if (onlyCpu(slots)) d.assignResumedPrefixSources(records);
     d.launch(slots, static_cast<int>(d.runs.front().spec.params.getInt("runner.threads")));
     return d.result;
 }
