@@ -14,6 +14,7 @@ packages=(
   libicu-dev                          # Unicode data for BERT's WordPiece tokenizer (same name on Debian 12 and 13)
   libsndfile1-dev                     # reading WAV, FLAC and NIST SPHERE audio (the speech data layer)
   libjpeg-dev libpng-dev              # reading JPEG and PNG images (the image-folder tasks: ImageNet)
+  libcurl4-openssl-dev                # HTTP(S) to an MLflow tracking server (export --format mlflow)
   sentencepiece                       # SentencePiece units for the speech recognisers (spm_train, spm_encode: run as programs)
   espeak-ng sox                       # the speech tests synthesise their fixture corpus (sox converts formats)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev fonts-dejavu-core   # the window and the report figures

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include "losslab/report/paper_tables.h"
 #include "losslab/report/report_files.h"
 #include "losslab/report/report_table.h"
+#include "losslab/report/mlflow_export.h"
 #include "losslab/report/tensorboard_export.h"
 #ifdef LOSSLAB_HAVE_PLOTS
 #include "plots/figure_export.h"
@@ -154,7 +156,7 @@ std::string mainHelp() {
            "  run       run an experiment file (YAML) and print the comparison table\n"
            "  list      list stored runs, as a table or CSV\n"
            "  report    write the paper-style tables, statistics and figures of stored runs\n"
-           "  export    write stored runs as TensorBoard event files (curves, step losses, settings)\n"
+           "  export    write stored runs as TensorBoard event files, or send them to an MLflow tracking server\n"
            "  resume    continue interrupted runs from their last checkpoint\n"
            "  plan      write a Slurm job array for an experiment (one task per independent unit of runs)\n"
            "  merge     merge the run databases of a Slurm job array's tasks into one\n"
@@ -482,24 +484,50 @@ int runReportCommand(const std::vector<std::string>& argv) {
 int runExportCommand(const std::vector<std::string>& argv) {
     Args args({{"db", true, false, "FILE", "database (default: " + RunStore::defaultPath() + ")"},
                {"experiment", true, true, "NAME", "experiment name (its latest run) or NAME#ID; default: the latest of every name"},
-               {"out", true, false, "DIR", "folder to write into (created if missing); TensorBoard's --logdir"},
-               {"format", true, false, "FORMAT", "tensorboard (the only one so far; default)"}},
+               {"format", true, false, "FORMAT", "tensorboard (default) or mlflow"},
+               {"out", true, false, "DIR", "tensorboard: folder to write into (created if missing); TensorBoard's --logdir"},
+               {"tracking-uri", true, false, "URI", "mlflow: the tracking server, http(s)://HOST:PORT (default: $MLFLOW_TRACKING_URI)"}},
               "losslab-cli export");
     if (!parseOrHelp(args, argv,
-                     "Usage: losslab-cli export [--db FILE] [--experiment NAME]... --out DIR [--format tensorboard]\n\n"
-                     "Writes every run of the selected experiments as TensorBoard event files, one folder per run:\n"
-                     "DIR/EXPERIMENT#ID/TASK/LOSS/PROTOCOL/seedN. Each holds the run's epoch metrics (val/acc,\n"
+                     "Usage: losslab-cli export [--db FILE] [--experiment NAME]... --out DIR [--format tensorboard]\n"
+                     "       losslab-cli export [--db FILE] [--experiment NAME]... --format mlflow [--tracking-uri URI]\n\n"
+                     "tensorboard: writes every run of the selected experiments as TensorBoard event files, one folder\n"
+                     "per run: DIR/EXPERIMENT#ID/TASK/LOSS/PROTOCOL/seedN. Each holds the run's epoch metrics (val/acc,\n"
                      "test/loss, ...), its step metrics (step/train_loss, step/lr), the metrics at the reported epoch\n"
                      "(reported/test/acc, ...), its settings as text and as HParams (seeds grouped).\n"
-                     "Exporting again replaces the files; view them with: tensorboard --logdir DIR"))
+                     "Exporting again replaces the files; view them with: tensorboard --logdir DIR\n\n"
+                     "mlflow: sends the runs to an MLflow tracking server (mlflow server --backend-store-uri\n"
+                     "sqlite:///mlflow.db), one MLflow experiment per EXPERIMENT#ID, one MLflow run per run, with the\n"
+                     "same metrics, the settings as params, and tags. Exporting again sends only what the server\n"
+                     "lacks. Credentials: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and _PASSWORD."))
         return kExitOk;
     if (!args.positional().empty()) throw Error("losslab-cli export: unexpected argument '" + args.positional()[0] + "'");
-    const auto out = args.value("out");
-    if (!out) throw Error("losslab-cli export: --out DIR is required");
     const std::string format = args.value("format").value_or("tensorboard");
-    if (format != "tensorboard") throw Error("--format: expected tensorboard, got '" + format + "'");
+    if (format != "tensorboard" && format != "mlflow") throw Error("--format: expected tensorboard or mlflow, got '" + format + "'");
+    const auto out = args.value("out");
+    if (format == "tensorboard" && !out) throw Error("losslab-cli export: --out DIR is required");
+    if (format == "tensorboard" && args.value("tracking-uri")) throw Error("losslab-cli export: --tracking-uri is for --format mlflow");
+    if (format == "mlflow" && out) throw Error("losslab-cli export: --out is for --format tensorboard; MLflow takes --tracking-uri");
     const std::string path = args.value("db").value_or(RunStore::defaultPath());
     if (!fs::exists(path)) throw Error("losslab-cli export: no database at " + path + " (run an experiment first, or pass --db FILE)");
+    if (format == "mlflow") {
+        const mlflow::ServerOptions server = mlflow::serverOptionsFromEnvironment(args.value("tracking-uri").value_or(""));
+        const std::unique_ptr<mlflow::Connection> connection = mlflow::connectHttp(server);
+        RunStore store(path);
+        MlflowExportRequest request;
+        request.experiments = args.values("experiment");
+        request.progress = [](const std::string& line) { std::cout << "  " << line << std::endl; };
+        std::cout << "Sending runs to MLflow at " << server.trackingUri << ":" << std::endl;
+        const MlflowExportResult result = exportMlflow(store, request, *connection);
+        const int runs = result.created + result.appended + result.unchanged + result.replaced;
+        std::cout << "Exported " << runs << " run(s) of " << result.experiments << " experiment(s) to MLflow at " << server.trackingUri
+                  << ": " << result.created << " created, " << result.appended << " appended, " << result.unchanged << " unchanged, "
+                  << result.replaced << " replaced; " << result.points << " metric point(s) sent.\n";
+        for (const auto& experiment : result.mlflowExperiments) std::cout << "MLflow experiment: " << experiment << "\n";
+        if (result.notStarted > 0)
+            std::cerr << "losslab-cli export: note: " << result.notStarted << " run(s) not started yet have nothing to export\n";
+        return kExitOk;
+    }
     RunStore store(path);
     TensorBoardExportRequest request;
     request.experiments = args.values("experiment");

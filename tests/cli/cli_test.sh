@@ -334,7 +334,7 @@ export)
   "$cli" export --db "$work/runs.sqlite" --out "$logs" >/dev/null 2>&1 || fail "second export"
   [[ "$(cd "$logs" && find . -type f | sort)" == "$before" ]] || fail "a second export changed the file names: $(find "$logs")"
   expect 2 "no experiment 'nope'.*stored experiments: tiny" -- export --db "$work/runs.sqlite" --experiment nope --out "$work/t2"
-  expect 2 -- "--format: expected tensorboard, got 'mlflow'" -- export --db "$work/runs.sqlite" --format mlflow --out "$work/t2"
+  expect 2 -- "--format: expected tensorboard or mlflow, got 'parquet'" -- export --db "$work/runs.sqlite" --format parquet --out "$work/t2"
   expect 2 -- "--out DIR is required" -- export --db "$work/runs.sqlite"
   expect 2 "no database at $work/none.sqlite" -- export --db "$work/none.sqlite" --out "$work/t2"
   expect 2 "cannot create the folder /proc/nope" -- export --db "$work/runs.sqlite" --out /proc/nope/out

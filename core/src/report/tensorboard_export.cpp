@@ -5,19 +5,15 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <iterator>
 #include <map>
 #include <sstream>
 #include <system_error>
-#include <tuple>
 
-#include "losslab/analysis/reliability.h"
+#include "export_runs.h"
 #include "losslab/error.h"
 #include "losslab/report/report_files.h"
 #include "losslab/report/report_table.h"
-#include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
 
 namespace losslab {
@@ -211,50 +207,6 @@ fs::path taskFolder(const std::string& taskId) {
     return out.empty() ? fs::path("_") : out;
 }
 
-// "2026-12-06T11:02:29Z" as seconds since 1970; 0 when empty or not in that form.
-double unixSeconds(const std::string& iso) {
-    std::tm parts{};
-    const char* end = iso.empty() ? nullptr : ::strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%SZ", &parts);
-    if (!end || *end != '\0') return 0.0;
-    return static_cast<double>(::timegm(&parts));
-}
-
-std::string cell(const std::string& text) {
-    std::string out;
-    for (const char ch : text) {
-        if (ch == '|') out += "\\|";
-        else if (ch == '\n' || ch == '\r') out += ' ';
-        else out.push_back(ch);
-    }
-    return out;
-}
-
-std::string runSummary(const RunRecord& r, const std::map<std::string, double>& reported) {
-    std::string md = "| setting | value |\n| --- | --- |\n";
-    const auto row = [&](const std::string& key, const std::string& value) {
-        if (!value.empty()) md += "| " + key + " | " + cell(value) + " |\n";
-    };
-    row("run", std::to_string(r.id) + " (uid " + r.uid + ")");
-    row("experiment", r.experiment + "#" + std::to_string(r.experimentId));
-    row("task", r.taskId);
-    row("loss", r.lossName + (r.loss == "square" ? " (square, k " + formatFull(r.k) + ", M " + formatFull(r.M) + ")" : " (" + r.loss + ")"));
-    row("learning rate", formatFull(r.lr));
-    row("protocol", r.protocol);
-    row("seed", std::to_string(r.seed));
-    row("status", std::string(runStatusName(r.status)));
-    row("epochs", std::to_string(r.epochs) + (r.bestEpoch > 0 ? " (reported: epoch " + std::to_string(r.bestEpoch) + ")" : ""));
-    std::string trainedBy = r.device;
-    if (!r.library.empty()) trainedBy += ", " + r.library;
-    if (r.threads > 0) trainedBy += ", " + std::to_string(r.threads) + " CPU thread(s)";
-    row("trained on", trainedBy);
-    if (!r.reusedFrom.empty()) row("epochs copied from", "run uid " + r.reusedFrom + " (runner.reuse_prefix)");
-    row("error", r.error);
-    row("tags", r.tags);
-    row("notes", r.notes);
-    for (const auto& [key, value] : reported) row(key + " at the reported epoch", formatFull(value));
-    return md;
-}
-
 std::string specText(const std::string& yaml) {
     std::string md; // an indented block: Markdown shows it as code
     std::istringstream in(yaml);
@@ -262,77 +214,38 @@ std::string specText(const std::string& yaml) {
     return md;
 }
 
-// The ECE bins of one split at the reported epoch as a table (TensorBoard's Text dashboard
-// renders Markdown): the run's reliability diagram in numbers, the bins with examples only.
-std::string reliabilityText(const CalibrationRow& row) {
-    const double examples = row.bins.total();
-    std::string md = "The " + row.bins.split + " examples at epoch " + std::to_string(row.epoch) +
-                     ", the reported one, by the probability of their predicted class (" +
-                     std::to_string(kCalibrationBins) + " bins): " + formatFull(examples) + " examples, ECE " +
-                     formatFixed(eceOf(row.bins), 4) + ".\n\n"
-                     "| confidence | examples | mean confidence | accuracy | accuracy - confidence |\n"
-                     "|---|---:|---:|---:|---:|\n";
-    for (const ReliabilityBin& bin : reliabilityBins(row.bins)) {
-        if (!(bin.count > 0)) continue;
-        md += std::string(bin.lower > 0 ? "| (" : "| [") + formatFixed(bin.lower, 3) + ", " + formatFixed(bin.upper, 3) + "] | " + formatFull(bin.count) + " | " +
-              formatFixed(bin.confidence, 4) + " | " + formatFixed(bin.accuracy, 4) + " | " +
-              formatFixed(bin.accuracy - bin.confidence, 4) + " |\n";
-    }
-    return md;
-}
-
 // The event file of one run; `group` is its folder without the seed.
-std::string runEvents(const RunStore& store, const RunRecord& r, const std::map<std::string, double>& reported,
-                      const std::string& recipeLabel, const std::string& group) {
-    const double start = r.startedAt.empty() ? unixSeconds(r.createdAt) : unixSeconds(r.startedAt);
+std::string runEvents(const RunStore& store, const ExportedRun& run, const std::string& group) {
+    const RunRecord& r = run.record;
     const std::vector<EpochMetricRow> epochs = store.epochMetrics({r.id});
-    std::map<int, double> trainSeconds; // epoch -> train/wall_s
-    for (const auto& row : epochs)
-        if (row.value.split == "train" && row.value.metric == "wall_s") trainSeconds[row.epoch] = row.value.value;
-    std::map<int, double> endOf; // epoch -> seconds from the start to its end
-    double elapsed = 0.0;
-    for (const auto& [epoch, seconds] : trainSeconds) endOf[epoch] = elapsed += std::isfinite(seconds) ? seconds : 0.0;
-    const auto epochEnd = [&](int epoch) {
-        const auto it = endOf.upper_bound(epoch); // the last epoch <= `epoch` with a time
-        return it == endOf.begin() ? 0.0 : std::prev(it)->second;
-    };
+    const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
+    const RunTimeline time(r, epochs, steps);
+    const double start = time.start();
 
     std::string out = tensorboard::record(tensorboard::fileVersionEvent(start));
-    out += tensorboard::record(tensorboard::textEvent(start, 0, "run", runSummary(r, reported)));
+    out += tensorboard::record(tensorboard::textEvent(start, 0, "run", runSummaryMarkdown(r, run.reported)));
     if (!r.specYaml.empty()) out += tensorboard::record(tensorboard::textEvent(start, 0, "spec", specText(r.specYaml)));
     std::map<std::string, std::string> texts = {{"experiment", r.experiment + "#" + std::to_string(r.experimentId)},
                                                 {"task", r.taskId}, {"loss", r.lossName}, {"loss_type", r.loss},
                                                 {"protocol", r.protocol}};
-    if (!recipeLabel.empty()) texts["recipe"] = recipeLabel;
+    if (!run.recipeLabel.empty()) texts["recipe"] = run.recipeLabel;
     out += tensorboard::record(tensorboard::sessionStartEvent(start, {{"k", r.k}, {"M", r.M}, {"lr", r.lr}}, texts, group));
     for (const auto& row : epochs)
-        out += tensorboard::record(tensorboard::scalarEvent(start + epochEnd(row.epoch), row.epoch,
+        out += tensorboard::record(tensorboard::scalarEvent(time.epochEnd(row.epoch), row.epoch,
                                                             row.value.split + "/" + row.value.metric,
                                                             static_cast<float>(row.value.value)));
     if (r.bestEpoch > 0)
-        for (const auto& [key, value] : reported)
-            out += tensorboard::record(tensorboard::scalarEvent(start + epochEnd(r.bestEpoch), r.bestEpoch, "reported/" + key,
+        for (const auto& [key, value] : run.reported)
+            out += tensorboard::record(tensorboard::scalarEvent(time.epochEnd(r.bestEpoch), r.bestEpoch, "reported/" + key,
                                                                 static_cast<float>(value)));
     // The reliability diagram's bins at the reported epoch, per split that stored them.
     if (r.bestEpoch > 0)
         for (const char* split : {"train", "val", "test"})
             for (const CalibrationRow& row : store.reportedCalibration({r.id}, split))
-                out += tensorboard::record(tensorboard::textEvent(start + epochEnd(r.bestEpoch), r.bestEpoch,
-                                                                  std::string("reliability/") + split, reliabilityText(row)));
-    // Steps: spread evenly over their epoch's training time.
-    const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
-    std::map<int, std::pair<std::int64_t, std::int64_t>> stepRange; // epoch -> first, last step
-    for (const auto& s : steps) {
-        auto [it, fresh] = stepRange.try_emplace(s.epoch, s.step, s.step);
-        it->second.first = std::min(it->second.first, s.step);
-        it->second.second = std::max(it->second.second, s.step);
-    }
-    for (const auto& s : steps) {
-        const auto [first, last] = stepRange.at(s.epoch);
-        const double from = epochEnd(s.epoch - 1), to = epochEnd(s.epoch);
-        const double at = to > from ? from + (to - from) * static_cast<double>(s.step - first + 1) / static_cast<double>(last - first + 1) : from;
-        out += tensorboard::record(tensorboard::scalarEvent(start + at, s.step, "step/" + s.metric, static_cast<float>(s.value)));
-    }
+                out += tensorboard::record(tensorboard::textEvent(time.epochEnd(r.bestEpoch), r.bestEpoch,
+                                                                  std::string("reliability/") + split, reliabilityMarkdown(row)));
+    for (const auto& s : steps)
+        out += tensorboard::record(tensorboard::scalarEvent(time.stepTime(s), s.step, "step/" + s.metric, static_cast<float>(s.value)));
     return out;
 }
 
@@ -345,51 +258,31 @@ void createFolder(const fs::path& dir) {
 } // namespace
 
 TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoardExportRequest& request) {
-    const std::vector<ExperimentRecord> experiments = selectExperiments(store, request.experiments);
-    const std::vector<RunRecord> runs = runsOfExperiments(store, experiments);
+    const ExportSelection selection = selectExportedRuns(store, request.experiments);
+    const std::vector<ExportedRun>& runs = selection.runs;
 
     // Folders: experiment, task, loss, protocol, then what tells apart the recipes that share
     // those (a sweep's values), then the seed.
-    using Family = std::tuple<std::int64_t, std::string, std::string, std::string>;
-    std::map<Family, std::vector<RunRecipe>> recipesOf;
-    std::vector<RunRecipe> recipe(runs.size());
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-        recipe[i] = runRecipe(runs[i].specYaml);
-        auto& list = recipesOf[{runs[i].experimentId, runs[i].taskId, runs[i].lossName, runs[i].protocol}];
-        if (std::find(list.begin(), list.end(), recipe[i]) == list.end()) list.push_back(recipe[i]);
-    }
-    std::map<Family, std::map<RunRecipe, std::string>> labelOf;
-    for (const auto& [family, list] : recipesOf) {
-        const std::vector<std::string> labels = recipeLabels(list);
-        for (std::size_t i = 0; i < list.size(); ++i) labelOf[family][list[i]] = labels[i];
-    }
     std::vector<fs::path> group(runs.size()), folder(runs.size());
-    std::vector<std::string> label(runs.size());
     std::map<fs::path, int> uses;
     for (std::size_t i = 0; i < runs.size(); ++i) {
-        const RunRecord& r = runs[i];
+        const RunRecord& r = runs[i].record;
         group[i] = fs::path(folderName(r.experiment + "#" + std::to_string(r.experimentId))) / taskFolder(r.taskId) /
                    folderName(r.lossName) / folderName(r.protocol);
-        label[i] = labelOf[{r.experimentId, r.taskId, r.lossName, r.protocol}][recipe[i]];
-        if (!label[i].empty()) group[i] /= folderName(label[i]);
+        if (!runs[i].recipeLabel.empty()) group[i] /= folderName(runs[i].recipeLabel);
         folder[i] = group[i] / ("seed" + std::to_string(r.seed));
         ++uses[folder[i]];
     }
     for (std::size_t i = 0; i < runs.size(); ++i) // two runs of one recipe and seed: tell them apart by id
-        if (uses[folder[i]] > 1) folder[i] += "-run" + std::to_string(runs[i].id);
-
-    std::vector<std::int64_t> ids;
-    for (const auto& r : runs) ids.push_back(r.id);
-    std::map<std::int64_t, std::map<std::string, double>> reported;
-    for (const auto& row : store.reportedMetrics(ids)) reported[row.runId][row.value.split + "/" + row.value.metric] = row.value.value;
+        if (uses[folder[i]] > 1) folder[i] += "-run" + std::to_string(runs[i].record.id);
 
     TensorBoardExportResult result;
-    result.experiments = static_cast<int>(experiments.size());
+    result.experiments = selection.experiments;
     const fs::path root(request.outDir);
     createFolder(root);
     for (std::size_t i = 0; i < runs.size(); ++i) {
-        const RunRecord& r = runs[i];
-        if (r.epochs == 0 && r.startedAt.empty()) {
+        const RunRecord& r = runs[i].record;
+        if (!hasStarted(r)) {
             ++result.notStarted;
             continue;
         }
@@ -397,7 +290,7 @@ TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoa
         createFolder(dir);
         const std::string name = "events.out.tfevents." + std::to_string(static_cast<long long>(unixSeconds(r.createdAt))) + kFileMark + r.uid;
         // Written under a name without "tfevents", so TensorBoard never reads it half-written.
-        writeFileAtomically((dir / name).string(), runEvents(store, r, reported[r.id], label[i], group[i].string()), ".losslab-export.tmp");
+        writeFileAtomically((dir / name).string(), runEvents(store, runs[i], group[i].string()), ".losslab-export.tmp");
         std::vector<fs::path> stale; // an earlier export's file of another name
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(dir, ec)) {

@@ -1,0 +1,113 @@
+#pragma once
+// Stored runs sent to an MLflow tracking server through its REST API (/api/2.0/mlflow/), so
+// they can be compared in MLflow beside other programs' runs. Any tracking server will do:
+// `mlflow server --backend-store-uri sqlite:///mlflow.db` on the workstation, or a shared one
+// (https, with MLflow's token or user and password). The API has not changed for these calls
+// since MLflow 1.x.
+//
+// One MLflow experiment per stored experiment instance, named "<experiment>#<id>". One MLflow
+// run per started run, found again by its tag losslab.uid:
+//   - params: the run's resolved settings, flattened ("train.batch_size", "model.hidden"), and
+//     loss_type, k, M, lr;
+//   - metrics: every stored epoch metric as "<split>/<metric>" at step = epoch ("val/acc",
+//     "test/loss"); every step metric as "step/<metric>" at step = the optimiser step; every
+//     metric at the reported epoch as "reported/<split>/<metric>" at step = that epoch (the
+//     newest reported epoch has the largest step, so MLflow's run table shows its value).
+//     Timestamps: the run's start plus its training seconds, as in the TensorBoard export;
+//   - tags: losslab.* (uid, run id, experiment, status, error, device, library, threads,
+//     recipe label, group, reused_from, the spec, reliability tables) and mlflow.runName,
+//     mlflow.note.content (the run's settings as Markdown);
+//   - status: completed and diverged runs FINISHED, failed FAILED, cancelled and interrupted
+//     KILLED, running RUNNING; end time where the run ended.
+//
+// Exporting again sends only what the server lacks. A run's tags losslab.exported (points
+// sent) and losslab.digest (a hash of its params and those points, in a fixed order: epoch by
+// epoch) say what it holds. Where the stored run still begins with those points, the rest is
+// appended; where it does not (a resumed run retrained epochs the server has), the MLflow run
+// is deleted (MLflow keeps it in its trash) and sent again whole. Only epochs whose metrics
+// are stored are sent, with their steps. Requests stay within MLflow's limits (1000 metrics,
+// 100 params, 100 tags each), and each request that adds points also moves the two tags, so
+// an export cut off half way is completed by the next. The database is only read. Torch-free,
+// Qt-free.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace losslab {
+
+class RunStore;
+
+namespace mlflow {
+
+struct Response {
+    long status = 0; // HTTP status
+    std::string body;
+};
+
+// How the exporter reaches a tracking server. Endpoints are relative to /api/2.0/mlflow/
+// ("runs/create"); bodies and answers are JSON. Throws Error where the server cannot be
+// reached; an HTTP error status is an answer, not an exception.
+class Connection {
+public:
+    virtual ~Connection() = default;
+    virtual std::string address() const = 0; // for messages: the tracking URI
+    virtual Response post(const std::string& endpoint, const std::string& json) = 0;
+    virtual Response get(const std::string& endpoint, const std::string& query) = 0; // query URL-encoded
+};
+
+struct ServerOptions {
+    std::string trackingUri;   // http:// or https://, with any path prefix
+    std::string token;         // Authorization: Bearer (MLFLOW_TRACKING_TOKEN)
+    std::string user, password; // basic authentication (MLFLOW_TRACKING_USERNAME/_PASSWORD)
+    bool insecureTls = false;  // MLFLOW_TRACKING_INSECURE_TLS=true: no certificate check
+    std::string caFile;        // MLFLOW_TRACKING_SERVER_CERT_PATH: the server's CA bundle
+};
+
+// `trackingUri`, or MLFLOW_TRACKING_URI where it is empty, and the credentials and TLS
+// settings from MLflow's own environment variables.
+ServerOptions serverOptionsFromEnvironment(const std::string& trackingUri);
+
+// Whether this build can speak HTTP (it is built with libcurl).
+bool httpAvailable();
+
+// A connection over HTTP(S). Throws Error naming the URI where it is not http:// or https://
+// (a sqlite:// or file: store needs a server in front of it) or the build lacks libcurl.
+std::unique_ptr<Connection> connectHttp(const ServerOptions& options);
+
+// JSON text of a string: quoted, escaped, invalid UTF-8 replaced by U+FFFD.
+std::string jsonString(std::string_view text);
+// JSON text of a number: shortest exact form; "NaN", "Infinity", "-Infinity" as MLflow's
+// protobuf JSON reads them.
+std::string jsonNumber(double value);
+std::string urlEncode(std::string_view text);
+
+} // namespace mlflow
+
+struct MlflowExportRequest {
+    // As ReportRequest::experiments: names (their latest instance), "name#id", or empty for
+    // the latest instance of every name.
+    std::vector<std::string> experiments;
+    // Called after each run is sent, with a line that says what happened to it.
+    std::function<void(const std::string&)> progress;
+};
+
+struct MlflowExportResult {
+    int experiments = 0;
+    int created = 0;    // runs the server did not have
+    int appended = 0;   // runs that had fewer points than stored now: the rest sent
+    int unchanged = 0;  // runs the server had whole: at most their tags and status updated
+    int replaced = 0;   // runs whose stored points no longer begin with those sent: sent again
+    int notStarted = 0; // runs with nothing stored yet: not sent
+    std::int64_t points = 0; // metric points sent
+    std::vector<std::string> mlflowExperiments; // "name (id ID)", in order
+};
+
+// Sends the selected experiments' runs. Throws Error naming an unknown experiment, or the
+// endpoint, HTTP status and MLflow's error where the server refuses a request (runs sent
+// before it stay sent; exporting again goes on from there).
+MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest& request, mlflow::Connection& server);
+
+} // namespace losslab

@@ -1,0 +1,526 @@
+#include "losslab/report/mlflow_export.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "export_runs.h"
+#include "losslab/error.h"
+#include "losslab/report/report_table.h"
+#include "losslab/store/run_store.h"
+
+namespace losslab {
+
+namespace mlflow {
+
+std::string jsonString(std::string_view text) {
+    std::string out = "\"";
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    for (std::size_t i = 0; i < n;) {
+        const unsigned char c = p[i];
+        if (c < 0x80) {
+            switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out.push_back(static_cast<char>(c));
+                }
+            }
+            ++i;
+            continue;
+        }
+        // A UTF-8 sequence: its length from the lead byte, then continuation bytes, no
+        // overlong forms, no surrogates, nothing above U+10FFFF.
+        const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        bool valid = len > 0 && c <= 0xf4 && i + len <= n;
+        for (std::size_t k = 1; valid && k < len; ++k) valid = (p[i + k] & 0xc0) == 0x80;
+        if (valid && len == 3) valid = !(c == 0xe0 && p[i + 1] < 0xa0) && !(c == 0xed && p[i + 1] >= 0xa0);
+        if (valid && len == 4) valid = !(c == 0xf0 && p[i + 1] < 0x90) && !(c == 0xf4 && p[i + 1] >= 0x90);
+        if (valid) {
+            out.append(text.substr(i, len));
+            i += len;
+        } else {
+            out += "\xef\xbf\xbd"; // U+FFFD for the byte that starts no valid sequence
+            ++i;
+        }
+    }
+    return out + "\"";
+}
+
+std::string jsonNumber(double value) {
+    if (std::isnan(value)) return "\"NaN\"";
+    if (std::isinf(value)) return value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    return formatFull(value);
+}
+
+std::string urlEncode(std::string_view text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
+ServerOptions serverOptionsFromEnvironment(const std::string& trackingUri) {
+    const auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return std::string(v ? v : "");
+    };
+    ServerOptions o;
+    o.trackingUri = trackingUri.empty() ? env("MLFLOW_TRACKING_URI") : trackingUri;
+    o.token = env("MLFLOW_TRACKING_TOKEN");
+    o.user = env("MLFLOW_TRACKING_USERNAME");
+    o.password = env("MLFLOW_TRACKING_PASSWORD");
+    std::string insecure = env("MLFLOW_TRACKING_INSECURE_TLS");
+    std::transform(insecure.begin(), insecure.end(), insecure.begin(), [](unsigned char c) { return std::tolower(c); });
+    o.insecureTls = insecure == "true" || insecure == "1";
+    o.caFile = env("MLFLOW_TRACKING_SERVER_CERT_PATH");
+    return o;
+}
+
+} // namespace mlflow
+
+namespace {
+
+// MLflow's request limits for runs/log-batch (the same since MLflow 1.x).
+constexpr std::size_t kMaxMetrics = 1000, kMaxParams = 100, kMaxTags = 100, kMaxEntities = 1000;
+// Guaranteed lengths on every backend of MLflow 1.x and later; longer values are cut (tags)
+// or left out (params: their full text is in the spec tag).
+constexpr std::size_t kMaxTagValue = 5000, kMaxParamValue = 500, kMaxKey = 250;
+
+// The tags that say what a run on the server holds.
+constexpr const char* kUidTag = "losslab.uid";
+constexpr const char* kExportedTag = "losslab.exported";
+constexpr const char* kDigestTag = "losslab.digest";
+constexpr const char* kReportedTag = "losslab.reported_epoch";
+
+struct Point {
+    std::string key;
+    double value = 0.0;
+    std::int64_t timestamp = 0; // milliseconds since 1970
+    std::int64_t step = 0;
+};
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// FNV-1a, 64 bits, over what was sent: a run's params and points in their fixed order.
+class Digest {
+public:
+    void add(std::string_view bytes) {
+        for (const char ch : bytes) {
+            m_state ^= static_cast<unsigned char>(ch);
+            m_state *= 0x100000001b3ULL;
+        }
+        m_state ^= 0xff; // separator: ("ab","c") and ("a","bc") differ
+        m_state *= 0x100000001b3ULL;
+    }
+    void add(const std::pair<std::string, std::string>& param) {
+        add(param.first);
+        add(param.second);
+    }
+    void add(const Point& p) { // timestamps left out: a resumed run's start moves
+        add(p.key);
+        add(formatFull(p.value) + (std::isnan(p.value) ? "nan" : ""));
+        add(std::to_string(p.step));
+    }
+    std::string hex() const {
+        char buf[17];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(m_state));
+        return buf;
+    }
+
+private:
+    std::uint64_t m_state = 0xcbf29ce484222325ULL;
+};
+
+// Metric and param keys: MLflow takes letters, digits, '_', '-', '.', ' ' and '/'.
+std::string mlflowKey(const std::string& key) {
+    std::string out;
+    for (const char ch : key.substr(0, kMaxKey)) {
+        const auto c = static_cast<unsigned char>(ch);
+        out.push_back(std::isalnum(c) || ch == '_' || ch == '-' || ch == '.' || ch == ' ' || ch == '/' ? ch : '_');
+    }
+    return out;
+}
+
+// At most kMaxTagValue bytes, cut at a character boundary, with a note where cut.
+std::string tagValue(const std::string& text) {
+    if (text.size() <= kMaxTagValue) return text;
+    const std::string mark = "\n[cut: " + std::to_string(text.size()) + " bytes in all]";
+    std::size_t end = kMaxTagValue - mark.size();
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+    return text.substr(0, end) + mark;
+}
+
+// The resolved spec's leaves as params: "train.batch_size" -> "128"; a list in flow style.
+void flatten(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+    if (node.IsMap()) {
+        for (const auto& entry : node) flatten(entry.second, prefix.empty() ? entry.first.Scalar() : prefix + "." + entry.first.Scalar(), out);
+        return;
+    }
+    if (prefix.empty()) return;
+    std::string value;
+    if (node.IsScalar()) {
+        value = node.Scalar();
+    } else if (node.IsNull()) {
+        value = "null";
+    } else {
+        YAML::Emitter flow;
+        flow << YAML::Flow << node;
+        value = flow.c_str();
+    }
+    if (value.size() <= kMaxParamValue) out[mlflowKey(prefix)] = value;
+}
+
+KeyValues paramsOf(const RunRecord& r) {
+    std::map<std::string, std::string> params;
+    try {
+        if (!r.specYaml.empty()) flatten(YAML::Load(r.specYaml), "", params);
+    } catch (const YAML::Exception&) {
+        // An unreadable stored spec gives no spec params; the run's own columns still do.
+    }
+    params.emplace("loss_type", r.loss);
+    params.emplace("k", formatFull(r.k));
+    params.emplace("M", formatFull(r.M));
+    params.emplace("lr", formatFull(r.lr));
+    params.emplace("seed", std::to_string(r.seed));
+    return KeyValues(params.begin(), params.end());
+}
+
+std::int64_t millis(double seconds) { return static_cast<std::int64_t>(std::llround(seconds * 1000.0)); }
+
+// Epoch by epoch: the epoch's metrics, then its steps. Only epochs with stored metrics: a step
+// of an epoch still training waits for the next export.
+std::vector<Point> pointsOf(const std::vector<EpochMetricRow>& epochs, const std::vector<StepMetricRow>& steps, const RunTimeline& time) {
+    int lastEpoch = 0;
+    for (const auto& row : epochs) lastEpoch = std::max(lastEpoch, row.epoch);
+    std::map<int, std::vector<Point>> byEpoch;
+    for (const auto& row : epochs)
+        byEpoch[row.epoch].push_back({mlflowKey(row.value.split + "/" + row.value.metric), row.value.value,
+                                      millis(time.epochEnd(row.epoch)), row.epoch});
+    for (const auto& s : steps)
+        if (s.epoch <= lastEpoch) byEpoch[s.epoch].push_back({mlflowKey("step/" + s.metric), s.value, millis(time.stepTime(s)), s.step});
+    std::vector<Point> out;
+    for (auto& [epoch, list] : byEpoch) out.insert(out.end(), list.begin(), list.end());
+    return out;
+}
+
+const char* mlflowStatus(RunStatus s) {
+    switch (s) {
+    case RunStatus::Queued: return "SCHEDULED";
+    case RunStatus::Running: return "RUNNING";
+    case RunStatus::Completed:
+    case RunStatus::Diverged: return "FINISHED";
+    case RunStatus::Failed: return "FAILED";
+    case RunStatus::Cancelled:
+    case RunStatus::Interrupted: return "KILLED";
+    }
+    return "FINISHED";
+}
+
+std::string pairsJson(const KeyValues& list, std::size_t from, std::size_t to) {
+    std::string out = "[";
+    for (std::size_t i = from; i < to; ++i)
+        out += (i > from ? "," : "") + std::string("{\"key\":") + mlflow::jsonString(list[i].first) +
+               ",\"value\":" + mlflow::jsonString(list[i].second) + "}";
+    return out + "]";
+}
+
+std::string pointsJson(const std::vector<Point>& list, std::size_t from, std::size_t to) {
+    std::string out = "[";
+    for (std::size_t i = from; i < to; ++i)
+        out += (i > from ? "," : "") + std::string("{\"key\":") + mlflow::jsonString(list[i].key) +
+               ",\"value\":" + mlflow::jsonNumber(list[i].value) + ",\"timestamp\":" + std::to_string(list[i].timestamp) +
+               ",\"step\":" + std::to_string(list[i].step) + "}";
+    return out + "]";
+}
+
+// The tracking server's answers, read as JSON (yaml-cpp reads JSON), and its refusals as errors.
+class Server {
+public:
+    explicit Server(mlflow::Connection& connection) : m_connection(connection) {}
+
+    YAML::Node post(const std::string& endpoint, const std::string& json) {
+        return answer("POST", endpoint, m_connection.post(endpoint, json));
+    }
+    mlflow::Response get(const std::string& endpoint, const std::string& query) { return m_connection.get(endpoint, query); }
+
+    [[noreturn]] void refused(const std::string& method, const std::string& endpoint, const mlflow::Response& r) const {
+        std::string detail;
+        try {
+            const YAML::Node error = YAML::Load(r.body);
+            if (error.IsMap() && error["error_code"]) detail = error["error_code"].as<std::string>();
+            if (error.IsMap() && error["message"]) detail += (detail.empty() ? "" : ": ") + error["message"].as<std::string>();
+        } catch (const YAML::Exception&) {
+        }
+        if (detail.empty()) detail = r.body.substr(0, 300);
+        throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint + " answered HTTP " +
+                    std::to_string(r.status) + (detail.empty() ? "" : " (" + detail + ")") +
+                    (r.status == 401 || r.status == 403 ? "; set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" : ""));
+    }
+
+    YAML::Node answer(const std::string& method, const std::string& endpoint, const mlflow::Response& r) const {
+        if (r.status != 200) refused(method, endpoint, r);
+        try {
+            return r.body.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(r.body);
+        } catch (const YAML::Exception& e) {
+            throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint +
+                        " answered with no JSON (is this an MLflow tracking server?): " + r.body.substr(0, 200));
+        }
+    }
+
+private:
+    mlflow::Connection& m_connection;
+};
+
+std::string text(const YAML::Node& node) { return node && node.IsScalar() ? node.Scalar() : std::string(); }
+
+struct ServerRun {
+    std::string id;
+    std::map<std::string, std::string> tags;
+};
+
+// The MLflow experiment of that name, created where missing; refused where deleted.
+std::string experimentId(Server& server, const std::string& name, const std::string& address) {
+    const mlflow::Response r = server.get("experiments/get-by-name", "experiment_name=" + mlflow::urlEncode(name));
+    if (r.status == 200) {
+        const YAML::Node e = server.answer("GET", "experiments/get-by-name", r)["experiment"];
+        if (text(e["lifecycle_stage"]) == "deleted")
+            throw Error("MLflow at " + address + ": the experiment '" + name +
+                        "' is deleted; restore it in MLflow, or remove it for good (mlflow gc), then export again");
+        return text(e["experiment_id"]);
+    }
+    if (r.status != 404 && r.body.find("RESOURCE_DOES_NOT_EXIST") == std::string::npos) server.refused("GET", "experiments/get-by-name", r);
+    return text(server.post("experiments/create", "{\"name\":" + mlflow::jsonString(name) + "}")["experiment_id"]);
+}
+
+// The experiment's active runs that LossLab sent, by uid.
+std::map<std::string, ServerRun> sentRuns(Server& server, const std::string& experiment) {
+    std::map<std::string, ServerRun> out;
+    std::string token;
+    do {
+        std::string body = "{\"experiment_ids\":[" + mlflow::jsonString(experiment) + "],\"max_results\":1000,\"run_view_type\":\"ACTIVE_ONLY\"";
+        if (!token.empty()) body += ",\"page_token\":" + mlflow::jsonString(token);
+        const YAML::Node answer = server.post("runs/search", body + "}");
+        for (const auto& run : answer["runs"]) {
+            ServerRun sr;
+            sr.id = text(run["info"]["run_id"]);
+            if (sr.id.empty()) sr.id = text(run["info"]["run_uuid"]); // MLflow before 1.? named only this
+            for (const auto& tag : run["data"]["tags"]) sr.tags[text(tag["key"])] = text(tag["value"]);
+            const auto uid = sr.tags.find(kUidTag);
+            if (uid != sr.tags.end() && !sr.id.empty()) out.emplace(uid->second, std::move(sr));
+        }
+        token = text(answer["next_page_token"]);
+    } while (!token.empty());
+    return out;
+}
+
+std::string runName(const ExportedRun& run) {
+    const RunRecord& r = run.record;
+    return r.taskId + " " + r.lossName + " " + r.protocol + (run.recipeLabel.empty() ? "" : " (" + run.recipeLabel + ")") +
+           " seed" + std::to_string(r.seed);
+}
+
+KeyValues tagsOf(const RunStore& store, const ExportedRun& run) {
+    const RunRecord& r = run.record;
+    KeyValues tags = {{"mlflow.runName", runName(run)},
+                      {"mlflow.source.name", "losslab"},
+                      {kUidTag, r.uid},
+                      {"losslab.run_id", std::to_string(r.id)},
+                      {"losslab.experiment", r.experiment + "#" + std::to_string(r.experimentId)},
+                      {"losslab.task", r.taskId},
+                      {"losslab.loss", r.lossName},
+                      {"losslab.protocol", r.protocol},
+                      {"losslab.status", runStatusName(r.status)},
+                      {"losslab.epochs", std::to_string(r.epochs)},
+                      // The seeds of one recipe share this: group or filter by it to pool them.
+                      {"losslab.group", r.experiment + "#" + std::to_string(r.experimentId) + " " + r.taskId + " " + r.lossName +
+                                            " " + r.protocol + (run.recipeLabel.empty() ? "" : " (" + run.recipeLabel + ")")}};
+    const auto add = [&](const std::string& key, const std::string& value) {
+        if (!value.empty()) tags.emplace_back(key, tagValue(value));
+    };
+    add("losslab.recipe", run.recipeLabel);
+    add("losslab.error", r.error);
+    add("losslab.device", r.device);
+    add("losslab.library", r.library);
+    add("losslab.threads", r.threads > 0 ? std::to_string(r.threads) : "");
+    add("losslab.reused_from", r.reusedFrom);
+    add("losslab.tags", r.tags);
+    add("losslab.spec", r.specYaml);
+    std::string note = runSummaryMarkdown(r, run.reported);
+    if (r.bestEpoch > 0)
+        for (const char* split : {"train", "val", "test"})
+            for (const CalibrationRow& row : store.reportedCalibration({r.id}, split)) {
+                const std::string table = reliabilityMarkdown(row);
+                add(std::string("losslab.reliability.") + split, table);
+                note += "\n" + table;
+            }
+    add("mlflow.note.content", note);
+    return tags;
+}
+
+class RunSender {
+public:
+    RunSender(Server& server, std::string runId) : m_server(server), m_runId(std::move(runId)) {}
+
+    // Params from `params`, points from `points[from...]`, in requests within MLflow's limits;
+    // each carries the tags that say how much the run now holds.
+    void sendData(const KeyValues& params, bool withParams, const std::vector<Point>& points, std::size_t from, Digest digest) {
+        std::size_t nextParam = withParams ? 0 : params.size(), nextPoint = from;
+        while (nextParam < params.size() || nextPoint < points.size()) {
+            const std::size_t paramEnd = std::min(params.size(), nextParam + kMaxParams);
+            for (std::size_t i = nextParam; i < paramEnd; ++i) digest.add(params[i]);
+            const std::size_t room = std::min(kMaxMetrics, kMaxEntities - 2 - (paramEnd - nextParam));
+            const std::size_t pointEnd = paramEnd < params.size() ? nextPoint : std::min(points.size(), nextPoint + room);
+            for (std::size_t i = nextPoint; i < pointEnd; ++i) digest.add(points[i]);
+            const KeyValues state = {{kExportedTag, std::to_string(pointEnd)}, {kDigestTag, digest.hex()}};
+            logBatch(pairsJson(params, nextParam, paramEnd), pointsJson(points, nextPoint, pointEnd), pairsJson(state, 0, state.size()));
+            nextParam = paramEnd;
+            nextPoint = pointEnd;
+        }
+    }
+
+    void sendTags(const KeyValues& tags, const std::vector<Point>& extraPoints) {
+        for (std::size_t from = 0; from < tags.size() || (from == 0 && !extraPoints.empty()); from += kMaxTags) {
+            const std::size_t to = std::min(tags.size(), from + kMaxTags);
+            logBatch("[]", from == 0 ? pointsJson(extraPoints, 0, extraPoints.size()) : "[]", pairsJson(tags, from, to));
+        }
+    }
+
+private:
+    void logBatch(const std::string& params, const std::string& metrics, const std::string& tags) {
+        m_server.post("runs/log-batch", "{\"run_id\":" + mlflow::jsonString(m_runId) + ",\"metrics\":" + metrics +
+                                            ",\"params\":" + params + ",\"tags\":" + tags + "}");
+    }
+
+    Server& m_server;
+    std::string m_runId;
+};
+
+} // namespace
+
+MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest& request, mlflow::Connection& connection) {
+    const ExportSelection selection = selectExportedRuns(store, request.experiments);
+    Server server(connection);
+    MlflowExportResult result;
+    result.experiments = selection.experiments;
+
+    std::map<std::int64_t, std::pair<std::string, std::map<std::string, ServerRun>>> experiments; // id -> MLflow id, its runs
+    for (const ExportedRun& run : selection.runs) {
+        const RunRecord& r = run.record;
+        if (!hasStarted(r)) {
+            ++result.notStarted;
+            continue;
+        }
+        auto found = experiments.find(r.experimentId);
+        if (found == experiments.end()) {
+            const std::string name = r.experiment + "#" + std::to_string(r.experimentId);
+            const std::string id = experimentId(server, name, connection.address());
+            found = experiments.emplace(r.experimentId, std::make_pair(id, sentRuns(server, id))).first;
+            result.mlflowExperiments.push_back(name + " (id " + id + ")");
+        }
+        const std::string& mlflowExperiment = found->second.first;
+        auto& onServer = found->second.second;
+
+        const std::vector<EpochMetricRow> epochs = store.epochMetrics({r.id});
+        const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
+        const RunTimeline time(r, epochs, steps);
+        const std::vector<Point> points = pointsOf(epochs, steps, time);
+        const KeyValues params = paramsOf(r);
+
+        // What the server holds of this run, and whether the stored run still begins with it.
+        std::string outcome;
+        std::string runId;
+        std::size_t from = 0;
+        bool withParams = true;
+        bool reportedSent = false;
+        Digest digest;
+        const auto existing = onServer.find(r.uid);
+        if (existing != onServer.end()) {
+            runId = existing->second.id;
+            const auto& tags = existing->second.tags;
+            const auto exported = tags.find(kExportedTag), hash = tags.find(kDigestTag);
+            if (exported == tags.end() || hash == tags.end()) {
+                outcome = "appended"; // created, but cut off before its first points
+            } else {
+                const std::size_t held = std::strtoull(exported->second.c_str(), nullptr, 10);
+                Digest check;
+                for (const auto& p : params) check.add(p);
+                for (std::size_t i = 0; i < std::min(held, points.size()); ++i) check.add(points[i]);
+                if (held <= points.size() && check.hex() == hash->second) {
+                    from = held;
+                    withParams = false;
+                    digest = check;
+                    outcome = held == points.size() ? "unchanged" : "appended";
+                    const auto reported = tags.find(kReportedTag);
+                    reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
+                } else {
+                    server.post("runs/delete", "{\"run_id\":" + mlflow::jsonString(runId) + "}");
+                    runId.clear();
+                    outcome = "replaced";
+                }
+            }
+        }
+        if (runId.empty()) {
+            const std::string body = "{\"experiment_id\":" + mlflow::jsonString(mlflowExperiment) +
+                                     ",\"run_name\":" + mlflow::jsonString(runName(run)) +
+                                     ",\"start_time\":" + std::to_string(millis(time.start())) +
+                                     ",\"tags\":" + pairsJson({{kUidTag, r.uid}}, 0, 1) + "}";
+            const YAML::Node info = server.post("runs/create", body)["run"]["info"];
+            runId = text(info["run_id"]).empty() ? text(info["run_uuid"]) : text(info["run_id"]);
+            if (runId.empty()) throw Error("MLflow at " + connection.address() + ": runs/create answered no run id");
+            onServer[r.uid] = {runId, {}};
+            if (outcome.empty()) outcome = "created";
+        }
+
+        RunSender sender(server, runId);
+        sender.sendData(params, withParams, points, from, digest);
+        std::vector<Point> reported;
+        KeyValues tags = tagsOf(store, run);
+        if (r.bestEpoch > 0 && !reportedSent) {
+            for (const auto& [key, value] : run.reported)
+                reported.push_back({mlflowKey("reported/" + key), value, millis(time.epochEnd(r.bestEpoch)), r.bestEpoch});
+            tags.emplace_back(kReportedTag, std::to_string(r.bestEpoch));
+        }
+        sender.sendTags(tags, reported);
+        std::string update = "{\"run_id\":" + mlflow::jsonString(runId) + ",\"status\":\"" + mlflowStatus(r.status) + "\"";
+        if (isFinal(r.status) && !r.finishedAt.empty()) update += ",\"end_time\":" + std::to_string(millis(unixSeconds(r.finishedAt)));
+        server.post("runs/update", update + "}");
+
+        const std::size_t sent = points.size() - from + reported.size();
+        result.points += static_cast<std::int64_t>(sent);
+        if (outcome == "created") ++result.created;
+        else if (outcome == "appended") ++result.appended;
+        else if (outcome == "replaced") ++result.replaced;
+        else ++result.unchanged;
+        if (request.progress)
+            request.progress(r.experiment + "#" + std::to_string(r.experimentId) + " " + runName(run) + " (run " + std::to_string(r.id) +
+                             "): " + outcome + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId);
+    }
+    return result;
+}
+
+} // namespace losslab

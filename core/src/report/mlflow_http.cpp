@@ -1,0 +1,138 @@
+// The MLflow export's HTTP(S) connection, through libcurl (libcurl4-openssl-dev). Optional
+// like the image reader: a build without libcurl has everything but this, and says so.
+#include "losslab/report/mlflow_export.h"
+
+#include <chrono>
+#include <utility>
+#include <thread>
+
+#include "losslab/error.h"
+
+#ifdef LOSSLAB_HAVE_CURL
+#include <curl/curl.h>
+
+#include <mutex>
+#endif
+
+namespace losslab::mlflow {
+
+namespace {
+
+// The URI without a trailing '/'; Error where it is no http(s) address.
+std::string baseAddress(const std::string& uri) {
+    if (uri.empty())
+        throw Error("no MLflow tracking server given: pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI "
+                    "(start one with: mlflow server --backend-store-uri sqlite:///mlflow.db)");
+    if (uri.rfind("http://", 0) != 0 && uri.rfind("https://", 0) != 0)
+        throw Error("tracking URI '" + uri + "': LossLab sends runs to an MLflow tracking server over HTTP, so it needs "
+                    "http://HOST:PORT or https://...; a store such as sqlite:///mlflow.db or ./mlruns needs a server in "
+                    "front of it: mlflow server --backend-store-uri sqlite:///mlflow.db, then --tracking-uri http://127.0.0.1:5000");
+    std::string base = uri;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+}
+
+} // namespace
+
+#ifdef LOSSLAB_HAVE_CURL
+
+namespace {
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* out) {
+    static_cast<std::string*>(out)->append(data, size * count);
+    return size * count;
+}
+
+class CurlConnection final : public Connection {
+public:
+    explicit CurlConnection(ServerOptions options) : m_options(std::move(options)), m_base(baseAddress(m_options.trackingUri)) {
+        static std::once_flag once;
+        std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+        m_curl = curl_easy_init();
+        if (!m_curl) throw Error("MLflow export: libcurl could not start");
+        m_headers = curl_slist_append(m_headers, "Content-Type: application/json");
+        m_headers = curl_slist_append(m_headers, "Accept: application/json");
+        if (!m_options.token.empty()) m_headers = curl_slist_append(m_headers, ("Authorization: Bearer " + m_options.token).c_str());
+    }
+    ~CurlConnection() override {
+        curl_slist_free_all(m_headers);
+        curl_easy_cleanup(m_curl);
+    }
+    CurlConnection(const CurlConnection&) = delete;
+    CurlConnection& operator=(const CurlConnection&) = delete;
+
+    std::string address() const override { return m_options.trackingUri; }
+    Response post(const std::string& endpoint, const std::string& json) override { return send(endpoint, "", &json); }
+    Response get(const std::string& endpoint, const std::string& query) override { return send(endpoint, query, nullptr); }
+
+private:
+    // One request; tried again (three tries in all) where the server could not be reached or
+    // answered that it is busy (429, 502, 503, 504), which leaves nothing half done.
+    Response send(const std::string& endpoint, const std::string& query, const std::string* body) {
+        const std::string url = m_base + "/api/2.0/mlflow/" + endpoint + (query.empty() ? "" : "?" + query);
+        for (int attempt = 1;; ++attempt) {
+            Response r;
+            curl_easy_reset(m_curl);
+            curl_easy_setopt(m_curl, CURLOPT_URL, url.c_str());
+            curl_easy_setopt(m_curl, CURLOPT_HTTPHEADER, m_headers);
+            curl_easy_setopt(m_curl, CURLOPT_USERAGENT, "losslab-mlflow-export");
+            curl_easy_setopt(m_curl, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(m_curl, CURLOPT_CONNECTTIMEOUT, 15L);
+            curl_easy_setopt(m_curl, CURLOPT_TIMEOUT, 300L);
+            curl_easy_setopt(m_curl, CURLOPT_WRITEFUNCTION, collect);
+            curl_easy_setopt(m_curl, CURLOPT_WRITEDATA, &r.body);
+            if (body) {
+                curl_easy_setopt(m_curl, CURLOPT_POST, 1L);
+                curl_easy_setopt(m_curl, CURLOPT_POSTFIELDS, body->data());
+                curl_easy_setopt(m_curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+            }
+            if (!m_options.user.empty()) {
+                curl_easy_setopt(m_curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+                curl_easy_setopt(m_curl, CURLOPT_USERNAME, m_options.user.c_str());
+                curl_easy_setopt(m_curl, CURLOPT_PASSWORD, m_options.password.c_str());
+            }
+            if (m_options.insecureTls) {
+                curl_easy_setopt(m_curl, CURLOPT_SSL_VERIFYPEER, 0L);
+                curl_easy_setopt(m_curl, CURLOPT_SSL_VERIFYHOST, 0L);
+            }
+            if (!m_options.caFile.empty()) curl_easy_setopt(m_curl, CURLOPT_CAINFO, m_options.caFile.c_str());
+            const CURLcode code = curl_easy_perform(m_curl);
+            const bool unreachable = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST;
+            if (code == CURLE_OK) curl_easy_getinfo(m_curl, CURLINFO_RESPONSE_CODE, &r.status);
+            const bool busy = code == CURLE_OK && (r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504);
+            if ((unreachable || busy) && attempt < 3) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
+                continue;
+            }
+            if (code != CURLE_OK)
+                throw Error("cannot reach the MLflow tracking server at " + m_options.trackingUri + " (" + endpoint + "): " +
+                            curl_easy_strerror(code) + (unreachable ? "; is `mlflow server` running there?" : ""));
+            return r;
+        }
+    }
+
+    ServerOptions m_options;
+    std::string m_base;
+    CURL* m_curl = nullptr;
+    curl_slist* m_headers = nullptr;
+};
+
+} // namespace
+
+bool httpAvailable() { return true; }
+
+std::unique_ptr<Connection> connectHttp(const ServerOptions& options) { return std::make_unique<CurlConnection>(options); }
+
+#else
+
+bool httpAvailable() { return false; }
+
+std::unique_ptr<Connection> connectHttp(const ServerOptions& options) {
+    baseAddress(options.trackingUri); // a wrong URI is still the first thing to hear about
+    throw Error("this LossLab was built without libcurl, so it cannot send runs to MLflow: install libcurl4-openssl-dev "
+                "(scripts/install-deps.sh) and build again");
+}
+
+#endif
+
+} // namespace losslab::mlflow

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""A stand-in MLflow tracking server for the export tests: the REST calls LossLab makes
+(/api/2.0/mlflow/...), with MLflow's rules where a client can break them: log-batch limits
+(1000 metrics, 100 params, 100 tags, 1000 in all), params that cannot change, key names,
+value lengths (MLflow 1.x's guaranteed 500 for params, 5000 for tags), run statuses, deleted
+runs. It answers runs/search one run per page, so a client must follow next_page_token.
+
+Usage: fake_mlflow.py PORT_FILE STATE_FILE [--token TOKEN]
+Listens on 127.0.0.1 at a free port, writes the port to PORT_FILE, and after every request
+writes what it holds to STATE_FILE (JSON). Stops on SIGTERM.
+"""
+import json
+import os
+import math
+import re
+import signal
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+KEY = re.compile(r"^[/\w.\- ]{1,250}$")
+STATUSES = {"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"}
+PREFIX = "/api/2.0/mlflow/"
+
+state = {"experiments": {}, "runs": {}, "calls": {}}
+lock = threading.Lock()
+
+
+class Refusal(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def refuse(message, status=400, code="INVALID_PARAMETER_VALUE"):
+    raise Refusal(status, code, message)
+
+
+def number(value, what):
+    if isinstance(value, bool):
+        refuse(f"{what}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value in ("NaN", "Infinity", "-Infinity"):
+        return float(value.replace("Infinity", "inf"))
+    refuse(f"{what}: expected a number, got {value!r}")
+
+
+def integer(value, what):
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            return int(value)
+        refuse(f"{what}: expected an integer, got {value!r}")
+    return value
+
+
+def active_run(body):
+    run = state["runs"].get(body.get("run_id", ""))
+    if run is None:
+        refuse(f"Run '{body.get('run_id')}' not found", 404, "RESOURCE_DOES_NOT_EXIST")
+    if run["lifecycle_stage"] != "active":
+        refuse(f"The run {body['run_id']} must be in the 'active' state. Current state is deleted.")
+    return run
+
+
+def run_json(run_id, run):
+    info = {"run_id": run_id, "run_uuid": run_id, "experiment_id": run["experiment_id"], "run_name": run["run_name"],
+            "status": run["status"], "start_time": run["start_time"], "lifecycle_stage": run["lifecycle_stage"]}
+    if run.get("end_time") is not None:
+        info["end_time"] = run["end_time"]
+    latest = {}
+    for key, value, timestamp, step in run["metrics"]:
+        if key not in latest or (step, timestamp) >= (latest[key]["step"], latest[key]["timestamp"]):
+            latest[key] = {"key": key, "value": "NaN" if math.isnan(value) else value, "timestamp": timestamp, "step": step}
+    data = {"metrics": list(latest.values()),
+            "params": [{"key": k, "value": v} for k, v in run["params"].items()],
+            "tags": [{"key": k, "value": v} for k, v in run["tags"].items()]}
+    return {"info": info, "data": data}
+
+
+def set_tags(run, tags):
+    for tag in tags:
+        key, value = tag.get("key", ""), tag.get("value", "")
+        if not KEY.match(key):
+            refuse(f"Invalid tag name: '{key}'")
+        if len(value) > 5000:
+            refuse(f"Tag '{key}' has a value of {len(value)} characters, more than 5000")
+        run["tags"][key] = value
+
+
+def handle(method, endpoint, query, body):
+    if method == "GET" and endpoint == "experiments/get-by-name":
+        name = query.get("experiment_name", [""])[0]
+        for eid, e in state["experiments"].items():
+            if e["name"] == name:
+                return {"experiment": {"experiment_id": eid, "name": name, "lifecycle_stage": e["lifecycle_stage"]}}
+        refuse(f"Could not find experiment with name '{name}'", 404, "RESOURCE_DOES_NOT_EXIST")
+    if method != "POST":
+        refuse(f"{method} {endpoint} is not an endpoint", 404, "ENDPOINT_NOT_FOUND")
+    if endpoint == "experiments/create":
+        name = body.get("name", "")
+        if not name:
+            refuse("Missing value for required parameter 'name'")
+        if any(e["name"] == name for e in state["experiments"].values()):
+            refuse(f"Experiment '{name}' already exists.", 400, "RESOURCE_ALREADY_EXISTS")
+        eid = str(len(state["experiments"]) + 1)
+        state["experiments"][eid] = {"name": name, "lifecycle_stage": "active"}
+        return {"experiment_id": eid}
+    if endpoint == "runs/create":
+        eid = body.get("experiment_id", "")
+        if eid not in state["experiments"]:
+            refuse(f"No Experiment with id={eid} exists", 404, "RESOURCE_DOES_NOT_EXIST")
+        run_id = uuid.uuid4().hex
+        run = {"experiment_id": eid, "run_name": body.get("run_name", ""), "status": "RUNNING",
+               "start_time": integer(body.get("start_time", 0), "start_time"), "end_time": None,
+               "lifecycle_stage": "active", "params": {}, "tags": {}, "metrics": []}
+        set_tags(run, body.get("tags", []))
+        state["runs"][run_id] = run
+        return {"run": run_json(run_id, run)}
+    if endpoint == "runs/search":
+        ids = body.get("experiment_ids", [])
+        view = body.get("run_view_type", "ACTIVE_ONLY")
+        found = sorted(rid for rid, r in state["runs"].items() if r["experiment_id"] in ids and
+                       (view == "ALL" or (r["lifecycle_stage"] == "active") == (view == "ACTIVE_ONLY")))
+        start = int(body.get("page_token") or 0)
+        answer = {}
+        if found[start:start + 1]:
+            answer["runs"] = [run_json(rid, state["runs"][rid]) for rid in found[start:start + 1]]
+        if start + 1 < len(found):
+            answer["next_page_token"] = str(start + 1)
+        return answer
+    if endpoint == "runs/log-batch":
+        run = active_run(body)
+        metrics, params, tags = body.get("metrics", []), body.get("params", []), body.get("tags", [])
+        if len(metrics) > 1000 or len(params) > 100 or len(tags) > 100 or len(metrics) + len(params) + len(tags) > 1000:
+            refuse(f"A batch logging request can contain at most 1000 metrics, 100 params and 100 tags, 1000 in all. "
+                   f"Got {len(metrics)} metrics, {len(params)} params, {len(tags)} tags.")
+        checked = []
+        for m in metrics:
+            key = m.get("key", "")
+            if not KEY.match(key):
+                refuse(f"Invalid metric name: '{key}'")
+            checked.append([key, number(m.get("value"), key), integer(m.get("timestamp"), key + " timestamp"),
+                            integer(m.get("step", 0), key + " step")])
+        for p in params:
+            key, value = p.get("key", ""), p.get("value", "")
+            if not KEY.match(key):
+                refuse(f"Invalid parameter name: '{key}'")
+            if len(value) > 500:
+                refuse(f"Param '{key}' has a value of {len(value)} characters, more than 500")
+            if key in run["params"] and run["params"][key] != value:
+                refuse(f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+                       f"value='{run['params'][key]}' for run ID='{body['run_id']}'. Attempted logging new value '{value}'.")
+        for p in params:
+            run["params"][p["key"]] = p["value"]
+        set_tags(run, tags)
+        run["metrics"].extend(checked)
+        return {}
+    if endpoint == "runs/update":
+        run = active_run(body)
+        status = body.get("status", run["status"])
+        if status not in STATUSES:
+            refuse(f"Invalid run status {status!r}")
+        run["status"] = status
+        if "end_time" in body:
+            run["end_time"] = integer(body["end_time"], "end_time")
+        return {"run_info": run_json(body["run_id"], run)["info"]}
+    if endpoint == "runs/delete":
+        active_run(body)["lifecycle_stage"] = "deleted"
+        return {}
+    refuse(f"{method} {endpoint} is not an endpoint", 404, "ENDPOINT_NOT_FOUND")
+
+
+class Handler(BaseHTTPRequestHandler):
+    token = None
+    state_file = None
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, method):
+        url = urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        status, payload = 200, {}
+        try:
+            if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
+                refuse("Unauthorized: the request carries no valid token", 401, "UNAUTHENTICATED")
+            if not url.path.startswith(PREFIX):
+                refuse(f"{url.path} is not an MLflow endpoint", 404, "ENDPOINT_NOT_FOUND")
+            if method == "POST" and self.headers.get("Content-Type") != "application/json":
+                refuse("expected Content-Type: application/json")
+            if len(raw) > 1024 * 1024:
+                refuse(f"the request has {len(raw)} bytes, more than 1 MB")
+            body = json.loads(raw.decode("utf-8")) if raw else {}
+            endpoint = url.path[len(PREFIX):]
+            with lock:
+                state["calls"][endpoint] = state["calls"].get(endpoint, 0) + 1
+                payload = handle(method, endpoint, parse_qs(url.query), body)
+                with open(self.state_file, "w") as out:
+                    json.dump(state, out)
+        except Refusal as r:
+            status, payload = r.status, {"error_code": r.code, "message": r.message}
+        except (ValueError, UnicodeDecodeError) as e:
+            status, payload = 400, {"error_code": "MALFORMED_REQUEST", "message": f"not JSON: {e}"}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.answer("GET")
+
+    def do_POST(self):
+        self.answer("POST")
+
+
+def main():
+    port_file, state_file = sys.argv[1], sys.argv[2]
+    Handler.token = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--token" else None
+    Handler.state_file = state_file
+    with open(state_file, "w") as out:
+        json.dump(state, out)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    with open(port_file + ".tmp", "w") as out:
+        out.write(str(server.server_address[1]))
+    os.replace(port_file + ".tmp", port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
