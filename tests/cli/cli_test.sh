@@ -340,6 +340,63 @@ export)
   expect 2 "cannot create the folder /proc/nope" -- export --db "$work/runs.sqlite" --out /proc/nope/out
   [[ -e "$work/t2" ]] && fail "a refused export created its folder"
   db_unchanged;;
+export-mlflow)
+  # Runs sent to a stand-in MLflow tracking server over HTTP (fake_mlflow.py: MLflow's REST
+  # calls and limits, one run per search page). The checker compares what it holds with the
+  # database. Again: nothing sent twice. From a database with fewer epochs first: the rest
+  # appended. A stored value changed: the MLflow run replaced.
+  tiny
+  sed -i 's/max_epochs: 1/max_epochs: 3, log_every_steps: 1/; s/protocols: \[early_stopping\]/protocols: [early_stopping, same_epochs_as_ce]/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "could not create the database"
+  listed_before
+  out=$("$cli" export --db "$work/runs.sqlite" --format mlflow --tracking-uri http://127.0.0.1:9 2>&1)
+  grep -q 'built without libcurl' <<<"$out" && { echo "SKIP: built without libcurl"; exit 77; }
+  unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY MLFLOW_TRACKING_URI MLFLOW_TRACKING_TOKEN \
+        MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD
+  here=$(dirname "$0")
+  python3 "$here/fake_mlflow.py" "$work/port" "$work/state.json" --token t0k3n &
+  server=$!
+  trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
+  uri="http://127.0.0.1:$(cat "$work/port")"
+  mlflow_export() { MLFLOW_TRACKING_TOKEN=t0k3n "$cli" export --format mlflow --tracking-uri "$uri" "$@"; }
+  # Without the token: refused, with MLflow's words and what to set.
+  expect 2 "GET experiments/get-by-name answered HTTP 401 \(UNAUTHENTICATED.*set MLFLOW_TRACKING_TOKEN" -- export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri"
+  # First from a copy that lacks the last epoch of run 1 (its epoch rows and steps).
+  cp "$work/runs.sqlite" "$work/short.sqlite"
+  sqlite3 "$work/short.sqlite" "DELETE FROM epoch_metrics WHERE run_id = 1 AND epoch = 3; DELETE FROM step_metrics WHERE run_id = 1 AND epoch = 3; UPDATE runs SET epochs = 2, best_epoch = MIN(best_epoch, 2), status = 'interrupted' WHERE id = 1" || fail "sqlite3"
+  out=$(mlflow_export --db "$work/short.sqlite" 2>&1) || fail "export of the short database: $out"
+  grep -q ': 3 created, 0 appended, 0 unchanged, 0 replaced;' <<<"$out" || fail "first export: $out"
+  grep -q 'MLflow experiment: tiny#1 (id 1)' <<<"$out" || fail "first export names no MLflow experiment: $out"
+  python3 "$here/check_mlflow.py" "$work/short.sqlite" "$work/state.json" || fail "MLflow does not hold the short database's runs"
+  out=$(mlflow_export --db "$work/runs.sqlite" 2>&1) || fail "export: $out"
+  grep -q ': 0 created, 1 appended, 2 unchanged, 0 replaced;' <<<"$out" || fail "second export: $out"
+  grep -q '(run 1): appended' <<<"$out" || fail "run 1 not appended: $out"
+  python3 "$here/check_mlflow.py" "$work/runs.sqlite" "$work/state.json" || fail "MLflow does not hold the stored runs"
+  out=$(mlflow_export --db "$work/runs.sqlite" 2>&1) || fail "export again: $out"
+  grep -q ': 0 created, 0 appended, 3 unchanged, 0 replaced; 0 metric point(s) sent' <<<"$out" || fail "third export: $out"
+  python3 "$here/check_mlflow.py" "$work/runs.sqlite" "$work/state.json" || fail "a third export changed what MLflow holds"
+  # A stored value of an epoch MLflow has changes (a resumed run retrained it): sent again.
+  cp "$work/runs.sqlite" "$work/changed.sqlite"
+  sqlite3 "$work/changed.sqlite" "UPDATE epoch_metrics SET value = value + 0.5 WHERE run_id = 2 AND epoch = 1 AND split = 'val' AND metric = 'loss'" || fail "sqlite3"
+  out=$(mlflow_export --db "$work/changed.sqlite" 2>&1) || fail "export of the changed database: $out"
+  grep -q ': 0 created, 0 appended, 2 unchanged, 1 replaced;' <<<"$out" || fail "fourth export: $out"
+  python3 "$here/check_mlflow.py" "$work/changed.sqlite" "$work/state.json" || fail "MLflow does not hold the changed run"
+  python3 - "$work/state.json" <<'PY' || fail "the replaced MLflow run is not in MLflow's trash"
+import json, sys
+runs = json.load(open(sys.argv[1]))["runs"].values()
+sys.exit(0 if sum(r["lifecycle_stage"] == "deleted" for r in runs) == 1 else 1)
+PY
+  # Addresses that are no tracking server.
+  expect 2 "tracking URI 'sqlite:///mlflow.db'.*needs a server in front of it: mlflow server --backend-store-uri" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri sqlite:///mlflow.db
+  expect 2 "no MLflow tracking server given: pass --tracking-uri" -- export --db "$work/runs.sqlite" --format mlflow
+  kill $server; wait $server 2>/dev/null
+  expect 2 "cannot reach the MLflow tracking server at $uri.*is .mlflow server. running there" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri"
+  expect 2 -- "--out is for --format tensorboard" -- export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri" --out "$work/t2"
+  expect 2 -- "--tracking-uri is for --format mlflow" -- export --db "$work/runs.sqlite" --tracking-uri "$uri" --out "$work/t2"
+  db_unchanged;;
 kill-resume)
   # SIGKILL in the middle of a run, then `resume --all`: the results must equal an
   # uninterrupted run's, epoch by epoch, and no committed epoch may be lost.

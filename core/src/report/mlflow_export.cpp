@@ -503,7 +503,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
         if (r.bestEpoch > 0 && !reportedSent) {
             for (const auto& [key, value] : run.reported)
                 reported.push_back({mlflowKey("reported/" + key), value, millis(time.epochEnd(r.bestEpoch)), r.bestEpoch});
-            tags.emplace_back(kReportedTag, std::to_string(r.bestEpoch));
+            if (!reported.empty()) tags.emplace_back(kReportedTag, std::to_string(r.bestEpoch));
         }
         sender.sendTags(tags, reported);
         std::string update = "{\"run_id\":" + mlflow::jsonString(runId) + ",\"status\":\"" + mlflowStatus(r.status) + "\"";

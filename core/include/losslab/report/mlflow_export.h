@@ -2,8 +2,8 @@
 // Stored runs sent to an MLflow tracking server through its REST API (/api/2.0/mlflow/), so
 // they can be compared in MLflow beside other programs' runs. Any tracking server will do:
 // `mlflow server --backend-store-uri sqlite:///mlflow.db` on the workstation, or a shared one
-// (https, with MLflow's token or user and password). The API has not changed for these calls
-// since MLflow 1.x.
+// (https, with MLflow's token or user and password). The calls: experiments/get-by-name and
+// create; runs/create, search, log-batch, update and delete.
 //
 // One MLflow experiment per stored experiment instance, named "<experiment>#<id>". One MLflow
 // run per started run, found again by its tag losslab.uid:
