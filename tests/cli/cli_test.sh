@@ -388,6 +388,8 @@ runs = json.load(open(sys.argv[1]))["runs"].values()
 sys.exit(0 if sum(r["lifecycle_stage"] == "deleted" for r in runs) == 1 else 1)
 PY
   # Addresses that are no tracking server.
+  MLFLOW_TRACKING_TOKEN=t0k3n expect 2 "GET experiments/get-by-name answered HTTP 404 \(<html>.*is $uri/wrong the address of an MLflow tracking server" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri/wrong"
   expect 2 "tracking URI 'sqlite:///mlflow.db'.*needs a server in front of it: mlflow server --backend-store-uri" -- \
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri sqlite:///mlflow.db
   expect 2 "no MLflow tracking server given: pass --tracking-uri" -- export --db "$work/runs.sqlite" --format mlflow

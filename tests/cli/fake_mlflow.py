@@ -189,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
                 refuse("Unauthorized: the request carries no valid token", 401, "UNAUTHENTICATED")
             if not url.path.startswith(PREFIX):
-                refuse(f"{url.path} is not an MLflow endpoint", 404, "ENDPOINT_NOT_FOUND")
+                raise Refusal(404, None, "")
             if method == "POST" and self.headers.get("Content-Type") != "application/json":
                 refuse("expected Content-Type: application/json")
             if len(raw) > 1024 * 1024:
@@ -201,13 +201,13 @@ class Handler(BaseHTTPRequestHandler):
                 payload = handle(method, endpoint, parse_qs(url.query), body)
                 with open(self.state_file, "w") as out:
                     json.dump(state, out)
-        except Refusal as r:
-            status, payload = r.status, {"error_code": r.code, "message": r.message}
+        except Refusal as r:  # no code: a path outside the API, answered as a web server would
+            status, payload = r.status, ({"error_code": r.code, "message": r.message} if r.code else None)
         except (ValueError, UnicodeDecodeError) as e:
             status, payload = 400, {"error_code": "MALFORMED_REQUEST", "message": f"not JSON: {e}"}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        data = json.dumps(payload, indent=2).encode() if payload is not None else b"<html><h1>Not Found</h1></html>"
+        self.send_response(status)  # MLflow's answers are indented JSON, as here
+        self.send_header("Content-Type", "application/json" if payload is not None else "text/html")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

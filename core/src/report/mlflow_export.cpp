@@ -276,10 +276,12 @@ public:
             if (error.IsMap() && error["message"]) detail += (detail.empty() ? "" : ": ") + error["message"].as<std::string>();
         } catch (const YAML::Exception&) {
         }
+        std::string hint;
+        if (r.status == 401 || r.status == 403) hint = "; set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD";
+        else if (r.status == 404 && detail.empty()) hint = "; is " + m_connection.address() + " the address of an MLflow tracking server?";
         if (detail.empty()) detail = r.body.substr(0, 300);
         throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint + " answered HTTP " +
-                    std::to_string(r.status) + (detail.empty() ? "" : " (" + detail + ")") +
-                    (r.status == 401 || r.status == 403 ? "; set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" : ""));
+                    std::to_string(r.status) + (detail.empty() ? "" : " (" + detail + ")") + hint);
     }
 
     YAML::Node answer(const std::string& method, const std::string& endpoint, const mlflow::Response& r) const {
@@ -313,7 +315,8 @@ std::string experimentId(Server& server, const std::string& name, const std::str
                         "' is deleted; restore it in MLflow, or remove it for good (mlflow gc), then export again");
         return text(e["experiment_id"]);
     }
-    if (r.status != 404 && r.body.find("RESOURCE_DOES_NOT_EXIST") == std::string::npos) server.refused("GET", "experiments/get-by-name", r);
+    // MLflow says RESOURCE_DOES_NOT_EXIST (with 404); a 404 without it is no MLflow answer.
+    if (r.body.find("RESOURCE_DOES_NOT_EXIST") == std::string::npos) server.refused("GET", "experiments/get-by-name", r);
     return text(server.post("experiments/create", "{\"name\":" + mlflow::jsonString(name) + "}")["experiment_id"]);
 }
 
