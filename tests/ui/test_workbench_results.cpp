@@ -5,6 +5,10 @@
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QFontMetrics>
 #include <QTableView>
 #include <QHeaderView>
@@ -15,8 +19,10 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "losslab/error.h"
+#include "losslab/report/mlflow_export.h"
 #include "losslab/report/paper_tables.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
@@ -304,4 +310,68 @@ TEST(ResultsViewTest, ExportForTensorBoardWritesOneFolderPerRunOfTheSelectedExpe
     const QStringList files = run.entryList(QDir::Files);
     ASSERT_EQ(files.size(), 1) << files.join(QStringLiteral(", ")).toStdString();
     EXPECT_TRUE(files.front().startsWith(QStringLiteral("events.out.tfevents."))) << files.front().toStdString();
+}
+
+// File > Send to MLflow…: the selected experiment's runs go to a tracking server over HTTP, here
+// the stand-in of the command-line tests (tests/cli/fake_mlflow.py, MLflow's calls and limits).
+TEST(ResultsViewTest, SendToMlflowSendsTheSelectedExperimentsRunsOnce) {
+    if (!mlflow::httpAvailable()) GTEST_SKIP() << "built without libcurl";
+    for (const char* proxy : {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "MLFLOW_TRACKING_TOKEN"}) qunsetenv(proxy);
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+
+    QTemporaryDir dir;
+    QProcess server;
+    server.start(QStringLiteral("python3"), {QStringLiteral(LOSSLAB_SOURCE_DIR "/tests/cli/fake_mlflow.py"),
+                                             dir.filePath(QStringLiteral("port")), dir.filePath(QStringLiteral("state.json"))});
+    ASSERT_TRUE(server.waitForStarted(10000));
+    QFile portFile(dir.filePath(QStringLiteral("port")));
+    ASSERT_TRUE(QTest::qWaitFor([&] { return portFile.exists(); }, 20000));
+    ASSERT_TRUE(portFile.open(QIODevice::ReadOnly));
+    const QString uri = QStringLiteral("http://127.0.0.1:") + QString::fromUtf8(portFile.readAll()).trimmed();
+
+    QSignalSpy sent(&view, &ResultsView::mlflowExported);
+    QSignalSpy failed(&view, &ResultsView::errorOccurred);
+    view.exportMlflow(uri);
+    ASSERT_TRUE(sent.wait(60000)) << (failed.isEmpty() ? std::string() : failed.front().at(0).toString().toStdString());
+    EXPECT_EQ(sent.front().at(0).toString(), uri);
+    EXPECT_EQ(sent.front().at(1).toInt(), 30);
+    EXPECT_GT(sent.front().at(2).toLongLong(), 30 * 15); // at least 3 epochs x 5 metrics a run
+    view.exportMlflow(uri);
+    ASSERT_TRUE(sent.wait(60000));
+    EXPECT_EQ(sent.at(1).at(2).toLongLong(), 0); // again: nothing new
+
+    QFile stateFile(dir.filePath(QStringLiteral("state.json")));
+    ASSERT_TRUE(stateFile.open(QIODevice::ReadOnly));
+    QByteArray json = stateFile.readAll();
+    json.replace("NaN", "null"); // Python writes a NaN metric as a bare NaN, which is not JSON
+    const QJsonObject state = QJsonDocument::fromJson(json).object();
+    const QJsonObject experiments = state.value(QStringLiteral("experiments")).toObject();
+    ASSERT_EQ(experiments.size(), 1);
+    EXPECT_EQ(experiments.begin().value().toObject().value(QStringLiteral("name")).toString(),
+              QStringLiteral("fixture#%1").arg(f.experiment));
+    EXPECT_EQ(state.value(QStringLiteral("runs")).toObject().size(), 30);
+    server.terminate();
+    server.waitForFinished(10000);
+
+    view.exportMlflow(QStringLiteral("sqlite:///mlflow.db"));
+    ASSERT_TRUE(failed.wait(20000));
+    EXPECT_TRUE(failed.back().at(0).toString().contains(QStringLiteral("needs a server in front of it"))) << failed.back().at(0).toString().toStdString();
+}
+
+// A background export that fails reports the error's own words, and the view can be destroyed
+// after it (the error once came back as "std::exception", and destroying the view aborted).
+TEST(ResultsViewTest, AFailedExportForTensorBoardSaysWhy) {
+    ResultsFixture f;
+    auto view = std::make_unique<ResultsView>(f.store, f.tasks);
+    view->setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view->data().runs.size() == 30u; }, 20000));
+    QSignalSpy failed(view.get(), &ResultsView::errorOccurred);
+    view->exportTensorBoard(QStringLiteral("/proc/nope/out"));
+    ASSERT_TRUE(failed.wait(20000));
+    EXPECT_TRUE(failed.front().at(0).toString().contains(QStringLiteral("cannot create the folder /proc/nope/out")))
+        << failed.front().at(0).toString().toStdString();
+    view.reset();
 }

@@ -9,7 +9,9 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFontMetrics>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSaveFile>
@@ -153,6 +155,22 @@ void MainWindow::buildMenus() {
         const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the experiment's runs for TensorBoard into"));
         if (!folder.isEmpty()) m_results->exportTensorBoard(folder);
     });
+    file->addAction(tr("Send to &MLflow…"), this, [this] {
+        QString uri = WorkbenchSettings::mlflowTrackingUri();
+        if (uri.isEmpty()) uri = qEnvironmentVariable("MLFLOW_TRACKING_URI", QStringLiteral("http://127.0.0.1:5000"));
+        bool ok = false;
+        uri = QInputDialog::getText(this, tr("Send to MLflow"),
+                                    tr("The experiment's runs go to this MLflow tracking server (mlflow server "
+                                       "--backend-store-uri sqlite:///mlflow.db); sending again sends only what it lacks.\n"
+                                       "Credentials come from MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and _PASSWORD.\n\n"
+                                       "Tracking URI:"),
+                                    QLineEdit::Normal, uri, &ok)
+                  .trimmed();
+        if (!ok || uri.isEmpty()) return;
+        WorkbenchSettings::setMlflowTrackingUri(uri);
+        statusBar()->showMessage(tr("Sending the runs to MLflow at %1…").arg(uri));
+        m_results->exportMlflow(uri);
+    });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -260,6 +278,9 @@ void MainWindow::connectViews() {
     });
     connect(m_results, &ResultsView::reportExported, this, [this](const QString& folder, int files) {
         statusBar()->showMessage(tr("Report written: %1 files in %2").arg(files).arg(folder), 15000);
+    });
+    connect(m_results, &ResultsView::mlflowExported, this, [this](const QString& uri, int runs, qint64 points) {
+        statusBar()->showMessage(tr("%n run(s) sent to MLflow at %1: %2 new metric point(s)", nullptr, runs).arg(uri).arg(points), 15000);
     });
     connect(m_results, &ResultsView::tensorBoardExported, this, [this](const QString& folder, int runs) {
         statusBar()->showMessage(tr("TensorBoard files of %n run(s) written to %1 (tensorboard --logdir %1)", nullptr, runs)

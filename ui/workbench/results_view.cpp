@@ -17,10 +17,13 @@
 #include <qcustomplot.h>
 
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "losslab/error.h"
 #include "losslab/report/paper_tables.h"
 #include "losslab/report/sweep_tables.h"
+#include "losslab/report/mlflow_export.h"
 #include "losslab/report/tensorboard_export.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/task_registry.h"
@@ -31,6 +34,28 @@
 #include "view_export.h"
 
 namespace losslab {
+
+namespace {
+
+// A background job's value, or the message of what it threw. No exception may cross
+// QtConcurrent: Qt hands it over wrapped in QUnhandledException, whose what() is only
+// "std::exception", and a watcher destroyed while it holds one aborts the program (Qt 6.4).
+template <typename T>
+struct Outcome {
+    T value{};
+    std::string error;
+};
+
+template <typename F>
+auto catching(F&& job) -> Outcome<decltype(job())> {
+    try {
+        return {job(), {}};
+    } catch (const std::exception& e) {
+        return {{}, e.what()};
+    }
+}
+
+} // namespace
 
 namespace {
 
@@ -494,11 +519,16 @@ void ResultsView::exportReport(const QString& folder) {
     request.outDir = folder.toStdString();
     const RunStore* store = &m_store;
     const auto metas = m_metas;
-    auto* watcher = new QFutureWatcher<std::pair<ReportData, std::vector<std::string>>>(this);
+    auto* watcher = new QFutureWatcher<Outcome<std::pair<ReportData, std::vector<std::string>>>>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, folder] {
         watcher->deleteLater();
+        auto outcome = watcher->result();
+        if (!outcome.error.empty()) {
+            emit errorOccurred(tr("Export failed: %1").arg(QString::fromStdString(outcome.error)));
+            return;
+        }
         try {
-            auto [data, written] = watcher->result();
+            auto& [data, written] = outcome.value;
             // Figures paint widgets: GUI thread (a few hundred ms for a whole report).
             std::vector<std::string> warnings;
             const auto figures = writeReportFigures(data.analysis, data.curves, folder.toStdString(), FigureFormats{}, warnings);
@@ -510,9 +540,11 @@ void ResultsView::exportReport(const QString& folder) {
         }
     });
     watcher->setFuture(QtConcurrent::run([store, request, metas] {
-        ReportData data = loadReportData(*store, request, metas);
-        std::vector<std::string> written = writeReportTables(*store, data, request);
-        return std::make_pair(std::move(data), std::move(written));
+        return catching([&] {
+            ReportData data = loadReportData(*store, request, metas);
+            std::vector<std::string> written = writeReportTables(*store, data, request);
+            return std::make_pair(std::move(data), std::move(written));
+        });
     }));
 }
 
@@ -521,16 +553,38 @@ void ResultsView::exportTensorBoard(const QString& folder) {
     request.experiments = this->request().experiments;
     request.outDir = folder.toStdString();
     const RunStore* store = &m_store;
-    auto* watcher = new QFutureWatcher<TensorBoardExportResult>(this);
+    auto* watcher = new QFutureWatcher<Outcome<TensorBoardExportResult>>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, folder] {
         watcher->deleteLater();
-        try {
-            emit tensorBoardExported(folder, watcher->result().runs);
-        } catch (const std::exception& e) {
-            emit errorOccurred(tr("Export failed: %1").arg(QString::fromUtf8(e.what())));
-        }
+        const auto outcome = watcher->result();
+        if (!outcome.error.empty()) emit errorOccurred(tr("Export failed: %1").arg(QString::fromStdString(outcome.error)));
+        else emit tensorBoardExported(folder, outcome.value.runs);
     });
-    watcher->setFuture(QtConcurrent::run([store, request] { return losslab::exportTensorBoard(*store, request); }));
+    watcher->setFuture(QtConcurrent::run([store, request] { return catching([&] { return losslab::exportTensorBoard(*store, request); }); }));
+}
+
+void ResultsView::exportMlflow(const QString& trackingUri) {
+    MlflowExportRequest request;
+    request.experiments = this->request().experiments;
+    const mlflow::ServerOptions server = mlflow::serverOptionsFromEnvironment(trackingUri.trimmed().toStdString());
+    const RunStore* store = &m_store;
+    auto* watcher = new QFutureWatcher<Outcome<MlflowExportResult>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, trackingUri] {
+        watcher->deleteLater();
+        const auto outcome = watcher->result();
+        const MlflowExportResult& result = outcome.value;
+        if (!outcome.error.empty())
+            emit errorOccurred(tr("Sending to MLflow failed: %1").arg(QString::fromStdString(outcome.error)));
+        else
+            emit mlflowExported(trackingUri.trimmed(), result.created + result.appended + result.unchanged + result.replaced,
+                                static_cast<qint64>(result.points));
+    });
+    watcher->setFuture(QtConcurrent::run([store, request, server] {
+        return catching([&] {
+            const std::unique_ptr<mlflow::Connection> connection = mlflow::connectHttp(server);
+            return losslab::exportMlflow(*store, request, *connection);
+        });
+    }));
 }
 
 } // namespace losslab

@@ -51,6 +51,10 @@ public:
     // Writes the selected experiment's runs as TensorBoard event files into `folder`, as
     // `losslab-cli export` does (background); emits tensorBoardExported or errorOccurred.
     void exportTensorBoard(const QString& folder);
+    // Sends the selected experiment's runs to the MLflow tracking server at `trackingUri`
+    // (MLflow's credentials from the environment), as `losslab-cli export --format mlflow`
+    // does (background); emits mlflowExported or errorOccurred.
+    void exportMlflow(const QString& trackingUri);
 
     const ReportData& data() const { return m_data; }
     ReportTableModel* mainTableModel() const { return m_main; }
@@ -76,6 +80,8 @@ signals:
     void errorOccurred(const QString& message);
     void reportExported(const QString& folder, int files);
     void tensorBoardExported(const QString& folder, int runs);
+    // `runs` sent (created, appended, replaced or found unchanged), `points` metric points sent.
+    void mlflowExported(const QString& trackingUri, int runs, qint64 points);
     void fileExported(const QString& path); // a table or figure written by its Export button
 
 private:

@@ -11,6 +11,7 @@ namespace {
 const char* const kDatabase = "database";
 const char* const kDataRoots = "dataRoots";
 const char* const kLastExperiment = "lastExperiment";
+const char* const kMlflowUri = "mlflow/trackingUri";
 const char* const kExportFolder = "exportFolder";
 const char* const kRecentKey = "recentExperiments";
 const char* const kGeometry = "window/geometry";
@@ -52,6 +53,10 @@ void WorkbenchSettings::addRecentExperiment(const QString& path) {
     while (files.size() > kRecentExperiments) files.removeLast();
     QSettings().setValue(kRecentKey, files);
 }
+
+QString WorkbenchSettings::mlflowTrackingUri() { return QSettings().value(kMlflowUri).toString(); }
+
+void WorkbenchSettings::setMlflowTrackingUri(const QString& uri) { QSettings().setValue(kMlflowUri, uri); }
 
 QString WorkbenchSettings::lastExperiment() { return QSettings().value(kLastExperiment).toString(); }
 

@@ -23,6 +23,9 @@ public:
     static constexpr int kRecentExperiments = 8;
     static QStringList recentExperiments();
     static void addRecentExperiment(const QString& path);
+    // The MLflow tracking server the runs were last sent to (File > Send to MLflow…).
+    static QString mlflowTrackingUri();
+    static void setMlflowTrackingUri(const QString& uri);
     static QString lastExperiment();
     static void setLastExperiment(const QString& path);
     static QByteArray windowGeometry();
