@@ -15,6 +15,7 @@
 #include "experiment_plan.h"
 #include "progress_printer.h"
 #include "losslab/error.h"
+#include "losslab/report/json_text.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/plugin_loader.h"
 #include "losslab/tasks/task_registry.h"
@@ -43,27 +44,6 @@ std::string randomHex(int bytes) {
         out += digits[v & 0xfu];
     }
     return out;
-}
-
-std::string jsonString(const std::string& s) {
-    std::string out = "\"";
-    for (const unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-    }
-    return out + "\"";
 }
 
 std::string selfPath() {

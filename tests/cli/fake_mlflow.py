@@ -80,13 +80,19 @@ def run_json(run_id, run):
     return {"info": info, "data": data}
 
 
+def checked_entry(entry, kind, longest):
+    """(key, value) of a param or tag, refused where MLflow 1.x would refuse it."""
+    key, value = entry.get("key", ""), entry.get("value", "")
+    if not KEY.match(key):
+        refuse(f"Invalid {kind} name: '{key}'")
+    if len(value) > longest:
+        refuse(f"{kind.capitalize()} '{key}' has a value of {len(value)} characters, more than {longest}")
+    return key, value
+
+
 def set_tags(run, tags):
     for tag in tags:
-        key, value = tag.get("key", ""), tag.get("value", "")
-        if not KEY.match(key):
-            refuse(f"Invalid tag name: '{key}'")
-        if len(value) > 5000:
-            refuse(f"Tag '{key}' has a value of {len(value)} characters, more than 5000")
+        key, value = checked_entry(tag, "tag", 5000)
         run["tags"][key] = value
 
 
@@ -145,11 +151,7 @@ def handle(method, endpoint, query, body):
             checked.append([key, number(m.get("value"), key), integer(m.get("timestamp"), key + " timestamp"),
                             integer(m.get("step", 0), key + " step")])
         for p in params:
-            key, value = p.get("key", ""), p.get("value", "")
-            if not KEY.match(key):
-                refuse(f"Invalid parameter name: '{key}'")
-            if len(value) > 500:
-                refuse(f"Param '{key}' has a value of {len(value)} characters, more than 500")
+            key, value = checked_entry(p, "param", 500)
             if key in run["params"] and run["params"][key] != value:
                 refuse(f"Changing param values is not allowed. Param with key='{key}' was already logged with "
                        f"value='{run['params'][key]}' for run ID='{body['run_id']}'. Attempted logging new value '{value}'.")

@@ -15,6 +15,7 @@
 
 #include "error_matchers.h"
 #include "losslab/error.h"
+#include "losslab/report/json_text.h"
 #include "losslab/report/mlflow_export.h"
 #include "losslab/store/run_store.h"
 #include "report_fixture.h"
@@ -79,7 +80,7 @@ public:
                 answer += std::string(first ? "" : ",") + "{\"info\":{\"run_id\":\"" + id + "\"},\"data\":{\"tags\":[";
                 bool firstTag = true;
                 for (const auto& [k, v] : run.tags) {
-                    answer += std::string(firstTag ? "" : ",") + "{\"key\":" + mlflow::jsonString(k) + ",\"value\":" + mlflow::jsonString(v) + "}";
+                    answer += std::string(firstTag ? "" : ",") + "{\"key\":" + jsonString(k) + ",\"value\":" + jsonString(v) + "}";
                     firstTag = false;
                 }
                 answer += "]}}";
@@ -194,19 +195,19 @@ protected:
     }
 };
 
-TEST(MlflowJsonTest, StringsAreEscapedAndInvalidUtf8IsReplaced) {
-    EXPECT_EQ(mlflow::jsonString("a\"b\\c\nd\te\x01"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
-    EXPECT_EQ(mlflow::jsonString("é € 😀"), "\"é € 😀\"");
+TEST(JsonTextTest, StringsAreEscapedAndInvalidUtf8IsReplaced) {
+    EXPECT_EQ(jsonString("a\"b\\c\nd\te\x01"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+    EXPECT_EQ(jsonString("é € 😀"), "\"é € 😀\"");
     const std::string fffd = "\xef\xbf\xbd";
-    EXPECT_EQ(mlflow::jsonString("a\xff" "b"), "\"a" + fffd + "b\"");
-    EXPECT_EQ(mlflow::jsonString("\xc0\xaf"), "\"" + fffd + fffd + "\"");       // overlong '/'
-    EXPECT_EQ(mlflow::jsonString("\xed\xa0\x80"), "\"" + fffd + fffd + fffd + "\""); // a surrogate
-    EXPECT_EQ(mlflow::jsonString("x\xe2\x82"), "\"x" + fffd + fffd + "\"");     // cut short
-    EXPECT_EQ(mlflow::jsonNumber(std::nan("")), "\"NaN\"");
-    EXPECT_EQ(mlflow::jsonNumber(INFINITY), "\"Infinity\"");
-    EXPECT_EQ(mlflow::jsonNumber(-INFINITY), "\"-Infinity\"");
-    EXPECT_EQ(mlflow::jsonNumber(0.1), "0.1");
-    EXPECT_EQ(mlflow::jsonNumber(1e-5), "1e-05");
+    EXPECT_EQ(jsonString("a\xff" "b"), "\"a" + fffd + "b\"");
+    EXPECT_EQ(jsonString("\xc0\xaf"), "\"" + fffd + fffd + "\"");       // overlong '/'
+    EXPECT_EQ(jsonString("\xed\xa0\x80"), "\"" + fffd + fffd + fffd + "\""); // a surrogate
+    EXPECT_EQ(jsonString("x\xe2\x82"), "\"x" + fffd + fffd + "\"");     // cut short
+    EXPECT_EQ(jsonNumber(std::nan("")), "\"NaN\"");
+    EXPECT_EQ(jsonNumber(INFINITY), "\"Infinity\"");
+    EXPECT_EQ(jsonNumber(-INFINITY), "\"-Infinity\"");
+    EXPECT_EQ(jsonNumber(0.1), "0.1");
+    EXPECT_EQ(jsonNumber(1e-5), "1e-05");
     EXPECT_EQ(mlflow::urlEncode("tiny#1 a/b"), "tiny%231%20a%2Fb");
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "export_runs.h"
+#include "losslab/report/json_text.h"
 #include "losslab/error.h"
 #include "losslab/report/report_table.h"
 #include "losslab/store/run_store.h"
@@ -19,55 +20,6 @@
 namespace losslab {
 
 namespace mlflow {
-
-std::string jsonString(std::string_view text) {
-    std::string out = "\"";
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const std::size_t n = text.size();
-    for (std::size_t i = 0; i < n;) {
-        const unsigned char c = p[i];
-        if (c < 0x80) {
-            switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-            }
-            ++i;
-            continue;
-        }
-        // A UTF-8 sequence: its length from the lead byte, then continuation bytes, no
-        // overlong forms, no surrogates, nothing above U+10FFFF.
-        const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-        bool valid = len > 0 && c <= 0xf4 && i + len <= n;
-        for (std::size_t k = 1; valid && k < len; ++k) valid = (p[i + k] & 0xc0) == 0x80;
-        if (valid && len == 3) valid = !(c == 0xe0 && p[i + 1] < 0xa0) && !(c == 0xed && p[i + 1] >= 0xa0);
-        if (valid && len == 4) valid = !(c == 0xf0 && p[i + 1] < 0x90) && !(c == 0xf4 && p[i + 1] >= 0x90);
-        if (valid) {
-            out.append(text.substr(i, len));
-            i += len;
-        } else {
-            out += "\xef\xbf\xbd"; // U+FFFD for the byte that starts no valid sequence
-            ++i;
-        }
-    }
-    return out + "\"";
-}
-
-std::string jsonNumber(double value) {
-    if (std::isnan(value)) return "\"NaN\"";
-    if (std::isinf(value)) return value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-    return formatFull(value);
-}
 
 std::string urlEncode(std::string_view text) {
     static const char* hex = "0123456789ABCDEF";
@@ -244,16 +196,16 @@ const char* mlflowStatus(RunStatus s) {
 std::string pairsJson(const KeyValues& list, std::size_t from, std::size_t to) {
     std::string out = "[";
     for (std::size_t i = from; i < to; ++i)
-        out += (i > from ? "," : "") + std::string("{\"key\":") + mlflow::jsonString(list[i].first) +
-               ",\"value\":" + mlflow::jsonString(list[i].second) + "}";
+        out += (i > from ? "," : "") + std::string("{\"key\":") + jsonString(list[i].first) +
+               ",\"value\":" + jsonString(list[i].second) + "}";
     return out + "]";
 }
 
 std::string pointsJson(const std::vector<Point>& list, std::size_t from, std::size_t to) {
     std::string out = "[";
     for (std::size_t i = from; i < to; ++i)
-        out += (i > from ? "," : "") + std::string("{\"key\":") + mlflow::jsonString(list[i].key) +
-               ",\"value\":" + mlflow::jsonNumber(list[i].value) + ",\"timestamp\":" + std::to_string(list[i].timestamp) +
+        out += (i > from ? "," : "") + std::string("{\"key\":") + jsonString(list[i].key) +
+               ",\"value\":" + jsonNumber(list[i].value) + ",\"timestamp\":" + std::to_string(list[i].timestamp) +
                ",\"step\":" + std::to_string(list[i].step) + "}";
     return out + "]";
 }
@@ -317,7 +269,7 @@ std::string experimentId(Server& server, const std::string& name, const std::str
     }
     // MLflow says RESOURCE_DOES_NOT_EXIST (with 404); a 404 without it is no MLflow answer.
     if (r.body.find("RESOURCE_DOES_NOT_EXIST") == std::string::npos) server.refused("GET", "experiments/get-by-name", r);
-    return text(server.post("experiments/create", "{\"name\":" + mlflow::jsonString(name) + "}")["experiment_id"]);
+    return text(server.post("experiments/create", "{\"name\":" + jsonString(name) + "}")["experiment_id"]);
 }
 
 // The experiment's active runs that LossLab sent, by uid.
@@ -325,8 +277,8 @@ std::map<std::string, ServerRun> sentRuns(Server& server, const std::string& exp
     std::map<std::string, ServerRun> out;
     std::string token;
     do {
-        std::string body = "{\"experiment_ids\":[" + mlflow::jsonString(experiment) + "],\"max_results\":1000,\"run_view_type\":\"ACTIVE_ONLY\"";
-        if (!token.empty()) body += ",\"page_token\":" + mlflow::jsonString(token);
+        std::string body = "{\"experiment_ids\":[" + jsonString(experiment) + "],\"max_results\":1000,\"run_view_type\":\"ACTIVE_ONLY\"";
+        if (!token.empty()) body += ",\"page_token\":" + jsonString(token);
         const YAML::Node answer = server.post("runs/search", body + "}");
         for (const auto& run : answer["runs"]) {
             ServerRun sr;
@@ -415,7 +367,7 @@ public:
 
 private:
     void logBatch(const std::string& params, const std::string& metrics, const std::string& tags) {
-        m_server.post("runs/log-batch", "{\"run_id\":" + mlflow::jsonString(m_runId) + ",\"metrics\":" + metrics +
+        m_server.post("runs/log-batch", "{\"run_id\":" + jsonString(m_runId) + ",\"metrics\":" + metrics +
                                             ",\"params\":" + params + ",\"tags\":" + tags + "}");
     }
 
@@ -481,15 +433,15 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
                     const auto reported = tags.find(kReportedTag);
                     reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
                 } else {
-                    server.post("runs/delete", "{\"run_id\":" + mlflow::jsonString(runId) + "}");
+                    server.post("runs/delete", "{\"run_id\":" + jsonString(runId) + "}");
                     runId.clear();
                     outcome = "replaced";
                 }
             }
         }
         if (runId.empty()) {
-            const std::string body = "{\"experiment_id\":" + mlflow::jsonString(mlflowExperiment) +
-                                     ",\"run_name\":" + mlflow::jsonString(runName(run)) +
+            const std::string body = "{\"experiment_id\":" + jsonString(mlflowExperiment) +
+                                     ",\"run_name\":" + jsonString(runName(run)) +
                                      ",\"start_time\":" + std::to_string(millis(time.start())) +
                                      ",\"tags\":" + pairsJson({{kUidTag, r.uid}}, 0, 1) + "}";
             const YAML::Node info = server.post("runs/create", body)["run"]["info"];
@@ -509,7 +461,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
             if (!reported.empty()) tags.emplace_back(kReportedTag, std::to_string(r.bestEpoch));
         }
         sender.sendTags(tags, reported);
-        std::string update = "{\"run_id\":" + mlflow::jsonString(runId) + ",\"status\":\"" + mlflowStatus(r.status) + "\"";
+        std::string update = "{\"run_id\":" + jsonString(runId) + ",\"status\":\"" + mlflowStatus(r.status) + "\"";
         if (isFinal(r.status) && !r.finishedAt.empty()) update += ",\"end_time\":" + std::to_string(millis(unixSeconds(r.finishedAt)));
         server.post("runs/update", update + "}");
 

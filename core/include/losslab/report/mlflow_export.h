@@ -77,11 +77,6 @@ bool httpAvailable();
 // (a sqlite:// or file: store needs a server in front of it) or the build lacks libcurl.
 std::unique_ptr<Connection> connectHttp(const ServerOptions& options);
 
-// JSON text of a string: quoted, escaped, invalid UTF-8 replaced by U+FFFD.
-std::string jsonString(std::string_view text);
-// JSON text of a number: shortest exact form; "NaN", "Infinity", "-Infinity" as MLflow's
-// protobuf JSON reads them.
-std::string jsonNumber(double value);
 std::string urlEncode(std::string_view text);
 
 } // namespace mlflow
