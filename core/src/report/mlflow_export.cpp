@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <set>
 #include <utility>
 
 #include "export_runs.h"
@@ -95,7 +94,7 @@ public:
     }
     void add(const Point& p) { // timestamps left out: a resumed run's start moves
         add(p.key);
-        add(formatFull(p.value) + (std::isnan(p.value) ? "nan" : ""));
+        add(std::isnan(p.value) ? std::string("nan") : formatFull(p.value));
         add(std::to_string(p.step));
     }
     std::string hex() const {
@@ -240,7 +239,7 @@ public:
         if (r.status != 200) refused(method, endpoint, r);
         try {
             return r.body.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(r.body);
-        } catch (const YAML::Exception& e) {
+        } catch (const YAML::Exception&) {
             throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint +
                         " answered with no JSON (is this an MLflow tracking server?): " + r.body.substr(0, 200));
         }
@@ -249,6 +248,19 @@ public:
 private:
     mlflow::Connection& m_connection;
 };
+
+// What an export did with one run.
+enum class Sent { Created, Appended, Unchanged, Replaced };
+
+const char* sentName(Sent s) {
+    switch (s) {
+    case Sent::Created: return "created";
+    case Sent::Appended: return "appended";
+    case Sent::Unchanged: return "unchanged";
+    case Sent::Replaced: return "replaced";
+    }
+    return "";
+}
 
 std::string text(const YAML::Node& node) { return node && node.IsScalar() ? node.Scalar() : std::string(); }
 
@@ -407,7 +419,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
         const KeyValues params = paramsOf(r);
 
         // What the server holds of this run, and whether the stored run still begins with it.
-        std::string outcome;
+        Sent outcome = Sent::Created;
         std::string runId;
         std::size_t from = 0;
         bool withParams = true;
@@ -419,7 +431,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
             const auto& tags = existing->second.tags;
             const auto exported = tags.find(kExportedTag), hash = tags.find(kDigestTag);
             if (exported == tags.end() || hash == tags.end()) {
-                outcome = "appended"; // created, but cut off before its first points
+                outcome = Sent::Appended; // created, but cut off before its first points
             } else {
                 const std::size_t held = std::strtoull(exported->second.c_str(), nullptr, 10);
                 Digest check;
@@ -429,13 +441,13 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
                     from = held;
                     withParams = false;
                     digest = check;
-                    outcome = held == points.size() ? "unchanged" : "appended";
+                    outcome = held == points.size() ? Sent::Unchanged : Sent::Appended;
                     const auto reported = tags.find(kReportedTag);
                     reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
                 } else {
                     server.post("runs/delete", "{\"run_id\":" + jsonString(runId) + "}");
                     runId.clear();
-                    outcome = "replaced";
+                    outcome = Sent::Replaced;
                 }
             }
         }
@@ -448,7 +460,6 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
             runId = text(info["run_id"]).empty() ? text(info["run_uuid"]) : text(info["run_id"]);
             if (runId.empty()) throw Error("MLflow at " + connection.address() + ": runs/create answered no run id");
             onServer[r.uid] = {runId, {}};
-            if (outcome.empty()) outcome = "created";
         }
 
         RunSender sender(server, runId);
@@ -467,13 +478,15 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
 
         const std::size_t sent = points.size() - from + reported.size();
         result.points += static_cast<std::int64_t>(sent);
-        if (outcome == "created") ++result.created;
-        else if (outcome == "appended") ++result.appended;
-        else if (outcome == "replaced") ++result.replaced;
-        else ++result.unchanged;
+        switch (outcome) {
+        case Sent::Created: ++result.created; break;
+        case Sent::Appended: ++result.appended; break;
+        case Sent::Unchanged: ++result.unchanged; break;
+        case Sent::Replaced: ++result.replaced; break;
+        }
         if (request.progress)
             request.progress(r.experiment + "#" + std::to_string(r.experimentId) + " " + runName(run) + " (run " + std::to_string(r.id) +
-                             "): " + outcome + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId);
+                             "): " + sentName(outcome) + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId);
     }
     return result;
 }
