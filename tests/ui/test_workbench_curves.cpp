@@ -1,6 +1,7 @@
 // Curve data: the debiased EMA, grouped mean +/- std, the book's handling of resumed runs,
 // the plot's graphs and the compare view's panels with linked axes.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <QComboBox>
 #include <QSlider>
@@ -283,6 +284,31 @@ TEST(CurvePlotTest, DrawsOneLinePerRunColouredByLossAndStyledByProtocol) {
     EXPECT_EQ(plot.redrawCount(), redraws + 1);
     EXPECT_EQ(ce = plot.graph(QStringLiteral("run/1")), plot.graph(QStringLiteral("run/1")));
     EXPECT_EQ(ce->data()->size(), 2);
+}
+
+TEST(CompareViewTest, AFailedReadSaysWhyAndTheViewCloses) {
+    fixtures::ToyWorld world;
+    RunStore store(world.databasePath());
+    ExperimentRecord experiment;
+    experiment.name = "compare";
+    const auto experimentId = store.addExperiment(experiment);
+    const auto ids = store.addRuns(experimentId, {record(0, "ce", 0)});
+    store.appendEpoch(ids[0], 1, {{"val", "acc", 0.5}});
+    store.flush();
+    {
+        // A damaged database: the curves' table is gone.
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(world.databasePath().c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db, "DROP TABLE epoch_metrics", nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    auto view = std::make_unique<CompareView>(store);
+    QSignalSpy failed(view.get(), &CompareView::errorOccurred);
+    view->setRuns({ids[0]});
+    ASSERT_TRUE(failed.wait(20000));
+    const QString message = failed.front().at(0).toString();
+    EXPECT_TRUE(message.contains(QStringLiteral("epoch_metrics"))) << message.toStdString();
+    view.reset();
 }
 
 TEST(CompareViewTest, PanelsPerLossShareLinkedAxes) {

@@ -363,6 +363,29 @@ TEST(ResultsViewTest, SendToMlflowSendsTheSelectedExperimentsRunsOnce) {
 
 // A background export that fails reports the error's own words, and the view can be destroyed
 // after it (the error once came back as "std::exception", and destroying the view aborted).
+TEST(ResultsViewTest, AnExperimentWithoutRunsSaysSoAndTheViewCloses) {
+    // All of an experiment's runs deleted in the run browser: the analysis fails in the background.
+    // Its message must reach the window, and closing the view must not rethrow it (std::terminate).
+    ResultsFixture f;
+    ExperimentRecord empty;
+    empty.name = "emptied";
+    const std::int64_t emptyId = f.store.addExperiment(empty);
+    f.store.flush();
+    auto view = std::make_unique<ResultsView>(f.store, f.tasks);
+    view->setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view->data().runs.size() == 30u; }, 20000));
+    ASSERT_GT(view->mainTableModel()->rowCount(), 0);
+    QSignalSpy failed(view.get(), &ResultsView::errorOccurred);
+    view->setExperiment(emptyId);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return !failed.isEmpty(); }, 20000));
+    const QString message = failed.front().at(0).toString();
+    EXPECT_TRUE(message.contains(QStringLiteral("emptied#%1 have no runs").arg(emptyId))) << message.toStdString();
+    // The tables no longer show the other experiment's numbers.
+    EXPECT_TRUE(view->data().runs.empty());
+    EXPECT_EQ(view->mainTableModel()->rowCount(), 0);
+    view.reset();
+}
+
 TEST(ResultsViewTest, AFailedExportForTensorBoardSaysWhy) {
     ResultsFixture f;
     auto view = std::make_unique<ResultsView>(f.store, f.tasks);

@@ -64,15 +64,15 @@ CompareView::CompareView(RunStore& store, QWidget* parent) : QWidget(parent), m_
     connect(m_linked, &QCheckBox::toggled, this, [this] { rebuildPanels(); });
     connect(figure2, &QPushButton::clicked, this, &CompareView::applyFigure2Layout);
     connect(current, &QPushButton::clicked, this, &CompareView::currentExperimentRequested);
-    connect(&m_loader, &QFutureWatcher<CurveBook>::finished, this, [this] {
-        try {
-            m_book = m_loader.result();
-            const std::vector<std::int64_t> ids = m_book.runIds();
-            m_runIds = QVector<qint64>(ids.begin(), ids.end());
-        } catch (const std::exception& e) {
-            emit errorOccurred(tr("Cannot load the runs' curves: %1").arg(QString::fromUtf8(e.what())));
+    connect(&m_loader, &QFutureWatcherBase::finished, this, [this] {
+        Outcome<CurveBook> outcome = m_loader.result();
+        if (!outcome.error.empty()) {
+            emit errorOccurred(tr("Cannot load the runs' curves: %1").arg(QString::fromStdString(outcome.error)));
             return;
         }
+        m_book = std::move(outcome.value);
+        const std::vector<std::int64_t> ids = m_book.runIds();
+        m_runIds = QVector<qint64>(ids.begin(), ids.end());
         rebuildPanels();
         emit loaded();
     });
@@ -92,17 +92,19 @@ void CompareView::setRuns(const QVector<qint64>& runIds) {
 void CompareView::reload() {
     std::vector<std::int64_t> ids(m_runIds.begin(), m_runIds.end());
     RunStore* store = &m_store;
-    m_loader.setFuture(QtConcurrent::run([store, ids] { return CurveBook::load(*store, ids); }));
+    m_loader.setFuture(QtConcurrent::run([store, ids] { return catching([&] { return CurveBook::load(*store, ids); }); }));
 }
 
 void CompareView::setExperiment(qint64 experimentId) {
     RunStore* store = &m_store;
     m_loader.setFuture(QtConcurrent::run([store, experimentId] {
-        RunFilter filter;
-        filter.experimentIds = {experimentId};
-        std::vector<std::int64_t> ids;
-        for (const RunRecord& run : store->runs(filter)) ids.push_back(run.id);
-        return CurveBook::load(*store, ids);
+        return catching([&] {
+            RunFilter filter;
+            filter.experimentIds = {experimentId};
+            std::vector<std::int64_t> ids;
+            for (const RunRecord& run : store->runs(filter)) ids.push_back(run.id);
+            return CurveBook::load(*store, ids);
+        });
     }));
 }
 

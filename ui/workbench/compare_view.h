@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "background_job.h"
 #include "curve_book.h"
 #include "curve_series.h"
 
@@ -63,7 +64,7 @@ private:
     RunStore& m_store;
     CurveBook m_book;
     QVector<qint64> m_runIds;
-    QFutureWatcher<CurveBook> m_loader;
+    QFutureWatcher<Outcome<CurveBook>> m_loader;
     CurveControls* m_controls = nullptr;
     QComboBox* m_split = nullptr;
     QCheckBox* m_linked = nullptr;

@@ -37,28 +37,6 @@ namespace losslab {
 
 namespace {
 
-// A background job's value, or the message of what it threw. No exception may cross
-// QtConcurrent: Qt hands it over wrapped in QUnhandledException, whose what() is only
-// "std::exception", and a watcher destroyed while it holds one aborts the program (Qt 6.4).
-template <typename T>
-struct Outcome {
-    T value{};
-    std::string error;
-};
-
-template <typename F>
-auto catching(F&& job) -> Outcome<decltype(job())> {
-    try {
-        return {job(), {}};
-    } catch (const std::exception& e) {
-        return {{}, e.what()};
-    }
-}
-
-} // namespace
-
-namespace {
-
 // The figures' metric and protocol, falling back to what the analysis has (as the report does).
 bool hasComparison(const LossAnalysis& analysis, const std::string& metric, const std::string& protocol) {
     for (const SeedComparison& c : analysis.comparisons)
@@ -219,10 +197,12 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
         if (!folder.isEmpty()) exportReport(folder);
     });
     connect(&m_loader, &QFutureWatcher<ReportData>::finished, this, [this] {
-        try {
-            apply(m_loader.result());
-        } catch (const std::exception& e) {
-            m_summary->setText(tr("Cannot analyse this experiment: %1").arg(QString::fromUtf8(e.what())));
+        const Outcome<ReportData> outcome = m_loader.result();
+        if (outcome.error.empty()) {
+            apply(outcome.value);
+        } else {
+            apply(ReportData{}); // not the last experiment's numbers under this one's name
+            m_summary->setText(tr("Cannot analyse this experiment: %1").arg(QString::fromStdString(outcome.error)));
             emit errorOccurred(m_summary->text());
         }
         if (m_refreshAgain) {
@@ -233,12 +213,10 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
         }
     });
     connect(&m_experimentLoader, &QFutureWatcher<std::vector<ExperimentRecord>>::finished, this, [this] {
-        std::vector<ExperimentRecord> list;
-        try {
-            list = m_experimentLoader.result();
-        } catch (const std::exception& e) {
-            emit errorOccurred(QString::fromUtf8(e.what()));
-        }
+        const Outcome<std::vector<ExperimentRecord>> outcome = m_experimentLoader.result();
+        const std::vector<ExperimentRecord>& list = outcome.value;
+        if (!outcome.error.empty())
+            emit errorOccurred(tr("Cannot list the experiments: %1").arg(QString::fromStdString(outcome.error)));
         const qint64 keep = m_pendingSelect > 0 ? m_pendingSelect : experimentId();
         m_pendingSelect = 0;
         m_experiment->blockSignals(true);
@@ -340,7 +318,7 @@ void ResultsView::reloadExperiments(qint64 select) {
     if (select > 0) m_pendingSelect = select;
     if (m_experimentLoader.isRunning()) return; // its result applies m_pendingSelect
     const RunStore* store = &m_store;
-    m_experimentLoader.setFuture(QtConcurrent::run([store] { return store->experiments(); }));
+    m_experimentLoader.setFuture(QtConcurrent::run([store] { return catching([&] { return store->experiments(); }); }));
 }
 
 void ResultsView::setExperiment(qint64 experimentId) {
@@ -382,7 +360,7 @@ void ResultsView::refresh() {
     const RunStore* store = &m_store;
     const ReportRequest request = this->request();
     const auto metas = m_metas;
-    m_loader.setFuture(QtConcurrent::run([store, request, metas] { return loadReportData(*store, request, metas); }));
+    m_loader.setFuture(QtConcurrent::run([store, request, metas] { return catching([&] { return loadReportData(*store, request, metas); }); }));
 }
 
 void ResultsView::apply(const ReportData& data) {

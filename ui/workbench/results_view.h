@@ -19,6 +19,7 @@
 
 #include "losslab/analysis/loss_comparison.h"
 #include "losslab/report/report_files.h"
+#include "workbench/background_job.h"
 
 class QComboBox;
 class QCustomPlot;
@@ -101,8 +102,8 @@ private:
     RunStore& m_store;
     std::map<std::string, TaskMeta> m_metas;
     ReportData m_data;
-    QFutureWatcher<ReportData> m_loader;
-    QFutureWatcher<std::vector<ExperimentRecord>> m_experimentLoader;
+    QFutureWatcher<Outcome<ReportData>> m_loader;
+    QFutureWatcher<Outcome<std::vector<ExperimentRecord>>> m_experimentLoader;
     qint64 m_pendingSelect = 0;
     QTimer m_debounce;
     QWidget* m_reliabilityPage = nullptr;
