@@ -231,13 +231,13 @@ name: folders
 task: image_folder/resnet
 device: cpu
 losses:
-  - loss: ce
-  - loss: square
+  - {loss: ce, lr: 0.1}
+  - {loss: square, lr: 0.01}
 protocols: [fixed_epochs]
 seeds: [3]
 data: {root: ')" + m_scratch.path().string() + R"(', classes: 3, image_size: 32, resize: 36}
 model: {depth: 18}
-train: {max_epochs: 2, batch_size: 9, lr: 0.01, log_every_steps: 1, divergence_factor: 0}
+train: {max_epochs: 2, batch_size: 9, log_every_steps: 1}
 runner: {cpu_runs: 1, threads: 1}
 )";
     auto run = [&](const std::string& threads, const std::string& db) {
@@ -245,6 +245,11 @@ runner: {cpu_runs: 1, threads: 1}
         RunQueue queue(store, visionTasks());
         queue.start(loadExperimentText(yaml, "folders.yaml", {{"data.decode_threads", threads}}, visionTasks()));
         const RunQueueResult result = queue.wait();
+        // Two steps per epoch: BatchNorm's running statistics are far from the batches' own,
+        // and the evaluated (eval-mode) training loss can be far above the first batch's. That is
+        // not a diverged run: the divergence rule compares training-mode losses.
+        for (const RunRecord& r : store.runs())
+            EXPECT_EQ(r.status, RunStatus::Completed) << r.loss << ": " << r.error;
         return fixtures::seriesByKey(store, result.runIds);
     };
     const auto one = run("1", "one.sqlite");

@@ -745,13 +745,16 @@ private:
                                                                          : scheduledLearningRate(params(), m_spec.loss.lr, epoch)});
             if (m_ctx.store) m_ctx.store->appendEpoch(m_ctx.runId, epoch, metrics, calibration);
             out.epochs = epoch;
+            // The divergence rule compares training-mode losses with the first batch's: the epoch's
+            // mean step loss (one read from the device per epoch). The training set's loss
+            // evaluated after the epoch is in eval mode, where a model with BatchNorm and few steps
+            // behind it (running statistics still far from the batches') can score far above its
+            // first batch and still be training well; of that loss only a non-finite value counts.
+            const double stepLoss = epochLossSum.item<double>() / static_cast<double>(m_stepsPerEpoch);
             const bool trainEvaluated = std::any_of(metrics.begin(), metrics.end(), [](const MetricValue& m) {
                 return m.split == "train" && m.metric == "loss";
             });
-            // Without a training-set pass this epoch (at_report), the divergence rule takes the
-            // mean step loss: read from the device only then.
-            const double trainLoss = trainEvaluated ? findMetricValue(metrics, "train", "loss")
-                                                    : epochLossSum.item<double>() / static_cast<double>(m_stepsPerEpoch);
+            const double evaluatedLoss = trainEvaluated ? findMetricValue(metrics, "train", "loss") : 0.0;
             if (reportedNow) {
                 reported = metrics;
                 if (rule.isEarlyStopping()) best.take(*m_model);
@@ -764,7 +767,10 @@ private:
             e.metrics = metrics;
             e.bestEpoch = rule.reportedEpoch();
             emit(e);
-            if (const std::string why = divergence(trainLoss); !why.empty()) {
+            std::string why = divergence(stepLoss);
+            if (why.empty() && !std::isfinite(evaluatedLoss))
+                why = "the training set's loss evaluated after the epoch is not finite (" + formatLoss(evaluatedLoss) + ")";
+            if (!why.empty()) {
                 out.status = RunStatus::Diverged;
                 out.error = "diverged after epoch " + std::to_string(epoch) + ": " + why;
                 break;
