@@ -830,6 +830,23 @@ TEST(ExperimentSpecSweep, KByMGridRunsEverySquarePointOncePerSeedAndCeOnce) {
     EXPECT_EQ(losslab::parseRunSpecYaml(yaml, "run", registry()).sweepAxes, sq.front().sweepAxes);
 }
 
+TEST(ExperimentSpecLosses, SubnormalLearningRatesLoadSweepAndReadBack) {
+    // 1e-310 is below DBL_MIN: std::stod throws std::out_of_range on it, which escaped as
+    // "internal error: stod" from the CLI and ended the desktop program from a loss-table edit.
+    const ExperimentSpec spec = load("task: toy/mlp\nlosses: [ce, {loss: square, lr: 1e-310}]\n"
+                                     "sweep: {losses.0.lr: [2e-310, 0.1]}\n");
+    EXPECT_EQ(spec.losses[1].lr, 1e-310);
+    bool sawSweptTiny = false;
+    for (const RunSpec& run : spec.expand()) {
+        const RunSpec back = losslab::parseRunSpecYaml(run.toYaml(), "run", registry());
+        EXPECT_EQ(back.loss.lr, run.loss.lr) << run.toYaml();
+        sawSweptTiny = sawSweptTiny || run.loss.lr == 2e-310;
+    }
+    EXPECT_TRUE(sawSweptTiny);
+    // Below the smallest double there is no number to train with: said, with the position.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [{loss: square, lr: 1e-400}]\n", {"exp.yaml:2:29", "losses.0.lr", "1e-400"}));
+}
+
 TEST(ExperimentSpecSweep, PaperPresetIsDroppedWhereTheSweepSetsKOrM) {
     const ExperimentSpec spec = load("task: toy50/mlp\nlosses: [ce, {loss: square, preset: paper}]\n"
                                      "sweep: {losses.*.M: [1, 2]}\n");

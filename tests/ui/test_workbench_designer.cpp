@@ -341,6 +341,10 @@ TEST(DesignerEdits, ErrorsInEditsDoNotBlameTheFileAndStaleNotesGo) {
     EXPECT_TRUE(shown(widget<QLabel>(designer, "designerNote"), designer));
     ASSERT_TRUE(model->setData(model->index(1, LossTableModel::LrColumn), "0.3"));
     EXPECT_FALSE(shown(widget<QLabel>(designer, "designerNote"), designer));
+    // Below DBL_MIN (std::stod threw std::out_of_range on it, out of this edit's slot): a
+    // learning rate the experiment takes as written.
+    ASSERT_TRUE(model->setData(model->index(1, LossTableModel::LrColumn), "1e-310"));
+    EXPECT_EQ(designer.experiment().losses.at(1).lr, 1e-310);
 
     while (model->rowCount() > 0) model->removeLoss(0);
     const QString status = widget<QLabel>(designer, "designerStatus")->text();

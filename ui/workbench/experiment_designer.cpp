@@ -433,7 +433,7 @@ void ExperimentDesigner::refreshCounts() {
                                            count(runs, tr("run"), tr("runs")),
                                            configurations.join(QStringLiteral(", "))));
         }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) { // Error, and anything a library below throws
         const QString message = QString::fromUtf8(e.what());
         m_status->setStyleSheet(QStringLiteral("QLabel { color: #b00020; }"));
         m_status->setText(tr("Cannot run yet: %1").arg(message));

@@ -279,7 +279,7 @@ private:
     double positiveNumber(const YAML::Node& n, const std::string& path) {
         ParamDecl d{path, ParamType::Double, "", "", std::nullopt, std::nullopt, {}};
         const std::string canon = canonicalParamValue(d, n.IsScalar() ? n.Scalar() : "(not a number)", m_loc.at(n, path));
-        const double v = std::stod(canon);
+        const double v = parseFiniteNumber(canon, m_loc.at(n, path));
         if (v <= 0) throw Error(m_loc.at(n, path) + ": " + path + ": expected a number > 0, got '" + n.Scalar() + "'");
         return v;
     }
@@ -775,9 +775,9 @@ RunSpec parseRunSpecYaml(const std::string& yamlText, const std::string& display
         if (!loss.IsMap()) throw Error(displayName + ": the stored run has no 'loss' mapping");
         r.loss.name = text(loss, "name");
         r.loss.kind = parseLossKind(text(loss, "loss"), displayName);
-        r.loss.lr = std::stod(text(loss, "lr"));
-        if (loss["k"].IsDefined()) r.loss.k = std::stod(text(loss, "k"));
-        if (loss["M"].IsDefined()) r.loss.M = std::stod(text(loss, "M"));
+        r.loss.lr = parseFiniteNumber(text(loss, "lr"), displayName + ": loss.lr");
+        if (loss["k"].IsDefined()) r.loss.k = parseFiniteNumber(text(loss, "k"), displayName + ": loss.k");
+        if (loss["M"].IsDefined()) r.loss.M = parseFiniteNumber(text(loss, "M"), displayName + ": loss.M");
         if (loss["preset"].IsDefined()) r.loss.preset = text(loss, "preset");
         r.protocol = parseProtocol(text(root, "protocol"), displayName);
         r.seed = std::stoll(text(root, "seed"));

@@ -68,7 +68,7 @@ std::vector<LossVariant> lossVariants(const std::vector<SweepAxis>& sweep, const
         LossVariant v;
         v.loss = losses[index];
         for (std::size_t i = 0; i < axes.size(); ++i) {
-            const double value = std::stod(axes[i]->values[combo[i]]);
+            const double value = parseFiniteNumber(axes[i]->values[combo[i]], "sweep " + axes[i]->key);
             const std::string field = axes[i]->recipeKey();
             if (field == "loss.lr") {
                 v.loss.lr = value;

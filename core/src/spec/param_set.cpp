@@ -42,6 +42,16 @@ bool parseDouble(const std::string& text, double& out) {
     return true;
 }
 
+} // namespace
+
+double parseFiniteNumber(const std::string& text, const std::string& where) {
+    double v = 0;
+    if (!parseDouble(text, v)) throw Error(where + ": expected a number, got '" + text + "'");
+    return v;
+}
+
+namespace {
+
 bool parseBool(const std::string& text, bool& out) {
     const std::string t = trim(text);
     if (t == "true" || t == "yes" || t == "on" || t == "1") { out = true; return true; }

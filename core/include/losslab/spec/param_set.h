@@ -17,6 +17,10 @@ const char* paramTypeName(ParamType type);
 // The shortest decimal text that reads back to exactly `v` (C locale): 0.05, 1e+30.
 std::string formatShortest(double v);
 
+// `text` as a finite number (C locale; subnormal values such as 1e-310 included, which
+// std::stod refuses with std::out_of_range). Throws Error "<where>: expected a number, got '<text>'".
+double parseFiniteNumber(const std::string& text, const std::string& where);
+
 struct ParamDecl {
     std::string key;          // dotted, e.g. "train.patience"
     ParamType type = ParamType::String;
