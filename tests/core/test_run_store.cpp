@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -1483,6 +1484,97 @@ TEST(RunStoreTest, ReadOnlyFileIsRefusedUnchanged) {
     EXPECT_TRUE(contains(message, path)) << message;
     EXPECT_TRUE(contains(message, "cannot be written")) << message;
     EXPECT_EQ(readBytes(path), before);
+}
+
+// Commands that only read (list, report, export) open the file read-only: an archived or
+// shared database, or one on a read-only mount, can be reported on without being changed.
+TEST(RunStoreTest, ReadOnlyReadsWithoutChangingTheFileAndRefusesWrites) {
+    TempDir dir;
+    const std::string path = dir.file("runs.sqlite");
+    std::vector<std::int64_t> ids;
+    {
+        RunStore store(path);
+        ids = store.addRuns(store.addExperiment(makeExperiment("ro")), {makeRun("ce", 1), makeRun("square", 1)});
+        store.appendEpoch(ids[0], 1, {{"test", "acc", 0.75}});
+        store.finishRun(ids[0], RunStatus::Completed, 1, 1, 1.0, "");
+    }
+    const std::string before = readBytes(path);
+    {
+        RunStore store(path, StoreAccess::ReadOnly);
+        EXPECT_TRUE(store.readOnly());
+        EXPECT_EQ(store.runs().size(), 2u);
+        EXPECT_EQ(store.reportedMetrics({}).size(), 1u);
+        const auto refused = [&](const std::function<void()>& write) {
+            try {
+                write();
+            } catch (const Error& e) {
+                return contains(e.what(), path + " is open read-only");
+            }
+            return false;
+        };
+        EXPECT_TRUE(refused([&] { store.addExperiment(makeExperiment("more")); }));
+        EXPECT_TRUE(refused([&] { store.setRunTags(ids[0], "x"); }));
+        EXPECT_TRUE(refused([&] { store.deleteRuns({ids[0]}); }));
+        EXPECT_NO_THROW(store.flush());
+        EXPECT_NO_THROW(store.flushRun(ids[0]));
+        EXPECT_TRUE(store.writeFailure().empty());
+    }
+    EXPECT_EQ(readBytes(path), before);
+    // A read-only connection cannot remove the FILE-shm and FILE-wal that SQLite made for it.
+    fs::remove(path + "-shm");
+    fs::remove(path + "-wal");
+
+    // Where the reader cannot create FILE-shm (a read-only folder or mount; a folder of that
+    // name here, which stops root as well): the file alone is the database, read immutable.
+    ASSERT_TRUE(fs::create_directory(path + "-shm"));
+    {
+        const std::unique_ptr<RunStore> store = RunStore::openForReading(path); // cannot write: read-only
+        EXPECT_TRUE(store->readOnly());
+        EXPECT_EQ(store->runs().size(), 2u);
+    }
+    EXPECT_EQ(readBytes(path), before);
+    // ... unless FILE-wal holds commits, which that would not read: refused, saying why.
+    {
+        std::ofstream wal(path + "-wal", std::ios::binary);
+        wal << std::string(4096, 'w');
+    }
+    try {
+        RunStore store(path, StoreAccess::ReadOnly);
+        ADD_FAILURE() << "a database with commits in its -wal was read without them";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), path + "-wal")) << e.what();
+    }
+    EXPECT_EQ(readBytes(path), before);
+}
+
+TEST(RunStoreTest, ReadOnlyRefusesMissingAndOlderFilesAndOpenForReadingMigratesWhatItCan) {
+    TempDir dir;
+    const std::string missing = dir.file("none.sqlite");
+    EXPECT_THROW(RunStore(missing, StoreAccess::ReadOnly), Error);
+    EXPECT_THROW(RunStore::openForReading(missing), Error);
+    EXPECT_FALSE(fs::exists(missing)) << "a read created the file";
+    const std::string empty = dir.file("empty.sqlite");
+    { std::ofstream touch(empty); }
+    EXPECT_THROW(RunStore::openForReading(empty), Error);
+    EXPECT_EQ(fs::file_size(empty), 0u) << "a read wrote a schema into an empty file";
+
+    const std::string path = dir.file("v6.sqlite");
+    {
+        RunStore store(path);
+        store.addRuns(store.addExperiment(makeExperiment("v6")), {makeRun("ce", 1)});
+    }
+    execSql(path, "DROP TABLE calibration_bins; "
+                  "UPDATE meta SET value = '6' WHERE key = 'schema_version'; PRAGMA user_version = 6;");
+    try {
+        RunStore store(path, StoreAccess::ReadOnly);
+        ADD_FAILURE() << "an older schema was read as the current one";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), "schema version 6")) << e.what();
+    }
+    const std::unique_ptr<RunStore> store = RunStore::openForReading(path); // writable: brought forward
+    EXPECT_FALSE(store->readOnly());
+    EXPECT_EQ(store->schemaVersion(), kSchemaVersion);
+    EXPECT_EQ(store->runs().size(), 1u);
 }
 
 TEST(RunStoreTest, DefaultPathFollowsXdg) {

@@ -112,22 +112,6 @@ bool samePath(const std::string& a, const std::string& b) {
     return !ecA && !ecB && canonicalA == canonicalB;
 }
 
-// A read-only URI for ATTACH: "file:" and the absolute path, percent-encoded where a URI needs it.
-std::string readOnlyUri(const std::string& path) {
-    const std::string absolute = fs::absolute(path).lexically_normal().string();
-    std::string uri = "file:";
-    for (const unsigned char c : absolute) {
-        if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
-            uri += static_cast<char>(c);
-        } else {
-            char escaped[4];
-            std::snprintf(escaped, sizeof escaped, "%%%02X", c);
-            uri += escaped;
-        }
-    }
-    return uri + "?mode=ro";
-}
-
 // What the checks found about one part.
 struct PartCheck {
     int version = 0;
@@ -232,7 +216,7 @@ public:
         counts.path = part;
         {
             Statement attach(m_db, "ATTACH DATABASE ? AS part");
-            attach.bindText(1, readOnlyUri(part));
+            attach.bindText(1, Internal::fileUri(part, "mode=ro"));
             attach.run();
         }
         std::vector<std::string> created;

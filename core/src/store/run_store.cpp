@@ -143,6 +143,7 @@ void RunStore::Impl::shutdown() {
 }
 
 void RunStore::Impl::push(Task task) {
+    if (m_readOnly) throw Error(m_path + " is open read-only: nothing can be stored in it");
     {
         std::unique_lock<std::mutex> lock(m_queueMutex);
         m_queueNotFull.wait(lock, [this] { return m_queue.size() < kQueueCapacity; });
@@ -267,9 +268,20 @@ void RunStore::Impl::runBatch(std::vector<Task>& batch) {
     }
 }
 
-RunStore::RunStore(const std::string& path) : m_impl(std::make_unique<Impl>()) {
+RunStore::RunStore(const std::string& path, StoreAccess access) : m_impl(std::make_unique<Impl>()) {
     m_impl->m_path = path;
     m_impl->m_self = Internal::currentProcess();
+    if (access == StoreAccess::ReadOnly) {
+        m_impl->m_readOnly = true;
+        int version = 0;
+        m_impl->m_readDb = Internal::openReadOnlyConnection(path, version, false);
+        if (version < kSchemaVersion) {
+            throw Error(path + " has schema version " + std::to_string(version) + ", older than this LossLab's " +
+                        std::to_string(kSchemaVersion) + "; it is brought forward when opened where it can be "
+                        "written (any losslab-cli command by its owner)");
+        }
+        return;
+    }
     const Internal::JournalChoice journal = Internal::chooseJournal(path);
     m_impl->m_journalNote = journal.note;
     m_impl->m_writeDb = Internal::openWriteConnection(path, journal);
@@ -280,6 +292,29 @@ RunStore::RunStore(const std::string& path) : m_impl(std::make_unique<Impl>()) {
 
 RunStore::~RunStore() {
     if (m_impl) m_impl->shutdown();
+}
+
+std::unique_ptr<RunStore> RunStore::openForReading(const std::string& path) {
+    int version = 0;
+    {
+        // A look first: a missing, empty, foreign or newer file is refused unchanged.
+        const sqlite::Database probe = Internal::openReadOnlyConnection(path, version, false);
+    }
+    // Where it can be written, as a run opens it: an older schema is brought forward, and the
+    // last connection to close tidies FILE-wal and FILE-shm away (a read-only one cannot).
+    const std::string folder = fs::path(path).parent_path().string();
+    if (::access(path.c_str(), W_OK) == 0 && ::access(folder.empty() ? "." : folder.c_str(), W_OK) == 0) {
+        try {
+            return std::make_unique<RunStore>(path, StoreAccess::ReadWrite);
+        } catch (const Error&) {
+            if (version < kSchemaVersion) throw;
+        }
+    }
+    return std::make_unique<RunStore>(path, StoreAccess::ReadOnly);
+}
+
+bool RunStore::readOnly() const {
+    return m_impl->m_readOnly;
 }
 
 std::string RunStore::checkpointPathFor(std::int64_t runId) const {
@@ -647,23 +682,30 @@ std::string normalizeTags(const std::string& tags) {
     return joined;
 }
 
-void RunStore::setRunTags(std::int64_t runId, const std::string& tags) {
-    const std::string normalized = normalizeTags(tags);
-    m_impl->pushWrite(Impl::kNoRun, [=](Database& db) {
-        Statement update(db, "UPDATE runs SET tags = ? WHERE id = ?");
-        update.bindTextOrNull(1, normalized);
+void RunStore::setRunText(const char* sql, std::int64_t runId, const std::string& text, WriteDone done) {
+    auto work = [sql, runId, text](Database& db) {
+        Statement update(db, sql);
+        update.bindTextOrNull(1, text);
         update.bindInt64(2, runId);
-        update.run(); // a run deleted meanwhile is left alone: nothing to tag
-    });
+        update.run(); // a run deleted meanwhile is left alone
+    };
+    if (!done) {
+        m_impl->pushWrite(Impl::kNoRun, std::move(work));
+        return;
+    }
+    m_impl->push(Impl::Task{std::move(work),
+                            [done = std::move(done)](const std::optional<std::string>& error) {
+                                done(error ? *error : std::string());
+                            },
+                            Impl::kNoRun});
 }
 
-void RunStore::setRunNotes(std::int64_t runId, const std::string& notes) {
-    m_impl->pushWrite(Impl::kNoRun, [=](Database& db) {
-        Statement update(db, "UPDATE runs SET notes = ? WHERE id = ?");
-        update.bindTextOrNull(1, notes);
-        update.bindInt64(2, runId);
-        update.run();
-    });
+void RunStore::setRunTags(std::int64_t runId, const std::string& tags, WriteDone done) {
+    setRunText("UPDATE runs SET tags = ? WHERE id = ?", runId, normalizeTags(tags), std::move(done));
+}
+
+void RunStore::setRunNotes(std::int64_t runId, const std::string& notes, WriteDone done) {
+    setRunText("UPDATE runs SET notes = ? WHERE id = ?", runId, notes, std::move(done));
 }
 
 int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
@@ -710,6 +752,7 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
 
 void RunStore::flush() {
     Impl* impl = m_impl.get();
+    if (impl->m_readOnly) return; // nothing was queued
     const std::optional<std::string> error =
         impl->waitForQueued([impl](const std::optional<std::string>& markerError) -> std::optional<std::string> {
             const std::string pending = impl->takePendingErrors();
@@ -721,6 +764,7 @@ void RunStore::flush() {
 
 void RunStore::flushRun(std::int64_t runId) {
     Impl* impl = m_impl.get();
+    if (impl->m_readOnly) return;
     // The marker's own batch failing says nothing about this run: its writes came earlier
     // and recorded their own outcome.
     const std::optional<std::string> error =

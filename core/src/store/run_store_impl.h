@@ -65,6 +65,7 @@ struct RunStore::Impl {
     };
 
     std::string m_path;
+    bool m_readOnly = false; // StoreAccess::ReadOnly: no writer connection or thread
     std::string m_journalNote; // RunStore::journalNote()
     Internal::RecorderProcess m_self; // this process, as recorded on the runs it adds or starts
     // Declared before m_readDb so that the reader closes first and the writer, closing

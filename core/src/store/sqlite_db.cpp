@@ -35,9 +35,9 @@ Database& Database::operator=(Database&& other) noexcept {
     return *this;
 }
 
-int Database::open(const std::string& path, int flags, std::string& message) {
+int Database::open(const std::string& path, int flags, std::string& message, const std::string& displayPath) {
     close();
-    m_path = path;
+    m_path = displayPath.empty() ? path : displayPath;
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
     if (rc != SQLITE_OK) {
@@ -64,7 +64,22 @@ void Database::close() {
 
 void Database::fail(const std::string& context) {
     if (!m_db) fail(context, SQLITE_MISUSE, "the database is not open");
-    fail(context, sqlite3_extended_errcode(m_db), sqlite3_errmsg(m_db));
+    const int code = sqlite3_extended_errcode(m_db);
+    std::string reason = sqlite3_errmsg(m_db);
+    switch (code & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+        // The OS reason tells a full disk (ENOSPC) from a file-size limit (EFBIG) or a failing one.
+        if (const int os = sqlite3_system_errno(m_db); os != 0) reason += std::string(" (") + std::strerror(os) + ")";
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        reason += "; the file is damaged: keep a copy of it, and see docs/database.md#a-damaged-file";
+        break;
+    default: break;
+    }
+    fail(context, code, reason);
 }
 
 void Database::fail(const std::string& context, int code, const std::string& reason) {

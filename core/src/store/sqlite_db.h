@@ -20,8 +20,9 @@ public:
     Database& operator=(const Database&) = delete;
 
     // Returns the SQLite result code and fills `message` instead of throwing: only the
-    // caller knows whether a failure means "cannot read" or "cannot be written".
-    int open(const std::string& path, int flags, std::string& message);
+    // caller knows whether a failure means "cannot read" or "cannot be written". Messages
+    // name `displayPath` when given (the file behind a "file:...?immutable=1" URI).
+    int open(const std::string& path, int flags, std::string& message, const std::string& displayPath = {});
     void close();
 
     sqlite3* handle() const { return m_db; }

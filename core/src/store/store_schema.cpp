@@ -1,6 +1,8 @@
 #include "store_schema.h"
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -272,6 +274,21 @@ void migrate(Database& db) {
 
 } // namespace
 
+std::string fileUri(const std::string& path, const std::string& query) {
+    const std::string absolute = fs::absolute(path).lexically_normal().string();
+    std::string uri = "file:";
+    for (const unsigned char c : absolute) {
+        if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+            uri += static_cast<char>(c);
+        } else {
+            char escaped[4];
+            std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+            uri += escaped;
+        }
+    }
+    return uri + "?" + query;
+}
+
 Database openReadOnlyConnection(const std::string& path, int& version, bool allowEmpty) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
@@ -283,7 +300,30 @@ Database openReadOnlyConnection(const std::string& path, int& version, bool allo
         throw Error("cannot read " + path + ": " + message);
     }
     sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
-    const FileState state = inspect(db);
+    FileState state;
+    try {
+        state = inspect(db);
+    } catch (const Error&) {
+        // A WAL-mode file whose reader cannot create FILE-shm (a read-only folder or mount):
+        // SQLite says "attempt to write a readonly database" without FILE-wal, "unable to open
+        // database file" with one, "locking protocol" where FILE-shm is not a file.
+        const int code = db.lastFailureCode();
+        if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY && code != SQLITE_PROTOCOL) throw;
+        const fs::path wal = path + "-wal";
+        std::error_code walError;
+        const bool walExists = fs::exists(wal, walError);
+        const std::uintmax_t walBytes = walExists ? fs::file_size(wal, walError) : 0;
+        if (walExists && (walError || walBytes > 0)) {
+            throw Error("cannot read " + path + " here: its latest commits are in " + wal.string() +
+                        ", and reading them needs to create " + path + "-shm, which its folder does not "
+                        "allow; open the database once where it can be written (any losslab-cli command "
+                        "by its owner) to fold them into the file");
+        }
+        if (db.open(fileUri(path, "immutable=1"), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, message, path) != SQLITE_OK) {
+            throw Error("cannot read " + path + ": " + message);
+        }
+        state = inspect(db);
+    }
     if (state.empty && !allowEmpty) throw Error(path + " is empty: not a LossLab database");
     version = state.version;
     return db;

@@ -29,12 +29,26 @@ struct RunFilter {
     std::vector<std::int64_t> experimentIds; // empty = all
 };
 
+enum class StoreAccess {
+    ReadWrite, // opens or creates, and migrates an older schema
+    ReadOnly,  // an existing database of the current schema; changes nothing; writes throw
+};
+
 class RunStore {
 public:
-    // Opens or creates the database (and its folder). Throws Error with the path and the
-    // reason when it cannot be created or written, is not a LossLab database, or has a newer
-    // schema; an existing file is never changed in those cases.
-    explicit RunStore(const std::string& path);
+    // ReadWrite: opens or creates the database (and its folder). Throws Error with the path
+    // and the reason when it cannot be created or written, is not a LossLab database, or has a
+    // newer schema; an existing file is never changed in those cases.
+    // ReadOnly: opens an existing LossLab database without changing it, also where it cannot
+    // be written (a read-only file, folder or mount; docs/database.md#read-only-files). Throws
+    // Error naming the path when it is missing, empty, foreign, older or newer than
+    // kSchemaVersion. Every write throws Error; flush() and flushRun() have nothing to wait for.
+    explicit RunStore(const std::string& path, StoreAccess access = StoreAccess::ReadWrite);
+    // For commands that only read (list, report, export): ReadOnly, except that a file of an
+    // older schema is brought forward first when it can be written (ReadWrite), as opening it
+    // for a run would. Throws as the constructor.
+    static std::unique_ptr<RunStore> openForReading(const std::string& path);
+    bool readOnly() const;
     ~RunStore(); // drains the writer queue
     RunStore(const RunStore&) = delete;
     RunStore& operator=(const RunStore&) = delete;
@@ -98,9 +112,12 @@ public:
     int markOrphansInterrupted();
     // Tags: comma-separated labels; normalizeTags() is applied (trimmed, empty ones and
     // repeats dropped). Notes: free text. Neither waits; a run that no longer exists is left
-    // alone; a failed write shows in flush().
-    void setRunTags(std::int64_t runId, const std::string& tags);
-    void setRunNotes(std::int64_t runId, const std::string& notes);
+    // alone. A failed write shows in flush(), or, given `done`, only there: `done` is called on
+    // the writer thread once the write is committed ("") or has failed (why). It must not
+    // throw or wait for the store.
+    using WriteDone = std::function<void(const std::string& error)>;
+    void setRunTags(std::int64_t runId, const std::string& tags, WriteDone done = {});
+    void setRunNotes(std::int64_t runId, const std::string& notes, WriteDone done = {});
     // Deletes finished runs with their metrics (and their checkpoint and resume files). Throws Error
     // naming the run, and deletes nothing, when one is unknown or still queued / running.
     // Empty experiments left behind are deleted too. Waits; returns how many runs went.
@@ -149,6 +166,9 @@ public:
     int schemaVersion() const;
 
 private:
+    // A write of one text column of a run (tags, notes), reported to `done` when given.
+    void setRunText(const char* sql, std::int64_t runId, const std::string& text, WriteDone done);
+
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
