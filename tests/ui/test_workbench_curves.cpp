@@ -311,6 +311,36 @@ TEST(CompareViewTest, AFailedReadSaysWhyAndTheViewCloses) {
     view.reset();
 }
 
+TEST(CompareViewTest, RequestsInARowShowTheLastAndClosingWaitsForEveryRead) {
+    fixtures::ToyWorld world;
+    auto store = std::make_unique<RunStore>(world.databasePath());
+    ExperimentRecord experiment;
+    experiment.name = "compare";
+    const auto experimentId = store->addExperiment(experiment);
+    const auto ids = store->addRuns(experimentId, {record(0, "ce", 0), record(0, "ce", 1), record(0, "square", 0)});
+    for (const auto id : ids)
+        for (int epoch = 1; epoch <= 50; ++epoch) store->appendEpoch(id, epoch, {{"val", "acc", 0.01 * epoch}});
+    store->flush();
+
+    auto view = std::make_unique<CompareView>(*store);
+    QSignalSpy loaded(view.get(), &CompareView::loaded);
+    view->setRuns({ids[0]});
+    view->setExperiment(experimentId);
+    view->setRuns({ids[1]});
+    view->setRuns({ids[2]});
+    ASSERT_TRUE(loaded.wait(20000));
+    QTest::qWait(200);
+    EXPECT_EQ(view->runIds(), QVector<qint64>{ids[2]});
+    EXPECT_EQ(loaded.count(), 1) << "a superseded load was shown";
+
+    // Closed right after asking: no read may outlive the view (the store goes next).
+    view->setRuns({ids[0]});
+    view->setExperiment(experimentId);
+    view->setRuns({ids[1]});
+    view.reset();
+    store.reset();
+}
+
 TEST(CompareViewTest, PanelsPerLossShareLinkedAxes) {
     fixtures::ToyWorld world;
     RunStore store(world.databasePath());

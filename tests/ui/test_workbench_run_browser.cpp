@@ -1,6 +1,7 @@
 // The run browser: its table model, filter proxy and view over a small database built with
 // RunStore directly. Background work is awaited with QSignalSpy::wait.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <QBrush>
 #include <QColor>
@@ -546,6 +547,40 @@ TEST_F(RunBrowserTest, TagAndNoteEditsReachTheDatabase) {
     ASSERT_TRUE(refreshed(view));
     EXPECT_EQ(cell(model, ids[1], RunTableModel::TagsColumn), "fig3,paper");
     EXPECT_EQ(cell(model, ids[4], RunTableModel::NotesColumn), "left behind");
+}
+
+TEST_F(RunBrowserTest, ARefusedTagOrNoteEditIsReportedWithItsTextAndTheTableShowsWhatIsStored) {
+    {
+        // The database refuses tag edits (as a full disk or a lock held too long would).
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(dir.file("runs.sqlite").c_str(), &db), SQLITE_OK);
+        const char* sql = "CREATE TRIGGER frozen_tags BEFORE UPDATE OF tags ON runs "
+                          "BEGIN SELECT RAISE(ABORT, 'tags are frozen here'); END";
+        ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    RunBrowserView view(*store);
+    ASSERT_TRUE(refreshed(view));
+    RunTableModel& model = *view.model();
+    QSignalSpy failed(&view, &RunBrowserView::saveFailed);
+    ASSERT_TRUE(model.setData(model.index(model.rowOfRun(ids[1]), RunTableModel::TagsColumn), "lost, tag"));
+    ASSERT_TRUE(failed.wait(kWaitMs));
+    const QString title = failed.at(0).at(0).toString();
+    const QString message = failed.at(0).at(1).toString();
+    EXPECT_TRUE(title.contains(QStringLiteral("tags of run %1").arg(ids[1]))) << title.toStdString();
+    EXPECT_TRUE(message.contains(QStringLiteral("tags are frozen here"))) << message.toStdString();
+    EXPECT_TRUE(message.contains(QStringLiteral("lost,tag"))) << message.toStdString();
+    EXPECT_TRUE(waitUntil([&] { return cell(model, ids[1], RunTableModel::TagsColumn) == "paper,fig2"; }))
+        << cell(model, ids[1], RunTableModel::TagsColumn).toStdString();
+    EXPECT_EQ(storedRun(ids[1]).tags, "paper,fig2");
+    EXPECT_NO_THROW(store->flush()) << "reported once, to the view";
+
+    // Notes still go through, and say nothing.
+    ASSERT_TRUE(model.setData(model.index(model.rowOfRun(ids[1]), RunTableModel::NotesColumn), "kept"));
+    store->flush();
+    QTest::qWait(100);
+    EXPECT_EQ(failed.count(), 1);
+    EXPECT_EQ(storedRun(ids[1]).notes, "kept");
 }
 
 TEST_F(RunBrowserTest, DeleteAsksFirstAndDeletesOnlyWhenConfirmed) {

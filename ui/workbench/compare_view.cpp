@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <map>
+#include <utility>
 
 #include "curve_controls.h"
 #include "curve_plot.h"
@@ -65,6 +66,10 @@ CompareView::CompareView(RunStore& store, QWidget* parent) : QWidget(parent), m_
     connect(figure2, &QPushButton::clicked, this, &CompareView::applyFigure2Layout);
     connect(current, &QPushButton::clicked, this, &CompareView::currentExperimentRequested);
     connect(&m_loader, &QFutureWatcherBase::finished, this, [this] {
+        if (m_nextLoad) {
+            load(std::exchange(m_nextLoad, {}));
+            return;
+        }
         Outcome<CurveBook> outcome = m_loader.result();
         if (!outcome.error.empty()) {
             emit errorOccurred(tr("Cannot load the runs' curves: %1").arg(QString::fromStdString(outcome.error)));
@@ -80,8 +85,17 @@ CompareView::CompareView(RunStore& store, QWidget* parent) : QWidget(parent), m_
 
 CompareView::~CompareView() {
     // The store may go right after the view: no read may still be using it.
+    m_nextLoad = {};
     for (QFutureWatcherBase* watcher : findChildren<QFutureWatcherBase*>()) watcher->waitForFinished();
     m_loader.waitForFinished();
+}
+
+void CompareView::load(std::function<Outcome<CurveBook>()> job) {
+    if (m_loader.isRunning()) {
+        m_nextLoad = std::move(job);
+        return;
+    }
+    m_loader.setFuture(QtConcurrent::run(std::move(job)));
 }
 
 void CompareView::setRuns(const QVector<qint64>& runIds) {
@@ -92,12 +106,12 @@ void CompareView::setRuns(const QVector<qint64>& runIds) {
 void CompareView::reload() {
     std::vector<std::int64_t> ids(m_runIds.begin(), m_runIds.end());
     RunStore* store = &m_store;
-    m_loader.setFuture(QtConcurrent::run([store, ids] { return catching([&] { return CurveBook::load(*store, ids); }); }));
+    load([store, ids] { return catching([&] { return CurveBook::load(*store, ids); }); });
 }
 
 void CompareView::setExperiment(qint64 experimentId) {
     RunStore* store = &m_store;
-    m_loader.setFuture(QtConcurrent::run([store, experimentId] {
+    load([store, experimentId] {
         return catching([&] {
             RunFilter filter;
             filter.experimentIds = {experimentId};
@@ -105,7 +119,7 @@ void CompareView::setExperiment(qint64 experimentId) {
             for (const RunRecord& run : store->runs(filter)) ids.push_back(run.id);
             return CurveBook::load(*store, ids);
         });
-    }));
+    });
 }
 
 void CompareView::setSplit(Split split) { m_split->setCurrentIndex(m_split->findData(int(split))); }

@@ -11,6 +11,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "background_job.h"
@@ -58,6 +59,10 @@ signals:
 
 private:
     void rebuildPanels();
+    // One load at a time: asked for while one runs, `job` waits for it and replaces any other
+    // load still waiting, and the running one's result is dropped (it is no longer wanted).
+    // So the destructor's wait covers every read of the store.
+    void load(std::function<Outcome<CurveBook>()> job);
     void linkFrom(CurvePlot* source);
     void unifyRanges();
 
@@ -65,6 +70,7 @@ private:
     CurveBook m_book;
     QVector<qint64> m_runIds;
     QFutureWatcher<Outcome<CurveBook>> m_loader;
+    std::function<Outcome<CurveBook>()> m_nextLoad;
     CurveControls* m_controls = nullptr;
     QComboBox* m_split = nullptr;
     QCheckBox* m_linked = nullptr;

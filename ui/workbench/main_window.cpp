@@ -271,6 +271,7 @@ void MainWindow::connectViews() {
     });
     auto toStatus = [this](const QString& message) { statusBar()->showMessage(message, 15000); };
     connect(m_browser, &RunBrowserView::errorOccurred, this, toStatus);
+    connect(m_browser, &RunBrowserView::saveFailed, this, &MainWindow::showError);
     connect(m_results, &ResultsView::errorOccurred, this, toStatus);
     connect(m_compare, &CompareView::errorOccurred, this, toStatus);
     connect(m_results, &ResultsView::fileExported, this, [this](const QString& path) {

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -109,6 +110,9 @@ RunBrowserView::~RunBrowserView() {
     m_notesEdit->removeEventFilter(this);
     saveNotes(); // typed but not yet saved: keep it
     m_pool.waitForDone();
+    // Their answers are posted to this view: it must still exist when they are.
+    std::unique_lock<std::mutex> lock(m_writes->mutex);
+    m_writes->idle.wait(lock, [this] { return m_writes->count == 0; });
 }
 
 void RunBrowserView::buildUi() {
@@ -686,14 +690,56 @@ void RunBrowserView::saveTags() {
 void RunBrowserView::onTagsEdited(qint64 runId, const QString& tags) {
     m_unconfirmedTags.insert(runId, tags);
     if (runId == m_editorRunId && !m_tagsEdit->hasFocus()) m_tagsEdit->setText(tags);
-    try {
-        m_store.setRunTags(runId, tags.toStdString());
-    } catch (const std::exception& e) {
-        emit errorOccurred(tr("Could not save the tags of run %1: %2").arg(runId).arg(qs(e.what())));
-        return;
+    storeRunText(runId, false, tags);
+}
+
+void RunBrowserView::storeRunText(qint64 runId, bool notes, const QString& text) {
+    const std::shared_ptr<PendingWrites> writes = m_writes;
+    {
+        const std::lock_guard<std::mutex> lock(writes->mutex);
+        ++writes->count;
     }
-    const std::string failure = m_store.writeFailure();
-    if (!failure.empty()) emit errorOccurred(tr("The run database stopped accepting writes: %1").arg(qs(failure)));
+    const auto finished = [writes] {
+        {
+            const std::lock_guard<std::mutex> lock(writes->mutex);
+            --writes->count;
+        }
+        writes->idle.notify_all();
+    };
+    // On the writer thread. The view exists until `finished` (its destructor waits for it).
+    RunStore::WriteDone done = [this, runId, notes, text, finished](const std::string& error) {
+        if (!error.empty()) {
+            // Also on stderr: a window closed meanwhile shows no dialog.
+            std::cerr << "losslab: the " << (notes ? "notes" : "tags") << " of run " << runId
+                      << " were not saved: " << error << "\n";
+        }
+        const QString why = qs(error);
+        QMetaObject::invokeMethod(this, [this, runId, notes, text, why] { onRunTextStored(runId, notes, text, why); },
+                                  Qt::QueuedConnection);
+        finished();
+    };
+    try {
+        if (notes)
+            m_store.setRunNotes(runId, text.toStdString(), std::move(done));
+        else
+            m_store.setRunTags(runId, text.toStdString(), std::move(done));
+    } catch (const std::exception& e) { // not queued (a store open read-only)
+        finished();
+        onRunTextStored(runId, notes, text, qs(e.what()));
+    }
+}
+
+void RunBrowserView::onRunTextStored(qint64 runId, bool notes, const QString& text, const QString& error) {
+    if (error.isEmpty()) return; // the next read confirms it
+    QHash<qint64, QString>& unconfirmed = notes ? m_unconfirmedNotes : m_unconfirmedTags;
+    if (auto it = unconfirmed.find(runId); it != unconfirmed.end() && *it == text) unconfirmed.erase(it);
+    const QString what = notes ? tr("notes") : tr("tags");
+    emit saveFailed(tr("The %1 of run %2 were not saved").arg(what).arg(runId),
+                    tr("The run database refused the %1 of run %2: %3\n\nWhat was not saved:\n%4")
+                        .arg(what)
+                        .arg(runId)
+                        .arg(error, text));
+    refresh(); // the table shows what is stored
 }
 
 void RunBrowserView::onNotesEdited(qint64 runId, const QString& notes) {
@@ -705,14 +751,7 @@ void RunBrowserView::onNotesEdited(qint64 runId, const QString& notes) {
             m_notesEdit->document()->setModified(false);
         }
     }
-    try {
-        m_store.setRunNotes(runId, notes.toStdString());
-    } catch (const std::exception& e) {
-        emit errorOccurred(tr("Could not save the notes of run %1: %2").arg(runId).arg(qs(e.what())));
-        return;
-    }
-    const std::string failure = m_store.writeFailure();
-    if (!failure.empty()) emit errorOccurred(tr("The run database stopped accepting writes: %1").arg(qs(failure)));
+    storeRunText(runId, true, notes);
 }
 
 bool RunBrowserView::eventFilter(QObject* watched, QEvent* event) {

@@ -7,8 +7,9 @@
 // Thread rules: a widget; call it from the GUI thread only. Reads and deletions run on a
 // private one-thread pool (one at a time, in the order asked), so the GUI thread never waits
 // on SQLite; results come back through queued signals. Tag and note edits are queued on the
-// store's writer (RunStore::setRunTags / setRunNotes return at once). `store` must outlive
-// the view; the destructor waits for a read or deletion still in progress.
+// store's writer (RunStore::setRunTags / setRunNotes return at once); one that fails comes
+// back as saveFailed(), with the text that was not saved. `store` must outlive the view; the
+// destructor waits for a read, deletion, tag or note write still in progress.
 #include <QHash>
 #include <QPointer>
 #include <QString>
@@ -16,7 +17,10 @@
 #include <QVector>
 #include <QWidget>
 
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 
 namespace losslab {
 
@@ -77,6 +81,9 @@ signals:
     void runsDeleted(const QVector<qint64>& runIds);
     void refreshed();
     void errorOccurred(const QString& message);
+    // A tag or note edit the database refused: for a dialog, since the text is not stored
+    // (`message` quotes it); the table goes back to what is stored.
+    void saveFailed(const QString& title, const QString& message);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -97,6 +104,9 @@ private:
     void saveTags();
     void onTagsEdited(qint64 runId, const QString& tags);
     void onNotesEdited(qint64 runId, const QString& notes);
+    // Queues the write of a run's tags or notes; its outcome comes back to onRunTextStored.
+    void storeRunText(qint64 runId, bool notes, const QString& text);
+    void onRunTextStored(qint64 runId, bool notes, const QString& text, const QString& error);
     void showContextMenu(const QPoint& position);
     qint64 currentRunId() const;
     QVector<qint64> resumableSelectedIds() const;
@@ -113,6 +123,13 @@ private:
     // each read's result until a read shows them.
     QHash<qint64, QString> m_unconfirmedTags;
     QHash<qint64, QString> m_unconfirmedNotes;
+    // Tag and note writes the store's writer has not answered yet (the destructor waits).
+    struct PendingWrites {
+        std::mutex mutex;
+        std::condition_variable idle;
+        int count = 0;
+    };
+    std::shared_ptr<PendingWrites> m_writes = std::make_shared<PendingWrites>();
     bool m_deleting = false;
     bool m_columnsSized = false;
 
