@@ -35,6 +35,8 @@ void Args::parse(const std::vector<std::string>& argv) {
         }
         const OptionSpec* spec = find(name);
         if (!spec) throw Error(m_command + ": unknown option --" + name + " (see " + m_command + " --help)");
+        if (!spec->repeatable && m_values.count(name))
+            throw Error(m_command + ": --" + name + " is given twice");
         if (!spec->takesValue) {
             if (inlineValue) throw Error(m_command + ": --" + name + " takes no value");
             m_values[name].push_back("1");
@@ -42,13 +44,18 @@ void Args::parse(const std::vector<std::string>& argv) {
         }
         std::string value;
         if (inlineValue) {
-            value = *inlineValue;
+            value = *inlineValue; // --name=--x: meant as written
         } else {
             if (i + 1 >= argv.size()) throw Error(m_command + ": --" + name + " needs a value (" + spec->valueName + ")");
             value = argv[++i];
+            // `--db --quiet` is a forgotten value far more often than a file named "--quiet".
+            if (value.rfind("--", 0) == 0) {
+                const bool isPath = spec->valueName == "FILE" || spec->valueName == "DIR" || spec->valueName == "PATH";
+                throw Error(m_command + ": --" + name + ": expected " + spec->valueName + ", got the option '" + value + "' (" +
+                            (isPath ? "for a file of that name write ./" + value : "for a value of that form write --" + name + "=" + value) +
+                            ")");
+            }
         }
-        if (!spec->repeatable && m_values.count(name))
-            throw Error(m_command + ": --" + name + " is given twice");
         m_values[name].push_back(value);
     }
 }

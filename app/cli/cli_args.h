@@ -19,7 +19,9 @@ struct OptionSpec {
 class Args {
 public:
     Args(std::vector<OptionSpec> specs, std::string command);
-    // Throws Error on an unknown option or a missing value.
+    // Throws Error on an unknown option, a missing value, a non-repeatable option given twice,
+    // or a separate value that starts with "--" (`--db --quiet`: a value forgotten; `--db=--x`
+    // passes such a value on purpose).
     void parse(const std::vector<std::string>& argv);
 
     bool flag(const std::string& name) const;

@@ -172,6 +172,7 @@ int runTasksCommand(const std::vector<std::string>& argv) {
     Args args({{"verbose", false, false, "", "also list each task's keys and recipe"}}, "losslab-cli tasks");
     if (!parseOrHelp(args, argv, "Usage: losslab-cli tasks [--verbose]\n\nLists the tasks registered by the plugins."))
         return kExitOk;
+    if (!args.positional().empty()) throw Error("losslab-cli tasks: unexpected argument '" + args.positional()[0] + "'");
     TaskRegistry registry;
     loadTasks(registry, args.flag("verbose"));
     std::vector<std::vector<std::string>> rows = {{"task", "classes", "dataset", "model", "data", "format", "description"}};
@@ -322,6 +323,7 @@ int runListCommand(const std::vector<std::string>& argv) {
     if (!parseOrHelp(args, argv, "Usage: losslab-cli list [--db FILE] [--experiment NAME]... [--format table|csv]\n\n"
                                  "One row per stored run; accuracies are fractions at the reported epoch."))
         return kExitOk;
+    if (!args.positional().empty()) throw Error("losslab-cli list: unexpected argument '" + args.positional()[0] + "'");
     const std::string format = args.value("format").value_or("table");
     if (format != "table" && format != "csv")
         throw Error("losslab-cli list: --format: expected table or csv, got '" + format + "'");

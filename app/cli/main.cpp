@@ -19,7 +19,10 @@ std::optional<std::string> databaseOf(const std::string& command, const std::vec
         return std::nullopt;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--help" || args[i] == "-h") return std::nullopt;
-        if (args[i] == "--db" && i + 1 < args.size()) return args[i + 1];
+        if (args[i] == "--db" && i + 1 < args.size()) {
+            if (args[i + 1].rfind("--", 0) == 0) return std::nullopt; // the command refuses it
+            return args[i + 1];
+        }
         if (args[i].rfind("--db=", 0) == 0) return args[i].substr(5);
     }
     if (command == "merge") return std::nullopt; // --db is required there: the command says so

@@ -78,6 +78,27 @@ help)
   for c in tasks run list; do expect 0 'Usage: losslab-cli '"$c" -- "$c" --help; done
   expect 2 "unknown command 'frobnicate'" -- frobnicate
   expect 2 'unknown option --bogus' -- run --bogus ;;
+bad-args)
+  # An option's value that is the next option, a repeated flag and an extra argument are
+  # refused (exit 2) before anything is read, trained or stored.
+  seed_db
+  cd "$work" || fail "cd $work"
+  expect 2 "run: --db: expected FILE, got the option '--quiet' \(for a file of that name write \./--quiet\)" -- run tiny.yaml --db --quiet
+  expect 2 "run: --db: expected FILE, got the option '--dry-run'" -- run tiny.yaml --db --dry-run
+  expect 2 "run: --report: expected DIR, got the option '--quiet'" -- run tiny.yaml --db runs.sqlite --report --quiet
+  expect 2 "merge: --db: expected FILE, got the option '--quiet'" -- merge runs.sqlite --db --quiet
+  expect 2 "report: --out: expected DIR, got the option '--figures'" -- report --db runs.sqlite --out --figures none
+  expect 2 "run: --set: expected KEY=VALUE, got the option '--quiet'" -- run tiny.yaml --db runs.sqlite --set --quiet
+  [[ ! -e $work/--quiet && ! -e $work/--dry-run && ! -e $work/--figures ]] || fail "a file named after an option was made: $(ls -A "$work")"
+  expect 2 "run: --quiet is given twice" -- run tiny.yaml --db runs.sqlite --quiet --quiet
+  expect 2 "run: --dry-run is given twice" -- run tiny.yaml --db runs.sqlite --dry-run --dry-run
+  expect 2 "tasks: unexpected argument 'extra'" -- tasks extra
+  expect 2 "list: unexpected argument 'extra'" -- list --db runs.sqlite extra
+  db_unchanged
+  # A value that starts with a minus but not "--" is a value: a negative number.
+  expect 2 "train\.patience: expected an integer in \[1, 100000\], got '-1'" -- run tiny.yaml --db runs.sqlite --set train.patience=-1
+  # Written as --name=value, a value starting with "--" is meant as written.
+  expect 0 "Nothing was run" -- run tiny.yaml --db=--odd.sqlite --dry-run --quiet ;;
 tasks)
   out=$("$cli" tasks) || fail "tasks exited non-zero"
   for id in fashion_mnist/mlp fashion_mnist/cnn mnist/mlp mnist/tcn_permuted cifar10/wrn cifar10/resnet18 \
