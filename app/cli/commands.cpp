@@ -256,7 +256,7 @@ int runRunCommand(const std::vector<std::string>& argv) {
     TaskRegistry registry;
     loadTasks(registry, false);
     const std::string path = resolveExperimentPath(args.positional()[0]);
-    const std::string text = readExperimentText(path);
+    const std::string text = readExperimentFile(path);
     const ExperimentSpec spec = loadExperimentText(text, path, overrides, registry);
     const std::vector<RunSpec> runs = spec.expand();
     const std::string dbPath = args.value("db").value_or(RunStore::defaultPath());

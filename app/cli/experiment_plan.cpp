@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -81,14 +80,6 @@ std::string resolveExperimentPath(const std::string& arg) {
     for (const auto& d : dirs)
         if (fs::exists(d / file)) return (d / file).lexically_normal().string();
     return arg;
-}
-
-std::string readExperimentText(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the experiment file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 std::string planExperimentUid(const std::string& frozenText) {

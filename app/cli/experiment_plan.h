@@ -22,8 +22,6 @@ std::vector<OptionSpec> experimentOptions();
 std::vector<SpecOverride> experimentOverrides(const Args& args);
 // "default" or "tcn_permuted_mnist" name a shipped preset; anything else is a path.
 std::string resolveExperimentPath(const std::string& arg);
-// The file's bytes; Error naming the path when it cannot be read.
-std::string readExperimentText(const std::string& path);
 
 // The experiment uid every array task of one plan gives its part: derived from the frozen
 // experiment file's bytes (which name the plan), so the same file gives the same uid.

@@ -205,6 +205,19 @@ bad-yaml)
   seed_db
   printf 'name: x\ntask: fashion_mnist/mlp\nlosses: [ce\n' > "$work/bad.yaml"
   expect 2 'bad\.yaml:[0-9]+:[0-9]+: YAML syntax error' -- run "$work/bad.yaml" --db "$work/runs.sqlite"
+  mkdir "$work/somedir"
+  expect 2 "somedir is a folder; expected an experiment YAML file" -- run "$work/somedir" --dry-run
+  expect 2 "somedir is a folder; expected an experiment YAML file" -- run "$work/somedir" --db "$work/runs.sqlite"
+  # A stream without end is read only up to the limit: refused at once, not read forever.
+  out=$(timeout 60 "$cli" run /dev/zero --dry-run 2>&1); rc=$?
+  [[ $rc -eq 2 ]] || fail "run /dev/zero: exit $rc, expected 2: $out"
+  grep -q '/dev/zero: more than 1048576 bytes is too large for an experiment file (limit 1 MiB)' <<<"$out" || fail "run /dev/zero: $out"
+  # An empty name is refused where it is written, at --dry-run already, and nothing is stored.
+  sed 's/^name: tiny$/name: ""/' "$work/tiny.yaml" > "$work/noname.yaml"
+  expect 2 'noname\.yaml:1:7: name: expected a non-empty string' -- run "$work/noname.yaml" --dry-run
+  expect 2 'noname\.yaml:1:7: name: expected a non-empty string' -- run "$work/noname.yaml" --db "$work/runs.sqlite"
+  expect 2 'noname\.yaml:1:7: name: expected a non-empty string' -- run "$work/noname.yaml" --db "$work/new.sqlite"
+  [[ ! -e $work/new.sqlite ]] || fail "an experiment without a name still made $work/new.sqlite"
   db_unchanged ;;
 bad-keys)
   seed_db

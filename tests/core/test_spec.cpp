@@ -407,6 +407,12 @@ TEST(ExperimentSpecLoad, TextOverOneMebibyteIsRefused) {
     EXPECT_TRUE(loadFails(text, {"exp.yaml", "too large", "1 MiB"}));
 }
 
+TEST(ExperimentSpecLoad, EmptyNameIsRefusedWhereItIsWritten) {
+    EXPECT_TRUE(loadFails("name: \"\"\n" + kMinimal, {"exp.yaml:1:7", "name: expected a non-empty string"}));
+    EXPECT_TRUE(loadFails(kMinimal, {"--set name=\"\"", "name: expected a non-empty string"}, {"name=\"\""}));
+    EXPECT_EQ(load("name:\n" + kMinimal).name, "exp"); // no value: the file's stem, as without the key
+}
+
 // ---------------------------------------------------------------- --set
 
 TEST(ExperimentSpecOverride, ParseOverride) {
@@ -646,6 +652,26 @@ TEST(ExperimentSpecFile, LoadsFileAndNamesItInErrors) {
     const std::string missing = (dir / "missing.yaml").string();
     EXPECT_TRUE(throwsErrorWith([&] { losslab::loadExperimentFile(missing, {}, registry()); },
                                 {missing, "cannot open"}));
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadExperimentFile(dir.string(), {}, registry()); },
+                                {dir.string() + " is a folder; expected an experiment YAML file"}));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(ExperimentSpecFile, ReadsAtMostOneMebibyteOfAnyFile) {
+    // A stream without end: only the limit and a byte are read, then the file is refused.
+    EXPECT_TRUE(throwsErrorWith([] { losslab::readExperimentFile("/dev/zero"); },
+                                {"/dev/zero: more than 1048576 bytes", "too large", "1 MiB"}));
+    char dirTemplate[] = "/tmp/losslab_spec_test_XXXXXX";
+    ASSERT_NE(mkdtemp(dirTemplate), nullptr);
+    const std::filesystem::path dir = dirTemplate;
+    const std::string big = (dir / "big.yaml").string();
+    std::ofstream(big) << kMinimal << "# " << std::string(1u << 20, 'x') << "\n";
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadExperimentFile(big, {}, registry()); },
+                                {big + ": " + std::to_string(std::filesystem::file_size(big)) + " bytes is too large", "1 MiB"}));
+    const std::string exact = (dir / "exact.yaml").string();
+    std::ofstream(exact) << kMinimal << "# " << std::string((1u << 20) - kMinimal.size() - 3, 'x') << "\n";
+    ASSERT_EQ(std::filesystem::file_size(exact), 1u << 20);
+    EXPECT_EQ(losslab::readExperimentFile(exact).size(), 1u << 20); // exactly 1 MiB is still read whole
     std::filesystem::remove_all(dir);
 }
 

@@ -1,6 +1,7 @@
 #include "losslab/spec/experiment_spec.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -194,6 +195,8 @@ public:
                         "'; known tasks: " + joinStrings(m_tasks.ids()));
         const TaskInfo& task = m_tasks.requireInfo(spec.taskId);
         spec.name = optionalString(root, "name", defaultName());
+        if (spec.name.empty()) // the runs are stored under it
+            throw Error(m_loc.at(root["name"], "name") + ": name: expected a non-empty string (the name the runs are stored under)");
         spec.description = optionalString(root, "description", "");
         spec.device = optionalString(root, "device", "auto");
         checkDevice(spec.device, root["device"]);
@@ -681,6 +684,25 @@ const std::vector<ParamDecl>& coreParamDecls() {
     return kDecls;
 }
 
+std::string readExperimentFile(const std::string& path) {
+    std::error_code ec;
+    const std::filesystem::file_status status = std::filesystem::status(path, ec);
+    if (std::filesystem::is_directory(status)) throw Error(path + " is a folder; expected an experiment YAML file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open the experiment file");
+    // At most the limit and one byte: a stream (/dev/zero, a FIFO) has no size to check first.
+    std::string text(kMaxSpecBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) throw Error(path + ": cannot read the experiment file");
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxSpecBytes) {
+        const std::uintmax_t size = std::filesystem::is_regular_file(status) ? std::filesystem::file_size(path, ec) : 0;
+        throw Error(path + ": " + (size > kMaxSpecBytes && !ec ? std::to_string(size) : "more than " + std::to_string(kMaxSpecBytes)) +
+                    " bytes is too large for an experiment file (limit 1 MiB)");
+    }
+    return text;
+}
+
 ExperimentSpec loadExperimentText(const std::string& yamlText, const std::string& displayName,
                                   const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
     if (yamlText.size() > kMaxSpecBytes)
@@ -703,11 +725,7 @@ ExperimentSpec loadExperimentText(const std::string& yamlText, const std::string
 
 ExperimentSpec loadExperimentFile(const std::string& path, const std::vector<SpecOverride>& overrides,
                                   const TaskRegistry& tasks) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the experiment file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return loadExperimentText(text.str(), path, overrides, tasks);
+    return loadExperimentText(readExperimentFile(path), path, overrides, tasks);
 }
 
 std::string ExperimentSpec::toYaml() const {

@@ -122,6 +122,10 @@ double defaultValidationFraction(Protocol protocol);
 // The core's own keys (data.*, train.*, runner.*) with defaults and bounds.
 const std::vector<ParamDecl>& coreParamDecls();
 
+// The text of an experiment file. Error naming the path for a folder, a file that cannot be
+// read, and one over 1 MiB; at most 1 MiB and a byte is read, so a stream (/dev/zero) ends too.
+std::string readExperimentFile(const std::string& path);
+
 // Loads and validates. Errors name the file, line and column (or the --set argument),
 // the key and what was expected; unknown keys and tasks list the known ones.
 ExperimentSpec loadExperimentFile(const std::string& path, const std::vector<SpecOverride>& overrides,
