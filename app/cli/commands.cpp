@@ -287,6 +287,14 @@ int runRunCommand(const std::vector<std::string>& argv) {
         queueOptions.experimentUid = planExperimentUid(text);
     }
     configureProcess(); // a bad LOSSLAB_ONEDNN stops here, before the database is opened or made
+    // The report comes after all training: a folder it cannot use must stop the run before it.
+    if (const auto dir = args.value("report")) {
+        try {
+            prepareReportFolder(*dir);
+        } catch (const Error& e) {
+            throw Error(std::string("losslab-cli run: --report: ") + e.what());
+        }
+    }
     RunStore store(dbPath);
     const int orphans = store.markOrphansInterrupted();
     if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left running by a process that ended are now 'interrupted'\n";

@@ -351,6 +351,15 @@ report)
   expect 2 "split: expected test, val or train" -- report --db "$work/runs.sqlite" --split dev --out "$work/r2"
   expect 2 "cannot create the report folder /proc/nope" -- report --db "$work/runs.sqlite" --out /proc/nope/out
   expect 2 -- "--out DIR is required" -- report --db "$work/runs.sqlite"
+  # run --report: a folder that cannot be made stops the run before anything trains or is stored.
+  listed_before
+  printf 'in the way' > "$work/blocker"
+  expect 2 "run: --report: cannot create the report folder $work/blocker: a file of that name is in the way" -- \
+    run "$work/tiny.yaml" --db "$work/runs.sqlite" --report "$work/blocker"
+  expect 2 "run: --report: cannot create the report folder /proc/nope" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --report /proc/nope/out
+  expect 2 "run: --report: cannot create the report folder" -- run "$work/tiny.yaml" --db "$work/new.sqlite" --report "$work/blocker/sub"
+  [[ ! -e $work/new.sqlite ]] || fail "run --report with a bad folder still made $work/new.sqlite"
+  db_unchanged
   sed -i 's/losses: \[ce, square\]/losses: [ce]/; s/name: tiny/name: ceonly/' "$work/tiny.yaml"
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "ce-only run"
   expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none;;

@@ -177,13 +177,19 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
     return data;
 }
 
-std::vector<std::string> writeReportTables(const RunStore& store, const ReportData& data, const ReportRequest& request) {
+void prepareReportFolder(const std::string& outDir) {
     std::error_code ec;
-    fs::create_directories(request.outDir, ec);
-    if (ec || !fs::is_directory(request.outDir))
-        throw Error("cannot create the report folder " + request.outDir + ": " + (ec ? ec.message() : "not a folder"));
-    if (::access(request.outDir.c_str(), W_OK) != 0)
-        throw Error("cannot write into the report folder " + request.outDir + ": " + std::strerror(errno));
+    if (fs::exists(outDir, ec) && !fs::is_directory(outDir, ec))
+        throw Error("cannot create the report folder " + outDir + ": a file of that name is in the way");
+    fs::create_directories(outDir, ec);
+    if (ec || !fs::is_directory(outDir))
+        throw Error("cannot create the report folder " + outDir + ": " + (ec ? ec.message() : "not a folder"));
+    if (::access(outDir.c_str(), W_OK) != 0)
+        throw Error("cannot write into the report folder " + outDir + ": " + std::strerror(errno));
+}
+
+std::vector<std::string> writeReportTables(const RunStore& store, const ReportData& data, const ReportRequest& request) {
+    prepareReportFolder(request.outDir);
     std::vector<std::string> written;
     auto write = [&](const std::string& name, const std::string& content) {
         const std::string path = (fs::path(request.outDir) / name).string();

@@ -57,6 +57,10 @@ std::vector<RunRecord> runsOfExperiments(const RunStore& store, const std::vecto
 ReportData loadReportData(const RunStore& store, const ReportRequest& request,
                           const std::map<std::string, TaskMeta>& tasks);
 
+// Creates `outDir` with its parents if missing and checks that it can be written into:
+// Error naming the folder and why otherwise. `run --report` calls it before anything trains.
+void prepareReportFolder(const std::string& outDir);
+
 // Writes the tables and raw files into request.outDir (created if missing). Returns the
 // paths written. Throws Error when the folder cannot be created or written.
 std::vector<std::string> writeReportTables(const RunStore& store, const ReportData& data, const ReportRequest& request);
