@@ -284,7 +284,14 @@ unwritable-db)
   expect 2 "cannot create folder /proc/nonexistent" -- run "$work/tiny.yaml" --db /proc/nonexistent/runs.sqlite
   printf 'this is not a database' > "$work/text.sqlite"
   expect 2 "not an SQLite database|not a LossLab database" -- run "$work/tiny.yaml" --db "$work/text.sqlite"
-  [[ $(cat "$work/text.sqlite") == 'this is not a database' ]] || fail "the foreign file was changed" ;;
+  [[ $(cat "$work/text.sqlite") == 'this is not a database' ]] || fail "the foreign file was changed"
+  # A file where the checkpoint folder goes: refused before any run is stored or trained.
+  seed_db
+  mv "$work/runs-checkpoints" "$work/runs-checkpoints.kept" || fail "no checkpoint folder after a run"
+  printf 'in the way' > "$work/runs-checkpoints"
+  expect 2 "cannot create the checkpoint folder $work/runs-checkpoints of the database $work/runs\.sqlite: a file of that name is in the way" -- \
+    run "$work/tiny.yaml" --db "$work/runs.sqlite"
+  db_unchanged ;;
 run-table)
   tiny
   out=$("$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" 2>"$work/err"); rc=$?

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -385,6 +386,22 @@ TEST_F(RunnerTest, MissingDataIsRefusedBeforeAnythingIsStored) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/blobs"), std::string::npos) << e.what();
     }
     EXPECT_TRUE(store.experiments().empty());
+}
+
+TEST_F(RunnerTest, ACheckpointFolderThatCannotBeMadeIsRefusedBeforeAnythingIsStored) {
+    RunStore store(dbPath());
+    const fs::path blocker = m_dir / "runs-checkpoints";
+    std::ofstream(blocker) << "not a folder";
+    RunQueue queue(store, m_registry);
+    try {
+        queue.start(spec(kPaired));
+        FAIL() << "expected an Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("checkpoint folder " + blocker.string()), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("a file of that name is in the way"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(store.experiments().empty());
+    EXPECT_TRUE(store.runs().empty());
 }
 
 TEST_F(RunnerTest, CancelledMidEpochAndResumedEndsExactlyAsAnUninterruptedRun) {

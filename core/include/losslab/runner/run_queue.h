@@ -75,12 +75,13 @@ public:
 
     void addObserver(std::function<void(const RunEvent&)> observer); // before start()
 
-    // Runs preflightExperiment(), stores the experiment and its runs (all `queued`), then
-    // starts the workers. Throws Error, before anything is stored, when the preflight fails.
+    // Runs preflightExperiment(), creates the database's checkpoint folder, stores the
+    // experiment and its runs (all `queued`), then starts the workers. Throws Error, before
+    // anything is stored, when the preflight fails or the folder cannot be created.
     RunQueueResult start(const ExperimentSpec& experiment);
     // Continues interrupted or cancelled runs from their last checkpoint (or from the start
     // when they never finished an epoch). Throws Error for an unknown run or one in another
-    // state. Use instead of start(), not after it.
+    // state, or a checkpoint folder that cannot be created. Use instead of start(), not after it.
     RunQueueResult resume(const std::vector<std::int64_t>& runIds);
     // Blocks until every run has finished; returns the counts.
     RunQueueResult wait();
