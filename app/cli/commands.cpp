@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -342,8 +343,10 @@ int runListCommand(const std::vector<std::string>& argv) {
     filter.experiments = args.values("experiment");
     const auto runs = store.runs(filter);
     if (!filter.experiments.empty() && runs.empty()) {
+        std::set<std::string> names; // each name once, however many instances are stored (as `report` lists them)
+        for (const auto& e : store.experiments()) names.insert(e.name);
         std::string known;
-        for (const auto& e : store.experiments()) known += (known.empty() ? "" : ", ") + e.name;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
         std::cerr << "losslab-cli list: no runs for the experiment(s) asked for; known experiments: "
                   << (known.empty() ? "(none)" : known) << "\n";
     }

@@ -200,7 +200,10 @@ list-csv)
   [[ $(wc -l < "$work/before.csv") -eq 3 ]] || fail "expected 2 runs: $(cat "$work/before.csv")"
   grep -q ',ce,1,1,0.05,early_stopping,0,completed,1,1,0\.' "$work/before.csv" || fail "ce row: $(cat "$work/before.csv")"
   grep -q ',square,1,1,0.05,early_stopping,0,completed,' "$work/before.csv" || fail "square row"
-  expect 2 'no database at' -- list --db "$work/none.sqlite" ;;
+  expect 2 'no database at' -- list --db "$work/none.sqlite"
+  # Two stored instances of one experiment: its name is listed once.
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "second run"
+  expect 0 'known experiments: tiny$' -- list --db "$work/runs.sqlite" --experiment nope ;;
 bad-yaml)
   seed_db
   printf 'name: x\ntask: fashion_mnist/mlp\nlosses: [ce\n' > "$work/bad.yaml"
