@@ -338,7 +338,8 @@ int runListCommand(const std::vector<std::string>& argv) {
         throw Error("losslab-cli list: --format: expected table or csv, got '" + format + "'");
     const std::string path = args.value("db").value_or(RunStore::defaultPath());
     if (!fs::exists(path)) throw Error("losslab-cli list: no database at " + path + " (run an experiment first, or pass --db FILE)");
-    RunStore store(path);
+    const std::unique_ptr<RunStore> opened = RunStore::openForReading(path); // changes nothing
+    RunStore& store = *opened;
     RunFilter filter;
     filter.experiments = args.values("experiment");
     const auto runs = store.runs(filter);
@@ -489,7 +490,8 @@ int runReportCommand(const std::vector<std::string>& argv) {
     if (!fs::exists(path)) throw Error("losslab-cli report: no database at " + path + " (run an experiment first, or pass --db FILE)");
     TaskRegistry registry;
     loadTasks(registry, false);
-    RunStore store(path);
+    const std::unique_ptr<RunStore> opened = RunStore::openForReading(path); // changes nothing
+    RunStore& store = *opened;
     writeFullReport(store, request, registry, figures);
     return kExitOk;
 }
@@ -526,7 +528,8 @@ int runExportCommand(const std::vector<std::string>& argv) {
     if (format == "mlflow") {
         const mlflow::ServerOptions server = mlflow::serverOptionsFromEnvironment(args.value("tracking-uri").value_or(""));
         const std::unique_ptr<mlflow::Connection> connection = mlflow::connectHttp(server);
-        RunStore store(path);
+        const std::unique_ptr<RunStore> opened = RunStore::openForReading(path); // changes nothing
+        RunStore& store = *opened;
         MlflowExportRequest request;
         request.experiments = args.values("experiment");
         request.progress = [](const std::string& line) { std::cout << "  " << line << std::endl; };
@@ -541,7 +544,8 @@ int runExportCommand(const std::vector<std::string>& argv) {
             std::cerr << "losslab-cli export: note: " << result.notStarted << " run(s) not started yet have nothing to export\n";
         return kExitOk;
     }
-    RunStore store(path);
+    const std::unique_ptr<RunStore> opened = RunStore::openForReading(path); // changes nothing
+    RunStore& store = *opened;
     TensorBoardExportRequest request;
     request.experiments = args.values("experiment");
     request.outDir = *out;

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <sstream>
+#include <system_error>
 
 #include "progress_printer.h"
 #include "losslab/error.h"
@@ -170,11 +172,13 @@ bool RunEstimates::complete() const {
 RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& dbPath) {
     RunEstimates out;
     out.seconds.assign(runs.size(), std::nullopt);
-    if (dbPath.empty() || !fs::exists(dbPath)) {
+    std::error_code sizeError;
+    if (dbPath.empty() || !fs::exists(dbPath) || fs::file_size(dbPath, sizeError) == 0) {
         out.basis = "no database at " + (dbPath.empty() ? std::string("(none)") : dbPath) + ": no stored runs to estimate from";
         return out;
     }
-    RunStore store(dbPath);
+    const std::unique_ptr<RunStore> opened = RunStore::openForReading(dbPath); // changes nothing
+    RunStore& store = *opened;
     RunFilter filter;
     filter.status = "completed";
     std::vector<std::pair<RunShape, double>> stored;

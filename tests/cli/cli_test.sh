@@ -295,6 +295,37 @@ unwritable-db)
   expect 2 "cannot create the checkpoint folder $work/runs-checkpoints of the database $work/runs\.sqlite: a file of that name is in the way" -- \
     run "$work/tiny.yaml" --db "$work/runs.sqlite"
   db_unchanged ;;
+read-only-db)
+  # A database that cannot be written (an archived study, another user's results, a read-only
+  # mount) is listed, reported, exported and estimated from without a change; a run into it is
+  # refused. As root, permissions bind nobody: the commands run as user nobody (setpriv).
+  seed_db
+  ro="$work/ro"
+  mkdir "$ro" && mv "$work/runs.sqlite" "$ro/" && cp "$ro/runs.sqlite" "$work/runs.copy"
+  [[ ! -e "$ro/runs.sqlite-wal" ]] || fail "a cleanly closed database left runs.sqlite-wal"
+  chmod 444 "$ro/runs.sqlite" && chmod 555 "$ro" && chmod 755 "$work"
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  as=()
+  if [[ $(id -u) -eq 0 ]]; then
+    command -v setpriv >/dev/null || { echo "SKIP: root without setpriv"; exit 77; }
+    as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  fi
+  "${as[@]}" test -x "$cli" || { echo "SKIP: user nobody cannot run $cli"; exit 77; }
+  as_user() { local out rc; out=$("${as[@]}" "$cli" "$@" 2>&1); rc=$?; [[ $rc -eq 0 ]] || fail "exit $rc for: $* -- $out"; printf '%s\n' "$out"; }
+  as_user list --db "$ro/runs.sqlite" --format csv > "$work/ro.csv"
+  cmp -s "$work/before.csv" "$work/ro.csv" || fail "read-only listing differs: $(diff "$work/before.csv" "$work/ro.csv")"
+  mkdir "$work/out" && chmod 777 "$work/out"
+  as_user report --db "$ro/runs.sqlite" --out "$work/out/report" --formats md --figures none >/dev/null
+  [[ -s "$work/out/report/table-main.md" ]] || fail "no report table from the read-only database"
+  as_user export --db "$ro/runs.sqlite" --out "$work/out/tb" >/dev/null
+  [[ -n $(find "$work/out/tb" -name 'events.out.tfevents.*' -print -quit) ]] || fail "no TensorBoard files from the read-only database"
+  out=$(as_user plan "$work/tiny.yaml" --slurm "$work/out/slurm" --db "$ro/runs.sqlite")
+  grep -q "completed runs in $ro/runs.sqlite (2 of" <<<"$out" || fail "no estimate from the read-only database's runs: $out"
+  out=$("${as[@]}" "$cli" run "$work/tiny.yaml" --db "$ro/runs.sqlite" 2>&1); rc=$?
+  [[ $rc -eq 2 ]] && grep -q 'cannot be written' <<<"$out" || fail "a run into the read-only database: exit $rc -- $out"
+  cmp -s "$ro/runs.sqlite" "$work/runs.copy" || fail "the read-only database changed"
+  ls "$ro" | grep -qv '^runs\.sqlite$' && fail "files left in the read-only folder: $(ls "$ro")"
+  true ;;
 run-table)
   tiny
   out=$("$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" 2>"$work/err"); rc=$?

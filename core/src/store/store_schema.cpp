@@ -366,13 +366,8 @@ Database openWriteConnection(const std::string& path, const JournalChoice& journ
     if (fs::exists(status)) {
         // A read-only look first: nothing, not even the journal mode, may change in a file
         // that turns out to be foreign or too new.
-        Database probe;
-        std::string message;
-        if (probe.open(path, SQLITE_OPEN_READONLY, message) != SQLITE_OK) {
-            throw Error("cannot read " + path + ": " + message);
-        }
-        sqlite3_busy_timeout(probe.handle(), kBusyTimeoutMs);
-        inspect(probe);
+        int version = 0;
+        openReadOnlyConnection(path, version, true);
     }
 
     Database db;
