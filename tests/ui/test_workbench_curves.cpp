@@ -46,6 +46,14 @@ RunEvent epochEvent(std::int64_t id, int epoch, double valAcc, double seconds = 
     return e;
 }
 
+// An experiment "compare" with `runs` stored in `store`; returns its id and the runs' ids.
+std::pair<std::int64_t, std::vector<std::int64_t>> storeCompareRuns(RunStore& store, const std::vector<RunRecord>& runs) {
+    ExperimentRecord experiment;
+    experiment.name = "compare";
+    const std::int64_t experimentId = store.addExperiment(experiment);
+    return {experimentId, store.addRuns(experimentId, runs)};
+}
+
 } // namespace
 
 TEST(CurveSeriesTest, DebiasedEmaMatchesHandComputedValues) {
@@ -289,10 +297,7 @@ TEST(CurvePlotTest, DrawsOneLinePerRunColouredByLossAndStyledByProtocol) {
 TEST(CompareViewTest, AFailedReadSaysWhyAndTheViewCloses) {
     fixtures::ToyWorld world;
     RunStore store(world.databasePath());
-    ExperimentRecord experiment;
-    experiment.name = "compare";
-    const auto experimentId = store.addExperiment(experiment);
-    const auto ids = store.addRuns(experimentId, {record(0, "ce", 0)});
+    const auto ids = storeCompareRuns(store, {record(0, "ce", 0)}).second;
     store.appendEpoch(ids[0], 1, {{"val", "acc", 0.5}});
     store.flush();
     {
@@ -314,10 +319,7 @@ TEST(CompareViewTest, AFailedReadSaysWhyAndTheViewCloses) {
 TEST(CompareViewTest, RequestsInARowShowTheLastAndClosingWaitsForEveryRead) {
     fixtures::ToyWorld world;
     auto store = std::make_unique<RunStore>(world.databasePath());
-    ExperimentRecord experiment;
-    experiment.name = "compare";
-    const auto experimentId = store->addExperiment(experiment);
-    const auto ids = store->addRuns(experimentId, {record(0, "ce", 0), record(0, "ce", 1), record(0, "square", 0)});
+    const auto [experimentId, ids] = storeCompareRuns(*store, {record(0, "ce", 0), record(0, "ce", 1), record(0, "square", 0)});
     for (const auto id : ids)
         for (int epoch = 1; epoch <= 50; ++epoch) store->appendEpoch(id, epoch, {{"val", "acc", 0.01 * epoch}});
     store->flush();
@@ -344,11 +346,7 @@ TEST(CompareViewTest, RequestsInARowShowTheLastAndClosingWaitsForEveryRead) {
 TEST(CompareViewTest, PanelsPerLossShareLinkedAxes) {
     fixtures::ToyWorld world;
     RunStore store(world.databasePath());
-    ExperimentRecord experiment;
-    experiment.name = "compare";
-    const auto experimentId = store.addExperiment(experiment);
-    std::vector<RunRecord> runs = {record(0, "ce", 0), record(0, "ce", 1), record(0, "square", 0)};
-    const auto ids = store.addRuns(experimentId, runs);
+    const auto [experimentId, ids] = storeCompareRuns(store, {record(0, "ce", 0), record(0, "ce", 1), record(0, "square", 0)});
     for (std::size_t i = 0; i < ids.size(); ++i) {
         for (int epoch = 1; epoch <= 3; ++epoch)
             store.appendEpoch(ids[i], epoch, {{"val", "acc", 0.5 + 0.1 * epoch + 0.01 * i}, {"train", "wall_s", 1.0}});
