@@ -358,6 +358,13 @@ TEST(ExperimentSpecErrors, BadParameterValuesNameKeyAndPosition) {
     EXPECT_TRUE(loadFails(kMinimal + "train: 5\n", {"exp.yaml:3:8", "train: expected a mapping"}));
 }
 
+TEST(ExperimentSpecErrors, ASecondYamlDocumentIsRefusedWithItsLine) {
+    // Its keys would have been ignored without a word.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\n---\nseeds: 5\n", {"exp.yaml:4", "second YAML document"}));
+    EXPECT_EQ(load("---\ntask: toy/mlp\nlosses: [ce]\n").losses.size(), 1u); // a leading marker is one document
+    EXPECT_EQ(load("task: toy/mlp\nlosses: [ce]\n---\n").losses.size(), 1u);  // so is an empty one after it
+}
+
 TEST(ExperimentSpecErrors, UnknownOrMissingTaskListsKnownTasks) {
     EXPECT_TRUE(loadFails("task: toy/cnn\nlosses: [ce]\n",
                           {"exp.yaml:1:7", "unknown task 'toy/cnn'", "known tasks: toy/enwik8, toy/mlp, toy50/mlp"}));

@@ -709,7 +709,13 @@ ExperimentSpec loadExperimentText(const std::string& yamlText, const std::string
         throw Error(displayName + ": " + std::to_string(yamlText.size()) + " bytes is too large for an experiment file (limit 1 MiB)");
     YAML::Node root;
     try {
-        root = YAML::Load(yamlText);
+        const std::vector<YAML::Node> documents = YAML::LoadAll(yamlText);
+        if (!documents.empty()) root = documents.front();
+        // A second document would be ignored without a word: what it sets would not apply.
+        for (std::size_t i = 1; i < documents.size(); ++i)
+            if (!documents[i].IsNull())
+                throw Error(displayName + ":" + std::to_string(documents[i].Mark().line + 1) +
+                            ": a second YAML document (after '---'); an experiment file holds one");
     } catch (const YAML::ParserException& e) {
         throw Error(displayName + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                     ": YAML syntax error: " + e.msg);
