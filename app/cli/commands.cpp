@@ -319,7 +319,16 @@ int runRunCommand(const std::vector<std::string>& argv) {
         ReportRequest request;
         request.experiments = {thisExperiment};
         request.outDir = *dir;
-        writeFullReport(store, request, registry, {"png", "svg", "pdf"});
+        try {
+            writeFullReport(store, request, registry, {"png", "svg", "pdf"});
+        } catch (const Error& e) {
+            // The folder was checked before training; this is the disk filling since, say. The
+            // runs are stored: not exit 2 ("nothing was run").
+            std::cerr << "losslab-cli: error: the runs are stored, but their report was not written: " << e.what()
+                      << "\n(write it again with: losslab-cli report --db " << store.path() << " --experiment '"
+                      << thisExperiment << "' --out " << *dir << ")\n";
+            return kExitRunFailed;
+        }
     }
     return exitStatus(result);
 }

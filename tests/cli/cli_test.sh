@@ -401,6 +401,15 @@ report)
   expect 2 "run: --report: cannot create the report folder" -- run "$work/tiny.yaml" --db "$work/new.sqlite" --report "$work/blocker/sub"
   [[ ! -e $work/new.sqlite ]] || fail "run --report with a bad folder still made $work/new.sqlite"
   db_unchanged
+  # A report that fails after the runs are stored (a folder where a table goes) is exit 1, not
+  # 2 ("nothing was run"), and says how to write it again.
+  mkdir -p "$work/late/table-main.md"
+  out=$("$cli" run "$work/tiny.yaml" --db "$work/late.sqlite" --report "$work/late" --quiet 2>&1); rc=$?
+  [[ $rc -eq 1 ]] || fail "a report failing after the runs: exit $rc -- $out"
+  grep -q "the runs are stored, but their report was not written: .*table-main.md" <<<"$out" || fail "late report message: $out"
+  grep -qF "(write it again with: losslab-cli report --db $work/late.sqlite --experiment 'tiny#1' --out $work/late)" <<<"$out" ||
+    fail "late report: no command to write it again: $out"
+  [[ $("$cli" list --db "$work/late.sqlite" --format csv | grep -c ',completed,') -eq 2 ]] || fail "the runs of the failed report are not stored"
   sed -i 's/losses: \[ce, square\]/losses: [ce]/; s/name: tiny/name: ceonly/' "$work/tiny.yaml"
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "ce-only run"
   expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none;;
