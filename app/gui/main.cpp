@@ -30,6 +30,16 @@ int fail(const QString& title, const QString& message) {
     return 1;
 }
 
+// The database opened read-only, or nothing where even that fails (missing, foreign, damaged).
+std::unique_ptr<losslab::RunStore> openReadOnly(const std::string& path) {
+    try {
+        auto store = losslab::RunStore::openForReading(path);
+        if (store->readOnly()) return store;
+    } catch (const std::exception&) {
+    }
+    return nullptr;
+}
+
 QCommandLineOption dbOption() {
     return {QStringLiteral("db"), QStringLiteral("Run database (SQLite file)."), QStringLiteral("FILE")};
 }
@@ -112,7 +122,10 @@ int main(int argc, char** argv) {
         const int interrupted = store->markOrphansInterrupted();
         if (interrupted > 0) std::cerr << "losslab: " << interrupted << " run(s) were interrupted; the Runs tab offers to resume them\n";
     } catch (const std::exception& e) {
-        return fail(QStringLiteral("Cannot open the run database"), QString::fromUtf8(e.what()));
+        // One it cannot write (an archived study, another user's results): browsed read-only.
+        store = openReadOnly(dbPath.toStdString());
+        if (!store) return fail(QStringLiteral("Cannot open the run database"), QString::fromUtf8(e.what()));
+        std::cerr << "losslab: " << e.what() << "; opened read-only: its runs can be browsed and reported, not trained\n";
     }
     losslab::WorkbenchSettings::setDatabasePath(QFileInfo(dbPath).absoluteFilePath());
 

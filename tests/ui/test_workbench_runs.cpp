@@ -10,6 +10,7 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "losslab/store/run_store.h"
 #include "workbench/curve_plot.h"
@@ -175,6 +176,24 @@ TEST(WorkbenchRunTest, BadExperimentFailsBeforeAnythingIsStored) {
     EXPECT_TRUE(failed.at(0).at(0).toString().contains(QStringLiteral("cuda:7"))) << failed.at(0).at(0).toString().toStdString();
     EXPECT_TRUE(store.runs().empty());
     EXPECT_TRUE(store.experiments().empty());
+}
+
+TEST(WorkbenchRunTest, AReadOnlyDatabaseIsBrowsedAndRefusesRunsSayingWhy) {
+    ToyWorld world;
+    { RunStore(world.databasePath()).addExperiment([] { ExperimentRecord e; e.name = "kept"; return e; }()); }
+    RunStore store(world.databasePath(), StoreAccess::ReadOnly);
+    MainWindow window(store, world.tasks);
+    EXPECT_TRUE(window.windowTitle().contains(QStringLiteral("read-only"))) << window.windowTitle().toStdString();
+    QSignalSpy failed(window.controller(), &RunController::batchFailed);
+    window.designer()->loadYaml(QString::fromStdString(toyExperimentYaml("ro", 2)), QStringLiteral("ro.yaml"));
+    window.startExperiment();
+    ASSERT_TRUE(waitIdle(*window.controller(), 60000));
+    ASSERT_EQ(failed.count(), 1);
+    EXPECT_TRUE(failed.at(0).at(0).toString().contains(QStringLiteral("is open read-only"))) << failed.at(0).at(0).toString().toStdString();
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(world.databasePath()).parent_path() /
+                                         (std::filesystem::path(world.databasePath()).stem().string() + "-checkpoints")))
+        << "a read-only database got a checkpoint folder";
+    EXPECT_EQ(store.experiments().size(), 1u);
 }
 
 TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndInterrupts) {

@@ -383,9 +383,10 @@ bool MainWindow::maybeSaveChanges() {
 
 void MainWindow::updateTitle() {
     const QString name = m_experimentPath.isEmpty() ? m_designer->displayName() : m_experimentPath;
-    setWindowTitle(tr("%1%2 — LossLab")
+    setWindowTitle(tr("%1%2 — LossLab%3")
                        .arg(name.isEmpty() ? tr("untitled") : QFileInfo(name).fileName(),
-                            m_designer->isModified() ? QStringLiteral("*") : QString()));
+                            m_designer->isModified() ? QStringLiteral("*") : QString(),
+                            m_store.readOnly() ? tr(" (database read-only)") : QString()));
 }
 
 void MainWindow::showError(const QString& title, const QString& message) {

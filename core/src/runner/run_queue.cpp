@@ -138,6 +138,9 @@ std::vector<RunSpec> selectRuns(const std::vector<RunSpec>& all, const std::vect
 // every run after its first epoch had trained.
 void prepareCheckpointFolder(const RunStore& store) {
     namespace fs = std::filesystem;
+    if (store.readOnly())
+        throw Error(store.path() + " is open read-only (it cannot be written here): its runs can be browsed and "
+                    "reported, not trained or resumed; choose a database that can be written");
     const fs::path folder = fs::path(store.checkpointPathFor(0)).parent_path();
     if (folder.empty()) return;
     std::error_code ec;
