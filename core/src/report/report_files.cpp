@@ -177,16 +177,7 @@ ReportData loadReportData(const RunStore& store, const ReportRequest& request, c
     return data;
 }
 
-void prepareReportFolder(const std::string& outDir) {
-    std::error_code ec;
-    if (fs::exists(outDir, ec) && !fs::is_directory(outDir, ec))
-        throw Error("cannot create the report folder " + outDir + ": a file of that name is in the way");
-    fs::create_directories(outDir, ec);
-    if (ec || !fs::is_directory(outDir))
-        throw Error("cannot create the report folder " + outDir + ": " + (ec ? ec.message() : "not a folder"));
-    if (::access(outDir.c_str(), W_OK) != 0)
-        throw Error("cannot write into the report folder " + outDir + ": " + std::strerror(errno));
-}
+void prepareReportFolder(const std::string& outDir) { prepareFolder(outDir, "the report folder " + outDir); }
 
 std::vector<std::string> writeReportTables(const RunStore& store, const ReportData& data, const ReportRequest& request) {
     prepareReportFolder(request.outDir);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -140,6 +141,16 @@ std::string toLatex(const ReportTable& t) {
     }
     out += "\\end{table}\n";
     return out;
+}
+
+void prepareFolder(const std::string& folder, const std::string& named) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(folder, ec) && !fs::is_directory(folder, ec))
+        throw Error("cannot create " + named + ": a file of that name is in the way");
+    fs::create_directories(folder, ec);
+    if (ec || !fs::is_directory(folder, ec)) throw Error("cannot create " + named + ": " + (ec ? ec.message() : "not a folder"));
+    if (::access(folder.c_str(), W_OK) != 0) throw Error("cannot write into " + named + ": " + std::strerror(errno));
 }
 
 void writeFileAtomically(const std::string& path, const std::string& content, const std::string& tmpName) {

@@ -249,12 +249,6 @@ std::string runEvents(const RunStore& store, const ExportedRun& run, const std::
     return out;
 }
 
-void createFolder(const fs::path& dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir)) throw Error("cannot create the folder " + dir.string() + ": " + (ec ? ec.message() : "a file of that name is in the way"));
-}
-
 } // namespace
 
 TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoardExportRequest& request) {
@@ -279,7 +273,7 @@ TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoa
     TensorBoardExportResult result;
     result.experiments = selection.experiments;
     const fs::path root(request.outDir);
-    createFolder(root);
+    prepareFolder(root.string(), "the folder " + root.string());
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const RunRecord& r = runs[i].record;
         if (!hasStarted(r)) {
@@ -287,7 +281,7 @@ TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoa
             continue;
         }
         const fs::path dir = root / folder[i];
-        createFolder(dir);
+        prepareFolder(dir.string(), "the folder " + dir.string());
         const std::string name = "events.out.tfevents." + std::to_string(static_cast<long long>(unixSeconds(r.createdAt))) + kFileMark + r.uid;
         // Written under a name without "tfevents", so TensorBoard never reads it half-written.
         writeFileAtomically((dir / name).string(), runEvents(store, runs[i], group[i].string()), ".losslab-export.tmp");

@@ -1,10 +1,8 @@
 #include "losslab/runner/run_queue.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -13,11 +11,10 @@
 #include <set>
 #include <thread>
 
-#include <unistd.h>
-
 #include <c10/util/Exception.h>
 
 #include "losslab/error.h"
+#include "losslab/report/report_table.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
@@ -133,25 +130,19 @@ std::vector<RunSpec> selectRuns(const std::vector<RunSpec>& all, const std::vect
     return out;
 }
 
+// A read-only store cannot take runs: said before anything is made.
+void requireWritable(const RunStore& store) {
+    if (store.readOnly())
+        throw Error(store.path() + " is open read-only (it cannot be written here): its runs can be browsed and "
+                    "reported, not trained or resumed; choose a database that can be written");
+}
+
 // <db folder>/<db name>-checkpoints, created before anything is stored: every run writes its
 // checkpoints there after each epoch, so a folder that cannot be made would otherwise fail
 // every run after its first epoch had trained.
 void prepareCheckpointFolder(const RunStore& store) {
-    namespace fs = std::filesystem;
-    if (store.readOnly())
-        throw Error(store.path() + " is open read-only (it cannot be written here): its runs can be browsed and "
-                    "reported, not trained or resumed; choose a database that can be written");
-    const fs::path folder = fs::path(store.checkpointPathFor(0)).parent_path();
-    if (folder.empty()) return;
-    std::error_code ec;
-    if (fs::exists(folder, ec) && !fs::is_directory(folder, ec))
-        throw Error("cannot create the checkpoint folder " + folder.string() + " of the database " + store.path() +
-                    ": a file of that name is in the way (move it, or use a database in another folder)");
-    fs::create_directories(folder, ec);
-    if (ec) throw Error("cannot create the checkpoint folder " + folder.string() + " of the database " + store.path() + ": " + ec.message());
-    if (::access(folder.c_str(), W_OK) != 0)
-        throw Error("cannot write into the checkpoint folder " + folder.string() + " of the database " + store.path() + ": " +
-                    std::strerror(errno));
+    const std::string folder = std::filesystem::path(store.checkpointPathFor(0)).parent_path().string();
+    if (!folder.empty()) prepareFolder(folder, "the checkpoint folder " + folder + " of the database " + store.path());
 }
 
 // runner.reuse_prefix on resume: the completed early-stopping sibling an earlier process
@@ -567,6 +558,7 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
             throw Error("train.precision: tf32 is a setting of the whole process on CUDA, so one experiment's runs must "
                         "all use it or none; run the tf32 runs as an experiment of their own");
     }
+    requireWritable(d.store);
     prepareCheckpointFolder(d.store);
     d.result.experimentId = d.store.addExperiment(rec);
 
@@ -630,6 +622,7 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
         index[r.id] = d.runs.size();
         d.runs.emplace_back();
     }
+    requireWritable(d.store);
     prepareCheckpointFolder(d.store);
     std::string device = d.options.device;
     for (const auto& r : records) {

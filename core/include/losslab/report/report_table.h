@@ -40,4 +40,9 @@ std::string formatFull(double value);                // shortest text that reads
 // readers that would pick up a file by part of its name).
 void writeFileAtomically(const std::string& path, const std::string& content, const std::string& tmpName = {});
 
+// Creates `folder` with its parents if missing and checks that it can be written into.
+// Throws Error "cannot create <named>: a file of that name is in the way" (or the OS reason),
+// "cannot write into <named>: ..."; `named` says which folder ("the report folder /x").
+void prepareFolder(const std::string& folder, const std::string& named);
+
 } // namespace losslab
