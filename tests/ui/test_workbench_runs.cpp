@@ -2,6 +2,7 @@
 // RunController on background threads, shows up in the queue and in the live curves, and
 // cancels within a batch.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <QLabel>
 #include <QSignalSpy>
@@ -173,9 +174,58 @@ TEST(WorkbenchRunTest, BadExperimentFailsBeforeAnythingIsStored) {
     controller.start(spec);
     ASSERT_TRUE(waitIdle(controller, 60000));
     ASSERT_EQ(failed.count(), 1);
-    EXPECT_TRUE(failed.at(0).at(0).toString().contains(QStringLiteral("cuda:7"))) << failed.at(0).at(0).toString().toStdString();
+    const QString message = failed.at(0).at(0).toString();
+    EXPECT_TRUE(message.contains(QStringLiteral("cuda:7"))) << message.toStdString();
+    EXPECT_TRUE(message.endsWith(QStringLiteral("No run was stored."))) << message.toStdString();
     EXPECT_TRUE(store.runs().empty());
     EXPECT_TRUE(store.experiments().empty());
+}
+
+// The runs are stored and start, but the window cannot read them back (a damaged row here; a
+// lock held past the busy timeout in the wild): they are stopped where they can be resumed, and
+// the message says so instead of "nothing was stored".
+TEST(WorkbenchRunTest, RunsStoredButUnreadableAreStoppedAsInterruptedAndTheMessageSaysSo) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(world.databasePath().c_str(), &db), SQLITE_OK);
+        const char* sql = "CREATE TRIGGER garbled AFTER INSERT ON runs "
+                          "BEGIN UPDATE runs SET status = 'garbled' WHERE id = NEW.id; END";
+        ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    RunController controller(store, world.tasks);
+    QSignalSpy failed(&controller, &RunController::batchFailed);
+    QSignalSpy planned(&controller, &RunController::runsPlanned);
+    ExperimentSpec spec =
+        loadExperimentText(toyExperimentYaml("unreadable", 50, false, "toy/slow"), "unreadable.yaml", {}, world.tasks);
+    controller.start(spec);
+    ASSERT_TRUE(waitIdle(controller, 120000));
+    ASSERT_EQ(failed.count(), 1);
+    EXPECT_EQ(planned.count(), 0);
+    const QString message = failed.at(0).at(0).toString();
+    EXPECT_TRUE(message.contains(QStringLiteral("could not be read back"))) << message.toStdString();
+    EXPECT_TRUE(message.contains(QStringLiteral("garbled"))) << message.toStdString();
+    EXPECT_TRUE(message.contains(QStringLiteral("stored as interrupted"))) << message.toStdString();
+    EXPECT_FALSE(message.contains(QStringLiteral("No run was stored"))) << message.toStdString();
+
+    // What the message says is what is stored: every run is there, interrupted, none trained on.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(world.databasePath().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* select = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT id, status FROM runs ORDER BY id", -1, &select, nullptr), SQLITE_OK);
+    std::vector<qint64> ids;
+    while (sqlite3_step(select) == SQLITE_ROW) {
+        ids.push_back(sqlite3_column_int64(select, 0));
+        const std::string status = reinterpret_cast<const char*>(sqlite3_column_text(select, 1));
+        EXPECT_EQ(status, "interrupted") << "run " << ids.back();
+    }
+    sqlite3_finalize(select);
+    sqlite3_close(db);
+    ASSERT_EQ(ids.size(), 2u); // CE and the square loss, both early stopping
+    EXPECT_TRUE(message.contains(QStringLiteral("2 run(s) were stored (#%1-#%2)").arg(ids.front()).arg(ids.back())))
+        << message.toStdString();
 }
 
 TEST(WorkbenchRunTest, AReadOnlyDatabaseIsBrowsedAndRefusesRunsSayingWhy) {

@@ -240,7 +240,7 @@ void MainWindow::connectViews() {
     });
     connect(m_controller, &RunController::batchFailed, this, [this](const QString& message) {
         statusBar()->showMessage(tr("The experiment did not start"), 10000);
-        showError(tr("The experiment did not start"), message + tr("\n\nNothing was stored."));
+        showError(tr("The experiment did not start"), message);
     });
     connect(m_controller, &RunController::idle, this, [this] {
         m_queue->setQueuedBatches(0);

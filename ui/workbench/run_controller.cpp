@@ -21,6 +21,18 @@ RunQueueOptions withGuiPriority(RunQueueOptions options) {
     return options;
 }
 
+// "#3-#7" for consecutive ids (what RunQueue::start stores), else "#3, #5".
+std::string idRange(const std::vector<std::int64_t>& ids) {
+    if (ids.empty()) return "none";
+    bool consecutive = true;
+    for (std::size_t i = 1; i < ids.size(); ++i) consecutive = consecutive && ids[i] == ids[i - 1] + 1;
+    if (ids.size() == 1) return "#" + std::to_string(ids.front());
+    if (consecutive) return "#" + std::to_string(ids.front()) + "-#" + std::to_string(ids.back());
+    std::string out;
+    for (std::int64_t id : ids) out += (out.empty() ? "#" : ", #") + std::to_string(id);
+    return out;
+}
+
 } // namespace
 
 // One batch: what to do, its thread, and the state the thread shares with the GUI thread.
@@ -141,14 +153,32 @@ void RunController::startNextBatch() {
             queue.addObserver(observe);
             {
                 std::lock_guard<std::mutex> lock(batch->mutex);
-                if (batch->cancelAll) throw Error("cancelled before it started");
+                if (batch->cancelAll) throw Error("cancelled before it started\n\nNo run was stored.");
                 batch->queue = &queue;
             }
-            const RunQueueResult started = batch->kind == Batch::Kind::Start ? queue.start(batch->experiment)
-                                                                               : queue.resume(batch->resumeIds);
+            RunQueueResult started;
+            try {
+                started = batch->kind == Batch::Kind::Start ? queue.start(batch->experiment)
+                                                            : queue.resume(batch->resumeIds);
+            } catch (const std::exception& e) {
+                throw Error(std::string(e.what()) + (batch->kind == Batch::Kind::Start ? "\n\nNo run was stored."
+                                                                                       : "\n\nNo run was resumed."));
+            }
             RunFilter filter;
             filter.runIds = started.runIds;
-            std::vector<RunRecord> records = m_store.runs(filter);
+            std::vector<RunRecord> records;
+            try {
+                records = m_store.runs(filter);
+            } catch (const std::exception& e) {
+                // The runs are stored and training, but the window cannot show them: stop them
+                // where they can be resumed rather than train runs nobody sees.
+                queue.interruptAll();
+                queue.wait();
+                throw Error(std::to_string(started.runIds.size()) + " run(s) were stored (" + idRange(started.runIds) +
+                            ") but could not be read back: " + e.what() +
+                            "\n\nThey were stopped and are stored as interrupted: resume them from the Runs tab "
+                            "once the database can be read.");
+            }
             {
                 std::lock_guard<std::mutex> lock(batch->mutex);
                 batch->planned = std::move(records);

@@ -57,8 +57,9 @@ signals:
     // Events since the last delivery, in the order the workers sent them.
     void eventsArrived(const std::vector<losslab::RunEvent>& events);
     void batchFinished(const losslab::RunQueueResult& result);
-    // The batch could not start (bad device, missing data, database error): nothing of it
-    // was stored. `message` names the file / key / device and what was expected.
+    // The batch could not start (bad device, missing data, database error), or its runs were
+    // stored but could not be read back, and were stopped as `interrupted`. `message` names the
+    // file / key / device and what was expected, and ends with what was stored.
     void batchFailed(const QString& message);
     void idle(); // nothing running or queued any more
 

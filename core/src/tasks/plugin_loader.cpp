@@ -82,9 +82,13 @@ PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::stri
     for (const auto& dir : dirs) {
         std::error_code ec;
         if (!fs::is_directory(dir, ec)) continue;
+        // increment(ec), not ++: a folder that fails while being read (unreadable, gone, an I/O
+        // error) is a warning like a bad manifest, never an exception out of the program's start.
         std::vector<fs::path> manifests;
-        for (const auto& entry : fs::directory_iterator(dir, ec))
-            if (entry.path().extension() == ".json") manifests.push_back(entry.path());
+        fs::directory_iterator it(dir, ec);
+        for (const fs::directory_iterator end; !ec && it != end; it.increment(ec))
+            if (it->path().extension() == ".json") manifests.push_back(it->path());
+        if (ec) report.warnings.push_back(dir + ": cannot list the whole plugin folder: " + ec.message());
         std::sort(manifests.begin(), manifests.end());
         for (const auto& file : manifests) {
             try {
