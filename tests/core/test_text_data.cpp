@@ -161,6 +161,18 @@ TEST(GlueReader, FolderNeedsTrainAndDevAndReadsTestWithoutLabels) {
     EXPECT_EQ(set.test.examples.at(0).textA, "g");
 }
 
+TEST(GlueReader, AHeaderWithoutRowsNamesTheFile) {
+    ScratchDir dir("losslab-text");
+    const std::string header = "sentence\tlabel\n";
+    write(dir, "sst/train.tsv", header + "good\t1\nbad\t0\n");
+    const std::string dev = write(dir, "sst/dev.tsv", header + "\n");
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadGlueFolder(dir.file("sst"), GlueTask::Sst2); },
+                                {dev + ": no rows after the header row", "SST-2"}));
+    const std::string train = write(dir, "sst/train.tsv", header);
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadGlueFolder(dir.file("sst"), GlueTask::Sst2); },
+                                {train + ": no rows after the header row"}));
+}
+
 TEST(GlueReader, MissingFileAndUnknownTaskAreErrors) {
     ScratchDir dir("losslab-text");
     EXPECT_TRUE(throwsErrorWith([&] { losslab::readGlueFile(dir.file("nope.tsv"), GlueTask::Qqp); },
@@ -248,6 +260,25 @@ TEST(CsvTextReader, MissingColumnEmptyLabelAndInvalidUtf8AreErrors) {
     EXPECT_TRUE(throwsErrorWith([&] { losslab::readTextCsvTrain(bad); }, {bad + ":4:", "invalid UTF-8"}));
     const std::string nothing = write(dir, "d.csv", "");
     EXPECT_TRUE(throwsErrorWith([&] { losslab::readTextCsvTrain(nothing); }, {nothing, "empty"}));
+}
+
+TEST(CsvTextReader, AHeaderWithoutRowsNamesTheFile) {
+    ScratchDir dir("losslab-text");
+    const std::string train = write(dir, "set/train.csv", "text,label\n");
+    write(dir, "set/dev.csv", "text,label\na,pos\n");
+    // Not "dev.csv:2: label "pos" is not a class of train.csv; expected one of " (an empty list).
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadTextCsvFolder(dir.file("set")); },
+                                {train + ": no rows after the header row", "with its label"}));
+    write(dir, "set/train.csv", "text,label\na,pos\nb,neg\n");
+    const std::string dev = write(dir, "set/dev.csv", "text,label\n\n");
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadTextCsvFolder(dir.file("set")); },
+                                {dev + ": no rows after the header row"}));
+    std::filesystem::remove(dev);
+    const std::string test = write(dir, "set/test.csv", "text,label\n");
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadTextCsvFolder(dir.file("set")); },
+                                {test + ": no rows after the header row"}));
+    write(dir, "set/test.csv", "text\n"); // unlabelled: not a split the run reports on
+    EXPECT_TRUE(losslab::loadTextCsvFolder(dir.file("set")).hasTest);
 }
 
 TEST(CsvTextReader, FolderReadsTestWithOrWithoutLabels) {

@@ -154,6 +154,13 @@ RawRows readRows(const std::string& path, bool labelRequired) {
     return rows;
 }
 
+// A header without rows would reach the run as an empty split, far from the file at fault.
+void requireRows(const RawRows& rows, const std::string& path) {
+    if (rows.texts.empty())
+        throw Error(path + ": no rows after the header row; expected at least one text"
+                    + std::string(rows.labelled ? " with its label" : ""));
+}
+
 bool isInteger(const std::string& s) {
     std::size_t i = (s.size() > 1 && s[0] == '-') ? 1 : 0;
     if (i == s.size() || s.size() - i > 18) // longer ones would overflow; they sort byte-wise
@@ -212,6 +219,7 @@ TextSplit toSplit(RawRows rows, const std::string& path, const std::vector<std::
 
 TextSplit readTextCsvTrain(const std::string& path) {
     RawRows rows = readRows(path, true);
+    requireRows(rows, path);
     const std::vector<std::string> classes = sortedClasses(rows.labels);
     return toSplit(std::move(rows), path, classes, path);
 }
@@ -232,12 +240,16 @@ TextDataSet loadTextCsvFolder(const std::string& folder) {
     set.train = readTextCsvTrain(train);
     const std::string dev = (root / "dev.csv").string();
     if (fs::is_regular_file(dev, ec)) {
-        set.dev = toSplit(readRows(dev, true), dev, set.train.classNames, train);
+        RawRows rows = readRows(dev, true);
+        requireRows(rows, dev);
+        set.dev = toSplit(std::move(rows), dev, set.train.classNames, train);
         set.hasDev = true;
     }
     const std::string test = (root / "test.csv").string();
     if (fs::is_regular_file(test, ec)) {
-        set.test = toSplit(readRows(test, false), test, set.train.classNames, train);
+        RawRows rows = readRows(test, false);
+        if (rows.labelled) requireRows(rows, test); // a labelled test.csv is the test split
+        set.test = toSplit(std::move(rows), test, set.train.classNames, train);
         set.hasTest = true;
     }
     return set;

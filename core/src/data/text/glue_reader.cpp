@@ -217,6 +217,11 @@ TextDataSet loadGlueFolder(const std::string& folder, GlueTask task) {
     set.pairs = formatOf(task).columnB != nullptr;
     set.train = readGlueFile(train, task, GlueLabels::Required);
     set.dev = readGlueFile(dev, task, GlueLabels::Required);
+    // A header without rows would reach the run as an empty split, far from the file at fault.
+    for (const TextSplit* split : {&set.train, &set.dev})
+        if (split->examples.empty())
+            throw Error(split->source + ": no rows after the header row; expected at least one labelled "
+                        + std::string(formatOf(task).displayName) + " example");
     set.hasDev = true;
     if (fs::is_regular_file(test, ec)) {
         set.test = readGlueFile(test, task, GlueLabels::IfPresent);
