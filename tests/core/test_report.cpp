@@ -13,6 +13,7 @@
 
 #include "losslab/analysis/loss_comparison.h"
 #include "losslab/error.h"
+#include "losslab/report/paper_tables.h"
 #include "losslab/report/report_files.h"
 #include "losslab/store/run_store.h"
 #include "report_fixture.h"
@@ -134,6 +135,31 @@ TEST_F(ReportTest, SingleLossIsSaidPlainlyAndNotPaired) {
     ASSERT_FALSE(a.notes.empty());
     EXPECT_NE(a.notes.front().find("only one loss"), std::string::npos) << a.notes.front();
     EXPECT_EQ(a.groups.size(), 2u);
+}
+
+TEST_F(ReportTest, TableStdShowsNoStdForALossWithoutCompletedRuns) {
+    // Every cross-entropy run of toy/b diverged: its std is unknown, not 0.
+    ReportData data = load();
+    for (auto& r : data.runs)
+        if (r.run.taskId == "toy/b" && r.run.loss == "ce") r.run.status = RunStatus::Diverged;
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
+    const StdComparison* b = nullptr;
+    for (const auto& s : a.stds)
+        if (s.taskId == "toy/b" && s.metric == "test/acc") b = &s;
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->ceN, 0);
+    EXPECT_TRUE(std::isnan(b->ceStd)) << b->ceStd;
+    EXPECT_EQ(b->smaller, "");
+    const PaperTable table = stdTable(a);
+    bool seen = false;
+    for (std::size_t i = 0; i < table.display.rows.size(); ++i) {
+        if (table.display.rows[i][0].text != "toy/b" || table.display.rows[i][1].text != "test accuracy (%)") continue;
+        seen = true;
+        EXPECT_EQ(table.display.rows[i][3].text, "-") << "a loss without values shows no std";
+        EXPECT_EQ(table.data.rows[i][11].text, "0");  // ce_n
+        EXPECT_EQ(table.data.rows[i][12].text, "");   // ce_std: empty, as for fewer than 2 values
+    }
+    EXPECT_TRUE(seen);
 }
 
 TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {

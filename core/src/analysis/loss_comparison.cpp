@@ -385,6 +385,8 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         s.metric = c.metric;
         s.square = c.square;
         s.ce = c.ce;
+        // A side without a value for the metric (every run diverged, say) has no std, not 0.
+        s.squareStd = s.ceStd = std::numeric_limits<double>::quiet_NaN();
         for (const auto& g : out.groups) {
             const auto it = g.stats.find(c.metric);
             if (it == g.stats.end()) continue;
