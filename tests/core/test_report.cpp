@@ -162,6 +162,18 @@ TEST_F(ReportTest, TableStdShowsNoStdForALossWithoutCompletedRuns) {
     EXPECT_TRUE(seen);
 }
 
+TEST_F(ReportTest, MainTableCaptionCountsSeedsOfGroupsWithCompletedRuns) {
+    // Four of the six groups have no completed run; the other two have 5 seeds each.
+    ReportData data = load();
+    for (auto& r : data.runs)
+        if (r.run.taskId == "toy/b" || r.run.protocol == "same_epochs_as_ce") r.run.status = RunStatus::Failed;
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
+    const PaperTable table = mainTable(a, {});
+    EXPECT_EQ(table.display.title, "Test results, mean ± std over 5 seeds (the best mean of each row in bold)");
+    ASSERT_FALSE(table.display.rows.empty());
+    EXPECT_EQ(table.display.rows[0][2].text, "82.20 ± 0.95") << "5 seeds is the usual count: no (n=5)";
+}
+
 TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {
     try {
         load({"nope"});

@@ -112,9 +112,12 @@ std::string variantLabel(const std::vector<Variant>& all, const Variant& v) {
     return v.name + ", k=" + formatShortest(v.k) + ", M=" + formatShortest(v.M) + ", lr=" + formatShortest(v.lr);
 }
 
+// The most common seed count among the groups with a completed run (0 when none has one): a
+// group whose runs all diverged shows "-", so it must not decide the caption.
 int typicalN(const LossAnalysis& a) {
     std::map<int, int> counts;
-    for (const auto& g : a.groups) ++counts[static_cast<int>(g.seeds.size())];
+    for (const auto& g : a.groups)
+        if (!g.seeds.empty()) ++counts[static_cast<int>(g.seeds.size())];
     int best = 0, bestCount = -1;
     for (const auto& [n, c] : counts)
         if (c > bestCount) { best = n; bestCount = c; }
