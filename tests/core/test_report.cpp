@@ -174,6 +174,20 @@ TEST_F(ReportTest, MainTableCaptionCountsSeedsOfGroupsWithCompletedRuns) {
     EXPECT_EQ(table.display.rows[0][2].text, "82.20 ± 0.95") << "5 seeds is the usual count: no (n=5)";
 }
 
+TEST_F(ReportTest, ASeedWithoutAFiniteValueOnOneSideIsUnpairedOnThatSideOnly) {
+    // Completed runs whose test accuracy is not a number: square seed 1 and CE seed 3 of toy/a.
+    ReportData data = load();
+    for (auto& r : data.runs)
+        if (r.run.taskId == "toy/a" && r.run.protocol == "early_stopping" &&
+            ((r.run.loss == "square" && r.run.seed == 1) || (r.run.loss == "ce" && r.run.seed == 3)))
+            r.reported["test/acc"] = std::nan("");
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
+    const SeedComparison& c = comparison(a, "toy/a", "test/acc", "early_stopping");
+    EXPECT_EQ(c.pairedSeeds, (std::vector<std::int64_t>{0, 2, 4}));
+    EXPECT_EQ(c.squareOnlySeeds, (std::vector<std::int64_t>{3})) << "only square has a value for seed 3";
+    EXPECT_EQ(c.ceOnlySeeds, (std::vector<std::int64_t>{1})) << "only CE has a value for seed 1";
+}
+
 TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {
     try {
         load({"nope"});

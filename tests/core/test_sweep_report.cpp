@@ -217,6 +217,20 @@ TEST(SweepAnalysisTest, PairedDifferenceToCrossEntropyPerPoint) {
     EXPECT_TRUE(anyNoteContains(s.notes, "at k=5, M=10: cross-entropy seeds without a result here: 2"));
 }
 
+TEST(SweepAnalysisTest, ASeedWithoutAFiniteValueOnOneSideIsUnpairedOnThatSideOnly) {
+    // Completed runs whose test accuracy is not a number: square k=1, M=1 seed 1 and CE seed 2.
+    std::vector<RunResult> runs = results(gridPlans());
+    for (auto& r : runs)
+        if ((r.run.loss == "square" && r.run.k == 1 && r.run.M == 1 && r.run.seed == 1) || (r.run.loss == "ce" && r.run.seed == 2))
+            r.reported["test/acc"] = std::nan("");
+    const SweepAnalysis s = analyze(runs);
+    const SweepPoint* p11 = s.families.front().find({"1", "1"});
+    ASSERT_NE(p11, nullptr);
+    EXPECT_EQ(p11->pairedSeeds, (std::vector<std::int64_t>{0}));
+    EXPECT_EQ(p11->squareOnlySeeds, (std::vector<std::int64_t>{2})) << "only the square loss has a value for seed 2";
+    EXPECT_EQ(p11->ceOnlySeeds, (std::vector<std::int64_t>{1})) << "only cross-entropy has a value for seed 1";
+}
+
 TEST(SweepAnalysisTest, TuningChoosesOnValidationNeverTest) {
     const SweepAnalysis s = analyze(results(gridPlans()));
     ASSERT_EQ(s.tuned.size(), 2u);

@@ -318,9 +318,11 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
             static const std::map<std::int64_t, double> kNone;
             const auto& sqValues = sqIt == sq.values.end() ? kNone : sqIt->second;
             const auto& ceValues = ceIt == ce->values.end() ? kNone : ceIt->second;
+            // A seed whose value is not a number on one side is unpaired on the other side only.
             for (const auto& [seed, v] : sqValues) {
+                if (!std::isfinite(v)) continue;
                 const auto other = ceValues.find(seed);
-                if (other == ceValues.end() || !std::isfinite(v) || !std::isfinite(other->second)) {
+                if (other == ceValues.end() || !std::isfinite(other->second)) {
                     c.squareOnlySeeds.push_back(seed);
                     continue;
                 }
@@ -328,7 +330,7 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
                 c.differences.push_back(lowerIsBetter(metric) ? other->second - v : v - other->second);
             }
             for (const auto& [seed, v] : ceValues)
-                if (std::find(c.pairedSeeds.begin(), c.pairedSeeds.end(), seed) == c.pairedSeeds.end()) c.ceOnlySeeds.push_back(seed);
+                if (std::isfinite(v) && std::find(c.pairedSeeds.begin(), c.pairedSeeds.end(), seed) == c.pairedSeeds.end()) c.ceOnlySeeds.push_back(seed);
             c.test = pairedTest(c.differences, options.level);
             out.comparisons.push_back(std::move(c));
         }

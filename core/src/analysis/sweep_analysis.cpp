@@ -93,9 +93,11 @@ void pairBySeed(const LossGroup& square, const LossGroup& ce, const std::string&
     const auto& sqValues = sqIt == square.values.end() ? kNone : sqIt->second;
     const auto& ceValues = ceIt == ce.values.end() ? kNone : ceIt->second;
     std::vector<double> differences;
+    // A seed whose value is not a number on one side is unpaired on the other side only.
     for (const auto& [seed, v] : sqValues) {
+        if (!std::isfinite(v)) continue;
         const auto other = ceValues.find(seed);
-        if (other == ceValues.end() || !std::isfinite(v) || !std::isfinite(other->second)) {
+        if (other == ceValues.end() || !std::isfinite(other->second)) {
             squareOnly.push_back(seed);
             continue;
         }
@@ -103,7 +105,7 @@ void pairBySeed(const LossGroup& square, const LossGroup& ce, const std::string&
         differences.push_back(lowerIsBetter(metric) ? other->second - v : v - other->second);
     }
     for (const auto& [seed, v] : ceValues)
-        if (std::find(paired.begin(), paired.end(), seed) == paired.end()) ceOnly.push_back(seed);
+        if (std::isfinite(v) && std::find(paired.begin(), paired.end(), seed) == paired.end()) ceOnly.push_back(seed);
     test = pairedTest(differences, level);
 }
 
