@@ -426,6 +426,28 @@ TEST(PairedTTest, EqualDifferencesHaveZeroStdAndPZero) {
     EXPECT_EQ(negative.tPValue, 0.0);
 }
 
+TEST(PairedTTest, DifferencesEqualUpToRoundingNoiseCountAsEqual) {
+    // The square loss gets one more of 90 test examples right on every seed: each difference
+    // is 1/90, but (k + 1) / 90 - k / 90 differs in its last bits from one k to another.
+    std::vector<double> d;
+    for (const int k : {30, 35, 41, 44, 50}) d.push_back((k + 1) / 90.0 - k / 90.0);
+    ASSERT_NE(d.front(), d.back());
+    const PairedTest r = pairedTest(d);
+    EXPECT_NEAR(r.mean, 1 / 90.0, 1e-15);
+    EXPECT_EQ(r.std, 0.0);
+    EXPECT_EQ(r.ciLow, r.mean);
+    EXPECT_EQ(r.ciHigh, r.mean);
+    EXPECT_EQ(r.tStatistic, kInf);
+    EXPECT_EQ(r.tPValue, 0.0);
+    EXPECT_TRUE(hasNote(r, "all 5 differences equal 0.0111111")) << allNotes(r);
+    // The Wilcoxon test already counts them as one tie group.
+    EXPECT_EQ(r.wilcoxonStatistic, 15.0);
+    // Differences that merely lie close together are not equal.
+    const PairedTest close = pairedTest({0.01, 0.01 + 1e-6, 0.01 - 1e-6});
+    EXPECT_GT(close.std, 0.0);
+    EXPECT_TRUE(std::isfinite(close.tStatistic));
+}
+
 TEST(PairedTTest, AllZeroDifferencesGivePOneAndNoWilcoxon) {
     const PairedTest r = pairedTest({0.0, 0.0, 0.0, 0.0, 0.0});
     EXPECT_EQ(r.mean, 0.0);

@@ -314,8 +314,15 @@ PairedTest pairedTest(const std::vector<double>& differences, double level) {
     if (r.n == 0) {
         r.notes.push_back("no differences: no statistics and no tests");
     } else {
-        const bool allEqual = std::all_of(d.begin(), d.end(), [&](double v) { return v == d.front(); });
-        r.mean = allEqual ? d.front() : std::accumulate(d.begin(), d.end(), 0.0) / r.n;
+        const bool identical = std::all_of(d.begin(), d.end(), [&](double v) { return v == d.front(); });
+        // Equal as the Wilcoxon ties are: (k + 1) / N - k / N differs in its last bits from k,
+        // and a std made of that rounding noise would give a t of 1e15 instead of an infinite one.
+        double largest = 0.0;
+        for (const double v : d) largest = std::max(largest, std::fabs(v));
+        const bool allEqual = identical || std::all_of(d.begin(), d.end(), [&](double v) {
+            return std::fabs(v - d.front()) <= kTieTolerance * largest;
+        });
+        r.mean = identical ? d.front() : std::accumulate(d.begin(), d.end(), 0.0) / r.n;
         if (r.n < 2) {
             r.notes.push_back("n = 1: the standard deviation, the confidence interval and the t-test need at "
                               "least 2 differences");
