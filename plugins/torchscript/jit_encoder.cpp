@@ -203,6 +203,9 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
                         errorSummary(again.what()) + "); " + kDocs);
         }
     }
+    if (features.size(0) != 2)
+        throw Error(path + " (model.file): forward returned " + shapeText(features) +
+                    " features for a batch of 2 examples; expected one row per example; " + kDocs);
     encoder.hidden = features.size(1);
     if (encoder.hidden < 1) throw Error(path + " (model.file): forward returned features of size 0");
     encoder.drawsRandom = graphDrawsRandom(encoder.module);
@@ -303,13 +306,30 @@ c10::IValue EncoderClassifierImpl::encode(const ModelInput& input, bool drawsNow
 }
 
 torch::Tensor EncoderClassifierImpl::forward(const ModelInput& input) {
+    const std::string batchText = std::string(m_kind == EncoderKind::Text ? "input_ids " : "images ") + shapeText(input.features);
     torch::Tensor features;
-    if (m_options.freezeEncoder) {
-        torch::NoGradGuard noGrad;
-        features = encoderFeatures(encode(input, false), m_output, m_path);
-    } else {
-        features = encoderFeatures(encode(input, is_training() && m_drawsRandom), m_output, m_path);
+    try {
+        if (m_options.freezeEncoder) {
+            torch::NoGradGuard noGrad;
+            features = encoderFeatures(encode(input, false), m_output, m_path);
+        } else {
+            features = encoderFeatures(encode(input, is_training() && m_drawsRandom), m_output, m_path);
+        }
+    } catch (const Error&) {
+        throw;
+    } catch (const c10::OutOfMemoryError&) {
+        throw; // the core reports it as it reports any model's
+    } catch (const std::exception& e) { // the interpreter's errors: the cause comes last, after its traceback
+        const auto* c10Error = dynamic_cast<const c10::Error*>(&e);
+        const std::string message = c10Error ? c10Error->what_without_backtrace() : e.what();
+        throw Error(m_path + " (model.file): forward failed on " + batchText + ": " + errorSummary(message) + "\n" + message);
     }
+    // The trial pass fixed H, and the head has one row per example to score.
+    const std::int64_t batch = input.features.size(0);
+    if (features.size(0) != batch || features.size(1) != m_head->weight.size(1))
+        throw Error(m_path + " (model.file): forward returned " + shapeText(features) + " features for " + batchText +
+                    "; expected [" + std::to_string(batch) + ", " + std::to_string(m_head->weight.size(1)) +
+                    "]: one row per example, of the size H the trial forward pass gave; " + kDocs);
     features = dropout(features.to(m_head->weight.scalar_type()), m_options.dropout, is_training(), input.generator);
     return m_head(features);
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/jit/api/module.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 
@@ -63,6 +64,17 @@ bool hasTextTask() { return registry().findInfo("torchscript/text") != nullptr; 
     if (!hasTextTask()) GTEST_SKIP() << "built without ICU: no WordPiece tokenizer, no torchscript/text"
 
 std::string model(const std::string& name) { return (models() / name).string(); }
+
+// An image encoder compiled here by LibTorch's own TorchScript compiler (no Python needed):
+// `body` continues `def forward(self, images):` after x = the [B, 4] features.
+std::string defineImageEncoder(const ScratchDir& dir, const std::string& name, const std::string& body) {
+    torch::jit::Module encoder("__torch__.Encoder");
+    encoder.register_parameter("w", torch::ones({3, 4}), false);
+    encoder.define("def forward(self, images):\n    x = images.mean((2, 3)).matmul(self.w)\n" + body);
+    const std::string path = dir.file(name);
+    encoder.save(path);
+    return path;
+}
 
 ParamSet paramsFor(const std::string& task, const std::string& yaml) {
     const std::string text = "name: t\ntask: " + task + "\ndevice: cpu\nlosses: [ce]\nseeds: [0]\n" + yaml;
@@ -199,6 +211,32 @@ TEST(TorchScriptTasks, ABadModelFileIsRefusedSayingWhatWasExpected) {
     if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has CUDA: a model whose code runs on CUDA is fine here";
     EXPECT_TRUE(buildFails(t, textModelYaml("cuda_code.pt"),
                            {"cuda_code.pt (model.file): the model's code runs on CUDA", "this machine has no CUDA device"}));
+}
+
+TEST(TorchScriptTasks, AnEncoderThatDropsExamplesOrFailsOnABatchIsNamedWithTheBatch) {
+    ScratchDir dir("losslab-ts-batch");
+    auto yaml = [](const std::string& file) { return "model: {file: '" + file + "', image_size: 12}\n"; };
+    const std::string oneRow = defineImageEncoder(dir, "one_row.pt", "    return x[:1]\n");
+    EXPECT_TRUE(buildFails("torchscript/image", yaml(oneRow),
+                           {oneRow + " (model.file): forward returned [1, 4] features for a batch of 2 examples",
+                            "one row per example"}));
+
+    ModelInput three;
+    three.features = torch::zeros({3, 3, 12, 12});
+    const std::string fewer = defineImageEncoder(dir, "fewer.pt", "    if images.size(0) > 2:\n        return x[:2]\n    return x\n");
+    auto m = buildModel("torchscript/image", paramsFor("torchscript/image", yaml(fewer)));
+    m->eval();
+    // Was LibTorch's "Expected input batch_size (2) to match target batch_size (3)", naming no file.
+    EXPECT_TRUE(fixtures::throwsErrorWith([&] { m->forward(three); },
+                                          {fewer + " (model.file): forward returned [2, 4] features for images [3, 3, 12, 12]",
+                                           "expected [3, 4]"}));
+    const std::string fails = defineImageEncoder(dir, "fails.pt", "    assert images.size(0) <= 2, 'two at most'\n    return x\n");
+    m = buildModel("torchscript/image", paramsFor("torchscript/image", yaml(fails)));
+    m->eval();
+    // Was the interpreter's "The following operation failed in the TorchScript interpreter." first.
+    EXPECT_TRUE(fixtures::throwsErrorWith([&] { m->forward(three); },
+                                          {fails + " (model.file): forward failed on images [3, 3, 12, 12]: ",
+                                           "AssertionError: two at most"}));
 }
 
 // Pooled, sequence and tuple outputs give scores [B, C]; the encoder's parameters and
