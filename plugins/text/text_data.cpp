@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -128,6 +129,10 @@ torch::Tensor readWordVectors(const std::string& path, const Vocabulary& vocabul
             if (end == p || (*end && *end != ' '))
                 throw Error(path + ":" + std::to_string(lineNo) + ": expected a number after '" + std::string(word) +
                             "', got '" + std::string(p, std::min<std::size_t>(std::strcspn(p, " "), 20)) + "'");
+            if (!std::isfinite(x)) // nan, inf, or beyond float's range: would make every score NaN
+                throw Error(path + ":" + std::to_string(lineNo) + ": '" + std::string(word) + "' has the value '" +
+                            std::string(p, std::min<std::size_t>(static_cast<std::size_t>(end - p), 20)) +
+                            "'; expected finite numbers (within float's range)");
             values.push_back(x);
             p = end;
         }

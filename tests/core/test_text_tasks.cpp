@@ -245,6 +245,18 @@ TEST(TextTasks, PretrainedVectorsFillTheEmbeddingAndBadLinesNameTheFile) {
     }
     const ParamSet bad = paramsFor(task, dir.file("MRPC"), "model: {embedding_dim: 4, embeddings: '" + dir.file("bad.txt") + "'}\n");
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { t->loadData(bad); }, {dir.file("bad.txt") + ":2: 'bravo' has 3 values; expected 4"}));
+    // Non-finite values were copied in: the run then failed mid-epoch ("index out of range in self").
+    for (const std::string value : {"nan", "inf", "1e999"}) {
+        {
+            std::ofstream glove(dir.file("nonfinite.txt"));
+            glove << "alpha 0.5 -1 2 0.25\nbravo 1 " << value << " 3 4\n";
+        }
+        const ParamSet nonFinite =
+            paramsFor(task, dir.file("MRPC"), "model: {embedding_dim: 4, embeddings: '" + dir.file("nonfinite.txt") + "'}\n");
+        EXPECT_TRUE(fixtures::throwsErrorWith([&] { t->loadData(nonFinite); },
+                                              {dir.file("nonfinite.txt") + ":2: 'bravo' has the value '" + value + "'",
+                                               "expected finite numbers"}));
+    }
 }
 
 TEST(TextTasks, BadDataSaysWhatAndWhere) {
