@@ -188,6 +188,39 @@ TEST_F(ReportTest, ASeedWithoutAFiniteValueOnOneSideIsUnpairedOnThatSideOnly) {
     EXPECT_EQ(c.ceOnlySeeds, (std::vector<std::int64_t>{1})) << "only CE has a value for seed 1";
 }
 
+TEST_F(ReportTest, SameEpochsAsCeIsPairedWithTheCrossEntropyWhoseEpochsItTrained) {
+    // A second cross-entropy loss on toy/a, "ace" (first in group order), beside "ce", whose
+    // early-stopping runs chose the epoch counts of the square loss's same_epochs_as_ce runs.
+    ReportData data = load();
+    std::map<std::int64_t, std::int64_t> ceRunOfSeed;
+    std::vector<RunResult> extra;
+    std::int64_t nextId = 1000;
+    for (const auto& r : data.runs)
+        if (r.run.taskId == "toy/a" && r.run.loss == "ce") {
+            ceRunOfSeed[r.run.seed] = r.run.id;
+            RunResult other = r;
+            other.run.id = nextId++;
+            other.run.lossName = "ace";
+            other.run.lr = 0.05;
+            other.reported["test/acc"] -= 0.1;
+            extra.push_back(other);
+        }
+    for (auto& r : data.runs)
+        if (r.run.taskId == "toy/a" && r.run.protocol == "same_epochs_as_ce") r.run.dependsOn = ceRunOfSeed.at(r.run.seed);
+    data.runs.insert(data.runs.end(), extra.begin(), extra.end());
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
+    const SeedComparison& same = comparison(a, "toy/a", "test/acc", "same_epochs_as_ce");
+    EXPECT_EQ(same.ce.lossName, "ce") << "the cross-entropy whose epochs it trained for";
+    EXPECT_NEAR(same.test.mean, 0.009, 1e-12);
+    // Early stopping has no such link: the first group, as before, with a note.
+    EXPECT_EQ(comparison(a, "toy/a", "test/acc", "early_stopping").ce.lossName, "ace");
+    bool noted = false;
+    for (const auto& n : a.notes)
+        noted = noted || n == "toy/a: several cross-entropy early_stopping groups; square (k=1, M=1, lr=0.2), same_epochs_as_ce "
+                             "is paired with ce (lr=0.1), early_stopping, whose runs chose its epoch counts";
+    EXPECT_TRUE(noted);
+}
+
 TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {
     try {
         load({"nope"});
