@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,23 @@ struct PluginManifest {
     int api = 0;
 };
 
+// "api" is a JSON number that is a whole number: a missing, quoted, fractional or huge value
+// would otherwise read as API 0 and be refused as "built for plugin API 0".
+int readApiVersion(const fs::path& file, const YAML::Node& api) {
+    const std::string expected = "; expected the plugin API version it was built for, a whole number "
+                                 "(this LossLab has API " + std::to_string(kPluginApiVersion) + ")";
+    if (!api) throw Error(file.string() + ": has no \"api\"" + expected);
+    // yaml-cpp tags a quoted scalar "!" and a plain one "?": "6" is a string in JSON.
+    if (!api.IsScalar() || api.Tag() != "?")
+        throw Error(file.string() + ": \"api\" is not a number" + expected);
+    const std::string text = api.Scalar();
+    int value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 1)
+        throw Error(file.string() + ": \"api\" is " + text + expected);
+    return value;
+}
+
 // The manifest is JSON; JSON is a subset of YAML 1.2, so yaml-cpp reads it.
 PluginManifest readManifest(const fs::path& file) {
     YAML::Node node;
@@ -47,12 +65,12 @@ PluginManifest readManifest(const fs::path& file) {
         m.name = node["name"].as<std::string>("");
         m.version = node["version"].as<std::string>("");
         m.library = node["library"].as<std::string>("");
-        m.api = node["api"].as<int>(0);
     } catch (const YAML::Exception& e) {
         throw Error(file.string() + ": " + e.what());
     }
     if (m.name.empty() || m.library.empty())
         throw Error(file.string() + ": needs \"name\" and \"library\"");
+    m.api = readApiVersion(file, node["api"]);
     return m;
 }
 
