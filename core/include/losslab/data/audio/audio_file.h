@@ -17,7 +17,8 @@ struct AudioClip {
 };
 
 // The whole file. Errors: missing or unreadable file, a format libsndfile does not know,
-// a file that ends before the frames its header announces (a truncated FLAC), no samples.
+// a file that ends before the samples its header announces (a truncated WAV, SPHERE or FLAC;
+// docs/audio-data.md), no samples.
 AudioClip readAudio(const std::string& path);
 
 // Error naming the file unless clip.sampleRate == rate: LossLab does not resample; the

@@ -1,0 +1,206 @@
+// Reading the speech corpora's audio (readAudio): files whose header announces more samples than
+// they hold. The files are written byte by byte here, so
+// that every header field the reader checks is the test's choice.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "error_matchers.h"
+#include "losslab/data/audio/audio_file.h"
+#include "scratch_dir.h"
+
+namespace losslab {
+namespace {
+
+namespace fs = std::filesystem;
+using fixtures::ScratchDir;
+using fixtures::throwsErrorWith;
+
+void putU16(std::string& out, std::uint16_t v) {
+    out += static_cast<char>(v & 0xFF);
+    out += static_cast<char>(v >> 8);
+}
+
+void putU32(std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+void putU64(std::string& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+void writeBytes(const fs::path& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// 16-bit PCM samples, little-endian: a quiet ramp, `frames` frames of `channels` channels.
+std::string pcm16(std::size_t frames, int channels = 1) {
+    std::string out;
+    for (std::size_t i = 0; i < frames * static_cast<std::size_t>(channels); ++i)
+        putU16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(i % 200) - 100));
+    return out;
+}
+
+struct WavLayout {
+    std::uint16_t formatTag = 1; // 1 PCM, 3 IEEE float
+    std::uint16_t channels = 1;
+    std::uint16_t bitsPerSample = 16;
+    std::uint32_t rate = 16000;
+    std::string beforeData;      // chunks between fmt and data (with their padding)
+    bool dataSizeGiven = false;  // write dataSize instead of the samples' length
+    std::uint32_t dataSize = 0;
+};
+
+// A RIFF/WAVE file: "fmt ", the extra chunks, then "data" holding `samples`.
+std::string wavFile(const std::string& samples, const WavLayout& layout = {}) {
+    std::string fmt;
+    putU16(fmt, layout.formatTag);
+    putU16(fmt, layout.channels);
+    putU32(fmt, layout.rate);
+    const std::uint16_t blockAlign = static_cast<std::uint16_t>(layout.channels * layout.bitsPerSample / 8);
+    putU32(fmt, layout.rate * blockAlign);
+    putU16(fmt, blockAlign);
+    putU16(fmt, layout.bitsPerSample);
+    std::string body = "WAVE";
+    body += "fmt ";
+    putU32(body, static_cast<std::uint32_t>(fmt.size()));
+    body += fmt;
+    body += layout.beforeData;
+    body += "data";
+    putU32(body, layout.dataSizeGiven ? layout.dataSize : static_cast<std::uint32_t>(samples.size()));
+    body += samples;
+    std::string file = "RIFF";
+    putU32(file, static_cast<std::uint32_t>(body.size()));
+    return file + body;
+}
+
+// ---- a file that ends before the samples its header announces -------------------------------
+
+TEST(SpeechAudio, ATruncatedWavIsRefusedWithTheAnnouncedAndPresentLengths) {
+    ScratchDir dir("speech-audio");
+    // As a user meets it: a one-second clip cut short (head -c 1000).
+    const fs::path clip = dir.path() / "yes" / "cut_nohash_0.wav";
+    fs::create_directories(clip.parent_path());
+    writeAudio(clip.string(), std::vector<float>(16000, 0.25f), 16000);
+    ASSERT_EQ(readAudio(clip.string()).samples.size(), 16000u);
+    fs::resize_file(clip, 1000);
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(clip.string()); },
+                                {clip.string(), "ends early", "956 of the 32000 bytes", "478 of the 16000 frames"}));
+
+    // One byte short is short too.
+    const fs::path oneShort = dir.path() / "one_short.wav";
+    writeBytes(oneShort, wavFile(pcm16(100)).substr(0, 44 + 199));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(oneShort.string()); },
+                                {oneShort.string(), "199 of the 200 bytes", "99 of the 100 frames"}));
+
+    // A stereo file: frames are both channels.
+    const fs::path stereo = dir.path() / "stereo.wav";
+    WavLayout two;
+    two.channels = 2;
+    writeBytes(stereo, wavFile(pcm16(100, 2), two).substr(0, 44 + 40));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(stereo.string()); },
+                                {stereo.string(), "40 of the 400 bytes", "10 of the 100 frames"}));
+}
+
+TEST(SpeechAudio, WavChunksArePaddedToEvenLengthsAndTheLastPadByteMayBeMissing) {
+    ScratchDir dir("speech-audio");
+    // An odd-sized LIST chunk before the data, with its pad byte: read whole, and a cut is found.
+    WavLayout listed;
+    listed.beforeData = std::string("LIST") + std::string("\x05\x00\x00\x00", 4) + "INFOx" + std::string(1, '\0');
+    const std::string whole = wavFile(pcm16(300), listed);
+    const fs::path full = dir.path() / "listed.wav";
+    writeBytes(full, whole);
+    EXPECT_EQ(readAudio(full.string()).samples.size(), 300u);
+    const fs::path cut = dir.path() / "listed_cut.wav";
+    writeBytes(cut, whole.substr(0, whole.size() - 100));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(cut.string()); },
+                                {cut.string(), "500 of the 600 bytes", "250 of the 300 frames"}));
+
+    // 8-bit mono with an odd number of frames, the data chunk last and its pad byte left out (as
+    // many writers do): nothing is missing.
+    WavLayout narrow;
+    narrow.bitsPerSample = 8;
+    const fs::path odd = dir.path() / "odd.wav";
+    writeBytes(odd, wavFile(std::string(101, '\x80'), narrow));
+    EXPECT_EQ(readAudio(odd.string()).samples.size(), 101u);
+
+    // A chunk after the data (metadata at the end) is not audio: the data is whole.
+    const fs::path trailing = dir.path() / "trailing.wav";
+    writeBytes(trailing, wavFile(pcm16(50)) + "LIST" + std::string("\x04\x00\x00\x00", 4) + "INFO");
+    EXPECT_EQ(readAudio(trailing.string()).samples.size(), 50u);
+}
+
+TEST(SpeechAudio, StreamedWavSizesAreReadToTheEndOrRefusedWhenZero) {
+    ScratchDir dir("speech-audio");
+    // 0xFFFFFFFF: a streaming writer's "unknown length"; the samples run to the end of the file.
+    WavLayout unknown;
+    unknown.dataSizeGiven = true;
+    unknown.dataSize = 0xFFFFFFFFu;
+    const fs::path streamed = dir.path() / "streamed.wav";
+    writeBytes(streamed, wavFile(pcm16(400), unknown));
+    EXPECT_EQ(readAudio(streamed.string()).samples.size(), 400u);
+
+    // 0 with samples after it: the header announces none, and libsndfile would read none.
+    WavLayout zero;
+    zero.dataSizeGiven = true;
+    zero.dataSize = 0;
+    const fs::path unfinished = dir.path() / "unfinished.wav";
+    writeBytes(unfinished, wavFile(pcm16(400), zero));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(unfinished.string()); },
+                                {unfinished.string(), "announces no samples", "800 bytes follow"}));
+}
+
+TEST(SpeechAudio, Rf64AndSphereFilesAreCheckedAgainstTheirHeaders) {
+    ScratchDir dir("speech-audio");
+    // RF64: the data size is in the ds64 chunk.
+    const std::string samples = pcm16(1000);
+    std::string fmt;
+    putU16(fmt, 1);
+    putU16(fmt, 1);
+    putU32(fmt, 16000);
+    putU32(fmt, 32000);
+    putU16(fmt, 2);
+    putU16(fmt, 16);
+    std::string body = "WAVEds64";
+    putU32(body, 28);
+    putU64(body, 0); // RIFF size, filled below
+    putU64(body, samples.size());
+    putU64(body, 1000);
+    putU32(body, 0); // no table
+    body += "fmt ";
+    putU32(body, static_cast<std::uint32_t>(fmt.size()));
+    body += fmt + "data";
+    putU32(body, 0xFFFFFFFFu);
+    body += samples;
+    std::string rf64 = "RF64";
+    putU32(rf64, 0xFFFFFFFFu);
+    rf64 += body;
+    for (int i = 0; i < 8; ++i) rf64[20 + i] = static_cast<char>(((rf64.size() - 8) >> (8 * i)) & 0xFF);
+    const fs::path whole = dir.path() / "whole.rf64.wav";
+    writeBytes(whole, rf64);
+    EXPECT_EQ(readAudio(whole.string()).samples.size(), 1000u);
+    const fs::path cut = dir.path() / "cut.rf64.wav";
+    writeBytes(cut, rf64.substr(0, rf64.size() - 1000));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(cut.string()); },
+                                {cut.string(), "1000 of the 2000 bytes", "500 of the 1000 frames"}));
+
+    // NIST SPHERE (TIMIT): sample_count samples of sample_n_bytes after a 1024-byte header.
+    std::string header = "NIST_1A\n   1024\nsample_count -i 16000\nsample_n_bytes -i 2\nchannel_count -i 1\n"
+                         "sample_byte_format -s2 01\nsample_rate -i 16000\nsample_coding -s3 pcm\nend_head\n";
+    header.resize(1024, ' ');
+    const std::string sphere = header + pcm16(16000);
+    const fs::path sph = dir.path() / "SX1.WAV";
+    writeBytes(sph, sphere);
+    EXPECT_EQ(readAudio(sph.string()).samples.size(), 16000u);
+    const fs::path sphCut = dir.path() / "SX2.WAV";
+    writeBytes(sphCut, sphere.substr(0, 5000));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(sphCut.string()); },
+                                {sphCut.string(), "3976 of the 32000 bytes", "1988 of the 16000 frames"}));
+}
+
+} // namespace
+} // namespace losslab
