@@ -1,11 +1,14 @@
 // Reading the speech corpora's audio (readAudio): files whose header announces more samples than
-// they hold. The files are written byte by byte here, so
+// they hold, and float samples that are not numbers. The files are written byte by byte here, so
 // that every header field the reader checks is the test's choice.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,12 @@ std::string pcm16(std::size_t frames, int channels = 1) {
     std::string out;
     for (std::size_t i = 0; i < frames * static_cast<std::size_t>(channels); ++i)
         putU16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(i % 200) - 100));
+    return out;
+}
+
+std::string floatSamples(const std::vector<float>& samples) {
+    std::string out(samples.size() * 4, '\0');
+    std::memcpy(out.data(), samples.data(), out.size()); // the test machines are little-endian, as WAV
     return out;
 }
 
@@ -200,6 +209,39 @@ TEST(SpeechAudio, Rf64AndSphereFilesAreCheckedAgainstTheirHeaders) {
     writeBytes(sphCut, sphere.substr(0, 5000));
     EXPECT_TRUE(throwsErrorWith([&] { readAudio(sphCut.string()); },
                                 {sphCut.string(), "3976 of the 32000 bytes", "1988 of the 16000 frames"}));
+}
+
+// ---- float samples that are not numbers -----------------------------------------------------
+
+TEST(SpeechAudio, NanAndInfiniteFloatSamplesAreRefusedNamingTheFirst) {
+    ScratchDir dir("speech-audio");
+    WavLayout floats;
+    floats.formatTag = 3;
+    floats.bitsPerSample = 32;
+    std::vector<float> samples(1600, 0.1f);
+    const fs::path good = dir.path() / "good.wav";
+    writeBytes(good, wavFile(floatSamples(samples), floats));
+    EXPECT_EQ(readAudio(good.string()).samples.size(), 1600u);
+
+    samples[700] = std::numeric_limits<float>::infinity();
+    samples[1200] = std::numeric_limits<float>::quiet_NaN();
+    const fs::path inf = dir.path() / "inf.wav";
+    writeBytes(inf, wavFile(floatSamples(samples), floats));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(inf.string()); }, {inf.string(), "sample 700", "inf", "finite"}));
+
+    samples[700] = 0.1f;
+    const fs::path nan = dir.path() / "nan.wav";
+    writeBytes(nan, wavFile(floatSamples(samples), floats));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(nan.string()); }, {nan.string(), "sample 1200", "NaN"}));
+
+    // Stereo: the frame and the channel.
+    WavLayout stereo = floats;
+    stereo.channels = 2;
+    std::vector<float> pairs(200, -0.1f);
+    pairs[2 * 40 + 1] = -std::numeric_limits<float>::infinity();
+    const fs::path both = dir.path() / "stereo.wav";
+    writeBytes(both, wavFile(floatSamples(pairs), stereo));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(both.string()); }, {both.string(), "sample 40", "channel 2 of 2", "-inf"}));
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include <sndfile.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -195,6 +196,17 @@ AudioClip readAudio(const std::string& path) {
     if (read != info.frames || sf_error(file.get()) != SF_ERR_NO_ERROR)
         throw Error(path + ": the audio ends early: " + std::to_string(read) + " of the " + std::to_string(info.frames) +
                     " frames its header announces could be read (a truncated or damaged file?)");
+    // A float file can hold NaN or infinities, which would turn every feature of the clip into NaN.
+    const auto bad = std::find_if(interleaved.begin(), interleaved.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != interleaved.end()) {
+        const auto index = static_cast<std::size_t>(bad - interleaved.begin());
+        const auto channels = static_cast<std::size_t>(info.channels);
+        const std::string value = std::isnan(*bad) ? "NaN" : *bad > 0 ? "inf" : "-inf";
+        throw Error(path + ": sample " + std::to_string(index / channels) +
+                    (channels > 1 ? " (channel " + std::to_string(index % channels + 1) + " of " + std::to_string(channels) + ")"
+                                  : std::string()) +
+                    " is " + value + "; expected finite samples (a damaged float file?)");
+    }
     clip.samples.resize(static_cast<std::size_t>(info.frames));
     for (std::size_t i = 0; i < clip.samples.size(); ++i) {
         float sum = 0;
