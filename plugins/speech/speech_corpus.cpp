@@ -70,6 +70,22 @@ std::pair<std::string, std::string> splitKey(const std::string& text) {
     return {std::move(key), text.substr(i, end - i)};
 }
 
+// Error naming the file and line unless `line` is valid UTF-8: transcripts are read as UTF-8
+// (their characters become output units), so a Latin-1 file must be converted first.
+void requireUtf8(const std::string& path, const Line& line) {
+    for (std::size_t i = 0; i < line.text.size();) {
+        const std::size_t length = utf8Length(line.text, i);
+        if (length == 0) {
+            static const char* kHex = "0123456789ABCDEF";
+            const auto byte = static_cast<unsigned char>(line.text[i]);
+            throw Error(where(path, line.number) + ": not valid UTF-8 at byte " + std::to_string(i + 1) +
+                        " of the line (0x" + kHex[byte >> 4] + kHex[byte & 0xF] + "); expected UTF-8 text: convert "
+                        "the file, e.g. iconv -f latin1 -t utf-8");
+        }
+        i += length;
+    }
+}
+
 // Non-blank lines of `path`; `what` and `expected` explain a missing file.
 std::vector<Line> readLines(const std::string& path, const std::string& what, const std::string& expected) {
     std::error_code ec;
@@ -299,11 +315,13 @@ struct KeyedLine {
     std::string rest;                // the rest of the line, trimmed
 };
 
-// "<key> ..." lines of a Kaldi table; Error on a repeated key.
+// "<key> ..." lines of a Kaldi table; Error on a repeated key, and with `utf8` on a line that
+// is not UTF-8.
 std::map<std::string, KeyedLine> readKaldiTable(const std::string& path, const std::string& what,
-                                                const std::string& expected) {
+                                                const std::string& expected, bool utf8 = false) {
     std::map<std::string, KeyedLine> table;
     for (const Line& line : readLines(path, what, expected)) {
+        if (utf8) requireUtf8(path, line);
         auto [key, rest] = splitKey(line.text);
         KeyedLine value{line.number, fields(rest), rest};
         const auto [it, added] = table.emplace(key, std::move(value));
@@ -368,6 +386,38 @@ std::vector<std::string> whitespaceFields(const std::string& text) {
     return out;
 }
 
+std::size_t utf8Length(const std::string& text, std::size_t i, char32_t* codePoint) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t length = 0;
+    char32_t value = 0;
+    if (lead < 0x80) {
+        length = 1;
+        value = lead;
+    } else if (lead >= 0xC2 && lead < 0xE0) {
+        length = 2;
+        value = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead < 0xF0) {
+        length = 3;
+        value = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead < 0xF5) {
+        length = 4;
+        value = lead & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + length > text.size()) return 0;
+    for (std::size_t k = 1; k < length; ++k) {
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+        value = (value << 6) | (byte(i + k) & 0x3F);
+    }
+    if ((length == 3 && (value < 0x800 || (value >= 0xD800 && value < 0xE000))) ||
+        (length == 4 && (value < 0x10000 || value > 0x10FFFF)))
+        return 0;
+    if (codePoint) *codePoint = value;
+    return length;
+}
+
 std::vector<Utterance> readLibriSpeech(const std::string& dir) {
     const char* layout =
         "one LibriSpeech subset such as LibriSpeech/train-clean-100, holding <speaker>/<chapter>/"
@@ -392,6 +442,7 @@ std::vector<Utterance> readLibriSpeech(const std::string& dir) {
                 } else if (endsWith(name, ".trans.txt")) {
                     const std::string file = entry.path().string();
                     for (const Line& line : readLines(file, "LibriSpeech transcript", "\"<id> <TRANSCRIPT>\" lines")) {
+                        requireUtf8(file, line);
                         const auto [id, text] = splitKey(line.text);
                         if (text.empty())
                             throw Error(where(file, line.number) + ": utterance " + id
@@ -457,7 +508,8 @@ std::vector<Utterance> readKaldiDataDir(const std::string& dir) {
     const std::string utt2spkPath = (base / "utt2spk").string();
 
     const auto scp = readKaldiTable(scpPath, "wav.scp", std::string("\"<recording-id> <path>\" lines in ") + kKaldiLayout);
-    const auto text = readKaldiTable(textPath, "text", std::string("\"<utterance-id> <transcript>\" lines in ") + kKaldiLayout);
+    const auto text =
+        readKaldiTable(textPath, "text", std::string("\"<utterance-id> <transcript>\" lines in ") + kKaldiLayout, true);
     if (text.empty())
         throw Error(textPath + ": no utterances; expected \"<utterance-id> <transcript>\" lines in " + kKaldiLayout);
     const bool haveSegments = fileExists(segmentsPath);

@@ -4,6 +4,7 @@
 // transcript, speaker); they check that every audio file exists but read no audio. Every error
 // is a losslab::Error naming the file (and line) and saying what was expected. Plain functions
 // without state: call from any thread.
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,11 @@ namespace losslab::speech {
 
 // The whitespace-separated fields of `text` (spaces, tabs, line ends).
 std::vector<std::string> whitespaceFields(const std::string& text);
+
+// The length of the UTF-8 sequence at text[i] (a well-formed, shortest-form code point below
+// U+110000 that is not a surrogate), or 0 when the bytes there are not one; `codePoint` gets its
+// value.
+std::size_t utf8Length(const std::string& text, std::size_t i, char32_t* codePoint = nullptr);
 
 struct Utterance {
     std::string id;      // unique within the corpus
@@ -26,8 +32,8 @@ struct Utterance {
 // <speaker>/<chapter>/<speaker>-<chapter>-NNNN.flac with <speaker>-<chapter>.trans.txt
 // ("<id> <TRANSCRIPT>" lines). Ids are the flac names without extension; speaker = the speaker
 // folder. Sorted by id. Errors: a flac without a transcript line, a transcript line without its
-// flac or without text, no utterance at all (the message says when `dir` looks like the
-// LibriSpeech root rather than one subset).
+// flac, without text or not valid UTF-8, no utterance at all (the message says when `dir` looks
+// like the LibriSpeech root rather than one subset).
 std::vector<Utterance> readLibriSpeech(const std::string& dir);
 
 // A Kaldi data directory: wav.scp ("<recording> <path>"), text ("<utt> <words...>"), optional
@@ -35,7 +41,8 @@ std::vector<Utterance> readLibriSpeech(const std::string& dir);
 // utt2spk. Without segments an utterance is the whole recording of the same id. A relative path
 // in wav.scp is looked up relative to `dir`, then its parent, then its grandparent (a recipe's
 // data/train); the first that exists wins. Piped commands ("... |") are not supported. Only
-// utterances listed in text are returned (as Kaldi's fix_data_dir.sh keeps them); without
+// utterances listed in text are returned (as Kaldi's fix_data_dir.sh keeps them); a text line
+// that is not valid UTF-8 is an error naming the file, line and byte; without
 // utt2spk the speaker is the utterance id (Kaldi's convention). Sorted by id.
 std::vector<Utterance> readKaldiDataDir(const std::string& dir);
 

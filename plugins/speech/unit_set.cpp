@@ -17,40 +17,6 @@ bool isSpace(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-// The length of the UTF-8 sequence at text[i] (a well-formed, shortest-form code point below
-// U+110000 that is not a surrogate), or 0 when the bytes there are not one.
-std::size_t utf8Length(const std::string& text, std::size_t i, char32_t* codePoint = nullptr) {
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-    const unsigned char lead = byte(i);
-    std::size_t length = 0;
-    char32_t value = 0;
-    if (lead < 0x80) {
-        length = 1;
-        value = lead;
-    } else if (lead >= 0xC2 && lead < 0xE0) {
-        length = 2;
-        value = lead & 0x1F;
-    } else if (lead >= 0xE0 && lead < 0xF0) {
-        length = 3;
-        value = lead & 0x0F;
-    } else if (lead >= 0xF0 && lead < 0xF5) {
-        length = 4;
-        value = lead & 0x07;
-    } else {
-        return 0;
-    }
-    if (i + length > text.size()) return 0;
-    for (std::size_t k = 1; k < length; ++k) {
-        if ((byte(i + k) & 0xC0) != 0x80) return 0;
-        value = (value << 6) | (byte(i + k) & 0x3F);
-    }
-    if ((length == 3 && (value < 0x800 || (value >= 0xD800 && value < 0xE000))) ||
-        (length == 4 && (value < 0x10000 || value > 0x10FFFF)))
-        return 0;
-    if (codePoint) *codePoint = value;
-    return length;
-}
-
 std::string hexByte(unsigned char byte) {
     static const char* kHex = "0123456789ABCDEF";
     return std::string("0x") + kHex[byte >> 4] + kHex[byte & 0xF];

@@ -364,6 +364,33 @@ TEST(SpeechCorpus, KaldiErrorsNameTheFileAndLine) {
                                 {(data / "nope").string(), "no such folder", "wav.scp"}));
 }
 
+// A Latin-1 transcript ("caf\xE9") is refused where it is read, naming the file and line, before
+// the output units are built from it.
+TEST(SpeechCorpus, TranscriptsThatAreNotUtf8NameTheFileAndLine) {
+    {
+        ScratchDir dir("speech-kaldi");
+        writeFile(dir.path() / "r1.wav", "");
+        writeFile(dir.path() / "r2.wav", "");
+        writeFile(dir.path() / "wav.scp", "r1 r1.wav\nr2 r2.wav\n");
+        const std::string text = (dir.path() / "text").string();
+        writeFile(dir.path() / "text", "r1 caf\xC3\xA9 ok\nr2 caf\xE9\n");
+        EXPECT_TRUE(throwsErrorWith([&] { readKaldiDataDir(dir.path().string()); },
+                                    {text + ":2", "not valid UTF-8", "byte 7", "0xE9", "iconv"}));
+        writeFile(dir.path() / "text", "r1 caf\xC3\xA9 ok\nr2 cafe\n");
+        EXPECT_EQ(readKaldiDataDir(dir.path().string())[0].text, "caf\xC3\xA9 ok");
+    }
+    {
+        ScratchDir dir("speech-libri");
+        const fs::path chapter = dir.path() / "19" / "198";
+        writeFile(chapter / "19-198-0000.flac", "");
+        writeFile(chapter / "19-198-0001.flac", "");
+        const std::string trans = (chapter / "19-198.trans.txt").string();
+        writeFile(chapter / "19-198.trans.txt", "19-198-0000 NORTHANGER ABBEY\n\n19-198-0001 CAF\xC9 AU LAIT\n");
+        EXPECT_TRUE(throwsErrorWith([&] { readLibriSpeech(dir.path().string()); },
+                                    {trans + ":3", "not valid UTF-8", "byte 16", "0xC9"}));
+    }
+}
+
 // ---- TIMIT ----------------------------------------------------------------------------------
 
 // A lower-case copy: train/dr1/<spk>/<sentence>.wav + .phn.
