@@ -70,6 +70,14 @@ std::pair<std::string, std::string> splitKey(const std::string& text) {
     return {std::move(key), text.substr(i, end - i)};
 }
 
+// `text` without the whitespace around it.
+std::string trimmed(const std::string& text) {
+    std::size_t begin = 0, end = text.size();
+    while (begin < end && isSpace(text[begin])) ++begin;
+    while (end > begin && isSpace(text[end - 1])) --end;
+    return text.substr(begin, end - begin);
+}
+
 // Error naming the file and line unless `line` is valid UTF-8: transcripts are read as UTF-8
 // (their characters become output units), so a Latin-1 file must be converted first.
 void requireUtf8(const std::string& path, const Line& line) {
@@ -675,7 +683,8 @@ CommandsSets readSpeechCommands(const std::string& root) {
         const std::string list = (base / (test ? "testing_list.txt" : "validation_list.txt")).string();
         for (const Line& line : readLines(list, test ? "test list" : "validation list",
                                           std::string("one \"<label>/<file>.wav\" per line, as in ") + layout)) {
-            std::string entry = splitKey(line.text).first;
+            // The whole line: label folders and file names may hold spaces ("my label/a b.wav").
+            std::string entry = trimmed(line.text);
             if (startsWith(entry, "./")) entry = entry.substr(2);
             const std::string at = where(list, line.number);
             const auto slash = entry.find('/');

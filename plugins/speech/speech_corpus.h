@@ -81,7 +81,8 @@ struct CommandsSets {
 
 // Google Speech Commands (v0.01 / v0.02): one folder per label of .wav files, and
 // validation_list.txt / testing_list.txt naming held-out files relative to `root`
-// ("yes/0a7c2a8d_nohash_0.wav"); every other file is train. Folders whose names start with '_'
+// ("yes/0a7c2a8d_nohash_0.wav", the whole line less the whitespace around it: names may hold
+// spaces); every other file is train. Folders whose names start with '_'
 // (_background_noise_) or '.' and folders without a .wav are not labels. Ids are the paths
 // relative to root without ".wav" ("yes/0a7c2a8d_nohash_0"); text = the label; speaker = the
 // part of the file name before "_nohash_". Each set sorted by id.

@@ -493,6 +493,31 @@ TEST(SpeechCorpus, SpeechCommandsErrorsNameTheList) {
     EXPECT_TRUE(throwsErrorWith(read, {testing + ":1", "<label>/<file>.wav"}));
 }
 
+// Label folders and clip names may hold spaces: a list line is one path, trimmed at its ends.
+TEST(SpeechCorpus, SpeechCommandsListsTakeTheWholeLine) {
+    ScratchDir dir("speech-commands");
+    const fs::path root = dir.path();
+    writeFile(root / "my label" / "aa_nohash_0.wav", "");
+    writeFile(root / "my label" / "bb_nohash_0.wav", "");
+    writeFile(root / "my label" / "a clip_nohash_1.wav", "");
+    writeFile(root / "no" / "cc_nohash_0.wav", "");
+    writeFile(root / "validation_list.txt", "my label/bb_nohash_0.wav\n");
+    writeFile(root / "testing_list.txt", "  my label/a clip_nohash_1.wav \t\r\n");
+    const CommandsSets sets = readSpeechCommands(root.string());
+    EXPECT_EQ(sets.labels, (std::vector<std::string>{"my label", "no"}));
+    EXPECT_EQ(idsOf(sets.train), (std::vector<std::string>{"my label/aa_nohash_0", "no/cc_nohash_0"}));
+    EXPECT_EQ(idsOf(sets.validation), (std::vector<std::string>{"my label/bb_nohash_0"}));
+    ASSERT_EQ(idsOf(sets.test), (std::vector<std::string>{"my label/a clip_nohash_1"}));
+    EXPECT_EQ(sets.test[0].text, "my label");
+    EXPECT_EQ(sets.test[0].speaker, "a clip");
+
+    // Anything after the path is part of it, and the message shows the whole line.
+    const std::string testing = (root / "testing_list.txt").string();
+    writeFile(root / "testing_list.txt", "no/cc_nohash_0.wav extra\n");
+    EXPECT_TRUE(throwsErrorWith([&] { readSpeechCommands(root.string()); },
+                                {testing + ":1", "<label>/<file>.wav", "\"no/cc_nohash_0.wav extra\""}));
+}
+
 } // namespace
 } // namespace losslab::speech
 
