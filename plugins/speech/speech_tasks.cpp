@@ -147,8 +147,7 @@ private:
         std::optional<UnitSet> units;
         if (m_corpus == Corpus::Commands) {
             if (static_cast<std::int64_t>(classNames.size()) != expected)
-                throw Error(root + ": has " + std::to_string(classNames.size()) + " labels (folders of .wav files); data.classes says " +
-                            std::to_string(expected) + " (set data.classes: " + std::to_string(classNames.size()) + ")");
+                throw Error(classCountMismatch(root, classNames.size(), "labels (folders of .wav files)", expected));
         } else {
             units = makeUnits(p, splits.train, context.cacheDir);
             if (units->size() != expected)

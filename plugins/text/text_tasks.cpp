@@ -115,8 +115,8 @@ private:
         if (m_source == Source::Csv) {
             const auto classes = static_cast<std::int64_t>(data.train.classNames.size());
             if (classes != classCount(m_info, params))
-                throw Error(data.train.source + ": has " + std::to_string(classes) + " classes; data.classes says " +
-                            std::to_string(classCount(m_info, params)) + " (set data.classes: " + std::to_string(classes) + ")");
+                throw Error(classCountMismatch(data.train.source, data.train.classNames.size(), "classes",
+                                               classCount(m_info, params)));
         }
         WordEncoding encoding;
         encoding.maxLength = params.getInt("data.max_length");

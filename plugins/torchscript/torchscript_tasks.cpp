@@ -132,8 +132,8 @@ private:
         const TextDataSet data = csv ? loadTextCsvFolder(root) : loadGlueFolder(root, glueTaskFromName(format));
         const auto classes = static_cast<std::int64_t>(data.train.classNames.size());
         if (classes != classCount(m_info, params))
-            throw Error(data.train.source + ": has " + std::to_string(classes) + " classes; data.classes says " +
-                        std::to_string(classCount(m_info, params)) + " (set data.classes: " + std::to_string(classes) + ")");
+            throw Error(classCountMismatch(data.train.source, data.train.classNames.size(), "classes",
+                                           classCount(m_info, params)));
         const std::string vocabPath = params.getString("model.vocab");
         if (vocabPath.empty())
             throw Error("model.vocab is not set: name the encoder's vocab.txt (one WordPiece token per line, as BERT's)");

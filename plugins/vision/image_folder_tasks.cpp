@@ -41,13 +41,13 @@ public:
         try {
             train = listImageFolderCached(trainDir, nullptr, context.cacheDir);
             const auto expected = static_cast<std::size_t>(classCount(m_info, params));
-            if (train.classes.size() != expected)
+            if (train.classes.size() != expected && m_info.numClasses > 0)
                 throw Error(trainDir + ": has " + std::to_string(train.classes.size()) + " class folders; " +
-                            (m_info.numClasses > 0
-                                 ? m_info.dataset + " has " + std::to_string(expected) +
-                                       " (for another set of classes use image_folder/resnet and data.classes)"
-                                 : "data.classes says " + std::to_string(expected) + " (set data.classes: " +
-                                       std::to_string(train.classes.size()) + ")"));
+                            m_info.dataset + " has " + std::to_string(expected) +
+                            " (for another set of classes use image_folder/resnet and data.classes)");
+            if (train.classes.size() != expected)
+                throw Error(classCountMismatch(trainDir, train.classes.size(), "class folders",
+                                               static_cast<std::int64_t>(expected)));
             test = listImageFolderCached(testDir, &train.classes, context.cacheDir);
         } catch (const Error& e) {
             throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));

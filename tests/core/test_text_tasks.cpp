@@ -264,6 +264,11 @@ TEST(TextTasks, BadDataSaysWhatAndWhere) {
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { registry().require("glue/qqp/lstm_attention")->loadData(paramsFor("glue/qqp/lstm_attention", dir.file("none"))); }, {"the data folder '" + dir.file("none") + "' (data.root) does not exist"}));
     fixtures::writeCsvFolder(dir.path() / "csv", 3, 30, 9);
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { registry().require("text/csv/bilstm")->loadData(paramsFor("text/csv/bilstm", dir.file("csv"))); }, {"has 3 classes; data.classes says 2 (set data.classes: 3)"}));
+    // One label only: data.classes must be at least 2, so the message does not advise "set data.classes: 1".
+    fixtures::writeCsvFolder(dir.path() / "one", 1, 20, 6);
+    EXPECT_TRUE(fixtures::throwsErrorWith(
+        [&] { registry().require("text/csv/bilstm")->loadData(paramsFor("text/csv/bilstm", dir.file("one"))); },
+        {(dir.path() / "one" / "train.csv").string() + ": classes found: 1; a classifier needs at least 2 in the training data (data.classes says 2)"}));
     fixtures::writeCharFile(dir.path() / "text8", false, 100);
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { registry().require("chars/text8/transformer")->loadData(paramsFor("chars/text8/transformer", dir.file("text8"))); }, {"too short for windows of data.context = 70"}));
     std::ofstream(dir.path() / "csv" / "train.csv", std::ios::app) << "\"unterminated,c1\n";

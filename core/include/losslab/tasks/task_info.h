@@ -58,4 +58,17 @@ inline std::int64_t classCount(const TaskInfo& info, const ParamSet& params) {
     return params.getInt("data.classes");
 }
 
+// Why data of `found` classes (counted as `what`: "classes", "class folders", ...) does not fit
+// a run whose data.classes is `declared`, for a task whose classes come with the data. The
+// advice to set data.classes is given only where it can be followed: a classifier needs two.
+inline std::string classCountMismatch(const std::string& source, std::size_t found, const std::string& what,
+                                      std::int64_t declared) {
+    if (found < 2)
+        return source + ": " + what + " found: " + std::to_string(found) +
+               "; a classifier needs at least 2 in the training data (data.classes says " + std::to_string(declared) +
+               ")";
+    return source + ": has " + std::to_string(found) + " " + what + "; data.classes says " + std::to_string(declared) +
+           " (set data.classes: " + std::to_string(found) + ")";
+}
+
 } // namespace losslab
