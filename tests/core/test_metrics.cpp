@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -295,6 +296,36 @@ TEST(MetricAccumulatorEce, PerfectlyConfidentAndRightIsZero) {
     EXPECT_DOUBLE_EQ(losslab::findMetricValue(values, "val", "ece"), 0.0);
     EXPECT_DOUBLE_EQ(losslab::findMetricValue(values, "val", "brier"), 0.0);
     EXPECT_DOUBLE_EQ(losslab::findMetricValue(values, "val", "acc"), 1.0);
+}
+
+// A model that puts out NaN or infinity (a run on its way to diverging) is measured, not a
+// crash: the confidence bin of a NaN was INT64_MIN and index_add_ threw "index out of range",
+// which failed the run instead of letting the divergence rule mark it diverged. The split then
+// has no calibration bins: a NaN confidence sum could not be stored.
+TEST(MetricAccumulatorState, NonFiniteOutputsGiveNonFiniteLossAndEceInsteadOfAThrow) {
+    const double nan = std::nan("");
+    const double inf = std::numeric_limits<double>::infinity();
+    for (const LossKind kind : {LossKind::CrossEntropy, LossKind::Square}) {
+        MetricAccumulator acc(LossFunction(kind, 1, 1), 7);
+        const torch::Tensor outputs = floats({nan, nan, nan, nan, nan, nan, nan,  //
+                                              1.0, inf, 0.0, 0.0, 0.0, 0.0, 0.0,  //
+                                              3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, 7);
+        ASSERT_NO_THROW(acc.add(outputs, longs({0, 1, 0})));
+        losslab::CalibrationBins bins;
+        const auto values = acc.finish("val", &bins);
+        EXPECT_FALSE(std::isfinite(losslab::findMetricValue(values, "val", "loss")));
+        EXPECT_EQ(bins.split, "val");
+        if (kind == LossKind::CrossEntropy) {
+            // softmax gives NaN: no ECE, and no bins to store (their columns are NOT NULL) or draw.
+            EXPECT_FALSE(std::isfinite(losslab::findMetricValue(values, "val", "ece")));
+            EXPECT_EQ(bins.total(), 0.0);
+        } else {
+            // The square loss's mapping takes a row without a positive sum as uniform
+            // (losses-and-metrics.md), a NaN row too: every example is in a bin.
+            EXPECT_TRUE(std::isfinite(losslab::findMetricValue(values, "val", "ece")));
+            EXPECT_EQ(bins.total(), 3.0);
+        }
+    }
 }
 
 TEST(MetricAccumulatorState, NothingAddedGivesNoValues) {

@@ -64,9 +64,12 @@ void MetricAccumulator::add(const torch::Tensor& outputsIn, const torch::Tensor&
     const torch::Tensor count = padded ? weight.sum() : torch::full({}, static_cast<double>(labels.size(0)), opts);
     m_sums += torch::stack({lossSum, hit.sum(), top5, tp, fp, fn, brier, bits, count});
 
-    // Confidence of the predicted class; bins are (i/15, (i+1)/15], with 0 in the first.
+    // Confidence of the predicted class; bins are (i/15, (i+1)/15], with 0 in the first. A NaN
+    // confidence (a diverging model) goes to the first bin, where it makes the ECE NaN: as a
+    // long it would be INT64_MIN, an index out of range.
     const torch::Tensor conf = probs.gather(1, pred.unsqueeze(1)).squeeze(1);
-    const torch::Tensor bin = (conf * kEceBins).ceil().sub(1).clamp(0, kEceBins - 1).to(torch::kLong);
+    const torch::Tensor bin =
+        (conf * kEceBins).ceil().sub(1).nan_to_num(0.0).clamp(0, kEceBins - 1).to(torch::kLong);
     m_binCount.index_add_(0, bin, padded ? weight : torch::ones_like(conf));
     m_binConf.index_add_(0, bin, real(conf));
     m_binHit.index_add_(0, bin, hit);
@@ -99,10 +102,14 @@ std::vector<MetricValue> MetricAccumulator::finish(const std::string& split, Cal
         out.push_back({split, "f1", denom > 0 ? 2 * a[3] / denom : 0.0});
     }
     double ece = 0;
+    // Confidences that are not numbers (a diverging model) make the ECE NaN and leave the split
+    // without bins: a reliability diagram has nothing to show for them.
+    bool finiteBins = true;
+    for (int b = 0; b < kEceBins; ++b) finiteBins = finiteBins && std::isfinite(a[kConf + b]);
     for (int b = 0; b < kEceBins; ++b) {
         const double c = a[kBinCount + b], conf = a[kConf + b], hit = a[kHit + b];
         if (c > 0) ece += (c / n) * std::abs(hit / c - conf / c);
-        if (calibration) {
+        if (calibration && finiteBins) {
             calibration->count[static_cast<std::size_t>(b)] = c;
             calibration->confidence[static_cast<std::size_t>(b)] = conf;
             calibration->correct[static_cast<std::size_t>(b)] = hit;
