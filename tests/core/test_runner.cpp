@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -471,6 +472,49 @@ TEST_F(RunnerTest, ResumeRefusesRunsThatAreNotInterrupted) {
         EXPECT_NE(std::string(e.what()).find("is completed; only interrupted or cancelled runs can be resumed"), std::string::npos) << e.what();
     }
     EXPECT_THROW(queue.resume({987654}), Error);
+}
+
+// Two processes resuming the same runs (two `resume --all`, or the CLI beside the window)
+// would train them side by side over one checkpoint and rows. The runs a resume has taken but
+// not started yet are stored queued by it, so a second resume, from another connection as
+// another process would open, is refused for them.
+TEST_F(RunnerTest, RunsTakenByAResumeAreRefusedToASecondResume) {
+    std::vector<std::int64_t> ids;
+    {
+        RunStore store(dbPath());
+        ids = interruptedAtEpoch(store, spec(kPaired, {{"train.patience", "50"}, {"train.max_epochs", "3"}}), 1).runIds;
+    }
+    ASSERT_EQ(ids.size(), 6u);
+    RunStore store(dbPath());
+    RunQueue first(store, m_registry);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> startedPromise;
+    std::atomic<bool> startedOnce{false};
+    first.addObserver([&](const RunEvent& e) {
+        if (e.kind != RunEvent::Kind::Started) return;
+        if (!startedOnce.exchange(true)) startedPromise.set_value();
+        released.wait(); // hold the first resume's workers: its other runs wait, queued
+    });
+    first.resume(ids);
+    startedPromise.get_future().wait();
+    // The last run is a same-epochs run that waits for its CE run: not started yet.
+    RunStore other(dbPath());
+    RunQueue second(other, m_registry);
+    try {
+        second.resume({ids.back()});
+        FAIL() << "a run another resume has taken was resumed again";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("run #" + std::to_string(ids.back()) +
+                                             " is queued (a live process is training or resuming it)"),
+                  std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find("only interrupted or cancelled runs can be resumed"), std::string::npos)
+            << e.what();
+    }
+    release.set_value();
+    EXPECT_EQ(first.wait().completed, 6);
+    for (const auto& r : store.runs()) EXPECT_EQ(r.status, RunStatus::Completed) << r.id << " " << r.error;
 }
 
 TEST_F(RunnerTest, DamagedCheckpointMakesTheResumedRunStartOverWithTheSameResult) {

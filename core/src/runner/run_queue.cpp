@@ -618,6 +618,9 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
     for (const auto& r : records) {
         if (r.status != RunStatus::Interrupted && r.status != RunStatus::Cancelled)
             throw Error("run #" + std::to_string(r.id) + " is " + runStatusName(r.status) +
+                        (r.status == RunStatus::Queued || r.status == RunStatus::Running
+                             ? " (a live process is training or resuming it)"
+                             : "") +
                         "; only interrupted or cancelled runs can be resumed");
         index[r.id] = d.runs.size();
         d.runs.emplace_back();
@@ -657,6 +660,9 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
     slotOptions.cpuSlots = static_cast<int>(d.runs.front().spec.params.getInt("runner.cpu_runs"));
     const std::vector<std::string> slots = resolveDeviceSlots(device, slotOptions);
     if (onlyCpu(slots)) d.assignResumedPrefixSources(records);
+    // Last, once nothing else can refuse: the runs become this process's, so that a second
+    // resume (another process, the window) refuses them instead of training them beside these.
+    d.store.claimForResume(runIds);
     d.launch(slots, static_cast<int>(d.runs.front().spec.params.getInt("runner.threads")));
     return d.result;
 }

@@ -708,6 +708,40 @@ void RunStore::setRunNotes(std::int64_t runId, const std::string& notes, WriteDo
     setRunText("UPDATE runs SET notes = ? WHERE id = ?", runId, notes, std::move(done));
 }
 
+void RunStore::claimForResume(const std::vector<std::int64_t>& runIds) {
+    const Internal::RecorderProcess self = m_impl->m_self;
+    const std::string path = m_impl->m_path;
+    m_impl->call<bool>([runIds, self, path](Database& db, bool&) {
+        // Checked and changed in one write transaction: of two processes resuming the same run,
+        // the second sees it queued by the first.
+        Statement find(db, std::string("SELECT status, ") + Internal::kRecorderColumns + " FROM runs WHERE id = ?");
+        for (std::int64_t id : runIds) {
+            find.reset();
+            find.bindInt64(1, id);
+            if (!find.step()) throw Error("no run #" + std::to_string(id) + " in " + path);
+            const Internal::RecorderProcess recorder = Internal::readRecorder(find, 1);
+            const RunStatus status = Internal::effectiveStatus(parseRunStatus(find.text(0)), recorder, self);
+            if (status == RunStatus::Interrupted || status == RunStatus::Cancelled) continue;
+            std::string message = "run #" + std::to_string(id) + " is " + runStatusName(status);
+            if ((status == RunStatus::Queued || status == RunStatus::Running) && recorder.pid) {
+                message += " in process " + std::to_string(*recorder.pid) + " on host " + recorder.host +
+                           (recorder.host == self.host && recorder.pid == self.pid ? " (this one)" : "") +
+                           ", which is training or resuming it";
+            }
+            throw Error(message + "; only interrupted or cancelled runs can be resumed");
+        }
+        Statement update(db, std::string("UPDATE runs SET status = ?, pid = ?, host = ?, pid_start = ?, boot_id = ? "
+                                         "WHERE id = ?"));
+        for (std::int64_t id : runIds) {
+            update.reset();
+            update.bindText(1, runStatusName(RunStatus::Queued));
+            bindRecorder(update, 2, self);
+            update.bindInt64(6, id);
+            update.run();
+        }
+    });
+}
+
 int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
     struct Deleted {
         int count = 0;

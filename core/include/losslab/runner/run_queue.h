@@ -81,7 +81,9 @@ public:
     RunQueueResult start(const ExperimentSpec& experiment);
     // Continues interrupted or cancelled runs from their last checkpoint (or from the start
     // when they never finished an epoch). Throws Error for an unknown run or one in another
-    // state, or a checkpoint folder that cannot be created. Use instead of start(), not after it.
+    // state, or a checkpoint folder that cannot be created. The runs are stored `queued` by this
+    // process before the workers start (RunStore::claimForResume), so another process resuming
+    // them at the same time is refused. Use instead of start(), not after it.
     RunQueueResult resume(const std::vector<std::int64_t>& runIds);
     // Blocks until every run has finished; returns the counts.
     RunQueueResult wait();

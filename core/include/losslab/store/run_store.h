@@ -110,6 +110,12 @@ public:
     // `running` or `queued` by a process that is gone (see runs()). Returns how many were
     // changed. Waits.
     int markOrphansInterrupted();
+    // Takes interrupted or cancelled runs for this process to resume: stores them `queued`,
+    // recorded by this process, in one transaction, so that another process (a second resume,
+    // the window) sees them queued by a live process and refuses them instead of training them
+    // twice. Throws Error naming the first run that is not interrupted or cancelled (as reads
+    // show it) and the process that holds it; nothing is changed then. Waits.
+    void claimForResume(const std::vector<std::int64_t>& runIds);
     // Tags: comma-separated labels; normalizeTags() is applied (trimmed, empty ones and
     // repeats dropped). Notes: free text. Neither waits; a run that no longer exists is left
     // alone. A failed write shows in flush(), or, given `done`, only there: `done` is called on
