@@ -173,6 +173,17 @@ TEST(GlueReader, AHeaderWithoutRowsNamesTheFile) {
                                 {train + ": no rows after the header row"}));
 }
 
+TEST(GlueReader, AColumnTwiceInTheHeaderIsRefusedNamingBoth) {
+    ScratchDir dir("losslab-text");
+    const std::string train = write(dir, "sst/train.tsv", "sentence\tlabel\tlabel\ngood\t1\t0\n");
+    // Before: the first "label" was taken without a word.
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::readGlueFile(train, GlueTask::Sst2); },
+                                {train + ":1: column \"label\" appears twice (columns 2 and 3)", "SST-2"}));
+    // Columns the reader does not use may repeat, as other tools' extra columns do.
+    const std::string extra = write(dir, "sst/extra.tsv", "sentence\tlabel\tnote\tnote\ngood\t1\ta\tb\n");
+    EXPECT_EQ(losslab::readGlueFile(extra, GlueTask::Sst2).size(), 1u);
+}
+
 TEST(GlueReader, MissingFileAndUnknownTaskAreErrors) {
     ScratchDir dir("losslab-text");
     EXPECT_TRUE(throwsErrorWith([&] { losslab::readGlueFile(dir.file("nope.tsv"), GlueTask::Qqp); },
@@ -279,6 +290,13 @@ TEST(CsvTextReader, AHeaderWithoutRowsNamesTheFile) {
                                 {test + ": no rows after the header row"}));
     write(dir, "set/test.csv", "text\n"); // unlabelled: not a split the run reports on
     EXPECT_TRUE(losslab::loadTextCsvFolder(dir.file("set")).hasTest);
+}
+
+TEST(CsvTextReader, AColumnTwiceInTheHeaderIsRefusedNamingBoth) {
+    ScratchDir dir("losslab-text");
+    write(dir, "set/train.csv", "text,label,text\na,pos,b\nb,neg,a\n");
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::loadTextCsvFolder(dir.file("set")); },
+                                {dir.file("set/train.csv") + ":1: column \"text\" appears twice (columns 1 and 3)"}));
 }
 
 TEST(CsvTextReader, FolderReadsTestWithOrWithoutLabels) {

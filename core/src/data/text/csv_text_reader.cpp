@@ -97,10 +97,13 @@ Columns findColumns(const std::vector<std::string>& header, const std::string& p
     Columns columns;
     columns.count = header.size();
     for (std::size_t i = 0; i < header.size(); ++i) {
-        if (header[i] == "text" && columns.text == kNoColumn)
-            columns.text = i;
-        else if (header[i] == "label" && columns.label == kNoColumn)
-            columns.label = i;
+        std::size_t* found = header[i] == "text" ? &columns.text : header[i] == "label" ? &columns.label : nullptr;
+        if (!found) continue;
+        // Two of a column: which one holds the data would be a guess.
+        if (*found != kNoColumn)
+            throw Error(path + ":1: column \"" + header[i] + "\" appears twice (columns " + std::to_string(*found + 1) +
+                        " and " + std::to_string(i + 1) + "); expected the columns \"text\" and \"label\" once each");
+        *found = i;
     }
     std::string names;
     for (const std::string& name : header)

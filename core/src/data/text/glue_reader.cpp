@@ -123,9 +123,17 @@ TextSplit readGlueFile(const std::string& path, GlueTask task, GlueLabels labels
         throw Error(path + ":1: empty header row; expected the GLUE " + std::string(format.displayName)
                     + " columns " + expectedColumns(format) + " separated by tabs");
     const std::vector<std::string_view> header = splitTabs(headerLine);
+    // A column the reader uses must be there once: with two, which one holds the data is a guess.
     auto column = [&](const char* name) {
         const auto it = std::find(header.begin(), header.end(), std::string_view(name));
-        return it == header.end() ? kNoColumn : static_cast<std::size_t>(it - header.begin());
+        if (it == header.end()) return kNoColumn;
+        const auto second = std::find(it + 1, header.end(), std::string_view(name));
+        if (second != header.end())
+            throw Error(path + ":1: column \"" + name + "\" appears twice (columns " +
+                        std::to_string(it - header.begin() + 1) + " and " + std::to_string(second - header.begin() + 1) +
+                        "); expected each of the GLUE " + format.displayName + " columns " + expectedColumns(format) +
+                        " once");
+        return static_cast<std::size_t>(it - header.begin());
     };
     auto requireColumn = [&](const char* name) {
         const std::size_t index = column(name);
