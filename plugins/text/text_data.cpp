@@ -147,6 +147,12 @@ torch::Tensor readWordVectors(const std::string& path, const Vocabulary& vocabul
         f[id] = true;
     }
     if (in.bad()) throw Error("model.embeddings: error reading '" + path + "'");
+    // An empty file, or vectors of another vocabulary (another language, a lower-cased file for
+    // a cased one), would leave every row random: the run would not use what the user named.
+    if (!found.any().item<bool>())
+        throw Error(path + " (model.embeddings): no vector for any of the " + std::to_string(rows) +
+                    " vocabulary words in " + std::to_string(lineNo) +
+                    " line(s); expected GloVe-format lines 'word v1 ... vD' for words of the task's data");
     return vectors;
 }
 

@@ -245,6 +245,13 @@ TEST(TextTasks, PretrainedVectorsFillTheEmbeddingAndBadLinesNameTheFile) {
     }
     const ParamSet bad = paramsFor(task, dir.file("MRPC"), "model: {embedding_dim: 4, embeddings: '" + dir.file("bad.txt") + "'}\n");
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { t->loadData(bad); }, {dir.file("bad.txt") + ":2: 'bravo' has 3 values; expected 4"}));
+    // A file with no vector for any word of the data (here: empty, or other words) filled nothing.
+    for (const std::string text : {"", "notinvocab 1 1 1 1\n"}) {
+        std::ofstream(dir.file("none.txt"), std::ios::trunc) << text;
+        const ParamSet none = paramsFor(task, dir.file("MRPC"), "model: {embedding_dim: 4, embeddings: '" + dir.file("none.txt") + "'}\n");
+        EXPECT_TRUE(fixtures::throwsErrorWith([&] { t->loadData(none); },
+                                              {dir.file("none.txt") + " (model.embeddings): no vector for any of the"}));
+    }
     // Non-finite values were copied in: the run then failed mid-epoch ("index out of range in self").
     for (const std::string value : {"nan", "inf", "1e999"}) {
         {
