@@ -60,9 +60,9 @@ int runMergeCommand(const std::vector<std::string>& argv) {
 
     MergeOptions options;
     options.allowUnfinished = args.flag("allow-unfinished");
-    std::size_t merged = 0;
+    bool checked = false;
+    options.checked = [&] { checked = true; };
     options.progress = [&](const MergePartResult& part, std::size_t, std::size_t) {
-        ++merged;
         if (!quiet) std::cout << part.path << ": " << describe(part) << "\n";
         return true;
     };
@@ -70,7 +70,9 @@ int runMergeCommand(const std::vector<std::string>& argv) {
     try {
         result = mergeRunStores(args.positional(), *target, options);
     } catch (const Error& e) {
-        if (merged == 0) throw; // refused before anything was written: invalid input
+        // Refused before anything was written: invalid input. After the checks, a part that
+        // fails to be written (disk full), the first one too, is a failure: exit 1.
+        if (!checked) throw;
         std::cerr << "losslab-cli: error: " << e.what() << "\n";
         return kExitRunFailed;
     }

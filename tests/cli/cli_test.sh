@@ -616,6 +616,15 @@ merge)
   LOSSLAB_STORE_JOURNAL=delete "$cli" merge "$work"/parts/part-0.sqlite --db "$work/nowal.sqlite" > "$work/nowal.out" 2>&1 || fail "merge without WAL: $(cat "$work/nowal.out")"
   [[ $(grep -c 'note: nowal.sqlite: journal_mode=DELETE' "$work/nowal.out") -eq 1 ]] || fail "no journal note: $(cat "$work/nowal.out")"
   [[ $(sqlite3 "$work/nowal.sqlite" 'PRAGMA journal_mode') == delete ]] || fail "nowal.sqlite is in WAL mode"
+  # A target that cannot take a part's rows (a file-size limit stands in for a full disk) is a
+  # failed write, exit 1, also when it is the first part (it was exit 2, 'invalid input');
+  # nothing of the part stays, and merging again once there is room adds it.
+  out=$(ulimit -f 70; "$cli" merge "$work/parts/part-0.sqlite" --db "$work/full.sqlite" 2>&1); rc=$?
+  [[ $rc -eq 1 ]] || fail "merge into a full target: exit $rc, expected 1: $out"
+  grep -q 'while merging .*part-0.sqlite into .*full.sqlite: nothing of this part was merged' <<<"$out" || fail "merge into a full target: $out"
+  [[ $(sqlite3 "$work/full.sqlite" 'SELECT COUNT(*) FROM runs') -eq 0 ]] || fail "a failed merge left runs in its target"
+  "$cli" merge "$work/parts/part-0.sqlite" --db "$work/full.sqlite" > "$work/full.out" 2>&1 || fail "merge once there is room: $(cat "$work/full.out")"
+  grep -q '1 experiment and 2 runs added' "$work/full.out" || fail "merge once there is room: $(cat "$work/full.out")"
   "$cli" report --db "$work/merged.sqlite" --out "$work/report" --figures none > "$work/report.out" 2>&1 || fail "report: $(cat "$work/report.out")"
   [[ -s $work/report/table-main.md ]] || fail "no main table: $(ls "$work/report")"
   grep -q 'fashion_mnist' "$work/report/table-main.md" || fail "the report lacks the merged experiment: $(cat "$work/report/table-main.md")" ;;

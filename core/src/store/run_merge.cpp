@@ -465,6 +465,7 @@ MergeResult mergeRunStores(const std::vector<std::string>& parts, const std::str
     Database db = Internal::openWriteConnection(openPath, journal, SQLITE_OPEN_URI);
     MergeResult result;
     PartMerger merger(db, target, options, self, result.warnings);
+    if (options.checked) options.checked();
     for (std::size_t i = 0; i < parts.size(); ++i) {
         MergePartResult part;
         try {

@@ -52,6 +52,10 @@ struct MergeOptions {
     // Called after each part is committed, with its counts and its index among `parts`;
     // returning false stops before the next part. May be empty.
     std::function<bool(const MergePartResult& part, std::size_t index, std::size_t count)> progress;
+    // Called once every part has passed its checks and the target is open, before the first
+    // part is written: an Error after it is a failed write (disk full), not refused input.
+    // May be empty.
+    std::function<void()> checked;
 };
 
 // Merges `parts` (database files) into `target` (created when missing; migrated when older).
