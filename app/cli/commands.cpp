@@ -131,6 +131,13 @@ int exitStatus(const RunQueueResult& result) {
                      "committed before is intact. Free space, then `losslab-cli resume --all`.\n";
         return kExitRunFailed;
     }
+    if (!result.checkpointFailure.empty()) {
+        std::cerr << "losslab-cli: error: a run's checkpoint could not be written (" << result.checkpointFailure
+                  << "). Runs were stopped and stored as cancelled; the database holds every epoch committed "
+                     "before. Free space, then resume them by id: `losslab-cli list` shows them, `losslab-cli "
+                     "resume --db FILE RUN_ID...` goes on from their last checkpoints.\n";
+        return kExitRunFailed;
+    }
     // 128 + the signal, as shells report it: 130 after SIGINT, 143 after SIGTERM.
     if (g_signal.load() != 0) return 128 + g_signal.load();
     return result.failed > 0 ? kExitRunFailed : kExitOk;

@@ -17,6 +17,7 @@
 
 #include "losslab/data/audio/audio_file.h"
 #include "losslab/error.h"
+#include "losslab/training/archive_file.h"
 #include "losslab/training/compute_setup.h"
 
 namespace losslab::speech {
@@ -92,17 +93,16 @@ bool loadCache(const std::string& file, const std::string& key, std::size_t coun
 void saveCache(const std::string& file, const std::string& key, const FeatureBank& bank) {
     std::error_code ec;
     fs::create_directories(fs::path(file).parent_path(), ec);
-    const std::string tmp = file + ".tmp" + std::to_string(::getpid());
     try {
         torch::serialize::OutputArchive archive;
         archive.write("key", textTensor(key));
         archive.write("frames", bank.frames);
         archive.write("offsets", torch::tensor(bank.offsets, torch::kLong));
         archive.write("counts", torch::tensor(bank.counts, torch::kLong));
-        archive.save_to(tmp);
-        fs::rename(tmp, file);
+        // Not LibTorch's own file writer: on a full disk it throws from a destructor, which
+        // ends the process; here a cache that cannot be written costs only time.
+        saveArchiveAtomically(archive, file, ".tmp" + std::to_string(::getpid()));
     } catch (const std::exception&) {
-        fs::remove(tmp, ec); // a cache that cannot be written costs only time
     }
 }
 

@@ -528,7 +528,23 @@ full-disk)
   cmp -s "$work/before.csv" "$work/after.csv" || fail "stored runs changed: $(diff "$work/before.csv" "$work/after.csv")"
   if command -v sqlite3 >/dev/null; then
     [[ $(sqlite3 "$work/runs.sqlite" 'PRAGMA integrity_check') == ok ]] || fail "integrity check failed"
-  fi ;;
+  fi
+  # A checkpoint larger than the limit (a 2048-wide layer: ~20 MB with momentum and the best
+  # weights) while the database's writes still fit: LibTorch's file writer threw from its
+  # destructor and the process aborted (exit 134). Now the runs stop as cancelled, exit 1, and
+  # resume from the database's epochs once the limit is gone.
+  out=$(ulimit -f 4096; "$cli" run "$work/tiny.yaml" --db "$work/ckpt.sqlite" --set 'model.hidden=[2048]' \
+        --set train.max_epochs=3 --set train.patience=3 2>&1); rc=$?
+  [[ $rc -eq 1 ]] || fail "checkpoint: exit $rc, expected 1: $(tail -3 <<<"$out")"
+  grep -q "a run's checkpoint could not be written (.*run-[0-9]*.resume.pt: cannot be written (File too large)" <<<"$out" ||
+    fail "checkpoint: no clear message: $(tail -3 <<<"$out")"
+  "$cli" list --db "$work/ckpt.sqlite" --format csv > "$work/ckpt.csv"
+  [[ $(grep -c ',cancelled,' "$work/ckpt.csv") -eq 2 ]] || fail "checkpoint: expected 2 cancelled runs: $(cat "$work/ckpt.csv")"
+  ls "$work"/ckpt-checkpoints/*.tmp >/dev/null 2>&1 && fail "checkpoint: a temporary file was left: $(ls "$work/ckpt-checkpoints")"
+  ids=$(cut -d, -f1 "$work/ckpt.csv" | grep -E '^[0-9]+$' | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  "$cli" resume --db "$work/ckpt.sqlite" $ids --quiet >/dev/null 2>&1 || fail "checkpoint: resume failed"
+  [[ $("$cli" list --db "$work/ckpt.sqlite" --format csv | grep -c ',completed,') -eq 2 ]] || fail "checkpoint: not completed after resume" ;;
 sweep-plan)
   # A k sweep over seeds: --dry-run counts without storing; plan --slurm writes the job array;
   # its script, run as Slurm would run each array task, fills one part per task; the merged

@@ -233,6 +233,12 @@ void MainWindow::connectViews() {
                       QString::fromStdString(result.storeFailure) +
                           tr("\n\nThe runs stored before this point are intact."));
         }
+        if (!result.checkpointFailure.empty()) {
+            showError(tr("A checkpoint could not be written"),
+                      QString::fromStdString(result.checkpointFailure) +
+                          tr("\n\nThe runs were stopped and stored as cancelled; every epoch stored before is "
+                             "intact. Free space, then select them in the Runs tab and resume them."));
+        }
         statusBar()->showMessage(text);
         m_lastBatchSummary = text;
         m_browser->refresh();

@@ -354,7 +354,17 @@ struct RunQueue::Impl {
             }
         }
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
+        if (!outcome.writeFailure.empty()) checkpointFailed(outcome.writeFailure);
         storeFailed();
+    }
+
+    // A checkpoint that cannot be written stops the queue as a database that cannot be written
+    // does: the other runs would meet the same full disk, and train for nothing.
+    void checkpointFailed(const std::string& failure) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (result.checkpointFailure.empty()) result.checkpointFailure = failure;
+        cancelAll = true;
+        for (auto& r : runs) r.cancel->store(true);
     }
 
     // A run resumed under another library, or on the CPU with another thread count, than its

@@ -29,6 +29,7 @@
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
+#include "losslab/training/archive_file.h"
 #include "losslab/training/cuda_support.h"
 #include "losslab/training/optimizer_factory.h"
 #include "losslab/training/stopping_rule.h"
@@ -231,11 +232,9 @@ void clipGradientNorm(const std::vector<torch::Tensor>& parameters, double maxNo
 void saveWeightsAtomically(ClassifierModule& model, const std::string& path) {
     namespace fs = std::filesystem;
     fs::create_directories(fs::path(path).parent_path());
-    const std::string tmp = path + ".tmp";
     torch::serialize::OutputArchive archive;
     model.save(archive);
-    archive.save_to(tmp);
-    fs::rename(tmp, path);
+    saveArchiveAtomically(archive, path);
 }
 
 // train.cuda_graphs auto: models up to this size, whose steps are short enough that launching
@@ -275,6 +274,12 @@ public:
             if (m_device.is_cuda()) stream.emplace(runStream(m_device));
             prepare();
             loop(out);
+        } catch (const FileWriteError& e) {
+            // Not the run's fault, and it can go on from its last checkpoint once there is room:
+            // stopped like a cancel, and the queue stops the others (RunOutcome::writeFailure).
+            out.status = RunStatus::Cancelled;
+            out.error = std::string("stopped: ") + e.what();
+            out.writeFailure = e.what();
         } catch (const Error& e) {
             out.status = RunStatus::Failed;
             out.error = e.what();
@@ -376,9 +381,7 @@ private:
         for (std::size_t i = 0; i < best.tensors().size(); ++i)
             archive.write("best/" + std::to_string(i), best.tensors()[i]);
         fs::create_directories(fs::path(m_ctx.resumePath).parent_path());
-        const std::string tmp = m_ctx.resumePath + ".tmp";
-        archive.save_to(tmp);
-        fs::rename(tmp, m_ctx.resumePath);
+        saveArchiveAtomically(archive, m_ctx.resumePath);
     }
 
     // Returns the last finished epoch recorded in the checkpoint.

@@ -48,6 +48,10 @@ struct RunQueueResult {
     // The database stopped accepting writes: the queue cancelled the remaining runs. What
     // was committed before stays; what came after is not stored.
     std::string storeFailure;
+    // A run's checkpoint could not be written (disk full, file-size limit): the queue cancelled
+    // the remaining runs, which would meet the same full disk. The database holds every epoch
+    // committed before, and the runs resume from their last checkpoints.
+    std::string checkpointFailure;
 };
 
 // Checks that `device` ("auto", "cpu", "cuda", "cuda:N") can be used here; throws Error

@@ -51,6 +51,9 @@ struct RunOutcome {
     // train.cuda_graphs: "on: N capture(s), M replayed step(s)", "off: why" where the key asked
     // for graphs and the run could not use them, "" where none were asked for or possible.
     std::string cudaGraphs;
+    // A file of the run (its checkpoint) could not be written: the disk is full or a file-size
+    // limit reached. The run is stopped as cancelled, resumable from its last checkpoint.
+    std::string writeFailure;
 };
 
 // Seeds derived from a run's seed for its independent random streams (initial weights, batch
