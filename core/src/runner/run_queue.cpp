@@ -285,11 +285,16 @@ struct RunQueue::Impl {
     bool storeFailed() {
         const std::string failure = store.writeFailure();
         if (failure.empty()) return false;
+        stopForFailedWrite(result.storeFailure, failure);
+        return true;
+    }
+
+    // Keeps the first failure of its kind in `field` (of `result`) and cancels every run.
+    void stopForFailedWrite(std::string& field, const std::string& failure) {
         std::lock_guard<std::mutex> lock(mutex);
-        if (result.storeFailure.empty()) result.storeFailure = failure;
+        if (field.empty()) field = failure;
         cancelAll = true;
         for (auto& r : runs) r.cancel->store(true);
-        return true;
     }
 
     void execute(PlannedRun& run, const std::string& deviceName) {
@@ -354,17 +359,10 @@ struct RunQueue::Impl {
             }
         }
         finish(run, outcome.status, outcome.epochs, outcome.bestEpoch, outcome.wallSeconds, outcome.error);
-        if (!outcome.writeFailure.empty()) checkpointFailed(outcome.writeFailure);
+        // A checkpoint that cannot be written stops the queue as a database that cannot be
+        // written does: the other runs would meet the same full disk, and train for nothing.
+        if (!outcome.writeFailure.empty()) stopForFailedWrite(result.checkpointFailure, outcome.writeFailure);
         storeFailed();
-    }
-
-    // A checkpoint that cannot be written stops the queue as a database that cannot be written
-    // does: the other runs would meet the same full disk, and train for nothing.
-    void checkpointFailed(const std::string& failure) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (result.checkpointFailure.empty()) result.checkpointFailure = failure;
-        cancelAll = true;
-        for (auto& r : runs) r.cancel->store(true);
     }
 
     // A run resumed under another library, or on the CPU with another thread count, than its
