@@ -306,7 +306,10 @@ c10::IValue EncoderClassifierImpl::encode(const ModelInput& input, bool drawsNow
 }
 
 torch::Tensor EncoderClassifierImpl::forward(const ModelInput& input) {
-    const std::string batchText = std::string(m_kind == EncoderKind::Text ? "input_ids " : "images ") + shapeText(input.features);
+    // Built only for a message: forward runs every training step.
+    auto batchText = [&] {
+        return std::string(m_kind == EncoderKind::Text ? "input_ids " : "images ") + shapeText(input.features);
+    };
     torch::Tensor features;
     try {
         if (m_options.freezeEncoder) {
@@ -322,12 +325,12 @@ torch::Tensor EncoderClassifierImpl::forward(const ModelInput& input) {
     } catch (const std::exception& e) { // the interpreter's errors: the cause comes last, after its traceback
         const auto* c10Error = dynamic_cast<const c10::Error*>(&e);
         const std::string message = c10Error ? c10Error->what_without_backtrace() : e.what();
-        throw Error(m_path + " (model.file): forward failed on " + batchText + ": " + errorSummary(message) + "\n" + message);
+        throw Error(m_path + " (model.file): forward failed on " + batchText() + ": " + errorSummary(message) + "\n" + message);
     }
     // The trial pass fixed H, and the head has one row per example to score.
     const std::int64_t batch = input.features.size(0);
     if (features.size(0) != batch || features.size(1) != m_head->weight.size(1))
-        throw Error(m_path + " (model.file): forward returned " + shapeText(features) + " features for " + batchText +
+        throw Error(m_path + " (model.file): forward returned " + shapeText(features) + " features for " + batchText() +
                     "; expected [" + std::to_string(batch) + ", " + std::to_string(m_head->weight.size(1)) +
                     "]: one row per example, of the size H the trial forward pass gave; " + kDocs);
     features = dropout(features.to(m_head->weight.scalar_type()), m_options.dropout, is_training(), input.generator);
