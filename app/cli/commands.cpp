@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <filesystem>
 #include <functional>
@@ -30,6 +31,7 @@
 #endif
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/plugin_loader.h"
 #include "losslab/tasks/task_registry.h"
@@ -211,22 +213,57 @@ int runTasksCommand(const std::vector<std::string>& argv) {
 
 namespace {
 
-// The runs of a requeued array task: its part already holds the plan's experiment. Finished
-// runs stay; interrupted or cancelled ones continue from their checkpoints.
-int continueTask(RunStore& store, const TaskRegistry& registry, const ExperimentRecord& experiment, bool quiet) {
+// Which run of a plan a run is: its task, loss, protocol and seed, and the values of the keys a
+// sweep varied. Two runs of one experiment differ in these; settings a later LossLab adds to
+// the stored YAML, the device and runner.* do not count.
+std::string planRunKey(const std::string& taskId, const std::string& lossName, const std::string& protocol,
+                       std::int64_t seed, const std::string& specYaml) {
+    std::string key = taskId + "\n" + lossName + "\n" + protocol + "\n" + std::to_string(seed);
+    const RunRecipe recipe = runRecipe(specYaml);
+    for (const auto& axis : runSweepAxes(specYaml)) {
+        const auto it = recipe.find(axis);
+        key += "\n" + axis + "=" + (it == recipe.end() ? std::string() : it->second);
+    }
+    return key;
+}
+
+// An array task run into a database that already holds its plan's experiment: a requeued task
+// (Slurm's --requeue, or the same command again) or another task of the plan run into the same
+// database. Its own stored runs that were interrupted or cancelled continue from their
+// checkpoints, on `device` when given; finished ones stay. Nothing when none of its runs are
+// stored: the caller then adds them to the experiment. Other tasks' runs are left alone.
+std::optional<int> continueTask(RunStore& store, const TaskRegistry& registry, const ExperimentRecord& experiment,
+                                const std::vector<RunSpec>& taskRuns, std::int64_t taskIndex, const std::string& device,
+                                bool quiet) {
+    std::set<std::string> wanted;
+    for (const auto& s : taskRuns)
+        wanted.insert(planRunKey(s.taskId, s.loss.name, protocolName(s.protocol), s.seed, s.toYaml()));
     RunFilter filter;
     filter.experimentIds = {experiment.id};
+    std::vector<RunRecord> stored;
+    for (auto& r : store.runs(filter))
+        if (wanted.count(planRunKey(r.taskId, r.lossName, r.protocol, r.seed, r.specYaml))) stored.push_back(std::move(r));
+    if (stored.empty()) return std::nullopt;
+    const std::string task = "array task " + std::to_string(taskIndex);
+    if (stored.size() != taskRuns.size())
+        throw Error("losslab-cli run: " + store.path() + " holds " + std::to_string(stored.size()) + " of the " +
+                    std::to_string(taskRuns.size()) + " runs of " + task + " (experiment '" + experiment.name + "' #" +
+                    std::to_string(experiment.id) +
+                    "), not all of them: some were deleted; run the task into another database and merge it");
     std::vector<std::int64_t> ids;
-    for (const auto& r : store.runs(filter))
+    for (const auto& r : stored)
         if (r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled) ids.push_back(r.id);
     if (ids.empty()) {
-        std::cout << "Every run of this array task is already in " << store.path() << ": nothing to do\n";
+        std::cout << "Every run of " << task << " is already in " << store.path() << ": nothing to do\n";
         return kExitOk;
     }
-    RunQueue queue(store, registry);
+    RunQueueOptions options;
+    options.device = device;
+    RunQueue queue(store, registry, options);
     const RunQueueResult result = watchRuns(queue, static_cast<int>(ids.size()), quiet, [&] {
         queue.resume(ids);
-        std::cerr << "losslab-cli: the array task ran before: continuing " << ids.size() << " run(s) in " << store.path() << "\n";
+        std::cerr << "losslab-cli: " << task << " ran before: continuing " << ids.size() << " of its run(s) in "
+                  << store.path() << "\n";
     });
     return exitStatus(result);
 }
@@ -292,6 +329,11 @@ int runRunCommand(const std::vector<std::string>& argv) {
                         std::to_string(tasks.size()) + (planned ? " array tasks" : " independent units") + " (0 to " +
                         std::to_string(tasks.size() - 1) + ")");
         queueOptions.runIndices = tasks[static_cast<std::size_t>(*taskIndex)];
+        for (const int i : queueOptions.runIndices)
+            if (i < 0 || static_cast<std::size_t>(i) >= runs.size())
+                throw Error("losslab-cli run: " + path + ": the plan's task " + std::to_string(*taskIndex) + " names run " +
+                            std::to_string(i) + ", but the experiment has " + std::to_string(runs.size()) +
+                            " runs (0 to " + std::to_string(runs.size() - 1) + "): the plan file was edited; plan again");
         queueOptions.experimentUid = planExperimentUid(text);
     }
     configureProcess(); // a bad LOSSLAB_ONEDNN stops here, before the database is opened or made
@@ -307,8 +349,15 @@ int runRunCommand(const std::vector<std::string>& argv) {
     const int orphans = store.markOrphansInterrupted();
     if (orphans > 0) std::cerr << "losslab-cli: " << orphans << " run(s) left running by a process that ended are now 'interrupted'\n";
     if (taskIndex)
-        for (const auto& e : store.experiments())
-            if (e.uid == queueOptions.experimentUid) return continueTask(store, registry, e, args.flag("quiet"));
+        for (const auto& e : store.experiments()) {
+            if (e.uid != queueOptions.experimentUid) continue;
+            std::vector<RunSpec> taskRuns;
+            for (const int i : queueOptions.runIndices) taskRuns.push_back(runs[static_cast<std::size_t>(i)]);
+            if (const auto status = continueTask(store, registry, e, taskRuns, *taskIndex, args.value("device").value_or(""),
+                                                 args.flag("quiet")))
+                return *status;
+            queueOptions.experimentId = e.id; // another task of the plan: its runs join the experiment
+        }
 
     RunQueue queue(store, registry, queueOptions);
     const std::size_t planned = taskIndex ? queueOptions.runIndices.size() : runs.size();

@@ -581,6 +581,30 @@ YAML
   # Slurm may requeue a task: it finds its runs done.
   SLURM_ARRAY_TASK_ID=0 bash "$work/plan/array.sbatch" > "$work/again.out" 2>&1 || fail "requeued task: $(cat "$work/again.out")"
   grep -q 'nothing to do' "$work/again.out" || fail "requeued task ran again: $(cat "$work/again.out")"
+  # Two tasks of the plan run into one database: the second adds its runs to the experiment of
+  # the first (it said "nothing to do"); an interrupted run is continued by its own task only,
+  # on the device that task is given.
+  plan="$work/plan/experiment.yaml"
+  task_runs() { grep "^# losslab-plan-task $1:" "$plan" | cut -d: -f2 | tr ',' '\n' | grep -c .; }
+  for i in 0 1; do
+    "$cli" run "$plan" --task-index $i --db "$work/shared.sqlite" --quiet > "$work/shared-$i.out" 2>&1 \
+      || fail "task $i into one database: $(tail -5 "$work/shared-$i.out")"
+  done
+  grep -q 'nothing to do' "$work/shared-1.out" && fail "task 1 took task 0's runs for its own: $(cat "$work/shared-1.out")"
+  [[ $(sqlite3 "$work/shared.sqlite" "SELECT COUNT(*) FROM runs WHERE status = 'completed'") -eq $(( $(task_runs 0) + $(task_runs 1) )) ]] \
+    || fail "tasks 0 and 1 in one database: $(sqlite3 "$work/shared.sqlite" 'SELECT id, status FROM runs')"
+  [[ $(sqlite3 "$work/shared.sqlite" 'SELECT COUNT(*) FROM experiments') -eq 1 ]] || fail "task 1 stored a second experiment"
+  sqlite3 "$work/shared.sqlite" "UPDATE runs SET status = 'interrupted' WHERE id = 1"
+  "$cli" run "$plan" --task-index 1 --db "$work/shared.sqlite" > "$work/shared-again.out" 2>&1 || fail "task 1 again: $(cat "$work/shared-again.out")"
+  grep -q 'Every run of array task 1 is already in .*: nothing to do' "$work/shared-again.out" \
+    || fail "task 1 continued task 0's run: $(cat "$work/shared-again.out")"
+  "$cli" run "$plan" --task-index 0 --db "$work/shared.sqlite" --device cuda:7 > "$work/shared-dev.out" 2>&1 \
+    && fail "the requeued task's --device cuda:7 was not used: $(cat "$work/shared-dev.out")"
+  grep -q 'cuda:7' "$work/shared-dev.out" || fail "--device cuda:7: $(cat "$work/shared-dev.out")"
+  "$cli" run "$plan" --task-index 0 --db "$work/shared.sqlite" --device cpu > "$work/shared-0.out" 2>&1 \
+    || fail "requeued task 0: $(cat "$work/shared-0.out")"
+  grep -q 'array task 0 ran before: continuing 1 of its run(s)' "$work/shared-0.out" || fail "task 0 requeued: $(cat "$work/shared-0.out")"
+  [[ $(sqlite3 "$work/shared.sqlite" "SELECT status FROM runs WHERE id = 1") == completed ]] || fail "run 1 was not continued"
   expect 2 "6 array tasks" -- run "$work/plan/experiment.yaml" --task-index 6 --db "$work/x.sqlite"
   expect 2 "would change them" -- run "$work/plan/experiment.yaml" --task-index 1 --seeds 3 --db "$work/x.sqlite"
   "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge.out" 2>&1 || fail "merge: $(cat "$work/merge.out")"

@@ -568,7 +568,15 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     }
     requireWritable(d.store);
     prepareCheckpointFolder(d.store);
-    d.result.experimentId = d.store.addExperiment(rec);
+    if (d.options.experimentId == 0) {
+        d.result.experimentId = d.store.addExperiment(rec);
+    } else {
+        const auto stored = d.store.experiments();
+        if (std::none_of(stored.begin(), stored.end(), [&](const ExperimentRecord& e) { return e.id == d.options.experimentId; }))
+            throw Error("no experiment #" + std::to_string(d.options.experimentId) + " in " + d.store.path() +
+                        " to add the runs to");
+        d.result.experimentId = d.options.experimentId;
+    }
 
     std::vector<RunRecord> records;
     for (auto& s : specs) {

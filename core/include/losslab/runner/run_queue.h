@@ -39,6 +39,10 @@ struct RunQueueOptions {
     // The stored experiment's uid (empty: a new random one): every array task of one Slurm
     // plan gives the same, so the merged parts hold one experiment.
     std::string experimentUid;
+    // Add the runs to this stored experiment instead of storing a new one (0: a new one): a
+    // second array task of a plan run into the database that holds the first joins its
+    // experiment, as `losslab-cli merge` would join their parts.
+    std::int64_t experimentId = 0;
 };
 
 struct RunQueueResult {
