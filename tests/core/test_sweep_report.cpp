@@ -217,6 +217,37 @@ TEST(SweepAnalysisTest, PairedDifferenceToCrossEntropyPerPoint) {
     EXPECT_TRUE(anyNoteContains(s.notes, "at k=5, M=10: cross-entropy seeds without a result here: 2"));
 }
 
+TEST(SweepAnalysisTest, SameEpochsAsCePointsPairWithTheCrossEntropyThatChoseTheirEpochs) {
+    // Square same_epochs_as_ce runs (lr 0.2) whose epochs came from the CE runs 'ce' (lr 0.1), and
+    // a second CE loss 'ace' at the square loss's lr 0.2, 0.3 points lower: the pair is 'ce'.
+    std::vector<Plan> plans = gridPlans();
+    for (auto& p : plans)
+        if (p.loss == "square") p.protocol = "same_epochs_as_ce";
+    for (std::int64_t s = 0; s < 3; ++s) {
+        Plan other;
+        other.loss = "ce";
+        other.lr = 0.2;
+        other.seed = s;
+        other.test = 0.50 + 0.01 * static_cast<double>(s);
+        other.val = 0.51;
+        plans.push_back(other);
+    }
+    std::vector<RunResult> runs = results(plans);
+    std::map<std::int64_t, std::int64_t> ceRunOfSeed;
+    for (std::size_t i = 0; i + 3 < runs.size(); ++i)
+        if (runs[i].run.loss == "ce") ceRunOfSeed[runs[i].run.seed] = runs[i].run.id;
+    for (std::size_t i = runs.size() - 3; i < runs.size(); ++i) runs[i].run.lossName = "ace";
+    for (auto& r : runs)
+        if (r.run.loss == "square") r.run.dependsOn = ceRunOfSeed.at(r.run.seed);
+    const SweepAnalysis s = analyze(runs);
+    const SweepPoint* p11 = s.families.front().find({"1", "1"});
+    ASSERT_NE(p11, nullptr);
+    ASSERT_TRUE(p11->paired);
+    EXPECT_EQ(p11->ce.lossName, "ce");
+    EXPECT_DOUBLE_EQ(p11->ce.lr, 0.1);
+    EXPECT_NEAR(p11->diff.mean, 0.01, 1e-12) << "differences 0, 0.01, 0.02 against 'ce'";
+}
+
 TEST(SweepAnalysisTest, ASeedWithoutAFiniteValueOnOneSideIsUnpairedOnThatSideOnly) {
     // Completed runs whose test accuracy is not a number: square k=1, M=1 seed 1 and CE seed 2.
     std::vector<RunResult> runs = results(gridPlans());

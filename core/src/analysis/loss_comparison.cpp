@@ -277,6 +277,22 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
                std::make_tuple(taskOrder[b.key.taskId], rankOf(b.key), b.key.loss != "ce", protocolRank(b.key.protocol), b.key.lossName, b.key.k, b.key.M, b.key.lr);
     });
 
+    // The CE group whose runs set a same_epochs_as_ce group's epoch counts (RunRecord::dependsOn:
+    // the experiment's first cross-entropy loss), counted per run: the most common is its partner.
+    std::map<std::int64_t, std::size_t> indexOfRun;
+    for (std::size_t i = 0; i < runs.size(); ++i) indexOfRun.emplace(runs[i].run.id, i);
+    std::map<LossGroupKey, std::map<LossGroupKey, int>> epochSourceCounts;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        if (!runs[i].run.dependsOn) continue;
+        const auto source = indexOfRun.find(*runs[i].run.dependsOn);
+        if (source != indexOfRun.end() && keys[source->second].loss == "ce") ++epochSourceCounts[keys[i]][keys[source->second]];
+    }
+    for (const auto& [square, counts] : epochSourceCounts) {
+        const auto most = std::max_element(counts.begin(), counts.end(),
+                                           [](const auto& a, const auto& b) { return a.second < b.second; });
+        out.epochSources.emplace(square, most->first);
+    }
+
     const bool anyCe = std::any_of(out.groups.begin(), out.groups.end(), [](const LossGroup& g) { return g.key.loss == "ce"; });
     const bool anySquare = std::any_of(out.groups.begin(), out.groups.end(), [](const LossGroup& g) { return g.key.loss == "square"; });
     if (!anyCe || !anySquare) {
@@ -286,33 +302,19 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
     }
 
     const std::vector<std::string> metrics = headlineMetrics(out, options);
-    // The CE group whose runs set a same_epochs_as_ce group's epoch counts (RunRecord::dependsOn:
-    // the experiment's first cross-entropy loss), counted per run: it is that group's partner.
-    std::map<std::int64_t, std::size_t> indexOfRun;
-    for (std::size_t i = 0; i < runs.size(); ++i) indexOfRun.emplace(runs[i].run.id, i);
-    std::map<LossGroupKey, std::map<LossGroupKey, int>> epochSource;
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-        if (!runs[i].run.dependsOn) continue;
-        const auto source = indexOfRun.find(*runs[i].run.dependsOn);
-        if (source != indexOfRun.end()) ++epochSource[keys[i]][keys[source->second]];
-    }
     // Pair every square group with its CE group.
     for (const auto& sq : out.groups) {
         if (sq.key.loss != "square") continue;
         const std::string ceProtocol = ceProtocolFor(sq.key.protocol);
+        const auto source = out.epochSources.find(sq.key);
         const LossGroup* ce = nullptr;
         int candidates = 0;
-        int ceSourced = 0; // runs of `sq` whose epochs came from `ce`
-        const auto sources = epochSource.find(sq.key);
+        bool ceSourced = false; // `ce` chose the epoch counts of `sq`'s runs
         for (const auto& g : out.groups)
             if (g.key.loss == "ce" && g.key.taskId == sq.key.taskId && g.key.recipe == sq.key.recipe &&
                 g.key.protocol == ceProtocol) {
-                int sourced = 0;
-                if (sources != epochSource.end()) {
-                    const auto n = sources->second.find(g.key);
-                    if (n != sources->second.end()) sourced = n->second;
-                }
-                if (!ce || sourced > ceSourced) {
+                const bool sourced = source != out.epochSources.end() && source->second == g.key;
+                if (!ce || (sourced && !ceSourced)) {
                     ce = &g;
                     ceSourced = sourced;
                 }
@@ -326,7 +328,7 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         if (candidates > 1)
             out.notes.push_back(sq.key.taskLabel() + ": several cross-entropy " + ceProtocol + " groups; " +
                                 sq.key.label() + " is paired with " + ce->key.label() +
-                                (ceSourced > 0 ? ", whose runs chose its epoch counts" : ""));
+                                (ceSourced ? ", whose runs chose its epoch counts" : ""));
         for (const auto& metric : metrics) {
             SeedComparison c;
             c.taskId = sq.key.taskId;

@@ -261,11 +261,18 @@ SweepAnalysis analyzeSweeps(const std::vector<RunResult>& runs, const LossAnalys
             p.val = statsOf(*g, out.valMetric);
             p.test = statsOf(*g, out.metric);
             if (g->key.loss == "square") {
+                // The CE whose runs chose this point's epoch counts (same_epochs_as_ce); else
+                // the one of the same learning rate, else the first.
                 const std::string ceProtocol = ceProtocolFor(g->key.protocol);
+                const auto source = analysis.epochSources.find(g->key);
+                auto rank = [&](const LossGroup& c) {
+                    if (source != analysis.epochSources.end()) return source->second == c.key ? 2 : 0;
+                    return c.key.lr == g->key.lr ? 1 : 0;
+                };
                 const LossGroup* ce = nullptr;
                 for (const auto& c : analysis.groups)
                     if (c.key.loss == "ce" && c.key.taskId == g->key.taskId && c.key.recipe == g->key.recipe &&
-                        c.key.protocol == ceProtocol && (!ce || (ce->key.lr != g->key.lr && c.key.lr == g->key.lr)))
+                        c.key.protocol == ceProtocol && (!ce || rank(c) > rank(*ce)))
                         ce = &c;
                 if (ce) {
                     p.paired = true;

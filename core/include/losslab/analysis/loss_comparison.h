@@ -120,6 +120,10 @@ struct LossAnalysis {
     std::vector<std::string> notes;             // e.g. "only one loss: no pairing", experiments pooled, duplicate seeds
     std::vector<std::string> taskIds;           // in order of first appearance
     std::map<std::string, TaskMeta> tasks;
+    // A square group whose runs took their epoch counts from cross-entropy runs
+    // (same_epochs_as_ce, RunRecord::dependsOn) -> the CE group most of them came from: the
+    // group it is paired with, here and in the sweep analysis.
+    std::map<LossGroupKey, LossGroupKey> epochSources;
 };
 
 struct AnalysisOptions {

@@ -33,8 +33,9 @@ struct SweepPoint {
     std::vector<std::string> notCompleted; // "seed 3: diverged"
     SeedStats val, test;             // headline metric over the completed seeds (n = 0: none)
     // Square losses only: paired by seed with a cross-entropy group of the same task, full
-    // recipe and protocol (early stopping for same_epochs_as_ce); with several, the one with
-    // the same learning rate, else the first. Test split, positive = square better.
+    // recipe and protocol (early stopping for same_epochs_as_ce); with several, the one whose
+    // runs chose its epoch counts (same_epochs_as_ce, LossAnalysis::epochSources), else the one
+    // with the same learning rate, else the first. Test split, positive = square better.
     bool paired = false;
     LossGroupKey ce;
     std::vector<std::int64_t> pairedSeeds, squareOnlySeeds, ceOnlySeeds;
