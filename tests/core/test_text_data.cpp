@@ -128,6 +128,15 @@ TEST(GlueReader, WrongFieldCountNamesFileAndLine) {
                                 {path + ":4:", "3 tab-separated fields, expected 2"}));
 }
 
+TEST(GlueReader, CarriageReturnLineEndsAreNamedNotTakenForAMissingColumn) {
+    ScratchDir dir("losslab-text");
+    const std::string cr = write(dir, "train.tsv", "sentence\tlabel\rgood\t1\rbad\t0\r");
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::readGlueFile(cr, GlueTask::Sst2); },
+                                {cr + ":1:", "carriage return inside a line; expected LF or CRLF line ends"}));
+    const std::string inside = write(dir, "dev.tsv", "sentence\tlabel\r\ngood\t1\r\nba\rd\t0\r\n");
+    EXPECT_TRUE(throwsErrorWith([&] { losslab::readGlueFile(inside, GlueTask::Sst2); }, {inside + ":3:", "carriage return"}));
+}
+
 TEST(GlueReader, UnknownLabelNamesLineValueAndExpectedLabels) {
     ScratchDir dir("losslab-text");
     const std::string path = write(dir, "train.tsv", "index\tquestion\tsentence\tlabel\n0\tq\ts\tentailed\n");

@@ -57,6 +57,15 @@ std::string_view takeLine(std::string_view data, std::size_t& pos) {
     return line;
 }
 
+// A carriage return left inside a line: the file's lines end with CR alone (classic Mac OS), so
+// the whole file reads as its header, and a "column missing" would hide why.
+void requireNoCarriageReturn(std::string_view line, const std::string& path, std::size_t lineNumber) {
+    if (line.find('\r') != std::string_view::npos)
+        throw Error(path + ":" + std::to_string(lineNumber) +
+                    ": carriage return inside a line; expected LF or CRLF line ends (convert CR line ends, "
+                    "for example with: tr '\\r' '\\n')");
+}
+
 std::vector<std::string_view> splitTabs(std::string_view line) {
     std::vector<std::string_view> fields;
     std::size_t start = 0;
@@ -119,6 +128,7 @@ TextSplit readGlueFile(const std::string& path, GlueTask task, GlueLabels labels
 
     std::size_t pos = 0;
     const std::string_view headerLine = takeLine(data, pos);
+    requireNoCarriageReturn(headerLine, path, 1);
     if (headerLine.empty())
         throw Error(path + ":1: empty header row; expected the GLUE " + std::string(format.displayName)
                     + " columns " + expectedColumns(format) + " separated by tabs");
@@ -162,6 +172,7 @@ TextSplit readGlueFile(const std::string& path, GlueTask task, GlueLabels labels
         const std::string_view line = takeLine(data, pos);
         if (line.empty())
             continue;
+        requireNoCarriageReturn(line, path, lineNumber);
         std::size_t field = 0;
         std::size_t start = 0;
         std::string_view a, b, label;
