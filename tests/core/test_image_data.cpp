@@ -149,6 +149,79 @@ TEST_F(ImageFileTest, TheFormatComesFromTheBytesAndBadFilesAreNamed) {
     }
 }
 
+// The file's bytes, and the file written with `bytes`.
+std::string fileBytes(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void writeBytes(const std::string& file, const std::string& bytes) { std::ofstream(file, std::ios::binary) << bytes; }
+
+void putBigEndian(std::string& bytes, std::size_t at, std::uint32_t value, int size) {
+    for (int i = 0; i < size; ++i) bytes[at + static_cast<std::size_t>(i)] = static_cast<char>(value >> (8 * (size - 1 - i)));
+}
+
+// PNG's chunk checksum (CRC-32, ISO 3309).
+std::uint32_t crc32(const std::string& bytes, std::size_t from, std::size_t count) {
+    std::uint32_t crc = 0xffffffffu;
+    for (std::size_t i = from; i < from + count; ++i) {
+        crc ^= static_cast<unsigned char>(bytes[i]);
+        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return crc ^ 0xffffffffu;
+}
+
+// A small PNG whose header says width x height: IHDR is the first chunk (its data at byte 16:
+// width, height), followed by its checksum over type and data.
+std::string pngDeclaring(const std::string& bytes, std::uint32_t width, std::uint32_t height) {
+    std::string out = bytes;
+    putBigEndian(out, 16, width, 4);
+    putBigEndian(out, 20, height, 4);
+    putBigEndian(out, 29, crc32(out, 12, 17), 4);
+    return out;
+}
+
+// A small baseline JPEG whose frame header (SOF0: length, precision, height, width) says
+// width x height; the segments before it are walked by their lengths.
+std::string jpegDeclaring(const std::string& bytes, std::uint32_t width, std::uint32_t height) {
+    std::string out = bytes;
+    std::size_t at = 2;
+    while (at + 9 < out.size() && static_cast<unsigned char>(out[at + 1]) != 0xc0)
+        at += 2 + (static_cast<std::size_t>(static_cast<unsigned char>(out[at + 2])) << 8) +
+              static_cast<unsigned char>(out[at + 3]);
+    EXPECT_LT(at + 9, out.size()) << "no SOF0 segment";
+    putBigEndian(out, at + 5, height, 2);
+    putBigEndian(out, at + 7, width, 2);
+    return out;
+}
+
+TEST_F(ImageFileTest, AHeaderDeclaringTooManyPixelsIsRefusedBeforeDecoding) {
+    // A file of a few hundred bytes may declare a size whose decoding takes gigabytes. The
+    // sizes here cost the old reader little to try (65536 x 65536 RGBA wraps libpng's 32-bit
+    // buffer size to 0; the JPEG is decoded at 1/8), so the test is safe to run without the check.
+    writePng(path("small.png"), gradient(8, 8));
+    const std::string png = path("huge.png");
+    writeBytes(png, pngDeclaring(fileBytes(path("small.png")), 65536, 65536));
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(png); }, {png, "PNG", "65536x65536", "at most 268435456"}));
+
+    writeJpeg(path("small.jpg"), gradient(8, 8), 90);
+    const std::string jpeg = path("huge.jpg");
+    writeBytes(jpeg, jpegDeclaring(fileBytes(path("small.jpg")), 60000, 60000));
+    // Refused by the full size even when it would be decoded shrunk: libjpeg's buffers for a
+    // progressive file follow the full size.
+    bool asked = false;
+    const DecodeScale eighth = [&](int, int) {
+        asked = true;
+        return 0.125;
+    };
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(jpeg, eighth); }, {jpeg, "JPEG", "60000x60000", "at most 268435456"}));
+    EXPECT_FALSE(asked);
+
+    // The limit is on the pixel count, not on a side.
+    writeBytes(path("wide.jpg"), jpegDeclaring(fileBytes(path("small.jpg")), 60000, 8));
+    EXPECT_EQ(readImage(path("wide.jpg")).fullWidth, 60000);
+}
+
 // ---- resampling -------------------------------------------------------------------------
 
 // out (channels-first) as an interleaved RgbImage.

@@ -42,6 +42,17 @@ bool isPng(const std::vector<unsigned char>& b) {
     return b.size() >= 8 && std::equal(kSignature, kSignature + 8, b.begin());
 }
 
+// Whether a header declares more than kMaxImagePixels: checked before the decoder allocates.
+bool tooManyPixels(std::uint64_t width, std::uint64_t height) {
+    return width * height > static_cast<std::uint64_t>(kMaxImagePixels);
+}
+
+[[noreturn]] void refuseSize(const std::string& path, const char* format, std::uint64_t width, std::uint64_t height) {
+    throw Error(path + ": the " + format + " header declares " + std::to_string(width) + "x" + std::to_string(height) +
+                " pixels; expected at most " + std::to_string(kMaxImagePixels) +
+                " (16384x16384), the most LossLab decodes (a damaged header, or an image to shrink first)");
+}
+
 // libjpeg reports errors through error_exit, which must not return: it jumps back to the
 // setjmp in the function that called libjpeg. No C++ object is created between the setjmp
 // and a call into libjpeg, so the jump skips no destructor.
@@ -81,8 +92,11 @@ unsigned scaleNumerator(double factor) {
     return static_cast<unsigned>(std::clamp(std::ceil(factor * 8.0 - 1e-9), 1.0, 8.0));
 }
 
-// Fills `out`; returns false with libjpeg's message in errors.message on failure.
-bool decodeJpeg(const std::vector<unsigned char>& bytes, const DecodeScale& scale, DecodedImage& out,
+enum class JpegResult { Decoded, Damaged, TooLarge };
+
+// Fills `out`; Damaged with libjpeg's message in errors.message; TooLarge with only
+// out.fullWidth and out.fullHeight set, when they make more than kMaxImagePixels.
+JpegResult decodeJpeg(const std::vector<unsigned char>& bytes, const DecodeScale& scale, DecodedImage& out,
                 std::vector<unsigned char>& row, JpegErrors& errors) {
     jpeg_decompress_struct cinfo{};
     cinfo.err = jpeg_std_error(&errors.pub);
@@ -90,11 +104,14 @@ bool decodeJpeg(const std::vector<unsigned char>& bytes, const DecodeScale& scal
     errors.pub.emit_message = jpegEmitMessage;
     jpeg_create_decompress(&cinfo);
     DecompressGuard guard{&cinfo};
-    if (setjmp(errors.jump)) return false;
+    if (setjmp(errors.jump)) return JpegResult::Damaged;
     jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&cinfo, TRUE);
     out.fullWidth = static_cast<int>(cinfo.image_width);
     out.fullHeight = static_cast<int>(cinfo.image_height);
+    // By the full size even when decoded shrunk: a progressive file's coefficients are held
+    // whole, at full size, whatever the output scale.
+    if (tooManyPixels(cinfo.image_width, cinfo.image_height)) return JpegResult::TooLarge;
     cinfo.scale_num = scale ? scaleNumerator(scale(out.fullWidth, out.fullHeight)) : 8;
     cinfo.scale_denom = 8;
     const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
@@ -132,7 +149,7 @@ bool decodeJpeg(const std::vector<unsigned char>& bytes, const DecodeScale& scal
         }
     }
     jpeg_finish_decompress(&cinfo);
-    return true;
+    return JpegResult::Decoded;
 }
 
 DecodedImage decodePng(const std::string& path, const std::vector<unsigned char>& bytes) {
@@ -140,6 +157,10 @@ DecodedImage decodePng(const std::string& path, const std::vector<unsigned char>
     png.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
         throw Error(path + ": a damaged PNG (" + png.message + ")");
+    if (tooManyPixels(png.width, png.height)) {
+        png_image_free(&png);
+        refuseSize(path, "PNG", png.width, png.height);
+    }
     // RGBA, then the alpha channel dropped, as PIL's convert("RGB") does (torchvision's loader).
     png.format = PNG_FORMAT_RGBA;
     std::vector<unsigned char> rgba(PNG_IMAGE_SIZE(png));
@@ -171,7 +192,10 @@ DecodedImage readImage(const std::string& path, const DecodeScale& scale) {
     DecodedImage out;
     std::vector<unsigned char> row;
     JpegErrors errors;
-    if (!decodeJpeg(bytes, scale, out, row, errors)) throw Error(path + ": a damaged JPEG (" + errors.message + ")");
+    const JpegResult result = decodeJpeg(bytes, scale, out, row, errors);
+    if (result == JpegResult::Damaged) throw Error(path + ": a damaged JPEG (" + errors.message + ")");
+    if (result == JpegResult::TooLarge)
+        refuseSize(path, "JPEG", static_cast<std::uint32_t>(out.fullWidth), static_cast<std::uint32_t>(out.fullHeight));
     if (errors.truncated) throw Error(path + ": the JPEG ends early (a truncated file?)");
     if (out.image.width <= 0 || out.image.height <= 0) throw Error(path + ": the image has no pixels");
     return out;

@@ -30,11 +30,21 @@ struct DecodedImage {
     int fullHeight = 0;
 };
 
+// The most pixels (width x height, as the file's header declares them) readImage decodes:
+// 2^28, 16384 x 16384. The decoders allocate from the header alone, before any pixel data is
+// read, so a damaged or crafted file of a few hundred bytes declaring 60000 x 60000 would make
+// each decode thread ask for gigabytes. The limit is far above real photographs (a
+// 200-megapixel camera's 16320 x 12240 is 2^27.6) and bounds one decode by its size: a PNG
+// needs 7 bytes a pixel (RGBA, then RGB: 1.75 GiB at the limit), a JPEG 3 for its pixels plus,
+// when progressive, up to 6 for libjpeg's coefficients (2.25 GiB).
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
+
 // The whole file as RGB: grey images get three equal channels, an alpha channel is dropped
 // (PNG: composited on black), CMYK JPEGs are converted (Adobe's inverted CMYK, as Photoshop
 // writes it). With `scale`, a JPEG is decoded at the smallest n/8 >= scale(fullWidth,
 // fullHeight); a PNG always at full size. Errors: missing or unreadable file, a format other
-// than JPEG or PNG, a damaged or truncated file.
+// than JPEG or PNG, a damaged or truncated file, a header declaring more than kMaxImagePixels
+// (refused before anything is decoded; `scale` is not asked).
 DecodedImage readImage(const std::string& path, const DecodeScale& scale = {});
 
 // Whether this build has the image reader (false: readImage throws Error saying so).
