@@ -36,6 +36,15 @@ void putU64(std::string& out, std::uint64_t v) {
     for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
 }
 
+void putU16BE(std::string& out, std::uint16_t v) {
+    out += static_cast<char>(v >> 8);
+    out += static_cast<char>(v & 0xFF);
+}
+
+void putU32BE(std::string& out, std::uint32_t v) {
+    for (int i = 3; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
 void writeBytes(const fs::path& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
 }
@@ -85,6 +94,99 @@ std::string wavFile(const std::string& samples, const WavLayout& layout = {}) {
     std::string file = "RIFF";
     putU32(file, static_cast<std::uint32_t>(body.size()));
     return file + body;
+}
+
+// 16-bit PCM samples, big-endian (AIFF, AU): `count` samples of a quiet ramp.
+std::string pcm16BigEndian(std::size_t count) {
+    std::string out;
+    for (std::size_t i = 0; i < count; ++i)
+        putU16BE(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(i % 200) - 100));
+    return out;
+}
+
+std::string floatSamplesBigEndian(const std::vector<float>& samples) {
+    std::string out;
+    for (const float v : samples) {
+        std::uint32_t bits = 0;
+        std::memcpy(&bits, &v, 4);
+        putU32BE(out, bits);
+    }
+    return out;
+}
+
+struct AiffLayout {
+    std::uint16_t channels = 1;
+    std::uint16_t sampleSize = 16;
+    std::string compression;     // empty: AIFF; "fl32", "sowt", ...: AIFF-C
+    std::string beforeData;      // chunks between COMM and SSND (with their padding)
+    bool framesGiven = false;    // write frames as COMM's numSampleFrames instead of the samples' count
+    std::uint32_t frames = 0;
+    bool ssndSizeGiven = false;  // write ssndSize as the SSND chunk's size instead of 8 + the samples' length
+    std::uint32_t ssndSize = 0;
+};
+
+// An AIFF (AIFF-C with a compression type) file at 16 kHz: COMM, the extra chunks, then SSND
+// holding `samples` (offset 0).
+std::string aiffFile(const std::string& samples, const AiffLayout& layout = {}) {
+    const std::size_t sampleBytes = layout.compression == "fl32" ? 4 : layout.sampleSize / 8;
+    std::string comm;
+    putU16BE(comm, layout.channels);
+    putU32BE(comm, layout.framesGiven ? layout.frames
+                                      : static_cast<std::uint32_t>(samples.size() / (sampleBytes * layout.channels)));
+    putU16BE(comm, layout.sampleSize);
+    comm += std::string("\x40\x0C\xFA\x00\x00\x00\x00\x00\x00\x00", 10); // 16000 as an 80-bit float
+    std::string body;
+    if (layout.compression.empty()) {
+        body = "AIFF";
+    } else {
+        comm += layout.compression + std::string(2, '\0'); // and an empty name, padded
+        body = "AIFCFVER";
+        putU32BE(body, 4);
+        putU32BE(body, 0xA2805140u);
+    }
+    body += "COMM";
+    putU32BE(body, static_cast<std::uint32_t>(comm.size()));
+    body += comm + layout.beforeData + "SSND";
+    putU32BE(body, layout.ssndSizeGiven ? layout.ssndSize : static_cast<std::uint32_t>(8 + samples.size()));
+    putU32BE(body, 0); // offset
+    putU32BE(body, 0); // block size
+    body += samples;
+    std::string file = "FORM";
+    putU32BE(file, static_cast<std::uint32_t>(body.size()));
+    return file + body;
+}
+
+// A Sun/NeXT AU file: 16-bit PCM (encoding 3), mono, 16 kHz, `dataSize` in the header.
+std::string auFile(const std::string& samples, std::uint32_t dataSize) {
+    std::string file = ".snd";
+    putU32BE(file, 24); // header size: the samples' offset
+    putU32BE(file, dataSize);
+    putU32BE(file, 3);
+    putU32BE(file, 16000);
+    putU32BE(file, 1);
+    return file + samples;
+}
+
+// A Sony Wave64 file: RIFF's layout with GUIDs for names and 64-bit sizes that count the
+// 24-byte chunk header; 16-bit PCM mono at 16 kHz.
+std::string w64File(const std::string& samples) {
+    const std::string tail("\xF3\xAC\xD3\x11\x8C\xD1\x00\xC0\x4F\x8E\xDB\x8A", 12);
+    std::string fmt;
+    putU16(fmt, 1);
+    putU16(fmt, 1);
+    putU32(fmt, 16000);
+    putU32(fmt, 32000);
+    putU16(fmt, 2);
+    putU16(fmt, 16);
+    std::string file = std::string("riff\x2E\x91\xCF\x11\xA5\xD6\x28\xDB\x04\xC1\x00\x00", 16);
+    putU64(file, 0); // filled below
+    file += "wave" + tail + "fmt " + tail;
+    putU64(file, 24 + fmt.size());
+    file += fmt + "data" + tail;
+    putU64(file, 24 + samples.size());
+    file += samples;
+    for (int i = 0; i < 8; ++i) file[16 + i] = static_cast<char>((file.size() >> (8 * i)) & 0xFF);
+    return file;
 }
 
 // ---- a file that ends before the samples its header announces -------------------------------
@@ -209,6 +311,70 @@ TEST(SpeechAudio, Rf64AndSphereFilesAreCheckedAgainstTheirHeaders) {
     writeBytes(sphCut, sphere.substr(0, 5000));
     EXPECT_TRUE(throwsErrorWith([&] { readAudio(sphCut.string()); },
                                 {sphCut.string(), "3976 of the 32000 bytes", "1988 of the 16000 frames"}));
+}
+
+// libsndfile reads AIFF, AU and Wave64 files cut short as shorter files too (its log: "SSND :
+// 32008 (should be 954)", "Data Size : 32000 (should be 976)"), so their headers are checked as
+// WAV's are.
+TEST(SpeechAudio, TruncatedAiffAuAndW64FilesAreRefusedWithTheAnnouncedAndPresentLengths) {
+    ScratchDir dir("speech-audio");
+    // AIFF: the SSND chunk's size, after an odd-sized chunk and its pad byte.
+    AiffLayout named;
+    named.beforeData = std::string("NAME") + std::string("\x00\x00\x00\x03", 4) + "abc" + std::string(1, '\0');
+    const std::string aiff = aiffFile(pcm16BigEndian(1000), named);
+    const fs::path aiffWhole = dir.path() / "whole.aiff";
+    writeBytes(aiffWhole, aiff);
+    EXPECT_EQ(readAudio(aiffWhole.string()).samples.size(), 1000u);
+    const fs::path aiffCut = dir.path() / "cut.aiff";
+    writeBytes(aiffCut, aiff.substr(0, aiff.size() - 1000));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(aiffCut.string()); },
+                                {aiffCut.string(), "ends early", "1000 of the 2000 bytes", "500 of the 1000 frames"}));
+
+    // AIFF: COMM's frame count, where the SSND size was rewritten to what is left.
+    AiffLayout moreFrames;
+    moreFrames.framesGiven = true;
+    moreFrames.frames = 1000;
+    const fs::path commLonger = dir.path() / "comm_longer.aiff";
+    writeBytes(commLonger, aiffFile(pcm16BigEndian(600), moreFrames));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(commLonger.string()); },
+                                {commLonger.string(), "1200 of the 2000 bytes", "600 of the 1000 frames"}));
+
+    // AIFF-C with 32-bit float samples (libsndfile writes float AIFF so): frames of 4 bytes.
+    AiffLayout floats;
+    floats.compression = "fl32";
+    floats.sampleSize = 32;
+    const std::string aifc = aiffFile(floatSamplesBigEndian(std::vector<float>(400, 0.25f)), floats);
+    const fs::path aifcWhole = dir.path() / "whole.aifc";
+    writeBytes(aifcWhole, aifc);
+    EXPECT_EQ(readAudio(aifcWhole.string()).samples.size(), 400u);
+    const fs::path aifcCut = dir.path() / "cut.aifc";
+    writeBytes(aifcCut, aifc.substr(0, aifc.size() - 399));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(aifcCut.string()); },
+                                {aifcCut.string(), "1201 of the 1600 bytes", "300 of the 400 frames"}));
+
+    // AU: the header's data size.
+    const std::string au = auFile(pcm16BigEndian(1000), 2000);
+    const fs::path auWhole = dir.path() / "whole.au";
+    writeBytes(auWhole, au);
+    EXPECT_EQ(readAudio(auWhole.string()).samples.size(), 1000u);
+    const fs::path auCut = dir.path() / "cut.au";
+    writeBytes(auCut, au.substr(0, 24 + 976));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(auCut.string()); },
+                                {auCut.string(), "ends early", "976 of the 2000 bytes", "488 of the 1000 frames"}));
+    // 0xFFFFFFFF is AU's "unknown size": the samples run to the end of the file, as libsndfile reads them.
+    const fs::path auStreamed = dir.path() / "streamed.au";
+    writeBytes(auStreamed, auFile(pcm16BigEndian(700), 0xFFFFFFFFu));
+    EXPECT_EQ(readAudio(auStreamed.string()).samples.size(), 700u);
+
+    // Wave64: the data chunk's 64-bit size, less its 24-byte header.
+    const std::string w64 = w64File(pcm16(1000));
+    const fs::path w64Whole = dir.path() / "whole.w64";
+    writeBytes(w64Whole, w64);
+    EXPECT_EQ(readAudio(w64Whole.string()).samples.size(), 1000u);
+    const fs::path w64Cut = dir.path() / "cut.w64";
+    writeBytes(w64Cut, w64.substr(0, w64.size() - 1104));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(w64Cut.string()); },
+                                {w64Cut.string(), "ends early", "896 of the 2000 bytes", "448 of the 1000 frames"}));
 }
 
 // ---- float samples that are not numbers -----------------------------------------------------

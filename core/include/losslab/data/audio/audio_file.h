@@ -17,8 +17,8 @@ struct AudioClip {
 };
 
 // The whole file. Errors: missing or unreadable file, a format libsndfile does not know,
-// a file that ends before the samples its header announces (a truncated WAV, SPHERE or FLAC;
-// docs/audio-data.md), a sample that is NaN or infinite (float files), no samples.
+// a file that ends before the samples its header announces (a truncated WAV, Wave64, AIFF, AU,
+// SPHERE or FLAC; docs/audio-data.md), a sample that is NaN or infinite (float files), no samples.
 AudioClip readAudio(const std::string& path);
 
 // Error naming the file unless clip.sampleRate == rate: LossLab does not resample; the
