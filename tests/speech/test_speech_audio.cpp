@@ -1,6 +1,6 @@
 // Reading the speech corpora's audio (readAudio): files whose header announces more samples than
-// they hold, and float samples that are not numbers. The files are written byte by byte here, so
-// that every header field the reader checks is the test's choice.
+// they hold, float samples that are not numbers or are at another scale. The files are written
+// byte by byte here, so that every header field the reader checks is the test's choice.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -408,6 +408,50 @@ TEST(SpeechAudio, NanAndInfiniteFloatSamplesAreRefusedNamingTheFirst) {
     const fs::path both = dir.path() / "stereo.wav";
     writeBytes(both, wavFile(floatSamples(pairs), stereo));
     EXPECT_TRUE(throwsErrorWith([&] { readAudio(both.string()); }, {both.string(), "sample 40", "channel 2 of 2", "-inf"}));
+}
+
+// ---- float samples at another scale ---------------------------------------------------------
+
+TEST(SpeechAudio, FloatSamplesFarOutsideMinusOneToOneAreRefusedAsMisScaled) {
+    ScratchDir dir("speech-audio");
+    WavLayout floats;
+    floats.formatTag = 3;
+    floats.bitsPerSample = 32;
+    // Overs from clipping, as real float recordings have them, are read as they are.
+    std::vector<float> samples(1600, 0.1f);
+    samples[10] = 1.0001f;
+    samples[11] = 1.2f;
+    samples[12] = -1.9f;
+    samples[13] = 2.0f;
+    const fs::path overs = dir.path() / "overs.wav";
+    writeBytes(overs, wavFile(floatSamples(samples), floats));
+    const AudioClip clip = readAudio(overs.string());
+    ASSERT_EQ(clip.samples.size(), 1600u);
+    EXPECT_FLOAT_EQ(clip.samples[11], 1.2f);
+    EXPECT_FLOAT_EQ(clip.samples[13], 2.0f);
+
+    // 16-bit values stored as float (32767.0): refused at the first one beyond 2.
+    std::vector<float> integers(1600);
+    for (std::size_t i = 0; i < integers.size(); ++i)
+        integers[i] = std::round(3000.0f * std::sin(0.05f * static_cast<float>(i)));
+    integers[0] = 0.0f;
+    integers[1] = 1.0f;
+    integers[2] = -2.0f;
+    integers[3] = 32767.0f;
+    const fs::path scaled = dir.path() / "integer_scaled.wav";
+    writeBytes(scaled, wavFile(floatSamples(integers), floats));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(scaled.string()); },
+                                {scaled.string(), "sample 3 ", "32767", "expected float audio in [-1, 1]"}));
+
+    // Stereo: the frame and the channel; the sign is kept.
+    WavLayout stereo = floats;
+    stereo.channels = 2;
+    std::vector<float> pairs(200, 0.5f);
+    pairs[2 * 60 + 1] = -2.5f;
+    const fs::path both = dir.path() / "stereo.wav";
+    writeBytes(both, wavFile(floatSamples(pairs), stereo));
+    EXPECT_TRUE(throwsErrorWith([&] { readAudio(both.string()); },
+                                {both.string(), "sample 60", "channel 2 of 2", "-2.5", "[-1, 1]"}));
 }
 
 } // namespace

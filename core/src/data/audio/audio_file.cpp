@@ -349,16 +349,35 @@ AudioClip readAudio(const std::string& path) {
     if (read != info.frames || sf_error(file.get()) != SF_ERR_NO_ERROR)
         throw Error(path + ": the audio ends early: " + std::to_string(read) + " of the " + std::to_string(info.frames) +
                     " frames its header announces could be read (a truncated or damaged file?)");
+    // "sample 40", or "sample 40 (channel 2 of 2)" in a file with several channels.
+    const auto channels = static_cast<std::size_t>(info.channels);
+    const auto sampleAt = [&](std::vector<float>::const_iterator at) {
+        const auto index = static_cast<std::size_t>(at - interleaved.cbegin());
+        return "sample " + std::to_string(index / channels) +
+               (channels > 1 ? " (channel " + std::to_string(index % channels + 1) + " of " + std::to_string(channels) + ")"
+                             : std::string());
+    };
     // A float file can hold NaN or infinities, which would turn every feature of the clip into NaN.
-    const auto bad = std::find_if(interleaved.begin(), interleaved.end(), [](float v) { return !std::isfinite(v); });
-    if (bad != interleaved.end()) {
-        const auto index = static_cast<std::size_t>(bad - interleaved.begin());
-        const auto channels = static_cast<std::size_t>(info.channels);
+    const auto bad = std::find_if(interleaved.cbegin(), interleaved.cend(), [](float v) { return !std::isfinite(v); });
+    if (bad != interleaved.cend()) {
         const std::string value = std::isnan(*bad) ? "NaN" : *bad > 0 ? "inf" : "-inf";
-        throw Error(path + ": sample " + std::to_string(index / channels) +
-                    (channels > 1 ? " (channel " + std::to_string(index % channels + 1) + " of " + std::to_string(channels) + ")"
-                                  : std::string()) +
-                    " is " + value + "; expected finite samples (a damaged float file?)");
+        throw Error(path + ": " + sampleAt(bad) + " is " + value + "; expected finite samples (a damaged float file?)");
+    }
+    // libsndfile scales integer samples into [-1, 1) but gives float samples as they are stored,
+    // so a float file holding integer values (32767.0) would give features on another scale.
+    // Overs from clipping are real (a gain applied after recording, intersample peaks) and stay
+    // a few dB above full scale: a bound of 2 (+6 dB) leaves room for them. Integer-scaled
+    // samples pass it at any audible level: samples within +-2 on the 16-bit scale are 84 dB
+    // below full scale, silence.
+    constexpr float kLargestFloatSample = 2.0f;
+    const auto misScaled = std::find_if(interleaved.cbegin(), interleaved.cend(),
+                                        [](float v) { return std::abs(v) > kLargestFloatSample; });
+    if (misScaled != interleaved.cend()) {
+        std::ostringstream value;
+        value << *misScaled;
+        throw Error(path + ": " + sampleAt(misScaled) + " is " + value.str() +
+                    "; expected float audio in [-1, 1] (a little over where it clipped; beyond 2 it is not clipping: "
+                    "integer samples stored as float? Scale them by 1/32768)");
     }
     clip.samples.resize(static_cast<std::size_t>(info.frames));
     for (std::size_t i = 0; i < clip.samples.size(); ++i) {

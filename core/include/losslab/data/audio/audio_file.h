@@ -9,7 +9,8 @@
 namespace losslab {
 
 struct AudioClip {
-    // Mono samples in [-1, 1]; a file with several channels is averaged over them.
+    // Mono samples in [-1, 1] (a float file's overs from clipping up to +-2 kept as they are); a
+    // file with several channels is averaged over them.
     std::vector<float> samples;
     int sampleRate = 0; // Hz
     int channels = 1;   // in the file, before averaging
@@ -18,7 +19,8 @@ struct AudioClip {
 
 // The whole file. Errors: missing or unreadable file, a format libsndfile does not know,
 // a file that ends before the samples its header announces (a truncated WAV, Wave64, AIFF, AU,
-// SPHERE or FLAC; docs/audio-data.md), a sample that is NaN or infinite (float files), no samples.
+// SPHERE or FLAC; docs/audio-data.md), a sample that is NaN or infinite or beyond +-2 (float
+// files; integer values stored as float), no samples.
 AudioClip readAudio(const std::string& path);
 
 // Error naming the file unless clip.sampleRate == rate: LossLab does not resample; the
