@@ -78,20 +78,35 @@ std::string trimmed(const std::string& text) {
     return text.substr(begin, end - begin);
 }
 
+// "0xE9"
+std::string hexByte(char c) {
+    static const char* kHex = "0123456789ABCDEF";
+    const auto byte = static_cast<unsigned char>(c);
+    return std::string("0x") + kHex[byte >> 4] + kHex[byte & 0xF];
+}
+
 // Error naming the file and line unless `line` is valid UTF-8: transcripts are read as UTF-8
 // (their characters become output units), so a Latin-1 file must be converted first.
 void requireUtf8(const std::string& path, const Line& line) {
     for (std::size_t i = 0; i < line.text.size();) {
         const std::size_t length = utf8Length(line.text, i);
-        if (length == 0) {
-            static const char* kHex = "0123456789ABCDEF";
-            const auto byte = static_cast<unsigned char>(line.text[i]);
+        if (length == 0)
             throw Error(where(path, line.number) + ": not valid UTF-8 at byte " + std::to_string(i + 1) +
-                        " of the line (0x" + kHex[byte >> 4] + kHex[byte & 0xF] + "); expected UTF-8 text: convert "
+                        " of the line (" + hexByte(line.text[i]) + "); expected UTF-8 text: convert "
                         "the file, e.g. iconv -f latin1 -t utf-8");
-        }
         i += length;
     }
+}
+
+// Error naming the file and line unless `line` is ASCII: TIMIT's transcripts are, and a byte
+// beyond it (an edited copy's accented letter) would otherwise be a word break.
+void requireAscii(const std::string& path, const Line& line) {
+    const auto beyond = std::find_if(line.text.begin(), line.text.end(),
+                                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    if (beyond != line.text.end())
+        throw Error(where(path, line.number) + ": not ASCII at byte " +
+                    std::to_string(beyond - line.text.begin() + 1) + " of the line (" + hexByte(*beyond) +
+                    "); expected TIMIT's ASCII transcripts (an edited copy? take the file from the corpus again)");
 }
 
 // Non-blank lines of `path`; `what` and `expected` explain a missing file.
@@ -220,6 +235,7 @@ std::string readTimitPhones(const fs::path& phn) {
     const auto lines = readLines(path, "TIMIT phone file", "\"<start> <end> <phone>\" lines");
     std::vector<std::string> folded;
     for (const Line& line : lines) {
+        requireAscii(path, line);
         const auto parts = fields(line.text);
         long long start = 0, end = 0;
         if (parts.size() != 3 || !parseInteger(parts[0], start) || !parseInteger(parts[1], end))
@@ -243,6 +259,7 @@ std::string readTimitWords(const fs::path& txt) {
     const auto lines = readLines(path, "TIMIT text file", "one \"<start> <end> <sentence>\" line");
     std::string words;
     for (const Line& line : lines) {
+        requireAscii(path, line);
         const auto parts = fields(line.text);
         long long start = 0, end = 0;
         if (parts.size() < 3 || !parseInteger(parts[0], start) || !parseInteger(parts[1], end))

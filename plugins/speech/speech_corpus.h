@@ -57,7 +57,8 @@ struct TimitSets {
 // speakers are not used. Ids are "<speaker>_<sentence>" in lower case ("fcjf0_sx127"), speaker
 // in lower case; text = the .PHN phones folded to the 39-phone set. Each set sorted by id.
 // `text` Words: the utterance's words from its .TXT file instead (lower case, letters, digits and
-// apostrophes; punctuation dropped), for character units (the paper's TIMIT CER row).
+// apostrophes; punctuation dropped), for character units (the paper's TIMIT CER row). Error
+// naming the file and line for a .PHN or .TXT line that is not ASCII, as TIMIT's transcripts are.
 enum class TimitText { Phones, Words };
 TimitSets readTimit(const std::string& root, TimitText text = TimitText::Phones);
 

@@ -454,6 +454,32 @@ TEST(SpeechCorpus, TimitErrorsNameTheFile) {
     EXPECT_TRUE(throwsErrorWith(read, {phn.string(), "no audio file", "sx1.wav"}));
 }
 
+// TIMIT's transcripts are ASCII. A byte beyond it (a Latin-1 or UTF-8 'e' with an accent from an
+// edited copy) was a word break in the .TXT words ("gre\xE9sy" read as "gre sy"); it is refused
+// naming the file, the line and the byte, in the .PHN files as in the .TXT files.
+TEST(SpeechCorpus, TimitTranscriptsThatAreNotAsciiNameTheFileAndLine) {
+    ScratchDir dir("speech-timit");
+    const fs::path root = dir.path();
+    const std::string phones = "0 100 h#\n100 200 s\n200 300 h#\n";
+    const std::string sentence = "0 46797 She had your dark suit in greasy wash water all year.\n";
+    for (const fs::path& speaker : {root / "TRAIN/DR1/FCJF0", root / "TEST/DR1/MDAB0", root / "TEST/DR2/FAKS0"}) {
+        writeTimitSentence(speaker, "SX1", phones);
+        writeFile(speaker / "SX1.txt", sentence);
+    }
+    auto readWords = [&] { return readTimit(root.string(), TimitText::Words); };
+    ASSERT_EQ(readWords().test.at(0).text, "she had your dark suit in greasy wash water all year");
+
+    const fs::path txt = root / "TEST/DR1/MDAB0/SX1.txt";
+    writeFile(txt, "\n0 46797 She had your dark suit in gre\xE9sy wash water all year.\n");
+    EXPECT_TRUE(throwsErrorWith(readWords, {txt.string() + ":2", "byte 38", "0xE9", "ASCII"}));
+    writeFile(txt, "0 46797 She had your dark suit in gre\xC3\xA9sy wash water all year.\n");
+    EXPECT_TRUE(throwsErrorWith(readWords, {txt.string() + ":1", "byte 38", "0xC3", "ASCII"}));
+
+    const fs::path phn = root / "TRAIN/DR1/FCJF0/SX1.phn";
+    writeFile(phn, "0 100 h#\n100 200 s\xA0\n200 300 h#\n");
+    EXPECT_TRUE(throwsErrorWith([&] { readTimit(root.string()); }, {phn.string() + ":2", "byte 10", "0xA0", "ASCII"}));
+}
+
 // ---- Speech Commands ------------------------------------------------------------------------
 
 TEST(SpeechCorpus, SpeechCommandsErrorsNameTheList) {
