@@ -648,6 +648,8 @@ merge)
   # The array task was killed: merged as interrupted on request, which resume then continues.
   "$cli" merge "$work"/parts/part-*.sqlite --db "$work/merged.sqlite" --allow-unfinished > "$work/merge3.out" 2>&1 || fail "merge --allow-unfinished: $(cat "$work/merge3.out")"
   grep -q 'part-2.sqlite: 1 experiment and 2 runs added (1 as interrupted)' "$work/merge3.out" || fail "merge --allow-unfinished: $(cat "$work/merge3.out")"
+  grep -q "warning: .*part-2.sqlite: 1 unfinished run(s) merged as interrupted (--allow-unfinished), though run 2's process 4242 on host node17 cannot be checked from here" \
+    "$work/merge3.out" || fail "merge --allow-unfinished gave no warning: $(cat "$work/merge3.out")"
   "$cli" list --db "$work/merged.sqlite" --format csv > "$work/merged3.csv"
   grep -q '^8,late,.*,interrupted,' "$work/merged3.csv" || fail "run 8 is not interrupted: $(cat "$work/merged3.csv")"
   "$cli" resume 8 --db "$work/merged.sqlite" --quiet > "$work/resume.out" 2>&1 || fail "resume of the merged run: $(tail -5 "$work/resume.out")"

@@ -100,6 +100,21 @@ std::string unfinishedMessage(const std::string& part, const std::vector<Unfinis
     return message;
 }
 
+// --allow-unfinished over runs whose process may still write them: merged as interrupted, as
+// asked, but what that process stores afterwards stays in the part, and a resume in the target
+// would train the run a second time beside it.
+std::string allowedUnfinishedWarning(const std::string& part, const std::vector<UnfinishedRun>& runs,
+                                     const RecorderProcess& self) {
+    const UnfinishedRun& run = runs.front();
+    const std::string pid = run.recorder.pid ? std::to_string(*run.recorder.pid) : std::string("?");
+    const bool here = run.recorder.host == self.host;
+    return part + ": " + std::to_string(runs.size()) + " unfinished run(s) merged as interrupted (--allow-unfinished), " +
+           "though run " + std::to_string(run.id) + "'s process " + pid +
+           (here ? " is still alive on this host" : " on host " + run.recorder.host + " cannot be checked from here") +
+           ": if it still trains, what it stores from now on stays in the part, and resuming the run in the target "
+           "trains it a second time beside it";
+}
+
 bool samePath(const std::string& a, const std::string& b) {
     std::error_code ec;
     if (fs::exists(a, ec) && fs::exists(b, ec)) {
@@ -250,6 +265,7 @@ private:
         // Checked again on what is copied: a requeued array task may have started meanwhile.
         const std::vector<UnfinishedRun> unfinished = unfinishedRuns(m_db, kPart, m_self);
         if (!unfinished.empty() && !m_options.allowUnfinished) throw Error(unfinishedMessage(part, unfinished, m_self));
+        if (!unfinished.empty()) m_warnings.push_back(allowedUnfinishedWarning(part, unfinished, m_self));
 
         const std::unordered_map<std::int64_t, std::int64_t> experiments = copyExperiments(counts);
         copyRuns(part, experiments, counts);
