@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "error_matchers.h"
 #include "losslab/data/image/image_file.h"
 #include "losslab/data/image/image_folder.h"
@@ -363,6 +365,51 @@ TEST_F(ImageFolderTest, MissingFoldersUnknownAndEmptyClassesAreNamed) {
     EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("val"), &classes); }, {dir("val") + "/bird", "does not have"}));
 }
 
+TEST_F(ImageFolderTest, ALinkWhoseTargetIsMissingIsNamedNotSkipped) {
+    // A data set of links into a disk that is not mounted: every link dangles.
+    touch("train/cat/a.jpg");
+    touch("train/dog/b.jpg");
+    touch("elsewhere/c.jpg");
+    const std::string unmounted = dir("unmounted");
+    fs::create_symlink(dir("elsewhere/c.jpg"), dir("train/cat/c.jpg"));  // a live link is an image
+    fs::create_symlink(unmounted + "/d.jpg", dir("train/cat/d.jpg"));
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("train")); },
+                                {dir("train/cat/d.jpg"), unmounted + "/d.jpg", "does not exist"}));
+    fs::remove(dir("train/cat/d.jpg"));
+    EXPECT_EQ(listImageFolder(dir("train")).files.size(), 3u);
+
+    // Below a class folder, whatever the link's name, and at the class level.
+    fs::create_directories(dir("train/cat/deep"));
+    fs::create_symlink("../../../unmounted/e.png", dir("train/cat/deep/e.png"));
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("train")); },
+                                {dir("train/cat/deep/e.png"), "../../../unmounted/e.png", "does not exist"}));
+    fs::remove(dir("train/cat/deep/e.png"));
+    fs::create_symlink(unmounted + "/notes", dir("train/dog/notes.txt"));
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("train")); }, {dir("train/dog/notes.txt"), "does not exist"}));
+    fs::remove(dir("train/dog/notes.txt"));
+    fs::create_directory_symlink(unmounted + "/emu", dir("train/emu"));
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("train")); }, {dir("train/emu"), unmounted + "/emu", "does not exist"}));
+    fs::remove(dir("train/emu"));
+
+    // A link that cannot be followed (a loop) is named too; hidden names stay skipped.
+    fs::create_symlink("loop.jpg", dir("train/cat/loop.jpg"));
+    EXPECT_TRUE(throwsErrorWith([&] { listImageFolder(dir("train")); }, {dir("train/cat/loop.jpg"), "cannot be followed"}));
+    fs::remove(dir("train/cat/loop.jpg"));
+    fs::create_symlink(unmounted + "/f.jpg", dir("train/cat/.f.jpg"));
+    EXPECT_EQ(listImageFolder(dir("train")).files.size(), 3u);
+}
+
+TEST_F(ImageFolderTest, AFolderThatCannotBeReadIsNamed) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root reads every folder";
+    touch("train/cat/a.jpg");
+    touch("train/cat/locked/b.jpg");
+    fs::permissions(dir("train/cat/locked"), fs::perms::none);
+    const ::testing::AssertionResult named = throwsErrorWith([&] { listImageFolder(dir("train")); },
+                                                         {dir("train/cat/locked") + ": cannot read the folder"});
+    fs::permissions(dir("train/cat/locked"), fs::perms::owner_all);
+    EXPECT_TRUE(named);
+}
+
 // Sets every folder under (and including) `root` to a time an hour ago: the cache is written
 // only for folders not changed in the last two seconds.
 void ageFolders(const fs::path& root) {
@@ -425,7 +472,7 @@ TEST_F(ImageFolderTest, TheCachedListingIsReusedUntilAFolderChanges) {
 
     // A damaged cache file is listed around, and another class list is another cache.
     ageFolders(dir("train"));
-    std::ofstream(written[0], std::ios::trunc) << "losslab image folder listing 1\ngarbage\n";
+    std::ofstream(written[0], std::ios::trunc) << "losslab image folder listing 2\ngarbage\n";
     EXPECT_EQ(listImageFolderCached(dir("train"), nullptr, cache).files.size(), 5u);
     const std::vector<std::string> classes = {"ant", "cat", "dog", "emu"};
     const ImageFolderListing relabelled = listImageFolderCached(dir("train"), &classes, cache);

@@ -39,6 +39,26 @@ std::int64_t modified(const fs::path& folder) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
 }
 
+enum class EntryType { Folder, File, Other };
+
+// What a folder entry is, following a link (the type the folder read gave, where it is not a
+// link: no stat per file). An entry whose type cannot be read is an error, above all a link
+// whose target is missing: passed over as "not an image", it would take its images out of the
+// data set without a word (a data set of links into a disk that is not mounted).
+EntryType typeOf(const fs::directory_entry& entry) {
+    std::error_code ec;
+    if (entry.is_directory(ec)) return EntryType::Folder;
+    if (!ec) return entry.is_regular_file(ec) ? EntryType::File : EntryType::Other;
+    const std::string path = entry.path().string();
+    std::error_code linkError;
+    if (!entry.is_symlink(linkError)) throw Error(path + ": cannot read what it is (" + ec.message() + ")");
+    const fs::path target = fs::read_symlink(entry.path(), linkError);
+    const std::string link = path + ": a link to " + (linkError ? std::string("a target that cannot be read") : target.string());
+    if (ec == std::errc::no_such_file_or_directory)
+        throw Error(link + ", which does not exist; expected a link to an image or a folder (a disk or share not mounted?)");
+    throw Error(link + " that cannot be followed (" + ec.message() + "); expected a link to an image or a folder");
+}
+
 // The image files under `classDir` (recursively, following links), sorted; every folder read
 // goes to `folders`.
 std::vector<std::string> imagesIn(const fs::path& classDir, std::int64_t& skipped,
@@ -48,21 +68,24 @@ std::vector<std::string> imagesIn(const fs::path& classDir, std::int64_t& skippe
     std::error_code ec;
     fs::recursive_directory_iterator it(classDir, fs::directory_options::follow_directory_symlink, ec);
     if (ec) throw Error(classDir.string() + ": cannot read the folder (" + ec.message() + ")");
-    for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-        if (ec) throw Error(classDir.string() + ": cannot read the folder (" + ec.message() + ")");
-        if (hidden(it->path())) {
+    for (const fs::recursive_directory_iterator end; it != end;) {
+        const fs::path& path = it->path();
+        // The folder the next step reads: the one this entry is, when it is entered next, else
+        // the one holding it. A failed step leaves the iterator at its end, so named now.
+        fs::path reading = path.parent_path();
+        if (hidden(path)) {
             if (it->is_directory(ec)) it.disable_recursion_pending();
-            continue;
+        } else if (const EntryType type = typeOf(*it); type == EntryType::Folder) {
+            folders.emplace_back(path.string(), modified(path));
+            reading = path;
+        } else if (type == EntryType::File) {
+            if (isImageName(path.filename().string()))
+                files.push_back(path.string());
+            else
+                ++skipped;
         }
-        if (it->is_directory(ec)) {
-            folders.emplace_back(it->path().string(), modified(it->path()));
-            continue;
-        }
-        if (!it->is_regular_file(ec)) continue;
-        if (isImageName(it->path().filename().string()))
-            files.push_back(it->path().string());
-        else
-            ++skipped;
+        it.increment(ec);
+        if (ec) throw Error(reading.string() + ": cannot read the folder (" + ec.message() + ")");
     }
     std::sort(files.begin(), files.end());
     return files;
@@ -75,7 +98,7 @@ ImageFolderListing listImageFolder(const std::string& dir, const std::vector<std
     if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such folder (expected one folder per class, holding its images)");
     std::vector<std::string> found;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (!hidden(it->path()) && it->is_directory(ec)) found.push_back(it->path().filename().string());
+        if (!hidden(it->path()) && typeOf(*it) == EntryType::Folder) found.push_back(it->path().filename().string());
     if (ec) throw Error(dir + ": cannot read the folder (" + ec.message() + ")");
     std::sort(found.begin(), found.end());
     if (found.empty()) throw Error(dir + ": no class folders in it (expected DIR/CLASS/IMAGE.jpg, one folder per class)");
@@ -100,7 +123,8 @@ ImageFolderListing listImageFolder(const std::string& dir, const std::vector<std
 
 namespace {
 
-constexpr const char* kCacheHeader = "losslab image folder listing 1";
+// 2: listings before it passed over links whose target was missing; such a listing is not reused.
+constexpr const char* kCacheHeader = "losslab image folder listing 2";
 
 // What a cache was made for: the folder and the classes it was asked to keep.
 std::string cacheKey(const std::string& dir, const std::vector<std::string>* classes) {

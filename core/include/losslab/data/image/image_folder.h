@@ -23,8 +23,10 @@ struct ImageFolderListing {
 // .png in any case; names starting with '.' are skipped. With `classes` (the training set's),
 // every class folder of DIR must be one of them and keeps that label (a test set may lack a
 // class); without, the class folders found are the classes. Errors (losslab::Error naming
-// the folder): DIR missing, no class folder, a class folder without images, a class unknown
-// to `classes`.
+// the folder or file): DIR missing, no class folder, a class folder without images, a class
+// unknown to `classes`, a folder that cannot be read, and a link (not hidden) whose target is
+// missing or cannot be followed, whatever its name: skipped, it would shrink the data set
+// without a word.
 ImageFolderListing listImageFolder(const std::string& dir, const std::vector<std::string>* classes = nullptr);
 
 // listImageFolder through a cache in `cacheDir` (a run database's data folder; "" for none):
