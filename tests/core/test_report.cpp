@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "losslab/analysis/loss_comparison.h"
@@ -188,10 +190,10 @@ TEST_F(ReportTest, ASeedWithoutAFiniteValueOnOneSideIsUnpairedOnThatSideOnly) {
     EXPECT_EQ(c.ceOnlySeeds, (std::vector<std::int64_t>{1})) << "only CE has a value for seed 1";
 }
 
-TEST_F(ReportTest, SameEpochsAsCeIsPairedWithTheCrossEntropyWhoseEpochsItTrained) {
-    // A second cross-entropy loss on toy/a, "ace" (first in group order), beside "ce", whose
-    // early-stopping runs chose the epoch counts of the square loss's same_epochs_as_ce runs.
-    ReportData data = load();
+// A second cross-entropy loss on toy/a, "ace" (lr 0.05, 10 points lower; first in group order),
+// beside "ce", whose early-stopping runs chose the epoch counts of the square loss's
+// same_epochs_as_ce runs.
+static void addSecondCrossEntropy(ReportData& data) {
     std::map<std::int64_t, std::int64_t> ceRunOfSeed;
     std::vector<RunResult> extra;
     std::int64_t nextId = 1000;
@@ -208,6 +210,11 @@ TEST_F(ReportTest, SameEpochsAsCeIsPairedWithTheCrossEntropyWhoseEpochsItTrained
     for (auto& r : data.runs)
         if (r.run.taskId == "toy/a" && r.run.protocol == "same_epochs_as_ce") r.run.dependsOn = ceRunOfSeed.at(r.run.seed);
     data.runs.insert(data.runs.end(), extra.begin(), extra.end());
+}
+
+TEST_F(ReportTest, SameEpochsAsCeIsPairedWithTheCrossEntropyWhoseEpochsItTrained) {
+    ReportData data = load();
+    addSecondCrossEntropy(data);
     const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
     const SeedComparison& same = comparison(a, "toy/a", "test/acc", "same_epochs_as_ce");
     EXPECT_EQ(same.ce.lossName, "ce") << "the cross-entropy whose epochs it trained for";
@@ -219,6 +226,34 @@ TEST_F(ReportTest, SameEpochsAsCeIsPairedWithTheCrossEntropyWhoseEpochsItTrained
         noted = noted || n == "toy/a: several cross-entropy early_stopping groups; square (k=1, M=1, lr=0.2), same_epochs_as_ce "
                              "is paired with ce (lr=0.1), early_stopping, whose runs chose its epoch counts";
     EXPECT_TRUE(noted);
+}
+
+TEST_F(ReportTest, MainTableShowsEveryCrossEntropyGroupTheRowsDoNotPairWith) {
+    // Columns: task, metric, square, cross-entropy, square same epochs as CE. The square row's CE
+    // column is its early-stopping partner "ace"; "ce" had no row before and now has its own.
+    ReportData data = load();
+    addSecondCrossEntropy(data);
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
+    const PaperTable table = mainTable(a, {});
+    const std::vector<TableCell>* square = nullptr;
+    const std::vector<TableCell>* ce = nullptr;
+    for (const auto& row : table.display.rows) {
+        if (row[1].text != "test accuracy (%)") continue;
+        if (row[0].text == "toy/a [square]") square = &row;
+        if (row[0].text == "toy/a [ce]") ce = &row;
+    }
+    ASSERT_NE(square, nullptr);
+    ASSERT_NE(ce, nullptr) << "the second cross-entropy group has no row";
+    EXPECT_NE((*square)[2].text, "-");
+    EXPECT_NE((*square)[4].text, "-");
+    EXPECT_EQ((*ce)[2].text, "-");
+    EXPECT_EQ((*ce)[4].text, "-");
+    const double aceMean = std::stod((*square)[3].text), ceMean = std::stod((*ce)[3].text);
+    EXPECT_NEAR(ceMean - aceMean, 10.0, 0.01) << "ace is 10 points below ce on every seed";
+    std::set<std::string> ceNames; // loss_name of toy/a's CE rows in the CSV
+    for (const auto& row : table.data.rows)
+        if (row[0].text == "toy/a" && row[6].text == "ce" && row[2].text == "acc") ceNames.insert(row[5].text);
+    EXPECT_EQ(ceNames, (std::set<std::string>{"ace", "ce"}));
 }
 
 TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {

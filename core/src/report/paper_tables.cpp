@@ -94,6 +94,24 @@ std::vector<RecipeRows> recipeBlocks(const LossAnalysis& a) {
     return out;
 }
 
+// The cross-entropy group a row's CE column of `protocol` shows: the one the row's square group
+// of that protocol is paired with (for early stopping, else the same_epochs_as_ce group's), so
+// that a row reads as the comparison the statistics make; else the first of the protocol.
+const LossGroup* ceGroupFor(const LossAnalysis& a, const RecipeRows& unit, const std::string& protocol,
+                            const Variant& variant) {
+    std::vector<std::string> squareProtocols = {protocol};
+    if (protocol == "early_stopping") squareProtocols.push_back("same_epochs_as_ce");
+    for (const auto& sqProtocol : squareProtocols) {
+        const LossGroup* sq = findGroup(a, unit, "square", sqProtocol, variant);
+        if (!sq) continue;
+        for (const auto& c : a.comparisons)
+            if (c.square == sq->key)
+                for (const auto& g : a.groups)
+                    if (g.key == c.ce && g.key.protocol == protocol) return &g;
+    }
+    return findGroup(a, unit, "ce", protocol, variant);
+}
+
 // Square-loss variants of a task and recipe, in group order; one "none" variant when there is none.
 std::vector<Variant> squareVariants(const LossAnalysis& a, const RecipeRows& unit) {
     std::vector<Variant> out;
@@ -173,44 +191,82 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
     t.data.header = {"task", "recipe", "metric", "split", "row_variant", "loss_name", "loss", "k", "M", "lr", "protocol",
                      "n", "mean", "std", "min", "max", "best_in_row"};
 
-    for (const auto& unit : recipeBlocks(a)) {
-        const std::string& task = unit.task;
-        const std::vector<Variant> variants = squareVariants(a, unit);
-        for (const auto& variant : variants) {
-            for (const auto& metric : metrics) {
-                std::vector<const LossGroup*> groups;
-                for (const auto& c : cols)
-                    groups.push_back(findGroup(a, unit, c.loss, c.protocol, variant));
-                // Best mean of the row, by the metric's direction.
-                double best = std::numeric_limits<double>::quiet_NaN();
-                for (const auto* g : groups) {
-                    if (!g || !g->stats.count(metric) || g->stats.at(metric).n == 0) continue;
-                    const double m = g->stats.at(metric).mean;
-                    if (std::isnan(best) || (lowerIsBetter(metric) ? m < best : m > best)) best = m;
-                }
-                if (std::none_of(groups.begin(), groups.end(), [&](const LossGroup* g) { return g && g->stats.count(metric); }))
-                    continue;
-                const std::string taskLabel =
-                    variants.size() > 1 ? unit.taskLabel + " [" + variantLabel(variants, variant) + "]" : unit.taskLabel;
-                std::vector<TableCell> row = {{taskLabel, false}, {metricLabel(metric), false}};
-                for (const auto* g : groups) {
-                    if (!g || !g->stats.count(metric)) {
-                        row.push_back({"-", false});
-                        continue;
-                    }
-                    const SeedStats& s = g->stats.at(metric);
-                    const bool isBest = s.n > 0 && s.mean == best && cols.size() > 1;
-                    row.push_back({meanStd(metric, s, n), isBest});
-                    std::vector<TableCell> data = {{task, false}, {g->key.recipeLabel, false}, {metricOf(metric), false}, {splitOf(metric), false},
-                                                   {variant.none ? "" : variantLabel(variants, variant), false}};
-                    for (const auto& cell : groupKeyCells(g->key)) data.push_back({cell, false});
-                    for (const auto& cell : {std::to_string(s.n), formatFull(s.mean), formatFull(s.std), formatFull(s.min), formatFull(s.max),
-                                             std::string(isBest ? "true" : "false")})
-                        data.push_back({cell, false});
-                    t.data.rows.push_back(data);
-                }
-                t.display.rows.push_back(row);
+    // One row per metric of a block: its label, the variant's CSV label and a group per column.
+    auto addRows = [&](const RecipeRows& unit, const std::string& label, const std::string& variantText,
+                       const std::vector<const LossGroup*>& groups) {
+        for (const auto& metric : metrics) {
+            // Best mean of the row, by the metric's direction.
+            double best = std::numeric_limits<double>::quiet_NaN();
+            for (const auto* g : groups) {
+                if (!g || !g->stats.count(metric) || g->stats.at(metric).n == 0) continue;
+                const double m = g->stats.at(metric).mean;
+                if (std::isnan(best) || (lowerIsBetter(metric) ? m < best : m > best)) best = m;
             }
+            if (std::none_of(groups.begin(), groups.end(), [&](const LossGroup* g) { return g && g->stats.count(metric); }))
+                continue;
+            std::vector<TableCell> row = {{label, false}, {metricLabel(metric), false}};
+            for (const auto* g : groups) {
+                if (!g || !g->stats.count(metric)) {
+                    row.push_back({"-", false});
+                    continue;
+                }
+                const SeedStats& s = g->stats.at(metric);
+                const bool isBest = s.n > 0 && s.mean == best && cols.size() > 1;
+                row.push_back({meanStd(metric, s, n), isBest});
+                std::vector<TableCell> data = {{unit.task, false}, {g->key.recipeLabel, false}, {metricOf(metric), false},
+                                               {splitOf(metric), false}, {variantText, false}};
+                for (const auto& cell : groupKeyCells(g->key)) data.push_back({cell, false});
+                for (const auto& cell : {std::to_string(s.n), formatFull(s.mean), formatFull(s.std), formatFull(s.min),
+                                         formatFull(s.max), std::string(isBest ? "true" : "false")})
+                    data.push_back({cell, false});
+                t.data.rows.push_back(data);
+            }
+            t.display.rows.push_back(row);
+        }
+    };
+
+    for (const auto& unit : recipeBlocks(a)) {
+        const std::vector<Variant> variants = squareVariants(a, unit);
+        std::set<const LossGroup*> shown;
+        std::vector<std::vector<const LossGroup*>> variantGroups;
+        for (const auto& variant : variants) {
+            std::vector<const LossGroup*> groups;
+            for (const auto& c : cols)
+                groups.push_back(c.loss == "ce" ? ceGroupFor(a, unit, c.protocol, variant)
+                                                : findGroup(a, unit, c.loss, c.protocol, variant));
+            shown.insert(groups.begin(), groups.end());
+            variantGroups.push_back(std::move(groups));
+        }
+        // Cross-entropy groups that no row pairs with (a second CE loss, its learning rate swept)
+        // get rows of their own, one per loss name and learning rate: nothing stored is hidden.
+        std::vector<std::pair<std::string, double>> extraCe;
+        for (const auto& g : a.groups)
+            if (g.key.taskId == unit.task && g.key.recipe == unit.recipe && g.key.loss == "ce" && !shown.count(&g) &&
+                std::find(extraCe.begin(), extraCe.end(), std::make_pair(g.key.lossName, g.key.lr)) == extraCe.end())
+                extraCe.emplace_back(g.key.lossName, g.key.lr);
+        const bool labelled = variants.size() + extraCe.size() > 1;
+        for (std::size_t v = 0; v < variants.size(); ++v) {
+            const std::string variantText = variants[v].none ? "" : variantLabel(variants, variants[v]);
+            const std::string label =
+                labelled && !variants[v].none ? unit.taskLabel + " [" + variantText + "]" : unit.taskLabel;
+            addRows(unit, label, variantText, variantGroups[v]);
+        }
+        for (const auto& extra : extraCe) {
+            const std::string& name = extra.first;
+            const double lr = extra.second;
+            const auto sameName = std::count_if(extraCe.begin(), extraCe.end(), [&](const auto& e) { return e.first == name; });
+            const std::string variantText = sameName > 1 ? name + ", lr=" + formatShortest(lr) : name;
+            std::vector<const LossGroup*> groups;
+            for (const auto& c : cols) {
+                const LossGroup* found = nullptr;
+                if (c.loss == "ce")
+                    for (const auto& g : a.groups)
+                        if (g.key.taskId == unit.task && g.key.recipe == unit.recipe && g.key.loss == "ce" &&
+                            g.key.protocol == c.protocol && g.key.lossName == name && g.key.lr == lr && !shown.count(&g))
+                            found = &g;
+                groups.push_back(found);
+            }
+            addRows(unit, unit.taskLabel + " [" + variantText + "]", variantText, groups);
         }
     }
     for (const auto& note : a.notes) t.display.notes.push_back(note);
