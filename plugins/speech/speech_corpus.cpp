@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab::speech {
@@ -113,7 +114,7 @@ void requireAscii(const std::string& path, const Line& line) {
 std::vector<Line> readLines(const std::string& path, const std::string& what, const std::string& expected) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
-        throw Error(path + ": missing " + what + "; expected " + expected);
+        throw DataNotFoundError(path + ": missing " + what + "; expected " + expected);
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(path + ": cannot open " + what + " for reading");
@@ -390,7 +391,7 @@ std::string resolveKaldiAudio(const fs::path& dir, const std::string& scp, const
     std::string hint;
     if (path.find(".ark:") != std::string::npos)
         hint = " (archive offsets such as file.ark:123 are not supported: write the audio as files)";
-    throw Error(at + ": the audio file of recording " + recording + " does not exist: " + path + " (looked at "
+    throw DataNotFoundError(at + ": the audio file of recording " + recording + " does not exist: " + path + " (looked at "
                 + tried + ")" + hint);
 }
 
@@ -710,7 +711,7 @@ CommandsSets readSpeechCommands(const std::string& root) {
             if (!filesOf.count(entry.substr(0, slash)))
                 throw Error(at + ": \"" + entry + "\" is not in a label folder (labels: " + join(sets.labels) + ")");
             if (!fileExists(base / entry))
-                throw Error(at + ": " + (base / entry).string() + " does not exist");
+                throw DataNotFoundError(at + ": " + (base / entry).string() + " does not exist");
             const auto [it, added] = heldOut.emplace(entry, HeldOut{list, line.number, test});
             if (!added)
                 throw Error(at + ": \"" + entry + "\" is already held out at " + where(it->second.list, it->second.line));

@@ -10,6 +10,7 @@
 
 #include "commands_cnn.h"
 #include "ctc_attention.h"
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #include "speech_corpus.h"
 #include "speech_data.h"
@@ -38,8 +39,8 @@ public:
         const std::string root = requireDataRoot(m_info, params);
         try {
             return load(root, params, context);
-        } catch (const Error& e) {
-            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
+        } catch (const Error&) {
+            rethrowDataError(m_info);
         }
     }
 

@@ -10,6 +10,7 @@
 #include "losslab/data/text/char_corpus.h"
 #include "losslab/data/text/csv_text_reader.h"
 #include "losslab/data/text/glue_reader.h"
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #include "text_data.h"
 #include "text_models.h"
@@ -40,8 +41,8 @@ public:
         const std::string root = requireDataRoot(m_info, params);
         try {
             return m_source == Source::Text8 || m_source == Source::Enwik8 ? loadChars(root, params) : loadWords(root, params);
-        } catch (const Error& e) {
-            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
+        } catch (const Error&) {
+            rethrowDataError(m_info);
         }
     }
 

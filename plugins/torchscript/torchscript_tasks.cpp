@@ -17,6 +17,7 @@
 #include "losslab/data/idx_reader.h"
 #include "losslab/data/text/csv_text_reader.h"
 #include "losslab/data/text/glue_reader.h"
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #ifdef LOSSLAB_HAVE_WORDPIECE
 #include "losslab/data/text/wordpiece_tokenizer.h"
@@ -107,8 +108,8 @@ public:
         const std::string root = requireDataRoot(m_info, params);
         try {
             return load(root, params);
-        } catch (const Error& e) {
-            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
+        } catch (const Error&) {
+            rethrowDataError(m_info);
         }
     }
 
@@ -213,8 +214,8 @@ public:
             } else {
                 bundle = loadCifar10(root);
             }
-        } catch (const Error& e) {
-            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
+        } catch (const Error&) {
+            rethrowDataError(m_info);
         }
         for (const TensorSplit* split : {&bundle.train, &bundle.test}) {
             const torch::Tensor& f = split->features;

@@ -10,6 +10,7 @@
 #include "imagenet_resnet.h"
 #include "losslab/data/image/image_file.h"
 #include "losslab/data/image/image_folder.h"
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab::vision {
@@ -49,8 +50,8 @@ public:
                 throw Error(classCountMismatch(trainDir, train.classes.size(), "class folders",
                                                static_cast<std::int64_t>(expected)));
             test = listImageFolderCached(testDir, &train.classes, context.cacheDir);
-        } catch (const Error& e) {
-            throw Error(withDataHint(m_info.id + ": " + e.what(), m_info));
+        } catch (const Error&) {
+            rethrowDataError(m_info);
         }
         const auto trainCount = static_cast<std::int64_t>(train.files.size());
         const auto testCount = static_cast<std::int64_t>(test.files.size());

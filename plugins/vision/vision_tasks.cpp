@@ -10,6 +10,7 @@
 #include "losslab/data/idx_reader.h"
 #include "losslab/data/split.h"
 #include "image_folder_tasks.h"
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #include "mlp.h"
 #include "resnet18.h"
@@ -34,26 +35,21 @@ using TransformFactory =
 
 enum class DataFormat { Idx, Cifar10Binary };
 
-std::string withHint(const std::string& message, const std::string& hint) {
-    if (hint.empty()) return message;
-    return message + (!message.empty() && message.back() == '.' ? " " : ". ") + hint;
-}
-
 // Where the data is: data.root, else the task's default folder. Throws Error naming both.
 std::string dataRoot(const TaskInfo& info, const ParamSet& params) {
     std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
     const bool isDefault = root.empty();
     if (isDefault) root = info.defaultDataRoot;
     if (root.empty())
-        throw Error(withHint(info.id + ": data.root is not set, and " + info.dataset +
-                                 " has no standard folder to look in",
-                             info.dataHint));
+        throw DataNotFoundError(withDataHint(info.id + ": data.root is not set, and " + info.dataset +
+                                                 " has no standard folder to look in",
+                                             info));
     std::error_code ec;
     if (!fs::is_directory(root, ec))
-        throw Error(withHint(info.id + ": the data folder '" + root + "' (" +
-                                 (isDefault ? "the default; data.root is not set" : "data.root") +
-                                 ") does not exist",
-                             info.dataHint));
+        throw DataNotFoundError(withDataHint(info.id + ": the data folder '" + root + "' (" +
+                                                 (isDefault ? "the default; data.root is not set" : "data.root") +
+                                                 ") does not exist",
+                                             info));
     return root;
 }
 
@@ -87,8 +83,8 @@ public:
                     throw Error(root + ": expected 3x32x32 CIFAR-10 images, got an array of shape " +
                                 c10::str(f.sizes()));
             }
-        } catch (const Error& e) {
-            throw Error(withHint(m_info.id + ": " + e.what(), m_info.dataHint));
+        } catch (const Error&) {
+            rethrowDataError(m_info);
         }
         if (bundle.source.empty()) bundle.source = root;
         return bundle;

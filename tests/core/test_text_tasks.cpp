@@ -19,6 +19,7 @@
 
 #include "cuda_required.h"
 #include "error_matchers.h"
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
@@ -280,6 +281,36 @@ TEST(TextTasks, BadDataSaysWhatAndWhere) {
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { registry().require("chars/text8/transformer")->loadData(paramsFor("chars/text8/transformer", dir.file("text8"))); }, {"too short for windows of data.context = 70"}));
     std::ofstream(dir.path() / "csv" / "train.csv", std::ios::app) << "\"unterminated,c1\n";
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { registry().require("text/csv/bilstm")->loadData(paramsFor("text/csv/bilstm", dir.file("csv"), "data: {classes: 3}\n")); }, {"train.csv"}));
+}
+
+TEST(TextTasks, TheDataHintFollowsMissingDataOnly) {
+    // The hint says where to get the data and where data.root should point: right when a file is
+    // missing, a wrong lead when one is there but damaged.
+    ScratchDir dir("losslab-text");
+    const auto task = registry().require("text/csv/bilstm");
+    const std::string hint = task->info().dataHint;
+    ASSERT_FALSE(hint.empty());
+    auto messageOf = [&](const std::string& root) -> std::string {
+        try {
+            task->loadData(paramsFor("text/csv/bilstm", root, "data: {classes: 3}\n"));
+        } catch (const DataNotFoundError& e) {
+            return std::string("not found: ") + e.what();
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "no error";
+    };
+    std::filesystem::create_directories(dir.path() / "empty");
+    const std::string missing = messageOf(dir.file("empty"));
+    EXPECT_EQ(missing.rfind("not found: text/csv/bilstm: ", 0), 0u) << missing;
+    EXPECT_NE(missing.find("train.csv: training file not found"), std::string::npos) << missing;
+    EXPECT_NE(missing.find(hint), std::string::npos) << missing;
+    fixtures::writeCsvFolder(dir.path() / "csv", 3, 30, 9);
+    std::ofstream(dir.path() / "csv" / "train.csv", std::ios::app) << "\"unterminated,c1\n";
+    const std::string damaged = messageOf(dir.file("csv"));
+    EXPECT_EQ(damaged.rfind("text/csv/bilstm: ", 0), 0u) << damaged;
+    EXPECT_NE(damaged.find("train.csv"), std::string::npos) << damaged;
+    EXPECT_EQ(damaged.find(hint), std::string::npos) << "a damaged file's message stands alone: " << damaged;
 }
 
 // ---- short runs on generated data ----------------------------------------------------------

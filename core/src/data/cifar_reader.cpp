@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab {
@@ -121,7 +122,7 @@ DataBundle loadCifar10(const std::string& root) {
         std::string list;
         for (const std::string& path : best.missing)
             list += (list.empty() ? "" : ", ") + path;
-        throw Error("CIFAR-10 files missing: " + list + " (also looked in "
+        throw DataNotFoundError("CIFAR-10 files missing: " + list + " (also looked in "
                     + other.folder.string()
                     + "). Download the \"CIFAR-10 binary version\" from"
                       " https://www.cs.toronto.edu/~kriz/cifar.html, unpack it and point data.root"

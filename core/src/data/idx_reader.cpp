@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab {
@@ -304,7 +305,7 @@ std::string findIdxFile(const std::string& root, const std::string& stem) {
     std::string list;
     for (const std::string& path : tried)
         list += (list.empty() ? "" : ", ") + path;
-    throw Error("IDX file '" + stem + "' not found; tried " + list + ". The data folder '" + root
+    throw DataNotFoundError("IDX file '" + stem + "' not found; tried " + list + ". The data folder '" + root
                 + "' may be wrong");
 }
 

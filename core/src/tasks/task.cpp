@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab {
@@ -12,12 +13,22 @@ std::string withDataHint(const std::string& message, const TaskInfo& info) {
     return info.dataHint.empty() ? message : message + ". " + info.dataHint;
 }
 
+void rethrowDataError(const TaskInfo& info) {
+    try {
+        throw;
+    } catch (const DataNotFoundError& e) {
+        throw DataNotFoundError(withDataHint(info.id + ": " + e.what(), info));
+    } catch (const Error& e) {
+        throw Error(info.id + ": " + e.what());
+    }
+}
+
 std::string requireDataRoot(const TaskInfo& info, const ParamSet& params) {
     const std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
-    if (root.empty()) throw Error(withDataHint(info.id + ": data.root is not set", info));
+    if (root.empty()) throw DataNotFoundError(withDataHint(info.id + ": data.root is not set", info));
     std::error_code ec;
     if (!std::filesystem::exists(root, ec))
-        throw Error(withDataHint(info.id + ": the data folder '" + root + "' (data.root) does not exist", info));
+        throw DataNotFoundError(withDataHint(info.id + ": the data folder '" + root + "' (data.root) does not exist", info));
     return root;
 }
 

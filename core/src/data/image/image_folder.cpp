@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab {
@@ -95,13 +96,13 @@ std::vector<std::string> imagesIn(const fs::path& classDir, std::int64_t& skippe
 
 ImageFolderListing listImageFolder(const std::string& dir, const std::vector<std::string>* classes) {
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw Error(dir + ": no such folder (expected one folder per class, holding its images)");
+    if (!fs::is_directory(dir, ec)) throw DataNotFoundError(dir + ": no such folder (expected one folder per class, holding its images)");
     std::vector<std::string> found;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
         if (!hidden(it->path()) && typeOf(*it) == EntryType::Folder) found.push_back(it->path().filename().string());
     if (ec) throw Error(dir + ": cannot read the folder (" + ec.message() + ")");
     std::sort(found.begin(), found.end());
-    if (found.empty()) throw Error(dir + ": no class folders in it (expected DIR/CLASS/IMAGE.jpg, one folder per class)");
+    if (found.empty()) throw DataNotFoundError(dir + ": no class folders in it (expected DIR/CLASS/IMAGE.jpg, one folder per class)");
 
     ImageFolderListing listing;
     listing.folders.emplace_back(dir, modified(dir));

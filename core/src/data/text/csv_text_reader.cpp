@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #include "text_file.h"
 
@@ -236,7 +237,7 @@ TextDataSet loadTextCsvFolder(const std::string& folder) {
     const std::string train = (root / "train.csv").string();
     std::error_code ec;
     if (!fs::is_regular_file(train, ec))
-        throw Error(train + ": training file not found; expected a CSV data set folder with train.csv"
+        throw DataNotFoundError(train + ": training file not found; expected a CSV data set folder with train.csv"
                             " (and optionally dev.csv, test.csv), each with a header row \"text,label\"");
     TextDataSet set;
     set.source = root.string();

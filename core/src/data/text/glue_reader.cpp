@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 #include "text_file.h"
 
@@ -227,7 +228,7 @@ TextDataSet loadGlueFolder(const std::string& folder, GlueTask task) {
         std::string list;
         for (std::string_view path : missing)
             list += (list.empty() ? "" : ", ") + std::string(path);
-        throw Error("GLUE " + std::string(formatOf(task).displayName) + " files missing: " + list
+        throw DataNotFoundError("GLUE " + std::string(formatOf(task).displayName) + " files missing: " + list
                     + "; expected the task folder as GLUE distributes it (train.tsv, dev.tsv, test.tsv)");
     }
 

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <system_error>
 
+#include "losslab/data_error.h"
 #include "losslab/error.h"
 
 namespace losslab::Internal {
@@ -15,7 +16,7 @@ std::string readWholeFile(const std::string& path, const std::string& what) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
-        throw Error(path + ": " + what + " not found");
+        throw DataNotFoundError(path + ": " + what + " not found");
     const std::uintmax_t size = fs::file_size(path, ec);
     std::ifstream in(path, std::ios::binary);
     if (ec || !in)
