@@ -92,7 +92,7 @@ TEST(AudioFile, BadAudioIsRefusedNamingTheFile) {
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { readAudio(dir.file("none.flac")); }, {"none.flac: no such audio file"}));
     std::ofstream(dir.path() / "text.wav") << "this is not audio\n";
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { readAudio(dir.file("text.wav")); },
-                                          {"text.wav: cannot read it as audio", "expected WAV, FLAC or NIST SPHERE"}));
+                                          {"text.wav: cannot read it as audio", "expected WAV, FLAC, NIST SPHERE, AIFF, AU, Wave64 or another format libsndfile reads"}));
     writeAudio(dir.file("cut.flac"), testSignal(), 16000);
     fs::resize_file(dir.path() / "cut.flac", fs::file_size(dir.path() / "cut.flac") / 2);
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { readAudio(dir.file("cut.flac")); }, {"cut.flac: the audio ends early"}));

@@ -337,7 +337,7 @@ AudioClip readAudio(const std::string& path) {
     SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
     if (!file)
         throw Error(path + ": cannot read it as audio (" + std::string(sf_strerror(nullptr)) +
-                    "); expected WAV, FLAC or NIST SPHERE");
+                    "); expected WAV, FLAC, NIST SPHERE, AIFF, AU, Wave64 or another format libsndfile reads");
     requireWholeData(path);
     if (info.frames <= 0 || info.channels <= 0) throw Error(path + ": the audio file has no samples");
     AudioClip clip;
