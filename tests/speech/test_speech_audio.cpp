@@ -49,6 +49,21 @@ void writeBytes(const fs::path& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
 }
 
+// `bytes` written as `name` reads whole, `frames` samples; its first `kept` bytes, written as
+// "cut_<name>", are refused as ending early, with `present` ("500 of the 600 bytes") and
+// `presentFrames` ("250 of the 300 frames") in the message.
+::testing::AssertionResult readsWholeAndRefusesItCut(const ScratchDir& dir, const std::string& name,
+                                                     const std::string& bytes, std::size_t frames, std::size_t kept,
+                                                     const std::string& present, const std::string& presentFrames) {
+    const fs::path whole = dir.path() / name;
+    writeBytes(whole, bytes);
+    const std::size_t read = readAudio(whole.string()).samples.size();
+    if (read != frames) return ::testing::AssertionFailure() << name << ": read " << read << " samples, expected " << frames;
+    const fs::path cut = dir.path() / ("cut_" + name);
+    writeBytes(cut, bytes.substr(0, kept));
+    return throwsErrorWith([&] { readAudio(cut.string()); }, {cut.string(), "ends early", present, presentFrames});
+}
+
 // 16-bit PCM samples, little-endian: a quiet ramp, `frames` frames of `channels` channels.
 std::string pcm16(std::size_t frames, int channels = 1) {
     std::string out;
@@ -223,13 +238,8 @@ TEST(SpeechAudio, WavChunksArePaddedToEvenLengthsAndTheLastPadByteMayBeMissing) 
     WavLayout listed;
     listed.beforeData = std::string("LIST") + std::string("\x05\x00\x00\x00", 4) + "INFOx" + std::string(1, '\0');
     const std::string whole = wavFile(pcm16(300), listed);
-    const fs::path full = dir.path() / "listed.wav";
-    writeBytes(full, whole);
-    EXPECT_EQ(readAudio(full.string()).samples.size(), 300u);
-    const fs::path cut = dir.path() / "listed_cut.wav";
-    writeBytes(cut, whole.substr(0, whole.size() - 100));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(cut.string()); },
-                                {cut.string(), "500 of the 600 bytes", "250 of the 300 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "listed.wav", whole, 300, whole.size() - 100, "500 of the 600 bytes",
+                                          "250 of the 300 frames"));
 
     // 8-bit mono with an odd number of frames, the data chunk last and its pad byte left out (as
     // many writers do): nothing is missing.
@@ -291,26 +301,16 @@ TEST(SpeechAudio, Rf64AndSphereFilesAreCheckedAgainstTheirHeaders) {
     putU32(rf64, 0xFFFFFFFFu);
     rf64 += body;
     for (int i = 0; i < 8; ++i) rf64[20 + i] = static_cast<char>(((rf64.size() - 8) >> (8 * i)) & 0xFF);
-    const fs::path whole = dir.path() / "whole.rf64.wav";
-    writeBytes(whole, rf64);
-    EXPECT_EQ(readAudio(whole.string()).samples.size(), 1000u);
-    const fs::path cut = dir.path() / "cut.rf64.wav";
-    writeBytes(cut, rf64.substr(0, rf64.size() - 1000));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(cut.string()); },
-                                {cut.string(), "1000 of the 2000 bytes", "500 of the 1000 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "whole.rf64.wav", rf64, 1000, rf64.size() - 1000,
+                                          "1000 of the 2000 bytes", "500 of the 1000 frames"));
 
     // NIST SPHERE (TIMIT): sample_count samples of sample_n_bytes after a 1024-byte header.
     std::string header = "NIST_1A\n   1024\nsample_count -i 16000\nsample_n_bytes -i 2\nchannel_count -i 1\n"
                          "sample_byte_format -s2 01\nsample_rate -i 16000\nsample_coding -s3 pcm\nend_head\n";
     header.resize(1024, ' ');
     const std::string sphere = header + pcm16(16000);
-    const fs::path sph = dir.path() / "SX1.WAV";
-    writeBytes(sph, sphere);
-    EXPECT_EQ(readAudio(sph.string()).samples.size(), 16000u);
-    const fs::path sphCut = dir.path() / "SX2.WAV";
-    writeBytes(sphCut, sphere.substr(0, 5000));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(sphCut.string()); },
-                                {sphCut.string(), "3976 of the 32000 bytes", "1988 of the 16000 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "SX1.WAV", sphere, 16000, 5000, "3976 of the 32000 bytes",
+                                          "1988 of the 16000 frames"));
 }
 
 // libsndfile reads AIFF, AU and Wave64 files cut short as shorter files too (its log: "SSND :
@@ -322,13 +322,8 @@ TEST(SpeechAudio, TruncatedAiffAuAndW64FilesAreRefusedWithTheAnnouncedAndPresent
     AiffLayout named;
     named.beforeData = std::string("NAME") + std::string("\x00\x00\x00\x03", 4) + "abc" + std::string(1, '\0');
     const std::string aiff = aiffFile(pcm16BigEndian(1000), named);
-    const fs::path aiffWhole = dir.path() / "whole.aiff";
-    writeBytes(aiffWhole, aiff);
-    EXPECT_EQ(readAudio(aiffWhole.string()).samples.size(), 1000u);
-    const fs::path aiffCut = dir.path() / "cut.aiff";
-    writeBytes(aiffCut, aiff.substr(0, aiff.size() - 1000));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(aiffCut.string()); },
-                                {aiffCut.string(), "ends early", "1000 of the 2000 bytes", "500 of the 1000 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "named.aiff", aiff, 1000, aiff.size() - 1000, "1000 of the 2000 bytes",
+                                          "500 of the 1000 frames"));
 
     // AIFF: COMM's frame count, where the SSND size was rewritten to what is left.
     AiffLayout moreFrames;
@@ -344,23 +339,13 @@ TEST(SpeechAudio, TruncatedAiffAuAndW64FilesAreRefusedWithTheAnnouncedAndPresent
     floats.compression = "fl32";
     floats.sampleSize = 32;
     const std::string aifc = aiffFile(floatSamplesBigEndian(std::vector<float>(400, 0.25f)), floats);
-    const fs::path aifcWhole = dir.path() / "whole.aifc";
-    writeBytes(aifcWhole, aifc);
-    EXPECT_EQ(readAudio(aifcWhole.string()).samples.size(), 400u);
-    const fs::path aifcCut = dir.path() / "cut.aifc";
-    writeBytes(aifcCut, aifc.substr(0, aifc.size() - 399));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(aifcCut.string()); },
-                                {aifcCut.string(), "1201 of the 1600 bytes", "300 of the 400 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "float.aifc", aifc, 400, aifc.size() - 399, "1201 of the 1600 bytes",
+                                          "300 of the 400 frames"));
 
     // AU: the header's data size.
     const std::string au = auFile(pcm16BigEndian(1000), 2000);
-    const fs::path auWhole = dir.path() / "whole.au";
-    writeBytes(auWhole, au);
-    EXPECT_EQ(readAudio(auWhole.string()).samples.size(), 1000u);
-    const fs::path auCut = dir.path() / "cut.au";
-    writeBytes(auCut, au.substr(0, 24 + 976));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(auCut.string()); },
-                                {auCut.string(), "ends early", "976 of the 2000 bytes", "488 of the 1000 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "sized.au", au, 1000, 24 + 976, "976 of the 2000 bytes",
+                                          "488 of the 1000 frames"));
     // 0xFFFFFFFF is AU's "unknown size": the samples run to the end of the file, as libsndfile reads them.
     const fs::path auStreamed = dir.path() / "streamed.au";
     writeBytes(auStreamed, auFile(pcm16BigEndian(700), 0xFFFFFFFFu));
@@ -368,13 +353,8 @@ TEST(SpeechAudio, TruncatedAiffAuAndW64FilesAreRefusedWithTheAnnouncedAndPresent
 
     // Wave64: the data chunk's 64-bit size, less its 24-byte header.
     const std::string w64 = w64File(pcm16(1000));
-    const fs::path w64Whole = dir.path() / "whole.w64";
-    writeBytes(w64Whole, w64);
-    EXPECT_EQ(readAudio(w64Whole.string()).samples.size(), 1000u);
-    const fs::path w64Cut = dir.path() / "cut.w64";
-    writeBytes(w64Cut, w64.substr(0, w64.size() - 1104));
-    EXPECT_TRUE(throwsErrorWith([&] { readAudio(w64Cut.string()); },
-                                {w64Cut.string(), "ends early", "896 of the 2000 bytes", "448 of the 1000 frames"}));
+    EXPECT_TRUE(readsWholeAndRefusesItCut(dir, "pcm.w64", w64, 1000, w64.size() - 1104, "896 of the 2000 bytes",
+                                          "448 of the 1000 frames"));
 }
 
 // ---- float samples that are not numbers -----------------------------------------------------
