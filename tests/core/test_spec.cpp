@@ -957,3 +957,13 @@ TEST(ExperimentSpecSweep, BadSweepsNameTheKeyAndWhatIsExpected) {
     EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\nsweep: {losses.*.k: [1, 2]}\n", {"has none"}));
     EXPECT_TRUE(loadFails(head + "  - losses.1.k\n", {"sweep: expected a mapping"}));
 }
+
+TEST(ExperimentSpecSweep, TwoSpellingsOfOneLossAxisAreRefused) {
+    // "losses.01.k" is loss 1 as well: two axes on one value would double the grid with runs
+    // that all train the last axis's value.
+    const std::string head = "task: toy/mlp\nlosses: [ce, square]\nsweep:\n";
+    EXPECT_TRUE(loadFails(head + "  losses.1.k: [1, 2]\n  losses.01.k: [3]\n",
+                          {"exp.yaml:5:3", "losses.1.k and losses.01.k both sweep k of the same loss"}));
+    EXPECT_TRUE(loadFails(head + "  losses.001.lr: [1, 2]\n  losses.1.lr: [3]\n", {"losses.001.lr and losses.1.lr"}));
+    EXPECT_EQ(load(head + "  losses.1.k: [1, 2]\n  losses.1.M: [3]\n").gridPointCount(), 2u);
+}

@@ -465,8 +465,9 @@ private:
                 axis.values.push_back(canonical);
             }
             for (const auto& other : axes)
+                // Equal indices too: "losses.1.k" and "losses.01.k" are two keys for one value.
                 if (other.isLossAxis() && axis.isLossAxis() && other.recipeKey() == axis.recipeKey() &&
-                    (other.lossIndex == -1 || axis.lossIndex == -1))
+                    (other.lossIndex == -1 || axis.lossIndex == -1 || other.lossIndex == axis.lossIndex))
                     throw Error(where + ": sweep: " + other.key + " and " + axis.key + " both sweep " +
                                 axis.recipeKey().substr(5) + " of the same loss; keep one of them");
             points *= axis.values.size();
