@@ -221,6 +221,11 @@ bad-yaml)
   expect 2 'noname\.yaml:1:7: name: expected a non-empty string' -- run "$work/noname.yaml" --db "$work/runs.sqlite"
   expect 2 'noname\.yaml:1:7: name: expected a non-empty string' -- run "$work/noname.yaml" --db "$work/new.sqlite"
   [[ ! -e $work/new.sqlite ]] || fail "an experiment without a name still made $work/new.sqlite"
+  # A Latin-1 byte would be stored in the name; a UTF-16 file would read as odd keys.
+  sed $'s/^name: tiny$/name: caf\xe9/' "$work/tiny.yaml" > "$work/latin1.yaml"
+  expect 2 'latin1\.yaml:1:10: invalid UTF-8 \(byte 0xE9\)' -- run "$work/latin1.yaml" --db "$work/runs.sqlite"
+  printf '\xff\xfen\x00a\x00' > "$work/utf16.yaml"
+  expect 2 'utf16\.yaml: the file is UTF-16 or UTF-32 .*save it as UTF-8' -- run "$work/utf16.yaml" --db "$work/runs.sqlite"
   db_unchanged ;;
 bad-keys)
   seed_db

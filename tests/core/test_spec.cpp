@@ -967,3 +967,15 @@ TEST(ExperimentSpecSweep, TwoSpellingsOfOneLossAxisAreRefused) {
     EXPECT_TRUE(loadFails(head + "  losses.001.lr: [1, 2]\n  losses.1.lr: [3]\n", {"losses.001.lr and losses.1.lr"}));
     EXPECT_EQ(load(head + "  losses.1.k: [1, 2]\n  losses.1.M: [3]\n").gridPointCount(), 2u);
 }
+
+TEST(ExperimentSpecErrors, TextThatIsNotUtf8NamesTheLineAndByte) {
+    // A Latin-1 name would be stored as is and break every report and export that reads it.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nname: caf\xE9\nlosses: [ce]\n",
+                          {"exp.yaml:2:10", "invalid UTF-8", "byte 0xE9", "expected UTF-8"}));
+    EXPECT_TRUE(loadFails("\xFF\xFEt\0a\0s\0k\0", {"exp.yaml", "UTF-16", "save it as UTF-8"}));
+    const char withNul[] = "task: toy/mlp\nlosses: [ce]\ndescription: a\0b\n";
+    EXPECT_TRUE(loadFails(std::string(withNul, sizeof withNul - 1), {"exp.yaml:3:15", "NUL byte"}));
+    EXPECT_TRUE(loadFails(kMinimal, {"--set name", "invalid UTF-8", "byte 0xE9"}, {"name=caf\xE9"}));
+    // A UTF-8 byte order mark and UTF-8 text are fine.
+    EXPECT_EQ(load("\xEF\xBB\xBFtask: toy/mlp\nname: caf\xC3\xA9\nlosses: [ce]\n").name, "caf\xC3\xA9");
+}

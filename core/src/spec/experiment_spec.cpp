@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "../data/text/text_file.h"
 #include "losslab/error.h"
 #include "losslab/losses/paper_rescaling.h"
 #include "losslab/spec/run_recipe.h"
@@ -74,6 +75,30 @@ YAML::Node parseOverrideValue(const std::string& text) {
     } catch (const YAML::Exception&) {
         return YAML::Node(text); // not YAML: take it as a plain string
     }
+}
+
+std::string hexByte(char c) {
+    static const char* kHex = "0123456789ABCDEF";
+    const auto b = static_cast<unsigned char>(c);
+    return std::string("0x") + kHex[b >> 4] + kHex[b & 0xF];
+}
+
+// YAML is Unicode text, and yaml-cpp passes any other bytes through: a Latin-1 name would be
+// stored as is and break the reports and exports that read it back. A NUL ends the text early
+// for yaml-cpp (a key cut short); a UTF-16 file reads as a few odd keys.
+void requireUtf8Text(const std::string& text, const std::string& file) {
+    if (text.rfind("\xFF\xFE", 0) == 0 || text.rfind("\xFE\xFF", 0) == 0 || text.rfind(std::string("\0\0\xFE\xFF", 4), 0) == 0)
+        throw Error(file + ": the file is UTF-16 or UTF-32 (it starts with the byte order mark " + hexByte(text[0]) + " " +
+                    hexByte(text[1]) + "); save it as UTF-8");
+    const std::size_t invalid = Internal::findInvalidUtf8(text);
+    const std::size_t bad = std::min(invalid, text.find('\0'));
+    if (bad == std::string::npos) return;
+    const std::size_t lineStart = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
+    const std::size_t column = lineStart == std::string::npos ? bad + 1 : bad - lineStart;
+    const std::string where = file + ":" + std::to_string(Internal::lineOfOffset(text, bad)) + ":" + std::to_string(column);
+    if (text[bad] == '\0')
+        throw Error(where + ": a NUL byte; expected UTF-8 text (is the file UTF-16?)");
+    throw Error(where + ": invalid UTF-8 (byte " + hexByte(text[bad]) + "); expected UTF-8 text (save the file as UTF-8)");
 }
 
 void applyOverride(YAML::Node root, const SpecOverride& o) {
@@ -602,6 +627,13 @@ ExperimentSpec loadFromRoot(YAML::Node root, const std::string& displayName,
     rejectTooManyNodes(root, displayName);
     rejectDuplicateKeys(root, displayName);
     for (const auto& o : overrides) {
+        for (const std::string* part : {&o.key, &o.value}) {
+            const std::size_t bad = std::min(Internal::findInvalidUtf8(*part), part->find('\0'));
+            if (bad != std::string::npos)
+                throw Error("--set " + (part == &o.key ? std::string("argument") : o.key) + ": invalid UTF-8 (byte " +
+                            hexByte((*part)[bad]) + " at byte " + std::to_string(bad + 1) + " of the " +
+                            (part == &o.key ? "key" : "value") + "); expected UTF-8 text");
+        }
         applyOverride(root, o);
         overridden[o.key] = o.key + "=" + o.value;
     }
@@ -708,6 +740,7 @@ ExperimentSpec loadExperimentText(const std::string& yamlText, const std::string
                                   const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
     if (yamlText.size() > kMaxSpecBytes)
         throw Error(displayName + ": " + std::to_string(yamlText.size()) + " bytes is too large for an experiment file (limit 1 MiB)");
+    requireUtf8Text(yamlText, displayName);
     YAML::Node root;
     try {
         const std::vector<YAML::Node> documents = YAML::LoadAll(yamlText);
