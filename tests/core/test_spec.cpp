@@ -979,3 +979,18 @@ TEST(ExperimentSpecErrors, TextThatIsNotUtf8NamesTheLineAndByte) {
     // A UTF-8 byte order mark and UTF-8 text are fine.
     EXPECT_EQ(load("\xEF\xBB\xBFtask: toy/mlp\nname: caf\xC3\xA9\nlosses: [ce]\n").name, "caf\xC3\xA9");
 }
+
+TEST(ExperimentSpecLosses, NamesThatLookBlankOrAlikeAreRefused) {
+    // "ce " next to "ce" would be two losses that read the same in every table; a line break
+    // in a name breaks the CSV and Markdown rows it is printed in.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce, {loss: square, name: \"ce \"}]\n",
+                          {"exp.yaml:2:35", "losses.1.name", "space at its start or end"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce, {loss: square, name: \" \"}]\n",
+                          {"exp.yaml:2:35", "losses.1.name: expected a non-empty string"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [{loss: ce, name: \"a\\tb\"}]\n",
+                          {"exp.yaml:2:27", "losses.0.name", "control character (0x09)"}));
+    EXPECT_TRUE(loadFails("name: \"   \"\n" + kMinimal, {"exp.yaml:1:7", "name: expected a non-empty string"}));
+    EXPECT_TRUE(loadFails("name: \"a\\nb\"\n" + kMinimal, {"exp.yaml:1:7", "name", "control character (0x0A)"}));
+    EXPECT_TRUE(loadFails(kMinimal, {"--set name=\"x \"", "space at its start or end"}, {"name=\"x \""}));
+    EXPECT_EQ(load("name: \"my run, caf\xC3\xA9\"\n" + kMinimal).name, "my run, caf\xC3\xA9");
+}

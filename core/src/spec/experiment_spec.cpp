@@ -220,6 +220,7 @@ public:
                         "'; known tasks: " + joinStrings(m_tasks.ids()));
         const TaskInfo& task = m_tasks.requireInfo(spec.taskId);
         spec.name = optionalString(root, "name", defaultName());
+        if (root["name"].IsDefined() && !root["name"].IsNull()) checkName(spec.name, root["name"], "name");
         if (spec.name.empty()) // the runs are stored under it
             throw Error(m_loc.at(root["name"], "name") + ": name: expected a non-empty string (the name the runs are stored under)");
         spec.description = optionalString(root, "description", "");
@@ -258,6 +259,20 @@ private:
         if (!n.IsDefined() || n.IsNull()) return fallback;
         if (!n.IsScalar()) throw Error(m_loc.at(n, key) + ": " + key + ": expected a string");
         return n.Scalar();
+    }
+
+    // Names are labels in every table and stored with the runs: "ce " next to "ce" would be two
+    // losses that read the same, and a line break or tab breaks the CSV and Markdown rows.
+    void checkName(const std::string& name, const YAML::Node& node, const std::string& path) {
+        const std::string where = m_loc.at(node, path) + ": " + path;
+        if (name.find_first_not_of(' ') == std::string::npos)
+            throw Error(where + ": expected a non-empty string" + (path == "name" ? " (the name the runs are stored under)" : ""));
+        for (const char c : name)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+                throw Error(where + ": the name has a control character (" + hexByte(c) +
+                            "); expected a name on one line, without tabs");
+        if (name.front() == ' ' || name.back() == ' ')
+            throw Error(where + ": '" + name + "' has a space at its start or end; write the name without it");
     }
 
     void checkDevice(const std::string& device, const YAML::Node& node) {
@@ -367,6 +382,7 @@ private:
                 if (entry["name"].IsDefined()) {
                     if (!entry["name"].IsScalar() || entry["name"].Scalar().empty())
                         throw Error(m_loc.at(entry["name"], path + ".name") + ": " + path + ".name: expected a non-empty string");
+                    checkName(entry["name"].Scalar(), entry["name"], path + ".name");
                     l.name = entry["name"].Scalar();
                 }
             }
