@@ -994,3 +994,21 @@ TEST(ExperimentSpecLosses, NamesThatLookBlankOrAlikeAreRefused) {
     EXPECT_TRUE(loadFails(kMinimal, {"--set name=\"x \"", "space at its start or end"}, {"name=\"x \""}));
     EXPECT_EQ(load("name: \"my run, caf\xC3\xA9\"\n" + kMinimal).name, "my run, caf\xC3\xA9");
 }
+
+TEST(ExperimentSpecLosses, ANumberGivenAsAListOrNothingSaysWhatWasWritten) {
+    // The message used to quote "(not a number)", as if the file had said that.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [{loss: square, k: [2]}]\n",
+                          {"exp.yaml:2:28", "losses.0.k: expected a number > 0, got a list"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [{loss: square, M: {a: 1}}]\n", {"losses.0.M: expected a number > 0, got a mapping"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses:\n  - loss: ce\n    lr:\n", {"exp.yaml:", "losses.0.lr: expected a number > 0, got no value"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce, square]\nsweep: {losses.1.k: [[1]]}\n",
+                          {"sweep.losses.1.k.0: expected a number > 0, got a list"}));
+}
+
+TEST(ExperimentSpecErrors, YamlMergeKeysAreNamedAsUnsupported) {
+    // yaml-cpp reads "<<" as an ordinary key, so the merged keys would not apply.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\ntrain:\n  <<: {patience: 2}\n  lr: 0.2\n",
+                          {"exp.yaml:4:3", "'<<'", "merge key", "not supported", "write the keys out"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [&sq {loss: square, k: 2}, {<<: *sq, name: b}]\n",
+                          {"exp.yaml:2:37", "merge key"}));
+}

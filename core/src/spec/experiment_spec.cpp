@@ -320,6 +320,9 @@ private:
     }
 
     double positiveNumber(const YAML::Node& n, const std::string& path) {
+        if (!n.IsScalar())
+            throw Error(m_loc.at(n, path) + ": " + path + ": expected a number > 0, got " +
+                        (n.IsSequence() ? "a list" : n.IsMap() ? "a mapping" : "no value"));
         ParamDecl d{path, ParamType::Double, "", "", std::nullopt, std::nullopt, {}};
         const std::string canon = canonicalParamValue(d, n.IsScalar() ? n.Scalar() : "(not a number)", m_loc.at(n, path));
         const double v = parseFiniteNumber(canon, m_loc.at(n, path));
@@ -594,12 +597,19 @@ private:
 };
 
 // yaml-cpp keeps the first of two equal keys and drops the second without a word; a user
-// who wrote a section twice would lose settings silently.
+// who wrote a section twice would lose settings silently. It also reads a merge key ("<<",
+// YAML 1.1) as a key of that name, so the keys it would merge would not apply.
 void rejectDuplicateKeys(const YAML::Node& node, const std::string& file) {
     if (node.IsMap()) {
         std::set<std::string> seen;
         for (const auto& kv : node) {
             const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+            if (key == "<<") {
+                const YAML::Mark m = kv.first.Mark();
+                throw Error(file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+                            ": '<<' (a YAML merge key) is not supported; write the keys out (an anchor and "
+                            "alias of a whole value, such as 'train: *common', work)");
+            }
             if (!seen.insert(key).second) {
                 const YAML::Mark m = kv.first.Mark();
                 throw Error(file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": key '" +
