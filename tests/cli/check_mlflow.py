@@ -4,7 +4,8 @@
 Usage: check_mlflow.py DB STATE_FILE
 Every started run of the database must be one active MLflow run (tag losslab.uid) in the
 experiment NAME#ID, with each stored epoch metric once as SPLIT/METRIC at step = epoch, each
-step metric once as step/METRIC at step = the optimiser step, the metrics at the reported
+step metric once as step/METRIC at step = the optimiser step (for a run still training, those
+of epochs whose metrics are stored), the metrics at the reported
 epoch as reported/SPLIT/METRIC there (and maybe at earlier epochs, reported while it trained),
 MLflow's status for the run's status, its settings as
 params, and no other points. Prints what differs and exits 1, or exits 0.
@@ -53,7 +54,8 @@ def main():
         last_epoch = max([e for _, e in want] or [0])
         for step, epoch, metric, value in db.execute(
                 "SELECT step, epoch, metric, value FROM step_metrics WHERE run_id = ?", (run_id,)):
-            if epoch <= last_epoch:
+            # A run that ended has all its steps sent; one still training those of whole epochs.
+            if epoch <= last_epoch or status not in ("queued", "running"):
                 want[(f"step/{metric}", step)] = float("nan") if value is None else value
         if best > 0:
             for split, metric, value in db.execute(

@@ -485,6 +485,12 @@ import json, sys
 runs = json.load(open(sys.argv[1]))["runs"].values()
 sys.exit(0 if sum(r["lifecycle_stage"] == "deleted" for r in runs) == 1 else 1)
 PY
+  # A run that diverged in the middle of an epoch: the steps of that epoch are sent too.
+  cp "$work/changed.sqlite" "$work/diverged.sqlite"
+  sqlite3 "$work/diverged.sqlite" "INSERT INTO step_metrics(run_id, step, epoch, metric, value) SELECT run_id, step + (SELECT MAX(step) FROM step_metrics WHERE run_id = 3), 4, metric, NULL FROM step_metrics WHERE run_id = 3 AND epoch = 1; UPDATE runs SET status = 'diverged', error = 'loss became NaN' WHERE id = 3" || fail "sqlite3"
+  out=$(mlflow_export --db "$work/diverged.sqlite" 2>&1) || fail "export of the diverged run: $out"
+  grep -q ': 0 created, 1 appended, 2 unchanged, 0 replaced;' <<<"$out" || fail "export of the diverged run: $out"
+  python3 "$here/check_mlflow.py" "$work/diverged.sqlite" "$work/state.json" || fail "MLflow lacks the diverged run's last steps"
   # Addresses that are no tracking server.
   MLFLOW_TRACKING_TOKEN=t0k3n expect 2 "GET experiments/get-by-name answered HTTP 404 \(<html>.*is $uri/wrong the address of an MLflow tracking server" -- \
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri/wrong"

@@ -278,6 +278,45 @@ TEST_F(MlflowExportTest, ARunWhoseSentEpochsChangedIsSentAgainAndTheOldOneDelete
         }
 }
 
+TEST_F(MlflowExportTest, ARunThatEndedInTheMiddleOfAnEpochHasThatEpochsStepsSent) {
+    // Diverged in epoch 1 (no epoch metrics stored, as `run` does), and one that diverged in
+    // epoch 3 after two whole epochs: the steps up to the divergence are the evidence.
+    ExperimentRecord e;
+    e.name = "div";
+    e.taskId = "toy/a";
+    const std::int64_t experiment = store.addExperiment(e);
+    RunRecord r;
+    r.taskId = "toy/a";
+    r.lossName = r.loss = "square";
+    r.protocol = "early_stopping";
+    const std::vector<std::int64_t> ids = store.addRuns(experiment, {r, r});
+    const auto train = [&](std::int64_t id, int wholeEpochs) {
+        store.markStarted(id, "cpu", 0, "LibTorch 2.6.0", 2);
+        std::int64_t step = 0;
+        for (int epoch = 1; epoch <= wholeEpochs + 1; ++epoch) {
+            store.appendSteps({{id, ++step, epoch, "train_loss", 1.0}, {id, ++step, epoch, "train_loss", epoch > wholeEpochs ? std::nan("") : 0.5}});
+            if (epoch <= wholeEpochs) store.appendEpoch(id, epoch, {{"train", "wall_s", 1.0}, {"val", "acc", 0.5}});
+        }
+        store.finishRun(id, RunStatus::Diverged, wholeEpochs, 0, 1.0, "loss became NaN or infinite");
+    };
+    train(ids[0], 0);
+    train(ids[1], 2);
+    store.flush();
+    const MlflowExportResult result = exportAll();
+    EXPECT_EQ(result.created, 2);
+    for (const RunRecord& run : store.runs()) {
+        SCOPED_TRACE("run " + std::to_string(run.id));
+        const FakeRun& sent = server.activeRunOf(run.uid);
+        expectEveryPointOnce(run, sent);
+        const std::size_t steps = store.stepMetrics(run.id).size();
+        EXPECT_EQ(sent.tags.at("losslab.exported"), std::to_string(steps + 2 * static_cast<std::size_t>(run.epochs)));
+    }
+    // Nothing more to send, and nothing sent twice.
+    const MlflowExportResult again = exportAll();
+    EXPECT_EQ(again.unchanged, 2);
+    EXPECT_EQ(again.points, 0);
+}
+
 TEST_F(MlflowExportTest, UnknownExperimentsAndAddressesAreErrorsThatNameThem) {
     fixtures::buildReportFixture(store);
     MlflowExportRequest request;

@@ -163,17 +163,21 @@ KeyValues paramsOf(const RunRecord& r) {
 
 std::int64_t millis(double seconds) { return static_cast<std::int64_t>(std::llround(seconds * 1000.0)); }
 
-// Epoch by epoch: the epoch's metrics, then its steps. Only epochs with stored metrics: a step
-// of an epoch still training waits for the next export.
-std::vector<Point> pointsOf(const std::vector<EpochMetricRow>& epochs, const std::vector<StepMetricRow>& steps, const RunTimeline& time) {
+// Epoch by epoch: the epoch's metrics, then its steps. While the run trains, only epochs with
+// stored metrics: a step of the epoch in progress waits for the next export. A run that has
+// ended (diverged in the middle of an epoch, failed, cancelled) has all its steps sent: those
+// of its last, unfinished epoch come last, so what an earlier export sent stays a prefix.
+std::vector<Point> pointsOf(const RunRecord& r, const std::vector<EpochMetricRow>& epochs, const std::vector<StepMetricRow>& steps,
+                            const RunTimeline& time) {
     int lastEpoch = 0;
     for (const auto& row : epochs) lastEpoch = std::max(lastEpoch, row.epoch);
+    const bool ended = isFinal(r.status);
     std::map<int, std::vector<Point>> byEpoch;
     for (const auto& row : epochs)
         byEpoch[row.epoch].push_back({mlflowKey(row.value.split + "/" + row.value.metric), row.value.value,
                                       millis(time.epochEnd(row.epoch)), row.epoch});
     for (const auto& s : steps)
-        if (s.epoch <= lastEpoch) byEpoch[s.epoch].push_back({mlflowKey("step/" + s.metric), s.value, millis(time.stepTime(s)), s.step});
+        if (ended || s.epoch <= lastEpoch) byEpoch[s.epoch].push_back({mlflowKey("step/" + s.metric), s.value, millis(time.stepTime(s)), s.step});
     std::vector<Point> out;
     for (auto& [epoch, list] : byEpoch) out.insert(out.end(), list.begin(), list.end());
     return out;
@@ -415,7 +419,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
         const std::vector<EpochMetricRow> epochs = store.epochMetrics({r.id});
         const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
         const RunTimeline time(r, epochs, steps);
-        const std::vector<Point> points = pointsOf(epochs, steps, time);
+        const std::vector<Point> points = pointsOf(r, epochs, steps, time);
         const KeyValues params = paramsOf(r);
 
         // What the server holds of this run, and whether the stored run still begins with it.

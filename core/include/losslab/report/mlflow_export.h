@@ -24,8 +24,9 @@
 // sent) and losslab.digest (a hash of its params and those points, in a fixed order: epoch by
 // epoch) say what it holds. Where the stored run still begins with those points, the rest is
 // appended; where it does not (a resumed run retrained epochs the server has), the MLflow run
-// is deleted (MLflow keeps it in its trash) and sent again whole. Only epochs whose metrics
-// are stored are sent, with their steps. Requests stay within MLflow's limits (1000 metrics,
+// is deleted (MLflow keeps it in its trash) and sent again whole. While a run trains, only
+// epochs whose metrics are stored are sent, with their steps; a run that has ended also has
+// the steps of its unfinished last epoch sent (a diverged run's steps up to the divergence). Requests stay within MLflow's limits (1000 metrics,
 // 100 params, 100 tags each), and each request that adds points also moves the two tags, so
 // an export cut off half way is completed by the next. The database is only read. Torch-free,
 // Qt-free.
