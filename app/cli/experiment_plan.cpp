@@ -69,7 +69,7 @@ std::vector<SpecOverride> experimentOverrides(const Args& args) {
     if (const auto n = args.integer("seeds", 1)) overrides.push_back({"seeds", std::to_string(*n)});
     if (const auto n = args.integer("max-epochs", 1)) overrides.push_back({"train.max_epochs", std::to_string(*n)});
     if (const auto n = args.integer("limit-train", 1)) overrides.push_back({"data.limit_train", std::to_string(*n)});
-    if (const auto d = args.value("device")) overrides.push_back({"device", *d});
+    if (const auto d = args.value("device")) overrides.push_back({"device", *d, true, "--device"});
     for (const auto& s : args.values("set")) overrides.push_back(parseOverride(s));
     return overrides;
 }

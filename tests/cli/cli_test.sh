@@ -94,6 +94,9 @@ bad-args)
   expect 2 "run: --dry-run is given twice" -- run tiny.yaml --db runs.sqlite --dry-run --dry-run
   expect 2 "tasks: unexpected argument 'extra'" -- tasks extra
   expect 2 "list: unexpected argument 'extra'" -- list --db runs.sqlite extra
+  # --device's value is taken as written: 'cuda:' is not a YAML mapping, and empty is not auto.
+  expect 2 "\-\-device cuda:: device: expected auto, cpu, cuda or cuda:N, got 'cuda:'" -- run tiny.yaml --db runs.sqlite --device cuda:
+  expect 2 "\-\-device : device: expected auto, cpu, cuda or cuda:N, got ''" -- run tiny.yaml --db runs.sqlite --device=
   db_unchanged
   # A value that starts with a minus but not "--" is a value: a negative number.
   expect 2 "train\.patience: expected an integer in \[1, 100000\], got '-1'" -- run tiny.yaml --db runs.sqlite --set train.patience=-1

@@ -1012,3 +1012,20 @@ TEST(ExperimentSpecErrors, YamlMergeKeysAreNamedAsUnsupported) {
     EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [&sq {loss: square, k: 2}, {<<: *sq, name: b}]\n",
                           {"exp.yaml:2:37", "merge key"}));
 }
+
+TEST(ExperimentSpecOverride, DeviceShortcutIsTakenAsWrittenAndNamedInErrors) {
+    // `--device cuda:` was read as YAML (a mapping {cuda: null}) and said "device: expected a
+    // string"; `--device=` (an empty variable in a script) was YAML null and meant auto.
+    auto loadWithDevice = [](const std::string& value) {
+        SpecOverride o{"device", value};
+        o.literal = true;
+        o.option = "--device";
+        return losslab::loadExperimentText(kMinimal, "exp.yaml", {o}, registry());
+    };
+    EXPECT_TRUE(throwsErrorWith([&] { loadWithDevice("cuda:"); },
+                                {"--device cuda:: device: expected auto, cpu, cuda or cuda:N, got 'cuda:'"}));
+    EXPECT_TRUE(throwsErrorWith([&] { loadWithDevice(""); }, {"--device : device:", "got ''"}));
+    EXPECT_TRUE(throwsErrorWith([&] { loadWithDevice("[cpu]"); }, {"got '[cpu]'"}));
+    EXPECT_EQ(loadWithDevice("cuda:1").device, "cuda:1");
+    EXPECT_TRUE(loadFails(kMinimal, {"--set device=cuda:x", "'cuda:x'"}, {"device=cuda:x"})); // --set keeps its form
+}

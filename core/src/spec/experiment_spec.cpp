@@ -36,7 +36,7 @@ public:
         // A path at, below or above an overridden key came from --set (a misspelt section
         // given by --set is reported at the section's name, above the key).
         for (const auto& [key, arg] : m_overridden)
-            if (path == key || path.rfind(key + ".", 0) == 0 || key.rfind(path + ".", 0) == 0) return "--set " + arg;
+            if (path == key || path.rfind(key + ".", 0) == 0 || key.rfind(path + ".", 0) == 0) return arg;
         if (!node.IsDefined()) return m_file; // a missing key has no position
         const YAML::Mark mark = node.Mark();
         if (mark.is_null()) return m_file;
@@ -101,6 +101,8 @@ void requireUtf8Text(const std::string& text, const std::string& file) {
     throw Error(where + ": invalid UTF-8 (byte " + hexByte(text[bad]) + "); expected UTF-8 text (save the file as UTF-8)");
 }
 
+YAML::Node overrideValue(const SpecOverride& o) { return o.literal ? YAML::Node(o.value) : parseOverrideValue(o.value); }
+
 void applyOverride(YAML::Node root, const SpecOverride& o) {
     const std::vector<std::string> parts = splitDots(o.key);
     if (parts.empty() || std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); }))
@@ -118,7 +120,7 @@ void applyOverride(YAML::Node root, const SpecOverride& o) {
                             std::to_string(node.size() == 0 ? 0 : node.size() - 1));
             const std::size_t idx = std::stoul(part);
             if (last) {
-                node[idx] = parseOverrideValue(o.value);
+                node[idx] = overrideValue(o);
                 return;
             }
             node.reset(node[idx]);
@@ -127,7 +129,7 @@ void applyOverride(YAML::Node root, const SpecOverride& o) {
         if (!node.IsMap() && !node.IsNull())
             throw Error("--set " + o.key + "=" + o.value + ": '" + path + "' is inside a value that is not a mapping");
         if (last) {
-            node[part] = parseOverrideValue(o.value);
+            node[part] = overrideValue(o);
             return;
         }
         // yaml-cpp: "a = b" on nodes overwrites a's content; reset() rebinds a handle.
@@ -656,12 +658,13 @@ ExperimentSpec loadFromRoot(YAML::Node root, const std::string& displayName,
         for (const std::string* part : {&o.key, &o.value}) {
             const std::size_t bad = std::min(Internal::findInvalidUtf8(*part), part->find('\0'));
             if (bad != std::string::npos)
-                throw Error("--set " + (part == &o.key ? std::string("argument") : o.key) + ": invalid UTF-8 (byte " +
+                throw Error((o.option.empty() ? "--set " + (part == &o.key ? std::string("argument") : o.key) : o.option) +
+                            ": invalid UTF-8 (byte " +
                             hexByte((*part)[bad]) + " at byte " + std::to_string(bad + 1) + " of the " +
                             (part == &o.key ? "key" : "value") + "); expected UTF-8 text");
         }
         applyOverride(root, o);
-        overridden[o.key] = o.key + "=" + o.value;
+        overridden[o.key] = o.option.empty() ? "--set " + o.key + "=" + o.value : o.option + " " + o.value;
     }
     Locator loc(displayName, overridden);
     return Resolver(loc, tasks).resolve(root);

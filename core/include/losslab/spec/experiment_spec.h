@@ -106,6 +106,8 @@ std::vector<std::vector<int>> independentUnits(const std::vector<RunSpec>& runs)
 struct SpecOverride {
     std::string key;   // dotted path; list items by index ("losses.1.lr")
     std::string value; // YAML scalar or flow text ("[1, 2, 3]")
+    bool literal = false; // value is a plain string, not YAML: `--device cuda:` is "cuda:", not a mapping
+    std::string option;   // the shortcut that gave it ("--device"), named in errors; empty: --set key=value
 };
 // Parses "key=value"; throws Error on a malformed argument.
 SpecOverride parseOverride(const std::string& argument);
