@@ -494,6 +494,15 @@ PY
   out=$(mlflow_export --db "$work/diverged.sqlite" 2>&1) || fail "export of the diverged run: $out"
   grep -q ': 0 created, 1 appended, 2 unchanged, 0 replaced;' <<<"$out" || fail "export of the diverged run: $out"
   python3 "$here/check_mlflow.py" "$work/diverged.sqlite" "$work/state.json" || fail "MLflow lacks the diverged run's last steps"
+  # A server (or a proxy in front of it) that answers HTTP 200 with a web page: an error naming
+  # the call, exit 2, not yaml-cpp's words.
+  python3 "$here/fake_mlflow.py" "$work/port2" "$work/state2.json" --fault runs/search:1:html &
+  faulty=$!
+  trap 'kill $server $faulty 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do [[ -s "$work/port2" ]] && break; sleep 0.1; done
+  expect 2 "MLflow at http://127.0.0.1:[0-9]+: POST runs/search answered with no JSON object.*Sign in to continue" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "http://127.0.0.1:$(cat "$work/port2")"
+  kill $faulty; wait $faulty 2>/dev/null
   # Addresses that are no tracking server.
   MLFLOW_TRACKING_TOKEN=t0k3n expect 2 "GET experiments/get-by-name answered HTTP 404 \(<html>.*is $uri/wrong the address of an MLflow tracking server" -- \
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri/wrong"

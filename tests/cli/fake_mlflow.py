@@ -5,9 +5,15 @@
 value lengths (MLflow 1.x's guaranteed 500 for params, 5000 for tags), run statuses, deleted
 runs. It answers runs/search one run per page, so a client must follow next_page_token.
 
-Usage: fake_mlflow.py PORT_FILE STATE_FILE [--token TOKEN]
+Usage: fake_mlflow.py PORT_FILE STATE_FILE [--token TOKEN] [--fault ENDPOINT:N:KIND]...
 Listens on 127.0.0.1 at a free port, writes the port to PORT_FILE, and after every request
 writes what it holds to STATE_FILE (JSON). Stops on SIGTERM.
+
+--fault makes the Nth call (from 1; * for every call) of ENDPOINT ("runs/log-batch") go wrong,
+before the server acts on it: KIND an HTTP status (500, 503: answered with MLflow's error
+JSON), html (200 with a web page, as a proxy's login page), garbage (200 with JSON cut
+short), slow:SECONDS (answered normally after that long), or close (the connection closed
+without an answer).
 """
 import json
 import os
@@ -16,6 +22,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -178,6 +185,22 @@ def handle(method, endpoint, query, body):
 class Handler(BaseHTTPRequestHandler):
     token = None
     state_file = None
+    faults = {}  # endpoint -> {call number or "*": kind}
+    seen = {}  # endpoint -> calls so far, faulty ones included
+
+    def fault(self, endpoint):
+        """The fault to act out for this call of `endpoint`, or None."""
+        with lock:
+            Handler.seen[endpoint] = Handler.seen.get(endpoint, 0) + 1
+            wanted = Handler.faults.get(endpoint, {})
+            return wanted.get(str(Handler.seen[endpoint]), wanted.get("*"))
+
+    def reply(self, status, data, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def log_message(self, *args):
         pass
@@ -186,6 +209,18 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        kind = self.fault(url.path[len(PREFIX):]) if url.path.startswith(PREFIX) else None
+        if kind == "close":
+            self.close_connection = True
+            return
+        if kind == "html":
+            return self.reply(200, b"<html><body>Sign in to continue</body></html>", "text/html")
+        if kind == "garbage":
+            return self.reply(200, b'{"runs": [{"info": {"run_id": "12')
+        if kind and kind.isdigit():
+            return self.reply(int(kind), json.dumps({"error_code": "INTERNAL_ERROR", "message": "fault " + kind}).encode())
+        if kind and kind.startswith("slow:"):
+            time.sleep(float(kind[5:]))
         status, payload = 200, {}
         try:
             if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
@@ -208,11 +243,8 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as e:
             status, payload = 400, {"error_code": "MALFORMED_REQUEST", "message": f"not JSON: {e}"}
         data = json.dumps(payload, indent=2).encode() if payload is not None else b"<html><h1>Not Found</h1></html>"
-        self.send_response(status)  # MLflow's answers are indented JSON, as here
-        self.send_header("Content-Type", "application/json" if payload is not None else "text/html")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        # MLflow's answers are indented JSON, as here
+        self.reply(status, data, "application/json" if payload is not None else "text/html")
 
     def do_GET(self):
         self.answer("GET")
@@ -222,8 +254,15 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port_file, state_file = sys.argv[1], sys.argv[2]
-    Handler.token = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--token" else None
+    port_file, state_file, options = sys.argv[1], sys.argv[2], sys.argv[3:]
+    for option, value in zip(options[::2], options[1::2]):
+        if option == "--token":
+            Handler.token = value
+        elif option == "--fault":
+            endpoint, call, kind = value.split(":", 2)  # the kind may hold a colon: slow:3
+            Handler.faults.setdefault(endpoint, {})[call] = kind
+        else:
+            sys.exit(__doc__)
     Handler.state_file = state_file
     with open(state_file, "w") as out:
         json.dump(state, out)

@@ -47,17 +47,20 @@ public:
     std::map<std::string, FakeRun> runs;            // id -> run
     int logBatches = 0;
     int failLogBatch = 0; // refuse this log-batch request (1-based) with HTTP 500, before applying it
+    std::map<std::string, std::string> answerInstead; // endpoint -> a body answered with HTTP 200, nothing done
     std::size_t mostMetrics = 0, mostParams = 0, mostTags = 0;
 
     std::string address() const override { return "http://fake"; }
     mlflow::Response get(const std::string& endpoint, const std::string& query) override {
         EXPECT_EQ(endpoint, "experiments/get-by-name");
+        if (answerInstead.count(endpoint)) return {200, answerInstead.at(endpoint)};
         const std::string name = query.substr(query.find('=') + 1);
         for (const auto& [n, id] : experiments)
             if (mlflow::urlEncode(n) == name) return {200, "{\"experiment\":{\"experiment_id\":\"" + id + "\",\"lifecycle_stage\":\"active\"}}"};
         return {404, "{\"error_code\":\"RESOURCE_DOES_NOT_EXIST\",\"message\":\"no experiment\"}"};
     }
     mlflow::Response post(const std::string& endpoint, const std::string& json) override {
+        if (answerInstead.count(endpoint)) return {200, answerInstead.at(endpoint)};
         const YAML::Node body = YAML::Load(json);
         if (endpoint == "experiments/create") {
             const std::string id = std::to_string(experiments.size() + 1);
@@ -315,6 +318,30 @@ TEST_F(MlflowExportTest, ARunThatEndedInTheMiddleOfAnEpochHasThatEpochsStepsSent
     const MlflowExportResult again = exportAll();
     EXPECT_EQ(again.unchanged, 2);
     EXPECT_EQ(again.points, 0);
+}
+
+TEST_F(MlflowExportTest, AnAnswerThatIsNoJsonObjectIsAnErrorThatNamesTheCall) {
+    // A proxy's sign-in page with HTTP 200, JSON of another shape: errors that name the call,
+    // never yaml-cpp's "operator[] call on a scalar".
+    fixtures::buildReportFixture(store);
+    const std::string page = "<html><body>Sign in to continue</body></html>";
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"experiments/get-by-name", page, "GET experiments/get-by-name answered with no JSON object"},
+        {"experiments/get-by-name", "{\"experiment\": \"x\"}", "GET experiments/get-by-name answered no experiment id"},
+        {"experiments/create", "[1, 2]", "POST experiments/create answered with no JSON object"},
+        {"runs/search", page, "POST runs/search answered with no JSON object"},
+        {"runs/search", "{\"runs\": [\"x\"]}", "POST runs/search answered a run with no run id"},
+        {"runs/create", page, "POST runs/create answered with no JSON object"},
+        {"runs/create", "{\"run\": \"x\"}", "runs/create answered no run id"},
+        {"runs/log-batch", "\"ok\"", "POST runs/log-batch answered with no JSON object"},
+    };
+    for (const auto& [endpoint, body, message] : cases) {
+        SCOPED_TRACE(endpoint + ": " + body);
+        FakeMlflow fresh;
+        fresh.answerInstead[endpoint] = body;
+        EXPECT_TRUE(fixtures::throwsErrorWith([&] { exportMlflow(store, MlflowExportRequest{}, fresh); },
+                                              {"MLflow at http://fake: ", message}));
+    }
 }
 
 TEST_F(MlflowExportTest, UnknownExperimentsAndAddressesAreErrorsThatNameThem) {

@@ -239,14 +239,26 @@ public:
                     std::to_string(r.status) + (detail.empty() ? "" : " (" + detail + ")") + hint);
     }
 
+    // The answer as a JSON object; Error where it is none (a proxy's web page with HTTP 200).
     YAML::Node answer(const std::string& method, const std::string& endpoint, const mlflow::Response& r) const {
         if (r.status != 200) refused(method, endpoint, r);
+        YAML::Node node(YAML::NodeType::Map);
+        bool object = true;
         try {
-            return r.body.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(r.body);
+            if (!r.body.empty()) node = YAML::Load(r.body);
+            object = node.IsMap() || node.IsNull(); // "{}" and an empty body are the empty object
         } catch (const YAML::Exception&) {
-            throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint +
-                        " answered with no JSON (is this an MLflow tracking server?): " + r.body.substr(0, 200));
+            object = false;
         }
+        if (!object)
+            throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint +
+                        " answered with no JSON object (is this an MLflow tracking server, or a proxy's page in front of it?): " +
+                        r.body.substr(0, 200));
+        return node.IsMap() ? node : YAML::Node(YAML::NodeType::Map);
+    }
+
+    [[noreturn]] void malformed(const std::string& what) const {
+        throw Error("MLflow at " + m_connection.address() + ": " + what + " (is this an MLflow tracking server?)");
     }
 
 private:
@@ -268,6 +280,17 @@ const char* sentName(Sent s) {
 
 std::string text(const YAML::Node& node) { return node && node.IsScalar() ? node.Scalar() : std::string(); }
 
+// node[key] where node is a JSON object; an undefined node otherwise (yaml-cpp throws on a
+// scalar's operator[], and the server's answers are not ours to trust).
+YAML::Node field(const YAML::Node& node, const char* key) {
+    if (node && node.IsMap()) return node[key];
+    return YAML::Node(YAML::NodeType::Undefined);
+}
+std::string runIdOf(const YAML::Node& info) {
+    const std::string id = text(field(info, "run_id"));
+    return id.empty() ? text(field(info, "run_uuid")) : id; // MLflow before 1.? named only run_uuid
+}
+
 struct ServerRun {
     std::string id;
     std::map<std::string, std::string> tags;
@@ -277,15 +300,19 @@ struct ServerRun {
 std::string experimentId(Server& server, const std::string& name, const std::string& address) {
     const mlflow::Response r = server.get("experiments/get-by-name", "experiment_name=" + mlflow::urlEncode(name));
     if (r.status == 200) {
-        const YAML::Node e = server.answer("GET", "experiments/get-by-name", r)["experiment"];
-        if (text(e["lifecycle_stage"]) == "deleted")
+        const YAML::Node e = field(server.answer("GET", "experiments/get-by-name", r), "experiment");
+        if (text(field(e, "lifecycle_stage")) == "deleted")
             throw Error("MLflow at " + address + ": the experiment '" + name +
                         "' is deleted; restore it in MLflow, or remove it for good (mlflow gc), then export again");
-        return text(e["experiment_id"]);
+        const std::string id = text(field(e, "experiment_id"));
+        if (id.empty()) server.malformed("GET experiments/get-by-name answered no experiment id for '" + name + "'");
+        return id;
     }
     // MLflow says RESOURCE_DOES_NOT_EXIST (with 404); a 404 without it is no MLflow answer.
     if (r.body.find("RESOURCE_DOES_NOT_EXIST") == std::string::npos) server.refused("GET", "experiments/get-by-name", r);
-    return text(server.post("experiments/create", "{\"name\":" + jsonString(name) + "}")["experiment_id"]);
+    const std::string id = text(field(server.post("experiments/create", "{\"name\":" + jsonString(name) + "}"), "experiment_id"));
+    if (id.empty()) server.malformed("POST experiments/create answered no experiment id for '" + name + "'");
+    return id;
 }
 
 // The experiment's active runs that LossLab sent, by uid.
@@ -296,15 +323,17 @@ std::map<std::string, ServerRun> sentRuns(Server& server, const std::string& exp
         std::string body = "{\"experiment_ids\":[" + jsonString(experiment) + "],\"max_results\":1000,\"run_view_type\":\"ACTIVE_ONLY\"";
         if (!token.empty()) body += ",\"page_token\":" + jsonString(token);
         const YAML::Node answer = server.post("runs/search", body + "}");
-        for (const auto& run : answer["runs"]) {
+        const YAML::Node runs = field(answer, "runs");
+        if (runs && !runs.IsSequence() && !runs.IsNull()) server.malformed("POST runs/search answered 'runs' that are no list");
+        for (const auto& run : runs) {
             ServerRun sr;
-            sr.id = text(run["info"]["run_id"]);
-            if (sr.id.empty()) sr.id = text(run["info"]["run_uuid"]); // MLflow before 1.? named only this
-            for (const auto& tag : run["data"]["tags"]) sr.tags[text(tag["key"])] = text(tag["value"]);
+            sr.id = runIdOf(field(run, "info"));
+            if (sr.id.empty()) server.malformed("POST runs/search answered a run with no run id");
+            for (const auto& tag : field(field(run, "data"), "tags")) sr.tags[text(field(tag, "key"))] = text(field(tag, "value"));
             const auto uid = sr.tags.find(kUidTag);
-            if (uid != sr.tags.end() && !sr.id.empty()) out.emplace(uid->second, std::move(sr));
+            if (uid != sr.tags.end()) out.emplace(uid->second, std::move(sr));
         }
-        token = text(answer["next_page_token"]);
+        token = text(field(answer, "next_page_token"));
     } while (!token.empty());
     return out;
 }
@@ -460,9 +489,8 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
                                      ",\"run_name\":" + jsonString(runName(run)) +
                                      ",\"start_time\":" + std::to_string(millis(time.start())) +
                                      ",\"tags\":" + pairsJson({{kUidTag, r.uid}}, 0, 1) + "}";
-            const YAML::Node info = server.post("runs/create", body)["run"]["info"];
-            runId = text(info["run_id"]).empty() ? text(info["run_uuid"]) : text(info["run_id"]);
-            if (runId.empty()) throw Error("MLflow at " + connection.address() + ": runs/create answered no run id");
+            runId = runIdOf(field(field(server.post("runs/create", body), "run"), "info"));
+            if (runId.empty()) server.malformed("POST runs/create answered no run id");
             onServer[r.uid] = {runId, {}};
         }
 

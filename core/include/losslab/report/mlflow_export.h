@@ -102,7 +102,8 @@ struct MlflowExportResult {
 };
 
 // Sends the selected experiments' runs. Throws Error naming an unknown experiment, or the
-// endpoint, HTTP status and MLflow's error where the server refuses a request (runs sent
+// endpoint, HTTP status and MLflow's error where the server refuses a request, or the endpoint
+// where an answer is not the JSON object MLflow sends (runs sent
 // before it stay sent; exporting again goes on from there).
 MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest& request, mlflow::Connection& server);
 
