@@ -1029,3 +1029,12 @@ TEST(ExperimentSpecOverride, DeviceShortcutIsTakenAsWrittenAndNamedInErrors) {
     EXPECT_EQ(loadWithDevice("cuda:1").device, "cuda:1");
     EXPECT_TRUE(loadFails(kMinimal, {"--set device=cuda:x", "'cuda:x'"}, {"device=cuda:x"})); // --set keeps its form
 }
+
+TEST(ExperimentSpecLosses, GeneratedNamesCarryEveryDigitOfKAndM) {
+    // Six significant digits named k = 15.0000001 "square_k15_M1": a clash with k = 15 that
+    // the file does not have, and k = 1.0000001 a name that says k = 1.
+    const ExperimentSpec spec = load("task: toy/mlp\nlosses: [{loss: square, k: 15.0000001}, {loss: square, k: 15}, "
+                                     "{loss: square, M: 1.0000001}, {loss: square, k: 0.5}]\n");
+    EXPECT_EQ(lossNames(spec), (std::vector<std::string>{"square_k15.0000001_M1", "square_k15_M1", "square_k1_M1.0000001",
+                                                         "square_k0.5_M1"}));
+}

@@ -393,11 +393,8 @@ private:
             }
             if (l.name.empty()) {
                 l.name = lossKindName(l.kind);
-                if (l.kind == LossKind::Square && (l.k != 1.0 || l.M != 1.0)) {
-                    std::ostringstream os;
-                    os << "square_k" << l.k << "_M" << l.M;
-                    l.name = os.str();
-                }
+                if (l.kind == LossKind::Square && (l.k != 1.0 || l.M != 1.0))
+                    l.name = "square_k" + formatShortest(l.k) + "_M" + formatShortest(l.M); // every digit: k = 15.0000001 is not 15
             }
             if (!names.insert(l.name).second)
                 throw Error(m_loc.at(entry, path) + ": two losses are named '" + l.name +
