@@ -440,6 +440,10 @@ export)
   expect 2 "no database at $work/none.sqlite" -- export --db "$work/none.sqlite" --out "$work/t2"
   expect 2 "cannot create the folder /proc/nope" -- export --db "$work/runs.sqlite" --out /proc/nope/out
   [[ -e "$work/t2" ]] && fail "a refused export created its folder"
+  # Cut off after the first run (a full disk, a folder in the way): the error says what was written.
+  mkdir -p "$work/t3/tiny#1/fashion_mnist/mlp/square/early_stopping" && touch "$work/t3/tiny#1/fashion_mnist/mlp/square/early_stopping/seed0"
+  expect 2 "a file of that name is in the way; 1 of 2 run\(s\) written before this: tiny#1/fashion_mnist/mlp/ce/early_stopping/seed0;.*export again" -- \
+    export --db "$work/runs.sqlite" --out "$work/t3"
   db_unchanged;;
 export-mlflow)
   # Runs sent to a stand-in MLflow tracking server over HTTP (fake_mlflow.py: MLflow's REST
@@ -629,6 +633,9 @@ YAML
   grep -q 'array task 0 ran before: continuing 1 of its run(s)' "$work/shared-0.out" || fail "task 0 requeued: $(cat "$work/shared-0.out")"
   [[ $(sqlite3 "$work/shared.sqlite" "SELECT status FROM runs WHERE id = 1") == completed ]] || fail "run 1 was not continued"
   expect 2 "6 array tasks" -- run "$work/plan/experiment.yaml" --task-index 6 --db "$work/x.sqlite"
+  expect 2 "6 array tasks" -- run "$work/plan/experiment.yaml" --task-index 6 --dry-run --db "$work/x.sqlite"
+  "$cli" run "$work/plan/experiment.yaml" --task-index 3 --dry-run --db "$work/x.sqlite" > "$work/dry3.out" 2>&1 || fail "dry run of task 3: $(cat "$work/dry3.out")"
+  grep -qE "^--task-index 3 runs $(task_runs 3) of these 10 runs: [0-9]" "$work/dry3.out" || fail "dry run of task 3: $(cat "$work/dry3.out")"
   expect 2 "would change them" -- run "$work/plan/experiment.yaml" --task-index 1 --seeds 3 --db "$work/x.sqlite"
   "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge.out" 2>&1 || fail "merge: $(cat "$work/merge.out")"
   "$cli" merge "$work"/plan/part-*.sqlite --db "$work/merged.sqlite" > "$work/merge2.out" 2>&1 || fail "merge again: $(cat "$work/merge2.out")"

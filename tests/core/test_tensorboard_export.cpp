@@ -412,5 +412,23 @@ TEST_F(TensorBoardExportTest, BadSelectionsAndPathsAreErrorsThatNameThem) {
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { exportAll(); }, {"cannot create the folder " + out.string()}));
 }
 
+TEST_F(TensorBoardExportTest, AnExportCutOffHalfWaySaysWhichRunsItWrote) {
+    // A full disk or a folder that cannot be written after some runs: the error says how many
+    // runs were written and which, not only the file that failed.
+    fixtures::buildReportFixture(*store);
+    const TensorBoardExportResult whole = exportAll();
+    ASSERT_GE(whole.runs, 3);
+    out = dir.path() / "again";
+    fs::create_directories((out / whole.runDirs[2]).parent_path());
+    { std::ofstream(out / whole.runDirs[2]) << "in the way"; }
+    EXPECT_TRUE(fixtures::throwsErrorWith([&] { exportAll(); },
+                                          {"cannot create the folder " + (out / whole.runDirs[2]).string() + ": a file of that name is in the way",
+                                           "2 of " + std::to_string(whole.runs) + " run(s) written before this: " + whole.runDirs[0] + ", " +
+                                               whole.runDirs[1],
+                                           "export again"}));
+    EXPECT_TRUE(fs::exists(out / whole.runDirs[1]));
+    EXPECT_FALSE(fs::exists(out / whole.runDirs[3]));
+}
+
 } // namespace
 } // namespace losslab

@@ -274,27 +274,40 @@ TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoa
     result.experiments = selection.experiments;
     const fs::path root(request.outDir);
     prepareFolder(root.string(), "the folder " + root.string());
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-        const RunRecord& r = runs[i].record;
-        if (!hasStarted(r)) {
-            ++result.notStarted;
-            continue;
+    const auto started = std::count_if(runs.begin(), runs.end(), [](const ExportedRun& run) { return hasStarted(run.record); });
+    try {
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            const RunRecord& r = runs[i].record;
+            if (!hasStarted(r)) {
+                ++result.notStarted;
+                continue;
+            }
+            const fs::path dir = root / folder[i];
+            prepareFolder(dir.string(), "the folder " + dir.string());
+            const std::string name = "events.out.tfevents." + std::to_string(static_cast<long long>(unixSeconds(r.createdAt))) + kFileMark + r.uid;
+            // Written under a name without "tfevents", so TensorBoard never reads it half-written.
+            writeFileAtomically((dir / name).string(), runEvents(store, runs[i], group[i].string()), ".losslab-export.tmp");
+            std::vector<fs::path> stale; // an earlier export's file of another name
+            std::error_code ec;
+            for (const auto& entry : fs::directory_iterator(dir, ec)) {
+                const std::string other = entry.path().filename().string();
+                if (other != name && other.rfind("events.out.tfevents.", 0) == 0 && other.find(kFileMark) != std::string::npos)
+                    stale.push_back(entry.path());
+            }
+            for (const auto& path : stale) fs::remove(path, ec);
+            result.runDirs.push_back(folder[i].string());
+            ++result.runs;
         }
-        const fs::path dir = root / folder[i];
-        prepareFolder(dir.string(), "the folder " + dir.string());
-        const std::string name = "events.out.tfevents." + std::to_string(static_cast<long long>(unixSeconds(r.createdAt))) + kFileMark + r.uid;
-        // Written under a name without "tfevents", so TensorBoard never reads it half-written.
-        writeFileAtomically((dir / name).string(), runEvents(store, runs[i], group[i].string()), ".losslab-export.tmp");
-        std::vector<fs::path> stale; // an earlier export's file of another name
-        std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(dir, ec)) {
-            const std::string other = entry.path().filename().string();
-            if (other != name && other.rfind("events.out.tfevents.", 0) == 0 && other.find(kFileMark) != std::string::npos)
-                stale.push_back(entry.path());
-        }
-        for (const auto& path : stale) fs::remove(path, ec);
-        result.runDirs.push_back(folder[i].string());
-        ++result.runs;
+    } catch (const Error& e) {
+        // Cut off half way (a full disk, a folder that cannot be written): say what was written.
+        std::string written;
+        const std::size_t shown = result.runDirs.size() <= 5 ? result.runDirs.size() : 3;
+        for (std::size_t i = 0; i < shown; ++i) written += (i > 0 ? ", " : ": ") + result.runDirs[i];
+        if (shown < result.runDirs.size())
+            written += ", ... (" + std::to_string(result.runDirs.size() - shown - 1) + " more), " + result.runDirs.back();
+        throw Error(std::string(e.what()) + "; " + std::to_string(result.runs) + " of " + std::to_string(started) +
+                    " run(s) written before this" + written +
+                    "; the others' folders keep what an earlier export wrote, if anything: export again once this is fixed");
     }
     return result;
 }

@@ -72,8 +72,8 @@ struct TensorBoardExportResult {
 };
 
 // Writes the selected experiments' runs. Throws Error naming an unknown experiment (and the
-// stored ones), an experiment selection without runs, or a path that cannot be written; the
-// database is only read.
+// stored ones), an experiment selection without runs, or a path that cannot be written (with
+// how many runs, and which, were written before it); the database is only read.
 TensorBoardExportResult exportTensorBoard(const RunStore& store, const TensorBoardExportRequest& request);
 
 } // namespace losslab
