@@ -305,19 +305,6 @@ int runRunCommand(const std::vector<std::string>& argv) {
     const ExperimentSpec spec = loadExperimentText(text, path, overrides, registry);
     const std::vector<RunSpec> runs = spec.expand();
     const std::string dbPath = args.value("db").value_or(RunStore::defaultPath());
-    if (args.flag("dry-run")) {
-        RunQueueOptions slotOptions;
-        slotOptions.runsPerDevice = static_cast<int>(spec.params.getInt("runner.runs_per_device"));
-        slotOptions.cpuSlots = static_cast<int>(spec.params.getInt("runner.cpu_runs"));
-        int slots = 1;
-        try {
-            slots = static_cast<int>(resolveDeviceSlots(spec.device, slotOptions).size());
-        } catch (const Error&) {
-        }
-        printDryRun(std::cout, spec, runs, estimateRuns(runs, dbPath), slots, !args.flag("quiet"));
-        std::cout << "Nothing was run (--dry-run).\n";
-        return kExitOk;
-    }
     RunQueueOptions queueOptions;
     if (taskIndex) {
         // A plan file names each array task's runs; any other file: task i is independent unit i.
@@ -335,6 +322,25 @@ int runRunCommand(const std::vector<std::string>& argv) {
                             std::to_string(i) + ", but the experiment has " + std::to_string(runs.size()) +
                             " runs (0 to " + std::to_string(runs.size() - 1) + "): the plan file was edited; plan again");
         queueOptions.experimentUid = planExperimentUid(text);
+    }
+    if (args.flag("dry-run")) {
+        RunQueueOptions slotOptions;
+        slotOptions.runsPerDevice = static_cast<int>(spec.params.getInt("runner.runs_per_device"));
+        slotOptions.cpuSlots = static_cast<int>(spec.params.getInt("runner.cpu_runs"));
+        int slots = 1;
+        try {
+            slots = static_cast<int>(resolveDeviceSlots(spec.device, slotOptions).size());
+        } catch (const Error&) {
+        }
+        printDryRun(std::cout, spec, runs, estimateRuns(runs, dbPath), slots, !args.flag("quiet"));
+        if (taskIndex) {
+            std::string list;
+            for (const int i : queueOptions.runIndices) list += (list.empty() ? "" : ", ") + std::to_string(i);
+            std::cout << "--task-index " << *taskIndex << " runs " << queueOptions.runIndices.size() << " of these "
+                      << runs.size() << " runs: " << list << "\n";
+        }
+        std::cout << "Nothing was run (--dry-run).\n";
+        return kExitOk;
     }
     configureProcess(); // a bad LOSSLAB_ONEDNN stops here, before the database is opened or made
     // The report comes after all training: a folder it cannot use must stop the run before it.
