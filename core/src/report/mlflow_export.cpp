@@ -429,96 +429,106 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
     result.experiments = selection.experiments;
 
     std::map<std::int64_t, std::pair<std::string, std::map<std::string, ServerRun>>> experiments; // id -> MLflow id, its runs
-    for (const ExportedRun& run : selection.runs) {
-        const RunRecord& r = run.record;
-        if (!hasStarted(r)) {
-            ++result.notStarted;
-            continue;
-        }
-        auto found = experiments.find(r.experimentId);
-        if (found == experiments.end()) {
-            const std::string name = r.experiment + "#" + std::to_string(r.experimentId);
-            const std::string id = experimentId(server, name, connection.address());
-            found = experiments.emplace(r.experimentId, std::make_pair(id, sentRuns(server, id))).first;
-            result.mlflowExperiments.push_back(name + " (id " + id + ")");
-        }
-        const std::string& mlflowExperiment = found->second.first;
-        auto& onServer = found->second.second;
+    const RunRecord* current = nullptr;
+    try {
+        for (const ExportedRun& run : selection.runs) {
+            const RunRecord& r = run.record;
+            if (!hasStarted(r)) {
+                ++result.notStarted;
+                continue;
+            }
+            auto found = experiments.find(r.experimentId);
+            if (found == experiments.end()) {
+                const std::string name = r.experiment + "#" + std::to_string(r.experimentId);
+                const std::string id = experimentId(server, name, connection.address());
+                found = experiments.emplace(r.experimentId, std::make_pair(id, sentRuns(server, id))).first;
+                result.mlflowExperiments.push_back(name + " (id " + id + ")");
+            }
+            const std::string& mlflowExperiment = found->second.first;
+            auto& onServer = found->second.second;
 
-        const std::vector<EpochMetricRow> epochs = store.epochMetrics({r.id});
-        const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
-        const RunTimeline time(r, epochs, steps);
-        const std::vector<Point> points = pointsOf(r, epochs, steps, time);
-        const KeyValues params = paramsOf(r);
+            current = &r;
+            const std::vector<EpochMetricRow> epochs = store.epochMetrics({r.id});
+            const std::vector<StepMetricRow> steps = store.stepMetrics(r.id);
+            const RunTimeline time(r, epochs, steps);
+            const std::vector<Point> points = pointsOf(r, epochs, steps, time);
+            const KeyValues params = paramsOf(r);
 
-        // What the server holds of this run, and whether the stored run still begins with it.
-        Sent outcome = Sent::Created;
-        std::string runId;
-        std::size_t from = 0;
-        bool withParams = true;
-        bool reportedSent = false;
-        Digest digest;
-        const auto existing = onServer.find(r.uid);
-        if (existing != onServer.end()) {
-            runId = existing->second.id;
-            const auto& tags = existing->second.tags;
-            const auto exported = tags.find(kExportedTag), hash = tags.find(kDigestTag);
-            if (exported == tags.end() || hash == tags.end()) {
-                outcome = Sent::Appended; // created, but cut off before its first points
-            } else {
-                const std::size_t held = std::strtoull(exported->second.c_str(), nullptr, 10);
-                Digest check;
-                for (const auto& p : params) check.add(p);
-                for (std::size_t i = 0; i < std::min(held, points.size()); ++i) check.add(points[i]);
-                if (held <= points.size() && check.hex() == hash->second) {
-                    from = held;
-                    withParams = false;
-                    digest = check;
-                    outcome = held == points.size() ? Sent::Unchanged : Sent::Appended;
-                    const auto reported = tags.find(kReportedTag);
-                    reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
+            // What the server holds of this run, and whether the stored run still begins with it.
+            Sent outcome = Sent::Created;
+            std::string runId;
+            std::size_t from = 0;
+            bool withParams = true;
+            bool reportedSent = false;
+            Digest digest;
+            const auto existing = onServer.find(r.uid);
+            if (existing != onServer.end()) {
+                runId = existing->second.id;
+                const auto& tags = existing->second.tags;
+                const auto exported = tags.find(kExportedTag), hash = tags.find(kDigestTag);
+                if (exported == tags.end() || hash == tags.end()) {
+                    outcome = Sent::Appended; // created, but cut off before its first points
                 } else {
-                    server.post("runs/delete", "{\"run_id\":" + jsonString(runId) + "}");
-                    runId.clear();
-                    outcome = Sent::Replaced;
+                    const std::size_t held = std::strtoull(exported->second.c_str(), nullptr, 10);
+                    Digest check;
+                    for (const auto& p : params) check.add(p);
+                    for (std::size_t i = 0; i < std::min(held, points.size()); ++i) check.add(points[i]);
+                    if (held <= points.size() && check.hex() == hash->second) {
+                        from = held;
+                        withParams = false;
+                        digest = check;
+                        outcome = held == points.size() ? Sent::Unchanged : Sent::Appended;
+                        const auto reported = tags.find(kReportedTag);
+                        reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
+                    } else {
+                        server.post("runs/delete", "{\"run_id\":" + jsonString(runId) + "}");
+                        runId.clear();
+                        outcome = Sent::Replaced;
+                    }
                 }
             }
-        }
-        if (runId.empty()) {
-            const std::string body = "{\"experiment_id\":" + jsonString(mlflowExperiment) +
-                                     ",\"run_name\":" + jsonString(runName(run)) +
-                                     ",\"start_time\":" + std::to_string(millis(time.start())) +
-                                     ",\"tags\":" + pairsJson({{kUidTag, r.uid}}, 0, 1) + "}";
-            runId = runIdOf(field(field(server.post("runs/create", body), "run"), "info"));
-            if (runId.empty()) server.malformed("POST runs/create answered no run id");
-            onServer[r.uid] = {runId, {}};
-        }
+            if (runId.empty()) {
+                const std::string body = "{\"experiment_id\":" + jsonString(mlflowExperiment) +
+                                         ",\"run_name\":" + jsonString(runName(run)) +
+                                         ",\"start_time\":" + std::to_string(millis(time.start())) +
+                                         ",\"tags\":" + pairsJson({{kUidTag, r.uid}}, 0, 1) + "}";
+                runId = runIdOf(field(field(server.post("runs/create", body), "run"), "info"));
+                if (runId.empty()) server.malformed("POST runs/create answered no run id");
+                onServer[r.uid] = {runId, {}};
+            }
 
-        RunSender sender(server, runId);
-        sender.sendData(params, withParams, points, from, digest);
-        std::vector<Point> reported;
-        KeyValues tags = tagsOf(store, run);
-        if (r.bestEpoch > 0 && !reportedSent) {
-            for (const auto& [key, value] : run.reported)
-                reported.push_back({mlflowKey("reported/" + key), value, millis(time.epochEnd(r.bestEpoch)), r.bestEpoch});
-            if (!reported.empty()) tags.emplace_back(kReportedTag, std::to_string(r.bestEpoch));
-        }
-        sender.sendTags(tags, reported);
-        std::string update = "{\"run_id\":" + jsonString(runId) + ",\"status\":\"" + mlflowStatus(r.status) + "\"";
-        if (isFinal(r.status) && !r.finishedAt.empty()) update += ",\"end_time\":" + std::to_string(millis(unixSeconds(r.finishedAt)));
-        server.post("runs/update", update + "}");
+            RunSender sender(server, runId);
+            sender.sendData(params, withParams, points, from, digest);
+            std::vector<Point> reported;
+            KeyValues tags = tagsOf(store, run);
+            if (r.bestEpoch > 0 && !reportedSent) {
+                for (const auto& [key, value] : run.reported)
+                    reported.push_back({mlflowKey("reported/" + key), value, millis(time.epochEnd(r.bestEpoch)), r.bestEpoch});
+                if (!reported.empty()) tags.emplace_back(kReportedTag, std::to_string(r.bestEpoch));
+            }
+            sender.sendTags(tags, reported);
+            std::string update = "{\"run_id\":" + jsonString(runId) + ",\"status\":\"" + mlflowStatus(r.status) + "\"";
+            if (isFinal(r.status) && !r.finishedAt.empty()) update += ",\"end_time\":" + std::to_string(millis(unixSeconds(r.finishedAt)));
+            server.post("runs/update", update + "}");
 
-        const std::size_t sent = points.size() - from + reported.size();
-        result.points += static_cast<std::int64_t>(sent);
-        switch (outcome) {
-        case Sent::Created: ++result.created; break;
-        case Sent::Appended: ++result.appended; break;
-        case Sent::Unchanged: ++result.unchanged; break;
-        case Sent::Replaced: ++result.replaced; break;
+            const std::size_t sent = points.size() - from + reported.size();
+            result.points += static_cast<std::int64_t>(sent);
+            switch (outcome) {
+            case Sent::Created: ++result.created; break;
+            case Sent::Appended: ++result.appended; break;
+            case Sent::Unchanged: ++result.unchanged; break;
+            case Sent::Replaced: ++result.replaced; break;
+            }
+            if (request.progress)
+                request.progress(r.experiment + "#" + std::to_string(r.experimentId) + " " + runName(run) + " (run " + std::to_string(r.id) +
+                                 "): " + sentName(outcome) + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId);
         }
-        if (request.progress)
-            request.progress(r.experiment + "#" + std::to_string(r.experimentId) + " " + runName(run) + " (run " + std::to_string(r.id) +
-                             "): " + sentName(outcome) + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId);
+    } catch (const Error& e) {
+        // Cut off half way: say what the server holds now.
+        const int done = result.created + result.appended + result.unchanged + result.replaced;
+        throw Error(std::string(e.what()) + "; " + std::to_string(done) + " run(s) were sent whole before this" +
+                    (current ? ", and run " + std::to_string(current->id) + " holds what it was sent so far" : std::string()) +
+                    ": export again to go on from there");
     }
     return result;
 }
