@@ -104,6 +104,11 @@ std::vector<int> prefixSources(const std::vector<RunSpec>& runs);
 std::vector<std::vector<int>> independentUnits(const std::vector<RunSpec>& runs);
 
 struct SpecOverride {
+    // A constructor rather than an aggregate: {"seeds", "3"} leaves `literal` and `option` at
+    // their defaults without g++ 14's -Wmissing-field-initializers.
+    SpecOverride() = default;
+    SpecOverride(std::string key, std::string value, bool literal = false, std::string option = {})
+        : key(std::move(key)), value(std::move(value)), literal(literal), option(std::move(option)) {}
     std::string key;   // dotted path; list items by index ("losses.1.lr")
     std::string value; // YAML scalar or flow text ("[1, 2, 3]")
     bool literal = false; // value is a plain string, not YAML: `--device cuda:` is "cuda:", not a mapping
