@@ -17,6 +17,7 @@
 
 #include "losslab/data_error.h"
 #include "losslab/error.h"
+#include "text/text_file.h"
 
 namespace losslab {
 
@@ -38,12 +39,6 @@ struct IdxHeader {
     std::uint64_t headerBytes = 0;
     std::uint64_t dataBytes = 0; // product of dims
 };
-
-std::string hexByte(unsigned value) {
-    char text[8];
-    std::snprintf(text, sizeof text, "0x%02X", value & 0xFFu);
-    return text;
-}
 
 const char* idxTypeName(std::uint8_t code) {
     switch (code) {
@@ -80,9 +75,9 @@ IdxHeader readHeader(const std::string& path, const ReadFn& read) {
                     + std::to_string(gotMagic) + " bytes");
     if (magic[0] != 0 || magic[1] != 0)
         throw Error(path + ": not an IDX file: expected the first two bytes to be 0x00 0x00, found "
-                    + hexByte(magic[0]) + " " + hexByte(magic[1]));
+                    + Internal::hexByte(magic[0]) + " " + Internal::hexByte(magic[1]));
     if (magic[2] != kIdxTypeUint8)
-        throw Error(path + ": IDX type code " + hexByte(magic[2]) + " (" + idxTypeName(magic[2])
+        throw Error(path + ": IDX type code " + Internal::hexByte(magic[2]) + " (" + idxTypeName(magic[2])
                     + ") is not supported; expected 0x08 (unsigned byte)");
     const std::size_t numDims = magic[3];
     if (numDims == 0)

@@ -77,30 +77,6 @@ YAML::Node parseOverrideValue(const std::string& text) {
     }
 }
 
-std::string hexByte(char c) {
-    static const char* kHex = "0123456789ABCDEF";
-    const auto b = static_cast<unsigned char>(c);
-    return std::string("0x") + kHex[b >> 4] + kHex[b & 0xF];
-}
-
-// YAML is Unicode text, and yaml-cpp passes any other bytes through: a Latin-1 name would be
-// stored as is and break the reports and exports that read it back. A NUL ends the text early
-// for yaml-cpp (a key cut short); a UTF-16 file reads as a few odd keys.
-void requireUtf8Text(const std::string& text, const std::string& file) {
-    if (text.rfind("\xFF\xFE", 0) == 0 || text.rfind("\xFE\xFF", 0) == 0 || text.rfind(std::string("\0\0\xFE\xFF", 4), 0) == 0)
-        throw Error(file + ": the file is UTF-16 or UTF-32 (it starts with the byte order mark " + hexByte(text[0]) + " " +
-                    hexByte(text[1]) + "); save it as UTF-8");
-    const std::size_t invalid = Internal::findInvalidUtf8(text);
-    const std::size_t bad = std::min(invalid, text.find('\0'));
-    if (bad == std::string::npos) return;
-    const std::size_t lineStart = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
-    const std::size_t column = lineStart == std::string::npos ? bad + 1 : bad - lineStart;
-    const std::string where = file + ":" + std::to_string(Internal::lineOfOffset(text, bad)) + ":" + std::to_string(column);
-    if (text[bad] == '\0')
-        throw Error(where + ": a NUL byte; expected UTF-8 text (is the file UTF-16?)");
-    throw Error(where + ": invalid UTF-8 (byte " + hexByte(text[bad]) + "); expected UTF-8 text (save the file as UTF-8)");
-}
-
 YAML::Node overrideValue(const SpecOverride& o) { return o.literal ? YAML::Node(o.value) : parseOverrideValue(o.value); }
 
 void applyOverride(YAML::Node root, const SpecOverride& o) {
@@ -271,7 +247,7 @@ private:
             throw Error(where + ": expected a non-empty string" + (path == "name" ? " (the name the runs are stored under)" : ""));
         for (const char c : name)
             if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
-                throw Error(where + ": the name has a control character (" + hexByte(c) +
+                throw Error(where + ": the name has a control character (" + Internal::hexByte(static_cast<unsigned char>(c)) +
                             "); expected a name on one line, without tabs");
         if (name.front() == ' ' || name.back() == ' ')
             throw Error(where + ": '" + name + "' has a space at its start or end; write the name without it");
@@ -657,7 +633,7 @@ ExperimentSpec loadFromRoot(YAML::Node root, const std::string& displayName,
             if (bad != std::string::npos)
                 throw Error((o.option.empty() ? "--set " + (part == &o.key ? std::string("argument") : o.key) : o.option) +
                             ": invalid UTF-8 (byte " +
-                            hexByte((*part)[bad]) + " at byte " + std::to_string(bad + 1) + " of the " +
+                            Internal::hexByte(static_cast<unsigned char>((*part)[bad])) + " at byte " + std::to_string(bad + 1) + " of the " +
                             (part == &o.key ? "key" : "value") + "); expected UTF-8 text");
         }
         applyOverride(root, o);
@@ -766,7 +742,7 @@ ExperimentSpec loadExperimentText(const std::string& yamlText, const std::string
                                   const std::vector<SpecOverride>& overrides, const TaskRegistry& tasks) {
     if (yamlText.size() > kMaxSpecBytes)
         throw Error(displayName + ": " + std::to_string(yamlText.size()) + " bytes is too large for an experiment file (limit 1 MiB)");
-    requireUtf8Text(yamlText, displayName);
+    Internal::requireUtf8TextFile(yamlText, displayName);
     YAML::Node root;
     try {
         const std::vector<YAML::Node> documents = YAML::LoadAll(yamlText);

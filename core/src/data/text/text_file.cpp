@@ -92,11 +92,33 @@ void requireUtf8(std::string_view bytes, const std::string& path) {
         return;
     const std::size_t lineStart = bytes.rfind('\n', bad == 0 ? 0 : bad - 1);
     const std::size_t column = lineStart == std::string_view::npos || bad == 0 ? bad + 1 : bad - lineStart;
+    throw Error(path + ":" + std::to_string(lineOfOffset(bytes, bad)) + ": invalid UTF-8 (byte "
+                + hexByte(static_cast<unsigned char>(bytes[bad])) + " at byte " + std::to_string(column)
+                + " of the line); expected a UTF-8 text file");
+}
+
+// YAML is Unicode text, and yaml-cpp passes any other bytes through: a Latin-1 name would be
+// stored as is and break the reports and exports that read it back. A NUL ends the text early
+// for yaml-cpp (a key cut short); a UTF-16 file reads as a few odd keys.
+void requireUtf8TextFile(std::string_view text, const std::string& file) {
+    const auto startsWith = [&](std::string_view mark) { return text.substr(0, mark.size()) == mark; };
+    if (startsWith("\xFF\xFE") || startsWith("\xFE\xFF") || startsWith(std::string_view("\0\0\xFE\xFF", 4)))
+        throw Error(file + ": the file is UTF-16 or UTF-32 (it starts with the byte order mark " +
+                    hexByte(static_cast<unsigned char>(text[0])) + " " + hexByte(static_cast<unsigned char>(text[1])) +
+                    "); save it as UTF-8");
+    const std::size_t bad = std::min(findInvalidUtf8(text), text.find('\0'));
+    if (bad == std::string_view::npos) return;
+    const std::size_t lineStart = bad == 0 ? std::string_view::npos : text.rfind('\n', bad - 1);
+    const std::size_t column = lineStart == std::string_view::npos ? bad + 1 : bad - lineStart;
+    const std::string where = file + ":" + std::to_string(lineOfOffset(text, bad)) + ":" + std::to_string(column);
+    if (text[bad] == '\0') throw Error(where + ": a NUL byte; expected UTF-8 text (is the file UTF-16?)");
+    throw Error(where + ": invalid UTF-8 (byte " + hexByte(static_cast<unsigned char>(text[bad])) +
+                "); expected UTF-8 text (save the file as UTF-8)");
+}
+
+std::string hexByte(unsigned char byte) {
     static const char* kHex = "0123456789ABCDEF";
-    const auto byte = static_cast<unsigned char>(bytes[bad]);
-    const std::string hex = {kHex[byte >> 4], kHex[byte & 0xF]};
-    throw Error(path + ":" + std::to_string(lineOfOffset(bytes, bad)) + ": invalid UTF-8 (byte 0x" + hex
-                + " at byte " + std::to_string(column) + " of the line); expected a UTF-8 text file");
+    return std::string("0x") + kHex[byte >> 4] + kHex[byte & 0xF];
 }
 
 std::size_t bomLength(std::string_view bytes) {

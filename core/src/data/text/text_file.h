@@ -20,6 +20,14 @@ std::size_t lineOfOffset(std::string_view bytes, std::size_t offset);
 // Throws Error "<path>:<line>: invalid UTF-8 ..." when `bytes` is not UTF-8.
 void requireUtf8(std::string_view bytes, const std::string& path);
 
+// For a file of text that is parsed whole (an experiment file): Error "<file>: the file is
+// UTF-16 or UTF-32 ..." for such a byte order mark, "<file>:<line>:<column>: a NUL byte ..."
+// (a parser would end the text there) or "...: invalid UTF-8 (byte 0xE9) ...".
+void requireUtf8TextFile(std::string_view text, const std::string& file);
+
+// A byte for a message: "0xE9".
+std::string hexByte(unsigned char byte);
+
 // Length of a leading UTF-8 byte order mark (3) or 0.
 std::size_t bomLength(std::string_view bytes);
 
