@@ -343,6 +343,13 @@ int runRunCommand(const std::vector<std::string>& argv) {
         return kExitOk;
     }
     configureProcess(); // a bad LOSSLAB_ONEDNN stops here, before the database is opened or made
+    // So does a device this machine lacks (cuda:3 on one GPU): no empty database is left behind.
+    {
+        RunQueueOptions slotOptions;
+        slotOptions.runsPerDevice = static_cast<int>(spec.params.getInt("runner.runs_per_device"));
+        slotOptions.cpuSlots = static_cast<int>(spec.params.getInt("runner.cpu_runs"));
+        resolveDeviceSlots(spec.device, slotOptions);
+    }
     // The report comes after all training: a folder it cannot use must stop the run before it.
     if (const auto dir = args.value("report")) {
         try {

@@ -248,6 +248,11 @@ no-cuda)
   seed_db
   expect 2 "device 'cuda' was asked for, but this LibTorch sees no CUDA device" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --device cuda
   expect 2 "device 'cuda:3' was asked for" -- run "$work/tiny.yaml" --db "$work/runs.sqlite" --device cuda:3
+  # Refused before a database is made: no empty file is left where the user asked for one.
+  expect 2 "device 'cuda:3' was asked for" -- run "$work/tiny.yaml" --db "$work/new.sqlite" --device cuda:3
+  expect 2 "device 'cuda:99999999999999999999': expected cuda:N with N a device number" -- \
+    run "$work/tiny.yaml" --db "$work/new.sqlite" --device cuda:99999999999999999999
+  [[ ! -e $work/new.sqlite ]] || fail "a device this machine lacks still made $work/new.sqlite"
   db_unchanged ;;
 bad-onednn)
   # LOSSLAB_ONEDNN other than auto, on or off: exit 2 naming it, before a database is opened or made.
