@@ -307,6 +307,23 @@ TEST(ExperimentSpecLosses, DuplicateNamesAreAnError) {
                           {"two losses are named 'square_k15_M30'"}));
 }
 
+TEST(ExperimentSpecLosses, TheSameLossUnderTwoNamesIsAnError) {
+    // They trained twice, number for number, and the report showed them as two losses.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce, {loss: ce, name: xent}]\n",
+                          {"exp.yaml:2:14", "losses.1 ('xent') is the same loss as losses.0 ('ce'): cross-entropy, lr = 0.1",
+                           "give it another lr"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses:\n  - {loss: square, k: 2, M: 3}\n  - ce\n  - {loss: square, k: 2.0, M: 3, name: b}\n",
+                          {"exp.yaml:5:5", "losses.2 ('b') is the same loss as losses.0 ('square_k2_M3'): square loss, k = 2, M = 3",
+                           "give it another k, M or lr"}));
+    // An axis over every loss keeps them equal; one over a single loss tells them apart.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [square, {loss: square, name: b}]\nsweep:\n  losses.*.M: [1, 2]\n",
+                          {"losses.1 ('b') is the same loss as losses.0 ('square')"}));
+    EXPECT_EQ(load("task: toy/mlp\nlosses: [square, {loss: square, name: b}]\nsweep:\n  losses.1.k: [1, 2]\n").losses.size(), 2u);
+    // Differing in one of kind, k, M or lr is enough.
+    EXPECT_EQ(load("task: toy/mlp\nlosses: [ce, {loss: ce, lr: 0.2, name: fast}, {loss: square, name: sq}, "
+                   "{loss: square, M: 2, name: sq2}]\n").losses.size(), 4u);
+}
+
 TEST(ExperimentSpecLosses, MalformedLossesAreErrors) {
     EXPECT_TRUE(loadFails("task: toy/mlp\n", {"exp.yaml", "missing key 'losses'"}));
     EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: []\n", {"exp.yaml:2:9", "non-empty list"}));

@@ -542,6 +542,25 @@ private:
         }
     }
 
+    // Two losses under two names that train the same (kind, k, M, lr; no sweep axis of one of
+    // them alone) would repeat each other's runs number for number, as two losses in the report.
+    void checkDistinctLosses(const ExperimentSpec& spec, const YAML::Node& root) {
+        auto alone = [&](std::size_t i) {
+            return std::any_of(spec.sweep.begin(), spec.sweep.end(), [&](const SweepAxis& x) { return x.lossIndex == static_cast<int>(i); });
+        };
+        for (std::size_t j = 1; j < spec.losses.size(); ++j)
+            for (std::size_t i = 0; i < j; ++i) {
+                const LossSpec &a = spec.losses[i], &b = spec.losses[j];
+                if (a.kind != b.kind || a.k != b.k || a.M != b.M || a.lr != b.lr || alone(i) || alone(j)) continue;
+                const bool ce = a.kind == LossKind::CrossEntropy;
+                throw Error(m_loc.at(root["losses"][j], "losses." + std::to_string(j)) + ": losses." + std::to_string(j) + " ('" + b.name +
+                            "') is the same loss as losses." + std::to_string(i) + " ('" + a.name + "'): " +
+                            (ce ? "cross-entropy" : "square loss, k = " + formatShortest(a.k) + ", M = " + formatShortest(a.M)) +
+                            ", lr = " + formatShortest(a.lr) + "; its runs would repeat those of '" + a.name +
+                            "' number for number. Remove one, or give it another " + (ce ? "lr" : "k, M or lr"));
+            }
+    }
+
     void checkConsistency(const ExperimentSpec& spec, const YAML::Node& root) {
         for (const ParamSet& p : spec.gridParams())
             if (p.getString("train.optimizer") == "sgd" && p.getBool("train.nesterov") && p.getDouble("train.momentum") <= 0)
@@ -552,6 +571,7 @@ private:
             if (spec.losses[i].lr <= 0)
                 throw Error(m_loc.at(root["train"], "train.lr") + ": loss '" + spec.losses[i].name +
                             "' has learning rate 0: set train.lr or the loss's own lr to a number > 0");
+        checkDistinctLosses(spec, root);
         const bool same = std::find(spec.protocols.begin(), spec.protocols.end(), Protocol::SameEpochsAsCe) != spec.protocols.end();
         if (!same) return;
         const std::string where = m_loc.at(root["protocols"], "protocols");
