@@ -592,7 +592,8 @@ int runExportCommand(const std::vector<std::string>& argv) {
                      "mlflow: sends the runs to an MLflow tracking server (mlflow server --backend-store-uri\n"
                      "sqlite:///mlflow.db), one MLflow experiment per EXPERIMENT#ID, one MLflow run per run, with the\n"
                      "same metrics, the settings as params, and tags. Exporting again sends only what the server\n"
-                     "lacks. Credentials: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and _PASSWORD."))
+                     "lacks. Credentials: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and _PASSWORD;\n"
+                     "MLFLOW_HTTP_REQUEST_TIMEOUT (seconds, default 120) and MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 2)."))
         return kExitOk;
     if (!args.positional().empty()) throw Error("losslab-cli export: unexpected argument '" + args.positional()[0] + "'");
     const std::string format = args.value("format").value_or("tensorboard");

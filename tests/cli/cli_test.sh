@@ -512,6 +512,36 @@ PY
   expect 2 "MLflow at http://127.0.0.1:[0-9]+: POST runs/search answered with no JSON object.*Sign in to continue" -- \
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri "http://127.0.0.1:$(cat "$work/port2")"
   kill $faulty; wait $faulty 2>/dev/null
+  # A slow and flaky server: what changes something is not sent twice where the server may have
+  # acted on it, and the next export mends what happened. MLFLOW_HTTP_REQUEST_TIMEOUT=1: the GET
+  # answered after 3 s is sent again; runs/create answered after 3 s is not (exit 2, saying how
+  # long it waited and which variable sets it), and the server makes the run all the same.
+  python3 "$here/fake_mlflow.py" "$work/port3" "$work/state3.json" --fault experiments/get-by-name:1:slow:3 \
+    --fault runs/create:1:slow:3 --fault runs/log-batch:1:applied:close --fault runs/update:1:applied:close \
+    --fault runs/create:2:applied:504 &
+  flaky=$!
+  trap 'kill $server $flaky 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do [[ -s "$work/port3" ]] && break; sleep 0.1; done
+  uri3="http://127.0.0.1:$(cat "$work/port3")"
+  MLFLOW_HTTP_REQUEST_TIMEOUT=soon expect 2 "MLFLOW_HTTP_REQUEST_TIMEOUT is 'soon': expected a whole number of seconds, 1 or more" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
+  MLFLOW_HTTP_REQUEST_MAX_RETRIES=10 expect 2 "MLFLOW_HTTP_REQUEST_MAX_RETRIES is '10': expected a whole number from 0 to 9" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
+  MLFLOW_HTTP_REQUEST_TIMEOUT=1 expect 2 "POST runs/create got no answer within 1 s \(MLFLOW_HTTP_REQUEST_TIMEOUT=SECONDS sets how long to wait\); the request may have reached MLflow" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
+  acted() { python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["calls"].get(sys.argv[2], 0) < int(sys.argv[3]))' "$work/state3.json" "$1" "$2"; }
+  for _ in $(seq 1 100); do acted runs/create 1 && break; sleep 0.1; done
+  acted runs/create 1 || fail "the slow server never made the run"
+  # The first log-batch is applied, then the connection closes: not sent again.
+  expect 2 "POST runs/log-batch lost its connection before the answer came.*may have reached MLflow" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
+  # runs/update, the same status set again, is sent again; a gateway's 504 on runs/create is not.
+  expect 2 "POST runs/create answered HTTP 504 .*may have reached MLflow" -- export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
+  # The next export finds the runs the server made and fills them: one MLflow run each.
+  out=$("$cli" export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3" 2>&1) || fail "export after the faults: $out"
+  grep -q ': 1 created, 1 appended, 1 unchanged, 0 replaced;' <<<"$out" || fail "export after the faults: $out"
+  python3 "$here/check_mlflow.py" "$work/runs.sqlite" "$work/state3.json" || fail "the flaky server does not hold the stored runs once each"
+  kill $flaky; wait $flaky 2>/dev/null
   # Addresses that are no tracking server.
   MLFLOW_TRACKING_TOKEN=t0k3n expect 2 "GET experiments/get-by-name answered HTTP 404 \(<html>.*is $uri/wrong the address of an MLflow tracking server" -- \
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri/wrong"

@@ -12,8 +12,11 @@ writes what it holds to STATE_FILE (JSON). Stops on SIGTERM.
 --fault makes the Nth call (from 1; * for every call) of ENDPOINT ("runs/log-batch") go wrong,
 before the server acts on it: KIND an HTTP status (500, 503: answered with MLflow's error
 JSON), html (200 with a web page, as a proxy's login page), garbage (200 with JSON cut
-short), slow:SECONDS (answered normally after that long), or close (the connection closed
-without an answer).
+short), slow:SECONDS (acted on and answered after that long: a client that gave up sooner
+finds it done later), or close (the connection closed without an answer). Or after the server
+acted on it: applied:STATUS or applied:close (as a gateway whose server answered too late),
+or twice (acted on twice and the second answer sent, as a proxy that sent it again: a
+runs/create makes two runs with the same tags).
 """
 import json
 import os
@@ -182,6 +185,13 @@ def handle(method, endpoint, query, body):
     refuse(f"{method} {endpoint} is not an endpoint", 404, "ENDPOINT_NOT_FOUND")
 
 
+def save(state_file):
+    """What the server holds, written whole (a test may read it while a request is handled)."""
+    with open(state_file + ".tmp", "w") as out:
+        json.dump(state, out)
+    os.replace(state_file + ".tmp", state_file)
+
+
 class Handler(BaseHTTPRequestHandler):
     token = None
     state_file = None
@@ -196,11 +206,14 @@ class Handler(BaseHTTPRequestHandler):
             return wanted.get(str(Handler.seen[endpoint]), wanted.get("*"))
 
     def reply(self, status, data, content_type="application/json"):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # a client that stopped waiting (slow:)
+            self.close_connection = True
 
     def log_message(self, *args):
         pass
@@ -221,6 +234,25 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(int(kind), json.dumps({"error_code": "INTERNAL_ERROR", "message": "fault " + kind}).encode())
         if kind and kind.startswith("slow:"):
             time.sleep(float(kind[5:]))
+        status, payload = self.act(method, url, raw, 2 if kind == "twice" else 1)
+        if kind and kind.startswith("applied:"):
+            if kind == "applied:close":
+                self.close_connection = True
+                return
+            status, payload = int(kind[8:]), {"error_code": "INTERNAL_ERROR", "message": "fault " + kind}
+        data = json.dumps(payload, indent=2).encode() if payload is not None else b"<html><h1>Not Found</h1></html>"
+        # MLflow's answers are indented JSON, as here
+        self.reply(status, data, "application/json" if payload is not None else "text/html")
+
+    def act(self, method, url, raw, times):
+        """(HTTP status, JSON answer or None for a web server's page) of acting on the request
+        `times` times; the last answer."""
+        status, payload = 200, {}
+        for _ in range(times):
+            status, payload = self.act_once(method, url, raw)
+        return status, payload
+
+    def act_once(self, method, url, raw):
         status, payload = 200, {}
         try:
             if self.token and self.headers.get("Authorization") != "Bearer " + self.token:
@@ -236,15 +268,12 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 state["calls"][endpoint] = state["calls"].get(endpoint, 0) + 1
                 payload = handle(method, endpoint, parse_qs(url.query), body)
-                with open(self.state_file, "w") as out:
-                    json.dump(state, out)
+                save(self.state_file)
         except Refusal as r:  # no code: a path outside the API, answered as a web server would
             status, payload = r.status, ({"error_code": r.code, "message": r.message} if r.code else None)
         except (ValueError, UnicodeDecodeError) as e:
             status, payload = 400, {"error_code": "MALFORMED_REQUEST", "message": f"not JSON: {e}"}
-        data = json.dumps(payload, indent=2).encode() if payload is not None else b"<html><h1>Not Found</h1></html>"
-        # MLflow's answers are indented JSON, as here
-        self.reply(status, data, "application/json" if payload is not None else "text/html")
+        return status, payload
 
     def do_GET(self):
         self.answer("GET")
@@ -264,8 +293,7 @@ def main():
         else:
             sys.exit(__doc__)
     Handler.state_file = state_file
-    with open(state_file, "w") as out:
-        json.dump(state, out)
+    save(state_file)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     with open(port_file + ".tmp", "w") as out:

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -48,6 +49,7 @@ public:
     int logBatches = 0;
     int failLogBatch = 0; // refuse this log-batch request (1-based) with HTTP 500, before applying it
     std::map<std::string, std::string> answerInstead; // endpoint -> a body answered with HTTP 200, nothing done
+    std::map<std::string, long> appliedThen; // endpoint -> an HTTP status answered once, after acting on it (a gateway's 504)
     std::size_t mostMetrics = 0, mostParams = 0, mostTags = 0;
 
     std::string address() const override { return "http://fake"; }
@@ -61,6 +63,14 @@ public:
     }
     mlflow::Response post(const std::string& endpoint, const std::string& json) override {
         if (answerInstead.count(endpoint)) return {200, answerInstead.at(endpoint)};
+        const auto gateway = appliedThen.find(endpoint);
+        if (gateway == appliedThen.end()) return apply(endpoint, json);
+        const long status = gateway->second;
+        appliedThen.erase(gateway);
+        apply(endpoint, json);
+        return {status, "<html><body><h1>" + std::to_string(status) + " Gateway Time-out</h1></body></html>"};
+    }
+    mlflow::Response apply(const std::string& endpoint, const std::string& json) {
         const YAML::Node body = YAML::Load(json);
         if (endpoint == "experiments/create") {
             const std::string id = std::to_string(experiments.size() + 1);
@@ -344,6 +354,99 @@ TEST_F(MlflowExportTest, AnAnswerThatIsNoJsonObjectIsAnErrorThatNamesTheCall) {
         EXPECT_TRUE(fixtures::throwsErrorWith([&] { exportMlflow(store, MlflowExportRequest{}, fresh); },
                                               {"MLflow at http://fake: ", message}));
     }
+}
+
+TEST_F(MlflowExportTest, AGatewayErrorAfterARequestThatChangesSomethingSaysItMayHaveBeenAppliedAndTheNextExportMendsIt) {
+    // A gateway answers 504 after MLflow created the run: sending runs/create again would make
+    // a second run with the same uid, so the export stops and says what to do.
+    fixtures::buildReportFixture(store);
+    server.appliedThen["runs/create"] = 504;
+    EXPECT_TRUE(fixtures::throwsErrorWith([&] { exportAll(); }, {"MLflow at http://fake: POST runs/create answered HTTP 504",
+                                                                "; the request may have reached MLflow and been applied all the same",
+                                                                "export again: that checks what the server holds and mends it"}));
+    ASSERT_EQ(server.runs.size(), 1u);
+    // The next export finds the run the server made (its uid only) and fills it: no second one.
+    const MlflowExportResult result = exportAll();
+    EXPECT_EQ(result.appended, 1);
+    EXPECT_EQ(result.created + result.appended, static_cast<int>(store.runs().size()));
+    for (const RunRecord& r : store.runs()) {
+        SCOPED_TRACE("run " + std::to_string(r.id));
+        expectEveryPointOnce(r, server.activeRunOf(r.uid));
+    }
+    // A request that changes nothing was sent again by the connection where it could; its 504
+    // is a plain refusal.
+    FakeMlflow fresh;
+    fresh.appliedThen["runs/search"] = 504;
+    try {
+        exportMlflow(store, MlflowExportRequest{}, fresh);
+        ADD_FAILURE() << "a 504 on runs/search did not stop the export";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("POST runs/search answered HTTP 504"), std::string::npos) << message;
+        EXPECT_EQ(message.find("may have reached"), std::string::npos) << message;
+    }
+}
+
+// Sets an environment variable (or unsets it, for nullptr) until the end of the scope.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value) : m_name(name) {
+        if (const char* old = std::getenv(name)) m_old = old;
+        m_had = std::getenv(name) != nullptr;
+        if (value) ::setenv(name, value, 1);
+        else ::unsetenv(name);
+    }
+    ~ScopedEnv() {
+        if (m_had) ::setenv(m_name.c_str(), m_old.c_str(), 1);
+        else ::unsetenv(m_name.c_str());
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    std::string m_name, m_old;
+    bool m_had = false;
+};
+
+TEST(MlflowServerOptionsTest, TimeoutAndRetriesComeFromMlflowsVariablesAndABadValueIsAnErrorThatNamesIt) {
+    constexpr const char* kTimeout = "MLFLOW_HTTP_REQUEST_TIMEOUT";
+    constexpr const char* kRetries = "MLFLOW_HTTP_REQUEST_MAX_RETRIES";
+    {
+        ScopedEnv timeout(kTimeout, nullptr), retries(kRetries, nullptr);
+        const mlflow::ServerOptions o = mlflow::serverOptionsFromEnvironment("http://127.0.0.1:9");
+        EXPECT_EQ(o.timeoutSeconds, 120); // MLflow's default, as its client documents it
+        EXPECT_EQ(o.maxRetries, mlflow::kDefaultMaxRetries);
+        EXPECT_TRUE(o.invalid.empty()) << o.invalid;
+    }
+    {
+        ScopedEnv timeout(kTimeout, " 7 "), retries(kRetries, "0");
+        const mlflow::ServerOptions o = mlflow::serverOptionsFromEnvironment("http://127.0.0.1:9");
+        EXPECT_EQ(o.timeoutSeconds, 7);
+        EXPECT_EQ(o.maxRetries, 0);
+        EXPECT_TRUE(o.invalid.empty()) << o.invalid;
+    }
+    const std::vector<std::tuple<const char*, const char*, std::string>> bad = {
+        {kTimeout, "soon", "a whole number of seconds, 1 or more"},
+        {kTimeout, "0", "a whole number of seconds, 1 or more"},
+        {kTimeout, "1.5", "a whole number of seconds, 1 or more"},
+        {kTimeout, "-3", "a whole number of seconds, 1 or more"},
+        {kTimeout, "99999999999999999999", "a whole number of seconds, 1 or more"},
+        {kRetries, "10", "a whole number from 0 to 9"},
+        {kRetries, "-1", "a whole number from 0 to 9"},
+        {kRetries, "two", "a whole number from 0 to 9"},
+    };
+    for (const auto& [name, value, expected] : bad) {
+        SCOPED_TRACE(std::string(name) + "=" + value);
+        ScopedEnv set(name, value);
+        const mlflow::ServerOptions o = mlflow::serverOptionsFromEnvironment("http://127.0.0.1:9");
+        EXPECT_TRUE(fixtures::throwsErrorWith([&] { mlflow::connectHttp(o); }, {std::string(name) + " is '" + value + "': expected " + expected}));
+    }
+    // Sent again where the server may have acted: only what changes nothing, or sets the same again.
+    EXPECT_TRUE(mlflow::repeatable("experiments/get-by-name", false));
+    EXPECT_TRUE(mlflow::repeatable("runs/search", true));
+    EXPECT_TRUE(mlflow::repeatable("runs/update", true));
+    for (const char* endpoint : {"runs/create", "runs/log-batch", "runs/delete", "experiments/create"})
+        EXPECT_FALSE(mlflow::repeatable(endpoint, true)) << endpoint;
 }
 
 TEST_F(MlflowExportTest, UnknownExperimentsAndAddressesAreErrorsThatNameThem) {

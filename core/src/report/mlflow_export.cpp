@@ -50,8 +50,32 @@ ServerOptions serverOptionsFromEnvironment(const std::string& trackingUri) {
     std::transform(insecure.begin(), insecure.end(), insecure.begin(), [](unsigned char c) { return std::tolower(c); });
     o.insecureTls = insecure == "true" || insecure == "1";
     o.caFile = env("MLFLOW_TRACKING_SERVER_CERT_PATH");
+    // A whole number from `least` to `most` (spaces around it allowed, as MLflow's int() does),
+    // or `fallback` where the variable is unset or empty.
+    const auto whole = [&](const char* name, long least, long most, int fallback, const std::string& expected) {
+        const std::string raw = env(name);
+        std::size_t begin = 0, end = raw.size();
+        while (begin < end && std::isspace(static_cast<unsigned char>(raw[begin]))) ++begin;
+        while (end > begin && std::isspace(static_cast<unsigned char>(raw[end - 1]))) --end;
+        if (begin == end) return fallback;
+        const std::string digits = raw.substr(begin, end - begin);
+        const bool numeric = digits.size() <= 9 && std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); });
+        const long value = numeric ? std::stol(digits) : -1;
+        if (numeric && value >= least && value <= most) return static_cast<int>(value);
+        if (o.invalid.empty()) o.invalid = std::string(name) + " is '" + raw + "': expected " + expected;
+        return fallback;
+    };
+    o.timeoutSeconds = whole("MLFLOW_HTTP_REQUEST_TIMEOUT", 1, 999999999, kDefaultTimeoutSeconds,
+                             "a whole number of seconds, 1 or more: how long one request to the tracking server may take "
+                             "(default " + std::to_string(kDefaultTimeoutSeconds) + ")");
+    o.maxRetries = whole("MLFLOW_HTTP_REQUEST_MAX_RETRIES", 0, kMostRetries, kDefaultMaxRetries,
+                         "a whole number from 0 to " + std::to_string(kMostRetries) +
+                             ": how often a request is sent again where that is safe (default " + std::to_string(kDefaultMaxRetries) +
+                             "; MLflow refuses " + std::to_string(kMostRetries + 1) + " and more)");
     return o;
 }
+
+bool repeatable(const std::string& endpoint, bool post) { return !post || endpoint == "runs/search" || endpoint == "runs/update"; }
 
 } // namespace mlflow
 
@@ -234,6 +258,8 @@ public:
         std::string hint;
         if (r.status == 401 || r.status == 403) hint = "; set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD";
         else if (r.status == 404 && detail.empty()) hint = "; is " + m_connection.address() + " the address of an MLflow tracking server?";
+        // A gateway's 502 or 504: the server behind it may have acted on the request and answered too late.
+        else if ((r.status == 502 || r.status == 504) && !mlflow::repeatable(endpoint, method == "POST")) hint = std::string("; ") + mlflow::kMayHaveApplied;
         if (detail.empty()) detail = r.body.substr(0, 300);
         throw Error("MLflow at " + m_connection.address() + ": " + method + " " + endpoint + " answered HTTP " +
                     std::to_string(r.status) + (detail.empty() ? "" : " (" + detail + ")") + hint);

@@ -2,9 +2,10 @@
 // like the image reader: a build without libcurl has everything but this, and says so.
 #include "losslab/report/mlflow_export.h"
 
+#include <algorithm>
 #include <chrono>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "losslab/error.h"
 
@@ -66,10 +67,16 @@ public:
     Response get(const std::string& endpoint, const std::string& query) override { return send(endpoint, query, nullptr); }
 
 private:
-    // One request; tried again (three tries in all) where the server could not be reached or
-    // answered that it is busy (429, 502, 503, 504), which leaves nothing half done.
+    // One request, sent again (after 0.5 s, 1 s, ...; at most maxRetries times) only where that
+    // is safe: where the server certainly did nothing (no connection: it was not reached; HTTP
+    // 429 or 503: it turned the request away), and for a repeatable() request also where it may
+    // have acted (no answer within the timeout, a connection broken after the request went out,
+    // HTTP 502 or 504: a gateway's word on a server that may have answered it too late).
     Response send(const std::string& endpoint, const std::string& query, const std::string* body) {
         const std::string url = m_base + "/api/2.0/mlflow/" + endpoint + (query.empty() ? "" : "?" + query);
+        const std::string call = std::string(body ? "POST " : "GET ") + endpoint;
+        const bool again = repeatable(endpoint, body != nullptr);
+        const long timeout = m_options.timeoutSeconds;
         for (int attempt = 1;; ++attempt) {
             Response r;
             curl_easy_reset(m_curl);
@@ -77,8 +84,8 @@ private:
             curl_easy_setopt(m_curl, CURLOPT_HTTPHEADER, m_headers);
             curl_easy_setopt(m_curl, CURLOPT_USERAGENT, "losslab-mlflow-export");
             curl_easy_setopt(m_curl, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(m_curl, CURLOPT_CONNECTTIMEOUT, 15L);
-            curl_easy_setopt(m_curl, CURLOPT_TIMEOUT, 300L);
+            curl_easy_setopt(m_curl, CURLOPT_CONNECTTIMEOUT, std::min(15L, timeout));
+            curl_easy_setopt(m_curl, CURLOPT_TIMEOUT, timeout);
             curl_easy_setopt(m_curl, CURLOPT_WRITEFUNCTION, collect);
             curl_easy_setopt(m_curl, CURLOPT_WRITEDATA, &r.body);
             if (body) {
@@ -97,17 +104,30 @@ private:
             }
             if (!m_options.caFile.empty()) curl_easy_setopt(m_curl, CURLOPT_CAINFO, m_options.caFile.c_str());
             const CURLcode code = curl_easy_perform(m_curl);
-            const bool unreachable = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST;
+            curl_off_t connected = 0; // microseconds until the connection stood; 0: it never did
+            curl_easy_getinfo(m_curl, CURLINFO_CONNECT_TIME_T, &connected);
+            const bool unreachable = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+                                     code == CURLE_COULDNT_RESOLVE_PROXY || (code == CURLE_OPERATION_TIMEDOUT && connected == 0);
             if (code == CURLE_OK) curl_easy_getinfo(m_curl, CURLINFO_RESPONSE_CODE, &r.status);
-            const bool busy = code == CURLE_OK && (r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504);
-            if ((unreachable || busy) && attempt < 3) {
+            // After the request may have gone out: no answer in time, or none at all.
+            const bool lost = (code == CURLE_OPERATION_TIMEDOUT && connected != 0) || code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
+                              code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2_STREAM;
+            const bool turnedAway = code == CURLE_OK && (r.status == 429 || r.status == 503);
+            const bool unclear = lost || (code == CURLE_OK && (r.status == 502 || r.status == 504));
+            if (attempt <= m_options.maxRetries && (unreachable || turnedAway || (again && unclear))) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
                 continue;
             }
-            if (code != CURLE_OK)
+            if (code == CURLE_OK) return r;
+            const std::string tries = attempt > 1 ? "; tried " + std::to_string(attempt) + " times (MLFLOW_HTTP_REQUEST_MAX_RETRIES sets how often)" : "";
+            if (!lost) // nothing went out: no connection, or one refused (TLS)
                 throw Error("cannot reach the MLflow tracking server at " + m_options.trackingUri + " (" + endpoint + "): " +
-                            curl_easy_strerror(code) + (unreachable ? "; is `mlflow server` running there?" : ""));
-            return r;
+                            curl_easy_strerror(code) + tries + (unreachable ? "; is `mlflow server` running there?" : ""));
+            const std::string what = code == CURLE_OPERATION_TIMEDOUT
+                                         ? "got no answer within " + std::to_string(timeout) +
+                                               " s (MLFLOW_HTTP_REQUEST_TIMEOUT=SECONDS sets how long to wait)"
+                                         : std::string("lost its connection before the answer came (") + curl_easy_strerror(code) + ")";
+            throw Error("MLflow at " + m_options.trackingUri + ": " + call + " " + what + tries + (again ? "" : std::string("; ") + kMayHaveApplied));
         }
     }
 
@@ -121,7 +141,11 @@ private:
 
 bool httpAvailable() { return true; }
 
-std::unique_ptr<Connection> connectHttp(const ServerOptions& options) { return std::make_unique<CurlConnection>(options); }
+std::unique_ptr<Connection> connectHttp(const ServerOptions& options) {
+    baseAddress(options.trackingUri);
+    if (!options.invalid.empty()) throw Error(options.invalid);
+    return std::make_unique<CurlConnection>(options);
+}
 
 #else
 
@@ -129,6 +153,7 @@ bool httpAvailable() { return false; }
 
 std::unique_ptr<Connection> connectHttp(const ServerOptions& options) {
     baseAddress(options.trackingUri); // a wrong URI is still the first thing to hear about
+    if (!options.invalid.empty()) throw Error(options.invalid);
     throw Error("this LossLab was built without libcurl, so it cannot send runs to MLflow: install libcurl4-openssl-dev "
                 "(scripts/install-deps.sh) and build again");
 }

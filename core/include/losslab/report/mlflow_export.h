@@ -28,8 +28,9 @@
 // epochs whose metrics are stored are sent, with their steps; a run that has ended also has
 // the steps of its unfinished last epoch sent (a diverged run's steps up to the divergence). Requests stay within MLflow's limits (1000 metrics,
 // 100 params, 100 tags each), and each request that adds points also moves the two tags, so
-// an export cut off half way is completed by the next. The database is only read. Torch-free,
-// Qt-free.
+// an export cut off half way is completed by the next. A request that changes something is
+// never sent twice where the server may have acted on it (see repeatable()). The database is
+// only read. Torch-free, Qt-free.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,17 +60,42 @@ public:
     virtual Response get(const std::string& endpoint, const std::string& query) = 0; // query URL-encoded
 };
 
+// MLflow's Python client: MLFLOW_HTTP_REQUEST_TIMEOUT 120 s, MLFLOW_HTTP_REQUEST_MAX_RETRIES 5
+// (it refuses 10 and more). LossLab tries twice more, not five times: a hung server that
+// answers no GET costs 3 x 120 s, not 6 x 120 s.
+constexpr int kDefaultTimeoutSeconds = 120, kDefaultMaxRetries = 2, kMostRetries = 9;
+
 struct ServerOptions {
     std::string trackingUri;   // http:// or https://, with any path prefix
     std::string token;         // Authorization: Bearer (MLFLOW_TRACKING_TOKEN)
     std::string user, password; // basic authentication (MLFLOW_TRACKING_USERNAME/_PASSWORD)
     bool insecureTls = false;  // MLFLOW_TRACKING_INSECURE_TLS=true: no certificate check
     std::string caFile;        // MLFLOW_TRACKING_SERVER_CERT_PATH: the server's CA bundle
+    // MLFLOW_HTTP_REQUEST_TIMEOUT: the seconds one request may take, its connection included.
+    int timeoutSeconds = kDefaultTimeoutSeconds;
+    // MLFLOW_HTTP_REQUEST_MAX_RETRIES: how often a request is sent again where that is safe.
+    int maxRetries = kDefaultMaxRetries;
+    // A bad value of those two variables, said by connectHttp (a window reads the options
+    // where it cannot show an error, and connects where it can).
+    std::string invalid;
 };
 
-// `trackingUri`, or MLFLOW_TRACKING_URI where it is empty, and the credentials and TLS
-// settings from MLflow's own environment variables.
+// `trackingUri`, or MLFLOW_TRACKING_URI where it is empty, and the credentials, TLS settings,
+// timeout and retries from MLflow's own environment variables. Throws nothing: a bad value is
+// kept in `invalid`.
 ServerOptions serverOptionsFromEnvironment(const std::string& trackingUri);
+
+// Whether a request may be sent again where it is unclear whether the server acted on it (no
+// answer within the timeout, a connection that broke after the request went out, HTTP 502 or
+// 504 from a gateway): a GET and runs/search change nothing, runs/update sets the same status
+// again. runs/create, runs/log-batch, runs/delete and experiments/create would act twice; they
+// are sent again only where the server certainly did nothing (no connection, HTTP 429 or 503).
+bool repeatable(const std::string& endpoint, bool post);
+
+// Said where a request that changes something may have been applied though no answer said so.
+inline constexpr const char* kMayHaveApplied =
+    "the request may have reached MLflow and been applied all the same, so it was not sent again; export again: "
+    "that checks what the server holds and mends it";
 
 // Whether this build can speak HTTP (it is built with libcurl).
 bool httpAvailable();
