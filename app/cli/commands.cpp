@@ -617,7 +617,9 @@ int runExportCommand(const std::vector<std::string>& argv) {
         const int runs = result.created + result.appended + result.unchanged + result.replaced;
         std::cout << "Exported " << runs << " run(s) of " << result.experiments << " experiment(s) to MLflow at " << server.trackingUri
                   << ": " << result.created << " created, " << result.appended << " appended, " << result.unchanged << " unchanged, "
-                  << result.replaced << " replaced; " << result.points << " metric point(s) sent.\n";
+                  << result.replaced << " replaced; " << result.points << " metric point(s) sent"
+                  << (result.duplicates > 0 ? "; " + std::to_string(result.duplicates) + " duplicate MLflow run(s) moved to MLflow's trash" : "")
+                  << ".\n";
         for (const auto& experiment : result.mlflowExperiments) std::cout << "MLflow experiment: " << experiment << "\n";
         if (result.notStarted > 0)
             std::cerr << "losslab-cli export: note: " << result.notStarted << " run(s) not started yet have nothing to export\n";

@@ -518,7 +518,7 @@ PY
   # long it waited and which variable sets it), and the server makes the run all the same.
   python3 "$here/fake_mlflow.py" "$work/port3" "$work/state3.json" --fault experiments/get-by-name:1:slow:3 \
     --fault runs/create:1:slow:3 --fault runs/log-batch:1:applied:close --fault runs/update:1:applied:close \
-    --fault runs/create:2:applied:504 &
+    --fault runs/create:2:applied:504 --fault runs/create:3:twice &
   flaky=$!
   trap 'kill $server $flaky 2>/dev/null; rm -rf "$work"' EXIT
   for _ in $(seq 1 100); do [[ -s "$work/port3" ]] && break; sleep 0.1; done
@@ -537,10 +537,21 @@ PY
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
   # runs/update, the same status set again, is sent again; a gateway's 504 on runs/create is not.
   expect 2 "POST runs/create answered HTTP 504 .*may have reached MLflow" -- export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3"
-  # The next export finds the runs the server made and fills them: one MLflow run each.
+  # A proxy sends runs/create twice: two MLflow runs with run 3's uid; the next export keeps the
+  # one with the points and moves the other to MLflow's trash.
   out=$("$cli" export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3" 2>&1) || fail "export after the faults: $out"
   grep -q ': 1 created, 1 appended, 1 unchanged, 0 replaced;' <<<"$out" || fail "export after the faults: $out"
+  out=$("$cli" export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri3" 2>&1) || fail "export that mends: $out"
+  grep -q ': 0 created, 0 appended, 3 unchanged, 0 replaced; 0 metric point(s) sent; 1 duplicate MLflow run(s) moved to MLflow.s trash' <<<"$out" ||
+    fail "the duplicate run is not said to be trashed: $out"
+  grep -q "(run 3): unchanged, 0 point(s) sent, MLflow run [0-9a-f]*; 1 other MLflow run(s) with its losslab.uid moved to MLflow's trash: [0-9a-f]" <<<"$out" ||
+    fail "run 3's line does not name the trashed run: $out"
   python3 "$here/check_mlflow.py" "$work/runs.sqlite" "$work/state3.json" || fail "the flaky server does not hold the stored runs once each"
+  python3 - "$work/state3.json" <<'PY' || fail "not one MLflow run in the trash"
+import json, sys
+runs = json.load(open(sys.argv[1]))["runs"].values()
+sys.exit(0 if sum(r["lifecycle_stage"] == "deleted" for r in runs) == 1 else 1)
+PY
   kill $flaky; wait $flaky 2>/dev/null
   # Addresses that are no tracking server.
   MLFLOW_TRACKING_TOKEN=t0k3n expect 2 "GET experiments/get-by-name answered HTTP 404 \(<html>.*is $uri/wrong the address of an MLflow tracking server" -- \

@@ -28,6 +28,7 @@ using fixtures::ScratchDir;
 
 struct FakeRun {
     std::string experimentId;
+    std::int64_t startTime = 0;
     bool deleted = false;
     std::string status;
     std::map<std::string, std::string> params, tags;
@@ -81,6 +82,7 @@ public:
             const std::string id = "run" + std::to_string(runs.size() + 1);
             FakeRun& run = runs[id];
             run.experimentId = body["experiment_id"].as<std::string>();
+            run.startTime = body["start_time"].as<std::int64_t>();
             run.status = "RUNNING";
             for (const auto& tag : body["tags"]) run.tags[tag["key"].as<std::string>()] = tag["value"].as<std::string>();
             return {200, "{\"run\":{\"info\":{\"run_id\":\"" + id + "\"}}}"};
@@ -90,7 +92,8 @@ public:
             bool first = true;
             for (const auto& [id, run] : runs) {
                 if (run.deleted || run.experimentId != body["experiment_ids"][0].as<std::string>()) continue;
-                answer += std::string(first ? "" : ",") + "{\"info\":{\"run_id\":\"" + id + "\"},\"data\":{\"tags\":[";
+                answer += std::string(first ? "" : ",") + "{\"info\":{\"run_id\":\"" + id + "\",\"start_time\":" + std::to_string(run.startTime) +
+                          "},\"data\":{\"tags\":[";
                 bool firstTag = true;
                 for (const auto& [k, v] : run.tags) {
                     answer += std::string(firstTag ? "" : ",") + "{\"key\":" + jsonString(k) + ",\"value\":" + jsonString(v) + "}";
@@ -385,6 +388,45 @@ TEST_F(MlflowExportTest, AGatewayErrorAfterARequestThatChangesSomethingSaysItMay
         EXPECT_NE(message.find("POST runs/search answered HTTP 504"), std::string::npos) << message;
         EXPECT_EQ(message.find("may have reached"), std::string::npos) << message;
     }
+}
+
+TEST_F(MlflowExportTest, TwoMlflowRunsWithOneUidAreMendedByKeepingTheOneWithTheMostVerifiedPoints) {
+    const RunRecord r = bigRun(300);
+    server.failLogBatch = 4;
+    EXPECT_THROW(exportAll(), Error);
+    const FakeRun partial = server.activeRunOf(r.uid); // its tags verify: the first points, not all
+    server.failLogBatch = 0;
+    ASSERT_EQ(exportAll().appended, 1);
+    ASSERT_EQ(server.runs.count("run1"), 1u);
+    const FakeRun whole = server.runs.at("run1");
+    // Beside it, listed before it but one: the partial copy; a whole one started later; one
+    // whose digest does not verify; and a whole one like it with a larger id.
+    FakeRun later = whole, wrong = whole;
+    later.startTime += 1000;
+    wrong.tags["losslab.digest"] = "0123456789abcdef";
+    server.runs["run0a"] = partial;
+    server.runs["run0b"] = later;
+    server.runs["run0c"] = wrong;
+    server.runs["run9"] = whole;
+    std::vector<std::string> lines;
+    MlflowExportRequest request;
+    request.progress = [&](const std::string& line) { lines.push_back(line); };
+    const MlflowExportResult result = exportMlflow(store, request, server);
+    EXPECT_EQ(result.unchanged, 1);
+    EXPECT_EQ(result.points, 0);
+    EXPECT_EQ(result.duplicates, 4);
+    EXPECT_FALSE(server.runs.at("run1").deleted);
+    for (const char* id : {"run0a", "run0b", "run0c", "run9"}) EXPECT_TRUE(server.runs.at(id).deleted) << id;
+    expectEveryPointOnce(r, server.activeRunOf(r.uid));
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("unchanged, 0 point(s) sent, MLflow run run1; 4 other MLflow run(s) with its losslab.uid moved to "
+                            "MLflow's trash: run0a run0b run0c run9"),
+              std::string::npos)
+        << lines[0];
+    // Mended: the next export finds one run.
+    const MlflowExportResult again = exportAll();
+    EXPECT_EQ(again.duplicates, 0);
+    EXPECT_EQ(again.unchanged, 1);
 }
 
 // Sets an environment variable (or unsets it, for nullptr) until the end of the scope.

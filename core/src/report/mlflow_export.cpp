@@ -319,6 +319,7 @@ std::string runIdOf(const YAML::Node& info) {
 
 struct ServerRun {
     std::string id;
+    std::int64_t startTime = 0; // milliseconds since 1970
     std::map<std::string, std::string> tags;
 };
 
@@ -341,9 +342,10 @@ std::string experimentId(Server& server, const std::string& name, const std::str
     return id;
 }
 
-// The experiment's active runs that LossLab sent, by uid.
-std::map<std::string, ServerRun> sentRuns(Server& server, const std::string& experiment) {
-    std::map<std::string, ServerRun> out;
+// The experiment's active runs that LossLab sent, by uid: one each, unless a request was
+// applied twice or two exports ran at once.
+std::map<std::string, std::vector<ServerRun>> sentRuns(Server& server, const std::string& experiment) {
+    std::map<std::string, std::vector<ServerRun>> out;
     std::string token;
     do {
         std::string body = "{\"experiment_ids\":[" + jsonString(experiment) + "],\"max_results\":1000,\"run_view_type\":\"ACTIVE_ONLY\"";
@@ -355,9 +357,10 @@ std::map<std::string, ServerRun> sentRuns(Server& server, const std::string& exp
             ServerRun sr;
             sr.id = runIdOf(field(run, "info"));
             if (sr.id.empty()) server.malformed("POST runs/search answered a run with no run id");
+            sr.startTime = std::strtoll(text(field(field(run, "info"), "start_time")).c_str(), nullptr, 10);
             for (const auto& tag : field(field(run, "data"), "tags")) sr.tags[text(field(tag, "key"))] = text(field(tag, "value"));
             const auto uid = sr.tags.find(kUidTag);
-            if (uid != sr.tags.end()) out.emplace(uid->second, std::move(sr));
+            if (uid != sr.tags.end()) out[uid->second].push_back(std::move(sr));
         }
         token = text(field(answer, "next_page_token"));
     } while (!token.empty());
@@ -446,6 +449,37 @@ private:
     std::string m_runId;
 };
 
+// What an MLflow run holds of a stored run, by its tags losslab.exported and losslab.digest.
+struct Held {
+    enum Kind { Other, Nothing, Prefix }; // worst to best
+    // Prefix: the first `points` stored points (and the params); Nothing: no tags, cut off
+    // before its first log-batch; Other: points the stored run no longer begins with.
+    Kind kind = Nothing;
+    std::size_t points = 0;
+    Digest digest; // of the params and those points
+};
+
+Held heldBy(const ServerRun& run, const KeyValues& params, const std::vector<Point>& points) {
+    Held h;
+    const auto exported = run.tags.find(kExportedTag), hash = run.tags.find(kDigestTag);
+    if (exported == run.tags.end() || hash == run.tags.end()) return h;
+    h.points = std::strtoull(exported->second.c_str(), nullptr, 10);
+    for (const auto& p : params) h.digest.add(p);
+    for (std::size_t i = 0; i < std::min(h.points, points.size()); ++i) h.digest.add(points[i]);
+    h.kind = h.points <= points.size() && h.digest.hex() == hash->second ? Held::Prefix : Held::Other;
+    return h;
+}
+
+// Of two MLflow runs with one uid, whether `a` is the one to keep: the better Held kind, then
+// more points, then the earlier start, then the smaller run id. The same choice on every
+// export, whatever order the server lists them in.
+bool keepRather(const ServerRun& a, const Held& ha, const ServerRun& b, const Held& hb) {
+    if (ha.kind != hb.kind) return ha.kind > hb.kind;
+    if (ha.kind == Held::Prefix && ha.points != hb.points) return ha.points > hb.points;
+    if (a.startTime != b.startTime) return a.startTime < b.startTime;
+    return a.id < b.id;
+}
+
 } // namespace
 
 MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest& request, mlflow::Connection& connection) {
@@ -454,7 +488,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
     MlflowExportResult result;
     result.experiments = selection.experiments;
 
-    std::map<std::int64_t, std::pair<std::string, std::map<std::string, ServerRun>>> experiments; // id -> MLflow id, its runs
+    std::map<std::int64_t, std::pair<std::string, std::map<std::string, std::vector<ServerRun>>>> experiments; // id -> MLflow id, its runs
     const RunRecord* current = nullptr;
     try {
         for (const ExportedRun& run : selection.runs) {
@@ -487,30 +521,39 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
             bool withParams = true;
             bool reportedSent = false;
             Digest digest;
+            std::vector<std::string> trashed; // other MLflow runs with this uid
             const auto existing = onServer.find(r.uid);
-            if (existing != onServer.end()) {
-                runId = existing->second.id;
-                const auto& tags = existing->second.tags;
-                const auto exported = tags.find(kExportedTag), hash = tags.find(kDigestTag);
-                if (exported == tags.end() || hash == tags.end()) {
-                    outcome = Sent::Appended; // created, but cut off before its first points
-                } else {
-                    const std::size_t held = std::strtoull(exported->second.c_str(), nullptr, 10);
-                    Digest check;
-                    for (const auto& p : params) check.add(p);
-                    for (std::size_t i = 0; i < std::min(held, points.size()); ++i) check.add(points[i]);
-                    if (held <= points.size() && check.hex() == hash->second) {
-                        from = held;
-                        withParams = false;
-                        digest = check;
-                        outcome = held == points.size() ? Sent::Unchanged : Sent::Appended;
-                        const auto reported = tags.find(kReportedTag);
-                        reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
-                    } else {
-                        server.post("runs/delete", "{\"run_id\":" + jsonString(runId) + "}");
-                        runId.clear();
-                        outcome = Sent::Replaced;
+            if (existing != onServer.end() && !existing->second.empty()) {
+                std::vector<ServerRun>& candidates = existing->second;
+                std::vector<Held> held;
+                std::size_t keep = 0;
+                for (std::size_t i = 0; i < candidates.size(); ++i) {
+                    held.push_back(heldBy(candidates[i], params, points));
+                    if (keepRather(candidates[i], held[i], candidates[keep], held[keep])) keep = i;
+                }
+                for (std::size_t i = 0; i < candidates.size(); ++i)
+                    if (i != keep) {
+                        server.post("runs/delete", "{\"run_id\":" + jsonString(candidates[i].id) + "}");
+                        trashed.push_back(candidates[i].id);
+                        ++result.duplicates;
                     }
+                candidates = {candidates[keep]};
+                const Held& h = held[keep];
+                runId = candidates.front().id;
+                if (h.kind == Held::Nothing) {
+                    outcome = Sent::Appended; // created, but cut off before its first points
+                } else if (h.kind == Held::Prefix) {
+                    from = h.points;
+                    withParams = false;
+                    digest = h.digest;
+                    outcome = from == points.size() ? Sent::Unchanged : Sent::Appended;
+                    const auto& tags = candidates.front().tags;
+                    const auto reported = tags.find(kReportedTag);
+                    reportedSent = reported != tags.end() && reported->second == std::to_string(r.bestEpoch);
+                } else {
+                    server.post("runs/delete", "{\"run_id\":" + jsonString(runId) + "}");
+                    runId.clear();
+                    outcome = Sent::Replaced;
                 }
             }
             if (runId.empty()) {
@@ -520,7 +563,7 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
                                          ",\"tags\":" + pairsJson({{kUidTag, r.uid}}, 0, 1) + "}";
                 runId = runIdOf(field(field(server.post("runs/create", body), "run"), "info"));
                 if (runId.empty()) server.malformed("POST runs/create answered no run id");
-                onServer[r.uid] = {runId, {}};
+                onServer[r.uid] = {ServerRun{runId, millis(time.start()), {}}};
             }
 
             RunSender sender(server, runId);
@@ -545,9 +588,15 @@ MlflowExportResult exportMlflow(const RunStore& store, const MlflowExportRequest
             case Sent::Unchanged: ++result.unchanged; break;
             case Sent::Replaced: ++result.replaced; break;
             }
-            if (request.progress)
-                request.progress(r.experiment + "#" + std::to_string(r.experimentId) + " " + runName(run) + " (run " + std::to_string(r.id) +
-                                 "): " + sentName(outcome) + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId);
+            if (request.progress) {
+                std::string line = r.experiment + "#" + std::to_string(r.experimentId) + " " + runName(run) + " (run " + std::to_string(r.id) +
+                                   "): " + sentName(outcome) + ", " + std::to_string(sent) + " point(s) sent, MLflow run " + runId;
+                if (!trashed.empty()) {
+                    line += "; " + std::to_string(trashed.size()) + " other MLflow run(s) with its losslab.uid moved to MLflow's trash:";
+                    for (const std::string& id : trashed) line += " " + id;
+                }
+                request.progress(line);
+            }
         }
     } catch (const Error& e) {
         // Cut off half way: say what the server holds now.

@@ -29,8 +29,12 @@
 // the steps of its unfinished last epoch sent (a diverged run's steps up to the divergence). Requests stay within MLflow's limits (1000 metrics,
 // 100 params, 100 tags each), and each request that adds points also moves the two tags, so
 // an export cut off half way is completed by the next. A request that changes something is
-// never sent twice where the server may have acted on it (see repeatable()). The database is
-// only read. Torch-free, Qt-free.
+// never sent twice where the server may have acted on it (see repeatable()); where that leaves
+// two MLflow runs with one losslab.uid anyway (a proxy that sent runs/create again, two exports
+// at once), the next export keeps one: the one whose tags verify against the stored run with
+// the most points, then one cut off before its first points, then any; ties go to the earliest
+// start time, then the smallest run id. The others go to MLflow's trash (runs/delete). The
+// database is only read. Torch-free, Qt-free.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -123,6 +127,7 @@ struct MlflowExportResult {
     int unchanged = 0;  // runs the server had whole: at most their tags and status updated
     int replaced = 0;   // runs whose stored points no longer begin with those sent: sent again
     int notStarted = 0; // runs with nothing stored yet: not sent
+    int duplicates = 0; // MLflow runs with the losslab.uid of another that was kept: moved to MLflow's trash
     std::int64_t points = 0; // metric points sent
     std::vector<std::string> mlflowExperiments; // "name (id ID)", in order
 };
