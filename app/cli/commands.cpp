@@ -170,6 +170,7 @@ std::string mainHelp() {
            "  resume    continue interrupted runs from their last checkpoint\n"
            "  plan      write a Slurm job array for an experiment (one task per independent unit of runs)\n"
            "  merge     merge the run databases of a Slurm job array's tasks into one\n"
+           "  delete    delete stored runs with their checkpoints, by id, experiment and status\n"
            "\n"
            "  losslab-cli COMMAND --help    options of one command\n"
            "  losslab-cli --version         version\n"

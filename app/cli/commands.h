@@ -19,6 +19,7 @@ int runExportCommand(const std::vector<std::string>& args);
 int runResumeCommand(const std::vector<std::string>& args);
 int runPlanCommand(const std::vector<std::string>& args);
 int runMergeCommand(const std::vector<std::string>& args);
+int runDeleteCommand(const std::vector<std::string>& args);
 
 std::string mainHelp();
 

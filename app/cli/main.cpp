@@ -15,7 +15,7 @@ namespace {
 // have a default; nothing for commands without a database, or for --help.
 std::optional<std::string> databaseOf(const std::string& command, const std::vector<std::string>& args) {
     if (command != "run" && command != "list" && command != "report" && command != "export" && command != "resume" && command != "plan" &&
-        command != "merge")
+        command != "merge" && command != "delete")
         return std::nullopt;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--help" || args[i] == "-h") return std::nullopt;
@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
         if (command == "resume") return runResumeCommand(args);
         if (command == "plan") return runPlanCommand(args);
         if (command == "merge") return runMergeCommand(args);
-        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, export, resume, plan, merge (see losslab-cli --help)\n";
+        if (command == "delete") return runDeleteCommand(args);
+        std::cerr << "losslab-cli: unknown command '" << command << "'; commands: tasks, run, list, report, export, resume, plan, merge, delete (see losslab-cli --help)\n";
         return kExitInvalidInput;
     } catch (const losslab::Error& e) {
         std::cerr << "losslab-cli: error: " << e.what() << "\n";

@@ -75,7 +75,7 @@ version)
   expect 0 '^losslab-cli [0-9]+\.[0-9]+' -- --version ;;
 help)
   expect 0 'Commands:' -- --help
-  for c in tasks run list; do expect 0 'Usage: losslab-cli '"$c" -- "$c" --help; done
+  for c in tasks run list delete; do expect 0 'Usage: losslab-cli '"$c" -- "$c" --help; done
   expect 2 "unknown command 'frobnicate'" -- frobnicate
   expect 2 'unknown option --bogus' -- run --bogus ;;
 bad-args)
@@ -746,6 +746,102 @@ merge)
   "$cli" report --db "$work/merged.sqlite" --out "$work/report" --figures none > "$work/report.out" 2>&1 || fail "report: $(cat "$work/report.out")"
   [[ -s $work/report/table-main.md ]] || fail "no main table: $(ls "$work/report")"
   grep -q 'fashion_mnist' "$work/report/table-main.md" || fail "the report lacks the merged experiment: $(cat "$work/report/table-main.md")" ;;
+delete)
+  # Two experiments: tiny (seeds 0 and 1; the square same_epochs_as_ce runs take their epoch
+  # counts from the CE runs and copy their epochs from the square early-stopping runs) and other.
+  tiny
+  sed -i 's/protocols: \[early_stopping\]/protocols: [early_stopping, same_epochs_as_ce]/; s/seeds: 1/seeds: 2/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "could not run tiny"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet --seeds 1 --set name=other --set 'protocols=[early_stopping]' \
+    >/dev/null 2>&1 || fail "could not run other"
+  listed_before
+  # run_of LOSS PROTOCOL SEED [EXPERIMENT]: the id of that run, from the listing.
+  run_of() { awk -F, -v l="$1" -v p="$2" -v s="$3" -v e="${4:-tiny}" '$2 == e && $4 == l && $8 == p && $9 == s { print $1 }' "$work/before.csv"; }
+  ce1=$(run_of ce early_stopping 1); sq1=$(run_of square early_stopping 1); same1=$(run_of square same_epochs_as_ce 1)
+  other_ids=$(awk -F, '$2 == "other" { print $1 }' "$work/before.csv")
+  [[ -n $ce1 && -n $sq1 && -n $same1 && $(wc -w <<<"$other_ids") -eq 2 ]] || fail "unexpected runs: $(cat "$work/before.csv")"
+  tiny_exp=$(sqlite3 "$work/runs.sqlite" "SELECT id FROM experiments WHERE name = 'tiny'") || fail "sqlite3"
+  other_exp=$(sqlite3 "$work/runs.sqlite" "SELECT id FROM experiments WHERE name = 'other'") || fail "sqlite3"
+  ckpt=$work/runs-checkpoints
+  for id in $ce1 $sq1 $other_ids; do [[ -s $ckpt/run-$id.pt ]] || fail "no checkpoint run-$id.pt: $(ls "$ckpt")"; done
+  (cd "$ckpt" && md5sum run-*) > "$work/sums.before"
+  # checkpoints_kept ID...: every checkpoint file but those of the runs named is as it was, and
+  # those are gone.
+  checkpoints_kept() {
+    local id pattern='^$'
+    for id in "$@"; do
+      pattern+="|  run-$id\.(pt|resume\.pt)$"
+      [[ ! -e $ckpt/run-$id.pt && ! -e $ckpt/run-$id.resume.pt ]] || fail "run $id's checkpoint files are still there: $(ls "$ckpt")"
+    done
+    (cd "$ckpt" && md5sum run-*) > "$work/sums.after"
+    diff <(grep -Ev "$pattern" "$work/sums.before") "$work/sums.after" >/dev/null || fail "other checkpoint files changed: $(diff "$work/sums.before" "$work/sums.after")"
+  }
+  # Refused, exit 2, nothing deleted: no selector; an unknown run, experiment or status beside a
+  # valid selector; stdin that is not a terminal without --yes.
+  expect 2 'say which runs: --run ID, --experiment NAME or --status STATUS' -- delete --db "$work/runs.sqlite" --yes
+  expect 2 "no run 999 .*nothing was deleted" -- delete --db "$work/runs.sqlite" --experiment other --run 999 --yes
+  expect 2 "no experiment 'nope' \(stored experiments: tiny \(#$tiny_exp\), other \(#$other_exp\)\).*nothing was deleted" -- \
+    delete --db "$work/runs.sqlite" --experiment other --experiment nope --yes
+  expect 2 "no experiment 'tiny#$other_exp'" -- delete --db "$work/runs.sqlite" --experiment "tiny#$other_exp" --yes
+  expect 2 "\-\-status: unknown run status 'done'; expected one of: queued, running, completed, .*nothing was deleted" -- \
+    delete --db "$work/runs.sqlite" --experiment other --status done --yes
+  expect 2 "\-\-run: expected a run id" -- delete --db "$work/runs.sqlite" --run 1x --yes
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment other 2>&1 </dev/null); rc=$?
+  [[ $rc -eq 2 ]] || fail "non-terminal stdin without --yes: exit $rc: $out"
+  grep -q 'standard input is not a terminal.*pass --yes to delete these 2 run(s)' <<<"$out" || fail "non-terminal stdin: $out"
+  db_unchanged; checkpoints_kept
+  # On a terminal it asks; anything but y / yes keeps the runs.
+  if command -v script >/dev/null; then
+    out=$(printf 'n\n' | script -qec "$(printf '%q ' "$cli" delete --db "$work/runs.sqlite" --experiment other)" /dev/null 2>&1)
+    grep -q 'Delete 2 run(s) with their metrics and checkpoint files? This cannot be undone. \[y/N\]' <<<"$out" || fail "no question: $out"
+    grep -q 'Nothing was deleted' <<<"$out" || fail "declined: $out"
+    db_unchanged; checkpoints_kept
+  fi
+  # A dry run lists, with the kept runs that depend on the ones that would go, and changes nothing.
+  out=$("$cli" delete --db "$work/runs.sqlite" --run "$ce1" --run "$sq1" --dry-run 2>&1 </dev/null) || fail "dry run: $out"
+  grep -qE "^  $ce1 +tiny#$tiny_exp +fashion_mnist/mlp +ce +early_stopping +1 +completed$" <<<"$out" || fail "dry run listing: $out"
+  grep -q "Note: kept run $same1 (square same_epochs_as_ce seed 1) took its epoch count from cross-entropy run $ce1, which is deleted" <<<"$out" || fail "no dependsOn note: $out"
+  grep -q "Note: kept run $same1 (square same_epochs_as_ce seed 1) has its epochs copied from run $sq1 (runner.reuse_prefix)" <<<"$out" || fail "no reuse note: $out"
+  grep -q 'Nothing was deleted (--dry-run)' <<<"$out" || fail "dry run: $out"
+  db_unchanged; checkpoints_kept
+  # A run a live process owns (this sleep) is refused, and with it the whole selection.
+  sleep 300 & owner=$!
+  sqlite3 "$work/runs.sqlite" "UPDATE runs SET status = 'running', pid = $owner, pid_start = $(awk '{print $22}' /proc/$owner/stat) WHERE id = $sq1" || fail "sqlite3"
+  listed_before
+  grep -q "^$sq1,tiny,.*,running," "$work/before.csv" || { kill $owner; fail "run $sq1 is not running: $(cat "$work/before.csv")"; }
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment tiny --yes 2>&1 </dev/null); rc=$?
+  db_unchanged_rc=0; ( db_unchanged ) || db_unchanged_rc=1 # while its owner lives: it reads as running
+  kill $owner; wait $owner 2>/dev/null
+  [[ $rc -eq 2 ]] || fail "a running run: exit $rc: $out"
+  grep -q "cannot delete run $sq1: it is running; cancel it first.*nothing was deleted" <<<"$out" || fail "a running run: $out"
+  (( db_unchanged_rc == 0 )) || fail "a refused delete changed the database"
+  checkpoints_kept
+  # Its process gone, the run reads as interrupted, with a resume file (deleted with it below).
+  printf 'state' > "$ckpt/run-$sq1.resume.pt"
+  (cd "$ckpt" && md5sum run-*) > "$work/sums.before"
+  # Selectors intersect: the failed runs of tiny (not other's).
+  sqlite3 "$work/runs.sqlite" "UPDATE runs SET status = 'failed', error = 'out of memory' WHERE id IN ($ce1, $(head -1 <<<"$other_ids"))" || fail "sqlite3"
+  listed_before
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment tiny --status failed --yes 2>&1 </dev/null) || fail "delete failed runs of tiny: $out"
+  grep -q "Deleted 1 run(s) with their metrics and checkpoint files" <<<"$out" || fail "delete failed runs of tiny: $out"
+  grep -q "Note: kept run $same1 .*took its epoch count from cross-entropy run $ce1" <<<"$out" || fail "no dependsOn note: $out"
+  "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv"
+  diff <(grep -v "^$ce1," "$work/before.csv") "$work/after.csv" >/dev/null || fail "not exactly run $ce1 went: $(diff "$work/before.csv" "$work/after.csv")"
+  checkpoints_kept "$ce1"
+  expect 0 "No run in .* matches the selection: nothing to delete" -- delete --db "$work/runs.sqlite" --experiment tiny --status failed --yes
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment "tiny#$tiny_exp" --run "$sq1" --status interrupted --yes 2>&1 </dev/null) || fail "delete run $sq1: $out"
+  grep -q "Note: kept run $same1 .*has its epochs copied from run $sq1" <<<"$out" || fail "no reuse note: $out"
+  checkpoints_kept "$ce1" "$sq1"
+  # An experiment emptied by the deletion goes with its runs.
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment other --yes 2>&1 </dev/null) || fail "delete other: $out"
+  grep -q "Deleted 2 run(s)" <<<"$out" || fail "delete other: $out"
+  grep -q "Experiment 'other' (#$other_exp) had no runs left and was deleted" <<<"$out" || fail "delete other: $out"
+  checkpoints_kept "$ce1" "$sq1" $other_ids
+  expect 0 'known experiments: tiny$' -- list --db "$work/runs.sqlite" --experiment other
+  "$cli" list --db "$work/runs.sqlite" --format csv | grep -q ',other,' && fail "other's runs are still listed"
+  [[ $("$cli" list --db "$work/runs.sqlite" --format csv | wc -l) -eq $(( $(wc -l < "$work/before.csv") - 4 )) ]] || fail "more than 4 runs went"
+  [[ $(sqlite3 "$work/runs.sqlite" "SELECT COUNT(*) FROM experiments WHERE name = 'other'") -eq 0 ]] || fail "experiment other is still stored"
+  expect 2 "no experiment 'other'" -- delete --db "$work/runs.sqlite" --experiment other --yes ;;
 *)
   fail "unknown case" ;;
 esac
