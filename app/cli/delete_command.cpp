@@ -221,7 +221,14 @@ int runDeleteCommand(const std::vector<std::string>& argv) {
     // Runs that stay but took something from a run that goes: their results stay, their source does not.
     for (const auto& r : all) {
         if (going.count(r.id)) continue;
-        if (r.dependsOn && going.count(*r.dependsOn))
+        const bool resumable = r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled;
+        if (r.dependsOn && going.count(*r.dependsOn) && resumable)
+            // resume takes the epoch count from the CE run it still finds, and fails the run without one.
+            std::cout << "Note: kept " << describeRun(r) << " is " << runStatusName(r.status)
+                      << " and takes its epoch count from cross-entropy run " << *r.dependsOn
+                      << ", which is deleted: `losslab-cli resume` cannot continue it then (it fails); delete it too, "
+                         "or keep it as it is\n";
+        else if (r.dependsOn && going.count(*r.dependsOn))
             std::cout << "Note: kept " << describeRun(r) << " took its epoch count from cross-entropy run " << *r.dependsOn
                       << ", which is deleted; its results stay, but their source is gone\n";
         const auto source = goingUids.find(r.reusedFrom);

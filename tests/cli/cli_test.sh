@@ -819,12 +819,15 @@ delete)
   # Its process gone, the run reads as interrupted, with a resume file (deleted with it below).
   printf 'state' > "$ckpt/run-$sq1.resume.pt"
   (cd "$ckpt" && md5sum run-*) > "$work/sums.before"
-  # Selectors intersect: the failed runs of tiny (not other's).
-  sqlite3 "$work/runs.sqlite" "UPDATE runs SET status = 'failed', error = 'out of memory' WHERE id IN ($ce1, $(head -1 <<<"$other_ids"))" || fail "sqlite3"
+  # Selectors intersect: the failed runs of tiny (not other's). The cancelled run that takes its
+  # epoch count from one of them could no longer be resumed: said.
+  sqlite3 "$work/runs.sqlite" "UPDATE runs SET status = 'failed', error = 'out of memory' WHERE id IN ($ce1, $(head -1 <<<"$other_ids"));
+    UPDATE runs SET status = 'cancelled' WHERE id = $same1" || fail "sqlite3"
   listed_before
   out=$("$cli" delete --db "$work/runs.sqlite" --experiment tiny --status failed --yes 2>&1 </dev/null) || fail "delete failed runs of tiny: $out"
   grep -q "Deleted 1 run(s) with their metrics and checkpoint files" <<<"$out" || fail "delete failed runs of tiny: $out"
-  grep -q "Note: kept run $same1 .*took its epoch count from cross-entropy run $ce1" <<<"$out" || fail "no dependsOn note: $out"
+  grep -q "Note: kept run $same1 .* is cancelled and takes its epoch count from cross-entropy run $ce1, which is deleted: .losslab-cli resume. cannot continue it" <<<"$out" ||
+    fail "no note that run $same1 cannot be resumed: $out"
   "$cli" list --db "$work/runs.sqlite" --format csv > "$work/after.csv"
   diff <(grep -v "^$ce1," "$work/before.csv") "$work/after.csv" >/dev/null || fail "not exactly run $ce1 went: $(diff "$work/before.csv" "$work/after.csv")"
   checkpoints_kept "$ce1"
