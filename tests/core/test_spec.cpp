@@ -324,6 +324,23 @@ TEST(ExperimentSpecLosses, TheSameLossUnderTwoNamesIsAnError) {
                    "{loss: square, M: 2, name: sq2}]\n").losses.size(), 4u);
 }
 
+TEST(ExperimentSpecSchedule, KeysOfAScheduleNoPointUsesAreRefused) {
+    // train.milestones alone kept the default constant rate without a word.
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\ntrain:\n  milestones: [30, 60]\n",
+                          {"exp.yaml:4:15", "train.milestones applies to train.schedule: multistep, but the schedule is constant",
+                           "set train.schedule: multistep, or remove train.milestones"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\ntrain: {schedule: cosine}\n",
+                          {"--set train.gamma=0.5", "train.gamma applies to train.schedule: multistep, but the schedule is cosine"},
+                          {"train.gamma=0.5"}));
+    EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: [ce]\nsweep:\n  train.gamma: [0.1, 0.5]\n",
+                          {"exp.yaml:4:3", "train.gamma applies to train.schedule: multistep"}));
+    // Where some point of the grid uses the schedule, or the schedule is set, they are taken.
+    EXPECT_EQ(load("task: toy/mlp\nlosses: [ce]\ntrain: {schedule: multistep, milestones: [3], gamma: 0.5}\n").losses.size(), 1u);
+    EXPECT_EQ(load("task: toy/mlp\nlosses: [ce]\ntrain: {milestones: [3]}\nsweep:\n  train.schedule: [constant, multistep]\n")
+                  .sweep.size(), 1u);
+    EXPECT_EQ(load("task: toy/mlp\nlosses: [ce]\n", {"train.schedule=multistep", "train.milestones=[3]"}).losses.size(), 1u);
+}
+
 TEST(ExperimentSpecLosses, MalformedLossesAreErrors) {
     EXPECT_TRUE(loadFails("task: toy/mlp\n", {"exp.yaml", "missing key 'losses'"}));
     EXPECT_TRUE(loadFails("task: toy/mlp\nlosses: []\n", {"exp.yaml:2:9", "non-empty list"}));

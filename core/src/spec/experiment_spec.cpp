@@ -561,6 +561,32 @@ private:
             }
     }
 
+    // A schedule's own keys, set in the file, by --set or in the sweep to other than the task's
+    // recipe (or the default) has, where no point of the grid uses that schedule: `train:
+    // {milestones: [30, 60]}` alone kept the default constant rate. (A file written by toYaml()
+    // holds every key; the recipe's values there are not the user's.)
+    void checkScheduleKeys(const ExperimentSpec& spec, const YAML::Node& root) {
+        static const std::vector<std::pair<std::string, std::string>> owned = {
+            {"milestones", "multistep"}, {"gamma", "multistep"}, {"warmup", "linear"}};
+        const std::vector<ParamSet> grid = spec.gridParams();
+        const ParamSet recipe = resolveParams(YAML::Node(YAML::NodeType::Map), m_tasks.requireInfo(spec.taskId));
+        const YAML::Node train = root["train"];
+        for (const auto& [leaf, schedule] : owned) {
+            const std::string key = "train." + leaf;
+            YAML::Node written(YAML::NodeType::Undefined);
+            if (train.IsDefined() && train.IsMap() && spec.params.has(key) && spec.params.raw(key) != recipe.raw(key))
+                written.reset(train[leaf]);
+            const auto axis = std::find_if(spec.sweep.begin(), spec.sweep.end(), [&](const SweepAxis& a) { return a.key == key; });
+            if ((!written.IsDefined() && axis == spec.sweep.end()) ||
+                std::any_of(grid.begin(), grid.end(), [&](const ParamSet& p) { return p.getString("train.schedule") == schedule; }))
+                continue;
+            const std::string where = written.IsDefined() ? m_loc.at(written, key) : m_loc.at(root["sweep"], "sweep." + key);
+            throw Error(where + ": " + key + " applies to train.schedule: " + schedule + ", but the schedule is " +
+                        grid.front().getString("train.schedule") + ", so the rate would not follow it; set train.schedule: " +
+                        schedule + ", or remove " + key);
+        }
+    }
+
     void checkConsistency(const ExperimentSpec& spec, const YAML::Node& root) {
         for (const ParamSet& p : spec.gridParams())
             if (p.getString("train.optimizer") == "sgd" && p.getBool("train.nesterov") && p.getDouble("train.momentum") <= 0)
@@ -572,6 +598,7 @@ private:
                 throw Error(m_loc.at(root["train"], "train.lr") + ": loss '" + spec.losses[i].name +
                             "' has learning rate 0: set train.lr or the loss's own lr to a number > 0");
         checkDistinctLosses(spec, root);
+        checkScheduleKeys(spec, root);
         const bool same = std::find(spec.protocols.begin(), spec.protocols.end(), Protocol::SameEpochsAsCe) != spec.protocols.end();
         if (!same) return;
         const std::string where = m_loc.at(root["protocols"], "protocols");
