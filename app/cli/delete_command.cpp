@@ -222,8 +222,9 @@ int runDeleteCommand(const std::vector<std::string>& argv) {
     for (const auto& r : all) {
         if (going.count(r.id)) continue;
         const bool resumable = r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled;
-        if (r.dependsOn && going.count(*r.dependsOn) && resumable)
-            // resume takes the epoch count from the CE run it still finds, and fails the run without one.
+        if (r.dependsOn && going.count(*r.dependsOn) && resumable && r.targetEpochs == 0)
+            // A run that started stored its epoch count and resumes to it; one that did not takes
+            // it from the CE run, and fails without one.
             std::cout << "Note: kept " << describeRun(r) << " is " << runStatusName(r.status)
                       << " and takes its epoch count from cross-entropy run " << *r.dependsOn
                       << ", which is deleted: `losslab-cli resume` cannot continue it then (it fails); delete it too, "

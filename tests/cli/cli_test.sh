@@ -819,10 +819,11 @@ delete)
   # Its process gone, the run reads as interrupted, with a resume file (deleted with it below).
   printf 'state' > "$ckpt/run-$sq1.resume.pt"
   (cd "$ckpt" && md5sum run-*) > "$work/sums.before"
-  # Selectors intersect: the failed runs of tiny (not other's). The cancelled run that takes its
-  # epoch count from one of them could no longer be resumed: said.
+  # Selectors intersect: the failed runs of tiny (not other's). The run cancelled before it
+  # started (no stored epoch count) that takes its epoch count from one of them could no longer
+  # be resumed: said.
   sqlite3 "$work/runs.sqlite" "UPDATE runs SET status = 'failed', error = 'out of memory' WHERE id IN ($ce1, $(head -1 <<<"$other_ids"));
-    UPDATE runs SET status = 'cancelled' WHERE id = $same1" || fail "sqlite3"
+    UPDATE runs SET status = 'cancelled', target_epochs = 0 WHERE id = $same1" || fail "sqlite3"
   listed_before
   out=$("$cli" delete --db "$work/runs.sqlite" --experiment tiny --status failed --yes 2>&1 </dev/null) || fail "delete failed runs of tiny: $out"
   grep -q "Deleted 1 run(s) with their metrics and checkpoint files" <<<"$out" || fail "delete failed runs of tiny: $out"

@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -321,6 +322,71 @@ TEST_F(RunnerTest, AResumedRunCancelledBeforeItGoesOnKeepsItsProgress) {
     RunQueue again(store, m_registry);
     again.resume(ids);
     EXPECT_EQ(again.wait().completed, 6);
+}
+
+// A same_epochs_as_ce run interrupted after it started keeps the epoch count it trained towards
+// (stored when it started) when its cross-entropy run is deleted: resume finishes it. Before,
+// deleting the CE run (which leaves depends_on NULL) made resume fail it ("its cross-entropy run
+// did not complete") and store it with 0 epochs. One interrupted before it started has no count:
+// it fails, saying why, and keeps its row as it was.
+TEST_F(RunnerTest, ASameEpochsRunWhoseCrossEntropyRunIsDeletedResumesToTheEpochCountItStartedTowards) {
+    const std::vector<SpecOverride> overrides = {{"seeds", "[3]"}, {"train.patience", "50"}, {"train.max_epochs", "8"},
+                                                 {"runner.reuse_prefix", "off"}, {"runner.cpu_runs", "1"}};
+    RunStore reference((m_dir / "reference.sqlite").string());
+    {
+        RunQueue queue(reference, m_registry);
+        queue.start(spec(kPaired, overrides));
+        ASSERT_EQ(queue.wait().completed, 3);
+    }
+    const auto sameEpochsRun = [](const RunStore& store) {
+        for (const auto& r : store.runs())
+            if (r.protocol == "same_epochs_as_ce") return r;
+        throw std::runtime_error("no same_epochs_as_ce run");
+    };
+    const RunRecord uninterrupted = sameEpochsRun(reference);
+    ASSERT_GT(uninterrupted.epochs, 1) << "the CE run's best epoch must leave an epoch to resume";
+
+    // Interrupted at the end of its first epoch (`startedFirst`) or before it starts.
+    for (const bool startedFirst : {true, false}) {
+        SCOPED_TRACE(startedFirst ? "interrupted after it started" : "interrupted before it started");
+        const fs::path db = m_dir / (startedFirst ? "started.sqlite" : "waiting.sqlite");
+        RunStore store(db.string());
+        std::mutex mutex;
+        std::set<std::int64_t> sameEpochsRuns;
+        RunQueue queue(store, m_registry);
+        queue.addObserver([&](const RunEvent& e) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (e.kind == RunEvent::Kind::Started && e.label.find("same_epochs_as_ce") != std::string::npos)
+                sameEpochsRuns.insert(e.runId);
+            const bool stop = startedFirst ? e.kind == RunEvent::Kind::Epoch && e.epoch == 1 && sameEpochsRuns.count(e.runId)
+                                           : e.kind == RunEvent::Kind::Epoch && e.epoch == 1; // the CE run's first epoch
+            if (stop) queue.interruptAll();
+        });
+        queue.start(spec(kPaired, overrides));
+        queue.wait();
+        const RunRecord before = sameEpochsRun(store);
+        ASSERT_EQ(before.status, RunStatus::Interrupted) << before.error;
+        ASSERT_EQ(before.epochs, startedFirst ? 1 : 0);
+        ASSERT_TRUE(before.dependsOn.has_value());
+        store.deleteRuns({*before.dependsOn}); // the CE run
+        ASSERT_FALSE(sameEpochsRun(store).dependsOn.has_value()) << "the database forgets the deleted run";
+
+        RunQueue again(store, m_registry);
+        again.resume({before.id});
+        again.wait();
+        const RunRecord after = sameEpochsRun(store);
+        if (startedFirst) {
+            EXPECT_EQ(after.status, RunStatus::Completed) << after.error;
+            EXPECT_EQ(after.epochs, uninterrupted.epochs);
+            EXPECT_EQ(after.targetEpochs, uninterrupted.targetEpochs);
+            EXPECT_EQ(store.epochMetrics({after.id}).size(), reference.epochMetrics({uninterrupted.id}).size());
+        } else {
+            EXPECT_EQ(after.status, RunStatus::Failed);
+            EXPECT_EQ(after.error, "its cross-entropy run is no longer stored (deleted before this run started), so there "
+                                   "is no epoch count to match");
+            EXPECT_EQ(after.epochs, 0);
+        }
+    }
 }
 
 // A run resumed with another thread count than its first epochs goes on, stores the new count

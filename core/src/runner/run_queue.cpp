@@ -177,6 +177,7 @@ struct PlannedRun {
     std::optional<StoredPrefix> storedPrefix; // resumed run: the same, stored by an earlier process
     std::string ranOn;    // the device it trained on, once started
     int knownTarget = 0;  // resumed same_epochs_as_ce run whose CE run finished earlier
+    std::string targetProblem; // resumed same_epochs_as_ce run: why its CE run gives no epoch count
     bool resume = false;  // continue from its resume checkpoint
     std::string storedLibrary; // resumed run: what trained its first epochs (empty: not known)
     int storedThreads = 0;     // resumed run: the thread count of its first epochs (0: not known)
@@ -305,7 +306,11 @@ struct RunQueue::Impl {
         int target = 0;
         if (run.spec.protocol == Protocol::SameEpochsAsCe && run.spec.dependsOn < 0) {
             if (run.knownTarget < 1) {
-                finish(run, RunStatus::Failed, 0, 0, 0.0, "its cross-entropy run did not complete, so there is no epoch count to match");
+                // A resumed run keeps what it stored: its epochs stay readable, and failing
+                // must not look like having trained nothing.
+                finish(run, RunStatus::Failed, run.epochs, run.bestEpoch, run.wallSeconds,
+                       run.targetProblem.empty() ? "its cross-entropy run did not complete, so there is no epoch count to match"
+                                                 : run.targetProblem);
                 return;
             }
             target = run.knownTarget;
@@ -656,15 +661,26 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
         p.wallSeconds = r.wallSeconds;
         p.label = r.taskId + " " + r.lossName + " " + r.protocol + " seed " + std::to_string(r.seed);
         p.spec.dependsOn = -1;
-        if (r.dependsOn) {
-            const auto dep = index.find(*r.dependsOn);
-            if (dep != index.end()) {
-                p.spec.dependsOn = static_cast<int>(dep->second);
+        const auto dep = r.dependsOn ? index.find(*r.dependsOn) : index.end();
+        if (dep != index.end()) {
+            p.spec.dependsOn = static_cast<int>(dep->second); // resumed beside it
+        } else if (p.spec.protocol == Protocol::SameEpochsAsCe) {
+            // The epoch count it started towards (stored then: its cross-entropy run may since
+            // have been deleted, which leaves depends_on NULL), or that of its CE run, which ended.
+            if (r.targetEpochs > 0) {
+                p.knownTarget = r.targetEpochs;
+            } else if (!r.dependsOn) {
+                p.targetProblem = "its cross-entropy run is no longer stored (deleted before this run started), so there "
+                                  "is no epoch count to match";
             } else {
                 RunFilter one;
                 one.runIds = {*r.dependsOn};
                 const auto ce = d.store.runs(one);
-                if (!ce.empty() && ce.front().status == RunStatus::Completed) p.knownTarget = ce.front().bestEpoch;
+                if (!ce.empty() && ce.front().status == RunStatus::Completed)
+                    p.knownTarget = ce.front().bestEpoch;
+                else if (!ce.empty())
+                    p.targetProblem = "its cross-entropy run #" + std::to_string(*r.dependsOn) + " ended " +
+                                      runStatusName(ce.front().status) + ", so there is no epoch count to match";
             }
         }
         if (device.empty()) device = p.spec.device;
