@@ -488,6 +488,16 @@ TEST(RunStoreTest, DeletesFinishedRunsWithTheirMetricsAndCheckpoints) {
     const auto experiments = store.experiments();
     ASSERT_EQ(experiments.size(), 1u);
     EXPECT_EQ(experiments[0].id, a);
+
+    // An experiment whose runs are not stored yet (a RunQueue of another process between adding
+    // the experiment and its runs) is not the delete's to drop: before, every empty experiment
+    // went, and that process's runs then failed to store.
+    const std::int64_t c = store.addExperiment(makeExperiment("c"));
+    EXPECT_EQ(store.deleteRuns({idsA[1]}), 1);
+    const auto left = store.experiments();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].id, c);
+    EXPECT_EQ(store.addRuns(c, {makeRun("ce", 3)}).size(), 1u);
 }
 
 TEST(RunStoreTest, DeleteRefusesUnfinishedOrUnknownRunsAndDeletesNothing) {

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <iterator>
 #include <limits>
+#include <set>
 
 #include "losslab/error.h"
 #include "run_store_impl.h"
@@ -750,21 +751,23 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
     auto resumeFile = [this](std::int64_t id) { return resumePathFor(id); };
     const Internal::RecorderProcess self = m_impl->m_self;
     Deleted deleted = m_impl->call<Deleted>([runIds, resumeFile, self](Database& db, Deleted& out) {
-        Statement find(db, std::string("SELECT status, checkpoint_path, ") + Internal::kRecorderColumns +
+        Statement find(db, std::string("SELECT status, checkpoint_path, experiment_id, ") + Internal::kRecorderColumns +
                                " FROM runs WHERE id = ?");
+        std::set<std::int64_t> experiments; // of the deleted runs
         for (std::int64_t id : runIds) {
             find.reset();
             find.bindInt64(1, id);
             if (!find.step()) throw Error("cannot delete run " + std::to_string(id) + ": there is no such run");
             // A run left running by a process that is gone is interrupted, as every read shows it.
             const RunStatus status = Internal::effectiveStatus(parseRunStatus(find.text(0)),
-                                                               Internal::readRecorder(find, 2), self);
+                                                               Internal::readRecorder(find, 3), self);
             if (!isFinal(status)) {
                 throw Error("cannot delete run " + std::to_string(id) + ": it is " +
                             runStatusName(status) + "; cancel it first");
             }
             if (!find.text(1).empty()) out.checkpoints.push_back(find.text(1));
             out.checkpoints.push_back(resumeFile(id));
+            experiments.insert(find.int64(2));
         }
         // The batch transaction makes this all or nothing: a throw above rolls back.
         Statement remove(db, "DELETE FROM runs WHERE id = ?");
@@ -774,7 +777,15 @@ int RunStore::deleteRuns(const std::vector<std::int64_t>& runIds) {
             remove.run();
             out.count += sqlite3_changes(db.handle());
         }
-        db.exec("DELETE FROM experiments WHERE id NOT IN (SELECT experiment_id FROM runs)");
+        // Only experiments this left empty: one another process has just added, whose runs
+        // are not stored yet, stays.
+        Statement drop(db, "DELETE FROM experiments WHERE id = ? AND NOT EXISTS (SELECT 1 FROM runs WHERE experiment_id = ?)");
+        for (const std::int64_t e : experiments) {
+            drop.reset();
+            drop.bindInt64(1, e);
+            drop.bindInt64(2, e);
+            drop.run();
+        }
     });
     // Files after the commit: a failed delete leaves the checkpoints in place.
     for (const std::string& path : deleted.checkpoints) {
