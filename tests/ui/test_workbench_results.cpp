@@ -339,9 +339,11 @@ TEST(ResultsViewTest, SendToMlflowSendsTheSelectedExperimentsRunsOnce) {
     EXPECT_EQ(sent.front().at(0).toString(), uri);
     EXPECT_EQ(sent.front().at(1).toInt(), 30);
     EXPECT_GT(sent.front().at(2).toLongLong(), 30 * 15); // at least 3 epochs x 5 metrics a run
+    EXPECT_EQ(sent.front().at(3).toInt(), 0);
     view.exportMlflow(uri);
     ASSERT_TRUE(sent.wait(60000));
     EXPECT_EQ(sent.at(1).at(2).toLongLong(), 0); // again: nothing new
+    EXPECT_EQ(sent.at(1).at(3).toInt(), 0);
 
     QFile stateFile(dir.filePath(QStringLiteral("state.json")));
     ASSERT_TRUE(stateFile.open(QIODevice::ReadOnly));
@@ -355,6 +357,28 @@ TEST(ResultsViewTest, SendToMlflowSendsTheSelectedExperimentsRunsOnce) {
     EXPECT_EQ(state.value(QStringLiteral("runs")).toObject().size(), 30);
     server.terminate();
     server.waitForFinished(10000);
+
+    // A server (or the proxy before it) that made one run twice: the next send moves the
+    // duplicate to MLflow's trash, and the window hears how many went.
+    QTemporaryDir twiceDir;
+    QProcess twice;
+    twice.start(QStringLiteral("python3"), {QStringLiteral(LOSSLAB_SOURCE_DIR "/tests/cli/fake_mlflow.py"),
+                                            twiceDir.filePath(QStringLiteral("port")), twiceDir.filePath(QStringLiteral("state.json")),
+                                            QStringLiteral("--fault"), QStringLiteral("runs/create:1:twice")});
+    ASSERT_TRUE(twice.waitForStarted(10000));
+    QFile twicePort(twiceDir.filePath(QStringLiteral("port")));
+    ASSERT_TRUE(QTest::qWaitFor([&] { return twicePort.exists(); }, 20000));
+    ASSERT_TRUE(twicePort.open(QIODevice::ReadOnly));
+    const QString twiceUri = QStringLiteral("http://127.0.0.1:") + QString::fromUtf8(twicePort.readAll()).trimmed();
+    view.exportMlflow(twiceUri);
+    ASSERT_TRUE(sent.wait(60000)) << (failed.isEmpty() ? std::string() : failed.back().at(0).toString().toStdString());
+    EXPECT_EQ(sent.back().at(3).toInt(), 0);
+    view.exportMlflow(twiceUri);
+    ASSERT_TRUE(sent.wait(60000)) << (failed.isEmpty() ? std::string() : failed.back().at(0).toString().toStdString());
+    EXPECT_EQ(sent.back().at(1).toInt(), 30);
+    EXPECT_EQ(sent.back().at(3).toInt(), 1);
+    twice.terminate();
+    twice.waitForFinished(10000);
 
     view.exportMlflow(QStringLiteral("sqlite:///mlflow.db"));
     ASSERT_TRUE(failed.wait(20000));

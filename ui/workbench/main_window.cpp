@@ -286,8 +286,11 @@ void MainWindow::connectViews() {
     connect(m_results, &ResultsView::reportExported, this, [this](const QString& folder, int files) {
         statusBar()->showMessage(tr("Report written: %1 files in %2").arg(files).arg(folder), 15000);
     });
-    connect(m_results, &ResultsView::mlflowExported, this, [this](const QString& uri, int runs, qint64 points) {
-        statusBar()->showMessage(tr("%n run(s) sent to MLflow at %1: %2 new metric point(s)", nullptr, runs).arg(uri).arg(points), 15000);
+    connect(m_results, &ResultsView::mlflowExported, this, [this](const QString& uri, int runs, qint64 points, int duplicates) {
+        QString message = tr("%n run(s) sent to MLflow at %1: %2 new metric point(s)", nullptr, runs).arg(uri).arg(points);
+        if (duplicates > 0)
+            message += tr("; %n duplicate MLflow run(s) of the same LossLab run moved to MLflow's trash", nullptr, duplicates);
+        statusBar()->showMessage(message, 15000);
     });
     connect(m_results, &ResultsView::tensorBoardExported, this, [this](const QString& folder, int runs) {
         statusBar()->showMessage(tr("TensorBoard files of %n run(s) written to %1 (tensorboard --logdir %1)", nullptr, runs)

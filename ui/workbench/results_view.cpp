@@ -555,7 +555,7 @@ void ResultsView::exportMlflow(const QString& trackingUri) {
             emit errorOccurred(tr("Sending to MLflow failed: %1").arg(QString::fromStdString(outcome.error)));
         else
             emit mlflowExported(trackingUri.trimmed(), result.created + result.appended + result.unchanged + result.replaced,
-                                static_cast<qint64>(result.points));
+                                static_cast<qint64>(result.points), result.duplicates);
     });
     watcher->setFuture(QtConcurrent::run([store, request, server] {
         return catching([&] {

@@ -82,7 +82,9 @@ signals:
     void reportExported(const QString& folder, int files);
     void tensorBoardExported(const QString& folder, int runs);
     // `runs` sent (created, appended, replaced or found unchanged), `points` metric points sent.
-    void mlflowExported(const QString& trackingUri, int runs, qint64 points);
+    // `duplicates`: MLflow runs that held a run's losslab.uid beside the one kept, moved to
+    // MLflow's trash (the runs of a request a proxy sent twice).
+    void mlflowExported(const QString& trackingUri, int runs, qint64 points, int duplicates);
     void fileExported(const QString& path); // a table or figure written by its Export button
 
 private:
