@@ -790,8 +790,9 @@ delete)
   [[ $rc -eq 2 ]] || fail "non-terminal stdin without --yes: exit $rc: $out"
   grep -q 'standard input is not a terminal.*pass --yes to delete these 2 run(s)' <<<"$out" || fail "non-terminal stdin: $out"
   db_unchanged; checkpoints_kept
-  # On a terminal it asks; anything but y / yes keeps the runs.
-  if command -v script >/dev/null; then
+  # On a terminal it asks; anything but y / yes keeps the runs. (Where no pseudo-terminal can be
+  # made, as in a chroot without /dev/pts, this part is skipped.)
+  if command -v script >/dev/null && script -qec true /dev/null >/dev/null 2>&1 </dev/null; then
     out=$(printf 'n\n' | script -qec "$(printf '%q ' "$cli" delete --db "$work/runs.sqlite" --experiment other)" /dev/null 2>&1)
     grep -q 'Delete 2 run(s) with their metrics and checkpoint files? This cannot be undone. \[y/N\]' <<<"$out" || fail "no question: $out"
     grep -q 'Nothing was deleted' <<<"$out" || fail "declined: $out"
