@@ -52,6 +52,7 @@ public:
     std::map<std::string, std::string> answerInstead; // endpoint -> a body answered with HTTP 200, nothing done
     std::map<std::string, long> appliedThen; // endpoint -> an HTTP status answered once, after acting on it (a gateway's 504)
     std::size_t mostMetrics = 0, mostParams = 0, mostTags = 0;
+    bool anotherCreatesTheExperiment = false; // another export creates it between lookup and create
 
     std::string address() const override { return "http://fake"; }
     mlflow::Response get(const std::string& endpoint, const std::string& query) override {
@@ -64,6 +65,10 @@ public:
     }
     mlflow::Response post(const std::string& endpoint, const std::string& json) override {
         if (answerInstead.count(endpoint)) return {200, answerInstead.at(endpoint)};
+        if (endpoint == "experiments/create" && anotherCreatesTheExperiment) {
+            apply(endpoint, json);
+            return {400, "{\"error_code\":\"RESOURCE_ALREADY_EXISTS\",\"message\":\"Experiment already exists.\"}"};
+        }
         const auto gateway = appliedThen.find(endpoint);
         if (gateway == appliedThen.end()) return apply(endpoint, json);
         const long status = gateway->second;
@@ -271,6 +276,18 @@ TEST_F(MlflowExportTest, AnExportCutOffHalfWayIsCompletedByTheNextWithNothingSen
     EXPECT_EQ(result.points, 2400 + 16 - std::stoll(held) + 4);
     expectEveryPointOnce(r, server.activeRunOf(r.uid));
     EXPECT_EQ(server.activeRunOf(r.uid).status, "FINISHED");
+}
+
+// Two exports at once into a server without the experiment: the one whose create comes second
+// is told it exists and uses it. Before, it stopped with HTTP 400 (RESOURCE_ALREADY_EXISTS).
+TEST_F(MlflowExportTest, AnExperimentAnotherExportCreatedFirstIsUsed) {
+    fixtures::buildReportFixture(store);
+    server.anotherCreatesTheExperiment = true;
+    const MlflowExportResult result = exportMlflow(store, MlflowExportRequest{}, server);
+    EXPECT_EQ(result.experiments, 1);
+    ASSERT_EQ(server.experiments.size(), 1u);
+    EXPECT_GT(result.created, 0);
+    for (const auto& [id, run] : server.runs) EXPECT_EQ(run.experimentId, server.experiments.begin()->second) << id;
 }
 
 TEST_F(MlflowExportTest, ARunWhoseSentEpochsChangedIsSentAgainAndTheOldOneDeleted) {

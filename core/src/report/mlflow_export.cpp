@@ -246,6 +246,7 @@ public:
         return answer("POST", endpoint, m_connection.post(endpoint, json));
     }
     mlflow::Response get(const std::string& endpoint, const std::string& query) { return m_connection.get(endpoint, query); }
+    mlflow::Response postRaw(const std::string& endpoint, const std::string& json) { return m_connection.post(endpoint, json); }
 
     [[noreturn]] void refused(const std::string& method, const std::string& endpoint, const mlflow::Response& r) const {
         std::string detail;
@@ -323,8 +324,9 @@ struct ServerRun {
     std::map<std::string, std::string> tags;
 };
 
-// The MLflow experiment of that name, created where missing; refused where deleted.
-std::string experimentId(Server& server, const std::string& name, const std::string& address) {
+// The MLflow experiment of that name, created where missing; refused where deleted. `again`:
+// looked up after another client (an export of another process) created it first.
+std::string experimentId(Server& server, const std::string& name, const std::string& address, bool again = false) {
     const mlflow::Response r = server.get("experiments/get-by-name", "experiment_name=" + mlflow::urlEncode(name));
     if (r.status == 200) {
         const YAML::Node e = field(server.answer("GET", "experiments/get-by-name", r), "experiment");
@@ -337,7 +339,11 @@ std::string experimentId(Server& server, const std::string& name, const std::str
     }
     // MLflow says RESOURCE_DOES_NOT_EXIST (with 404); a 404 without it is no MLflow answer.
     if (r.body.find("RESOURCE_DOES_NOT_EXIST") == std::string::npos) server.refused("GET", "experiments/get-by-name", r);
-    const std::string id = text(field(server.post("experiments/create", "{\"name\":" + jsonString(name) + "}"), "experiment_id"));
+    const mlflow::Response created = server.postRaw("experiments/create", "{\"name\":" + jsonString(name) + "}");
+    // Two exports at once: the other created it between the lookup and this; use it.
+    if (!again && created.status != 200 && created.body.find("RESOURCE_ALREADY_EXISTS") != std::string::npos)
+        return experimentId(server, name, address, true);
+    const std::string id = text(field(server.answer("POST", "experiments/create", created), "experiment_id"));
     if (id.empty()) server.malformed("POST experiments/create answered no experiment id for '" + name + "'");
     return id;
 }
