@@ -16,6 +16,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "losslab/error.h"
+#include "losslab/store/run_deletion.h"
 #include "losslab/store/run_store.h"
 
 namespace losslab::cli {
@@ -90,10 +91,6 @@ void printRows(const std::vector<std::vector<std::string>>& rows) {
         }
         std::cout << line << "\n";
     }
-}
-
-std::string describeRun(const RunRecord& r) {
-    return "run " + std::to_string(r.id) + " (" + r.lossName + " " + r.protocol + " seed " + std::to_string(r.seed) + ")";
 }
 
 // Asks on the terminal; true for y / yes.
@@ -201,11 +198,7 @@ int runDeleteCommand(const std::vector<std::string>& argv) {
     }
 
     std::set<std::int64_t> going;
-    std::map<std::string, std::int64_t> goingUids;
-    for (const auto& r : selected) {
-        going.insert(r.id);
-        goingUids[r.uid] = r.id;
-    }
+    for (const auto& r : selected) going.insert(r.id);
     std::cout << selected.size() << " run(s) to delete from " << path << ":\n";
     std::vector<std::vector<std::string>> rows = {{"run_id", "experiment", "task", "loss", "protocol", "seed", "status"}};
     for (const auto& r : selected)
@@ -219,24 +212,7 @@ int runDeleteCommand(const std::vector<std::string>& argv) {
                         "; cancel it first (a process still owns it: stop that process, or leave the run out of the "
                         "selection); nothing was deleted");
     // Runs that stay but took something from a run that goes: their results stay, their source does not.
-    for (const auto& r : all) {
-        if (going.count(r.id)) continue;
-        const bool resumable = r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled;
-        if (r.dependsOn && going.count(*r.dependsOn) && resumable && r.targetEpochs == 0)
-            // A run that started stored its epoch count and resumes to it; one that did not takes
-            // it from the CE run, and fails without one.
-            std::cout << "Note: kept " << describeRun(r) << " is " << runStatusName(r.status)
-                      << " and takes its epoch count from cross-entropy run " << *r.dependsOn
-                      << ", which is deleted: `losslab-cli resume` cannot continue it then (it fails); delete it too, "
-                         "or keep it as it is\n";
-        else if (r.dependsOn && going.count(*r.dependsOn))
-            std::cout << "Note: kept " << describeRun(r) << " took its epoch count from cross-entropy run " << *r.dependsOn
-                      << ", which is deleted; its results stay, but their source is gone\n";
-        const auto source = goingUids.find(r.reusedFrom);
-        if (!r.reusedFrom.empty() && source != goingUids.end())
-            std::cout << "Note: kept " << describeRun(r) << " has its epochs copied from run " << source->second
-                      << " (runner.reuse_prefix), which is deleted; its results stay, but their source is gone\n";
-    }
+    for (const std::string& note : deletionNotes(all, going)) std::cout << "Note: " << note << "\n";
     if (dryRun) {
         std::cout << "Nothing was deleted (--dry-run).\n";
         return kExitOk;

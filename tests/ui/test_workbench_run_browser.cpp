@@ -624,6 +624,40 @@ TEST_F(RunBrowserTest, DeleteAsksFirstAndDeletesOnlyWhenConfirmed) {
     EXPECT_TRUE(view.selectedRunIds().isEmpty());
 }
 
+// The question names the kept runs that took their epoch count from a run it deletes, as
+// `losslab-cli delete` does; before, it only counted the runs.
+TEST_F(RunBrowserTest, DeleteSaysWhichKeptRunsTookTheirEpochCountFromADeletedRun) {
+    const std::int64_t gamma = store->addExperiment(makeExperiment("gamma", "mnist"));
+    RunRecord ce = makeRun("mnist", "cross_entropy", "early_stopping", 5);
+    RunRecord same = makeRun("mnist", "square", "same_epochs_as_ce", 5);
+    same.dependsOn = 0; // the batch's first run
+    const auto gammaIds = store->addRuns(gamma, {ce, same});
+    store->finishRun(gammaIds[0], RunStatus::Completed, 2, 2, 1.0, "");
+    store->finishRun(gammaIds[1], RunStatus::Completed, 2, 2, 1.0, "");
+    store->flush();
+    RunBrowserView view(*store);
+    ASSERT_TRUE(refreshed(view));
+    QStringList questions;
+    view.setConfirmation([&](const QString& question) {
+        questions << question;
+        return false;
+    });
+    view.selectRuns({gammaIds[0]});
+    view.deleteSelected();
+    ASSERT_EQ(questions.size(), 1);
+    EXPECT_TRUE(questions[0].contains(QStringLiteral("Note: kept run %1 (square same_epochs_as_ce seed 5) took its epoch count "
+                                                     "from cross-entropy run %2, which is deleted")
+                                          .arg(gammaIds[1])
+                                          .arg(gammaIds[0])))
+        << questions[0].toStdString();
+    // Both selected: nothing stays behind to note.
+    view.selectRuns({gammaIds[0], gammaIds[1]});
+    view.deleteSelected();
+    ASSERT_EQ(questions.size(), 2);
+    EXPECT_FALSE(questions[1].contains(QStringLiteral("Note:"))) << questions[1].toStdString();
+    EXPECT_EQ(store->runs().size(), 10u);
+}
+
 TEST_F(RunBrowserTest, DeletingARunningRunReportsTheErrorAndDeletesNothing) {
     RunBrowserView view(*store);
     ASSERT_TRUE(refreshed(view));

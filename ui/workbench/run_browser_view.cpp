@@ -37,6 +37,7 @@
 
 #include "losslab/error.h"
 #include "losslab/store/records.h"
+#include "losslab/store/run_deletion.h"
 #include "losslab/store/run_store.h"
 #include "workbench/run_filter_proxy.h"
 #include "workbench/run_table_model.h"
@@ -584,10 +585,16 @@ void RunBrowserView::deleteSelected() {
     if (m_deleting) return;
     const QVector<qint64> ids = selectedRunIds();
     if (ids.isEmpty()) return;
-    const QString question =
+    QString question =
         ids.size() == 1
             ? tr("Delete run %1 with its metrics and checkpoint? This cannot be undone.").arg(ids.front())
             : tr("Delete %1 runs with their metrics and checkpoints? This cannot be undone.").arg(ids.size());
+    // Runs that stay but took their epoch count or epochs from a run that goes: said first.
+    std::vector<RunRecord> all;
+    for (int row = 0; row < m_model->rowCount(); ++row)
+        if (const RunRecord* run = m_model->runAt(row)) all.push_back(*run);
+    const std::vector<std::string> notes = deletionNotes(all, std::set<std::int64_t>(ids.begin(), ids.end()));
+    for (const std::string& note : notes) question += QStringLiteral("\n\n") + tr("Note: %1").arg(QString::fromStdString(note));
     if (!m_confirm || !m_confirm(question)) return;
 
     m_deleting = true;
