@@ -197,6 +197,28 @@ std::string jpegDeclaring(const std::string& bytes, std::uint32_t width, std::ui
     return out;
 }
 
+// A JPEG whose compressed data stops early but still ends with the end-of-image marker (a file
+// cut short and mended by a tool that closes it, or a download whose middle is missing):
+// libjpeg decodes what is there and fills the rest of the picture with grey, with only a
+// warning. It is refused, as a file that simply ends early is. Stray bytes before a marker, as
+// in a few ImageNet files, leave every pixel there and still read.
+TEST_F(ImageFileTest, AJpegWhoseDataStopsAtAMarkerIsRefusedAndStrayBytesBeforeOneAreNot) {
+    writeJpeg(path("whole.jpg"), gradient(64, 64), 90);
+    const std::string bytes = fileBytes(path("whole.jpg"));
+    ASSERT_EQ(bytes.substr(bytes.size() - 2), "\xff\xd9");
+
+    // Cut halfway through the compressed data, which starts after the start-of-scan segment.
+    const std::size_t scan = bytes.find("\xff\xda");
+    ASSERT_NE(scan, std::string::npos);
+    const std::string closed = path("closed.jpg");
+    writeBytes(closed, bytes.substr(0, scan + (bytes.size() - scan) / 2) + "\xff\xd9");
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(closed); }, {closed, "ends early"}));
+
+    const std::string stray = path("stray.jpg");
+    writeBytes(stray, bytes.substr(0, bytes.size() - 2) + std::string("\x12\x34\x56", 3) + "\xff\xd9");
+    EXPECT_EQ(readImage(stray).image.pixels, readImage(path("whole.jpg")).image.pixels);
+}
+
 TEST_F(ImageFileTest, AHeaderDeclaringTooManyPixelsIsRefusedBeforeDecoding) {
     // A file of a few hundred bytes may declare a size whose decoding takes gigabytes. The
     // sizes here cost the old reader little to try (65536 x 65536 RGBA wraps libpng's 32-bit
@@ -219,9 +241,11 @@ TEST_F(ImageFileTest, AHeaderDeclaringTooManyPixelsIsRefusedBeforeDecoding) {
     EXPECT_TRUE(throwsErrorWith([&] { readImage(jpeg, eighth); }, {jpeg, "JPEG", "60000x60000", "at most 268435456"}));
     EXPECT_FALSE(asked);
 
-    // The limit is on the pixel count, not on a side.
-    writeBytes(path("wide.jpg"), jpegDeclaring(fileBytes(path("small.jpg")), 60000, 8));
-    EXPECT_EQ(readImage(path("wide.jpg")).fullWidth, 60000);
+    // The limit is on the pixel count, not on a side: this header passes it, and decoding
+    // starts (then stops, since the data is that of 8x8 pixels).
+    const std::string wide = path("wide.jpg");
+    writeBytes(wide, jpegDeclaring(fileBytes(path("small.jpg")), 60000, 8));
+    EXPECT_TRUE(throwsErrorWith([&] { readImage(wide); }, {wide, "image data ends early"}));
 }
 
 // ---- resampling -------------------------------------------------------------------------

@@ -69,11 +69,14 @@ void jpegErrorExit(j_common_ptr cinfo) {
     std::longjmp(errors->jump, 1);
 }
 
-// Warnings (a few stray bytes before a marker, common in ImageNet) are harmless, but a file
-// that ends early decodes as grey: that one is an error.
+// Warnings (a few stray bytes before a marker, common in ImageNet) are harmless, but image
+// data that stops early decodes as grey from there on: a file that ends early (JPEG_EOF), or
+// compressed data that stops at a marker, such as an end-of-image a tool wrote after a cut
+// (HIT_MARKER: libjpeg warns only when the bits a block needs are not there). Those are errors.
 void jpegEmitMessage(j_common_ptr cinfo, int level) {
     auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) errors->truncated = true;
+    const int code = cinfo->err->msg_code;
+    if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER)) errors->truncated = true;
 }
 
 struct DecompressGuard {
@@ -196,7 +199,9 @@ DecodedImage readImage(const std::string& path, const DecodeScale& scale) {
     if (result == JpegResult::Damaged) throw Error(path + ": a damaged JPEG (" + errors.message + ")");
     if (result == JpegResult::TooLarge)
         refuseSize(path, "JPEG", static_cast<std::uint32_t>(out.fullWidth), static_cast<std::uint32_t>(out.fullHeight));
-    if (errors.truncated) throw Error(path + ": the JPEG ends early (a truncated file?)");
+    if (errors.truncated)
+        throw Error(path + ": the JPEG's image data ends early (a truncated or damaged file); "
+                           "the rest of the picture would decode as grey");
     if (out.image.width <= 0 || out.image.height <= 0) throw Error(path + ": the image has no pixels");
     return out;
 }
