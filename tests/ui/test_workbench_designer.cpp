@@ -441,6 +441,28 @@ TEST(DesignerEdits, SameEpochsWithoutCrossEntropySaysWhatItNeeds) {
     EXPECT_FALSE(widget<QSpinBox>(designer, "patience")->isEnabled());
 }
 
+// "Add square loss" clicked twice gives two losses that would train the same runs twice: the
+// status line says so at once, in red, as the run would refuse it; removing one mends it.
+TEST(DesignerEdits, TheSameLossAddedTwiceIsRefusedWhileEditing) {
+    ExperimentDesigner designer(registry());
+    loadPreset(designer, "default.yaml");
+    auto* status = widget<QLabel>(designer, "designerStatus");
+    EXPECT_FALSE(status->text().startsWith("Cannot run yet")) << status->text().toStdString();
+    const std::size_t before = designer.experiment().losses.size();
+
+    widget<QPushButton>(designer, "addSquareLoss")->click();
+    widget<QPushButton>(designer, "addSquareLoss")->click();
+    EXPECT_TRUE(status->text().startsWith("Cannot run yet")) << status->text().toStdString();
+    EXPECT_NE(status->text().indexOf("same loss"), -1) << status->text().toStdString();
+    EXPECT_NE(status->styleSheet().indexOf("color"), -1);
+    EXPECT_THROW(designer.experiment(), Error);
+
+    selectLossRow(designer, static_cast<int>(before) + 1);
+    widget<QPushButton>(designer, "removeLoss")->click();
+    EXPECT_FALSE(status->text().startsWith("Cannot run yet")) << status->text().toStdString();
+    EXPECT_EQ(designer.experiment().losses.size(), before + 1);
+}
+
 TEST(DesignerEdits, TaskComboShowsTheTaskAndDropsKeysItLacks) {
     ExperimentDesigner designer(registry());
     loadPreset(designer, "default.yaml");
