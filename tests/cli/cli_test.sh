@@ -553,6 +553,23 @@ runs = json.load(open(sys.argv[1]))["runs"].values()
 sys.exit(0 if sum(r["lifecycle_stage"] == "deleted" for r in runs) == 1 else 1)
 PY
   kill $flaky; wait $flaky 2>/dev/null
+  # A busy server (HTTP 429 or 503 with Retry-After): a wait of up to 60 s is kept before the
+  # request is sent again; a longer one stops the export (exit 2) saying so, with nothing sent
+  # again in the meantime.
+  python3 "$here/fake_mlflow.py" "$work/port4" "$work/state4.json" --fault experiments/get-by-name:1:busy:429:3600 \
+    --fault experiments/get-by-name:2:busy:503:2 &
+  busy=$!
+  trap 'kill $server $busy 2>/dev/null; rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do [[ -s "$work/port4" ]] && break; sleep 0.1; done
+  uri4="http://127.0.0.1:$(cat "$work/port4")"
+  expect 2 "GET experiments/get-by-name answered HTTP 429 and asks to be sent again in 3600 s \(Retry-After\), longer than the 60 s LossLab waits; nothing was changed by it: export again later" -- \
+    export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri4"
+  started=$(date +%s%N)
+  out=$("$cli" export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri4" 2>&1) || fail "export to the busy server: $out"
+  waited=$(( ($(date +%s%N) - started) / 1000000 ))
+  (( waited >= 2000 )) || fail "the export sent its request again after $waited ms, before the server's Retry-After of 2 s"
+  python3 "$here/check_mlflow.py" "$work/runs.sqlite" "$work/state4.json" || fail "the busy server does not hold the stored runs"
+  kill $busy; wait $busy 2>/dev/null
   # Addresses that are no tracking server.
   MLFLOW_TRACKING_TOKEN=t0k3n expect 2 "GET experiments/get-by-name answered HTTP 404 \(<html>.*is $uri/wrong the address of an MLflow tracking server" -- \
     export --db "$work/runs.sqlite" --format mlflow --tracking-uri "$uri/wrong"

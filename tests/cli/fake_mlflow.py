@@ -13,7 +13,8 @@ writes what it holds to STATE_FILE (JSON). Stops on SIGTERM.
 before the server acts on it: KIND an HTTP status (500, 503: answered with MLflow's error
 JSON), html (200 with a web page, as a proxy's login page), garbage (200 with JSON cut
 short), slow:SECONDS (acted on and answered after that long: a client that gave up sooner
-finds it done later), or close (the connection closed without an answer). Or after the server
+finds it done later), busy:STATUS:SECONDS (HTTP STATUS, 429 or 503, with Retry-After: SECONDS),
+or close (the connection closed without an answer). Or after the server
 acted on it: applied:STATUS or applied:close (as a gateway whose server answered too late),
 or twice (acted on twice and the second answer sent, as a proxy that sent it again: a
 runs/create makes two runs with the same tags).
@@ -205,10 +206,12 @@ class Handler(BaseHTTPRequestHandler):
             wanted = Handler.faults.get(endpoint, {})
             return wanted.get(str(Handler.seen[endpoint]), wanted.get("*"))
 
-    def reply(self, status, data, content_type="application/json"):
+    def reply(self, status, data, content_type="application/json", headers=()):
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -230,6 +233,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, b"<html><body>Sign in to continue</body></html>", "text/html")
         if kind == "garbage":
             return self.reply(200, b'{"runs": [{"info": {"run_id": "12')
+        if kind and kind.startswith("busy:"):
+            status, seconds = kind[5:].split(":")
+            return self.reply(int(status), json.dumps({"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}).encode(),
+                              headers=[("Retry-After", seconds)])
         if kind and kind.isdigit():
             return self.reply(int(kind), json.dumps({"error_code": "INTERNAL_ERROR", "message": "fault " + kind}).encode())
         if kind and kind.startswith("slow:"):

@@ -39,6 +39,9 @@ std::string baseAddress(const std::string& uri) {
 
 namespace {
 
+// The longest Retry-After of a busy server (HTTP 429 or 503) that is waited for.
+constexpr curl_off_t kMostRetryAfterSeconds = 60;
+
 std::size_t collect(char* data, std::size_t size, std::size_t count, void* out) {
     static_cast<std::string*>(out)->append(data, size * count);
     return size * count;
@@ -67,8 +70,8 @@ public:
     Response get(const std::string& endpoint, const std::string& query) override { return send(endpoint, query, nullptr); }
 
 private:
-    // One request, sent again (after 0.5 s, 1 s, ...; at most maxRetries times) only where that
-    // is safe: where the server certainly did nothing (no connection: it was not reached; HTTP
+    // One request, sent again (after 0.5 s, 1 s, ..., or the server's Retry-After where longer;
+    // at most maxRetries times) only where that is safe: where the server certainly did nothing (no connection: it was not reached; HTTP
     // 429 or 503: it turned the request away), and for a repeatable() request also where it may
     // have acted (no answer within the timeout, a connection broken after the request went out,
     // HTTP 502 or 504: a gateway's word on a server that may have answered it too late).
@@ -115,7 +118,21 @@ private:
             const bool turnedAway = code == CURLE_OK && (r.status == 429 || r.status == 503);
             const bool unclear = lost || (code == CURLE_OK && (r.status == 502 || r.status == 504));
             if (attempt <= m_options.maxRetries && (unreachable || turnedAway || (again && unclear))) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(500 * attempt));
+                std::chrono::milliseconds wait(500 * attempt);
+                if (turnedAway) {
+                    // The server's Retry-After (seconds or a date; 0 where absent) is waited for,
+                    // as MLflow's client does, up to kMostRetryAfterSeconds: a longer wait would
+                    // look like a hang, so the export stops and says when to try again.
+                    curl_off_t retryAfter = 0;
+                    curl_easy_getinfo(m_curl, CURLINFO_RETRY_AFTER, &retryAfter);
+                    if (retryAfter > kMostRetryAfterSeconds)
+                        throw Error("MLflow at " + m_options.trackingUri + ": " + call + " answered HTTP " +
+                                    std::to_string(r.status) + " and asks to be sent again in " + std::to_string(retryAfter) +
+                                    " s (Retry-After), longer than the " + std::to_string(kMostRetryAfterSeconds) +
+                                    " s LossLab waits; nothing was changed by it: export again later");
+                    wait = std::max(wait, std::chrono::milliseconds(1000 * retryAfter));
+                }
+                std::this_thread::sleep_for(wait);
                 continue;
             }
             if (code == CURLE_OK) return r;
