@@ -33,6 +33,7 @@
 #include "losslab/spec/experiment_spec.h"
 #include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
+#include "losslab/store/run_takeover.h"
 #include "losslab/tasks/plugin_loader.h"
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
@@ -235,7 +236,7 @@ std::string planRunKey(const std::string& taskId, const std::string& lossName, c
 // stored: the caller then adds them to the experiment. Other tasks' runs are left alone.
 std::optional<int> continueTask(RunStore& store, const TaskRegistry& registry, const ExperimentRecord& experiment,
                                 const std::vector<RunSpec>& taskRuns, std::int64_t taskIndex, const std::string& device,
-                                bool quiet) {
+                                bool takeOver, bool quiet) {
     std::set<std::string> wanted;
     for (const auto& s : taskRuns)
         wanted.insert(planRunKey(s.taskId, s.loss.name, protocolName(s.protocol), s.seed, s.toYaml()));
@@ -251,9 +252,37 @@ std::optional<int> continueTask(RunStore& store, const TaskRegistry& registry, c
                     std::to_string(taskRuns.size()) + " runs of " + task + " (experiment '" + experiment.name + "' #" +
                     std::to_string(experiment.id) +
                     "), not all of them: some were deleted; run the task into another database and merge it");
+    // Runs still queued or running in another process: alive on this host (another copy of the
+    // task), or recorded on another host, where that process cannot be checked. Slurm requeues
+    // a task onto another node after its first node went down or SIGKILLed it at its time
+    // limit; those runs are then this task's own, and --take-over continues them here.
+    std::vector<std::int64_t> storedIds;
+    for (const auto& r : stored) storedIds.push_back(r.id);
+    std::vector<HeldRun> held = heldRuns(store.path(), storedIds);
+    const auto alive = std::find_if(held.begin(), held.end(), [](const HeldRun& h) { return h.aliveHere; });
+    if (alive != held.end())
+        throw Error("losslab-cli run: " + store.path() + ": run " + std::to_string(alive->id) + " of " + task + " is " +
+                    alive->status + " in process " + (alive->pid ? std::to_string(*alive->pid) : std::string("?")) +
+                    " on this host, which is still alive: another copy of the task is training it; nothing was run");
+    if (!held.empty() && !takeOver) {
+        const HeldRun& h = held.front();
+        throw Error("losslab-cli run: " + store.path() + ": run " + std::to_string(h.id) + " of " + task + " is " +
+                    h.status + ", recorded on host " + h.host + ", pid " + (h.pid ? std::to_string(*h.pid) : std::string("?")) +
+                    (held.size() > 1 ? " (and " + std::to_string(held.size() - 1) + " more of its runs)" : std::string()) +
+                    ", which cannot be checked from here: the task may still be running there. If it is not (squeue "
+                    "no longer shows it: its node went down, or it was killed), run the task again with --take-over "
+                    "to continue those runs here; nothing was run");
+    }
+    if (!held.empty()) {
+        held = takeOverRuns(store.path(), storedIds);
+        std::cerr << "losslab-cli: " << task << ": took over " << held.size() << " run(s) left queued or running on host "
+                  << held.front().host << " (--take-over); they continue here\n";
+    }
     std::vector<std::int64_t> ids;
     for (const auto& r : stored)
-        if (r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled) ids.push_back(r.id);
+        if (r.status == RunStatus::Interrupted || r.status == RunStatus::Cancelled ||
+            std::any_of(held.begin(), held.end(), [&](const HeldRun& h) { return h.id == r.id; }))
+            ids.push_back(r.id);
     if (ids.empty()) {
         std::cout << "Every run of " << task << " is already in " << store.path() << ": nothing to do\n";
         return kExitOk;
@@ -277,7 +306,10 @@ int runRunCommand(const std::vector<std::string>& argv) {
         {"quiet", false, false, "", "print only the final table and failures"},
         {"report", true, false, "DIR", "afterwards, write the experiment's full report into DIR (as `report`)"},
         {"dry-run", false, false, "", "print the runs, their count and an estimate of the time from stored runs; run nothing"},
-        {"task-index", true, false, "I", "run only independent unit I (a Slurm array task of `losslab-cli plan`)"}};
+        {"task-index", true, false, "I", "run only independent unit I (a Slurm array task of `losslab-cli plan`)"},
+        {"take-over", false, false, "",
+         "with --task-index: continue the task's runs left queued or running on another host by a try of the task that "
+         "has ended (Slurm requeued it onto another node)"}};
     for (const auto& o : experimentOptions()) options.push_back(o);
     Args args(options, "losslab-cli run");
     if (!parseOrHelp(args, argv,
@@ -291,6 +323,8 @@ int runRunCommand(const std::vector<std::string>& argv) {
                     " (see losslab-cli run --help)");
     const std::vector<SpecOverride> overrides = experimentOverrides(args);
     const auto taskIndex = args.integer("task-index", 0);
+    if (args.flag("take-over") && !taskIndex)
+        throw Error("losslab-cli run: --take-over takes over the runs of one array task: it needs --task-index");
     if (taskIndex)
         for (const auto& o : overrides)
             if (o.key.rfind("runner.", 0) != 0 && o.key != "device")
@@ -368,7 +402,7 @@ int runRunCommand(const std::vector<std::string>& argv) {
             std::vector<RunSpec> taskRuns;
             for (const int i : queueOptions.runIndices) taskRuns.push_back(runs[static_cast<std::size_t>(i)]);
             if (const auto status = continueTask(store, registry, e, taskRuns, *taskIndex, args.value("device").value_or(""),
-                                                 args.flag("quiet")))
+                                                 args.flag("take-over"), args.flag("quiet")))
                 return *status;
             queueOptions.experimentId = e.id; // another task of the plan: its runs join the experiment
         }

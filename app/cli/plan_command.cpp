@@ -185,8 +185,12 @@ int runPlanCommand(const std::vector<std::string>& argv) {
     if (!mem.empty()) sb << "#SBATCH --mem=" << mem << "\n";
     sb << "set -euo pipefail\n"
        << "i=\"${SLURM_ARRAY_TASK_ID:?not a Slurm array task: submit with sbatch}\"\n"
+       << "# Slurm requeued this task (its node went down, or it was preempted): the runs its earlier\n"
+       << "# try left running on another node are its own, and continue here (--take-over).\n"
+       << "over=\n"
+       << "[[ ${SLURM_RESTART_COUNT:-0} == 0 ]] || over=--take-over\n"
        << "# Each run takes the task's CPUs as its threads (the node may run other tasks beside it).\n"
-       << "exec " << shellQuote(cli) << " run " << shellQuote(frozenPath.string()) << " --task-index \"$i\" \\\n"
+       << "exec " << shellQuote(cli) << " run " << shellQuote(frozenPath.string()) << " --task-index \"$i\" $over \\\n"
        << "    --db " << shellQuote(dir.string()) << "/part-\"$i\".sqlite --quiet \\\n"
        << "    --set runner.threads=\"${SLURM_CPUS_PER_TASK:-1}\"\n";
     writeFile(dir / "array.sbatch", sb.str(), true);

@@ -671,6 +671,29 @@ YAML
   # Slurm may requeue a task: it finds its runs done.
   SLURM_ARRAY_TASK_ID=0 bash "$work/plan/array.sbatch" > "$work/again.out" 2>&1 || fail "requeued task: $(cat "$work/again.out")"
   grep -q 'nothing to do' "$work/again.out" || fail "requeued task ran again: $(cat "$work/again.out")"
+  # Slurm requeued task 2 onto another node after its first node SIGKILLed it: its part holds
+  # its runs as running there. Without Slurm's word that this is a requeue, that task may still
+  # run: refused (it said 'nothing to do', exit 0, and the runs never finished); requeued
+  # (SLURM_RESTART_COUNT), the script takes them over and they finish as in the whole sweep.
+  sqlite3 "$work/plan/part-2.sqlite" "UPDATE runs SET status = 'running', host = 'node17', pid = 4242, epochs = 0" || fail "sqlite3"
+  out=$(SLURM_ARRAY_TASK_ID=2 bash "$work/plan/array.sbatch" 2>&1); rc=$?
+  [[ $rc -eq 2 ]] || fail "task 2 left running on node17: exit $rc: $out"
+  grep -q "part-2.sqlite: run 1 of array task 2 is running, recorded on host node17, pid 4242.*run the task again with --take-over" <<<"$out" \
+    || fail "task 2 left running on node17: $out"
+  [[ $(sqlite3 "$work/plan/part-2.sqlite" "SELECT COUNT(*) FROM runs WHERE status = 'running'") -gt 0 ]] || fail "the refused task changed its part"
+  out=$(SLURM_ARRAY_TASK_ID=2 SLURM_RESTART_COUNT=1 bash "$work/plan/array.sbatch" 2>&1) || fail "requeued task 2: $out"
+  grep -q 'array task 2: took over .* run(s) left queued or running on host node17' <<<"$out" || fail "requeued task 2: $out"
+  [[ $(sqlite3 "$work/plan/part-2.sqlite" "SELECT COUNT(*) FROM runs WHERE status != 'completed'") -eq 0 ]] \
+    || fail "requeued task 2 did not complete its runs: $(sqlite3 "$work/plan/part-2.sqlite" 'SELECT id, status FROM runs')"
+  # A run a live process on this host holds is never taken over.
+  sleep 300 & owner=$!
+  sqlite3 "$work/plan/part-4.sqlite" "UPDATE runs SET status = 'running', host = '$(hostname)', pid = $owner, pid_start = $(awk '{print $22}' /proc/$owner/stat)" || fail "sqlite3"
+  out=$(SLURM_ARRAY_TASK_ID=4 SLURM_RESTART_COUNT=1 bash "$work/plan/array.sbatch" 2>&1); rc=$?
+  kill $owner; wait $owner 2>/dev/null
+  [[ $rc -eq 2 ]] || fail "task 4 held by a live process: exit $rc: $out"
+  grep -q "is running in process $owner on this host, which is still alive: another copy of the task is training it" <<<"$out" || fail "task 4 held by a live process: $out"
+  "$cli" run "$work/plan/experiment.yaml" --task-index 4 --db "$work/plan/part-4.sqlite" --quiet > "$work/task4.out" 2>&1 || fail "task 4 after its owner ended: $(cat "$work/task4.out")"
+  expect 2 "--take-over .* needs --task-index" -- run "$work/tiny.yaml" --take-over --db "$work/x.sqlite"
   # Two tasks of the plan run into one database: the second adds its runs to the experiment of
   # the first (it said "nothing to do"); an interrupted run is continued by its own task only,
   # on the device that task is given.
