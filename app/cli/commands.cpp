@@ -337,6 +337,7 @@ int runRunCommand(const std::vector<std::string>& argv) {
     loadTasks(registry, false);
     const std::string path = resolveExperimentPath(args.positional()[0]);
     const std::string text = readExperimentFile(path);
+    if (taskIndex) checkPlanDigest(text, path);
     const ExperimentSpec spec = loadExperimentText(text, path, overrides, registry);
     const std::vector<RunSpec> runs = spec.expand();
     const std::string dbPath = args.value("db").value_or(RunStore::defaultPath());

@@ -1,6 +1,7 @@
 #include "experiment_plan.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -97,6 +98,36 @@ std::string planExperimentUid(const std::string& frozenText) {
     std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(fnv(14695981039346656037ULL)),
                   static_cast<unsigned long long>(fnv(0x9e3779b97f4a7c15ULL)));
     return buf;
+}
+
+namespace {
+constexpr const char* kDigestPrefix = "# losslab-plan-digest: ";
+} // namespace
+
+std::string withPlanDigest(const std::string& frozenText) {
+    return kDigestPrefix + planExperimentUid(frozenText) + "\n" + frozenText;
+}
+
+void checkPlanDigest(const std::string& frozenText, const std::string& path) {
+    const std::string prefix = kDigestPrefix;
+    std::size_t begin = 0;
+    while (begin < frozenText.size()) {
+        std::size_t end = frozenText.find('\n', begin);
+        end = end == std::string::npos ? frozenText.size() : end + 1;
+        if (frozenText.compare(begin, prefix.size(), prefix) == 0) {
+            std::string stated = frozenText.substr(begin + prefix.size(), end - begin - prefix.size());
+            while (!stated.empty() && std::isspace(static_cast<unsigned char>(stated.back()))) stated.pop_back();
+            const std::string actual = planExperimentUid(frozenText.substr(0, begin) + frozenText.substr(end));
+            if (stated != actual)
+                throw Error(path + " was changed after `losslab-cli plan` wrote it (its digest line says " + stated +
+                            ", its text gives " + actual + "): the array tasks that ran before the change trained "
+                            "other runs or another experiment, and their parts would not merge into one. Change "
+                            "the source experiment and plan again into a new folder (runner.* keys and --device "
+                            "may be given to the array task instead)");
+            return;
+        }
+        begin = end;
+    }
 }
 
 std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost) {

@@ -43,6 +43,14 @@ RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& d
 // task the run indices, ascending; tasks in order of their first run.
 std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost);
 
+// A frozen plan file's text with its digest line first ("# losslab-plan-digest: HEX", a hash of
+// the rest), which checkPlanDigest compares with the text: every array task of a plan must
+// train the runs that were planned, whatever happened to the file since.
+std::string withPlanDigest(const std::string& frozenText);
+// Error naming `path` when its digest line does not match its text (the file was edited after
+// `plan` wrote it). A file without a digest line (not a plan, or one of an older LossLab) passes.
+void checkPlanDigest(const std::string& frozenText, const std::string& path);
+
 // The array tasks a frozen plan file states ("# losslab-plan-task I: 0,5,6" lines), or none
 // when the file has no such lines (then task i is independent unit i).
 std::vector<std::vector<int>> plannedTasks(const std::string& frozenText);

@@ -158,11 +158,12 @@ int runPlanCommand(const std::vector<std::string>& argv) {
     // the task lines say which runs each array task trains.
     const std::string planId = randomHex(8);
     const std::string created = utcNow();
-    const std::string frozen = "# Planned by losslab-cli plan " LOSSLAB_VERSION " on " + created + ", plan " + planId +
+    const std::string frozen = withPlanDigest(
+        "# Planned by losslab-cli plan " LOSSLAB_VERSION " on " + created + ", plan " + planId +
                                ", from " + fs::absolute(source).string() +
                                ".\n# Array task I trains the runs its line names (indices into this file's runs): do "
                                "not edit this file; change the source and plan again.\n" +
-                               plannedTaskLines(tasks) + spec.toYaml();
+                               plannedTaskLines(tasks) + spec.toYaml());
     const fs::path frozenPath = dir / "experiment.yaml";
     writeFile(frozenPath, frozen);
 

@@ -694,6 +694,11 @@ YAML
   grep -q "is running in process $owner on this host, which is still alive: another copy of the task is training it" <<<"$out" || fail "task 4 held by a live process: $out"
   "$cli" run "$work/plan/experiment.yaml" --task-index 4 --db "$work/plan/part-4.sqlite" --quiet > "$work/task4.out" 2>&1 || fail "task 4 after its owner ended: $(cat "$work/task4.out")"
   expect 2 "--take-over .* needs --task-index" -- run "$work/tiny.yaml" --take-over --db "$work/x.sqlite"
+  # The frozen experiment edited after plan: refused, naming it (it trained other runs into a
+  # second experiment that merge then kept beside the first).
+  mkdir "$work/edited" && cp "$work/plan/experiment.yaml" "$work/edited/" && sed -i 's/limit_test: 200/limit_test: 100/' "$work/edited/experiment.yaml"
+  expect 2 "edited/experiment.yaml was changed after .losslab-cli plan. wrote it" -- run "$work/edited/experiment.yaml" --task-index 0 --db "$work/edited/part-0.sqlite"
+  [[ ! -e $work/edited/part-0.sqlite ]] || fail "a refused task created its part"
   # Two tasks of the plan run into one database: the second adds its runs to the experiment of
   # the first (it said "nothing to do"); an interrupted run is continued by its own task only,
   # on the device that task is given.
