@@ -74,6 +74,17 @@ std::string sbatchValue(const Args& args, const std::string& option, const std::
     return *v;
 }
 
+// A folder in a Slurm file-name pattern: '%' is Slurm's replacement character (%x is the job
+// name), so a literal one is written "%%".
+std::string slurmFilePattern(const fs::path& folder) {
+    std::string out;
+    for (const char c : folder.string()) {
+        if (c == '%') out += '%';
+        out += c;
+    }
+    return out;
+}
+
 } // namespace
 
 int runPlanCommand(const std::vector<std::string>& argv) {
@@ -124,6 +135,14 @@ int runPlanCommand(const std::vector<std::string>& argv) {
     const std::vector<std::vector<int>> units = independentUnits(runs);
 
     const fs::path dir = fs::absolute(*dirArg).lexically_normal();
+    // The folder goes into #SBATCH lines, which sbatch splits at spaces (quoted below) and cuts
+    // at '#' (quoted too); it passes a backslash on to Slurm's file-name patterns, where it turns
+    // off %a, and a quote or a line break cannot be written there at all.
+    for (const char c : dir.string())
+        if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            throw Error("losslab-cli plan: --slurm " + dir.string() + ": a plan folder's path cannot hold " +
+                        (c == '"' ? std::string("a double quote") : c == '\\' ? std::string("a backslash") : std::string("a control character")) +
+                        " (sbatch reads it from #SBATCH lines); choose another folder");
     std::error_code ec;
     fs::create_directories(dir / "logs", ec);
     if (ec) throw Error("losslab-cli plan: cannot create " + (dir / "logs").string() + ": " + ec.message());
@@ -178,7 +197,7 @@ int runPlanCommand(const std::vector<std::string>& argv) {
        << "#SBATCH --array=0-" << (tasks.empty() ? 0 : tasks.size() - 1) << (parallel ? "%" + std::to_string(*parallel) : "")
        << "\n"
        << "#SBATCH --ntasks=1\n"
-       << "#SBATCH --output=" << (dir / "logs" / "task-%a.out").string() << "\n";
+       << "#SBATCH --output=\"" << slurmFilePattern(dir / "logs") << "/task-%a.out\"\n";
     if (!partition.empty()) sb << "#SBATCH --partition=" << partition << "\n";
     if (!gres.empty()) sb << "#SBATCH --gres=" << gres << "\n";
     if (!timeLimit.empty()) sb << "#SBATCH --time=" << timeLimit << "\n";

@@ -699,6 +699,12 @@ YAML
   mkdir "$work/edited" && cp "$work/plan/experiment.yaml" "$work/edited/" && sed -i 's/limit_test: 200/limit_test: 100/' "$work/edited/experiment.yaml"
   expect 2 "edited/experiment.yaml was changed after .losslab-cli plan. wrote it" -- run "$work/edited/experiment.yaml" --task-index 0 --db "$work/edited/part-0.sqlite"
   [[ ! -e $work/edited/part-0.sqlite ]] || fail "a refused task created its part"
+  # A plan folder with a space, '#' and '%' in its path: sbatch splits #SBATCH lines at spaces,
+  # cuts them at '#' and expands '%' in file names, so the log line is quoted and '%' doubled.
+  "$cli" plan "$work/tiny.yaml" --slurm "$work/my plan #1 100%" --db "$work/none.sqlite" > "$work/odd.out" 2>&1 || fail "plan: $(cat "$work/odd.out")"
+  grep -qxF "#SBATCH --output=\"$work/my plan #1 100%%/logs/task-%a.out\"" "$work/my plan #1 100%/array.sbatch" \
+    || fail "log line: $(grep output "$work/my plan #1 100%/array.sbatch")"
+  expect 2 'a plan folder.s path cannot hold a double quote' -- plan "$work/tiny.yaml" --slurm "$work/q\"x" --db "$work/none.sqlite"
   # Two tasks of the plan run into one database: the second adds its runs to the experiment of
   # the first (it said "nothing to do"); an interrupted run is continued by its own task only,
   # on the device that task is given.

@@ -24,6 +24,7 @@ export HOME=$work/home XDG_DATA_HOME=$work/home/.local/share
 mkdir -p "$HOME"
 
 started=0
+plan_dir=$work/plan
 finish() {
   local rc=$?
   trap - EXIT INT TERM
@@ -34,7 +35,7 @@ finish() {
   fi
   if ((rc != 0 && rc != 77)); then
     local f
-    for f in "$state"/log/*.log "$work"/plan/logs/*.out; do
+    for f in "$state"/log/*.log "$plan_dir"/logs/*.out; do
       [[ -s $f ]] && { echo "---- $f (last 20 lines)"; tail -n 20 "$f"; }
     done >&2
   fi
@@ -82,7 +83,9 @@ sweep:
   losses.1.k: [1, 5]
   losses.1.M: [1, 10]
 YAML
-plan_dir=$work/plan
+# A space, '#' and '%' in the plan folder's path, as a user's project folder may have: sbatch
+# splits #SBATCH lines at spaces, cuts them at '#' and expands '%' in the log's file name.
+plan_dir="$work/sweep plan #1 100%"
 "$cli" plan "$work/sweep.yaml" --slurm "$plan_dir" --array-parallel 2 --cpus-per-task 1 \
     > "$work/plan.out" 2>&1 || fail "plan failed: $(cat "$work/plan.out")"
 runs=$(sed -n 's/^Planned \([0-9]*\) runs.*/\1/p' "$work/plan.out")
