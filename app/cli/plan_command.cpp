@@ -197,7 +197,10 @@ int runPlanCommand(const std::vector<std::string>& argv) {
        << "#SBATCH --array=0-" << (tasks.empty() ? 0 : tasks.size() - 1) << (parallel ? "%" + std::to_string(*parallel) : "")
        << "\n"
        << "#SBATCH --ntasks=1\n"
-       << "#SBATCH --output=\"" << slurmFilePattern(dir / "logs") << "/task-%a.out\"\n";
+       << "#SBATCH --output=\"" << slurmFilePattern(dir / "logs") << "/task-%a.out\"\n"
+       // A requeued task's log keeps its earlier tries (Slurm truncates it by default), which say
+       // which run was stopped and why.
+       << "#SBATCH --open-mode=append\n";
     if (!partition.empty()) sb << "#SBATCH --partition=" << partition << "\n";
     if (!gres.empty()) sb << "#SBATCH --gres=" << gres << "\n";
     if (!timeLimit.empty()) sb << "#SBATCH --time=" << timeLimit << "\n";

@@ -661,6 +661,7 @@ YAML
     > "$work/plan.out" 2>&1 || fail "plan: $(cat "$work/plan.out")"
   grep -q '^#SBATCH --array=0-5%2$' "$work/plan/array.sbatch" || fail "array range: $(cat "$work/plan/array.sbatch")"
   grep -q '^#SBATCH --time=00:30:00$' "$work/plan/array.sbatch" || fail "no time limit"
+  grep -q '^#SBATCH --open-mode=append$' "$work/plan/array.sbatch" || fail "a requeued task's log loses its first try: $(cat "$work/plan/array.sbatch")"
   grep -q '"array_tasks": 6' "$work/plan/manifest.json" || fail "manifest: $(head -20 "$work/plan/manifest.json")"
   expect 2 "--time: expected HH:MM:SS" -- plan "$work/tiny.yaml" --slurm "$work/plan2" --time 'x; rm -rf /' --db "$work/whole.sqlite"
   for i in 0 1 2 3 4 5; do
