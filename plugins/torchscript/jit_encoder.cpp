@@ -15,6 +15,7 @@
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/linear.h>
+#include <torch/version.h>
 
 #include "losslab/error.h"
 #include "losslab/tasks/model_random.h"
@@ -46,6 +47,30 @@ std::string errorSummary(const std::string& text) {
     constexpr std::size_t kMost = 240;
     return line.size() > kMost ? line.substr(0, kMost) + "..." : line;
 }
+
+// The first line with text: the interpreter's and the compiler's messages start with a newline.
+std::string firstNonEmptyLine(const std::string& text) {
+    std::size_t start = text.find_first_not_of("\n\r \t");
+    if (start == std::string::npos) return text;
+    std::string line = firstLine(text.substr(start));
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    return line;
+}
+
+// LibTorch's "[enforce fail at inline_container.cc:165] . " before the message.
+std::string withoutEnforcePrefix(const std::string& line) {
+    if (line.rfind("[enforce fail at ", 0) != 0) return line;
+    const std::size_t end = line.find("] ");
+    if (end == std::string::npos) return line;
+    std::string rest = line.substr(end + 2);
+    if (rest.rfind(". ", 0) == 0) rest = rest.substr(2);
+    return rest;
+}
+
+const char* const kNewerPyTorch =
+    "A file exported by a newer PyTorch may use a newer format or operations this LibTorch lacks (PyTorch 2's "
+    "aten::scaled_dot_product_attention, say): export it with PyTorch " TORCH_VERSION
+    " if you can, and a Hugging Face model with attn_implementation=\"eager\"; ";
 
 std::string shapeText(const torch::Tensor& t) { return c10::str(t.sizes()); }
 
@@ -166,9 +191,26 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
         // Weights saved on a GPU are loaded on the CPU; the run moves them to its device.
         encoder.module = torch::jit::load(path, torch::Device(torch::kCPU));
     } catch (const c10::Error& e) {
-        throw Error(path + " (model.file): not a TorchScript file (" + firstLine(e.what_without_backtrace()) +
+        std::string message = withoutEnforcePrefix(firstNonEmptyLine(e.what_without_backtrace()));
+        if (message.find("Attempted to read a PyTorch file with version") != std::string::npos) {
+            const std::size_t upgrade = message.find(" The version of your PyTorch installation"); // advice that does not fit
+            if (upgrade != std::string::npos) message.erase(upgrade);
+            throw Error(path + " (model.file): written in a newer file format than LibTorch " + TORCH_VERSION +
+                        ", which LossLab uses, reads (" + message + "). " + kNewerPyTorch + kDocs);
+        }
+        throw Error(path + " (model.file): not a TorchScript file (" + message +
                     "). Save the encoder with torch.jit.script(model).save(path) or torch.jit.trace(model, inputs)."
                     "save(path); a state dict written by torch.save is not enough; " + kDocs);
+    } catch (const std::exception& e) {
+        // The compiler's errors (torch::jit::ErrorReport) point at the code ("<--- HERE"); the
+        // graph's own checks fail on a file of torch.jit.optimize_for_inference.
+        const std::string message = e.what();
+        if (message.find("<--- HERE") != std::string::npos)
+            throw Error(path + " (model.file): LibTorch " + TORCH_VERSION + ", which LossLab uses, cannot compile its code (" +
+                        firstNonEmptyLine(message) + "). " + kNewerPyTorch + kDocs);
+        throw Error(path + " (model.file): LibTorch " + TORCH_VERSION + ", which LossLab uses, cannot load it (" +
+                    firstNonEmptyLine(message) + "). Save the module as torch.jit.script or torch.jit.trace returns it "
+                    "(a module of torch.jit.optimize_for_inference does not load back, even in PyTorch 1.13); " + kDocs);
     }
     checkSignature(encoder.module, kind, path);
     encoder.module.eval();

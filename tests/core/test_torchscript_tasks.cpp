@@ -213,6 +213,27 @@ TEST(TorchScriptTasks, ABadModelFileIsRefusedSayingWhatWasExpected) {
                            {"cuda_code.pt (model.file): the model's code runs on CUDA", "this machine has no CUDA device"}));
 }
 
+// A file that LibTorch 1.13 cannot load because a newer PyTorch wrote it is named as such.
+// Before, it was "not a TorchScript file ()" for an operation PyTorch 2 added (the compiler's
+// message starts with a newline), and "not a TorchScript file ([enforce fail at ...] ...
+// please upgrade PyTorch ...)" for a newer file format.
+TEST(TorchScriptTasks, AFileFromANewerPyTorchIsNamedAsSuch) {
+    SKIP_WITHOUT_TEXT_TASK();
+    const std::string t = "torchscript/text";
+    EXPECT_TRUE(buildFails(t, textModelYaml("newer_format.pt"),
+                           {"newer_format.pt (model.file): written in a newer file format than LibTorch ",
+                            "(Attempted to read a PyTorch file with version 99", "export it with PyTorch "}));
+    EXPECT_TRUE(buildFails(t, textModelYaml("newer_op.pt"),
+                           {"newer_op.pt (model.file): LibTorch ",
+                            "cannot compile its code (Unknown builtin op: aten::scaled_dot_product_attention.)",
+                            "export it with PyTorch "}));
+    ScratchDir dir("losslab-ts-not-a-model");
+    const std::string empty = dir.file("empty.pt");
+    std::ofstream(empty).close();
+    EXPECT_TRUE(buildFails(t, "model: {file: '" + empty + "', vocab: '" + model("vocab.txt") + "'}\n",
+                           {empty + " (model.file): not a TorchScript file (PytorchStreamReader failed reading zip archive"}));
+}
+
 TEST(TorchScriptTasks, AnEncoderThatDropsExamplesOrFailsOnABatchIsNamedWithTheBatch) {
     ScratchDir dir("losslab-ts-batch");
     auto yaml = [](const std::string& file) { return "model: {file: '" + file + "', image_size: 12}\n"; };

@@ -16,6 +16,10 @@ downloads), into the folder given as the only argument:
   bad_rank.pt           a text encoder that returns one number per example ([B])
   cuda_code.pt          a text encoder whose code moves its input to CUDA
   not_torchscript.pt    a state dict saved with torch.save: a zip file, but no TorchScript
+  newer_format.pt       text_pooled.pt claiming file format version 99, as a file of a PyTorch
+                        newer than LibTorch can read
+  newer_op.pt           text_pooled.pt calling aten::scaled_dot_product_attention (PyTorch 2's,
+                        unknown to LibTorch 1.13) where it calls tanh
 
 The weights are drawn from torch.manual_seed(0), so every run of the script writes the
 same models. Usage: torchscript_models.py OUT_DIR
@@ -23,6 +27,7 @@ same models. Usage: torchscript_models.py OUT_DIR
 import math
 import os
 import sys
+import zipfile
 from typing import Tuple
 
 import torch
@@ -164,6 +169,13 @@ class CudaCode(nn.Module):
         return self.word(input_ids.to(torch.device("cuda")))
 
 
+def rewrite(source: str, target: str, change) -> None:
+    """Copies the archive `source` to `target`, each record's bytes passed through change(name, bytes)."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, change(info.filename, src.read(info.filename)))
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: torchscript_models.py OUT_DIR")
@@ -186,6 +198,11 @@ def main() -> None:
     for name, model in models.items():
         torch.jit.script(model).save(os.path.join(out, name))
     torch.save(SequenceEncoder(n).state_dict(), os.path.join(out, "not_torchscript.pt"))
+    rewrite(os.path.join(out, "text_pooled.pt"), os.path.join(out, "newer_format.pt"),
+            lambda name, data: b"99\n" if name.endswith("/version") else data)
+    rewrite(os.path.join(out, "text_pooled.pt"), os.path.join(out, "newer_op.pt"),
+            lambda name, data: data.replace(b"torch.tanh(", b"torch.scaled_dot_product_attention(")
+            if name.endswith("/code/__torch__.py") else data)
     print(out)
 
 
