@@ -106,8 +106,9 @@ bool graphDrawsRandom(torch::jit::Module& module) {
 
 std::vector<c10::IValue> trialInputs(EncoderKind kind, const TrialInput& trial, const torch::Device& device) {
     const auto longs = torch::TensorOptions().dtype(torch::kLong).device(device);
-    if (kind == EncoderKind::Image)
-        return {torch::zeros({2, 3, trial.imageSize, trial.imageSize}, torch::TensorOptions().device(device))};
+    if (kind == EncoderKind::Image) // not constant: dropout of a constant 0 would go unseen
+        return {torch::linspace(-1, 1, 2 * 3 * trial.imageSize * trial.imageSize, torch::TensorOptions().device(device))
+                    .view({2, 3, trial.imageSize, trial.imageSize})};
     return {torch::zeros({2, trial.length}, longs), torch::ones({2, trial.length}, longs), torch::zeros({2, trial.length}, longs)};
 }
 
@@ -116,6 +117,45 @@ torch::Tensor trialForward(torch::jit::Module& module, EncoderKind kind, Encoder
                            const torch::Device& device, const std::string& path) {
     torch::NoGradGuard noGrad;
     return encoderFeatures(module.forward(trialInputs(kind, trial, device)), output, path);
+}
+
+bool sameValues(const torch::Tensor& a, const torch::Tensor& b) {
+    if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
+    return a.eq(b).logical_or(a.isnan().logical_and(b.isnan())).all().item<bool>();
+}
+
+// The trial forward pass (module in eval mode) on `device`, checking that the module follows
+// eval mode as evaluation needs: it leaves its buffers alone (no batch-norm statistics
+// updated) and gives the same features for the same input a second time (no dropout or other
+// draws, which LibTorch cannot seed in evaluation). A model traced in train mode does neither:
+// tracing records the mode.
+torch::Tensor checkedTrialForward(torch::jit::Module& module, EncoderKind kind, EncoderOutput output, const TrialInput& trial,
+                                  const torch::Device& device, const std::string& path) {
+    std::vector<std::pair<std::string, torch::Tensor>> before;
+    for (const auto& b : module.named_buffers(/*recurse=*/true))
+        if (b.value.defined()) before.emplace_back(b.name, b.value.detach().clone());
+    const torch::Tensor features = trialForward(module, kind, output, trial, device, path);
+    const char* const howToExport = "Trace it after calling model.eval(), or script it (torch.jit.script), which "
+                                    "follows train and eval mode; ";
+    std::string changed;
+    std::size_t count = 0;
+    for (const auto& b : module.named_buffers(/*recurse=*/true)) {
+        if (!b.value.defined()) continue;
+        const auto it = std::find_if(before.begin(), before.end(), [&](const auto& e) { return e.first == b.name; });
+        if (it != before.end() && sameValues(it->second, b.value.detach())) continue;
+        if (count++ < 3) changed += (changed.empty() ? "" : ", ") + b.name;
+    }
+    if (count > 0)
+        throw Error(path + " (model.file): forward changes the module's buffers in eval mode (" + changed +
+                    (count > 3 ? ", ... " + std::to_string(count) + " in all" : std::string()) +
+                    "): its batch norm keeps updating its statistics and normalising with the batch's, as a model "
+                    "traced in train mode does, so evaluation would depend on the batch. " + howToExport + kDocs);
+    torch::Tensor again = trialForward(module, kind, output, trial, device, path);
+    if (!torch::allclose(features.to(torch::kDouble), again.to(torch::kDouble), 1e-5, 1e-6, /*equal_nan=*/true))
+        throw Error(path + " (model.file): forward gives different features for the same input in eval mode: it "
+                           "draws random numbers there (dropout, as a model traced in train mode does), so evaluation "
+                           "would apply dropout, drawn from a generator the run does not own. " + howToExport + kDocs);
+    return features;
 }
 
 void checkSignature(torch::jit::Module& module, EncoderKind kind, const std::string& path) {
@@ -216,7 +256,7 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
     encoder.module.eval();
     torch::Tensor features;
     try {
-        features = trialForward(encoder.module, kind, output, trial, torch::kCPU, path);
+        features = checkedTrialForward(encoder.module, kind, output, trial, torch::kCPU, path);
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) { // c10::Error, or the interpreter's torch::jit::JITException
@@ -236,7 +276,7 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
         // Code traced on a GPU may run only there: try once on it.
         try {
             encoder.module.to(torch::Device(torch::kCUDA));
-            features = trialForward(encoder.module, kind, output, trial, torch::Device(torch::kCUDA), path);
+            features = checkedTrialForward(encoder.module, kind, output, trial, torch::Device(torch::kCUDA), path);
             encoder.module.to(torch::Device(torch::kCPU));
         } catch (const Error&) {
             throw;

@@ -66,14 +66,27 @@ bool hasTextTask() { return registry().findInfo("torchscript/text") != nullptr; 
 std::string model(const std::string& name) { return (models() / name).string(); }
 
 // An image encoder compiled here by LibTorch's own TorchScript compiler (no Python needed):
-// `body` continues `def forward(self, images):` after x = the [B, 4] features.
-std::string defineImageEncoder(const ScratchDir& dir, const std::string& name, const std::string& body) {
+// `body` continues `def forward(self, images):` after x = the [B, 4] features. It holds the
+// parameter w [3, 4] (requires_grad as nn.Parameter's, unless `trainable` is false) and the
+// buffers mean and var [4] (zeros and ones), and self.training.
+torch::jit::Module imageEncoder(const std::string& body, bool trainable = true) {
     torch::jit::Module encoder("__torch__.Encoder");
-    encoder.register_parameter("w", torch::ones({3, 4}), false);
+    encoder.register_attribute("training", c10::BoolType::get(), true); // as nn.Module's
+    encoder.register_parameter("w", torch::ones({3, 4}).requires_grad_(trainable), false);
+    encoder.register_buffer("mean", torch::zeros({4}));
+    encoder.register_buffer("var", torch::ones({4}));
     encoder.define("def forward(self, images):\n    x = images.mean((2, 3)).matmul(self.w)\n" + body);
+    return encoder;
+}
+
+std::string saveEncoder(const torch::jit::Module& encoder, const ScratchDir& dir, const std::string& name) {
     const std::string path = dir.file(name);
     encoder.save(path);
     return path;
+}
+
+std::string defineImageEncoder(const ScratchDir& dir, const std::string& name, const std::string& body) {
+    return saveEncoder(imageEncoder(body), dir, name);
 }
 
 ParamSet paramsFor(const std::string& task, const std::string& yaml) {
@@ -258,6 +271,29 @@ TEST(TorchScriptTasks, AnEncoderThatDropsExamplesOrFailsOnABatchIsNamedWithTheBa
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { m->forward(three); },
                                           {fails + " (model.file): forward failed on images [3, 3, 12, 12]: ",
                                            "AssertionError: two at most"}));
+}
+
+// Evaluation needs a model that follows eval mode; a model traced in train mode keeps its
+// dropout and batch-norm statistics of train mode. Before, such a model was taken, and
+// evaluated with unseeded dropout (noisy, not reproducible) and batch statistics.
+TEST(TorchScriptTasks, AnEncoderThatIgnoresEvalModeIsRefused) {
+    ScratchDir dir("losslab-ts-eval-mode");
+    auto yaml = [](const std::string& file) { return "model: {file: '" + file + "', image_size: 12}\n"; };
+    const std::string dropout = defineImageEncoder(dir, "dropout.pt", "    return torch.dropout(x, 0.5, True)\n");
+    EXPECT_TRUE(buildFails("torchscript/image", yaml(dropout),
+                           {dropout + " (model.file): forward gives different features for the same input in eval mode",
+                            "Trace it after calling model.eval()"}));
+    const std::string batchNorm = defineImageEncoder(
+        dir, "batch_norm.pt", "    return torch.batch_norm(x, None, None, self.mean, self.var, True, 0.1, 1e-5, False)\n");
+    EXPECT_TRUE(buildFails("torchscript/image", yaml(batchNorm),
+                           {batchNorm + " (model.file): forward changes the module's buffers in eval mode (mean, var)",
+                            "Trace it after calling model.eval()"}));
+    // The same operations following self.training are fine.
+    const std::string follows = defineImageEncoder(
+        dir, "follows.pt",
+        "    x = torch.batch_norm(x, None, None, self.mean, self.var, self.training, 0.1, 1e-5, False)\n"
+        "    return torch.dropout(x, 0.5, self.training)\n");
+    EXPECT_NO_THROW(buildModel("torchscript/image", paramsFor("torchscript/image", yaml(follows))));
 }
 
 // Pooled, sequence and tuple outputs give scores [B, C]; the encoder's parameters and
