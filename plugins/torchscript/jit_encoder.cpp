@@ -327,8 +327,24 @@ EncoderClassifierImpl::EncoderClassifierImpl(LoadedEncoder encoder, EncoderKind 
     : m_encoder(std::move(encoder.module)), m_kind(kind), m_output(output), m_path(std::move(encoder.path)),
       m_drawsRandom(encoder.drawsRandom), m_options(head) {
     auto root = register_module("encoder", std::make_shared<torch::nn::Module>());
-    for (const auto& p : m_encoder.named_parameters(/*recurse=*/true))
-        if (p.value.defined()) registerNested(*root, p.name, p.value, true, !head.freezeEncoder);
+    // A parameter the file holds with requires_grad=False (frozen in PyTorch before saving)
+    // stays fixed, as PyTorch's optimisers would leave it.
+    std::int64_t parameters = 0, trainable = 0;
+    for (const auto& p : m_encoder.named_parameters(/*recurse=*/true)) {
+        if (!p.value.defined()) continue;
+        const bool trains = !head.freezeEncoder && p.value.requires_grad();
+        registerNested(*root, p.name, p.value, true, trains);
+        ++parameters;
+        trainable += trains ? 1 : 0;
+    }
+    if (!head.freezeEncoder && trainable == 0)
+        throw Error(m_path + " (model.file): the encoder has nothing to fine-tune: " +
+                    (parameters == 0 ? std::string("it holds no parameters (torch.jit.freeze turns them into constants)")
+                                     : parameters == 1 ? std::string("its parameter was saved with requires_grad=False")
+                                                       : "its " + std::to_string(parameters) +
+                                                             " parameters were saved with requires_grad=False") +
+                    ". Save it without freezing, with requires_grad=True, or set model.freeze_encoder: true to train "
+                    "the head alone; " + kDocs);
     for (const auto& b : m_encoder.named_buffers(/*recurse=*/true))
         if (b.value.defined()) registerNested(*root, b.name, b.value, false, false);
     m_head = register_module("head", torch::nn::Linear(encoder.hidden, head.classes));

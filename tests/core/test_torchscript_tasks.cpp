@@ -296,6 +296,45 @@ TEST(TorchScriptTasks, AnEncoderThatIgnoresEvalModeIsRefused) {
     EXPECT_NO_THROW(buildModel("torchscript/image", paramsFor("torchscript/image", yaml(follows))));
 }
 
+// A parameter saved with requires_grad=False stays fixed, as PyTorch leaves it; an encoder with
+// nothing to train (frozen by torch.jit.freeze: its weights became constants) is refused unless
+// model.freeze_encoder says the head alone trains. Before, every parameter was made trainable,
+// and a frozen module's encoder stayed fixed without a word.
+TEST(TorchScriptTasks, ParametersSavedFrozenStayFixedAndAnEncoderWithNothingToTrainIsRefused) {
+    ScratchDir dir("losslab-ts-frozen");
+    auto yaml = [](const std::string& file, const std::string& extra = "") {
+        return "model: {file: '" + file + "', image_size: 12" + extra + "}\n";
+    };
+    torch::jit::Module partly("__torch__.Encoder");
+    partly.register_parameter("w", torch::ones({3, 4}), false); // requires_grad=False
+    partly.register_parameter("v", torch::ones({4}).requires_grad_(), false);
+    partly.define("def forward(self, images):\n    return images.mean((2, 3)).matmul(self.w) * self.v\n");
+    auto m = buildModel("torchscript/image", paramsFor("torchscript/image", yaml(saveEncoder(partly, dir, "partly.pt"))));
+    m->train();
+    ModelInput in;
+    in.features = torch::rand({2, 3, 12, 12});
+    in.generator = at::make_generator<at::CPUGeneratorImpl>(1);
+    m->forward(in).sum().backward();
+    for (const auto& p : m->named_parameters()) {
+        EXPECT_EQ(p.value().requires_grad(), p.key() != "encoder.w") << p.key();
+        EXPECT_EQ(p.value().grad().defined(), p.key() != "encoder.w") << p.key();
+    }
+
+    const std::string allFixed = saveEncoder(imageEncoder("    return x\n", /*trainable=*/false), dir, "fixed.pt");
+    EXPECT_TRUE(buildFails("torchscript/image", yaml(allFixed),
+                           {allFixed + " (model.file): the encoder has nothing to fine-tune: its parameter was saved with "
+                                       "requires_grad=False",
+                            "model.freeze_encoder: true"}));
+    torch::jit::Module plain = imageEncoder("    return x\n");
+    plain.eval();
+    const std::string frozen = saveEncoder(torch::jit::freeze(plain), dir, "frozen.pt");
+    EXPECT_TRUE(buildFails("torchscript/image", yaml(frozen),
+                           {frozen + " (model.file): the encoder has nothing to fine-tune: it holds no parameters",
+                            "torch.jit.freeze"}));
+    m = buildModel("torchscript/image", paramsFor("torchscript/image", yaml(frozen, ", freeze_encoder: true")));
+    ASSERT_EQ(m->parameters().size(), 2u); // the head's weight and bias
+}
+
 // Pooled, sequence and tuple outputs give scores [B, C]; the encoder's parameters and
 // buffers are the model's, under its own names, so optimiser and checkpoints cover them.
 TEST(TorchScriptTasks, TheEncoderIsPartOfTheModelUnderItsOwnNames) {
