@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -178,6 +180,31 @@ void checkSignature(torch::jit::Module& module, EncoderKind kind, const std::str
     }
 }
 
+// FNV-1a (64 bits) of the file's bytes, with its size: enough to tell that a file changed.
+std::string fileDigest(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + " (model.file): cannot be read");
+    std::uint64_t state = 0xcbf29ce484222325ULL;
+    std::uint64_t size = 0;
+    std::vector<char> buffer(std::size_t{1} << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        for (std::size_t i = 0; i < n; ++i) {
+            state ^= static_cast<unsigned char>(buffer[i]);
+            state *= 0x100000001b3ULL;
+        }
+        size += n;
+    }
+    if (in.bad()) throw Error(path + " (model.file): cannot be read");
+    char text[64];
+    std::snprintf(text, sizeof text, "fnv1a64:%016llx:%llu", static_cast<unsigned long long>(state),
+                  static_cast<unsigned long long>(size));
+    return text;
+}
+
+constexpr const char* kDigestKey = "model_file_digest";
+
 } // namespace
 
 EncoderOutput parseEncoderOutput(const std::string& text) {
@@ -252,6 +279,7 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
                     firstNonEmptyLine(message) + "). Save the module as torch.jit.script or torch.jit.trace returns it "
                     "(a module of torch.jit.optimize_for_inference does not load back, even in PyTorch 1.13); " + kDocs);
     }
+    encoder.digest = fileDigest(path);
     checkSignature(encoder.module, kind, path);
     encoder.module.eval();
     torch::Tensor features;
@@ -325,7 +353,7 @@ void registerNested(torch::nn::Module& root, const std::string& name, const torc
 EncoderClassifierImpl::EncoderClassifierImpl(LoadedEncoder encoder, EncoderKind kind, EncoderOutput output,
                                              const HeadOptions& head, at::Generator& init)
     : m_encoder(std::move(encoder.module)), m_kind(kind), m_output(output), m_path(std::move(encoder.path)),
-      m_drawsRandom(encoder.drawsRandom), m_options(head) {
+      m_digest(std::move(encoder.digest)), m_drawsRandom(encoder.drawsRandom), m_options(head) {
     auto root = register_module("encoder", std::make_shared<torch::nn::Module>());
     // A parameter the file holds with requires_grad=False (frozen in PyTorch before saving)
     // stays fixed, as PyTorch's optimisers would leave it.
@@ -372,6 +400,19 @@ void EncoderClassifierImpl::to(torch::Device device, torch::Dtype dtype, bool no
 void EncoderClassifierImpl::to(torch::Dtype dtype, bool non_blocking) {
     torch::nn::Module::to(dtype, non_blocking);
     m_encoder.to(dtype, non_blocking);
+}
+
+void EncoderClassifierImpl::save(torch::serialize::OutputArchive& archive) const {
+    torch::nn::Module::save(archive);
+    archive.write(kDigestKey, c10::IValue(m_digest));
+}
+
+void EncoderClassifierImpl::load(torch::serialize::InputArchive& archive) {
+    c10::IValue stored;
+    if (archive.try_read(kDigestKey, stored) && stored.isString() && stored.toStringRef() != m_digest)
+        throw Error(m_path + " (model.file) has changed since these weights were saved with it (" + stored.toStringRef() +
+                    ", now " + m_digest + "): a run resumed from them would go on with other code or weights");
+    torch::nn::Module::load(archive);
 }
 
 c10::IValue EncoderClassifierImpl::encode(const ModelInput& input, bool drawsNow) {

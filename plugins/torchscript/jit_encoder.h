@@ -22,6 +22,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/serialize/archive.h>
 
 #include "losslab/tasks/task.h"
 
@@ -44,6 +45,7 @@ struct LoadedEncoder {
     std::int64_t hidden = 0; // H, from the trial forward pass
     bool drawsRandom = true; // its forward graph holds random operations (dropout, rand, ...)
     std::string path;
+    std::string digest; // of the file's bytes: checkpoints keep it, so a resume notices a changed file
 };
 
 // Loads `path` (model.file) on the CPU and checks it: a TorchScript file with a forward
@@ -79,6 +81,12 @@ public:
     void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
     void to(torch::Dtype dtype, bool non_blocking = false) override;
 
+    // The archive (checkpoints, reported weights) also holds the digest of model.file as it was
+    // loaded, under "model_file_digest"; load() refuses an archive written with another file
+    // (losslab::Error naming it), so a resumed run does not go on with changed code or weights.
+    void save(torch::serialize::OutputArchive& archive) const override;
+    void load(torch::serialize::InputArchive& archive) override;
+
 private:
     c10::IValue encode(const ModelInput& input, bool drawsNow);
 
@@ -86,6 +94,7 @@ private:
     EncoderKind m_kind;
     EncoderOutput m_output;
     std::string m_path;
+    std::string m_digest;
     bool m_drawsRandom;
     HeadOptions m_options;
     torch::nn::Linear m_head{nullptr};

@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/api/module.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
+#include <torch/serialize/archive.h>
 
 #include <array>
 #include <atomic>
@@ -333,6 +334,30 @@ TEST(TorchScriptTasks, ParametersSavedFrozenStayFixedAndAnEncoderWithNothingToTr
                             "torch.jit.freeze"}));
     m = buildModel("torchscript/image", paramsFor("torchscript/image", yaml(frozen, ", freeze_encoder: true")));
     ASSERT_EQ(m->parameters().size(), 2u); // the head's weight and bias
+}
+
+// The weights archive (checkpoints, reported weights) names the model file's contents; a run
+// resumed after model.file changed is not continued with the new file's code. Before, the
+// checkpoint's weights were loaded into whatever the file now held.
+TEST(TorchScriptTasks, WeightsSavedWithAnotherModelFileAreRefused) {
+    ScratchDir dir("losslab-ts-changed");
+    const std::string path = defineImageEncoder(dir, "encoder.pt", "    return x\n");
+    const ParamSet p = paramsFor("torchscript/image", "model: {file: '" + path + "', image_size: 12}\n");
+    const std::string archivePath = dir.file("weights.pt");
+    {
+        torch::serialize::OutputArchive archive;
+        buildModel("torchscript/image", p)->save(archive);
+        archive.save_to(archivePath);
+    }
+    auto loadInto = [&](ClassifierModule& m) {
+        torch::serialize::InputArchive archive;
+        archive.load_from(archivePath);
+        m.load(archive);
+    };
+    EXPECT_NO_THROW(loadInto(*buildModel("torchscript/image", p, 2))); // the same file
+    defineImageEncoder(dir, "encoder.pt", "    return torch.relu(x)\n");
+    auto changed = buildModel("torchscript/image", p);
+    EXPECT_TRUE(fixtures::throwsErrorWith([&] { loadInto(*changed); }, {path + " (model.file) has changed since these weights were saved"}));
 }
 
 // Pooled, sequence and tuple outputs give scores [B, C]; the encoder's parameters and
