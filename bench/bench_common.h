@@ -127,7 +127,7 @@ inline void parseStepOptions(int argc, char** argv, const char* usage, const std
 inline std::shared_ptr<const losslab::Task> loadTask(losslab::TaskRegistry& registry, const std::string& program,
                                                      const std::string& taskId) {
     const losslab::PluginLoadReport report = losslab::loadPlugins(registry, losslab::defaultPluginDirs());
-    for (const auto& w : report.warnings) std::cerr << program << ": warning: plugin skipped: " << w << "\n";
+    for (const auto& w : report.warnings) std::cerr << program << ": warning: " << w << "\n";
     return registry.require(taskId);
 }
 

@@ -331,7 +331,7 @@ int main(int argc, char** argv) {
 
         losslab::TaskRegistry registry;
         const losslab::PluginLoadReport plugins = losslab::loadPlugins(registry, losslab::defaultPluginDirs());
-        for (const auto& w : plugins.warnings) std::cerr << "losslab-bench-load: warning: plugin skipped: " << w << "\n";
+        for (const auto& w : plugins.warnings) std::cerr << "losslab-bench-load: warning: " << w << "\n";
         const std::string yaml = "name: load-bench\n"
                                  "task: fashion_mnist/mlp\n"
                                  "device: cpu\n"

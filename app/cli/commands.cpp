@@ -52,7 +52,7 @@ namespace {
 // Loads the task plugins; warnings go to stderr (a broken user plugin must not hide the others).
 void loadTasks(TaskRegistry& registry, bool verbose) {
     const PluginLoadReport report = loadPlugins(registry, defaultPluginDirs());
-    for (const auto& w : report.warnings) std::cerr << "losslab-cli: warning: plugin skipped: " << w << "\n";
+    for (const auto& w : report.warnings) std::cerr << "losslab-cli: warning: " << w << "\n";
     if (verbose)
         for (const auto& l : report.loaded) std::cerr << "losslab-cli: loaded plugin " << l << "\n";
 }

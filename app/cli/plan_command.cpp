@@ -128,7 +128,7 @@ int runPlanCommand(const std::vector<std::string>& argv) {
 
     TaskRegistry registry;
     const PluginLoadReport plugins = loadPlugins(registry, defaultPluginDirs());
-    for (const auto& w : plugins.warnings) std::cerr << "losslab-cli: warning: plugin skipped: " << w << "\n";
+    for (const auto& w : plugins.warnings) std::cerr << "losslab-cli: warning: " << w << "\n";
     const std::string source = resolveExperimentPath(args.positional()[0]);
     const ExperimentSpec spec = loadExperimentFile(source, experimentOverrides(args), registry);
     const std::vector<RunSpec> runs = spec.expand();

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     }
     losslab::TaskRegistry tasks;
     const losslab::PluginLoadReport plugins = losslab::loadPlugins(tasks, losslab::defaultPluginDirs());
-    for (const auto& warning : plugins.warnings) std::cerr << "losslab: warning: plugin skipped: " << warning << "\n";
+    for (const auto& warning : plugins.warnings) std::cerr << "losslab: warning: " << warning << "\n";
     if (tasks.list().empty()) {
         return fail(QStringLiteral("No tasks"), QStringLiteral("no task plugin could be loaded; looked in %1")
                                                     .arg(QString::fromStdString([] {

@@ -214,8 +214,8 @@ private:
 
 // The entry point. The core finds it by this exact name with dlsym, so it is extern "C"
 // and exported; it runs once, at start-up, on the main thread. registry->add() throws
-// losslab::Error for a task id that is already registered; the loader reports that as a
-// warning about this plugin.
+// losslab::Error for a task id this plugin registered already; whatever this function throws,
+// the loader then loads none of its tasks and says why in a warning about this plugin.
 extern "C" __attribute__((visibility("default"))) void losslab_register_tasks(losslab::TaskRegistry* registry) {
     if (!registry) return;
     registry->add(std::make_shared<SpiralsTask>());

@@ -2,6 +2,7 @@
 // wrong is a warning that names the file and says what was expected, and the other plugins load.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -23,6 +24,20 @@ std::string warningFor(const ScratchDir& dir, const std::string& text) {
     EXPECT_TRUE(report.loaded.empty());
     EXPECT_EQ(report.warnings.size(), 1u);
     return report.warnings.empty() ? std::string() : report.warnings.front();
+}
+
+// Loads the misbehaving test plugin (tests/core/plugins/misbehaving_plugin.cpp) as plugin `name`,
+// from a folder of its own under `dir`, its entry point doing `mode`.
+PluginLoadReport loadMisbehaving(TaskRegistry& registry, const ScratchDir& dir, const std::string& name,
+                                 const std::string& mode) {
+    const std::string folder = dir.file(name);
+    std::filesystem::create_directories(folder);
+    std::ofstream(folder + "/" + name + ".json") << "{\"name\": \"" << name << "\", \"api\": " << kPluginApiVersion
+                                                 << ", \"library\": \"" << LOSSLAB_MISBEHAVING_PLUGIN << "\"}";
+    ::setenv("LOSSLAB_TEST_PLUGIN_MODE", mode.c_str(), 1);
+    PluginLoadReport report = loadPlugins(registry, {folder});
+    ::unsetenv("LOSSLAB_TEST_PLUGIN_MODE");
+    return report;
 }
 
 std::string manifestWithApi(const std::string& api) {
@@ -56,4 +71,47 @@ TEST(PluginLoader, AWellFormedManifestGetsAsFarAsItsLibrary) {
     const std::string older = warningFor(dir, manifestWithApi(std::to_string(kPluginApiVersion - 1)));
     EXPECT_NE(older.find("was built for plugin API " + std::to_string(kPluginApiVersion - 1)), std::string::npos)
         << older;
+}
+
+// Before: the tasks registered before the failure stayed (the plugin "skipped" but half there),
+// the warning was the exception's text alone, and an exception that is not a std::exception
+// ended the program, taking every other plugin's tasks with it.
+TEST(PluginLoader, AnEntryPointThatFailsAddsNoneOfItsTasksAndTheWarningNamesThePlugin) {
+    const ScratchDir dir("losslab-plugins");
+    for (const auto& [mode, reason] : {std::pair<std::string, std::string>{"throw", "registration failed on purpose"},
+                                       {"throw-int", "not a std::exception"},
+                                       {"twice", "task 'mine/first' is registered twice by plugin 'broken'"},
+                                       {"no-classes", "numClasses is 0"}}) {
+        SCOPED_TRACE(mode);
+        TaskRegistry registry;
+        const PluginLoadReport report = loadMisbehaving(registry, dir, "broken", mode);
+        EXPECT_TRUE(registry.ids().empty()) << registry.ids().front();
+        EXPECT_TRUE(report.loaded.empty());
+        ASSERT_EQ(report.warnings.size(), 1u);
+        const std::string& warning = report.warnings.front();
+        for (const std::string& piece : {std::string("plugin skipped: "), std::string(LOSSLAB_MISBEHAVING_PLUGIN),
+                                         std::string("plugin 'broken'"), reason, std::string("none of its tasks")})
+            EXPECT_NE(warning.find(piece), std::string::npos) << "'" << piece << "' in: " << warning;
+    }
+}
+
+// Before: the later plugin's add() threw at the taken id, so its tasks after that one were lost
+// (a user's plugin that took one built-in task id hid the built-in plugin's tasks registered after it).
+TEST(PluginLoader, ATaskIdAnEarlierPluginRegisteredSkipsOnlyThatTaskOfTheLaterPlugin) {
+    const ScratchDir dir("losslab-plugins");
+    TaskRegistry registry;
+    const PluginLoadReport first = loadMisbehaving(registry, dir, "first", "");
+    EXPECT_TRUE(first.warnings.empty()) << first.warnings.front();
+    const PluginLoadReport second = loadMisbehaving(registry, dir, "second", "clash");
+    EXPECT_EQ(registry.ids(), (std::vector<std::string>{"mine/first", "mine/last", "toy/blobs"}));
+    ASSERT_NE(registry.findInfo("toy/blobs"), nullptr);
+    EXPECT_EQ(registry.findInfo("toy/blobs")->plugin, "first");
+    ASSERT_NE(registry.findInfo("mine/last"), nullptr);
+    EXPECT_EQ(registry.findInfo("mine/last")->plugin, "second");
+    EXPECT_EQ(second.loaded.size(), 1u);
+    ASSERT_EQ(second.warnings.size(), 1u);
+    const std::string& warning = second.warnings.front();
+    for (const std::string piece : {"task skipped: ", "plugin 'second' registers task 'toy/blobs'", "plugin 'first'",
+                                    "its other tasks are loaded"})
+        EXPECT_NE(warning.find(piece), std::string::npos) << "'" << piece << "' in: " << warning;
 }

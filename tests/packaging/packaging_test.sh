@@ -95,8 +95,8 @@ check_installed_tree() {
   clean_env "$cli" tasks --verbose >/dev/null 2>"$scratch/verbose.err" || fail "losslab-cli tasks --verbose exited $?"
   grep -q "loaded plugin vision .*($prefix/$plugin_subdir/liblosslab-vision.so)" "$scratch/verbose.err" ||
     fail "the vision plugin was not loaded from $prefix/$plugin_subdir:"$'\n'"$(cat "$scratch/verbose.err")"
-  if grep -q 'plugin skipped' "$scratch/verbose.err"; then
-    fail "an installed plugin does not load:"$'\n'"$(grep 'plugin skipped' "$scratch/verbose.err")"
+  if grep -qE '(plugin|task) skipped' "$scratch/verbose.err"; then
+    fail "an installed plugin or task does not load:"$'\n'"$(grep -E '(plugin|task) skipped' "$scratch/verbose.err")"
   fi
 
   check_library_resolution "$cli" "$prefix"

@@ -74,6 +74,55 @@ PluginManifest readManifest(const fs::path& file) {
     return m;
 }
 
+// What the exception being handled says, for a warning: a plugin may throw anything.
+std::string currentExceptionText() {
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an exception that is not a std::exception";
+    }
+}
+
+// Calls the entry point of plugin `name` (the library `lib`) and adds the tasks it registers to
+// `registry`. It registers into a registry of its own first, so that one that fails halfway (an
+// exception, a task it registers twice, an empty task) adds nothing rather than the tasks it
+// had registered before failing. A task id an earlier plugin took stays that plugin's: only
+// that task of this one is skipped, so one plugin cannot hide another's other tasks (the
+// built-in ones included). Returns false when the entry point failed.
+bool registerPluginTasks(TaskRegistry& registry, const std::string& name, const fs::path& lib, RegisterFn fn,
+                         PluginLoadReport& report) {
+    const std::string plugin = lib.string() + ": plugin '" + name + "'";
+    TaskRegistry staged;
+    staged.setCurrentPlugin(name);
+    try {
+        fn(&staged);
+    } catch (...) {
+        report.warnings.push_back("plugin skipped: " + plugin + ": losslab_register_tasks failed: " +
+                                  currentExceptionText() + "; none of its tasks is loaded");
+        return false;
+    }
+    for (const TaskInfo& info : staged.list()) {
+        if (const TaskInfo* earlier = registry.findInfo(info.id)) {
+            report.warnings.push_back("task skipped: " + plugin + " registers task '" + info.id +
+                                      "', which plugin '" + earlier->plugin +
+                                      "' registered first (plugins load in search order); its other tasks are "
+                                      "loaded. Give the task another id, or the plugin the other plugin's name to "
+                                      "replace it");
+            continue;
+        }
+        registry.setCurrentPlugin(name);
+        try {
+            registry.add(staged.find(info.id));
+        } catch (...) {
+            report.warnings.push_back("task skipped: " + plugin + ": task '" + info.id + "': " + currentExceptionText());
+        }
+        registry.setCurrentPlugin("");
+    }
+    return true;
+}
+
 } // namespace
 
 std::vector<std::string> defaultPluginDirs() {
@@ -121,14 +170,12 @@ PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::stri
                 if (!handle) throw Error(file.string() + ": cannot load " + lib.string() + ": " + ::dlerror());
                 auto fn = reinterpret_cast<RegisterFn>(::dlsym(handle, "losslab_register_tasks"));
                 if (!fn) throw Error(lib.string() + ": has no symbol losslab_register_tasks");
-                registry.setCurrentPlugin(m.name);
-                fn(&registry); // the library stays loaded for the life of the process
-                registry.setCurrentPlugin("");
+                // The library stays loaded for the life of the process, even when it failed here.
+                if (!registerPluginTasks(registry, m.name, lib, fn, report)) continue;
                 seenNames.insert(m.name);
                 report.loaded.push_back(m.name + " " + m.version + " (" + lib.string() + ")");
             } catch (const std::exception& e) {
-                registry.setCurrentPlugin("");
-                report.warnings.push_back(e.what());
+                report.warnings.push_back(std::string("plugin skipped: ") + e.what());
             }
         }
     }

@@ -16,11 +16,24 @@ TaskRegistry::TaskRegistry() = default;
 TaskRegistry::~TaskRegistry() = default;
 
 void TaskRegistry::add(std::shared_ptr<const Task> task) {
-    if (!task) throw Error("a plugin registered an empty task");
+    if (!task) throw Error("registered an empty task (a null pointer)");
     TaskInfo info = task->info();
-    if (findInfo(info.id))
-        throw Error("task '" + info.id + "' is registered twice (plugins '" + findInfo(info.id)->plugin +
-                    "' and '" + m_currentPlugin + "')");
+    if (info.id.empty()) throw Error("registered a task with an empty id (TaskInfo::id)");
+    if (info.numClasses < 0)
+        throw Error("task '" + info.id + "': numClasses is " + std::to_string(info.numClasses) +
+                    "; expected the number of classes, or 0 when a data.classes key gives it");
+    // 0 is TaskInfo's default: without a data.classes key every label would be out of range.
+    const bool declaresClasses = std::any_of(info.params.begin(), info.params.end(),
+                                             [](const ParamDecl& p) { return p.key == "data.classes"; });
+    if (info.numClasses == 0 && !declaresClasses)
+        throw Error("task '" + info.id + "': numClasses is 0 (TaskInfo's default), which means that the classes "
+                    "come with the data, but the task declares no data.classes key; set TaskInfo::numClasses");
+    if (const TaskInfo* earlier = findInfo(info.id))
+        throw Error(earlier->plugin == m_currentPlugin
+                        ? "task '" + info.id + "' is registered twice" +
+                              (m_currentPlugin.empty() ? std::string() : " by plugin '" + m_currentPlugin + "'")
+                        : "task '" + info.id + "' is registered twice (plugins '" + earlier->plugin + "' and '" +
+                              m_currentPlugin + "')");
     info.plugin = m_currentPlugin;
     m_entries.push_back(Entry{std::move(info), std::move(task)});
     std::sort(m_entries.begin(), m_entries.end(),

@@ -22,15 +22,19 @@ constexpr int kPluginApiVersion = 6;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"
-    std::vector<std::string> warnings; // skipped files, with the reason
+    // One sentence each: "plugin skipped: <file>: <why>" for a plugin none of whose tasks is
+    // loaded, "task skipped: <file>: ..." for a task id that an earlier plugin registered (the
+    // plugin's other tasks are loaded).
+    std::vector<std::string> warnings;
 };
 
 // The folders searched, in order: every entry of $LOSSLAB_PLUGIN_PATH (':'-separated),
 // then <dir of the executable>/../lib/losslab/plugins (build tree and install prefix alike).
 std::vector<std::string> defaultPluginDirs();
 
-// Loads every plugin found in `dirs` (first one wins for a name). Never throws for a
-// single bad plugin: it is reported in warnings.
+// Loads every plugin found in `dirs` (first one wins for a name, and for a task id). Never
+// throws for a single bad plugin: it is reported in warnings. A plugin whose entry point fails
+// (throws anything, registers a task id twice) adds none of its tasks.
 PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::string>& dirs);
 
 } // namespace losslab
