@@ -184,6 +184,36 @@ torch::Tensor scores(ClassifierModule& model, const ModelInput& input, const tor
     return bf16 && out.is_floating_point() ? out.to(torch::kFloat) : out;
 }
 
+// "task 'mnist/mlp'", for what a plugin's code did wrong.
+std::string taskName(const TaskInfo& info) { return "task '" + info.id + "'"; }
+
+// What the model's forward pass must return for `labels` (docs/writing-a-task-plugin.md, "The
+// model"): float scores [B, C] for labels [B], [B, T, C] for labels [B, T] (fewer positions only
+// where the labels are padded), C the run's class count. Checked on every batch (sizes only: no
+// wait for the device). Otherwise the losses would fail with LibTorch's words, or, for scores
+// wider than C, train silently on the wrong number of classes.
+void checkScores(const torch::Tensor& out, const torch::Tensor& labels, std::int64_t classes, const TaskInfo& info) {
+    auto shape = [](c10::IntArrayRef sizes) {
+        std::string text;
+        for (const auto s : sizes) text += (text.empty() ? "" : ", ") + std::to_string(s);
+        return "[" + text + "]";
+    };
+    std::vector<std::int64_t> expected(labels.sizes().begin(), labels.sizes().end());
+    expected.push_back(classes);
+    bool ok = out.defined() && out.is_floating_point() && out.dim() == labels.dim() + 1 && out.size(0) == labels.size(0) &&
+              out.size(-1) == classes;
+    if (ok && out.dim() == 3) {
+        ok = info.paddedLabels ? out.size(1) <= labels.size(1) : out.size(1) == labels.size(1);
+        if (info.paddedLabels) expected[1] = out.size(1);
+    }
+    if (ok) return;
+    const std::string got = !out.defined() ? std::string("no scores (an undefined tensor)")
+                                           : std::string(c10::toString(out.scalar_type())) + " scores of shape " + shape(out.sizes());
+    throw Error(taskName(info) + ": the model returned " + got + " for a batch of labels " + shape(labels.sizes()) +
+                "; expected float scores of shape " + shape(expected) + ": one raw score for each of the " +
+                std::to_string(classes) + " classes" + (out.dim() == 3 && info.paddedLabels ? " (at most as many positions as the labels)" : ""));
+}
+
 // The split's metrics; its ECE bins are appended to `calibration` when it has examples.
 std::vector<MetricValue> evaluate(ClassifierModule& model, const RunSplit& split, const EvalContext& ctx,
                                   const std::string& name, at::Generator& gen, std::vector<CalibrationBins>& calibration) {
@@ -200,7 +230,9 @@ std::vector<MetricValue> evaluate(ClassifierModule& model, const RunSplit& split
         const RunBatch batch = batchRows(split, idx, idx.is_cpu() ? idx : torch::arange(start, end, rows));
         ModelInput input = modelInput(ctx.transform, batch, device, false, gen);
         if (ctx.channelsLast) toChannelsLast(input);
-        acc.add(scores(model, input, device, ctx.bf16), batch.rows.labels);
+        const torch::Tensor out = scores(model, input, device, ctx.bf16);
+        checkScores(out, batch.rows.labels, ctx.numClasses, ctx.task.info());
+        acc.add(out, batch.rows.labels);
         if (evaluator) {
             Bf16Autocast autocast(device.type(), ctx.bf16);
             evaluator->add(model, input, batch.rows);
@@ -292,6 +324,11 @@ public:
         } catch (const std::exception& e) {
             out.status = RunStatus::Failed;
             out.error = e.what();
+        } catch (...) {
+            // A plugin's code may throw anything; it must not leave the worker thread (which
+            // would end the process).
+            out.status = RunStatus::Failed;
+            out.error = taskName(m_task.info()) + ": its code threw an exception that is not a std::exception";
         }
         out.wallSeconds = secondsSince(t0);
         return out;
@@ -318,6 +355,7 @@ private:
         TrainValSplit split = splitValidation(bundle->train, ownValidation ? 0.0 : params().getDouble("data.val_fraction"),
                                               deriveSeed(splitSeed, kSplitStream));
         m_transform = m_task.makeTransformFor(params(), m_device, *bundle);
+        if (!m_transform) throw Error(taskName(m_task.info()) + ": makeTransform returned no transform (a null pointer)");
         m_train = toRunDevice(seededSubset(split.train, params().getInt("data.limit_train"), deriveSeed(splitSeed, kSubsetStream)));
         m_val = toRunDevice(ownValidation ? seededSubset(bundle->val, params().getInt("data.limit_test"), deriveSeed(0, kValStream))
                                           : split.val);
@@ -332,6 +370,7 @@ private:
             std::lock_guard<std::mutex> lock(globalGeneratorMutex());
             m_model = m_task.makeModel(params(), init);
         }
+        if (!m_model) throw Error(taskName(m_task.info()) + ": makeModel returned no model (a null pointer)");
         m_task.prepareModel(*m_model, *bundle, params());
         m_model->to(m_device);
         const std::string precision = params().getString("train.precision");
@@ -529,6 +568,7 @@ private:
     // update. Returns the scores and the loss, on the device.
     std::pair<torch::Tensor, torch::Tensor> optimiseStep(const ModelInput& input, const torch::Tensor& labels, double clip) {
         torch::Tensor outputs = scores(*m_model, input, m_device, m_bf16);
+        checkScores(outputs, labels, m_numClasses, m_task.info());
         // The study's loss, and the model's own term when it has one (plugin API 4: CTC).
         torch::Tensor loss = m_model->objective(m_loss(outputs, labels));
         zeroGradients(*m_optimizer);
