@@ -218,25 +218,30 @@ torch::Tensor encoderFeatures(const c10::IValue& value, EncoderOutput output, co
     const char* const want = output == EncoderOutput::Pooled ? "[B, H] (model.output: pooled)" : "[B, T, H] (model.output: sequence)";
     torch::Tensor found;
     std::string seen;
-    auto consider = [&](const c10::IValue& v) {
+    auto consider = [&](const c10::IValue& v, const std::string& label) {
+        seen += (seen.empty() ? "" : ", ") + label;
         if (!v.isTensor()) {
-            seen += std::string(seen.empty() ? "" : ", ") + v.tagKind();
+            seen += v.isGenericDict() ? "a dict" : v.tagKind();
             return;
         }
         const torch::Tensor t = v.toTensor();
-        seen += (seen.empty() ? "" : ", ") + shapeText(t);
+        seen += shapeText(t);
         if (!found.defined() && t.dim() == rank) found = t;
     };
     if (value.isTuple()) {
-        for (const auto& v : value.toTupleRef().elements()) consider(v);
+        for (const auto& v : value.toTupleRef().elements()) consider(v, "");
     } else if (value.isList()) {
-        for (const c10::IValue& v : value.toListRef()) consider(v);
+        for (const c10::IValue& v : value.toListRef()) consider(v, "");
+    } else if (value.isGenericDict()) { // its values in their order (TorchScript's dicts keep it)
+        for (const auto& item : value.toGenericDict())
+            consider(item.value(), (item.key().isString() ? item.key().toStringRef() : item.key().tagKind()) + ": ");
     } else {
-        consider(value);
+        consider(value, "");
     }
     if (!found.defined())
-        throw Error(path + " (model.file): forward returned " + (value.isTensor() ? "a tensor " : "") + seen +
-                    "; expected " + want + (value.isTensor() ? "" : " or a tuple holding one") + ". " +
+        throw Error(path + " (model.file): forward returned " +
+                    (value.isTensor() ? "a tensor " : value.isGenericDict() ? "a dict of " : "") + seen + "; expected " +
+                    want + (value.isTensor() ? "" : " or a tuple, list or dict holding one") + ". " +
                     (output == EncoderOutput::Pooled ? "Set model.output: sequence for an encoder that returns [B, T, H]; "
                                                      : "Set model.output: pooled for an encoder that returns [B, H]; ") +
                     kDocs);

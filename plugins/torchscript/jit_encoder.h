@@ -5,9 +5,10 @@
 // The contract (docs/torchscript-models.md):
 //   text:  forward(input_ids, attention_mask, token_type_ids), int64 [B, T] each;
 //   image: forward(images), float [B, 3, S, S];
-// returning a pooled [B, H] tensor or a sequence [B, T, H] (model.output), or a tuple / list
-// holding one (the first tensor of that rank is used, as Hugging Face models traced with
-// torchscript=True return (sequence, pooled)). Of a sequence, position 0 ([CLS]) is used.
+// returning a pooled [B, H] tensor or a sequence [B, T, H] (model.output), or a tuple / list /
+// dict holding one (the first tensor of that rank is used, of a dict's values in their order;
+// Hugging Face models traced with torchscript=True return (sequence, pooled)). Of a sequence,
+// position 0 ([CLS]) is used.
 //
 // Randomness: the core's rule is that a run draws only from its own generators, but the code
 // in a TorchScript file (its dropout) draws from torch's global generator. So a training

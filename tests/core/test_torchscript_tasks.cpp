@@ -360,10 +360,10 @@ TEST(TorchScriptTasks, WeightsSavedWithAnotherModelFileAreRefused) {
     EXPECT_TRUE(fixtures::throwsErrorWith([&] { loadInto(*changed); }, {path + " (model.file) has changed since these weights were saved"}));
 }
 
-// Pooled, sequence and tuple outputs give scores [B, C]; the encoder's parameters and
+// Pooled, sequence, tuple and dict outputs give scores [B, C]; the encoder's parameters and
 // buffers are the model's, under its own names, so optimiser and checkpoints cover them.
 TEST(TorchScriptTasks, TheEncoderIsPartOfTheModelUnderItsOwnNames) {
-    for (const std::string file : {"text_pooled.pt", "text_sequence.pt", "text_tuple.pt"}) {
+    for (const std::string file : {"text_pooled.pt", "text_sequence.pt", "text_tuple.pt", "text_dict.pt"}) {
         if (!hasTextTask()) break;
         const std::string output = file == "text_sequence.pt" ? "sequence" : "pooled";
         auto m = buildModel("torchscript/text", paramsFor("torchscript/text", "data: {classes: 3}\n" +
@@ -387,6 +387,10 @@ TEST(TorchScriptTasks, TheEncoderIsPartOfTheModelUnderItsOwnNames) {
         trimmed.features2 = in.features2.narrow(1, 0, 6);
         EXPECT_TRUE(torch::allclose(scores, m->forward(trimmed), 1e-5, 1e-5)) << file;
     }
+    // A dict's values in their order: last_hidden_state for model.output: sequence (was
+    // "forward returned GenericDict").
+    if (hasTextTask())
+        EXPECT_NO_THROW(buildModel("torchscript/text", paramsFor("torchscript/text", textModelYaml("text_dict.pt", ", output: sequence"))));
     auto image = buildModel("torchscript/image", paramsFor("torchscript/image", "model: {file: '" + model("image.pt") + "', image_size: 12}\n"));
     std::vector<std::string> buffers;
     for (const auto& b : image->named_buffers()) buffers.push_back(b.key());

@@ -10,6 +10,8 @@ downloads), into the folder given as the only argument:
   text_pooled.pt        the same with BERT's pooler: -> [B, H]
   text_tuple.pt         the same returning (sequence, pooled), as Hugging Face models traced
                         with torchscript=True do
+  text_dict.pt          the same returning {"last_hidden_state": sequence, "pooler_output":
+                        pooled}, as a scripted model with Hugging Face's names may
   image.pt              a small conv encoder with batch norm and dropout:
                         forward(images [B, 3, S, S]) -> [B, H]
   bad_signature.pt      a text encoder whose forward takes only input_ids
@@ -28,7 +30,7 @@ import math
 import os
 import sys
 import zipfile
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 from torch import nn
@@ -125,6 +127,13 @@ class TupleEncoder(TinyBert):
         return x, torch.tanh(self.pooler(x[:, 0]))
 
 
+class DictEncoder(TinyBert):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor) -> Dict[str, torch.Tensor]:
+        x = self.sequence(input_ids, attention_mask, token_type_ids)
+        return {"last_hidden_state": x, "pooler_output": torch.tanh(self.pooler(x[:, 0]))}
+
+
 class ImageEncoder(nn.Module):
     def __init__(self):
         super().__init__()
@@ -194,6 +203,7 @@ def main() -> None:
         "bad_signature.pt": BadSignature(n),
         "bad_rank.pt": BadRank(n),
         "cuda_code.pt": CudaCode(n),
+        "text_dict.pt": DictEncoder(n),  # last: the others' weights stay as they were
     }
     for name, model in models.items():
         torch.jit.script(model).save(os.path.join(out, name))
