@@ -115,3 +115,16 @@ TEST(PluginLoader, ATaskIdAnEarlierPluginRegisteredSkipsOnlyThatTaskOfTheLaterPl
                                     "its other tasks are loaded"})
         EXPECT_NE(warning.find(piece), std::string::npos) << "'" << piece << "' in: " << warning;
 }
+
+// Before: a folder that is not there, or a file named instead of its folder (LOSSLAB_PLUGIN_PATH=
+// .../liblosslab-mine.so), loaded nothing without a word.
+TEST(PluginLoader, AFolderThatIsNotThereOrIsAFileIsSaid) {
+    const ScratchDir dir("losslab-plugins");
+    std::ofstream(dir.file("mine.json")) << manifestWithApi(std::to_string(kPluginApiVersion));
+    TaskRegistry registry;
+    const PluginLoadReport report = loadPlugins(registry, {dir.file("no-such-folder"), dir.file("mine.json")});
+    ASSERT_EQ(report.warnings.size(), 2u);
+    EXPECT_EQ(report.warnings[0], "plugin folder skipped: " + dir.file("no-such-folder") + ": no such folder");
+    EXPECT_EQ(report.warnings[1], "plugin folder skipped: " + dir.file("mine.json") +
+                                      ": is not a folder; name the folder that holds the plugin's .json manifest");
+}

@@ -148,7 +148,16 @@ PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::stri
     std::set<std::string> seenNames;
     for (const auto& dir : dirs) {
         std::error_code ec;
-        if (!fs::is_directory(dir, ec)) continue;
+        if (!fs::is_directory(dir, ec)) {
+            // Said, not passed over: a folder on LOSSLAB_PLUGIN_PATH with a typo, or the plugin's
+            // library or manifest named instead of its folder, would otherwise load nothing
+            // without a word.
+            report.warnings.push_back(
+                "plugin folder skipped: " + dir +
+                (fs::exists(dir, ec) ? ": is not a folder; name the folder that holds the plugin's .json manifest"
+                                     : ": no such folder"));
+            continue;
+        }
         // increment(ec), not ++: a folder that fails while being read (unreadable, gone, an I/O
         // error) is a warning like a bad manifest, never an exception out of the program's start.
         std::vector<fs::path> manifests;
