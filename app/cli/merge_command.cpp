@@ -16,14 +16,20 @@ std::string plural(long long count, const std::string& one, const std::string& m
     return std::to_string(count) + " " + (count == 1 ? one : many);
 }
 
-// "1 experiment, 2 runs added (1 as interrupted), 3 already there; 400 epoch rows, 20 step rows, 2 files"
+// "1 experiment and 2 runs added (1 as interrupted), 1 run replaced (...), 3 already there;
+// 400 epoch rows, 20 step rows, 2 checkpoint files"
 std::string describe(const MergePartResult& part) {
-    if (part.runsAdded == 0 && part.experimentsAdded == 0)
+    if (part.runsAdded == 0 && part.experimentsAdded == 0 && part.runsReplaced == 0)
         return "nothing new (" + plural(part.runsPresent, "run", "runs") + " already there)";
     std::string text;
-    if (part.experimentsAdded > 0) text += plural(part.experimentsAdded, "experiment", "experiments") + " and ";
-    text += plural(part.runsAdded, "run", "runs") + " added";
-    if (part.runsInterrupted > 0) text += " (" + std::to_string(part.runsInterrupted) + " as interrupted)";
+    if (part.runsAdded > 0 || part.experimentsAdded > 0) {
+        if (part.experimentsAdded > 0) text += plural(part.experimentsAdded, "experiment", "experiments") + " and ";
+        text += plural(part.runsAdded, "run", "runs") + " added";
+        if (part.runsInterrupted > 0) text += " (" + std::to_string(part.runsInterrupted) + " as interrupted)";
+    }
+    if (part.runsReplaced > 0)
+        text += (text.empty() ? "" : ", ") + plural(part.runsReplaced, "run", "runs") +
+                " replaced (finished in the part, interrupted or cancelled here)";
     if (part.runsPresent > 0) text += ", " + std::to_string(part.runsPresent) + " already there";
     text += "; " + plural(part.epochRows, "epoch row", "epoch rows") + ", " + plural(part.stepRows, "step row", "step rows") +
             ", " + plural(part.filesCopied, "checkpoint file", "checkpoint files");

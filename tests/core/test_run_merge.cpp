@@ -333,6 +333,76 @@ TEST(RunMergeTest, MergingAgainAddsNothing) {
     EXPECT_EQ(queryText(target, "SELECT count(*) FROM experiments"), "1");
 }
 
+// A part merged while its array task had stopped a run (cancelled, or interrupted), then
+// requeued: the task finishes the run in the part, and the next merge takes the finished copy
+// in place of the stopped one, under the same id (a run depending on it keeps its link), with
+// its rows and weights; the stopped copy's resume state goes. Tags or notes written on the
+// target's copy meanwhile stay. Merging again then adds nothing.
+TEST(RunMergeTest, ARunStoppedWhenMergedAndFinishedSinceReplacesTheStoppedCopy) {
+    TempDir dir;
+    const std::string part = dir.file("part-0.sqlite");
+    const std::vector<std::int64_t> partIds = writePart(part, 1); // the square run: cancelled after 2 epochs
+    const std::string target = dir.file("runs.sqlite");
+    mergeRunStores({part}, target);
+    std::string uid;
+    std::int64_t targetId = 0;
+    {
+        RunStore store(target);
+        const RunRecord stopped = store.runs().back();
+        ASSERT_EQ(stopped.status, RunStatus::Cancelled);
+        uid = stopped.uid;
+        targetId = stopped.id;
+        ASSERT_EQ(fixtures::readFile(store.resumePathFor(targetId)), "resume state of " + part);
+        store.setRunNotes(targetId, "looked at it in the merged database");
+        store.flush();
+    }
+    {
+        RunStore store(part); // the requeued task resumes the run and completes it
+        store.markStarted(partIds[1], "cpu", 4, "LibTorch test", 3);
+        for (int epoch = 3; epoch <= 4; ++epoch) {
+            store.appendEpoch(partIds[1], epoch, epochValues(101, epoch), {epochBins(101, epoch)});
+            store.appendSteps({{partIds[1], epoch * 10, epoch, "train_loss", 3.0 / epoch}});
+        }
+        writeFile(store.checkpointPathFor(partIds[1]), "finished weights");
+        store.setCheckpoint(partIds[1], store.checkpointPathFor(partIds[1]));
+        std::filesystem::remove(store.resumePathFor(partIds[1]));
+        store.finishRun(partIds[1], RunStatus::Completed, 4, 3, 2.5, "");
+        store.flush();
+    }
+
+    const MergeResult result = mergeRunStores({part}, target);
+    EXPECT_EQ(result.total.runsReplaced, 1);
+    EXPECT_EQ(result.total.runsAdded, 0);
+    EXPECT_EQ(result.total.runsPresent, 1); // the cross-entropy run, completed both times
+    EXPECT_EQ(result.total.epochRows, 4 * 3);
+    EXPECT_TRUE(result.warnings.empty()) << result.warnings.front();
+    RunStore store(target);
+    const RunStore source(part);
+    const RunRecord merged = runsByUid(store).at(uid);
+    EXPECT_EQ(merged.id, targetId);
+    EXPECT_EQ(merged.status, RunStatus::Completed);
+    EXPECT_EQ(merged.epochs, 4);
+    EXPECT_EQ(merged.bestEpoch, 3);
+    EXPECT_EQ(merged.notes, "looked at it in the merged database");
+    EXPECT_EQ(merged.tags, "tuned,k2");
+    EXPECT_EQ(epochRowsOf(store, targetId), epochRowsOf(source, partIds[1]));
+    EXPECT_EQ(stepRowsOf(store, targetId), stepRowsOf(source, partIds[1]));
+    EXPECT_EQ(queryText(target, "SELECT count(*) FROM calibration_bins WHERE run_id = " + std::to_string(targetId)), "6");
+    EXPECT_EQ(merged.checkpointPath, store.checkpointPathFor(targetId));
+    EXPECT_EQ(fixtures::readFile(merged.checkpointPath), "finished weights");
+    EXPECT_FALSE(std::filesystem::exists(store.resumePathFor(targetId)));
+    EXPECT_FALSE(std::filesystem::exists(store.resumePathFor(targetId) + ".replaced"));
+    const std::vector<RunRecord> runs = store.runs();
+    const auto ce = std::find_if(runs.begin(), runs.end(), [](const RunRecord& r) { return r.lossName == "ce"; });
+    ASSERT_NE(ce, runs.end());
+    EXPECT_EQ(merged.dependsOn, std::optional<std::int64_t>(ce->id));
+
+    const MergeResult again = mergeRunStores({part}, target);
+    EXPECT_EQ(again.total.runsReplaced, 0);
+    EXPECT_EQ(again.total.runsPresent, 2);
+    EXPECT_EQ(again.total.epochRows, 0);
+}
+
 TEST(RunMergeTest, IntoATargetWithItsOwnRuns) {
     TempDir dir;
     const std::string target = dir.file("runs.sqlite");

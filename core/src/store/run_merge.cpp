@@ -207,6 +207,12 @@ bool finishedStatus(const std::string& status) {
            status == runStatusName(RunStatus::Failed);
 }
 
+// A target's copy that no process trains and that a finished copy of the part replaces.
+// Queued or running is left alone: a `resume` on the target may be training it.
+bool replaceableStatus(const std::string& status) {
+    return status == runStatusName(RunStatus::Interrupted) || status == runStatusName(RunStatus::Cancelled);
+}
+
 class PartMerger {
 public:
     PartMerger(Database& db, std::string target, const MergeOptions& options, RecorderProcess self,
@@ -239,12 +245,14 @@ public:
             m_db.exec("BEGIN IMMEDIATE");
             copyPart(part, counts, created);
             m_db.exec("COMMIT");
+            settleSetAside(true);
         } catch (const std::exception& e) {
             if (!sqlite3_get_autocommit(m_db.handle())) m_db.execQuietly("ROLLBACK");
             for (const std::string& file : created) {
                 std::error_code ignored;
                 fs::remove(file, ignored);
             }
+            settleSetAside(false);
             m_db.execQuietly("DETACH DATABASE part");
             throw Error(std::string(e.what()) + " (while merging " + part + " into " + m_target +
                         ": nothing of this part was merged)");
@@ -323,6 +331,15 @@ private:
         Statement find(m_db, "SELECT id, status FROM main.runs WHERE uid = ?");
         Statement insert(m_db, "INSERT INTO main.runs(experiment_id, status, " + joined(m_runColumns) + ") SELECT ?, ?, " +
                                    joined(m_runColumns) + " FROM part.runs WHERE id = ?");
+        // Tags and notes written on the target's copy (after the first merge) are kept; the
+        // part's fill in where it has none.
+        std::vector<std::string> replaced;
+        for (const std::string& column : m_runColumns)
+            if (column != "tags" && column != "notes") replaced.push_back(column);
+        Statement replace(m_db, "UPDATE main.runs SET status = ?1, depends_on = NULL, checkpoint_path = NULL, "
+                                "tags = COALESCE(NULLIF(tags, ''), (SELECT tags FROM part.runs WHERE id = ?2)), "
+                                "notes = COALESCE(NULLIF(notes, ''), (SELECT notes FROM part.runs WHERE id = ?2)), (" +
+                                    joined(replaced) + ") = (SELECT " + joined(replaced) + " FROM part.runs WHERE id = ?2) WHERE id = ?3");
         Statement map(m_db, "INSERT INTO temp.merge_runs(old_id, new_id, added) VALUES(?, ?, ?)");
         Statement list(m_db, "SELECT id, uid, experiment_id, status, depends_on, checkpoint_path "
                              "FROM part.runs ORDER BY id");
@@ -339,11 +356,27 @@ private:
             if (find.step()) {
                 targetId = find.int64(0);
                 const std::string held = find.text(1);
-                ++counts.runsPresent;
-                if (finishedStatus(status) && !finishedStatus(held) && held != status) {
-                    m_warnings.push_back("run " + std::to_string(targetId) + " of " + m_target + " is " + held +
-                                         ", but " + status + " in " + part + " (run " + std::to_string(partId) +
-                                         "); the target's copy is kept (delete it there and merge again to take the part's)");
+                if (finishedStatus(status) && replaceableStatus(held)) {
+                    // Merged while its array task had stopped it, finished there since (a
+                    // requeued task): the part's copy replaces it under the same id, so runs
+                    // that name it keep doing so; its rows and files are copied below.
+                    replace.reset();
+                    replace.bindText(1, status);
+                    replace.bindInt64(2, partId);
+                    replace.bindInt64(3, targetId);
+                    replace.run();
+                    added = true;
+                    ++counts.runsReplaced;
+                    if (!list.isNull(4)) links.emplace_back(targetId, list.int64(4));
+                    m_added.push_back({partId, targetId, list.text(5), true});
+                } else {
+                    ++counts.runsPresent;
+                    if (finishedStatus(status) && !finishedStatus(held) && held != status) {
+                        m_warnings.push_back("run " + std::to_string(targetId) + " of " + m_target + " is " + held +
+                                             ", but " + status + " in " + part + " (run " + std::to_string(partId) +
+                                             "); the target's copy is kept, since a process may be training it there "
+                                             "(once it has stopped, merge again to take the part's)");
+                    }
                 }
             } else {
                 const auto experiment = experiments.find(list.int64(2));
@@ -368,7 +401,7 @@ private:
                 added = true;
                 ++counts.runsAdded;
                 if (!list.isNull(4)) links.emplace_back(targetId, list.int64(4));
-                m_added.push_back({partId, targetId, list.text(5)});
+                m_added.push_back({partId, targetId, list.text(5), false});
             }
             ids[partId] = targetId;
             map.reset();
@@ -395,6 +428,11 @@ private:
     void copyFiles(const std::string& part, MergePartResult& counts, std::vector<std::string>& created) {
         Statement update(m_db, "UPDATE main.runs SET checkpoint_path = ? WHERE id = ?");
         for (const AddedRun& run : m_added) {
+            // A replaced run's own files (its resume state above all) are set aside, put back
+            // if this part's merge fails and removed once it is committed.
+            if (run.replaced) {
+                for (const char* suffix : {".pt", ".resume.pt"}) setAside(Internal::checkpointFileOf(m_target, run.targetId, suffix));
+            }
             // The part's folder first: a part's stored path is relative to where its array task
             // ran, which need not be where the merge runs.
             std::string weights = Internal::checkpointFileOf(part, run.partId, ".pt");
@@ -427,7 +465,30 @@ private:
         std::int64_t partId;
         std::int64_t targetId;
         std::string checkpointPath; // as the part stores it
+        bool replaced;              // the target held it unfinished
     };
+
+    void setAside(const std::string& file) {
+        std::error_code ec;
+        if (!fs::exists(file, ec)) return;
+        const std::string aside = file + ".replaced";
+        fs::rename(file, aside, ec);
+        if (ec) throw Error("cannot move " + file + " aside to replace its run: " + ec.message());
+        m_setAside.push_back(file);
+    }
+
+    // After the part's transaction: drop what was set aside, or (failed) put it back.
+    void settleSetAside(bool committed) {
+        for (const std::string& file : m_setAside) {
+            std::error_code ignored;
+            if (committed) {
+                fs::remove(file + ".replaced", ignored);
+            } else {
+                fs::rename(file + ".replaced", file, ignored);
+            }
+        }
+        m_setAside.clear();
+    }
 
     Database& m_db;
     std::string m_target;
@@ -437,6 +498,7 @@ private:
     std::vector<std::string> m_experimentColumns;
     std::vector<std::string> m_runColumns;
     std::vector<AddedRun> m_added;
+    std::vector<std::string> m_setAside; // files of replaced runs, moved to FILE.replaced
 };
 
 void addTo(MergePartResult& total, const MergePartResult& part) {
@@ -444,6 +506,7 @@ void addTo(MergePartResult& total, const MergePartResult& part) {
     total.experimentsPresent += part.experimentsPresent;
     total.runsAdded += part.runsAdded;
     total.runsPresent += part.runsPresent;
+    total.runsReplaced += part.runsReplaced;
     total.runsInterrupted += part.runsInterrupted;
     total.epochRows += part.epochRows;
     total.stepRows += part.stepRows;

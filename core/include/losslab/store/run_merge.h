@@ -25,6 +25,8 @@ struct MergePartResult {
     int experimentsPresent = 0;      // matched by uid: their runs went to the target's experiment
     int runsAdded = 0;               // new runs, with new ids
     int runsPresent = 0;             // their uid was already in the target: skipped
+    int runsReplaced = 0;            // interrupted or cancelled in the target, finished in the part: the part's copy
+                                     // replaced the target's under its id (rows and files too)
     int runsInterrupted = 0;         // of runsAdded: left queued / running in the part, stored as interrupted
     std::int64_t epochRows = 0;      // epoch_metrics rows copied
     std::int64_t stepRows = 0;       // step_metrics rows copied
@@ -37,8 +39,8 @@ struct MergeResult {
     std::vector<MergePartResult> parts; // in the order given; fewer when stopped
     MergePartResult total;              // the sums over `parts`
     // Things the user should know that did not stop the merge: a checkpoint file a run names
-    // but that is missing, a run that the target holds unfinished while its part holds it
-    // finished (the target's copy is kept).
+    // but that is missing, a run that the target holds queued or running while its part holds
+    // it finished (the target's copy is kept: a process may be training it there).
     std::vector<std::string> warnings;
     bool stopped = false; // MergeOptions::progress returned false
 };
