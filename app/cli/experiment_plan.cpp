@@ -130,15 +130,17 @@ void checkPlanDigest(const std::string& frozenText, const std::string& path) {
     }
 }
 
-std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost) {
+std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost,
+                                        std::size_t maxTasks) {
     if (units.empty()) return {};
     double total = 0, largest = 0;
     for (const double c : unitCost) {
         total += c;
         largest = std::max(largest, c);
     }
-    const std::size_t bins = largest > 0 ? std::min(units.size(), static_cast<std::size_t>(std::ceil(total / largest - 1e-9)))
-                                         : units.size();
+    const std::size_t balanced = largest > 0 ? std::min(units.size(), static_cast<std::size_t>(std::ceil(total / largest - 1e-9)))
+                                             : units.size();
+    const std::size_t bins = std::min(balanced, std::max<std::size_t>(1, maxTasks));
     std::vector<std::size_t> order(units.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return unitCost[a] > unitCost[b]; });

@@ -39,9 +39,11 @@ RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& d
 
 // Packs independent units into array tasks by their costs (longest processing time first,
 // each unit to the least loaded task): as many tasks as the total over the costliest unit,
-// rounded up, so that no task is much longer than the unit that cannot be split. Returns per
-// task the run indices, ascending; tasks in order of their first run.
-std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost);
+// rounded up, so that no task is much longer than the unit that cannot be split, and at most
+// `maxTasks` (Slurm's MaxArraySize). Returns per task the run indices, ascending; tasks in
+// order of their first run.
+std::vector<std::vector<int>> packUnits(const std::vector<std::vector<int>>& units, const std::vector<double>& unitCost,
+                                        std::size_t maxTasks);
 
 // A frozen plan file's text with its digest line first ("# losslab-plan-digest: HEX", a hash of
 // the rest), which checkPlanDigest compares with the text: every array task of a plan must

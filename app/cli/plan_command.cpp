@@ -25,6 +25,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Slurm's default MaxArraySize: array indices 0 to 1000, so at most 1001 tasks.
+constexpr long long kSlurmMaxArraySize = 1001;
+
 std::string utcNow() {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -98,7 +101,10 @@ int runPlanCommand(const std::vector<std::string>& argv) {
         {"mem", true, false, "SIZE", "memory per array task, e.g. 8G"},
         {"cli", true, false, "PATH", "losslab-cli on the compute nodes (default: this program, " + selfPath() + ")"},
         {"db", true, false, "FILE", "database of earlier runs used for the time estimate (default: " + RunStore::defaultPath() + ")"},
-        {"pack", true, false, "auto|none", "auto: pack independent units into balanced array tasks (default); none: one task per unit"}};
+        {"pack", true, false, "auto|none", "auto: pack independent units into balanced array tasks (default); none: one task per unit"},
+        {"max-tasks", true, false, "N",
+         "at most N array tasks (default " + std::to_string(kSlurmMaxArraySize) +
+             ", Slurm's default MaxArraySize; `scontrol show config | grep MaxArraySize` gives the cluster's)"}};
     for (const auto& o : experimentOptions()) options.push_back(o);
     Args args(options, "losslab-cli plan");
     args.parse(argv);
@@ -125,6 +131,9 @@ int runPlanCommand(const std::vector<std::string>& argv) {
     const std::string mem = sbatchValue(args, "mem", R"(\d+[KMGT]?)", "a size such as 8G or 16000M");
     const auto cpus = args.integer("cpus-per-task", 1);
     const auto parallel = args.integer("array-parallel", 1);
+    const auto maxTasks = static_cast<std::size_t>(args.integer("max-tasks", 1).value_or(kSlurmMaxArraySize));
+    const std::string pack = args.value("pack").value_or("auto");
+    if (pack != "auto" && pack != "none") throw Error("losslab-cli plan: --pack: expected auto or none, got '" + pack + "'");
 
     TaskRegistry registry;
     const PluginLoadReport plugins = loadPlugins(registry, defaultPluginDirs());
@@ -133,6 +142,12 @@ int runPlanCommand(const std::vector<std::string>& argv) {
     const ExperimentSpec spec = loadExperimentFile(source, experimentOverrides(args), registry);
     const std::vector<RunSpec> runs = spec.expand();
     const std::vector<std::vector<int>> units = independentUnits(runs);
+    // sbatch refuses an array past the cluster's MaxArraySize only at submit time.
+    if (pack == "none" && units.size() > maxTasks)
+        throw Error("losslab-cli plan: --pack none makes one array task per independent unit, " + std::to_string(units.size()) +
+                    " here, more than --max-tasks " + std::to_string(maxTasks) +
+                    " (Slurm's MaxArraySize: sbatch would refuse the array); use --pack auto, which packs them into at most " +
+                    std::to_string(maxTasks) + " tasks, or raise --max-tasks to the cluster's MaxArraySize");
 
     const fs::path dir = fs::absolute(*dirArg).lexically_normal();
     // The folder goes into #SBATCH lines, which sbatch splits at spaces (quoted below) and cuts
@@ -158,9 +173,7 @@ int runPlanCommand(const std::vector<std::string>& argv) {
     std::vector<double> unitCost(units.size(), 0.0);
     for (std::size_t u = 0; u < units.size(); ++u)
         for (const int i : units[u]) unitCost[u] += runCost(i);
-    const std::string pack = args.value("pack").value_or("auto");
-    if (pack != "auto" && pack != "none") throw Error("losslab-cli plan: --pack: expected auto or none, got '" + pack + "'");
-    const std::vector<std::vector<int>> tasks = pack == "auto" ? packUnits(units, unitCost) : units;
+    const std::vector<std::vector<int>> tasks = pack == "auto" ? packUnits(units, unitCost, maxTasks) : units;
     std::vector<double> cost(tasks.size(), 0.0);
     double longest = 0, total = 0;
     for (std::size_t t = 0; t < tasks.size(); ++t) {

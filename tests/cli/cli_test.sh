@@ -657,6 +657,17 @@ YAML
   grep -q '^#SBATCH --array=0-3$' "$work/packed/array.sbatch" || fail "packed array range: $(cat "$work/packed.out")"
   grep -q 'longest over mean 1.2' "$work/packed.out" || fail "packed balance: $(cat "$work/packed.out")"
   [[ $(grep -c '^# losslab-plan-task ' "$work/packed/experiment.yaml") -eq 4 ]] || fail "task lines: $(head "$work/packed/experiment.yaml")"
+  # A cluster's MaxArraySize (--max-tasks): auto packs the 6 units into 2 tasks; none, one task
+  # per unit, is refused before anything is written (sbatch would refuse the array only at submit).
+  "$cli" plan "$work/tiny.yaml" --slurm "$work/capped" --max-tasks 2 --db "$work/none.sqlite" > "$work/capped.out" 2>&1 || fail "plan --max-tasks 2: $(cat "$work/capped.out")"
+  grep -q '^#SBATCH --array=0-1$' "$work/capped/array.sbatch" || fail "capped array range: $(cat "$work/capped.out")"
+  [[ $(grep -c '^# losslab-plan-task ' "$work/capped/experiment.yaml") -eq 2 ]] || fail "capped task lines: $(head "$work/capped/experiment.yaml")"
+  [[ $(sed -n 's/^# losslab-plan-task [0-9]*: *//p' "$work/capped/experiment.yaml" | tr ',' '\n' | sort -n | tr '\n' ' ') == "0 1 2 3 4 5 6 7 8 9 " ]] \
+    || fail "the capped tasks do not hold every run once: $(head "$work/capped/experiment.yaml")"
+  expect 2 "--pack none makes one array task per independent unit, 6 here, more than --max-tasks 5 .*use --pack auto" -- \
+    plan "$work/tiny.yaml" --slurm "$work/uncapped" --pack none --max-tasks 5 --db "$work/none.sqlite"
+  [[ ! -e $work/uncapped ]] || fail "the refused plan made its folder"
+  expect 2 "--max-tasks" -- plan "$work/tiny.yaml" --slurm "$work/uncapped" --max-tasks 0 --db "$work/none.sqlite"
   "$cli" plan "$work/tiny.yaml" --slurm "$work/plan" --pack none --array-parallel 2 --time 00:30:00 --cpus-per-task 1 --db "$work/whole.sqlite" \
     > "$work/plan.out" 2>&1 || fail "plan: $(cat "$work/plan.out")"
   grep -q '^#SBATCH --array=0-5%2$' "$work/plan/array.sbatch" || fail "array range: $(cat "$work/plan/array.sbatch")"
