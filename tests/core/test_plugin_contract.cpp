@@ -22,7 +22,7 @@ using namespace losslab;
 namespace {
 
 enum class Fault {
-    LabelTooHigh, NegativeTestLabel, FloatLabels, FewerLabelsThanFeatures, EmptyTestSplit, NanFeature,
+    LabelTooHigh, NegativeTestLabel, FloatLabels, FeaturesNotOnTheCpu, FewerLabelsThanFeatures, EmptyTestSplit, NanFeature,
     LoadThrowsStd, LoadThrowsInt, NullModel, ModelThrowsStd, ModelThrowsInt,
     WiderScores, ScoresOfTheWholeBatch, NullTransform, ForwardThrowsInt
 };
@@ -54,6 +54,8 @@ public:
         DataBundle b = ToyTask::loadData(params);
         if (m_fault == Fault::LabelTooHigh) b.train.labels[5] = 4;
         if (m_fault == Fault::NegativeTestLabel) b.test.labels[3] = -1;
+        // The meta device stands in for a GPU here: a tensor that is not on the CPU.
+        if (m_fault == Fault::FeaturesNotOnTheCpu) b.train.features = b.train.features.to(torch::kMeta);
         if (m_fault == Fault::FloatLabels) b.train.labels = b.train.labels.to(torch::kFloat) + 0.6;
         if (m_fault == Fault::FewerLabelsThanFeatures) b.train.labels = b.train.labels.slice(0, 0, 500);
         if (m_fault == Fault::EmptyTestSplit) b.test = b.test.index(torch::arange(0, torch::kLong));
@@ -144,6 +146,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"LabelTooHigh", Fault::LabelTooHigh, {"training split", "label 4", "[0, 4)"}},
         Case{"NegativeTestLabel", Fault::NegativeTestLabel, {"test split", "label -1", "[0, 4)"}},
+        // Before: taken, and moved to the run's device with the rest (reading them in the
+        // transform of a featuresOnHost task would wait for the device).
+        Case{"FeaturesNotOnTheCpu", Fault::FeaturesNotOnTheCpu, {"training split's features are on meta", "expected CPU tensors"}},
         // Before: taken, and every label 2.6 trained as class 2.
         Case{"FloatLabels", Fault::FloatLabels, {"training split", "labels are Float", "int64"}},
         // Before: trained on the first 500 feature rows only.

@@ -112,6 +112,12 @@ void checkSplit(const TaskInfo& info, const std::string& source, const std::stri
         throw Error(where + " is empty; expected at least one example");
     }
     const torch::Tensor& labels = split.labels;
+    for (const auto& [member, tensor] : {std::pair{"labels", &split.labels}, std::pair{"features", &split.features},
+                                         std::pair{"lengths", &split.lengths}, std::pair{"features2", &split.features2},
+                                         std::pair{"lengths2", &split.lengths2}})
+        if (tensor->defined() && !tensor->is_cpu())
+            throw Error(where + "'s " + member + " are on " + tensor->device().str() +
+                        "; expected CPU tensors (the core moves them to the run's device)");
     if (!c10::isIntegralType(labels.scalar_type(), /*includeBool=*/false))
         throw Error(where + "'s labels are " + std::string(c10::toString(labels.scalar_type())) +
                     "; expected int64 class indices (TensorSplit::labels)");
