@@ -118,7 +118,9 @@ protected:
 };
 
 void expectSays(const std::string& message, const Case& c, const std::string& task) {
-    if (c.namesTask) EXPECT_NE(message.find(task), std::string::npos) << "'" << task << "' in: " << message;
+    if (c.namesTask) {
+        EXPECT_NE(message.find(task), std::string::npos) << "'" << task << "' in: " << message;
+    }
     for (const auto& piece : c.said) EXPECT_NE(message.find(piece), std::string::npos) << "'" << piece << "' in: " << message;
 }
 

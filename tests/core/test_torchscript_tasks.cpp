@@ -389,8 +389,9 @@ TEST(TorchScriptTasks, TheEncoderIsPartOfTheModelUnderItsOwnNames) {
     }
     // A dict's values in their order: last_hidden_state for model.output: sequence (was
     // "forward returned GenericDict").
-    if (hasTextTask())
+    if (hasTextTask()) {
         EXPECT_NO_THROW(buildModel("torchscript/text", paramsFor("torchscript/text", textModelYaml("text_dict.pt", ", output: sequence"))));
+    }
     auto image = buildModel("torchscript/image", paramsFor("torchscript/image", "model: {file: '" + model("image.pt") + "', image_size: 12}\n"));
     std::vector<std::string> buffers;
     for (const auto& b : image->named_buffers()) buffers.push_back(b.key());
