@@ -59,6 +59,17 @@ std::string firstNonEmptyLine(const std::string& text) {
     return line;
 }
 
+// The compiler's reason, before the code it points at. LibTorch 2 states a call that fits no
+// schema in two lines ("aten::op(Tensor query, ...) -> Tensor:", then "Argument key not
+// provided."): a first line ending in ':' takes the next one with it.
+std::string compilerReason(const std::string& text) {
+    const std::string first = firstNonEmptyLine(text);
+    if (first.empty() || first.back() != ':') return first;
+    const std::size_t at = text.find(first);
+    const std::string next = firstNonEmptyLine(text.substr(at + first.size()));
+    return next.empty() ? first : first + " " + next;
+}
+
 // LibTorch's "[enforce fail at inline_container.cc:165] . " before the message.
 std::string withoutEnforcePrefix(const std::string& line) {
     if (line.rfind("[enforce fail at ", 0) != 0) return line;
@@ -279,7 +290,7 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
         const std::string message = e.what();
         if (message.find("<--- HERE") != std::string::npos)
             throw Error(path + " (model.file): LibTorch " + TORCH_VERSION + ", which LossLab uses, cannot compile its code (" +
-                        firstNonEmptyLine(message) + "). " + kNewerPyTorch + kDocs);
+                        compilerReason(message) + "). " + kNewerPyTorch + kDocs);
         throw Error(path + " (model.file): LibTorch " + TORCH_VERSION + ", which LossLab uses, cannot load it (" +
                     firstNonEmptyLine(message) + "). Save the module as torch.jit.script or torch.jit.trace returns it "
                     "(a module of torch.jit.optimize_for_inference does not load back, even in PyTorch 1.13); " + kDocs);
