@@ -21,8 +21,12 @@
 #include "losslab/tasks/task_registry.h"
 #include "losslab/training/compute_setup.h"
 #include "losslab/training/trainer.h"
+#include "../tasks/task_contract.h"
 
 namespace losslab {
+
+using Internal::checkSplit;
+using Internal::taskName;
 
 std::vector<std::string> planDeviceSlots(const std::string& device, int cudaCount, const RunQueueOptions& options) {
     std::vector<std::string> devices;
@@ -79,11 +83,6 @@ void preflightExperiment(const ExperimentSpec& experiment, const TaskRegistry& t
 
 namespace {
 
-// "task 'mnist/mlp' (plugin 'vision')": messages about what a plugin's task gave or did.
-std::string taskName(const TaskInfo& info) {
-    return "task '" + info.id + "'" + (info.plugin.empty() ? std::string() : " (plugin '" + info.plugin + "')");
-}
-
 // Calls a task's code for the preflight. A losslab::Error stands as it is (it names what it
 // needs to); anything else a plugin throws becomes one that names the task and what it was doing.
 template <class Call>
@@ -98,55 +97,6 @@ auto callTask(const TaskInfo& info, const std::string& doing, Call&& call) -> de
         throw Error(taskName(info) + ": " + doing + ": " + e.what());
     } catch (...) {
         throw Error(taskName(info) + ": " + doing + ": an exception that is not a std::exception");
-    }
-}
-
-// The contract of a loaded split (docs/writing-a-task-plugin.md, "The data"), checked once before
-// any run is stored: examples in it (the validation split may be empty), as many rows in every
-// member as labels, integer labels in [minLabel, classes), and no NaN or infinite feature.
-void checkSplit(const TaskInfo& info, const std::string& source, const std::string& name, const TensorSplit& split,
-                std::int64_t classes, std::int64_t minLabel, bool mayBeEmpty) {
-    const std::string where = taskName(info) + ": " + source + ": the " + name + " split";
-    if (split.size() == 0) {
-        if (mayBeEmpty) return;
-        throw Error(where + " is empty; expected at least one example");
-    }
-    const torch::Tensor& labels = split.labels;
-    for (const auto& [member, tensor] : {std::pair{"labels", &split.labels}, std::pair{"features", &split.features},
-                                         std::pair{"lengths", &split.lengths}, std::pair{"features2", &split.features2},
-                                         std::pair{"lengths2", &split.lengths2}})
-        if (tensor->defined() && !tensor->is_cpu())
-            throw Error(where + "'s " + member + " are on " + tensor->device().str() +
-                        "; expected CPU tensors (the core moves them to the run's device)");
-    if (!c10::isIntegralType(labels.scalar_type(), /*includeBool=*/false))
-        throw Error(where + "'s labels are " + std::string(c10::toString(labels.scalar_type())) +
-                    "; expected int64 class indices (TensorSplit::labels)");
-    const std::int64_t rows = split.size();
-    const std::pair<const char*, const torch::Tensor*> members[] = {
-        {"features", &split.features}, {"lengths", &split.lengths}, {"features2", &split.features2}, {"lengths2", &split.lengths2}};
-    for (const auto& [member, tensor] : members) {
-        if (!tensor->defined()) {
-            if (std::string(member) == "features") throw Error(where + " has labels but no features");
-            continue;
-        }
-        if (tensor->dim() == 0 || tensor->size(0) != rows)
-            throw Error(where + " has " + (tensor->dim() == 0 ? std::string("no rows") : std::to_string(tensor->size(0)) + " rows") +
-                        " of " + member + " but " + std::to_string(rows) + " labels; expected one row per label");
-    }
-    const std::int64_t low = labels.min().item<std::int64_t>(), high = labels.max().item<std::int64_t>();
-    if (low < minLabel || high >= classes) {
-        const std::string counted = info.numClasses > 0 ? "the task's numClasses" : "data.classes";
-        throw Error(where + " has label " + std::to_string(low < minLabel ? low : high) + "; expected labels in [0, " +
-                    std::to_string(classes) + ") (" + counted + " is " + std::to_string(classes) + ")" +
-                    (minLabel < 0 ? ", or " + std::to_string(minLabel) + " for padding" : std::string()));
-    }
-    for (const auto& [member, tensor] : {std::pair{"features", &split.features}, std::pair{"features2", &split.features2}}) {
-        if (!tensor->defined() || !tensor->is_floating_point()) continue;
-        const torch::Tensor bad = torch::isfinite(*tensor).logical_not().reshape({rows, -1}).any(1);
-        if (bad.any().item<bool>())
-            throw Error(where + " has NaN or infinite " + member + " (" + std::to_string(bad.sum().item<std::int64_t>()) +
-                        " row(s), the first is row " + std::to_string(bad.nonzero()[0][0].item<std::int64_t>()) +
-                        "); a run on them would only diverge");
     }
 }
 

@@ -34,8 +34,13 @@
 #include "losslab/training/optimizer_factory.h"
 #include "losslab/training/stopping_rule.h"
 #include "losslab/torch_compat.h"
+#include "../tasks/task_contract.h"
 
 namespace losslab {
+
+using Internal::checkScores;
+using Internal::taskName;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -182,36 +187,6 @@ torch::Tensor scores(ClassifierModule& model, const ModelInput& input, const tor
         out = model.forward(input);
     }
     return bf16 && out.is_floating_point() ? out.to(torch::kFloat) : out;
-}
-
-// "task 'mnist/mlp'", for what a plugin's code did wrong.
-std::string taskName(const TaskInfo& info) { return "task '" + info.id + "'"; }
-
-// What the model's forward pass must return for `labels` (docs/writing-a-task-plugin.md, "The
-// model"): float scores [B, C] for labels [B], [B, T, C] for labels [B, T] (fewer positions only
-// where the labels are padded), C the run's class count. Checked on every batch (sizes only: no
-// wait for the device). Otherwise the losses would fail with LibTorch's words, or, for scores
-// wider than C, train silently on the wrong number of classes.
-void checkScores(const torch::Tensor& out, const torch::Tensor& labels, std::int64_t classes, const TaskInfo& info) {
-    auto shape = [](c10::IntArrayRef sizes) {
-        std::string text;
-        for (const auto s : sizes) text += (text.empty() ? "" : ", ") + std::to_string(s);
-        return "[" + text + "]";
-    };
-    std::vector<std::int64_t> expected(labels.sizes().begin(), labels.sizes().end());
-    expected.push_back(classes);
-    bool ok = out.defined() && out.is_floating_point() && out.dim() == labels.dim() + 1 && out.size(0) == labels.size(0) &&
-              out.size(-1) == classes;
-    if (ok && out.dim() == 3) {
-        ok = info.paddedLabels ? out.size(1) <= labels.size(1) : out.size(1) == labels.size(1);
-        if (info.paddedLabels) expected[1] = out.size(1);
-    }
-    if (ok) return;
-    const std::string got = !out.defined() ? std::string("no scores (an undefined tensor)")
-                                           : std::string(c10::toString(out.scalar_type())) + " scores of shape " + shape(out.sizes());
-    throw Error(taskName(info) + ": the model returned " + got + " for a batch of labels " + shape(labels.sizes()) +
-                "; expected float scores of shape " + shape(expected) + ": one raw score for each of the " +
-                std::to_string(classes) + " classes" + (out.dim() == 3 && info.paddedLabels ? " (at most as many positions as the labels)" : ""));
 }
 
 // The split's metrics; its ECE bins are appended to `calibration` when it has examples.
