@@ -56,11 +56,16 @@ std::string unitsText(const std::vector<std::int64_t>& ids, const std::vector<st
     for (const std::int64_t id : ids) {
         if (id <= 0 || id >= size - 1) continue; // <blank>, <eos>, out of range
         const std::string& name = names[static_cast<std::size_t>(id)];
+        // <unk> (id 1) as UnitSet::decode writes it: one character for characters (its name,
+        // "<unk>", would count as five in the CER), SentencePiece's " ⁇ ", a token of its own.
+        const bool unk = id == 1;
         switch (kind) {
-        case UnitKind::Characters: text += name == "<space>" ? std::string(" ") : name; break;
+        case UnitKind::Characters:
+            text += unk ? std::string(UnitSet::kUnkCharacter) : name == "<space>" ? std::string(" ") : name;
+            break;
         case UnitKind::Tokens: text += (text.empty() ? "" : " ") + name; break;
         case UnitKind::SentencePiece: {
-            std::string piece = name;
+            std::string piece = unk ? std::string(" ") + UnitSet::kUnkCharacter + " " : name;
             for (std::size_t at = piece.find(kWordStart); at != std::string::npos; at = piece.find(kWordStart, at + 1))
                 piece.replace(at, kWordStart.size(), " ");
             text += piece;

@@ -42,7 +42,9 @@ struct DecodeSettings {
 
 // The text of unit ids by their names: characters joined ("<space>" a space), SentencePiece
 // pieces joined ("\u2581" starts a word), tokens (phones) joined by spaces. Ids of specials
-// (<blank>, <unk>, <eos>) and out-of-range ids are left out, except <unk>, kept as "<unk>".
+// (<blank>, <eos>) and out-of-range ids are left out. <unk> is kept as UnitSet::decode writes
+// it: UnitSet::kUnkCharacter (one character of the CER) among characters, " \u2047 " among
+// SentencePiece pieces, "<unk>" among tokens.
 std::string unitsText(const std::vector<std::int64_t>& ids, const std::vector<std::string>& names, UnitKind kind);
 
 // The reference ids of a label row: up to <eos> or padding.

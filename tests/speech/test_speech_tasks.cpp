@@ -219,6 +219,36 @@ TEST(SpeechTasks, UnitsTextAndReferences) {
     EXPECT_EQ(referenceIds(torch::tensor({3, 4, 5, -1, -1}, torch::kLong), 5), (std::vector<std::int64_t>{3, 4}));
 }
 
+// A test transcript with a character the training transcripts lack holds <unk> (id 1). The
+// evaluator's text of it is what UnitSet::decode gives, so that the CER counts it as the one
+// character it stands for: "AB" with an unseen character between is 3 reference characters,
+// and a hypothesis with another character there is 1 substitution (as "<unk>", the reference
+// had 7 characters and the hypothesis 5 errors).
+TEST(SpeechTasks, AnUnknownUnitIsOneCharacterOfTheErrorRates) {
+    const UnitSet set = UnitSet::fixed(UnitKind::Characters, {"<space>", "A", "B"});
+    const std::vector<std::string>& chars = set.names(); // <blank> <unk> <space> A B <sos/eos>
+    ASSERT_EQ(chars.size(), 6u);
+    ASSERT_EQ(chars[3], "A");
+    const std::vector<std::int64_t> reference = {3, 1, 4}; // A <unk> B
+    EXPECT_EQ(unitsText(reference, chars, UnitKind::Characters), set.decode(reference));
+    const EditCounts cer = characterEdits(unitsText(reference, chars, UnitKind::Characters),
+                                          unitsText({3, 3, 4}, chars, UnitKind::Characters));
+    EXPECT_EQ(cer.referenceLength, 3);
+    EXPECT_EQ(cer.errors(), 1);
+    EXPECT_EQ(cer.substitutions, 1);
+    // A hypothesis that also says <unk> there is right, as ESPnet scores it.
+    EXPECT_EQ(characterEdits(unitsText(reference, chars, UnitKind::Characters),
+                             unitsText(reference, chars, UnitKind::Characters)).errors(), 0);
+    // SentencePiece: SentencePiece's own surface, a word of its own; tokens: "<unk>", one token.
+    const std::vector<std::string> pieces = {"<blank>", "<unk>", "\xE2\x96\x81ON", "E", "\xE2\x96\x81TWO", "<eos>"};
+    const std::string spm = unitsText({2, 3, 1, 4}, pieces, UnitKind::SentencePiece);
+    EXPECT_EQ(spm, std::string("ONE ") + UnitSet::kUnkCharacter + "  TWO");
+    EXPECT_EQ(wordEdits(spm, "ONE X TWO").referenceLength, 3);
+    EXPECT_EQ(characterEdits(spm, "ONE X TWO").referenceLength, 9);
+    const std::vector<std::string> phones = {"<blank>", "<unk>", "aa", "sil", "<eos>"};
+    EXPECT_EQ(unitsText({3, 1, 2}, phones, UnitKind::Tokens), "sil <unk> aa");
+}
+
 TEST(SpeechTasks, RecogniserOverfitsASmallSetWithBothLosses) {
     LOSSLAB_SPEECH_FIXTURE_OR_SKIP(corpus);
     fixtures::ScratchDir scratch("losslab-speech-overfit");
