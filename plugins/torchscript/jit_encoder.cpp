@@ -122,7 +122,9 @@ std::vector<c10::IValue> trialInputs(EncoderKind kind, const TrialInput& trial, 
     if (kind == EncoderKind::Image) // not constant: dropout of a constant 0 would go unseen
         return {torch::linspace(-1, 1, 2 * 3 * trial.imageSize * trial.imageSize, torch::TensorOptions().device(device))
                     .view({2, 3, trial.imageSize, trial.imageSize})};
-    return {torch::zeros({2, trial.length}, longs), torch::ones({2, trial.length}, longs), torch::zeros({2, trial.length}, longs)};
+    // Two examples of other tokens (ids 0 and 1), so that an encoder that ignores its input is seen.
+    return {torch::arange(2, longs).view({2, 1}).expand({2, trial.length}).contiguous(),
+            torch::ones({2, trial.length}, longs), torch::zeros({2, trial.length}, longs)};
 }
 
 // The features of a trial forward pass on `device`.
@@ -334,6 +336,14 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
                     " features for a batch of 2 examples; expected one row per example; " + kDocs);
     encoder.hidden = features.size(1);
     if (encoder.hidden < 1) throw Error(path + " (model.file): forward returned features of size 0");
+    // The trial's two examples differ; features equal to the last bit mean the encoder does not
+    // read its input (traced with the input as a constant, or returning a parameter), and a run
+    // would train a head on the same features for every example.
+    if (sameValues(features[0], features[1]))
+        throw Error(path + " (model.file): forward gives the same features for two different " +
+                    std::string(kind == EncoderKind::Text ? "token sequences" : "images") +
+                    ": the encoder does not read its input (traced with an example input held as a constant?), "
+                    "so no classifier could be trained on it; " + kDocs);
     encoder.drawsRandom = graphDrawsRandom(encoder.module);
     return encoder;
 }

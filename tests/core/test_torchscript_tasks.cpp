@@ -302,6 +302,23 @@ TEST(TorchScriptTasks, AnEncoderThatIgnoresEvalModeIsRefused) {
     EXPECT_NO_THROW(buildModel("torchscript/image", paramsFor("torchscript/image", yaml(follows))));
 }
 
+// Before, an encoder that returns the same features whatever its input (here: a parameter; in
+// use, a trace that held its example input as a constant) was taken, and every run trained a
+// head on one feature vector for all examples.
+TEST(TorchScriptTasks, AnEncoderThatIgnoresItsInputIsRefused) {
+    ScratchDir dir("losslab-ts-ignores-input");
+    torch::jit::Module constant("__torch__.Encoder");
+    constant.register_parameter("w", torch::ones({4}).requires_grad_(), false);
+    constant.define("def forward(self, images):\n    return self.w.expand(images.size(0), 4)\n");
+    const std::string path = saveEncoder(constant, dir, "constant.pt");
+    EXPECT_TRUE(buildFails("torchscript/image", "model: {file: '" + path + "', image_size: 12}\n",
+                           {path + " (model.file): forward gives the same features for two different images",
+                            "does not read its input"}));
+    // Reading the input is enough, even through a saturating nonlinearity.
+    const std::string reads = defineImageEncoder(dir, "reads.pt", "    return torch.tanh(x * 100.0)\n");
+    EXPECT_NO_THROW(buildModel("torchscript/image", paramsFor("torchscript/image", "model: {file: '" + reads + "', image_size: 12}\n")));
+}
+
 // A parameter saved with requires_grad=False stays fixed, as PyTorch leaves it; an encoder with
 // nothing to train (frozen by torch.jit.freeze: its weights became constants) is refused unless
 // model.freeze_encoder says the head alone trains. Before, every parameter was made trainable,
