@@ -128,3 +128,23 @@ TEST(PluginLoader, AFolderThatIsNotThereOrIsAFileIsSaid) {
     EXPECT_EQ(report.warnings[1], "plugin folder skipped: " + dir.file("mine.json") +
                                       ": is not a folder; name the folder that holds the plugin's .json manifest");
 }
+
+// Before: the later plugin of a name was passed over without a word, so a stale build of a
+// plugin earlier on LOSSLAB_PLUGIN_PATH kept a newer one out and `tasks --verbose` did not say so.
+TEST(PluginLoader, ThePluginKeptOutByAnEarlierOneOfTheSameNameIsNamed) {
+    const ScratchDir dir("losslab-plugins");
+    TaskRegistry registry;
+    const std::string earlier = dir.file("earlier/same"), later = dir.file("later/same");
+    for (const std::string& folder : {earlier, later}) {
+        std::filesystem::create_directories(folder);
+        std::ofstream(folder + "/same.json") << "{\"name\": \"same\", \"api\": " << kPluginApiVersion
+                                             << ", \"library\": \"" << LOSSLAB_MISBEHAVING_PLUGIN << "\"}";
+    }
+    const PluginLoadReport report = loadPlugins(registry, {earlier, later});
+    EXPECT_TRUE(report.warnings.empty()) << report.warnings.front();
+    ASSERT_EQ(report.loaded.size(), 1u);
+    const std::string& line = report.loaded.front();
+    EXPECT_EQ(line.rfind("same ", 0), 0u) << line;
+    EXPECT_EQ(line.find(earlier), std::string::npos) << line; // the library's path is absolute
+    EXPECT_NE(line.find(later + "/same.json, of the same name, is not loaded"), std::string::npos) << line;
+}

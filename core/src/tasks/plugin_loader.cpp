@@ -7,7 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
-#include <set>
+#include <map>
 
 #include <yaml-cpp/yaml.h>
 
@@ -145,7 +145,7 @@ std::vector<std::string> defaultPluginDirs() {
 
 PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::string>& dirs) {
     PluginLoadReport report;
-    std::set<std::string> seenNames;
+    std::map<std::string, std::size_t> loadedAt; // plugin name -> its entry in report.loaded
     for (const auto& dir : dirs) {
         std::error_code ec;
         if (!fs::is_directory(dir, ec)) {
@@ -169,7 +169,12 @@ PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::stri
         for (const auto& file : manifests) {
             try {
                 const PluginManifest m = readManifest(file);
-                if (seenNames.count(m.name)) continue; // an earlier folder wins
+                if (const auto first = loadedAt.find(m.name); first != loadedAt.end()) {
+                    // An earlier folder wins; `tasks --verbose` says which file it keeps out, so a
+                    // stale build earlier on LOSSLAB_PLUGIN_PATH is seen, not guessed at.
+                    report.loaded[first->second] += "; " + file.string() + ", of the same name, is not loaded";
+                    continue;
+                }
                 if (m.api != kPluginApiVersion)
                     throw Error(file.string() + ": plugin '" + m.name + "' was built for plugin API " +
                                 std::to_string(m.api) + ", this LossLab has API " +
@@ -181,7 +186,7 @@ PluginLoadReport loadPlugins(TaskRegistry& registry, const std::vector<std::stri
                 if (!fn) throw Error(lib.string() + ": has no symbol losslab_register_tasks");
                 // The library stays loaded for the life of the process, even when it failed here.
                 if (!registerPluginTasks(registry, m.name, lib, fn, report)) continue;
-                seenNames.insert(m.name);
+                loadedAt.emplace(m.name, report.loaded.size());
                 report.loaded.push_back(m.name + " " + m.version + " (" + lib.string() + ")");
             } catch (const std::exception& e) {
                 report.warnings.push_back(std::string("plugin skipped: ") + e.what());
