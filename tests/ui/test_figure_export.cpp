@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include <QGuiApplication>
+#include <QLocale>
+#include <QRegularExpression>
 #include <QString>
 #include <QXmlStreamReader>
 
@@ -249,6 +251,34 @@ TEST(FigureExport, MarkupCharactersInTaskIdsKeepTheSvgWellFormed) {
     ASSERT_EQ(written.size(), 3u);
     EXPECT_EQ(fs::path(written[1]).filename(), "fig2-curves-toy_a&b<c>.svg");
     for (const auto& path : written) EXPECT_TRUE(readSvg(path).wellFormed) << path;
+}
+
+TEST(FigureExport, NumbersHaveADecimalPointWhateverTheLocale) {
+    // Qt's default locale is the system's: under LC_ALL=de_DE.UTF-8 the tick labels read "0,5"
+    // while the tables (and the legends' "ECE 0.050") write "0.5".
+    const QLocale previous;
+    QLocale::setDefault(QLocale(QLocale::German, QLocale::Germany));
+    TempDir dir;
+    FigureFormats formats;
+    formats.png = formats.pdf = false;
+    std::vector<std::string> warnings;
+    std::vector<std::string> written =
+        writeReportFigures(sampleAnalysis(), sampleCurvesByTask(), dir.path().string(), formats, warnings);
+    for (const auto& path : writeReliabilityFigures(sampleReliability(), dir.path().string(), formats)) written.push_back(path);
+    QLocale::setDefault(previous);
+    const QRegularExpression comma(QStringLiteral("[0-9],[0-9]")), point(QStringLiteral("[0-9]\\.[0-9]"));
+    int decimals = 0;
+    for (const auto& path : written) {
+        QXmlStreamReader xml(QByteArray::fromStdString(readFile(path)));
+        while (!xml.atEnd()) {
+            xml.readNext();
+            if (!xml.isStartElement() || xml.name() != QLatin1String("text")) continue;
+            const QString text = xml.readElementText(QXmlStreamReader::IncludeChildElements);
+            EXPECT_FALSE(text.contains(comma)) << path << ": " << text.toStdString();
+            if (text.contains(point)) ++decimals;
+        }
+    }
+    EXPECT_GT(decimals, 0) << "no number with decimals in the figures: nothing was checked";
 }
 
 TEST(FigureExport, OtherSizeAndResolutionAreHonoured) {

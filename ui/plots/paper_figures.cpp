@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include <QLocale>
 #include <qcustomplot.h>
 
 #include "losslab/analysis/seed_stats.h"
@@ -730,6 +731,12 @@ void applyColumnStyle(QCustomPlot& plot, int viewportWidth) {
     QFont labelFont = tickFont;
     labelFont.setPixelSize(kTitlePoints);
     plot.setFont(tickFont);
+    // Tick labels as the tables write numbers, "0.5" whatever the user's locale: QCustomPlot
+    // formats them with the widget's locale, which is the system's (LC_ALL=de_DE.UTF-8 gave
+    // "0,5" next to legend text such as "ECE 0.050").
+    QLocale numbers = QLocale::c();
+    numbers.setNumberOptions(QLocale::OmitGroupSeparator);
+    plot.setLocale(numbers);
     const QPen axisPen(Qt::black, 0.6, Qt::SolidLine, Qt::SquareCap);
     const QPen gridPen(QColor(215, 215, 215), 0.4, Qt::SolidLine);
 

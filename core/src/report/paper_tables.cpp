@@ -206,11 +206,14 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                 continue;
             std::vector<TableCell> row = {{label, false}, {metricLabel(metric), false}};
             for (const auto* g : groups) {
-                if (!g || !g->stats.count(metric)) {
+                if (!g) {
                     row.push_back({"-", false});
                     continue;
                 }
-                const SeedStats& s = g->stats.at(metric);
+                // A group without a value (every run diverged or failed) shows "-" and still has
+                // its CSV row, with n = 0 and empty numbers: the CSV holds every cell of the table.
+                const auto found = g->stats.find(metric);
+                const SeedStats s = found == g->stats.end() ? seedStats({}) : found->second;
                 const bool isBest = s.n > 0 && s.mean == best && cols.size() > 1;
                 row.push_back({meanStd(metric, s, n), isBest});
                 std::vector<TableCell> data = {{unit.task, false}, {g->key.recipeLabel, false}, {metricOf(metric), false},

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -51,8 +52,16 @@ std::string latexEscape(const std::string& s) {
             i += 2;
             continue;
         }
+        // A minus sign that starts a number ("-0.48", "[-0.55, -0.40]") is set as math: in text
+        // it would print as a hyphen. "1e-05", "toy-1" and a lone "-" (no value) stay as they are.
+        if (c == '-' && i + 1 < s.size() && (std::isdigit(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '.') &&
+            (i == 0 || s[i - 1] == ' ' || s[i - 1] == '[' || s[i - 1] == '(')) {
+            out += "$-$";
+            continue;
+        }
         switch (c) {
         case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += c; break;
+        case '|': out += "\\textbar{}"; break; // in the default OT1 font encoding '|' prints as an em dash
         case '~': out += "\\textasciitilde{}"; break;
         case '^': out += "\\textasciicircum{}"; break;
         case '\\': out += "\\textbackslash{}"; break;
@@ -128,8 +137,12 @@ std::string toLatex(const ReportTable& t) {
     out += " \\\\\n\\midrule\n";
     for (const auto& row : t.rows) {
         for (std::size_t i = 0; i < row.size(); ++i) {
-            const std::string text = latexEscape(row[i].text);
-            out += (i ? " & " : "") + (row[i].emphasis && !text.empty() ? "\\textbf{" + text + "}" : text);
+            std::string text = latexEscape(row[i].text);
+            if (row[i].emphasis && !text.empty()) text = "\\textbf{" + text + "}";
+            // A row's first cell follows "\\" or "\\midrule", which would read a leading "[" as the
+            // start of their optional argument ("[w]/mlp": "Missing number, treated as zero").
+            if (i == 0 && !text.empty() && text[0] == '[') text = "{}" + text;
+            out += (i ? " & " : "") + text;
         }
         out += " \\\\\n";
     }
