@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
     }
     events = deliveries = 0;
     const int redrawsBefore = window.liveCurves()->plot()->redrawCount();
+    const int updatesBefore = window.liveCurves()->plot()->seriesUpdateCount();
     double replotMax = 0, replotSum = 0;
     int replots = 0;
     QObject::connect(window.liveCurves()->plot()->plot(), &QCustomPlot::afterReplot, [&] {
@@ -237,11 +238,14 @@ int main(int argc, char** argv) {
     });
     const Stalls busy = measureEventLoop(seconds);
     const int redraws = window.liveCurves()->plot()->redrawCount() - redrawsBefore;
+    const int updates = window.liveCurves()->plot()->seriesUpdateCount() - updatesBefore;
     char label[64];
     std::snprintf(label, sizeof label, "event loop, %d runs training, nice %d", runs, nice);
     printStalls(label, busy);
-    std::printf("events %d in %d deliveries over %.0f s (%.1f deliveries/s), %d plot redraws; longest stall x%.1f of idle\n",
-                events, deliveries, seconds, deliveries / seconds, redraws, busy.longest / std::max(idle.longest, 0.01));
+    std::printf("events %d in %d deliveries over %.0f s (%.1f deliveries/s), %d full plot redraws, %d run series "
+                "drawn again alone; longest stall x%.1f of idle\n",
+                events, deliveries, seconds, deliveries / seconds, redraws, updates,
+                busy.longest / std::max(idle.longest, 0.01));
     std::printf("live plot replots %d, mean %.2f ms, longest %.2f ms\n", replots, replots ? replotSum / replots : 0.0,
                 replotMax);
     window.controller()->cancelAll();

@@ -23,6 +23,7 @@
 #include "workbench/run_browser_view.h"
 #include "workbench/run_controller.h"
 #include "workbench/run_queue_model.h"
+#include "workbench/run_table_model.h"
 #include "workbench_fixtures.h"
 
 using namespace losslab;
@@ -90,6 +91,59 @@ TEST(WorkbenchRunTest, TinyRunStartedFromTheWindowCompletesAndItsPointsArePlotte
     ASSERT_NE(steps, nullptr);
     EXPECT_EQ(steps->data()->size(), static_cast<int>(store.stepMetrics(stored.front().id).size()));
     EXPECT_GT(steps->data()->size(), 0);
+}
+
+// Seeds trained two at a time finish out of order; each run's curve holds exactly its own
+// stored rows. Runs deleted in the Runs tab leave the live curves and the queue, whose counts
+// then equal the database's (before, their curves and "completed" rows stayed).
+TEST(WorkbenchRunTest, EachCurveHoldsItsOwnRowsAndDeletedRunsLeaveTheCurvesAndTheQueue) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    MainWindow window(store, world.tasks);
+    window.setConfirmation([](const QString&) { return true; });
+    const std::string yaml = toyExperimentYaml("seeds", 3, false, "toy/blobs", "[1, 2, 3]") + "runner:\n  cpu_runs: 2\n";
+    window.designer()->loadYaml(QString::fromStdString(yaml), QStringLiteral("seeds.yaml"));
+    window.startExperiment();
+    ASSERT_TRUE(waitIdle(*window.controller(), 120000)) << "the runs did not finish in 2 minutes";
+    const auto stored = store.runs();
+    ASSERT_EQ(stored.size(), 6u);
+
+    LiveCurvesView& live = *window.liveCurves();
+    CurveOptions options;
+    options.metric = "val/acc";
+    options.smoothing = 0.0;
+    live.controls()->setOptions(options);
+    for (const RunRecord& run : stored) {
+        const RunCurves* curves = live.book().find(run.id);
+        ASSERT_NE(curves, nullptr) << run.id;
+        std::vector<double> expected;
+        for (const EpochMetricRow& row : store.epochMetrics({run.id}))
+            if (row.value.split == "val" && row.value.metric == "acc") expected.push_back(row.value.value);
+        EXPECT_EQ(curves->epochValues.at("val/acc"), expected) << "run " << run.id;
+        std::vector<double> steps;
+        for (const StepMetricRow& row : store.stepMetrics(run.id)) steps.push_back(static_cast<double>(row.step));
+        EXPECT_EQ(curves->steps, steps) << "run " << run.id;
+    }
+
+    RunBrowserView& browser = *window.runBrowser();
+    ASSERT_TRUE(QTest::qWaitFor([&] { return browser.model()->rowCount() == 6; }, 15000));
+    const QVector<qint64> doomed{stored[0].id, stored[3].id};
+    browser.selectRuns(doomed);
+    ASSERT_EQ(browser.selectedRunIds().size(), 2);
+    QSignalSpy deleted(&browser, &RunBrowserView::runsDeleted);
+    browser.deleteSelected();
+    ASSERT_TRUE(deleted.wait(15000));
+    ASSERT_EQ(store.runs().size(), 4u);
+    for (qint64 id : doomed) {
+        EXPECT_EQ(live.book().find(id), nullptr) << id;
+        EXPECT_EQ(live.plot()->graph(QStringLiteral("run/%1").arg(id)), nullptr) << id;
+        EXPECT_LT(window.queueModel()->rowOf(id), 0) << id;
+    }
+    EXPECT_EQ(live.book().size(), 4u);
+    EXPECT_EQ(window.queueModel()->rowCount(), 4);
+    EXPECT_EQ(window.queueModel()->countWithStatus(RunStatus::Completed), 4);
+    for (const RunRecord& run : store.runs())
+        EXPECT_EQ(window.queueModel()->statusOf(run.id), run.status) << run.id;
 }
 
 TEST(WorkbenchRunTest, DependentRunWaitsForItsCeRun) {

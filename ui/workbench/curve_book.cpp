@@ -1,6 +1,7 @@
 #include "curve_book.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -12,6 +13,10 @@ namespace losslab {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Run revisions come from one counter for every book (books are loaded on background threads):
+// a plot handed a new book never takes a changed run for the one it drew.
+std::atomic<std::uint64_t> g_runRevisions{0};
 
 // Training seconds at `step`, interpolated between the ends of epochs (whose steps and times
 // are known) and extrapolated at the last epoch's pace; 0 before anything is known.
@@ -38,11 +43,17 @@ double wallAtStep(const RunCurves& curves, double step) {
 
 } // namespace
 
+void CurveBook::touch(RunCurves& curves) {
+    curves.revision = ++g_runRevisions;
+    ++m_revision;
+}
+
 void CurveBook::addRun(const RunRecord& run) {
     auto [it, inserted] = m_runs.try_emplace(run.id);
+    if (it->second.run.specYaml != run.specYaml) it->second.trainingRecipe.reset();
     it->second.run = run;
     if (inserted) m_order.push_back(run.id);
-    ++m_revision;
+    touch(it->second);
 }
 
 void CurveBook::appendEpoch(RunCurves& curves, int epoch, std::int64_t step, const std::vector<MetricValue>& metrics) {
@@ -116,7 +127,7 @@ void CurveBook::apply(const RunEvent& event) {
     case RunEvent::Kind::Waiting:
     case RunEvent::Kind::Note: return;
     }
-    ++m_revision;
+    touch(curves);
 }
 
 void CurveBook::remove(std::int64_t runId) {
@@ -185,6 +196,7 @@ CurveBook CurveBook::load(const RunStore& store, const std::vector<std::int64_t>
             curves.epochSteps[i] = it != lastStepOfEpoch.end() ? it->second : (i > 0 ? curves.epochSteps[i - 1] : 0.0);
         }
         for (const auto& [step, loss] : losses) book.appendStep(curves, static_cast<std::int64_t>(step), loss);
+        book.touch(curves);
     }
     ++book.m_revision;
     return book;

@@ -8,10 +8,12 @@
 // background loader that hands the finished book over).
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "losslab/runner/run_event.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/records.h"
 
 namespace losslab {
@@ -27,6 +29,12 @@ struct RunCurves {
     std::vector<double> steps;       // logged optimiser steps, increasing
     std::vector<double> stepLoss;    // mean training loss over the steps since the last log
     std::vector<double> stepWall;    // training seconds at each logged step (interpolated)
+    // Changes whenever this run's record or curves change; unique over every book of the
+    // process, so a plot can tell which of its runs to draw again.
+    std::uint64_t revision = 0;
+    // The run's training recipe (grouping by loss), read from run.specYaml once: computed by
+    // buildCurveSeries when first needed, dropped when the record's YAML changes.
+    mutable std::shared_ptr<const RunRecipe> trainingRecipe;
 };
 
 class CurveBook {
@@ -42,7 +50,8 @@ public:
     const RunCurves* find(std::int64_t runId) const;
     std::vector<std::int64_t> runIds() const; // in the order added
     std::size_t size() const { return m_order.size(); }
-    // Changes whenever a curve or record changes: plots redraw only when it moved.
+    // Changes whenever a curve or record changes: plots redraw only when it moved (and then
+    // only the runs whose own RunCurves::revision moved).
     std::uint64_t revision() const { return m_revision; }
 
     // Every "split/metric" with values in the book, sorted.
@@ -55,6 +64,7 @@ public:
 private:
     void appendEpoch(RunCurves& curves, int epoch, std::int64_t step, const std::vector<MetricValue>& metrics);
     void appendStep(RunCurves& curves, std::int64_t step, double loss);
+    void touch(RunCurves& curves); // a new revision for the run and the book
 
     std::map<std::int64_t, RunCurves> m_runs;
     std::vector<std::int64_t> m_order;

@@ -44,6 +44,14 @@ bool sorted(const std::vector<double>& x) {
     return true;
 }
 
+// A run's main line: colour by loss, style by protocol; a run stopped before its protocol's
+// end (cancelled, interrupted, failed) faded, so it is not read as a finished curve.
+QPen linePen(const QColor& color, const CurveSeries& s) {
+    QColor c = color;
+    if (!s.stopped.empty()) c.setAlpha(90);
+    return QPen(c, 1.8, styleFor(s.protocol));
+}
+
 } // namespace
 
 QColor CurvePlot::colorFor(const std::string& loss, const std::string& lossName) {
@@ -89,7 +97,8 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent) {
         m_refillQueued = true;
         QMetaObject::invokeMethod(this, [this] {
             if (!m_refillQueued) return;
-            fillGraphs();
+            const std::vector<const QCPGraph*> none; // the decimated graphs, if the range moved since filled
+            fillGraphs(&none);
             m_plot->replot(QCustomPlot::rpQueuedReplot);
         }, Qt::QueuedConnection);
     });
@@ -131,14 +140,71 @@ void CurvePlot::setTitle(const QString& title) {
 }
 
 void CurvePlot::draw(const CurveBook& book, const std::vector<std::int64_t>& runIds, bool force) {
-    const bool same = m_book == &book && m_revision == book.revision() && m_runIds == runIds;
+    const bool sameRuns = m_book == &book && m_runIds == runIds;
+    const bool same = sameRuns && m_revision == book.revision();
     m_book = &book;
     m_runIds = runIds;
     if (same && !force && !m_optionsChanged) return;
+    // Groups mix their runs' points: a changed run changes its group, drawn again in full.
+    const bool incremental = sameRuns && !force && !m_optionsChanged && !m_options.groupByLoss;
     m_revision = book.revision();
     m_optionsChanged = false;
+    if (incremental && updateChangedRuns(book)) return;
     m_series = buildCurveSeries(book, runIds, m_options);
     rebuild();
+}
+
+bool CurvePlot::updateChangedRuns(const CurveBook& book) {
+    if (m_runGraphs.size() != m_series.size()) return false;
+    // The runs drawn must be those the book has now, in the same order.
+    std::vector<std::size_t> changed;
+    std::size_t i = 0;
+    for (std::int64_t id : m_runIds) {
+        const RunCurves* curves = book.find(id);
+        if (!curves) continue;
+        if (i >= m_series.size() || m_series[i].runId != id || !m_runGraphs[i].line) return false;
+        if (curves->revision != m_runGraphs[i].revision) changed.push_back(i);
+        ++i;
+    }
+    if (i != m_series.size()) return false;
+    if (changed.empty()) return true;
+    std::vector<CurveSeries> fresh;
+    fresh.reserve(changed.size());
+    for (std::size_t k : changed) {
+        std::vector<CurveSeries> one = buildCurveSeries(book, {m_series[k].runId}, m_options);
+        if (one.size() != 1 || sorted(one.front().x) != m_runGraphs[k].sorted) return false;
+        fresh.push_back(std::move(one.front()));
+    }
+    const bool smoothing = m_options.smoothing > 0.0;
+    std::vector<const QCPGraph*> refill;
+    for (std::size_t n = 0; n < changed.size(); ++n) {
+        const std::size_t k = changed[n];
+        // Assigned in place: m_drawn points at this element's vectors, which stay where they are.
+        m_series[k] = std::move(fresh[n]);
+        const CurveSeries& s = m_series[k];
+        RunGraphs& g = m_runGraphs[k];
+        g.revision = book.find(s.runId)->revision;
+        g.line->setPen(linePen(colorFor(s.loss, s.lossName), s));
+        g.line->setAntialiased(s.x.size() <= kDensePoints);
+        g.line->setScatterStyle(s.x.size() == 1 ? QCPScatterStyle(QCPScatterStyle::ssDisc, 5) : QCPScatterStyle());
+        if (g.sorted) {
+            refill.push_back(g.line);
+            if (g.raw) refill.push_back(g.raw);
+        } else {
+            g.line->data()->set(points(s.x, smoothing ? s.smoothed : s.raw), false);
+            if (g.raw) g.raw->data()->set(points(s.x, s.raw), false);
+        }
+    }
+    m_dense = std::any_of(m_series.begin(), m_series.end(),
+                          [](const CurveSeries& s) { return s.x.size() > kDecimateAbove; });
+    m_updates += static_cast<int>(changed.size());
+    if (m_userZoomed) {
+        fillGraphs(&refill);
+    } else {
+        fitAxes(&refill);
+    }
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    return true;
 }
 
 QCPGraph* CurvePlot::graph(const QString& objectName) const {
@@ -152,6 +218,8 @@ void CurvePlot::rebuild() {
     m_plot->clearGraphs();
     m_drawn.clear();
     m_seriesOf.clear();
+    m_runGraphs.assign(m_series.size(), RunGraphs{});
+    m_filledColumns = -1;
     m_dense = false;
     std::set<std::string> inLegend;
     const bool smoothing = m_options.smoothing > 0.0;
@@ -188,6 +256,7 @@ void CurvePlot::rebuild() {
                 raw->data()->set(points(s.x, s.raw), false);
             }
             raw->removeFromLegend();
+            m_runGraphs[static_cast<std::size_t>(&s - m_series.data())].raw = raw;
         }
         // Antialiasing costs more than it shows once a curve is denser than the pixels.
         const bool dense = s.x.size() > kDensePoints;
@@ -197,7 +266,7 @@ void CurvePlot::rebuild() {
         line->setObjectName(key);
         line->setProperty("runId", QVariant::fromValue<qint64>(s.runId));
         m_seriesOf[line] = static_cast<std::size_t>(&s - m_series.data());
-        line->setPen(QPen(color, 1.8, styleFor(s.protocol)));
+        line->setPen(linePen(color, s));
         if (isSorted) {
             m_drawn.push_back({line, &s.x, smoothing ? &s.smoothed : &s.raw});
         } else {
@@ -207,6 +276,12 @@ void CurvePlot::rebuild() {
         // One legend entry per loss x protocol (seeds share colour and style).
         if (!inLegend.insert(s.lossName + "|" + s.protocol).second) line->removeFromLegend();
         if (s.x.size() == 1) line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 5));
+        if (s.runIds.size() == 1 && s.runId != 0) { // a run's own series: drawn again alone when it changes
+            RunGraphs& g = m_runGraphs[static_cast<std::size_t>(&s - m_series.data())];
+            g.line = line;
+            g.sorted = isSorted;
+            if (const RunCurves* curves = m_book ? m_book->find(s.runId) : nullptr) g.revision = curves->revision;
+        }
     }
     m_plot->xAxis->setLabel(QString::fromStdString(curveAxisLabel(m_options.axis)));
     m_plot->yAxis->setLabel(QString::fromStdString(curveMetricLabel(m_options.metric)));
@@ -276,13 +351,20 @@ void CurvePlot::decimate(const std::vector<double>& x, const std::vector<double>
     append(end - 1);
 }
 
-void CurvePlot::fillGraphs() {
+void CurvePlot::fillGraphs(const std::vector<const QCPGraph*>* only) {
     m_refillQueued = false;
     const QCPRange range = m_plot->xAxis->range();
     const int columns = std::max(100, m_plot->axisRect()->width());
+    // Decimated graphs hold the visible range only: refilled whenever it moved.
+    const bool moved = range.lower != m_filledLower || range.upper != m_filledUpper || columns != m_filledColumns;
+    m_filledLower = range.lower;
+    m_filledUpper = range.upper;
+    m_filledColumns = columns;
     QVector<double> x, y;
     for (const Drawn& d : m_drawn) {
-        if (d.x->size() > kDecimateAbove) {
+        const bool decimated = d.x->size() > kDecimateAbove;
+        if (only && !(decimated && moved) && std::find(only->begin(), only->end(), d.graph) == only->end()) continue;
+        if (decimated) {
             decimate(*d.x, *d.y, range.lower, range.upper, columns, x, y);
             d.graph->setData(x, y, true);
         } else {
@@ -291,7 +373,7 @@ void CurvePlot::fillGraphs() {
     }
 }
 
-void CurvePlot::fitAxes() {
+void CurvePlot::fitAxes(const std::vector<const QCPGraph*>* only) {
     // x from the full curves (the graphs may hold only a zoomed range), then the graphs for
     // that range, then y from them (decimation keeps each column's extremes).
     double lower = std::numeric_limits<double>::infinity(), upper = -lower;
@@ -301,7 +383,7 @@ void CurvePlot::fitAxes() {
             upper = std::max(upper, s.x.back());
         }
     if (lower <= upper) m_plot->xAxis->setRange(lower, lower == upper ? upper + 1 : upper);
-    fillGraphs();
+    fillGraphs(only);
     m_plot->yAxis->rescale(true);
     const QCPRange y = m_plot->yAxis->range();
     if (m_options.logY) {
@@ -337,12 +419,13 @@ void CurvePlot::showPointNear(QMouseEvent* event) {
             if (d < bestDistance) {
                 bestDistance = d;
                 const qint64 runId = g->property("runId").toLongLong();
-                const QString who = runId > 0 ? tr("run %1 (%2)").arg(runId).arg(g->name()) : g->name();
+                QString who = runId > 0 ? tr("run %1 (%2)").arg(runId).arg(g->name()) : g->name();
                 // The stored value, not the smoothed line's: the smoothed one comes labelled.
                 QString values = QStringLiteral("%1").arg(it->value, 0, 'g', 5);
                 const auto found = m_seriesOf.find(g);
                 if (found != m_seriesOf.end()) {
                     const CurveSeries& s = m_series[found->second];
+                    if (!s.stopped.empty()) who += QStringLiteral(", ") + QString::fromStdString(s.stopped);
                     const auto at = std::find(s.x.begin(), s.x.end(), it->key);
                     if (at != s.x.end())
                         values = QString::fromStdString(describeCurvePoint(

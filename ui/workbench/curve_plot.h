@@ -41,7 +41,9 @@ public:
     void setTitle(const QString& title);
 
     // Redraws when the book changed (its revision), the runs or the options did, or `force`.
-    // Keeps the user's zoom; otherwise fits the axes to the data.
+    // Keeps the user's zoom; otherwise fits the axes to the data. When only some runs' curves
+    // changed (the same runs and options, not grouped), only their series are computed again
+    // and only their graphs refilled: a live epoch of one run costs that run, not every run.
     void draw(const CurveBook& book, const std::vector<std::int64_t>& runIds, bool force = false);
     void fitToData(); // forgets the user's zoom
 
@@ -49,6 +51,7 @@ public:
     const std::vector<CurveSeries>& series() const { return m_series; }
     QCPGraph* graph(const QString& objectName) const; // nullptr when absent
     int redrawCount() const { return m_redraws; }      // full redraws so far (tests, bench)
+    int seriesUpdateCount() const { return m_updates; } // run series drawn again without a full redraw
 
     static QColor colorFor(const std::string& loss, const std::string& lossName);
     // Points of (x, y) to draw for x in [lower, upper] at `columns` pixel columns: all of
@@ -63,8 +66,13 @@ signals:
 
 private:
     void rebuild();
-    void fillGraphs(); // graph data from m_series for the visible x range
-    void fitAxes();    // axes to the whole of every curve
+    // Draws again only the runs whose curves changed since drawn; false when that cannot be
+    // done (the runs shown changed) and a full rebuild is needed.
+    bool updateChangedRuns(const CurveBook& book);
+    // Graph data from m_series for the visible x range: every graph, or those in `only` (and
+    // the decimated ones when the range or width changed since they were filled).
+    void fillGraphs(const std::vector<const QCPGraph*>* only = nullptr);
+    void fitAxes(const std::vector<const QCPGraph*>* only = nullptr); // axes to the whole of every curve
     void showPointNear(QMouseEvent* event);
 
     QCustomPlot* m_plot = nullptr;
@@ -83,6 +91,17 @@ private:
     };
     std::vector<Drawn> m_drawn; // what fillGraphs() puts into which graph
     std::map<const QCPGraph*, std::size_t> m_seriesOf; // main line -> index in m_series
+    // Per run series (not groups), by index in m_series: its graphs and the run's revision drawn.
+    struct RunGraphs {
+        QCPGraph* line = nullptr;
+        QCPGraph* raw = nullptr; // with smoothing
+        bool sorted = true;      // x sorted: data handed over by fillGraphs()
+        std::uint64_t revision = 0;
+    };
+    std::vector<RunGraphs> m_runGraphs;
+    int m_updates = 0;
+    double m_filledLower = 0, m_filledUpper = 0; // x range and width the decimated graphs were filled for
+    int m_filledColumns = -1;
     bool m_dense = false;       // some curve is long enough to be decimated
     bool m_refillQueued = false;
 };

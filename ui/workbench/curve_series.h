@@ -40,6 +40,9 @@ struct CurveSeries {
     std::vector<double> smoothed; // what is drawn as the line
     std::vector<double> low, high; // groups: smoothed mean -/+ std (NaN with one run)
     std::vector<int> count;        // groups: runs averaged at each point (seeds stop early)
+    // Runs stopped before their protocol's end: "cancelled", "interrupted" or "failed" (the
+    // plot draws them faded); empty for the others and for groups.
+    std::string stopped;
 };
 
 std::vector<double> debiasedEma(const std::vector<double>& values, double weight);

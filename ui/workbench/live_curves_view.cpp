@@ -38,6 +38,12 @@ void LiveCurvesView::applyEvents(const std::vector<RunEvent>& events) {
     redraw();
 }
 
+void LiveCurvesView::removeRuns(const std::vector<std::int64_t>& runIds) {
+    const std::uint64_t before = m_book.revision();
+    for (std::int64_t id : runIds) m_book.remove(id);
+    if (m_book.revision() != before) redraw();
+}
+
 void LiveCurvesView::clear() {
     m_book.clear();
     redraw();

@@ -23,6 +23,7 @@ public:
 
     void addRuns(const std::vector<RunRecord>& runs);
     void applyEvents(const std::vector<RunEvent>& events);
+    void removeRuns(const std::vector<std::int64_t>& runIds); // deleted from the database: their curves go
     void clear();
 
     const CurveBook& book() const { return m_book; }

@@ -16,6 +16,7 @@
 #include <QMessageBox>
 #include <QSaveFile>
 #include <QScreen>
+#include <QSet>
 #include <QStatusBar>
 #include <QTabWidget>
 
@@ -273,6 +274,17 @@ void MainWindow::connectViews() {
     });
     connect(m_browser, &RunBrowserView::runsDeleted, this, [this](const QVector<qint64>& ids) {
         statusBar()->showMessage(tr("%n run(s) deleted", nullptr, static_cast<int>(ids.size())), 5000);
+        // No view keeps showing a run that is gone: its curves and its queue row go too.
+        const std::vector<std::int64_t> deleted(ids.begin(), ids.end());
+        m_live->removeRuns(deleted);
+        m_queueModel->removeRuns(deleted);
+        const QSet<qint64> gone(ids.begin(), ids.end());
+        QVector<qint64> compared = m_compare->runIds();
+        const auto kept = std::remove_if(compared.begin(), compared.end(), [&](qint64 id) { return gone.contains(id); });
+        if (kept != compared.end()) {
+            compared.erase(kept, compared.end());
+            m_compare->setRuns(compared);
+        }
         m_results->reloadExperiments();
     });
     auto toStatus = [this](const QString& message) { statusBar()->showMessage(message, 15000); };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace losslab {
 
@@ -130,6 +131,22 @@ void RunQueueModel::clearFinished() {
     m_index.clear();
     for (std::size_t i = 0; i < m_rows.size(); ++i) m_index[m_rows[i].run.id] = static_cast<int>(i);
     endResetModel();
+}
+
+void RunQueueModel::removeRuns(const std::vector<std::int64_t>& runIds) {
+    std::vector<int> rows;
+    for (std::int64_t id : runIds)
+        if (auto it = m_index.find(id); it != m_index.end()) rows.push_back(it->second);
+    if (rows.empty()) return;
+    std::sort(rows.begin(), rows.end(), std::greater<int>());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    for (int row : rows) { // from the last: the rows before keep their numbers
+        beginRemoveRows({}, row, row);
+        m_rows.erase(m_rows.begin() + row);
+        endRemoveRows();
+    }
+    m_index.clear();
+    for (std::size_t i = 0; i < m_rows.size(); ++i) m_index[m_rows[i].run.id] = static_cast<int>(i);
 }
 
 std::int64_t RunQueueModel::runIdAt(int row) const {

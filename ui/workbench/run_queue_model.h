@@ -31,6 +31,7 @@ public:
     void addRuns(const std::vector<RunRecord>& runs);
     void applyEvents(const std::vector<RunEvent>& events);
     void clearFinished(); // drops rows whose run has reached a final status
+    void removeRuns(const std::vector<std::int64_t>& runIds); // deleted from the database: their rows go
 
     std::int64_t runIdAt(int row) const;
     int rowOf(std::int64_t runId) const; // -1 when absent
