@@ -93,7 +93,8 @@ void refillCombo(QComboBox* combo, const QString& anyText, QStringList values) {
 } // namespace
 
 RunBrowserView::RunBrowserView(RunStore& store, QWidget* parent)
-    : QWidget(parent), m_store(store), m_model(new RunTableModel(this)), m_proxy(new RunFilterProxy(this)) {
+    : QWidget(parent), m_store(store), m_model(new RunTableModel(this)), m_proxy(new RunFilterProxy(this)),
+      m_recipeCache(std::make_shared<RunRecipeCache>()) {
     m_pool.setMaxThreadCount(1); // reads and deletions in the order they were asked for
     m_proxy->setSourceModel(m_model);
     m_confirm = [this](const QString& question) {
@@ -326,24 +327,35 @@ void RunBrowserView::setConfirmation(std::function<bool(const QString& question)
 // --- loading ---
 
 void RunBrowserView::refresh() {
-    const quint64 generation = ++m_loadGeneration;
+    if (m_reading) {
+        m_readAgain = true; // one more read once this one is done; it sees every change since
+        return;
+    }
+    m_reading = true;
+    ++m_reads;
     RunStore* store = &m_store;
     auto* watcher = new QFutureWatcher<Snapshot>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher] {
         watcher->deleteLater();
-        if (generation != m_loadGeneration) return; // a newer read is on its way
+        m_reading = false;
         Snapshot snapshot = watcher->result();
+        // Asked again meanwhile: the next read starts first (while this one is shown), and
+        // refreshed() waits for it.
+        const bool again = std::exchange(m_readAgain, false);
+        if (again) refresh();
         if (!snapshot.error.isEmpty()) {
-            emit errorOccurred(snapshot.error);
+            if (!again) emit errorOccurred(snapshot.error);
             return;
         }
         applySnapshot(std::move(snapshot));
+        if (!again) emit refreshed();
     });
-    watcher->setFuture(QtConcurrent::run(&m_pool, [store]() {
+    watcher->setFuture(QtConcurrent::run(&m_pool, [store, cache = m_recipeCache]() {
         Snapshot snapshot;
         try {
             snapshot.runs = store->runs();
-            snapshot.recipes = RunTableModel::recipeSummaries(snapshot.runs); // YAML parsing: here, not on the GUI thread
+            // YAML parsing: here, not on the GUI thread, and only of runs not read before.
+            snapshot.recipes = RunTableModel::recipeSummaries(snapshot.runs, cache.get());
             std::map<std::pair<std::string, std::string>, QHash<qint64, double>*> byKey;
             for (const EpochMetricRow& row : store->reportedMetrics({})) {
                 const auto key = std::make_pair(row.value.split, row.value.metric);
@@ -419,7 +431,6 @@ void RunBrowserView::applySnapshot(Snapshot snapshot) {
     }
     updateBanner();
     updateActions();
-    emit refreshed();
 }
 
 void RunBrowserView::restoreSelection(const QVector<qint64>& selected, qint64 current) {

@@ -25,6 +25,7 @@
 namespace losslab {
 
 class RunStore;
+class RunRecipeCache;
 class RunTableModel;
 class RunFilterProxy;
 }
@@ -47,8 +48,11 @@ public:
     ~RunBrowserView() override;
 
     // Reloads every run and its reported metrics in the background; the table keeps its
-    // selection, current run and sort where the runs still exist. Emits refreshed() once
-    // applied; errorOccurred() if the read fails. A newer refresh supersedes an older one.
+    // selection, current run and sort where the runs still exist. Emits refreshed() once a
+    // read started after the last call is applied; errorOccurred() if the read fails. One
+    // read at a time: calls while one is on its way ask for one more read after it, however
+    // many they are (runs that start and end faster than a large database is read cost one
+    // read after another, never a growing backlog).
     void refresh();
 
     // Selected runs in the order the table shows them.
@@ -67,6 +71,7 @@ public:
 
     RunTableModel* model();
     RunFilterProxy* proxy();
+    int readCount() const { return m_reads; } // background reads of every run so far (tests)
 
 public slots:
     void compareSelected();       // emits compareRequested for the selection (if any)
@@ -92,7 +97,7 @@ private:
     struct Snapshot;
 
     void buildUi();
-    void applySnapshot(Snapshot snapshot);
+    void applySnapshot(Snapshot snapshot); // emits refreshed() unless another read follows
     void restoreSelection(const QVector<qint64>& selected, qint64 current);
     void refillFilterCombos();
     void refillExtraMetricCombo();
@@ -116,9 +121,13 @@ private:
     RunFilterProxy* m_proxy = nullptr;
     std::function<bool(const QString&)> m_confirm;
     QThreadPool m_pool;
+    // Recipes of the runs read so far: a refresh parses only new runs' YAML (background reads).
+    std::shared_ptr<RunRecipeCache> m_recipeCache;
 
-    // Background reads: only the newest one is applied.
-    quint64 m_loadGeneration = 0;
+    // Background reads: one at a time; m_readAgain asks for another once it is done.
+    bool m_reading = false;
+    bool m_readAgain = false;
+    int m_reads = 0;
     // Tag / note edits not yet seen in a read (the writer commits them later): laid over
     // each read's result until a read shows them.
     QHash<qint64, QString> m_unconfirmedTags;

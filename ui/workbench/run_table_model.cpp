@@ -102,17 +102,56 @@ QString RunTableModel::experimentLabel(const RunRecord& run) {
     return QStringLiteral("%1 #%2").arg(qs(run.experiment)).arg(run.experimentId);
 }
 
-QHash<qint64, RunTableModel::RecipeSummary> RunTableModel::recipeSummaries(const std::vector<RunRecord>& runs) {
+namespace {
+
+RunRecipe readTrainingRecipe(const RunRecord& run) {
+    try {
+        return trainingRecipe(runRecipe(run.specYaml));
+    } catch (const Error&) {
+        return {{"spec", "(unreadable)"}};
+    }
+}
+
+} // namespace
+
+RunRecipe RunRecipeCache::recipeOf(const RunRecord& run) {
+    const std::size_t hash = std::hash<std::string>{}(run.specYaml);
+    {
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        auto it = m_entries.find(run.id);
+        if (it != m_entries.end() && it->second.hash == hash && it->second.length == run.specYaml.size())
+            return it->second.recipe;
+    }
+    RunRecipe recipe = readTrainingRecipe(run);
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    ++m_parses;
+    m_entries[run.id] = Entry{hash, run.specYaml.size(), recipe};
+    return recipe;
+}
+
+void RunRecipeCache::keepOnly(const std::vector<RunRecord>& runs) {
+    std::unordered_map<qint64, bool> present;
+    present.reserve(runs.size());
+    for (const RunRecord& run : runs) present.emplace(run.id, true);
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    for (auto it = m_entries.begin(); it != m_entries.end();)
+        it = present.count(it->first) ? std::next(it) : m_entries.erase(it);
+}
+
+int RunRecipeCache::parses() const {
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    return m_parses;
+}
+
+QHash<qint64, RunTableModel::RecipeSummary> RunTableModel::recipeSummaries(const std::vector<RunRecord>& runs,
+                                                                           RunRecipeCache* cache) {
     // Per task, its distinct training recipes (model, data and training keys: the report's
     // grouping rule without the loss and protocol, which have columns of their own).
+    if (cache) cache->keepOnly(runs);
     std::map<std::string, std::vector<RunRecipe>> recipesOfTask;
     std::vector<RunRecipe> recipeOfRun(runs.size());
     for (std::size_t i = 0; i < runs.size(); ++i) {
-        try {
-            recipeOfRun[i] = trainingRecipe(runRecipe(runs[i].specYaml));
-        } catch (const Error&) {
-            recipeOfRun[i] = {{"spec", "(unreadable)"}};
-        }
+        recipeOfRun[i] = cache ? cache->recipeOf(runs[i]) : readTrainingRecipe(runs[i]);
         auto& recipes = recipesOfTask[runs[i].taskId];
         if (std::find(recipes.begin(), recipes.end(), recipeOfRun[i]) == recipes.end()) recipes.push_back(recipeOfRun[i]);
     }

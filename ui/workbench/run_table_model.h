@@ -17,12 +17,36 @@
 #include <QStringList>
 #include <QVector>
 
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/records.h"
 
 namespace losslab {
+
+// The training recipes read from runs' YAML, kept by run id between calls so that a
+// refresh reads only the runs it has not seen (or whose YAML changed): the Runs tab of a
+// database of 20,000 runs read them all at every refresh, 10 s each time. Holds only the
+// runs of the last call. Thread-safe.
+class RunRecipeCache {
+public:
+    RunRecipe recipeOf(const RunRecord& run);
+    void keepOnly(const std::vector<RunRecord>& runs); // forgets the runs no longer there
+    int parses() const; // YAML texts read so far (tests)
+
+private:
+    struct Entry {
+        std::size_t hash = 0;
+        std::size_t length = 0;
+        RunRecipe recipe;
+    };
+    mutable std::mutex m_mutex;
+    std::unordered_map<qint64, Entry> m_entries;
+    int m_parses = 0;
+};
 
 class RunTableModel : public QAbstractTableModel {
     Q_OBJECT
@@ -62,7 +86,8 @@ public:
         QString label;
         QString settings;
     };
-    static QHash<qint64, RecipeSummary> recipeSummaries(const std::vector<RunRecord>& runs);
+    // With a cache, only runs it has not seen are read (see RunRecipeCache).
+    static QHash<qint64, RecipeSummary> recipeSummaries(const std::vector<RunRecord>& runs, RunRecipeCache* cache = nullptr);
     // Every stored setting in which two runs differ (their recipes, with the loss, protocol
     // and seed), one "key: a → b" line each in key order; empty when they train alike.
     static QStringList settingsDifferences(const RunRecord& a, const RunRecord& b);
