@@ -153,6 +153,15 @@ TEST(ReportLatex, NegativeNumbersGetAMinusSignNotAHyphen) {
     EXPECT_EQ(firstBodyLine(latex), "toy-1 & $-$0.48 & [$-$0.55, $-$0.40] & 1.8e-05 & - & $-$0.48 (n=4) \\\\");
 }
 
+// Before, only '|' was escaped in Markdown: a loss named "*sq*" showed in italics, "<wide>/mlp"
+// vanished as an HTML tag, "_tmp_" turned italic and "a\\b" lost its backslash on GitHub.
+TEST(ReportMarkdown, NamesShowAsWrittenWhileNumbersAndWordsStayPlain) {
+    const std::string md = toMarkdown(oneRowTable({"<wide>/mlp_1", "*sq*", "_tmp_ a\\b `c`", "p < 0.05", "early_stopping",
+                                                   "a|b"}));
+    const std::string row = md.substr(md.rfind("\n|", md.size() - 2) + 1);
+    EXPECT_EQ(row, "| &lt;wide>/mlp_1 | \\*sq\\* | \\_tmp\\_ a\\\\b \\`c\\` | p < 0.05 | early_stopping | a\\|b |\n");
+}
+
 TEST_F(ReportLatexTest, EveryTableIsValidLatexWhateverTheNamesHold) {
     for (const bool squareDiverges : {false, true}) {
         const std::vector<std::string> files = writeTables(squareDiverges);

@@ -25,10 +25,22 @@ std::string csvField(const std::string& s) {
 
 namespace {
 
+bool wordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80; }
+
+// A cell's text as Markdown shows it literally: '|' would end the cell; '*', '`' and '\' would
+// start emphasis, code or an escape; '<' before a letter, '/', '!' or '?' an HTML tag (which a
+// renderer drops); '_' at a word's edge emphasis ("_tmp_ task" rendered as italics). '_' inside a
+// word ("early_stopping") and '<' before a space or digit ("p < 0.05") are left alone, as
+// GitHub's Markdown shows them as written.
 std::string markdownCell(const TableCell& cell) {
+    const std::string& t = cell.text;
     std::string out;
-    for (const char c : cell.text) {
-        if (c == '|') out += "\\|";
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const char c = t[i];
+        const char next = i + 1 < t.size() ? t[i + 1] : ' ';
+        if (c == '|' || c == '*' || c == '`' || c == '\\') out += std::string("\\") + c;
+        else if (c == '_' && !(i > 0 && wordChar(t[i - 1]) && wordChar(next))) out += "\\_";
+        else if (c == '<' && (std::isalpha(static_cast<unsigned char>(next)) || next == '/' || next == '!' || next == '?')) out += "&lt;";
         else if (c == '\n') out += ' ';
         else out += c;
     }
