@@ -333,6 +333,38 @@ TEST(WorkbenchRunTest, ClosingWhileRunsTrainAsksAndInterrupts) {
         << "the next window does not offer the interrupted runs";
 }
 
+// Closing with a second experiment waiting behind the running one: the question says that it
+// will not start (it is not stored until its turn); before, it went without a word. Every run
+// of the running experiment, queued ones included, is stored as interrupted.
+TEST(WorkbenchRunTest, ClosingSaysThatWaitingExperimentsWillNotStart) {
+    ToyWorld world;
+    RunStore store(world.databasePath());
+    MainWindow window(store, world.tasks);
+    QStringList questions;
+    window.setConfirmation([&](const QString& question) {
+        questions << question;
+        return true;
+    });
+    const std::string yaml = toyExperimentYaml("waiting", 50, false, "toy/slow", "[1, 2, 3, 4, 5, 6, 7, 8]") +
+                             "runner:\n  cpu_runs: 2\n";
+    window.designer()->loadYaml(QString::fromStdString(yaml), QStringLiteral("waiting.yaml"));
+    window.show();
+    window.startExperiment();
+    window.startExperiment(); // waits behind the first
+    ASSERT_TRUE(QTest::qWaitFor([&] { return window.queueModel()->countWithStatus(RunStatus::Running) > 0; }, 60000));
+    ASSERT_EQ(window.controller()->queuedBatches(), 1);
+    window.close();
+    ASSERT_EQ(questions.size(), 1);
+    EXPECT_TRUE(questions[0].contains(QStringLiteral("1 more experiment(s) waiting to start will not start")))
+        << questions[0].toStdString();
+    ASSERT_TRUE(waitIdle(*window.controller(), 60000));
+    ASSERT_TRUE(QTest::qWaitFor([&] { return !window.isVisible(); }, 10000));
+    const auto runs = store.runs();
+    EXPECT_EQ(runs.size(), 16u); // 2 losses x 8 seeds of the first experiment; the second never stored
+    for (const RunRecord& run : runs) EXPECT_EQ(run.status, RunStatus::Interrupted) << run.id;
+    EXPECT_EQ(store.experiments().size(), 1u);
+}
+
 // A resumed run goes on from the epochs it stored: the queue shows "3 / 5", not "0 / 5".
 TEST(RunQueueModelTest, ResumedRunStartsFromItsStoredEpochs) {
     RunQueueModel model;

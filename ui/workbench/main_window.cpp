@@ -426,9 +426,15 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     }
     if (m_controller->isBusy()) {
         if (!property("closeWhenIdle").toBool()) {
-            if (!m_confirm(tr("Runs are still training. Stop them and quit? Finished runs and every finished "
-                              "epoch are kept; the stopped runs are stored as interrupted, and Run > Resume "
-                              "interrupted runs (or the Runs tab's banner) continues them the next time."))) {
+            QString question = tr("Runs are still training. Stop them and quit? Finished runs and every finished "
+                                  "epoch are kept; the stopped runs are stored as interrupted, and Run > Resume "
+                                  "interrupted runs (or the Runs tab's banner) continues them the next time.");
+            // Experiments started while another ran are not stored until their turn: say they go.
+            if (const int waiting = m_controller->queuedBatches(); waiting > 0)
+                question += QLatin1Char(' ') +
+                            tr("%n more experiment(s) waiting to start will not start: nothing of them is stored, "
+                               "run them again from their file.", nullptr, waiting);
+            if (!m_confirm(question)) {
                 event->ignore();
                 return;
             }
