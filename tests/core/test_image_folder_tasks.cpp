@@ -214,6 +214,11 @@ TEST_F(ImageFolderDataTest, WrongClassCountsAndMissingFoldersAreNamed) {
                                 {"imagenet/resnet50", "3 class folders", "ImageNet has 1000", "image_folder/resnet"}));
     EXPECT_TRUE(throwsErrorWith([&] { imagenet->loadData(taskParams(imagenet->info(), {})); },
                                 {"imagenet/resnet50", "data.root is not set", "image-net.org"}));
+    // A relative data.root that is not there names the folder it was read from (before: only
+    // 'images', which says nothing to a run resumed from another folder than it was planned in).
+    EXPECT_TRUE(throwsErrorWith([&] { task->loadData(taskParams(task->info(), {{"data.root", "no-such-images"}})); },
+                                {"the data folder 'no-such-images' (data.root) does not exist in " + fs::current_path().string() +
+                                 " (a relative data.root is read from the folder the program started in)"}));
     // A damaged image fails the batch that reads it, naming the file.
     const fs::path bad = m_scratch.path() / "train" / "blue" / "aaa-damaged.jpg";
     std::ofstream(bad) << "not a JPEG";

@@ -27,8 +27,18 @@ std::string requireDataRoot(const TaskInfo& info, const ParamSet& params) {
     const std::string root = params.has("data.root") ? params.getString("data.root") : std::string();
     if (root.empty()) throw DataNotFoundError(withDataHint(info.id + ": data.root is not set", info));
     std::error_code ec;
-    if (!std::filesystem::exists(root, ec))
-        throw DataNotFoundError(withDataHint(info.id + ": the data folder '" + root + "' (data.root) does not exist", info));
+    if (!std::filesystem::exists(root, ec)) {
+        // A relative folder is read from the folder the program started in: say which, since a
+        // run resumed (or a window opened) elsewhere than where it was planned reads another.
+        const std::filesystem::path path(root);
+        std::string where;
+        if (path.is_relative()) {
+            const std::filesystem::path cwd = std::filesystem::current_path(ec);
+            if (!ec) where = " in " + cwd.string() + " (a relative data.root is read from the folder the program started in)";
+        }
+        throw DataNotFoundError(
+            withDataHint(info.id + ": the data folder '" + root + "' (data.root) does not exist" + where, info));
+    }
     return root;
 }
 
