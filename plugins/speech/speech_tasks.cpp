@@ -216,7 +216,7 @@ void addRecogniserParams(TaskInfo& info, const std::string& units, const std::st
         start = bar + 1;
     }
     p.push_back(unitsDecl);
-    p.push_back(declareParam("model.spm_model", ParamType::String, "", "model.units sentencepiece: the SentencePiece model file (e.g. ESPnet's data/lang_char/*.model); empty: one trained on the training transcripts"));
+    p.push_back(declareParam("model.spm_model", ParamType::Path, "", "model.units sentencepiece: the SentencePiece model file (e.g. ESPnet's data/lang_char/*.model); empty: one trained on the training transcripts"));
     p.push_back(declareParam("model.spm_units", ParamType::Int, "1000", "model.units sentencepiece without model.spm_model: the vocabulary size to train (SentencePiece's, with its <unk>, <s> and </s>)", 4.0, 100000.0));
     ParamDecl spmType = declareParam("model.spm_type", ParamType::String, "unigram", "model.units sentencepiece without model.spm_model: the model to train (ESPnet's bpemode)");
     spmType.choices = {"unigram", "bpe"};

@@ -164,7 +164,7 @@ std::vector<ParamDecl> wordParams(const std::string& maxLength, const std::strin
             declareParam("data.min_count", ParamType::Int, "1", "occurrences in the training file a word needs", 1.0),
             declareParam("data.bucket", ParamType::Bool, "true", "batch training texts of similar length together"),
             declareParam("model.embedding_dim", ParamType::Int, "300", "word vector size", 1.0),
-            declareParam("model.embeddings", ParamType::String, "",
+            declareParam("model.embeddings", ParamType::Path, "",
                   "pretrained word vectors, a GloVe-format text file (empty: random initialisation)"),
             declareParam("model.hidden", ParamType::Int, hidden, "LSTM hidden size per direction", 1.0),
             declareParam("model.dropout", ParamType::Double, dropout, "dropout probability", 0.0, 0.95)};

@@ -262,7 +262,7 @@ ParamDecl choice(std::string key, std::string defaultValue, std::string help, st
 }
 
 std::vector<ParamDecl> encoderParams(const std::string& headDropout) {
-    return {declareParam("model.file", ParamType::String, "",
+    return {declareParam("model.file", ParamType::Path, "",
                          "the TorchScript encoder to fine-tune (torch.jit.save); see docs/torchscript-models.md"),
             choice("model.output", "pooled", "what forward returns: pooled [B, H], or sequence [B, T, H] (position 0 is used)",
                    {"pooled", "sequence"}),
@@ -291,7 +291,7 @@ std::shared_ptr<const Task> textTask() {
     info.params = {choice("data.format", "mrpc", "the files in data.root: a GLUE task's TSV folder, or a CSV folder",
                           {"mrpc", "sst2", "qnli", "qqp", "csv"}),
                    declareParam("data.classes", ParamType::Int, "2", "the number of labels (2 for the GLUE tasks)", 2.0),
-                   declareParam("model.vocab", ParamType::String, "", "the encoder's vocab.txt (WordPiece, as BERT's)"),
+                   declareParam("model.vocab", ParamType::Path, "", "the encoder's vocab.txt (WordPiece, as BERT's)"),
                    declareParam("model.lowercase", ParamType::Bool, "true",
                                 "lower-case and strip accents before WordPiece (uncased models); false for cased ones"),
                    declareParam("model.max_length", ParamType::Int, "128",

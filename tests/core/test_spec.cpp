@@ -15,6 +15,7 @@
 #include <optional>
 #include <ostream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -841,6 +842,69 @@ TEST(ParamSetTest, CoreDeclarationsHaveValidDefaults) {
     }
     EXPECT_TRUE(seen.count("train.patience"));
     EXPECT_TRUE(seen.count("train.lr"));
+}
+
+// Runs in a scratch folder (and with HOME set) for its lifetime; both restored after.
+class InScratchFolder {
+public:
+    InScratchFolder() : m_before(std::filesystem::current_path()) {
+        char dirTemplate[] = "/tmp/losslab-paths-XXXXXX";
+        if (mkdtemp(dirTemplate) == nullptr) throw std::runtime_error("mkdtemp failed");
+        m_dir = dirTemplate;
+        std::filesystem::create_directories(m_dir / "home");
+        std::filesystem::create_directories(m_dir / "elsewhere");
+        const char* home = std::getenv("HOME");
+        if (home != nullptr) m_home = home;
+        setenv("HOME", (m_dir / "home").c_str(), 1);
+        std::filesystem::current_path(m_dir);
+    }
+    ~InScratchFolder() {
+        std::filesystem::current_path(m_before);
+        if (m_home) setenv("HOME", m_home->c_str(), 1);
+        else unsetenv("HOME");
+        std::error_code ec;
+        std::filesystem::remove_all(m_dir, ec);
+    }
+    const std::filesystem::path& dir() const { return m_dir; }
+
+private:
+    std::filesystem::path m_before, m_dir;
+    std::optional<std::string> m_home;
+};
+
+// A path key (data.root, a plugin's model file) is made absolute when read: relative to the
+// folder the program runs in, "~/" the home folder; so a stored run names the same file
+// wherever it is resumed.
+TEST(ParamSetTest, APathIsMadeAbsoluteAgainstTheFolderTheProgramRunsIn) {
+    const InScratchFolder scratch;
+    const std::string dir = scratch.dir().string();
+    const ParamDecl d{"model.file", ParamType::Path, "", "a file", std::nullopt, std::nullopt, {}};
+    EXPECT_EQ(losslab::canonicalParamValue(d, "models/bert.pt", "test"), dir + "/models/bert.pt");
+    EXPECT_EQ(losslab::canonicalParamValue(d, " ./a/../b/ ", "test"), dir + "/b");
+    EXPECT_EQ(losslab::canonicalParamValue(d, "~/data/cifar", "test"), dir + "/home/data/cifar");
+    EXPECT_EQ(losslab::canonicalParamValue(d, "~", "test"), dir + "/home");
+    EXPECT_EQ(losslab::canonicalParamValue(d, "/srv//data/./x/", "test"), "/srv/data/x");
+    EXPECT_EQ(losslab::canonicalParamValue(d, "", "test"), "") << "empty stays: the key is not set";
+    EXPECT_EQ(losslab::canonicalParamValue(d, "~alice/x", "test"), dir + "/~alice/x") << "only ~ and ~/ are the home folder";
+    EXPECT_STREQ(losslab::paramTypeName(ParamType::Path), "a file or folder");
+}
+
+TEST(ExperimentSpecLoad, ARelativeDataRootIsStoredAbsoluteAndReadBackAnywhere) {
+    const InScratchFolder scratch;
+    const std::string images = (scratch.dir() / "images").string();
+    const ExperimentSpec spec = load(kMinimal, {"data.root=images"});
+    EXPECT_EQ(spec.params.getString("data.root"), images);
+    EXPECT_EQ(spec.params.type("data.root"), ParamType::Path);
+    const std::vector<RunSpec> runs = spec.expand();
+    ASSERT_FALSE(runs.empty());
+    const std::string stored = runs.front().toYaml();
+    EXPECT_NE(stored.find("\"" + images + "\""), std::string::npos) << stored;
+    // Resumed from another folder: the stored run names the same folder.
+    std::filesystem::current_path(scratch.dir() / "elsewhere");
+    const RunSpec back = losslab::parseRunSpecYaml(stored, "run #1", registry());
+    EXPECT_EQ(back.params.getString("data.root"), images);
+    // An experiment written back (the window's Save, `plan`) names it absolute too.
+    EXPECT_NE(spec.toYaml().find(images), std::string::npos);
 }
 
 } // namespace

@@ -19,6 +19,8 @@ struct ToyTaskOptions {
     // The transform asks for its features on the CPU (InputTransform::featuresOnHost), throws
     // when a batch's are anywhere else, and moves them to the run's device itself.
     bool featuresOnHost = false;
+    // Declares data.labels_file, a path key (ParamType::Path) the task does not read.
+    bool pathKey = false;
 };
 
 class ToyModel : public ClassifierModule {
@@ -69,6 +71,8 @@ public:
         m_info.params = {{"model.hidden", ParamType::Int, "16", "hidden units", 1.0, {}, {}},
                          {"model.dropout", ParamType::Double, "0", "dropout after the hidden layer", 0.0, 0.9, {}}};
         m_info.recipe = {{"train.lr", "0.05"}, {"train.batch_size", "32"}, {"train.max_epochs", "6"}};
+        if (m_options.pathKey)
+            m_info.params.push_back({"data.labels_file", ParamType::Path, "", "a file of labels (tests: not read)", {}, {}, {}});
     }
     const TaskInfo& info() const override { return m_info; }
 

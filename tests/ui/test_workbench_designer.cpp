@@ -6,6 +6,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -52,6 +53,7 @@ const TaskRegistry& registry() {
         auto* r = new TaskRegistry;
         loadPlugins(*r, {LOSSLAB_PLUGIN_BUILD_DIR});
         fixtures::addToyTask(*r);
+        fixtures::addToyTask(*r, "toy/files", 600, true);
         return r;
     }();
     return *tasks;
@@ -674,6 +676,28 @@ TEST(DesignerEdits, AFileKeyIsChosenWithTheFilePicker) {
     designer.setFilePicker([](const QString&, const QString&) { return QString(); }); // cancelled
     choose->click();
     EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("model.file"), "/models/bert-base-cased.pt");
+}
+
+// Any key a task declares as a path (ParamType::Path), a user's plugin's too, gets "Choose
+// file..."; a relative file typed into the table shows, and is stored, absolute.
+TEST(DesignerEdits, APathKeyOfAnyTaskIsChosenWithTheFilePicker) {
+    ExperimentDesigner designer(registry());
+    designer.loadYaml("task: toy/files\nlosses: [ce]\ndata:\n  labels_file: labels.txt\n", "files.yaml");
+    auto* table = widget<QTableWidget>(designer, "otherKeysTable");
+    int row = -1;
+    for (int r = 0; r < table->rowCount(); ++r)
+        if (table->item(r, 0)->text() == QStringLiteral("data.labels_file")) row = r;
+    ASSERT_GE(row, 0) << "data.labels_file is not in the other keys";
+    auto* choose = widget<QPushButton>(designer, "chooseOtherKeyFile");
+    table->setCurrentCell(row, 0);
+    ASSERT_TRUE(choose->isEnabled()) << "a declared path key gets the file picker";
+    designer.setFilePicker([](const QString&, const QString&) { return QStringLiteral("/data/labels.txt"); });
+    choose->click();
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("data.labels_file"), "/data/labels.txt");
+    table->item(row, 1)->setText(QStringLiteral("sub/../labels.txt"));
+    EXPECT_EQ(table->item(row, 1)->text(), QDir::current().absoluteFilePath(QStringLiteral("labels.txt")));
+    EXPECT_EQ(resolveYaml(designer.toYaml()).params.getString("data.labels_file"),
+              QDir::current().absoluteFilePath(QStringLiteral("labels.txt")).toStdString());
 }
 
 // ---- sweeps ---------------------------------------------------------------------------------

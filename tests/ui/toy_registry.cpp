@@ -7,8 +7,9 @@
 
 namespace losslab::fixtures {
 
-void addToyTask(TaskRegistry& registry, const std::string& id, std::int64_t examples) {
+void addToyTask(TaskRegistry& registry, const std::string& id, std::int64_t examples, bool pathKey) {
     ToyTaskOptions options;
+    options.pathKey = pathKey;
     options.id = id;
     options.examples = examples;
     registry.add(std::make_shared<ToyTask>(options));

@@ -11,6 +11,8 @@ class TaskRegistry;
 namespace losslab::fixtures {
 
 // Registers "toy/blobs" (or `id`) with `examples` training examples.
-void addToyTask(TaskRegistry& registry, const std::string& id = "toy/blobs", std::int64_t examples = 600);
+// pathKey: the task also declares data.labels_file, a path key (ParamType::Path) it does not read.
+void addToyTask(TaskRegistry& registry, const std::string& id = "toy/blobs", std::int64_t examples = 600,
+                bool pathKey = false);
 
 } // namespace losslab::fixtures

@@ -130,6 +130,11 @@ ExperimentForm ExperimentDesigner::currentForm() const {
 
 const TaskInfo* ExperimentDesigner::currentTask() const { return m_tasks.findInfo(m_form.taskId); }
 
+bool ExperimentDesigner::isPathKey(const std::string& key) const {
+    const auto d = declOf(key);
+    return d && d->type == ParamType::Path;
+}
+
 std::optional<ParamDecl> ExperimentDesigner::declOf(const std::string& key) const {
     const TaskInfo* task = currentTask();
     const std::vector<ParamDecl> decls = task ? taskParamDecls(*task) : coreParamDecls();
@@ -347,7 +352,7 @@ void ExperimentDesigner::refreshDerived() {
     m_runsPerDevice->setEnabled(m_form.device != "cpu");
     m_removeOtherKey->setEnabled(m_otherKeys->currentRow() >= 0);
     const QTableWidgetItem* currentKey = m_otherKeys->currentRow() >= 0 ? m_otherKeys->item(m_otherKeys->currentRow(), 0) : nullptr;
-    m_chooseFile->setEnabled(currentKey && isFileKey(currentKey->text().toStdString()));
+    m_chooseFile->setEnabled(currentKey && isPathKey(currentKey->text().toStdString()));
     m_addOtherKey->setEnabled(m_otherKeyChoice->count() > 0);
 
     // Swept square losses without a name are named "square" by the loader (the first of them
@@ -612,7 +617,7 @@ void ExperimentDesigner::onChooseOtherKeyFile() {
     const int row = m_otherKeys->currentRow();
     if (row < 0 || !m_otherKeys->item(row, 0) || !m_otherKeys->item(row, 1)) return;
     const QString key = m_otherKeys->item(row, 0)->text();
-    if (!isFileKey(key.toStdString())) return;
+    if (!isPathKey(key.toStdString())) return;
     QString start = m_otherKeys->item(row, 1)->text().trimmed();
     if (start.isEmpty() || !QFileInfo(start).exists()) start = QDir::homePath();
     const QString file = m_pickFile ? m_pickFile(key, start)

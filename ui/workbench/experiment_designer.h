@@ -117,6 +117,7 @@ private:
     int selectedLossRow() const;
     void useRememberedDataRoot();
     std::optional<ParamDecl> declOf(const std::string& key) const; // core or task declaration
+    bool isPathKey(const std::string& key) const;                  // declared ParamType::Path
     const TaskInfo* currentTask() const;
 
     const TaskRegistry& m_tasks;

@@ -20,11 +20,6 @@ inline bool isDedicated(const std::string& key) {
            key == kRunsPerDevice;
 }
 
-// Keys whose value names a file: "Choose file..." of the other keys picks it.
-inline bool isFileKey(const std::string& key) {
-    return key == "model.file" || key == "model.vocab" || key == "model.embeddings" || key == "model.spm_model";
-}
-
 inline QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 inline const char* const kWarningStyle =

@@ -7,7 +7,7 @@ namespace losslab {
 
 const std::vector<ParamDecl>& coreParamDecls() {
     static const std::vector<ParamDecl> kDecls = {
-        {"data.root", ParamType::String, "", "folder holding the task's data files (empty: the task's default)", {}, {}, {}},
+        {"data.root", ParamType::Path, "", "folder holding the task's data files (empty: the task's default)", {}, {}, {}},
         {"data.val_fraction", ParamType::Double, "auto", "fraction of the training set held out for validation; auto: 0.1 for the protocols that need a validation set (early_stopping, same_epochs_as_ce), 0 for fixed_epochs", 0.0, 0.9, {"auto"}},
         {"data.split_seed", ParamType::Int, "0", "seed of the validation split and of data.limit_train's subset, the same for every seed of the experiment; per_seed: drawn from each run's seed", 0.0, {}, {"per_seed"}},
         {"data.limit_train", ParamType::Int, "0", "train on a seeded subset of this many examples (0: all)", 0.0, {}, {}},

@@ -134,7 +134,7 @@ void emitValue(YAML::Emitter& out, const std::string& canonical, ParamType type)
     if (type == ParamType::IntList || type == ParamType::DoubleList) {
         YAML::Node n = YAML::Load(canonical);
         out << YAML::Flow << n;
-    } else if (type == ParamType::String) {
+    } else if (type == ParamType::String || type == ParamType::Path) {
         out << YAML::DoubleQuoted << canonical; // "[shared]/data" or "" stay strings
     } else {
         out << canonical;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 
@@ -88,6 +89,35 @@ std::string boundsText(const ParamDecl& d) {
     throw Error(where + ": " + d.key + ": expected " + expected + ", got '" + text + "'");
 }
 
+// A Path value as a run stores it: absolute and lexically normal, without a trailing '/'; "~" and
+// "~/..." name the home folder, as torchvision's dataset roots do. Empty stays empty (the key's
+// "not set"). A relative value is read from the folder the program runs in, so a run planned in
+// one folder and resumed, reported or opened in the window from another names the same file.
+std::string absolutePath(const ParamDecl& d, const std::string& text, const std::string& where) {
+    namespace fs = std::filesystem;
+    const std::string t = trim(text);
+    if (t.empty()) return t;
+    fs::path p(t);
+    if (t == "~" || t.rfind("~/", 0) == 0) {
+        const char* home = std::getenv("HOME");
+        if (home == nullptr || *home == '\0')
+            fail(d, text, where, "a file or folder ('~' names the home folder, but HOME is not set)");
+        p = fs::path(home) / t.substr(t.size() > 1 ? 2 : 1);
+    }
+    if (p.is_relative()) {
+        std::error_code ec;
+        const fs::path cwd = fs::current_path(ec);
+        if (ec)
+            fail(d, text, where,
+                 "an absolute file or folder (a relative one is read from the folder the program runs in, which "
+                 "cannot be found: " + ec.message() + ")");
+        p = cwd / p;
+    }
+    std::string out = p.lexically_normal().string();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    return out;
+}
+
 void checkBounds(const ParamDecl& d, double v, const std::string& text, const std::string& where,
                  const std::string& what) {
     if ((d.min && v < *d.min) || (d.max && v > *d.max)) fail(d, text, where, what + boundsText(d));
@@ -119,6 +149,7 @@ const char* paramTypeName(ParamType type) {
     case ParamType::String: return "a string";
     case ParamType::IntList: return "a list of integers";
     case ParamType::DoubleList: return "a list of numbers";
+    case ParamType::Path: return "a file or folder";
     }
     return "a value";
 }
@@ -176,6 +207,7 @@ std::string canonicalParamValue(const ParamDecl& d, const std::string& text, con
         }
         return t;
     }
+    case ParamType::Path: return absolutePath(d, text, where);
     case ParamType::IntList:
     case ParamType::DoubleList: {
         const bool isInt = d.type == ParamType::IntList;

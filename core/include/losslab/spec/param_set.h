@@ -10,7 +10,10 @@
 
 namespace losslab {
 
-enum class ParamType { Int, Double, Bool, String, IntList, DoubleList };
+// Path: a file or folder. A relative value is made absolute against the folder the program
+// runs in when the value is read (a leading "~/" is the home folder), so a stored run names
+// the same file wherever it is resumed or reported from (plugin API 7).
+enum class ParamType { Int, Double, Bool, String, IntList, DoubleList, Path };
 
 const char* paramTypeName(ParamType type);
 

@@ -18,7 +18,9 @@ class TaskRegistry;
 // 5: features that stay on the CPU (InputTransform::featuresOnHost), read without a device wait.
 // 6: a batch's lengths reach the transform on the CPU; the model gets them, and padded labels,
 //    on the CPU too (ModelInput::hostLengths, hostTargets), so that reading them never waits.
-constexpr int kPluginApiVersion = 6;
+// 7: ParamType::Path: a declared file or folder key is made absolute when read, so stored runs
+//    name their files wherever they are resumed.
+constexpr int kPluginApiVersion = 7;
 
 struct PluginLoadReport {
     std::vector<std::string> loaded;   // "vision 0.1.0 (/path/liblosslab-vision.so)"
