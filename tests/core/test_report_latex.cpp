@@ -162,6 +162,20 @@ TEST(ReportMarkdown, NamesShowAsWrittenWhileNumbersAndWordsStayPlain) {
     EXPECT_EQ(row, "| &lt;wide>/mlp_1 | \\*sq\\* | \\_tmp\\_ a\\\\b \\`c\\` | p < 0.05 | early_stopping | a\\|b |\n");
 }
 
+// Before, the notes under a table and its caption went into the Markdown as written: a note
+// naming the loss "*sq*" showed it in italics and one naming "<wide>/mlp" lost the task.
+TEST(ReportMarkdown, NotesAndCaptionShowNamesAsWritten) {
+    ReportTable table = oneRowTable({"x"});
+    table.title = "Results of <wide>/mlp";
+    table.notes = {"<wide>/mlp *sq* (k=1, M=1, lr=0.2), early_stopping: left out (not completed): seed 4: diverged",
+                   "experiments _tmp_ and a|b\\c pooled"};
+    const std::string md = toMarkdown(table);
+    EXPECT_EQ(md.substr(0, md.find('\n')), "### Results of &lt;wide>/mlp");
+    const std::string notes = md.substr(md.find("\n\n- ") + 2);
+    EXPECT_EQ(notes, "- &lt;wide>/mlp \\*sq\\* (k=1, M=1, lr=0.2), early_stopping: left out (not completed): seed 4: "
+                     "diverged\n- experiments \\_tmp\\_ and a\\|b\\\\c pooled\n");
+}
+
 TEST_F(ReportLatexTest, EveryTableIsValidLatexWhateverTheNamesHold) {
     for (const bool squareDiverges : {false, true}) {
         const std::vector<std::string> files = writeTables(squareDiverges);

@@ -31,9 +31,9 @@ bool wordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || st
 // start emphasis, code or an escape; '<' before a letter, '/', '!' or '?' an HTML tag (which a
 // renderer drops); '_' at a word's edge emphasis ("_tmp_ task" rendered as italics). '_' inside a
 // word ("early_stopping") and '<' before a space or digit ("p < 0.05") are left alone, as
-// GitHub's Markdown shows them as written.
-std::string markdownCell(const TableCell& cell) {
-    const std::string& t = cell.text;
+// GitHub's Markdown shows them as written. Cells, the caption and the notes under a table (which
+// name tasks, losses and experiments) all go through it.
+std::string markdownText(const std::string& t) {
     std::string out;
     for (std::size_t i = 0; i < t.size(); ++i) {
         const char c = t[i];
@@ -44,6 +44,11 @@ std::string markdownCell(const TableCell& cell) {
         else if (c == '\n') out += ' ';
         else out += c;
     }
+    return out;
+}
+
+std::string markdownCell(const TableCell& cell) {
+    const std::string out = markdownText(cell.text);
     return cell.emphasis && !out.empty() ? "**" + out + "**" : out;
 }
 
@@ -118,7 +123,7 @@ std::string toCsv(const ReportTable& t) {
 
 std::string toMarkdown(const ReportTable& t) {
     std::string out;
-    if (!t.title.empty()) out += "### " + t.title + "\n\n";
+    if (!t.title.empty()) out += "### " + markdownText(t.title) + "\n\n";
     out += "|";
     for (const auto& h : t.header) out += " " + markdownCell({h, false}) + " |";
     out += "\n|";
@@ -132,7 +137,7 @@ std::string toMarkdown(const ReportTable& t) {
     }
     if (!t.notes.empty()) {
         out += "\n";
-        for (const auto& n : t.notes) out += "- " + n + "\n";
+        for (const auto& n : t.notes) out += "- " + markdownText(n) + "\n";
     }
     return out;
 }
