@@ -176,6 +176,31 @@ TEST_F(ReportTest, MainTableCaptionCountsSeedsOfGroupsWithCompletedRuns) {
     EXPECT_EQ(table.display.rows[0][2].text, "82.20 ± 0.95") << "5 seeds is the usual count: no (n=5)";
 }
 
+// Before, with as many groups over 3 seeds as over 5 the caption said "over 3 seeds" (the smaller
+// count won the tie) and the 5-seed cells were the ones marked: a reader of the caption alone
+// took the table for a 3-seed one.
+TEST_F(ReportTest, MainTableCaptionGivesTheRangeWhenGroupsHaveDifferentSeedCounts) {
+    ReportData data = load();
+    for (auto& r : data.runs)
+        if (r.run.taskId == "toy/b" && r.run.seed >= 3) r.run.status = RunStatus::Failed;
+    const LossAnalysis a = analyzeRuns(data.runs, m_tasks);
+    const PaperTable table = mainTable(a, {});
+    EXPECT_EQ(table.display.title, "Test results, mean ± std over 3 to 5 seeds, 5 unless a cell gives its n "
+                                   "(the best mean of each row in bold)");
+    bool sawA = false, sawB = false;
+    for (const auto& row : table.display.rows) {
+        if (row[0].text.rfind("toy/a", 0) == 0) {
+            sawA = true;
+            EXPECT_EQ(row[2].text.find("(n="), std::string::npos) << row[2].text;
+        }
+        if (row[0].text.rfind("toy/b", 0) == 0 && row[2].text != "-") {
+            sawB = true;
+            EXPECT_NE(row[2].text.find("(n=3)"), std::string::npos) << row[2].text;
+        }
+    }
+    EXPECT_TRUE(sawA && sawB);
+}
+
 TEST_F(ReportTest, ASeedWithoutAFiniteValueOnOneSideIsUnpairedOnThatSideOnly) {
     // Completed runs whose test accuracy is not a number: square seed 1 and CE seed 3 of toy/a.
     ReportData data = load();

@@ -130,16 +130,39 @@ std::string variantLabel(const std::vector<Variant>& all, const Variant& v) {
     return v.name + ", k=" + formatShortest(v.k) + ", M=" + formatShortest(v.M) + ", lr=" + formatShortest(v.lr);
 }
 
-// The most common seed count among the groups with a completed run (0 when none has one): a
-// group whose runs all diverged shows "-", so it must not decide the caption.
-int typicalN(const LossAnalysis& a) {
+// The seed counts of the table's cells (a group's completed runs with a value of the metric):
+// the most common one (on a tie the larger, so that the cells marked "(n=...)" are the ones
+// over fewer seeds), the smallest and the largest; 0s when no cell has a value. A group whose
+// runs all diverged shows "-", so it must not decide the caption.
+struct SeedCounts {
+    int typical = 0, low = 0, high = 0;
+};
+
+SeedCounts seedCounts(const LossAnalysis& a, const std::vector<std::string>& metrics) {
     std::map<int, int> counts;
     for (const auto& g : a.groups)
-        if (!g.seeds.empty()) ++counts[static_cast<int>(g.seeds.size())];
-    int best = 0, bestCount = -1;
+        for (const auto& metric : metrics) {
+            const auto found = g.stats.find(metric);
+            if (found != g.stats.end() && found->second.n > 0) ++counts[found->second.n];
+        }
+    SeedCounts out;
+    int bestCount = -1;
     for (const auto& [n, c] : counts)
-        if (c > bestCount) { best = n; bestCount = c; }
-    return best;
+        if (c >= bestCount) { out.typical = n; bestCount = c; }
+    if (!counts.empty()) {
+        out.low = counts.begin()->first;
+        out.high = counts.rbegin()->first;
+    }
+    return out;
+}
+
+// "over 5 seeds", or with groups of different counts "over 3 to 5 seeds, 5 unless a cell gives
+// its n": the caption alone never claims more seeds than a cell has.
+std::string seedsPhrase(const SeedCounts& c) {
+    const auto seeds = [](int n) { return std::to_string(n) + (n == 1 ? " seed" : " seeds"); };
+    if (c.low == c.high) return "over " + seeds(c.typical);
+    return "over " + std::to_string(c.low) + " to " + seeds(c.high) + ", " + std::to_string(c.typical) +
+           " unless a cell gives its n";
 }
 
 bool anyRecipeLabel(const LossAnalysis& a) {
@@ -174,11 +197,12 @@ PaperTable mainTable(const LossAnalysis& a, const AnalysisOptions& options) {
                         [&](const LossGroup& g) { return g.key.loss == c.loss && g.key.protocol == c.protocol; }))
             cols.push_back(c);
     const std::vector<std::string> metrics = headlineMetrics(a, options);
-    const int n = typicalN(a);
+    const SeedCounts counts = seedCounts(a, metrics);
+    const int n = counts.typical;
 
     PaperTable t;
     t.display.title = n == 0 ? std::string("Test results: no run completed")
-                             : "Test results, mean ± std over " + std::to_string(n) + (n == 1 ? " seed" : " seeds") +
+                             : "Test results, mean ± std " + seedsPhrase(counts) +
                                    (cols.size() > 1 ? " (the best mean of each row in bold)" : "");
     if (options.split != "test") t.display.title.replace(0, 4, options.split == "val" ? "Validation" : "Training");
     t.display.label = "tab:losslab-main";
