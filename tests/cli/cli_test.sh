@@ -606,6 +606,26 @@ kill-resume)
   cmp -s "$work/ref.list" "$work/runs.list" || fail "resumed runs differ: $(diff "$work/ref.list" "$work/runs.list")"
   cmp -s "$work/ref.metrics" "$work/runs.metrics" || fail "resumed epoch metrics differ: $(diff "$work/ref.metrics" "$work/runs.metrics" | head)"
   grep -q ',completed,' "$work/runs.list" || fail "not completed" ;;
+relative-paths)
+  # A relative data.root is stored absolute: a run planned in one folder is resumed from
+  # another (a cluster node, the window started from a launcher) with the same data.
+  tiny
+  mkdir -p "$work/study" "$work/elsewhere"
+  ln -s /usr/share/datasets/fashion-mnist "$work/study/fm"
+  (cd "$work/study" && "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --set data.root=fm --quiet) > "$work/out" 2>&1 ||
+    fail "run: $(tail -3 "$work/out")"
+  spec=$(sqlite3 -readonly "$work/runs.sqlite" "SELECT spec_yaml FROM runs WHERE id = 1")
+  grep -qF "root: \"$work/study/fm\"" <<<"$spec" || fail "the stored run does not name the absolute data folder: $spec"
+  # Run 1 as a killed process leaves it before its first epoch: resumed from another folder.
+  sqlite3 "$work/runs.sqlite" "DELETE FROM epoch_metrics WHERE run_id = 1; DELETE FROM step_metrics WHERE run_id = 1; UPDATE runs SET epochs = 0, best_epoch = 0, status = 'interrupted' WHERE id = 1" || fail "sqlite3"
+  (cd "$work/elsewhere" && "$cli" resume 1 --db "$work/runs.sqlite" --quiet) > "$work/resume.out" 2>&1 ||
+    fail "resume from another folder: $(tail -3 "$work/resume.out")"
+  "$cli" list --db "$work/runs.sqlite" --format csv | grep -q '^1,.*,completed,' || fail "run 1 not completed after resume: $("$cli" list --db "$work/runs.sqlite" --format csv)"
+  # "~/" is the home folder.
+  out=$(cd "$work/elsewhere" && HOME="$work/study" "$cli" run "$work/tiny.yaml" --db "$work/home.sqlite" --set 'data.root=~/fm' --quiet 2>&1) ||
+    fail "data.root ~/fm: $out"
+  sqlite3 -readonly "$work/home.sqlite" "SELECT spec_yaml FROM runs WHERE id = 1" | grep -qF "root: \"$work/study/fm\"" ||
+    fail "~/fm was not stored as the home folder's fm" ;;
 full-disk)
   # A file-size limit stands in for a full disk: writes fail, the runs stop with a clear
   # message, and what was stored before stays intact.
