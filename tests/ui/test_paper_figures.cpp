@@ -506,6 +506,46 @@ TEST(ReliabilityFigure, LegendNamesEachGroupWithItsEceColouredAsTheOtherFigures)
     EXPECT_EQ(graph(plot, "share/1")->pen().color(), square);
 }
 
+// A task with CE, two square-loss variants and both protocols (as the example plugin's
+// spirals with a rescaled square loss): at column width one legend entry per row was still
+// wider than the figure, and "ECE 0.059 ± 0.038" was cut at the right edge ("ECE 0.0" for
+// the same-epochs entries). Entries too wide now break into lines, the ECE on its own.
+TEST(ReliabilityFigure, LegendEntriesTooWideForTheColumnBreakSoThatTheEceIsNotCut) {
+    std::vector<ReliabilityGroup> groups;
+    const std::map<int, double> counts = {{5, 50}, {6, 40}, {7, 10}}, accuracies = {{5, 0.3}, {6, 0.5}, {7, 0.9}};
+    groups.push_back(makeReliabilityGroup(makeKey("toy/spirals", "ce", "early_stopping"), counts, accuracies, 0.0938, 0.027, 3));
+    for (const char* protocol : {"early_stopping", "same_epochs_as_ce"}) {
+        ReliabilityGroup plain = makeReliabilityGroup(makeKey("toy/spirals", "square", protocol), counts, accuracies, 0.1356, 0.0257, 3);
+        ReliabilityGroup rescaled =
+            makeReliabilityGroup(makeKey("toy/spirals", "square", protocol, 0.1, 3, 4), counts, accuracies, 0.0590, 0.0384, 3);
+        rescaled.key.lossName = "square_k3_M4";
+        groups.push_back(plain);
+        groups.push_back(rescaled);
+    }
+    QCustomPlot plot;
+    plotReliability(plot, groups);
+    QStringList before;
+    for (std::size_t i = 0; i < groups.size(); ++i) before << graph(plot, QString("reliability/%1").arg(i))->name();
+    const int width = 252; // a 1050 px figure at 300 dpi, in points
+    applyColumnStyle(plot, width);
+    EXPECT_LE(plot.legend->minimumOuterSizeHint().width(), width);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const QString name = graph(plot, QString("reliability/%1").arg(i))->name();
+        // The same words, only line breaks where there were spaces after ',' or ':'.
+        EXPECT_EQ(QString(name).replace(QLatin1Char('\n'), QLatin1Char(' ')), before[int(i)]) << name.toStdString();
+        // Broken first before the ECE: it ends up whole on the last line.
+        if (name.contains(QLatin1Char('\n'))) {
+            EXPECT_TRUE(name.split(QLatin1Char('\n')).last().startsWith(QStringLiteral("ECE "))) << name.toStdString();
+        }
+    }
+    EXPECT_TRUE(graph(plot, "reliability/4")->name().contains(QLatin1Char('\n'))) << "the widest entry is not broken";
+    // A legend that fits keeps its entries on one line.
+    QCustomPlot narrow;
+    plotReliability(narrow, sampleReliability());
+    applyColumnStyle(narrow, width);
+    EXPECT_FALSE(graph(narrow, "reliability/0")->name().contains(QLatin1Char('\n')));
+}
+
 int main(int argc, char** argv) {
     // Also when ctest's environment is not in effect (test discovery at build time).
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");

@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include <QFontMetrics>
 #include <QLocale>
 #include <qcustomplot.h>
 
@@ -721,6 +722,59 @@ void plotReliability(QCustomPlot& plot, const std::vector<ReliabilityGroup>& gro
     else by->setRange(std::max(1e-3, shareRange.low / 2.0), 150.0);
 }
 
+namespace {
+
+// `text` on lines no wider than `width` pixels, broken after ", " or ": " (greedily, so a
+// legend entry's ": ECE ..." goes to the next line first); a piece without such a break that
+// is wider stays whole.
+QString wrappedText(const QString& text, const QFontMetrics& metrics, int width) {
+    QStringList pieces; // each ends with its ", " or ": "
+    int start = 0;
+    for (int i = 0; i + 1 < int(text.size()); ++i) {
+        if ((text[i] == QLatin1Char(',') || text[i] == QLatin1Char(':')) && text[i + 1] == QLatin1Char(' ')) {
+            pieces << text.mid(start, i + 2 - start);
+            start = i + 2;
+        }
+    }
+    pieces << text.mid(start);
+    QStringList lines;
+    QString line;
+    for (const QString& piece : pieces) {
+        if (!line.isEmpty() && metrics.horizontalAdvance(line + piece.trimmed()) > width) {
+            lines << line.trimmed();
+            line.clear();
+        }
+        line += piece;
+    }
+    lines << line.trimmed();
+    return lines.join(QLatin1Char('\n'));
+}
+
+// A legend of one column still wider than the figure (long group names; a reliability
+// diagram's "ECE mean ± std" after them) was cut at the right edge, the ECE with it: each
+// entry too wide breaks into lines instead.
+void wrapLegendNames(QCPLegend& legend, int viewportWidth) {
+    int widestText = 0;
+    std::vector<QCPPlottableLegendItem*> items;
+    for (int i = 0; i < legend.itemCount(); ++i) {
+        auto* item = qobject_cast<QCPPlottableLegendItem*>(legend.item(i));
+        if (!item) continue;
+        items.push_back(item);
+        const QFontMetrics metrics(item->font());
+        widestText = std::max(widestText, metrics.boundingRect(0, 0, 0, legend.iconSize().height(), Qt::TextDontClip,
+                                                               item->plottable()->name()).width());
+    }
+    // What the legend adds around its widest text: margins, icon, padding. Two pixels to
+    // spare for the hinting of the 300 dpi PNG.
+    const int textWidth = viewportWidth - (legend.minimumOuterSizeHint().width() - widestText) - 2;
+    for (QCPPlottableLegendItem* item : items) {
+        QCPAbstractPlottable* plottable = item->plottable();
+        plottable->setName(wrappedText(plottable->name(), QFontMetrics(item->font()), textWidth));
+    }
+}
+
+} // namespace
+
 void applyColumnStyle(QCustomPlot& plot, int viewportWidth) {
     // "sans-serif" is a fontconfig alias for raster and PDF output and a CSS generic family
     // that every SVG viewer knows (the resolved name, e.g. "Sans Serif", is not).
@@ -777,6 +831,7 @@ void applyColumnStyle(QCustomPlot& plot, int viewportWidth) {
                 legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
                 if (legend->minimumOuterSizeHint().width() <= viewportWidth) break;
             }
+            if (legend->minimumOuterSizeHint().width() > viewportWidth) wrapLegendNames(*legend, viewportWidth);
         }
     }
     for (int i = 0; i < plot.itemCount(); ++i)
