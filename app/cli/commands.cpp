@@ -417,7 +417,16 @@ int runRunCommand(const std::vector<std::string>& argv) {
                   << ", database " << store.path() << "\n";
     });
 
-    const std::string thisExperiment = spec.name + "#" + std::to_string(result.experimentId);
+    // NAME#ID; "NAME#0ID" when an experiment is named exactly "NAME#ID", which would make the
+    // value ambiguous (report.md, "Choosing the experiments").
+    std::string idDigits = std::to_string(result.experimentId);
+    {
+        const std::vector<ExperimentRecord> stored = store.experiments();
+        while (std::any_of(stored.begin(), stored.end(),
+                           [&](const ExperimentRecord& e) { return e.name == spec.name + "#" + idDigits; }))
+            idDigits.insert(0, "0");
+    }
+    const std::string thisExperiment = spec.name + "#" + idDigits;
     std::cout << "\nExperiment '" << spec.name << "' (#" << result.experimentId << "), task " << spec.taskId << "\n\n"
               << renderMainTable(store, {thisExperiment}, registry) << "\n";
     if (const auto dir = args.value("report")) {

@@ -425,7 +425,26 @@ report)
   [[ $("$cli" list --db "$work/late.sqlite" --format csv | grep -c ',completed,') -eq 2 ]] || fail "the runs of the failed report are not stored"
   sed -i 's/losses: \[ce, square\]/losses: [ce]/; s/name: tiny/name: ceonly/' "$work/tiny.yaml"
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "ce-only run"
-  expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none;;
+  expect 0 "only one loss \\(cross-entropy\\).*no pairing by seed" -- report --db "$work/runs.sqlite" --experiment ceonly --out "$work/r3" --figures none
+  # A name with '#' is selected by its name (before, only as NAME#ID); a value that is both a
+  # stored name and NAME#ID of another experiment is refused, saying how to write each.
+  sed -i 's/^name: .*/name: "tiny#1"/' "$work/tiny.yaml"
+  out=$("$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet 2>&1) || fail "run of tiny#1: $out"
+  grep -qF "Experiment 'tiny#1' (#3)" <<<"$out" || fail "expected experiment #3: $out"
+  expect 2 "experiment 'tiny#1' is ambiguous .*: it is the name of experiment #3 and also instance #1 of 'tiny'; write 'tiny#1#3' for the first, 'tiny#01' for the second" -- \
+    report --db "$work/runs.sqlite" --experiment 'tiny#1' --out "$work/r4" --figures none
+  expect 0 "Report of 1 experiment\\(s\\), 1 run" -- report --db "$work/runs.sqlite" --experiment 'tiny#1#3' --out "$work/r4" --figures none
+  expect 0 "Report of 1 experiment\\(s\\), 2 run" -- report --db "$work/runs.sqlite" --experiment 'tiny#01' --out "$work/r4" --figures none
+  sed -i 's/^name: .*/name: "x #2"/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "run of 'x #2'"
+  expect 0 "Report of 1 experiment\\(s\\), 1 run" -- report --db "$work/runs.sqlite" --experiment 'x #2' --out "$work/r4" --figures none
+  # run --report of "x" #6 beside an experiment named "x#6": its report is still written.
+  sed -i 's/^name: .*/name: "x#6"/' "$work/tiny.yaml"
+  "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "run of 'x#6'"
+  sed -i 's/^name: .*/name: x/' "$work/tiny.yaml"
+  out=$("$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --report "$work/r5" --quiet 2>&1) || fail "run --report beside x#6: $out"
+  grep -qF "Experiment 'x' (#6)" <<<"$out" || fail "expected experiment #6: $out"
+  [[ -s "$work/r5/table-main.md" ]] || fail "run --report beside x#6 wrote no table: $out";;
 export)
   seed_db
   logs="$work/tb logs"

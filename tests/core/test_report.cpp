@@ -291,6 +291,42 @@ TEST_F(ReportTest, UnknownExperimentNamesTheStoredOnes) {
     }
 }
 
+// Before, a value with '#' was always read as NAME#ID: an experiment named "run #2" could only be
+// selected as "run #2#ID", and "run #2" alone said "no experiment".
+TEST_F(ReportTest, ANameWithAHashIsSelectedByItsNameAndAnAmbiguousOneSaysHowToWriteEach) {
+    RunStore store((m_dir / "names.sqlite").string());
+    const auto add = [&](const std::string& name) {
+        ExperimentRecord e;
+        e.name = name;
+        e.taskId = "toy/a";
+        return store.addExperiment(e);
+    };
+    const std::int64_t a1 = add("a"), a2 = add("a"), run2 = add("run #2"), a1Named = add("a#1"), run2Again = add("run #2");
+    const auto ids = [&](const std::vector<std::string>& names) {
+        std::vector<std::int64_t> out;
+        for (const auto& e : selectExperiments(store, names)) out.push_back(e.id);
+        return out;
+    };
+    EXPECT_EQ(ids({"run #2"}), std::vector<std::int64_t>{run2Again}) << "the exact name: its latest instance";
+    EXPECT_EQ(ids({"run #2#" + std::to_string(run2)}), std::vector<std::int64_t>{run2});
+    EXPECT_EQ(ids({"a#2"}), std::vector<std::int64_t>{a2});
+    EXPECT_EQ(ids({"a"}), std::vector<std::int64_t>{a2});
+    // "a#1" is the name of experiment a1Named and instance #1 of "a".
+    try {
+        selectExperiments(store, {"a#1"});
+        FAIL() << "expected an Error";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("experiment 'a#1' is ambiguous"), std::string::npos) << what;
+        EXPECT_NE(what.find("'a#1#" + std::to_string(a1Named) + "' for the first, 'a#01' for the second"),
+                  std::string::npos)
+            << what;
+    }
+    EXPECT_EQ(ids({"a#1#" + std::to_string(a1Named)}), std::vector<std::int64_t>{a1Named});
+    EXPECT_EQ(ids({"a#01"}), std::vector<std::int64_t>{a1});
+    EXPECT_THROW(selectExperiments(store, {"a#2x"}), Error) << "not an id: no instance of 'a'";
+}
+
 TEST_F(ReportTest, UnwritableFolderIsAClearError) {
     const ReportData data = load();
     ReportRequest request;

@@ -17,6 +17,7 @@
 #include <QTemporaryDir>
 
 #include <qcustomplot.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <memory>
@@ -213,6 +214,31 @@ TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {
     EXPECT_EQ(QDir(dir.path()).entryList(QDir::Files).size(), 6);
     EXPECT_EQ(withFilterSuffix(QStringLiteral("/x/fig"), QStringLiteral("SVG drawing (*.svg)")), QStringLiteral("/x/fig.svg"));
     EXPECT_EQ(withFilterSuffix(QStringLiteral("/x/fig.pdf"), QStringLiteral("PDF document (*.pdf)")), QStringLiteral("/x/fig.pdf"));
+}
+
+// Before, the view took the experiment's name back from the chooser's text ("run #2 #1  (...)"),
+// cut at the first " #": it asked for "run#1", no experiment, and showed nothing.
+TEST(ResultsViewTest, AnExperimentWhoseNameHoldsAHashIsAnalysed) {
+    ResultsFixture f;
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(f.store.path().c_str(), &db), SQLITE_OK);
+    const std::string rename = "UPDATE experiments SET name = 'run #2' WHERE id = " + std::to_string(f.experiment);
+    EXPECT_EQ(sqlite3_exec(db, rename.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    // An experiment named "run #2#<id>" too: "NAME#ID" alone would read as either.
+    ExperimentRecord other;
+    other.name = "run #2#" + std::to_string(f.experiment);
+    other.taskId = "toy/a";
+    f.store.addExperiment(other);
+    f.store.flush();
+    ResultsView view(f.store, f.tasks);
+    QSignalSpy errors(&view, &ResultsView::errorOccurred);
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000))
+        << (errors.isEmpty() ? std::string() : errors.front().front().toString().toStdString());
+    ASSERT_EQ(view.data().experiments.size(), 1u);
+    EXPECT_EQ(view.data().experiments[0].name, "run #2");
+    EXPECT_EQ(view.data().experiments[0].id, f.experiment);
 }
 
 TEST(ResultsViewTest, ExportReportWritesTheCliReportFiles) {

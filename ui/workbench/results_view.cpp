@@ -37,6 +37,10 @@ namespace losslab {
 
 namespace {
 
+// The experiment chooser's items: the id as the item's data, the stored name under this role
+// (the item's text, "name #id  (date)", cannot give it back when the name holds " #").
+constexpr int kExperimentNameRole = Qt::UserRole + 1;
+
 // The figures' metric and protocol, falling back to what the analysis has (as the report does).
 bool hasComparison(const LossAnalysis& analysis, const std::string& metric, const std::string& protocol) {
     for (const SeedComparison& c : analysis.comparisons)
@@ -227,6 +231,7 @@ ResultsView::ResultsView(RunStore& store, const TaskRegistry& tasks, QWidget* pa
                                       .arg(it->id)
                                       .arg(QString::fromStdString(it->createdAt)),
                                   QVariant::fromValue<qint64>(it->id));
+            m_experiment->setItemData(m_experiment->count() - 1, QString::fromStdString(it->name), kExperimentNameRole);
         }
         const int index = m_experiment->findData(QVariant::fromValue<qint64>(keep));
         m_experiment->setCurrentIndex(index >= 0 ? index : 0);
@@ -338,8 +343,17 @@ ReportRequest ResultsView::request() const {
     ReportRequest request;
     const int index = m_experiment->currentIndex();
     if (index >= 0) {
-        const QString name = m_experiment->currentText().section(QStringLiteral(" #"), 0, 0);
-        request.experiments = {name.toStdString() + "#" + std::to_string(experimentId())};
+        const std::string name = m_experiment->itemData(index, kExperimentNameRole).toString().toStdString();
+        // NAME#ID; when another experiment is named exactly that, "NAME#0ID", which reads as the
+        // same instance and no name (selectExperiments would call the value ambiguous).
+        std::string digits = std::to_string(experimentId());
+        const auto storedAs = [&](const std::string& value) {
+            for (int i = 0; i < m_experiment->count(); ++i)
+                if (m_experiment->itemData(i, kExperimentNameRole).toString().toStdString() == value) return true;
+            return false;
+        };
+        while (storedAs(name + "#" + digits)) digits.insert(0, "0");
+        request.experiments = {name + "#" + digits};
     }
     request.split = m_split->currentData().toString().toStdString();
     return request;

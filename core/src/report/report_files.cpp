@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -98,20 +99,30 @@ std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std
         return out;
     }
     for (const auto& name : names) {
+        // The exact name (its latest instance), even when it holds a '#' ("run #2"); and NAME#ID.
+        const ExperimentRecord* byName = nullptr;
+        for (const auto& e : all)
+            if (e.name == name) byName = &e; // the latest
+        const ExperimentRecord* byId = nullptr;
         const auto hash = name.rfind('#');
-        const ExperimentRecord* found = nullptr;
-        if (hash != std::string::npos) {
-            std::int64_t id = -1;
-            try {
-                id = std::stoll(name.substr(hash + 1));
-            } catch (const std::exception&) {
-            }
+        const std::string digits = hash == std::string::npos ? std::string() : name.substr(hash + 1);
+        if (!digits.empty() && digits.size() < 19 &&
+            std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+            const std::int64_t id = std::stoll(digits);
             for (const auto& e : all)
-                if (e.id == id && e.name == name.substr(0, hash)) found = &e;
-        } else {
-            for (const auto& e : all)
-                if (e.name == name) found = &e; // the latest
+                if (e.id == id && e.name == name.substr(0, hash)) byId = &e;
         }
+        if (byName && byId && byName->id != byId->id) {
+            // Both readings are stored: say how to write each so that it means one.
+            std::string padded = name.substr(0, hash + 1) + "0" + digits;
+            while (std::any_of(all.begin(), all.end(), [&](const ExperimentRecord& e) { return e.name == padded; }))
+                padded.insert(hash + 1, "0");
+            throw Error("experiment '" + name + "' is ambiguous in " + store.path() + ": it is the name of experiment #" +
+                        std::to_string(byName->id) + " and also instance #" + std::to_string(byId->id) + " of '" +
+                        name.substr(0, hash) + "'; write '" + name + "#" + std::to_string(byName->id) +
+                        "' for the first, '" + padded + "' for the second");
+        }
+        const ExperimentRecord* found = byName ? byName : byId;
         if (!found)
             throw Error("no experiment '" + name + "' in " + store.path() + "; stored experiments: " + knownExperiments(store));
         if (std::none_of(out.begin(), out.end(), [&](const ExperimentRecord& e) { return e.id == found->id; }))
