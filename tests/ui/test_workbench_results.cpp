@@ -8,13 +8,16 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLocale>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QFontMetrics>
 #include <QTableView>
 #include <QHeaderView>
 #include <QSignalSpy>
 #include <QTest>
 #include <QTemporaryDir>
+#include <QXmlStreamReader>
 
 #include <qcustomplot.h>
 #include <sqlite3.h>
@@ -214,6 +217,45 @@ TEST(ViewExportTest, TablesAndPlotsExportAsValidFiles) {
     EXPECT_EQ(QDir(dir.path()).entryList(QDir::Files).size(), 6);
     EXPECT_EQ(withFilterSuffix(QStringLiteral("/x/fig"), QStringLiteral("SVG drawing (*.svg)")), QStringLiteral("/x/fig.svg"));
     EXPECT_EQ(withFilterSuffix(QStringLiteral("/x/fig.pdf"), QStringLiteral("PDF document (*.pdf)")), QStringLiteral("/x/fig.pdf"));
+}
+
+// Before, a plot exported from the Results tab kept the system's locale: under de_DE.UTF-8 its
+// tick labels read "0,5" while `losslab-cli report`'s figures (FigureExport.
+// NumbersHaveADecimalPointWhateverTheLocale) and every table write "0.5".
+TEST(ResultsViewTest, ExportedFiguresHaveADecimalPointWhateverTheLocale) {
+    struct GermanDefault {
+        QLocale previous;
+        GermanDefault() { QLocale::setDefault(QLocale(QLocale::German, QLocale::Germany)); }
+        ~GermanDefault() { QLocale::setDefault(previous); }
+    } german;
+    ResultsFixture f;
+    ResultsView view(f.store, f.tasks);
+    view.resize(1200, 800);
+    view.show();
+    view.setExperiment(f.experiment);
+    ASSERT_TRUE(QTest::qWaitFor([&] { return view.data().runs.size() == 30u; }, 20000));
+    QTemporaryDir out;
+    const QRegularExpression comma(QStringLiteral("[0-9],[0-9]")), point(QStringLiteral("[0-9]\\.[0-9]"));
+    int decimals = 0;
+    for (const char* name : {"figure1Plot", "figure3Plot"}) {
+        auto* plot = view.findChild<QCustomPlot*>(QString::fromLatin1(name));
+        ASSERT_NE(plot, nullptr) << name;
+        ASSERT_TRUE(QTest::qWaitFor([&] { return plot->graphCount() > 0; }, 5000)) << name;
+        ASSERT_EQ(plot->locale().decimalPoint(), QStringLiteral(",")) << "the window's plots take the system's locale";
+        const QString svg = QDir(out.path()).filePath(QString::fromLatin1(name) + QStringLiteral(".svg"));
+        exportPlot(*plot, svg);
+        QXmlStreamReader xml(head(svg, 1 << 22));
+        while (!xml.atEnd()) {
+            xml.readNext();
+            if (!xml.isStartElement() || xml.name() != QLatin1String("text")) continue;
+            const QString text = xml.readElementText(QXmlStreamReader::IncludeChildElements);
+            EXPECT_FALSE(text.contains(comma)) << name << ": " << text.toStdString();
+            if (text.contains(point)) ++decimals;
+        }
+        EXPECT_FALSE(xml.hasError()) << name << ": " << xml.errorString().toStdString();
+        EXPECT_EQ(plot->locale().decimalPoint(), QStringLiteral(",")) << "the plot on screen keeps its locale";
+    }
+    EXPECT_GT(decimals, 0) << "no number with decimals in the exported figures: nothing was checked";
 }
 
 // Before, the view took the experiment's name back from the chooser's text ("run #2 #1  (...)"),

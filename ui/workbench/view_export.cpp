@@ -5,6 +5,7 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QLocale>
 #include <QPainter>
 #include <QRegularExpression>
 #include <QSvgGenerator>
@@ -41,6 +42,28 @@ void writeAtomically(const QString& path, Write write) {
         throw Error(pathText(path) + ": cannot replace the file");
     }
 }
+
+// Tick labels as `losslab-cli report`'s figures write them, "0.5" whatever the locale
+// (applyColumnStyle): QCustomPlot formats them with the plot's locale, which is the system's, so
+// under LC_ALL=de_DE.UTF-8 an exported plot read "0,5". The plot on screen keeps its locale.
+class CLocaleNumbers {
+public:
+    explicit CLocaleNumbers(QCustomPlot& plot) : m_plot(plot), m_previous(plot.locale()) {
+        QLocale numbers = QLocale::c();
+        numbers.setNumberOptions(QLocale::OmitGroupSeparator);
+        m_plot.setLocale(numbers);
+    }
+    ~CLocaleNumbers() {
+        m_plot.setLocale(m_previous);
+        m_plot.replot(QCustomPlot::rpQueuedReplot);
+    }
+    CLocaleNumbers(const CLocaleNumbers&) = delete;
+    CLocaleNumbers& operator=(const CLocaleNumbers&) = delete;
+
+private:
+    QCustomPlot& m_plot;
+    QLocale m_previous;
+};
 
 } // namespace
 
@@ -96,6 +119,7 @@ void exportTable(const ReportTable& display, const ReportTable& data, const QStr
 void exportPlot(QCustomPlot& plot, const QString& path, double scale) {
     const QString suffix = QFileInfo(path).suffix().toLower();
     const int width = plot.width(), height = plot.height();
+    const CLocaleNumbers numbers(plot);
     if (suffix == QLatin1String("png")) {
         writeAtomically(path, [&](const QString& tmp) { return plot.savePng(tmp, width, height, scale, -1); });
     } else if (suffix == QLatin1String("pdf")) {

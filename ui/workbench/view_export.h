@@ -1,7 +1,8 @@
 #pragma once
 // Exports of what a view shows, by file suffix:
 //   tables: .csv (RFC 4180), .md (Markdown), .tex (LaTeX booktabs), as `losslab-cli report`;
-//   plots:  .png (at the widget's size x `scale`), .svg, .pdf (vector).
+//   plots:  .png (at the widget's size x `scale`), .svg, .pdf (vector); numbers with a decimal
+//           point whatever the locale, as the report's figures (the plot on screen keeps its own).
 // Every file is written under a temporary name and renamed, so a failed export leaves no
 // partial file. Errors throw losslab::Error naming the path and what went wrong.
 //
