@@ -3,11 +3,13 @@
 // CLI: writeReportFigures creates one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -249,8 +251,59 @@ TEST(FigureExport, MarkupCharactersInTaskIdsKeepTheSvgWellFormed) {
     const auto written = writeReportFigures(sampleAnalysis(), {{"toy/a&b<c>", sampleCurves("toy/a&b<c>")}},
                                             dir.path().string(), formats, warnings);
     ASSERT_EQ(written.size(), 3u);
-    EXPECT_EQ(fs::path(written[1]).filename(), "fig2-curves-toy_a&b<c>.svg");
+    EXPECT_TRUE(fs::path(written[1]).filename().string().rfind("fig2-curves-toy_a_b_c_+", 0) == 0) << written[1];
     for (const auto& path : written) EXPECT_TRUE(readSvg(path).wellFormed) << path;
+}
+
+// Before, a figure's file name kept the task's characters: "toy/50% a#b" gave
+// "fig2-curves-toy_50% a#b.pdf", which \includegraphics cannot read ('%' ends its line, '#' is a
+// parameter), and "toy/a" and "toy_a" met in one name, the second told apart only by a "-2" that
+// a task named "toy_a-2" also gets.
+TEST(FigureExport, FileNamesHoldOnlySafeCharactersAndDifferentNamesNeverShareOne) {
+    TempDir dir;
+    FigureFormats formats;
+    formats.png = formats.svg = false;
+    const std::vector<std::string> tasks = {"toy/a", "toy_a", "toy_a-2", "toy/50% a#b", "toy/50% a#c",
+                                            "toy/x|y\"z<w>:v", "toy/\xC3\xA9t\xC3\xA9"};
+    std::map<std::string, std::vector<CurveGroup>> curves;
+    std::vector<ReliabilityGroup> reliability;
+    for (const auto& task : tasks) {
+        curves[task] = sampleCurves(task);
+        for (ReliabilityGroup group : sampleReliability()) {
+            if (group.key.taskId != "toy/alpha") continue;
+            group.key.taskId = task;
+            reliability.push_back(group);
+        }
+    }
+    std::vector<std::string> warnings;
+    std::vector<std::string> written = writeReportFigures(sampleAnalysis(), curves, dir.path().string(), formats, warnings);
+    for (const auto& path : writeReliabilityFigures(reliability, dir.path().string(), formats)) written.push_back(path);
+    const QRegularExpression safe(QStringLiteral("^[A-Za-z0-9._+=-]+\\.pdf$"));
+    std::set<std::string> fig2, fig4;
+    for (const auto& path : written) {
+        const std::string name = fs::path(path).filename().string();
+        EXPECT_TRUE(safe.match(QString::fromStdString(name)).hasMatch()) << name;
+        if (name.rfind("fig2-curves-", 0) == 0) fig2.insert(name);
+        if (name.rfind("fig4-reliability-", 0) == 0) fig4.insert(name);
+    }
+    EXPECT_EQ(fig2.size(), tasks.size()) << "one file per task, none written over another";
+    EXPECT_EQ(fig4.size(), tasks.size());
+    // Readable and deterministic: the plain names as before, the first of "toy/a" and "toy_a" in
+    // byte order keeps the name, the other gets "+2" (a '+' no task's own stem has).
+    for (const char* name : {"fig2-curves-toy_a.pdf", "fig2-curves-toy_a+2.pdf", "fig2-curves-toy_a-2.pdf",
+                             "fig4-reliability-toy_a.pdf", "fig4-reliability-toy_a+2.pdf"})
+        EXPECT_TRUE(fs::exists(dir.path() / name)) << name;
+    const QRegularExpression hashed(QStringLiteral("^fig2-curves-toy_50_a_b\\+[0-9a-f]{8}\\.pdf$"));
+    EXPECT_EQ(std::count_if(fig2.begin(), fig2.end(),
+                            [&](const std::string& n) { return hashed.match(QString::fromStdString(n)).hasMatch(); }),
+              1);
+    // The same task gets the same name in another report.
+    TempDir again;
+    const auto alone = writeReportFigures(sampleAnalysis(), {{"toy/50% a#b", sampleCurves("toy/50% a#b")}},
+                                          again.path().string(), formats, warnings);
+    EXPECT_EQ(std::count_if(alone.begin(), alone.end(),
+                            [&](const std::string& p) { return fig2.count(fs::path(p).filename().string()) == 1; }),
+              1);
 }
 
 TEST(FigureExport, NumbersHaveADecimalPointWhateverTheLocale) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -52,10 +54,43 @@ void ensureApplication() {
     static QApplication application(argc, argv);
 }
 
-std::string fileSafe(const std::string& taskId) {
-    std::string out = taskId.empty() ? std::string("unnamed") : taskId;
-    for (char& c : out)
-        if (c == '/' || c == '\\') c = '_';
+// A task, loss or protocol name in a file name (figure_export.h): letters, digits, '.', '-' and
+// '_' stay, '/' becomes '_', and a run of any other bytes (spaces, % # | " < > : \\, non-ASCII)
+// one '_'; a name with such bytes ends in '+' and 8 hex digits of its FNV-1a hash, so that two
+// names differing there do not share a file. '+' appears nowhere else in a stem.
+std::string fileSafe(const std::string& name) {
+    if (name.empty()) return "unnamed";
+    std::string out;
+    bool plain = true;
+    for (const char c : name) {
+        const bool keep = std::isalnum(static_cast<unsigned char>(c)) && static_cast<unsigned char>(c) < 0x80;
+        if (keep || c == '.' || c == '-' || c == '_') out += c;
+        else if (c == '/') out += '_';
+        else {
+            plain = false;
+            if (out.empty() || out.back() != '_') out += '_';
+        }
+    }
+    if (plain) return out;
+    std::uint32_t hash = 2166136261u;
+    for (const char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(hash));
+    return out + "+" + hex;
+}
+
+// Stems that no two of `names` share: fileSafe's, and where two still meet ("a/b" and "a_b", or
+// equal hashes) the later in byte order gets "+2", "+3", ...; the same names give the same stems.
+std::map<std::string, std::string> fileSafeStems(const std::vector<std::string>& names) {
+    const std::set<std::string> sorted(names.begin(), names.end());
+    std::map<std::string, std::string> out;
+    std::set<std::string> used;
+    for (const std::string& name : sorted) {
+        std::string stem = fileSafe(name);
+        for (int n = 2; used.count(stem); ++n) stem = fileSafe(name) + "+" + std::to_string(n);
+        used.insert(stem);
+        out[name] = stem;
+    }
     return out;
 }
 
@@ -308,17 +343,17 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
         }
     }
 
-    std::set<std::string> usedNames;
+    std::vector<std::string> curveTasks;
+    for (const auto& entry : curvesByTask) curveTasks.push_back(entry.first);
+    const std::map<std::string, std::string> curveStems = fileSafeStems(curveTasks);
     for (const auto& [task, groups] : curvesByTask) {
-        std::string name = "fig2-curves-" + fileSafe(task);
-        for (int n = 2; usedNames.count(name); ++n) name = "fig2-curves-" + fileSafe(task) + "-" + std::to_string(n);
+        const std::string name = "fig2-curves-" + curveStems.at(task);
         QCustomPlot plot;
         plotLearningCurves(plot, groups, std::string());
         if (groups.empty() || pointsWithData(plot, QStringLiteral("mean/")) == 0) {
             warnings.push_back("Figure 2 (learning curves) for " + task + " skipped: no per-epoch values");
             continue;
         }
-        usedNames.insert(name);
         const std::string curveMetric = groups.front().metric;
         writer.write(plot, name, QStringLiteral("Learning curves, %1").arg(QString::fromStdString(task)),
                      QStringLiteral("Figure 2 after Hui and Belkin (ICLR 2021): %1 per epoch for %2, mean over seeds "
@@ -367,7 +402,7 @@ std::vector<std::string> writeSweepFigures(const SweepAnalysis& sweeps, const st
                 }
                 std::string name = stem + "-" + sweepValueName(value) + (slice.empty() ? "" : "-" + fileSafeWords(slice));
                 const std::string base = name;
-                for (int n = 2; usedNames.count(name); ++n) name = base + "-" + std::to_string(n);
+                for (int n = 2; usedNames.count(name); ++n) name = base + "+" + std::to_string(n);
                 usedNames.insert(name);
                 QCustomPlot plot;
                 plotSweepHeatmap(plot, sweeps, family, value, fixed);
@@ -391,14 +426,12 @@ std::vector<std::string> writeReliabilityFigures(const std::vector<ReliabilityGr
     std::vector<std::string> tasks;
     for (const ReliabilityGroup& group : groups)
         if (std::find(tasks.begin(), tasks.end(), group.key.taskId) == tasks.end()) tasks.push_back(group.key.taskId);
-    std::set<std::string> usedNames;
+    const std::map<std::string, std::string> stems = fileSafeStems(tasks);
     for (const std::string& task : tasks) {
         std::vector<ReliabilityGroup> ofTask;
         for (const ReliabilityGroup& group : groups)
             if (group.key.taskId == task) ofTask.push_back(group);
-        std::string name = "fig4-reliability-" + fileSafe(task);
-        for (int n = 2; usedNames.count(name); ++n) name = "fig4-reliability-" + fileSafe(task) + "-" + std::to_string(n);
-        usedNames.insert(name);
+        const std::string name = "fig4-reliability-" + stems.at(task);
         QCustomPlot plot;
         plotReliability(plot, ofTask);
         const QString split = QString::fromStdString(ofTask.front().split);

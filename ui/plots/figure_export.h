@@ -6,8 +6,12 @@
 // Files, in `outDir` (created when missing):
 //   fig1-seed-differences.{png,svg,pdf}   Figure 1, test/acc (a speech-only analysis: test/wer,
 //                                         per or cer), square early_stopping pairs
-//   fig2-curves-<task>.{png,svg,pdf}      Figure 2, one per entry of curvesByTask; '/' and
-//                                         '\' in the task id become '_'
+//   fig2-curves-<task>.{png,svg,pdf}      Figure 2, one per entry of curvesByTask; the task id
+//                                         as a file name: letters, digits, '.', '-', '_' stay,
+//                                         '/' becomes '_', a run of other bytes one '_', and
+//                                         then the name ends in '+' and 8 hex digits of the
+//                                         id's FNV-1a hash; ids that still meet ("a/b", "a_b")
+//                                         get "+2", ... in byte order (docs/report.md)
 //   fig3-seed-spread.{png,svg,pdf}        Figure 3, test/acc, early_stopping
 //   figure-sweep-*.{png,svg,pdf}          heatmaps of a sweep: writeSweepFigures below
 //   fig4-reliability-<task>.{png,svg,pdf} reliability diagrams: writeReliabilityFigures below
@@ -60,7 +64,7 @@ std::vector<std::string> writeReportFigures(const LossAnalysis& analysis,
 // The heatmaps of a sweep (sweep_heatmap.h), written beside the report's other figures, in the
 // same formats and size; nothing when `sweeps` is empty (a report without sweeps is unchanged):
 //   figure-sweep-<task>[-<recipe>]-<loss>-<protocol>-<mean|std|diff>[-<axis=value>...].{png,svg,pdf}
-// one per family (task as in fig2: '/' and '\' become '_'; a recipe label when the task has
+// one per family (task, loss and protocol named as fig2's task; a recipe label when the task has
 // several base recipes; with more than two axes, one per combination of the others, named by
 // it). "diff" only for square losses. A heatmap without any value is skipped with a warning.
 // Same threading, errors and atomic writes as writeReportFigures. Returns the paths written.
