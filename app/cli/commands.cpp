@@ -222,10 +222,15 @@ std::string planRunKey(const std::string& taskId, const std::string& lossName, c
                        std::int64_t seed, const std::string& specYaml) {
     std::string key = taskId + "\n" + lossName + "\n" + protocol + "\n" + std::to_string(seed);
     const RunRecipe recipe = runRecipe(specYaml);
+    // In key order: runs stored before the axes were listed as the sweep lists them (keys
+    // outside losses first) are the same runs.
+    std::vector<std::string> values;
     for (const auto& axis : runSweepAxes(specYaml)) {
         const auto it = recipe.find(axis);
-        key += "\n" + axis + "=" + (it == recipe.end() ? std::string() : it->second);
+        values.push_back(axis + "=" + (it == recipe.end() ? std::string() : it->second));
     }
+    std::sort(values.begin(), values.end());
+    for (const auto& v : values) key += "\n" + v;
     return key;
 }
 

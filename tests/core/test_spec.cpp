@@ -1038,6 +1038,32 @@ TEST(ExperimentSpecSweep, KeysOutsideLossesVaryEveryLossAndRoundTrip) {
     for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs2[i].toYaml(), runs[i].toYaml());
 }
 
+TEST(ExperimentSpecSweep, RunsNameTheirAxesInTheOrderTheSweepListsThem) {
+    // The report's heatmaps put a family's first axis along x, its second along y and draw one
+    // figure per value of the others. Keys outside losses were listed first whatever the order
+    // written, so a k x M sweep over two model sizes was drawn as hidden x k, one figure per M.
+    const ExperimentSpec spec = load("task: toy/mlp\nseeds: 1\nlosses: [ce, square]\n"
+                                     "sweep:\n  losses.1.k: [1, 5]\n  losses.1.M: [1, 10]\n  model.hidden: [[8], [16]]\n");
+    for (const auto& r : spec.expand()) {
+        if (r.loss.kind == LossKind::CrossEntropy) {
+            EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"model.hidden"}));
+        } else {
+            EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"loss.k", "loss.M", "model.hidden"}));
+            EXPECT_EQ(losslab::runSweepAxes(r.toYaml()), r.sweepAxes);
+        }
+    }
+    const ExperimentSpec mixed = load("task: toy/mlp\nseeds: 1\nlosses: [ce, square]\n"
+                                      "sweep:\n  model.hidden: [[8], [16]]\n  losses.*.lr: [0.1, 0.2]\n"
+                                      "  train.weight_decay: [0, 0.0005]\n  losses.1.M: [1, 10]\n");
+    for (const auto& r : mixed.expand()) {
+        if (r.loss.kind == LossKind::CrossEntropy) {
+            EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"model.hidden", "loss.lr", "train.weight_decay"}));
+        } else {
+            EXPECT_EQ(r.sweepAxes, (std::vector<std::string>{"model.hidden", "loss.lr", "train.weight_decay", "loss.M"}));
+        }
+    }
+}
+
 TEST(ExperimentSpecSweep, BadSweepsNameTheKeyAndWhatIsExpected) {
     const std::string head = "task: toy/mlp\nlosses: [ce, square]\nsweep:\n";
     EXPECT_TRUE(loadFails(head + "  train.lr: [0.1, 0.2]\n", {"exp.yaml:4:3", "train.lr", "losses.*.lr"}));

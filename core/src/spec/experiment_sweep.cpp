@@ -113,8 +113,6 @@ std::size_t ExperimentSpec::configurationsOf(std::size_t lossIndex) const {
 
 std::vector<RunSpec> ExperimentSpec::expand() const {
     std::vector<RunSpec> runs;
-    std::vector<std::string> globalKeys;
-    for (const SweepAxis* a : globalAxes(sweep)) globalKeys.push_back(a->recipeKey());
     std::vector<std::vector<LossVariant>> variants;
     for (std::size_t i = 0; i < losses.size(); ++i) variants.push_back(lossVariants(sweep, losses, i));
     auto make = [&](const ParamSet& point, const LossVariant& v, std::size_t lossIndex, Protocol p, std::int64_t seed) {
@@ -129,8 +127,11 @@ std::vector<RunSpec> ExperimentSpec::expand() const {
         // A run is stored fully resolved: "auto" becomes the fraction this protocol holds out.
         if (point.has("data.val_fraction") && point.raw("data.val_fraction") == "auto")
             r.params.set("data.val_fraction", formatShortest(defaultValidationFraction(p)), ParamType::Double);
-        r.sweepAxes = globalKeys;
-        for (const SweepAxis* a : lossAxes(sweep, losses, lossIndex)) r.sweepAxes.push_back(a->recipeKey());
+        // The axes that vary this loss in the order the sweep lists them: the report's heatmaps
+        // take the first along x, the second along y and the others as one figure per value.
+        const std::vector<const SweepAxis*> own = lossAxes(sweep, losses, lossIndex);
+        for (const auto& a : sweep)
+            if (!a.isLossAxis() || std::find(own.begin(), own.end(), &a) != own.end()) r.sweepAxes.push_back(a.recipeKey());
         return r;
     };
     const auto ceIt = std::find_if(losses.begin(), losses.end(),
