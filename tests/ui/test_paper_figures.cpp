@@ -506,44 +506,80 @@ TEST(ReliabilityFigure, LegendNamesEachGroupWithItsEceColouredAsTheOtherFigures)
     EXPECT_EQ(graph(plot, "share/1")->pen().color(), square);
 }
 
-// A task with CE, two square-loss variants and both protocols (as the example plugin's
-// spirals with a rescaled square loss): at column width one legend entry per row was still
-// wider than the figure, and "ECE 0.059 ± 0.038" was cut at the right edge ("ECE 0.0" for
-// the same-epochs entries). Entries too wide now break into lines, the ECE on its own.
-TEST(ReliabilityFigure, LegendEntriesTooWideForTheColumnBreakSoThatTheEceIsNotCut) {
-    std::vector<ReliabilityGroup> groups;
+namespace {
+
+// A reliability group of toy/spirals with the bins of the example plugin's spirals runs.
+ReliabilityGroup spiralsGroup(const std::string& loss, const std::string& lossName, const std::string& protocol,
+                              double lr, double k, double M, double eceMean, double eceStd) {
     const std::map<int, double> counts = {{5, 50}, {6, 40}, {7, 10}}, accuracies = {{5, 0.3}, {6, 0.5}, {7, 0.9}};
-    groups.push_back(makeReliabilityGroup(makeKey("toy/spirals", "ce", "early_stopping"), counts, accuracies, 0.0938, 0.027, 3));
-    for (const char* protocol : {"early_stopping", "same_epochs_as_ce"}) {
-        ReliabilityGroup plain = makeReliabilityGroup(makeKey("toy/spirals", "square", protocol), counts, accuracies, 0.1356, 0.0257, 3);
-        ReliabilityGroup rescaled =
-            makeReliabilityGroup(makeKey("toy/spirals", "square", protocol, 0.1, 3, 4), counts, accuracies, 0.0590, 0.0384, 3);
-        rescaled.key.lossName = "square_k3_M4";
-        groups.push_back(plain);
-        groups.push_back(rescaled);
-    }
-    QCustomPlot plot;
+    ReliabilityGroup group = makeReliabilityGroup(makeKey("toy/spirals", loss, protocol, lr, k, M), counts, accuracies,
+                                                  eceMean, eceStd, 3);
+    group.key.lossName = lossName;
+    return group;
+}
+
+// Each reliability legend entry's text after applyColumnStyle at `width` points, and the
+// entries before it.
+QStringList styledNames(QCustomPlot& plot, const std::vector<ReliabilityGroup>& groups, int width, QStringList& before) {
     plotReliability(plot, groups);
-    QStringList before;
     for (std::size_t i = 0; i < groups.size(); ++i) before << graph(plot, QString("reliability/%1").arg(i))->name();
-    const int width = 252; // a 1050 px figure at 300 dpi, in points
     applyColumnStyle(plot, width);
+    QStringList after;
+    for (std::size_t i = 0; i < groups.size(); ++i) after << graph(plot, QString("reliability/%1").arg(i))->name();
+    return after;
+}
+
+} // namespace
+
+// At column width (252 points: a 1050 px figure at 300 dpi) a legend entry with a learning
+// rate or a rescaled square loss in its name was wider than the figure, and its
+// "ECE 0.139 ± 0.007" was cut at the right edge ("ECE 0.0", or nothing). A few such
+// entries now continue on a second line, broken after ", " or ": ", so the ECE is whole.
+TEST(ReliabilityFigure, LegendEntriesTooWideForTheColumnBreakSoThatTheEceIsNotCut) {
+    const std::vector<ReliabilityGroup> groups = {
+        spiralsGroup("ce", "ce", "early_stopping", 0.05, 1, 1, 0.0442, 0.0144),
+        spiralsGroup("square", "square", "early_stopping", 0.05, 1, 1, 0.2626, 0.0331),
+        spiralsGroup("square", "square_k5_M10", "early_stopping", 0.005, 5, 10, 0.1387, 0.0065)};
+    const int width = 252;
+    QCustomPlot plot;
+    QStringList before;
+    const QStringList after = styledNames(plot, groups, width, before);
     EXPECT_LE(plot.legend->minimumOuterSizeHint().width(), width);
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        const QString name = graph(plot, QString("reliability/%1").arg(i))->name();
+    for (int i = 0; i < after.size(); ++i) {
         // The same words, only line breaks where there were spaces after ',' or ':'.
-        EXPECT_EQ(QString(name).replace(QLatin1Char('\n'), QLatin1Char(' ')), before[int(i)]) << name.toStdString();
-        // Broken first before the ECE: it ends up whole on the last line.
-        if (name.contains(QLatin1Char('\n'))) {
-            EXPECT_TRUE(name.split(QLatin1Char('\n')).last().startsWith(QStringLiteral("ECE "))) << name.toStdString();
+        EXPECT_EQ(QString(after[i]).replace(QLatin1Char('\n'), QLatin1Char(' ')), before[i]) << after[i].toStdString();
+        if (after[i].contains(QLatin1Char('\n'))) {
+            EXPECT_TRUE(after[i].split(QLatin1Char('\n')).last().startsWith(QStringLiteral("ECE "))) << after[i].toStdString();
         }
     }
-    EXPECT_TRUE(graph(plot, "reliability/4")->name().contains(QLatin1Char('\n'))) << "the widest entry is not broken";
+    EXPECT_TRUE(after[2].contains(QLatin1Char('\n'))) << "the widest entry is not broken";
     // A legend that fits keeps its entries on one line.
     QCustomPlot narrow;
-    plotReliability(narrow, sampleReliability());
-    applyColumnStyle(narrow, width);
-    EXPECT_FALSE(graph(narrow, "reliability/0")->name().contains(QLatin1Char('\n')));
+    QStringList sample;
+    EXPECT_EQ(styledNames(narrow, sampleReliability(), width, sample), sample);
+}
+
+// Five such entries (CE, two square losses, two protocols) broken into lines would take half
+// the figure and squeeze the panels flat: each keeps one line, its name shortened in the
+// middle, and still ends with its whole ECE.
+TEST(ReliabilityFigure, ManyWideLegendEntriesKeepOneLineEachWithTheirWholeEce) {
+    std::vector<ReliabilityGroup> groups = {spiralsGroup("ce", "ce", "early_stopping", 0.005, 1, 1, 0.0938, 0.027)};
+    for (const char* protocol : {"early_stopping", "same_epochs_as_ce"}) {
+        groups.push_back(spiralsGroup("square", "square", protocol, 0.005, 1, 1, 0.1356, 0.0257));
+        groups.push_back(spiralsGroup("square", "square_k3_M4", protocol, 0.005, 3, 4, 0.0590, 0.0384));
+    }
+    const int width = 252;
+    QCustomPlot plot;
+    QStringList before;
+    const QStringList after = styledNames(plot, groups, width, before);
+    EXPECT_LE(plot.legend->minimumOuterSizeHint().width(), width);
+    for (int i = 0; i < after.size(); ++i) {
+        EXPECT_FALSE(after[i].contains(QLatin1Char('\n'))) << after[i].toStdString();
+        const QString ece = before[i].mid(before[i].lastIndexOf(QStringLiteral(": ")));
+        EXPECT_TRUE(after[i].endsWith(ece)) << after[i].toStdString() << " should end with " << ece.toStdString();
+    }
+    EXPECT_EQ(after[0], before[0]); // "CE, early stopping: ECE ..." fits as it is
+    EXPECT_TRUE(after[4].contains(QChar(0x2026))) << after[4].toStdString();
 }
 
 int main(int argc, char** argv) {

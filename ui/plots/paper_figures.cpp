@@ -751,9 +751,12 @@ QString wrappedText(const QString& text, const QFontMetrics& metrics, int width)
 }
 
 // A legend of one column still wider than the figure (long group names; a reliability
-// diagram's "ECE mean ± std" after them) was cut at the right edge, the ECE with it: each
-// entry too wide breaks into lines instead.
-void wrapLegendNames(QCPLegend& legend, int viewportWidth) {
+// diagram's "ECE mean ± std" after them) was cut at the right edge, the ECE with it. Each
+// entry too wide breaks into lines instead; when that makes the legend take more than 2/5 of
+// the figure's height (the report's figures are 3:2), the panels would shrink to nothing, so
+// then each entry keeps one line and its name is shortened in the middle ("…"), the part
+// after its last ": " (the ECE) kept whole.
+void fitLegendNames(QCPLegend& legend, int viewportWidth) {
     int widestText = 0;
     std::vector<QCPPlottableLegendItem*> items;
     for (int i = 0; i < legend.itemCount(); ++i) {
@@ -767,9 +770,21 @@ void wrapLegendNames(QCPLegend& legend, int viewportWidth) {
     // What the legend adds around its widest text: margins, icon, padding. Two pixels to
     // spare for the hinting of the 300 dpi PNG.
     const int textWidth = viewportWidth - (legend.minimumOuterSizeHint().width() - widestText) - 2;
+    QStringList names;
     for (QCPPlottableLegendItem* item : items) {
         QCPAbstractPlottable* plottable = item->plottable();
+        names << plottable->name();
         plottable->setName(wrappedText(plottable->name(), QFontMetrics(item->font()), textWidth));
+    }
+    if (legend.minimumOuterSizeHint().height() <= viewportWidth * 2 / 3 * 2 / 5) return;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const QString& name = names[int(i)];
+        const QFontMetrics metrics(items[i]->font());
+        const int colon = int(name.lastIndexOf(QStringLiteral(": ")));
+        const QString tail = colon >= 0 ? name.mid(colon) : QString();
+        const QString head = colon >= 0 ? name.left(colon) : name;
+        const int headWidth = std::max(0, textWidth - metrics.horizontalAdvance(tail));
+        items[i]->plottable()->setName(metrics.elidedText(head, Qt::ElideMiddle, headWidth) + tail);
     }
 }
 
@@ -831,7 +846,7 @@ void applyColumnStyle(QCustomPlot& plot, int viewportWidth) {
                 legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
                 if (legend->minimumOuterSizeHint().width() <= viewportWidth) break;
             }
-            if (legend->minimumOuterSizeHint().width() > viewportWidth) wrapLegendNames(*legend, viewportWidth);
+            if (legend->minimumOuterSizeHint().width() > viewportWidth) fitLegendNames(*legend, viewportWidth);
         }
     }
     for (int i = 0; i < plot.itemCount(); ++i)
