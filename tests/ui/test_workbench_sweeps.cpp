@@ -270,8 +270,9 @@ TEST(SweepFiguresTest, MoreThanTwoAxesGiveOneHeatmapPerValueOfTheOthers) {
     QCPColorMap* map = heatmapOf(plot);
     ASSERT_NE(map, nullptr);
     EXPECT_EQ(map->data()->keySize(), 2);
-    EXPECT_EQ(map->data()->valueSize(), 1);
+    EXPECT_EQ(map->data()->valueSize(), 2); // M's one value: a row drawn as two equal cells
     EXPECT_NEAR(map->data()->cell(1, 0), 90.0, 1e-9);
+    EXPECT_NEAR(map->data()->cell(1, 1), 90.0, 1e-9);
 
     QTemporaryDir out;
     std::vector<std::string> warnings;
@@ -284,4 +285,53 @@ TEST(SweepFiguresTest, MoreThanTwoAxesGiveOneHeatmapPerValueOfTheOthers) {
                              "figure-sweep-fashion_mnist_mlp-square-early_stopping-std-hidden=64_32.png"})
         EXPECT_TRUE(QFile::exists(QDir(out.path()).filePath(QString::fromUtf8(name)))) << name;
     EXPECT_EQ(warnings.size(), 2u);
+}
+
+TEST(SweepHeatmapTest, ASingleRowOrColumnOfCellsIsDrawnInColour) {
+    // A sweep of one axis (one row of cells) and an axis of one value (one column): QCPColorMap
+    // drew such cells 0 high or wide, so the figure showed the plot's white with the numbers of
+    // the light cells only (those of dark cells are white).
+    SweepAnalysis sweeps;
+    sweeps.metric = "test/acc";
+    sweeps.valMetric = "val/acc";
+    SweepFamily row;
+    row.taskId = kTask;
+    row.lossName = row.loss = "square";
+    row.protocol = "early_stopping";
+    row.axes = {"loss.lr"};
+    row.axisValues = {{"0.01", "0.1", "0.5"}};
+    for (std::size_t i = 0; i < 3; ++i) {
+        SweepPoint p;
+        p.values = {row.axisValues[0][i]};
+        p.test.n = 2;
+        p.test.mean = 0.5 + 0.2 * static_cast<double>(i);
+        p.test.std = 0.01;
+        row.points.push_back(p);
+    }
+    SweepFamily column = row;
+    column.axes = {"loss.k", "loss.lr"};
+    column.axisValues = {{"1"}, row.axisValues[0]};
+    for (auto& p : column.points) p.values.insert(p.values.begin(), "1");
+    sweeps.families = {row, column};
+
+    for (const SweepFamily& family : sweeps.families) {
+        QCustomPlot plot;
+        plot.resize(600, 400);
+        plotSweepHeatmap(plot, sweeps, family, SweepValue::Mean, {});
+        plot.replot();
+        const QImage image = plot.toPixmap().toImage();
+        QCPColorMap* map = heatmapOf(plot);
+        ASSERT_NE(map, nullptr);
+        const bool oneRow = family.axes.size() == 1;
+        for (int i = 0; i < 3; ++i) {
+            // A quarter of a cell off its centre, where its number is written.
+            const double x = oneRow ? i : 0.25, y = oneRow ? 0.25 : i + 0.25;
+            const QPoint at(qRound(plot.xAxis->coordToPixel(x)), qRound(plot.yAxis->coordToPixel(y)));
+            const QColor want = map->gradient().color(100.0 * (0.5 + 0.2 * i), map->dataRange());
+            const QColor got = image.pixelColor(at);
+            EXPECT_LE(std::abs(got.red() - want.red()) + std::abs(got.green() - want.green()) + std::abs(got.blue() - want.blue()), 6)
+                << family.axes.size() << " axes, cell " << i << ": " << got.name().toStdString() << " instead of "
+                << want.name().toStdString();
+        }
+    }
 }

@@ -174,14 +174,21 @@ void plotSweepHeatmap(QCustomPlot& plot, const SweepAnalysis& sweeps, const Swee
     map->setName(what);
     map->setInterpolate(false);
     map->setTightBoundary(false);
-    map->data()->setSize(nc, nr);
-    map->data()->setRange(QCPRange(0, nc - 1), QCPRange(0, nr - 1));
+    // QCPColorMap sizes its cells by the distance between cell centres: a single column or row
+    // (a sweep of one axis, or an axis of one value) has none and was drawn 0 wide or high, so
+    // the cells showed no colour and white numbers vanished. Such a dimension holds two equal
+    // cells centred at -0.5 and 0.5, which the axis range (-0.5 to 0.5) shows as one.
+    const int keyCells = nc == 1 ? 2 : nc;
+    const int valueCells = nr == 1 ? 2 : nr;
+    map->data()->setSize(keyCells, valueCells);
+    map->data()->setRange(nc == 1 ? QCPRange(-0.5, 0.5) : QCPRange(0, nc - 1), nr == 1 ? QCPRange(-0.5, 0.5) : QCPRange(0, nr - 1));
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (int r = 0; r < nr; ++r)
         for (int c = 0; c < nc; ++c) {
             const double v = r < static_cast<int>(grid.values.size()) && c < static_cast<int>(grid.values[r].size())
                                  ? grid.values[r][c] : kNaN;
-            map->data()->setCell(c, r, v);
+            for (int kc = c; kc < (nc == 1 ? keyCells : c + 1); ++kc)
+                for (int vc = r; vc < (nr == 1 ? valueCells : r + 1); ++vc) map->data()->setCell(kc, vc, v);
             if (std::isfinite(v)) {
                 lo = std::min(lo, v);
                 hi = std::max(hi, v);
