@@ -314,6 +314,32 @@ TEST(SweepAnalysisTest, TiesGoToTheFirstPointInGridOrder) {
     EXPECT_EQ(sq.chosenValues, (std::vector<std::string>{"1", "1"}));
 }
 
+TEST(SweepAnalysisTest, APointWithRunsThatDidNotCompleteIsChosenOnlyWhenEveryPointHasOne) {
+    // k=5, M=10 diverged on seed 2; its two other seeds are now the best on validation. Chosen
+    // on them, it was reported as the tuned square loss over 2 seeds, a setting that diverges.
+    std::vector<Plan> plans = gridPlans();
+    for (Plan& p : plans)
+        if (p.loss == "square" && p.k == 5 && p.M == 10 && p.val) p.val = 0.95;
+    {
+        const SweepAnalysis s = analyze(results(plans));
+        const TunedLoss& sq = tunedRow(s, "square");
+        EXPECT_EQ(sq.chosenValues, (std::vector<std::string>{"5", "1"}));
+        EXPECT_EQ(sq.test.n, 3);
+        EXPECT_EQ(sq.pairedSeeds, (std::vector<std::int64_t>{0, 1, 2}));
+        EXPECT_TRUE(anyNoteContains(s.notes, "square, early_stopping: k=5, M=10 has the best mean val/acc but runs that did "
+                                             "not complete, so k=5, M=1 is chosen"));
+    }
+    // Every point has a run that did not complete: the best of them all, said so.
+    for (Plan& p : plans)
+        if (p.loss == "square" && p.seed == 1 && !(p.k == 5 && p.M == 10)) p.status = RunStatus::Failed;
+    const SweepAnalysis s = analyze(results(plans));
+    const TunedLoss& sq = tunedRow(s, "square");
+    EXPECT_EQ(sq.chosenValues, (std::vector<std::string>{"5", "10"}));
+    EXPECT_EQ(sq.test.n, 2);
+    EXPECT_TRUE(anyNoteContains(s.notes, "square, early_stopping: every grid point has runs that did not complete; "
+                                         "k=5, M=10 is chosen"));
+}
+
 TEST(SweepAnalysisTest, ConfigurationsCountPointsWithoutACompletedRun) {
     const SweepAnalysis s = analyze(results(gridPlans(true, true)));
     const TunedLoss& sq = tunedRow(s, "square");

@@ -339,13 +339,31 @@ SweepAnalysis analyzeSweeps(const std::vector<RunResult>& runs, const LossAnalys
             t.swept = true;
             t.axes = f.axes;
             t.configurations = static_cast<int>(f.points.size());
+            // A point where a run did not complete (diverged, failed, still running) is chosen
+            // only when every point has one: its mean over the seeds that survived flatters it,
+            // and a setting that diverges on some seeds is not the one to report as tuned.
             const SweepPoint* best = nullptr;
+            const SweepPoint* bestIncomplete = nullptr;
             bool anyVal = false;
+            auto better = [&](const SweepPoint& p, const SweepPoint* than) {
+                return !than || (lower ? p.val.mean < than->val.mean : p.val.mean > than->val.mean);
+            };
             for (const auto& p : f.points) {
                 if (groupOf.count(p.key) && !groupOf.at(p.key)->seeds.empty()) ++t.completedConfigurations;
                 if (p.val.n == 0 || !std::isfinite(p.val.mean)) continue;
                 anyVal = true;
-                if (!best || (lower ? p.val.mean < best->val.mean : p.val.mean > best->val.mean)) best = &p;
+                const SweepPoint*& slot = p.notCompleted.empty() ? best : bestIncomplete;
+                if (better(p, slot)) slot = &p;
+            }
+            if (best && bestIncomplete && better(*bestIncomplete, best))
+                out.notes.push_back(f.taskLabel() + " " + f.label() + ": " + bestIncomplete->label(f.axes) +
+                                    " has the best mean " + out.valMetric + " but runs that did not complete, so " +
+                                    best->label(f.axes) + " is chosen, the best of the points whose runs all completed");
+            if (!best && bestIncomplete) {
+                best = bestIncomplete;
+                out.notes.push_back(f.taskLabel() + " " + f.label() + ": every grid point has runs that did not complete; " +
+                                    best->label(f.axes) + " is chosen on the mean " + out.valMetric +
+                                    " of its completed seeds");
             }
             if (f.points.size() == 1) {
                 best = &f.points.front(); // one configuration: nothing to choose

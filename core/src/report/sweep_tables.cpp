@@ -102,8 +102,8 @@ PaperTable tunedTable(const SweepAnalysis& s) {
         t.data.rows.push_back(data);
     }
     t.display.notes.push_back("Each loss's grid point was chosen by its mean " + valWords +
-                              " over the completed seeds, never on test (ties: the first point in grid order); "
-                              "the test column is that point's result.");
+                              " over the completed seeds, never on test (ties: the first point in grid order), among the "
+                              "points whose runs all completed where there are any; the test column is that point's result.");
     t.display.notes.push_back("Configurations: the grid points each loss was given (every point with a stored run, "
                               "completed or not; \"(n completed)\" when fewer have a completed run); a loss no sweep "
                               "varied counts 1. A loss tuned over more points had more chances to find a good one.");
