@@ -103,7 +103,10 @@ void plotReliability(QCustomPlot& plot, const std::vector<ReliabilityGroup>& gro
 // 1 typographic point (writeReportFigures renders so): axis titles 8 pt; tick labels, legend
 // and the task names under Figure 3's panels 7 pt; axes 0.6 pt. Fonts get pixel sizes, so the
 // layout does not depend on the screen's DPI. Legends lose columns until they fit in
-// `viewportWidth` (points). Call after the plot function, before rendering.
+// `viewportWidth` (points); entries still too wide break into lines after ", " or ": ", or,
+// when that would take over 2/5 of a 3:2 figure's height, are shortened in the middle with
+// the part after their last ": " (a reliability diagram's ECE) kept. Graph names change
+// accordingly. Call after the plot function, before rendering.
 void applyColumnStyle(QCustomPlot& plot, int viewportWidth = 252);
 
 // The plottable with this objectName, or nullptr.
