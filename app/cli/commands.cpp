@@ -483,11 +483,15 @@ int runListCommand(const std::vector<std::string>& argv) {
                                              "status", "epochs", "best_epoch", "val_acc", "test_acc", "loss_name",
                                              "device", "library", "threads", "reused_from", "wall_s", "error"};
     // runner.reuse_prefix names the source run by uid; shown as its id here.
+    // A source outside the selection (or deleted since) sends for every stored run's uid, once:
+    // not again per run whose source is gone, which read the whole store that many times.
     std::map<std::string, std::int64_t> idOfUid;
     for (const auto& r : runs) idOfUid[r.uid] = r.id;
-    for (const auto& r : runs)
-        if (!r.reusedFrom.empty() && !idOfUid.count(r.reusedFrom))
-            for (const auto& o : store.runs()) idOfUid[o.uid] = o.id;
+    const bool sourceOutside = std::any_of(runs.begin(), runs.end(), [&](const RunRecord& r) {
+        return !r.reusedFrom.empty() && !idOfUid.count(r.reusedFrom);
+    });
+    if (sourceOutside)
+        for (const auto& o : store.runs()) idOfUid[o.uid] = o.id;
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : runs) {
         const auto source = idOfUid.find(r.reusedFrom);

@@ -206,7 +206,14 @@ list-csv)
   expect 2 'no database at' -- list --db "$work/none.sqlite"
   # Two stored instances of one experiment: its name is listed once.
   "$cli" run "$work/tiny.yaml" --db "$work/runs.sqlite" --quiet >/dev/null 2>&1 || fail "second run"
-  expect 0 'known experiments: tiny$' -- list --db "$work/runs.sqlite" --experiment nope ;;
+  expect 0 'known experiments: tiny$' -- list --db "$work/runs.sqlite" --experiment nope
+  # reused_from: a stored source shows as its id, one deleted since as its uid (the store is
+  # read once more for the sources outside the runs listed, not once per run).
+  sqlite3 "$work/runs.sqlite" "UPDATE runs SET reused_from = (SELECT uid FROM runs WHERE id = 3) WHERE id IN (2, 4);
+    UPDATE runs SET reused_from = 'feedfacefeedfacefeedfacefeedface' WHERE id = 1" || fail "sqlite3"
+  "$cli" list --db "$work/runs.sqlite" --format csv | tr -d '\r' | cut -d, -f1,19 > "$work/reused.csv"
+  [[ $(tr '\n' ' ' < "$work/reused.csv") == "run_id,reused_from 1,feedfacefeedfacefeedfacefeedface 2,3 3, 4,3 " ]] ||
+    fail "reused_from: $(cat "$work/reused.csv")" ;;
 bad-yaml)
   seed_db
   printf 'name: x\ntask: fashion_mnist/mlp\nlosses: [ce\n' > "$work/bad.yaml"
