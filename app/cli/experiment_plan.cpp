@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 
 #include "progress_printer.h"
 #include "losslab/error.h"
@@ -40,12 +41,6 @@ RunShape shapeOf(const std::string& task, const std::string& protocol, const std
         s.recipe = {{"spec", "unreadable"}};
     }
     return s;
-}
-
-double mean(const std::vector<double>& v) {
-    double sum = 0;
-    for (const double x : v) sum += x;
-    return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
 }
 
 std::string shortValue(double v) {
@@ -214,32 +209,45 @@ RunEstimates estimateRuns(const std::vector<RunSpec>& runs, const std::string& d
     RunStore& store = *opened;
     RunFilter filter;
     filter.status = "completed";
-    std::vector<std::pair<RunShape, double>> stored;
+    // Sums and counts of the stored wall times per task, per task and protocol, and per task,
+    // protocol and recipe, so that each planned run is one look-up in each: a sweep of
+    // thousands of runs against a database of thousands took minutes compared pair by pair.
+    struct Total {
+        double seconds = 0;
+        int runs = 0;
+        void add(double s) {
+            seconds += s;
+            ++runs;
+        }
+        std::optional<double> mean() const { return runs > 0 ? std::optional<double>(seconds / runs) : std::nullopt; }
+    };
+    std::map<std::string, Total> perTask;
+    std::map<std::pair<std::string, std::string>, Total> perProtocol;
+    std::map<std::tuple<std::string, std::string, RunRecipe>, Total> perRecipe;
     std::map<std::string, int> storedPerTask;
     for (const auto& r : store.runs(filter)) {
         if (r.wallSeconds <= 0) continue;
-        stored.push_back({shapeOf(r.taskId, r.protocol, r.specYaml), r.wallSeconds});
+        const RunShape shape = shapeOf(r.taskId, r.protocol, r.specYaml);
+        perTask[shape.task].add(r.wallSeconds);
+        perProtocol[{shape.task, shape.protocol}].add(r.wallSeconds);
+        perRecipe[{shape.task, shape.protocol, shape.recipe}].add(r.wallSeconds);
         ++storedPerTask[r.taskId];
     }
+    auto meanIn = [](const auto& totals, const auto& key) {
+        const auto it = totals.find(key);
+        return it == totals.end() ? std::optional<double>() : it->second.mean();
+    };
     std::map<std::string, int> tiers; // how each estimate was found
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const RunShape want = shapeOf(runs[i].taskId, protocolName(runs[i].protocol), runs[i].toYaml());
-        std::vector<double> same, sameProtocol, sameTask;
-        for (const auto& [shape, seconds] : stored) {
-            if (shape.task != want.task) continue;
-            sameTask.push_back(seconds);
-            if (shape.protocol != want.protocol) continue;
-            sameProtocol.push_back(seconds);
-            if (shape.recipe == want.recipe) same.push_back(seconds);
-        }
-        if (!same.empty()) {
-            out.seconds[i] = mean(same);
+        if (const auto same = meanIn(perRecipe, std::make_tuple(want.task, want.protocol, want.recipe))) {
+            out.seconds[i] = same;
             ++tiers["the same recipe and protocol"];
-        } else if (!sameProtocol.empty()) {
-            out.seconds[i] = mean(sameProtocol);
+        } else if (const auto sameProtocol = meanIn(perProtocol, std::make_pair(want.task, want.protocol))) {
+            out.seconds[i] = sameProtocol;
             ++tiers["the same protocol, another recipe"];
-        } else if (!sameTask.empty()) {
-            out.seconds[i] = mean(sameTask);
+        } else if (const auto sameTask = meanIn(perTask, want.task)) {
+            out.seconds[i] = sameTask;
             ++tiers["another protocol"];
         }
     }

@@ -698,6 +698,8 @@ YAML
   "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --quiet > "$work/whole.out" 2>&1 || fail "whole sweep: $(tail -5 "$work/whole.out")"
   "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --dry-run --quiet > "$work/est.out" 2>&1
   grep -q 'Estimate: .* 10 run(s) from the same recipe and protocol' "$work/est.out" || fail "no estimate: $(cat "$work/est.out")"
+  "$cli" run "$work/tiny.yaml" --db "$work/whole.sqlite" --dry-run --quiet --set 'model.hidden=[32]' > "$work/est.out" 2>&1
+  grep -q 'Estimate: .* 10 run(s) from the same protocol, another recipe' "$work/est.out" || fail "no estimate: $(cat "$work/est.out")"
   # Packed by run count (no stored runs): units of 3, 1, 1, 3, 1, 1 runs into ceil(10 / 3) = 4 tasks.
   "$cli" plan "$work/tiny.yaml" --slurm "$work/packed" --db "$work/none.sqlite" > "$work/packed.out" 2>&1 || fail "plan: $(cat "$work/packed.out")"
   grep -q '^#SBATCH --array=0-3$' "$work/packed/array.sbatch" || fail "packed array range: $(cat "$work/packed.out")"
