@@ -340,6 +340,43 @@ TEST(SweepAnalysisTest, APointWithRunsThatDidNotCompleteIsChosenOnlyWhenEveryPoi
                                          "k=5, M=10 is chosen"));
 }
 
+TEST(SweepAnalysisTest, ALearningRateSweepOfBothLossesPairsEachRateWithItsOwnInTheStatsAsInTheHeatmap) {
+    // losses.*.lr: [0.01, 0.1]. The stats (and table-main, headline, Table 8) paired every square
+    // group with the first CE group, lr 0.01, while the heatmap's difference took CE of the same
+    // rate: square lr 0.1 minus CE lr 0.01 was 0.07 in stats.csv and 0.02 in the heatmap.
+    std::vector<Plan> plans;
+    for (std::int64_t s = 0; s < 3; ++s)
+        for (const double lr : {0.01, 0.1})
+            for (const char* loss : {"ce", "square"}) {
+                Plan p;
+                p.loss = loss;
+                p.lr = lr;
+                p.seed = s;
+                p.axes = {"loss.lr"};
+                p.test = (p.loss == "ce" ? 0.80 : 0.82) + (lr == 0.1 ? 0.05 : 0.0) + 0.01 * static_cast<double>(s);
+                p.val = p.test;
+                plans.push_back(p);
+            }
+    const std::vector<RunResult> runs = results(plans);
+    const LossAnalysis analysis = analyzeRuns(runs, {{kTask, {"vision", 10, ""}}});
+    int compared = 0;
+    for (const SeedComparison& c : analysis.comparisons) {
+        if (c.metric != "test/acc") continue;
+        ++compared;
+        EXPECT_EQ(c.ce.lr, c.square.lr) << c.square.label() << " paired with " << c.ce.label();
+        EXPECT_NEAR(c.test.mean, 0.02, 1e-12) << c.square.label();
+    }
+    EXPECT_EQ(compared, 2);
+    EXPECT_TRUE(anyNoteContains(analysis.notes, "square (k=1, M=1, lr=0.1), early_stopping is paired with ce (lr=0.1), "
+                                                "early_stopping, of the same learning rate"));
+    const SweepAnalysis s = analyzeSweeps(runs, analysis);
+    for (const SweepFamily& f : s.families)
+        for (const SweepPoint& p : f.points)
+            if (p.paired) {
+                EXPECT_NEAR(p.diff.mean, 0.02, 1e-12) << p.label(f.axes);
+            }
+}
+
 TEST(SweepAnalysisTest, ConfigurationsCountPointsWithoutACompletedRun) {
     const SweepAnalysis s = analyze(results(gridPlans(true, true)));
     const TunedLoss& sq = tunedRow(s, "square");

@@ -307,19 +307,26 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         if (sq.key.loss != "square") continue;
         const std::string ceProtocol = ceProtocolFor(sq.key.protocol);
         const auto source = out.epochSources.find(sq.key);
+        // Of several: the one whose runs chose the epoch counts of `sq`'s runs, else the one of
+        // the same learning rate (a sweep of losses.*.lr: each rate against its own), else the
+        // first; as the sweep heatmaps pair their points.
         const LossGroup* ce = nullptr;
         int candidates = 0;
-        bool ceSourced = false; // `ce` chose the epoch counts of `sq`'s runs
+        int ceRank = -1;
+        auto rankOf = [&](const LossGroup& g) {
+            if (source != out.epochSources.end() && source->second == g.key) return 2;
+            return g.key.lr == sq.key.lr ? 1 : 0;
+        };
         for (const auto& g : out.groups)
             if (g.key.loss == "ce" && g.key.taskId == sq.key.taskId && g.key.recipe == sq.key.recipe &&
                 g.key.protocol == ceProtocol) {
-                const bool sourced = source != out.epochSources.end() && source->second == g.key;
-                if (!ce || (sourced && !ceSourced)) {
+                if (rankOf(g) > ceRank) {
                     ce = &g;
-                    ceSourced = sourced;
+                    ceRank = rankOf(g);
                 }
                 ++candidates;
             }
+        const bool ceSourced = ceRank == 2;
         if (!ce) {
             out.notes.push_back(sq.key.taskLabel() + " " + sq.key.label() + ": no cross-entropy " + ceProtocol +
                                 " runs" + (sq.key.recipeLabel.empty() ? "" : " with this recipe") + " to pair with");
@@ -328,7 +335,7 @@ LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std:
         if (candidates > 1)
             out.notes.push_back(sq.key.taskLabel() + ": several cross-entropy " + ceProtocol + " groups; " +
                                 sq.key.label() + " is paired with " + ce->key.label() +
-                                (ceSourced ? ", whose runs chose its epoch counts" : ""));
+                                (ceSourced ? ", whose runs chose its epoch counts" : ceRank == 1 ? ", of the same learning rate" : ""));
         for (const auto& metric : metrics) {
             SeedComparison c;
             c.taskId = sq.key.taskId;
