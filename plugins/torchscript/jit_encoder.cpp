@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -20,6 +18,7 @@
 #include <torch/version.h>
 
 #include "losslab/error.h"
+#include "losslab/spec/file_digest.h"
 #include "losslab/tasks/model_random.h"
 
 namespace losslab::torchscript {
@@ -193,29 +192,6 @@ void checkSignature(torch::jit::Module& module, EncoderKind kind, const std::str
     }
 }
 
-// FNV-1a (64 bits) of the file's bytes, with its size: enough to tell that a file changed.
-std::string fileDigest(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + " (model.file): cannot be read");
-    std::uint64_t state = 0xcbf29ce484222325ULL;
-    std::uint64_t size = 0;
-    std::vector<char> buffer(std::size_t{1} << 20);
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        const auto n = static_cast<std::size_t>(in.gcount());
-        for (std::size_t i = 0; i < n; ++i) {
-            state ^= static_cast<unsigned char>(buffer[i]);
-            state *= 0x100000001b3ULL;
-        }
-        size += n;
-    }
-    if (in.bad()) throw Error(path + " (model.file): cannot be read");
-    char text[64];
-    std::snprintf(text, sizeof text, "fnv1a64:%016llx:%llu", static_cast<unsigned long long>(state),
-                  static_cast<unsigned long long>(size));
-    return text;
-}
-
 constexpr const char* kDigestKey = "model_file_digest";
 
 } // namespace
@@ -297,7 +273,7 @@ LoadedEncoder loadEncoder(const std::string& path, EncoderKind kind, EncoderOutp
                     firstNonEmptyLine(message) + "). Save the module as torch.jit.script or torch.jit.trace returns it "
                     "(a module of torch.jit.optimize_for_inference does not load back, even in PyTorch 1.13); " + kDocs);
     }
-    encoder.digest = fileDigest(path);
+    encoder.digest = fileDigest(path, "model.file");
     checkSignature(encoder.module, kind, path);
     encoder.module.eval();
     torch::Tensor features;

@@ -19,9 +19,12 @@
 #include "losslab/error.h"
 #include "losslab/runner/run_queue.h"
 #include "losslab/spec/experiment_spec.h"
+#include "losslab/spec/file_digest.h"
+#include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
 #include "losslab/training/compute_setup.h"
 #include "losslab/tasks/task_registry.h"
+#include "error_matchers.h"
 #include "toy_task.h"
 #include "scratch_dir.h"
 
@@ -38,6 +41,10 @@ protected:
         missing.id = "toy/missing";
         missing.missingData = true;
         m_registry.add(std::make_shared<fixtures::ToyTask>(missing));
+        fixtures::ToyTaskOptions files;
+        files.id = "toy/files";
+        files.pathKey = true;
+        m_registry.add(std::make_shared<fixtures::ToyTask>(files));
     }
     ExperimentSpec spec(const std::string& yaml, const std::vector<SpecOverride>& overrides = {}) {
         return loadExperimentText(yaml, "test.yaml", overrides, m_registry);
@@ -278,6 +285,63 @@ TEST_F(RunnerTest, InterruptAllStoresInterruptedRunsThatResumeContinues) {
         ASSERT_NE(sibling, records.end());
         EXPECT_EQ(r.reusedFrom, sibling->uid) << r.id;
     }
+}
+
+// A path key naming a file (a vocabulary, a model file) stores the file's digest with the run,
+// in its recipe: the report never pools runs that read different bytes under one name.
+TEST_F(RunnerTest, ARunStoresTheDigestOfTheFilesItReadsInItsRecipe) {
+    RunStore store(dbPath());
+    const std::string labels = (m_dir / "labels.txt").string();
+    std::ofstream(labels) << "one\ntwo\n";
+    const char* yaml = "name: files\ntask: toy/files\ndevice: cpu\nlosses: [ce]\nprotocols: [early_stopping]\nseeds: [1]\n"
+                       "train: {max_epochs: 1}\n";
+    auto runOnce = [&] {
+        RunQueue queue(store, m_registry);
+        queue.start(spec(yaml, {{"data.labels_file", labels}, {"data.root", m_dir.string()}}));
+        EXPECT_EQ(queue.wait().completed, 1);
+        return store.runs().back();
+    };
+    const RunRecord first = runOnce();
+    EXPECT_EQ(storedFileDigests(first.specYaml), (std::map<std::string, std::string>{{"data.labels_file", fileDigest(labels, "x")}}))
+        << first.specYaml << " (data.root is a folder: no digest)";
+    EXPECT_EQ(runRecipe(first.specYaml).count("files.data.labels_file"), 1u);
+    EXPECT_EQ(runRecipe(runOnce().specYaml), runRecipe(first.specYaml)) << "the same file: the same recipe";
+    std::ofstream(labels) << "one\nthree\n";
+    EXPECT_NE(runRecipe(runOnce().specYaml), runRecipe(first.specYaml)) << "another file under the same name";
+    const std::string digest = fileDigest(labels, "x");
+    EXPECT_EQ(digest.rfind("fnv1a64:", 0), 0u) << digest;
+    EXPECT_EQ(digest.substr(digest.size() - 3), ":10") << "its size in bytes ends it: " << digest;
+    EXPECT_TRUE(fixtures::throwsErrorWith([&] { fileDigest((m_dir / "gone.txt").string(), "data.labels_file"); },
+                                          {"gone.txt (data.labels_file): cannot be read"}));
+}
+
+// Resuming a run whose file changed since it started would mix two files in one run: refused,
+// naming the file, with the run left as it was; with the file back it resumes.
+TEST_F(RunnerTest, AResumeRefusesARunWhoseFileChangedSinceItStarted) {
+    RunStore store(dbPath());
+    const std::string labels = (m_dir / "labels.txt").string();
+    std::ofstream(labels) << "one\ntwo\n";
+    const RunQueueResult result = interruptedAtEpoch(
+        store, spec("name: files\ntask: toy/files\ndevice: cpu\nlosses: [ce]\nprotocols: [early_stopping]\nseeds: [1]\n"
+                    "train: {max_epochs: 3, patience: 50}\n",
+                    {{"data.labels_file", labels}}),
+        1);
+    ASSERT_EQ(result.runIds.size(), 1u);
+    ASSERT_EQ(store.runs().front().status, RunStatus::Interrupted);
+    std::ofstream(labels) << "one\nthree\n";
+    {
+        RunQueue queue(store, m_registry);
+        EXPECT_TRUE(fixtures::throwsErrorWith([&] { queue.resume(result.runIds); },
+                                              {"run #" + std::to_string(result.runIds.front()) + ": " + labels +
+                                                   " (data.labels_file) has changed since the run started",
+                                               "Put the file back"}));
+    }
+    EXPECT_EQ(store.runs().front().status, RunStatus::Interrupted);
+    EXPECT_EQ(store.runs().front().epochs, 1);
+    std::ofstream(labels) << "one\ntwo\n";
+    RunQueue again(store, m_registry);
+    again.resume(result.runIds);
+    EXPECT_EQ(again.wait().completed, 1);
 }
 
 // A resumed run stopped before it goes on keeps what it stored (epochs, best epoch, time,

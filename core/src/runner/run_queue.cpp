@@ -15,6 +15,7 @@
 
 #include "losslab/error.h"
 #include "losslab/report/report_table.h"
+#include "losslab/spec/file_digest.h"
 #include "losslab/store/run_store.h"
 #include "losslab/tasks/model_random.h"
 #include "losslab/tasks/task.h"
@@ -581,6 +582,7 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     rec.sourcePath = experiment.sourcePath;
     rec.uid = d.options.experimentUid;
     std::vector<RunSpec> specs = selectRuns(experiment.expand(), d.options.runIndices); // may throw: before storing
+    addFileDigests(specs); // the bytes of the files the runs read, in their recipes (may throw: before storing)
     const bool cpuOnly = onlyCpu(slots);
     if (!cpuOnly) {
         // TF32 is a process-wide switch of CUDA's libraries: runs training side by side must agree.
@@ -645,6 +647,35 @@ RunQueueResult RunQueue::start(const ExperimentSpec& experiment) {
     return d.result;
 }
 
+namespace {
+
+// A run stores the digests of the files its path keys name (files.* in its spec, see
+// file_digest.h). Resuming it after such a file changed would train its last epochs on other
+// bytes than its first, under the first one's digest: refused, naming the file, before anything
+// is stored. A file that is gone is left to the task, which says so when it loads.
+void requireUnchangedFiles(const std::vector<RunRecord>& records, const TaskRegistry& tasks) {
+    std::map<std::string, std::string> now; // by path: each file read once
+    for (const auto& r : records) {
+        const std::map<std::string, std::string> stored = storedFileDigests(r.specYaml);
+        if (stored.empty()) continue;
+        const RunSpec spec = parseRunSpecYaml(r.specYaml, "run #" + std::to_string(r.id), tasks);
+        for (const auto& [key, digest] : stored) {
+            if (!spec.params.has(key)) continue;
+            const std::string& path = spec.params.getString(key);
+            std::error_code ec;
+            if (path.empty() || !std::filesystem::is_regular_file(path, ec)) continue;
+            auto it = now.find(path);
+            if (it == now.end()) it = now.emplace(path, fileDigest(path, key)).first;
+            if (it->second != digest)
+                throw Error("run #" + std::to_string(r.id) + ": " + path + " (" + key + ") has changed since the run started (" +
+                            digest + ", now " + it->second + "): resumed, its last epochs would read other bytes than its "
+                            "first. Put the file back as it was, or start the run again as a new experiment");
+        }
+    }
+}
+
+} // namespace
+
 RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
     Impl& d = *m_impl;
     if (runIds.empty()) throw Error("nothing to resume: no run ids given");
@@ -665,6 +696,7 @@ RunQueueResult RunQueue::resume(const std::vector<std::int64_t>& runIds) {
         index[r.id] = d.runs.size();
         d.runs.emplace_back();
     }
+    requireUnchangedFiles(records, d.tasks);
     requireWritable(d.store);
     prepareCheckpointFolder(d.store);
     std::string device = d.options.device;
