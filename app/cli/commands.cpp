@@ -67,20 +67,27 @@ std::string fmt(double v, int precision = 4) {
     return os.str();
 }
 
+// The columns a UTF-8 cell takes: one per character, not per byte (continuation bytes do not
+// count), so that a name such as "präzision" does not shift the columns after it.
+std::size_t displayWidth(const std::string& text) {
+    std::size_t n = 0;
+    for (const unsigned char c : text) n += (c & 0xC0) != 0x80 ? 1 : 0;
+    return n;
+}
+
 // Plain-text table with columns padded to their widest cell.
 void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::size_t> width;
     for (const auto& r : rows)
         for (std::size_t i = 0; i < r.size(); ++i) {
             if (width.size() <= i) width.push_back(0);
-            width[i] = std::max(width[i], r[i].size());
+            width[i] = std::max(width[i], displayWidth(r[i]));
         }
     for (const auto& r : rows) {
         std::string line;
         for (std::size_t i = 0; i < r.size(); ++i) {
-            std::string cell = r[i];
-            if (i + 1 < r.size()) cell.resize(width[i] + 2, ' ');
-            line += cell;
+            line += r[i];
+            if (i + 1 < r.size()) line.append(width[i] + 2 - displayWidth(r[i]), ' ');
         }
         out << line << "\n";
     }

@@ -213,7 +213,13 @@ list-csv)
     UPDATE runs SET reused_from = 'feedfacefeedfacefeedfacefeedface' WHERE id = 1" || fail "sqlite3"
   "$cli" list --db "$work/runs.sqlite" --format csv | tr -d '\r' | cut -d, -f1,19 > "$work/reused.csv"
   [[ $(tr '\n' ' ' < "$work/reused.csv") == "run_id,reused_from 1,feedfacefeedfacefeedfacefeedface 2,3 3, 4,3 " ]] ||
-    fail "reused_from: $(cat "$work/reused.csv")" ;;
+    fail "reused_from: $(cat "$work/reused.csv")"
+  # Columns are padded by characters, not bytes: a name with an umlaut (17 characters, 18
+  # bytes) left the columns after it one short, and the header one long.
+  sqlite3 "$work/runs.sqlite" "UPDATE experiments SET name = 'präzisionsmessung'" || fail "sqlite3"
+  out=$("$cli" list --db "$work/runs.sqlite") || fail "list: $out"
+  grep -qE '^run_id  experiment {9}task ' <<<"$out" || fail "header not padded to the name's characters: $out"
+  grep -qE '^1 {7}präzisionsmessung  fashion_mnist/mlp ' <<<"$out" || fail "row: $out" ;;
 bad-yaml)
   seed_db
   printf 'name: x\ntask: fashion_mnist/mlp\nlosses: [ce\n' > "$work/bad.yaml"
