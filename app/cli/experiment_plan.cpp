@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "progress_printer.h"
 #include "losslab/error.h"
+#include "losslab/spec/file_digest.h"
 #include "losslab/spec/run_recipe.h"
 #include "losslab/store/run_store.h"
 
@@ -37,6 +39,10 @@ RunShape shapeOf(const std::string& task, const std::string& protocol, const std
     RunShape s{task, protocol, {}};
     try {
         s.recipe = trainingRecipe(runRecipe(specYaml));
+        // A stored run's file digests (files.*): the time a run takes does not depend on its
+        // files' bytes, and a planned run has none yet.
+        for (auto it = s.recipe.begin(); it != s.recipe.end();)
+            it = it->first.rfind(std::string(kFileDigestSection) + ".", 0) == 0 ? s.recipe.erase(it) : std::next(it);
     } catch (const Error&) {
         s.recipe = {{"spec", "unreadable"}};
     }

@@ -157,6 +157,12 @@ torchscript-run)
   grep -q 'torchscript/text' "$work/report/table-main.md" || fail "no torchscript/text row: $(cat "$work/report/table-main.md")"
   grep -q 'F1' "$work/report/table-main.md" || fail "no F1 column: $(cat "$work/report/table-main.md")"
   figures_made "$work/report" "$work/out" fig1-seed-differences fig3-seed-spread fig2-curves-torchscript_text
+  # The runs store their files' digests; the estimate of the same runs still finds them.
+  sqlite3 -readonly "$work/runs.sqlite" "SELECT spec_yaml FROM runs WHERE id = 1" | grep -qE '^  model.file: "fnv1a64:[0-9a-f]{16}:[0-9]+"$' ||
+    fail "no digest of model.file in the stored run"
+  "$cli" run bert_mrpc --db "$work/runs.sqlite" --seeds 2 --max-epochs 2 --dry-run "${bert[@]}" \
+    --set model.file="$work/models/text_pooled.pt" > "$work/est.out" 2>&1
+  grep -q 'Estimate: .* from the same recipe and protocol' "$work/est.out" || fail "no estimate from the stored runs: $(cat "$work/est.out")"
   listed_before
   expect 2 "not_torchscript.pt \(model.file\): not a TorchScript file" -- run bert_mrpc --db "$work/runs.sqlite" --seeds 1 \
     "${bert[@]}" --set model.file="$work/models/not_torchscript.pt"
