@@ -137,7 +137,8 @@ struct AnalysisOptions {
 // Square groups are paired with the CE group of the same task, recipe and protocol (the CE
 // early-stopping group for same_epochs_as_ce); when there are several such CE groups, the one
 // whose runs the square group's runs name in RunRecord::dependsOn (the CE that chose their
-// epoch counts), else the first. When one group holds runs of several experiments (the same recipe stored twice), a
+// epoch counts), else the one of the same learning rate (a losses.*.lr sweep: each rate against
+// its own, as the sweep heatmaps pair), else the first. When one group holds runs of several experiments (the same recipe stored twice), a
 // note names the experiments pooled. When a group holds a seed more than once, the newest run
 // (highest id) is used, whatever its status, and a note names the runs left out.
 LossAnalysis analyzeRuns(const std::vector<RunResult>& runs, const std::map<std::string, TaskMeta>& tasks,
