@@ -217,7 +217,9 @@ list-csv)
   # read once more for the sources outside the runs listed, not once per run).
   sqlite3 "$work/runs.sqlite" "UPDATE runs SET reused_from = (SELECT uid FROM runs WHERE id = 3) WHERE id IN (2, 4);
     UPDATE runs SET reused_from = 'feedfacefeedfacefeedfacefeedface' WHERE id = 1" || fail "sqlite3"
-  "$cli" list --db "$work/runs.sqlite" --format csv | tr -d '\r' | cut -d, -f1,19 > "$work/reused.csv"
+  # Columns by name: a field may hold a quoted comma ("LibTorch 2.6.0, oneDNN off" on Debian 13).
+  "$cli" list --db "$work/runs.sqlite" --format csv |
+    python3 -c 'import csv, sys; print("run_id,reused_from"); [print(r["run_id"] + "," + r["reused_from"]) for r in csv.DictReader(sys.stdin)]' > "$work/reused.csv"
   [[ $(tr '\n' ' ' < "$work/reused.csv") == "run_id,reused_from 1,feedfacefeedfacefeedfacefeedface 2,3 3, 4,3 " ]] ||
     fail "reused_from: $(cat "$work/reused.csv")"
   # Columns are padded by characters, not bytes: a name with an umlaut (17 characters, 18
