@@ -44,21 +44,29 @@ std::string storedExperiments(const std::vector<ExperimentRecord>& experiments) 
 }
 
 // An --experiment value: every experiment of that exact name (as `list --experiment` selects
-// them), else NAME#ID, the one experiment `report` and `export` name that way. Empty when
-// neither matches.
+// them), or NAME#ID, the one experiment `report` and `export` name that way ("a#01" too). Empty
+// when neither matches. A value that is both (an experiment named "a#1" beside instance #1 of
+// "a") is refused, as `report` refuses it: a delete must not guess.
 std::vector<std::int64_t> experimentsMatching(const std::string& value, const std::vector<ExperimentRecord>& experiments) {
     std::vector<std::int64_t> ids;
     for (const auto& e : experiments)
         if (e.name == value) ids.push_back(e.id);
-    if (!ids.empty()) return ids;
     const auto hash = value.rfind('#');
-    if (hash == std::string::npos || hash + 1 == value.size()) return ids;
-    const std::string digits = value.substr(hash + 1);
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    const std::string digits = hash == std::string::npos ? std::string() : value.substr(hash + 1);
+    if (digits.empty() || digits.size() > 18 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
         return ids;
-    for (const auto& e : experiments)
-        if (experimentLabel(e.name, e.id) == value) ids.push_back(e.id);
-    return ids;
+    const std::int64_t id = std::stoll(digits);
+    const auto instance = std::find_if(experiments.begin(), experiments.end(),
+                                       [&](const ExperimentRecord& e) { return e.id == id && e.name == value.substr(0, hash); });
+    if (instance == experiments.end()) return ids;
+    if (ids.empty()) return {instance->id};
+    std::string byName;
+    for (const auto i : ids) byName += (byName.empty() ? "#" : ", #") + std::to_string(i);
+    throw Error("losslab-cli delete: --experiment '" + value + "' is ambiguous: it is the name of experiment " + byName +
+                " and also instance #" + std::to_string(id) + " of '" + value.substr(0, hash) + "'; write '" + value + "#" +
+                std::to_string(ids.front()) + "' for the first (one instance), '" + value.substr(0, hash + 1) + "0" + digits +
+                "' for the second; nothing was deleted");
 }
 
 std::int64_t runIdOf(const std::string& value) {

@@ -971,7 +971,20 @@ delete)
   "$cli" list --db "$work/runs.sqlite" --format csv | grep -q ',other,' && fail "other's runs are still listed"
   [[ $("$cli" list --db "$work/runs.sqlite" --format csv | wc -l) -eq $(( $(wc -l < "$work/before.csv") - 4 )) ]] || fail "more than 4 runs went"
   [[ $(sqlite3 "$work/runs.sqlite" "SELECT COUNT(*) FROM experiments WHERE name = 'other'") -eq 0 ]] || fail "experiment other is still stored"
-  expect 2 "no experiment 'other'" -- delete --db "$work/runs.sqlite" --experiment other --yes ;;
+  expect 2 "no experiment 'other'" -- delete --db "$work/runs.sqlite" --experiment other --yes
+  # A value that is a stored name and also NAME#ID of another experiment is refused, nothing
+  # deleted; each reading can be written so that it means one.
+  "$cli" run "$work/tiny.yaml" --db "$work/hash.sqlite" --quiet --seeds 1 --set 'protocols=[early_stopping]' >/dev/null 2>&1 || fail "run tiny"
+  "$cli" run "$work/tiny.yaml" --db "$work/hash.sqlite" --quiet --seeds 1 --set 'protocols=[early_stopping]' --set 'name=tiny#1' \
+    >/dev/null 2>&1 || fail "run tiny#1"
+  cp "$work/hash.sqlite" "$work/runs.sqlite" && listed_before
+  expect 2 "\-\-experiment 'tiny#1' is ambiguous: it is the name of experiment #2 and also instance #1 of 'tiny'; write 'tiny#1#2' for the first .*'tiny#01' for the second; nothing was deleted" -- \
+    delete --db "$work/runs.sqlite" --experiment 'tiny#1' --yes
+  db_unchanged
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment 'tiny#1#2' --dry-run 2>&1 </dev/null) || fail "tiny#1#2: $out"
+  grep -qE '^  [0-9]+ +tiny#1#2 ' <<<"$out" && ! grep -qE '^  [0-9]+ +tiny#1 ' <<<"$out" || fail "tiny#1#2 selects more than experiment 2: $out"
+  out=$("$cli" delete --db "$work/runs.sqlite" --experiment 'tiny#01' --dry-run 2>&1 </dev/null) || fail "tiny#01: $out"
+  grep -qE '^  [0-9]+ +tiny#1 ' <<<"$out" && ! grep -qE '^  [0-9]+ +tiny#1#2 ' <<<"$out" || fail "tiny#01 selects more than experiment 1: $out" ;;
 *)
   fail "unknown case" ;;
 esac
