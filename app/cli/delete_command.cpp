@@ -16,6 +16,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "losslab/error.h"
+#include "losslab/report/report_files.h"
 #include "losslab/store/run_deletion.h"
 #include "losslab/store/run_store.h"
 
@@ -45,28 +46,16 @@ std::string storedExperiments(const std::vector<ExperimentRecord>& experiments) 
 
 // An --experiment value: every experiment of that exact name (as `list --experiment` selects
 // them), or NAME#ID, the one experiment `report` and `export` name that way ("a#01" too). Empty
-// when neither matches. A value that is both (an experiment named "a#1" beside instance #1 of
-// "a") is refused, as `report` refuses it: a delete must not guess.
+// when neither matches. A value that is both is refused, as `report` refuses it: a delete must
+// not guess.
 std::vector<std::int64_t> experimentsMatching(const std::string& value, const std::vector<ExperimentRecord>& experiments) {
+    const ExperimentMatch match = matchExperiment(value, experiments);
+    if (!match.ambiguity.empty())
+        throw Error("losslab-cli delete: --experiment '" + value + "' is ambiguous: " + match.ambiguity + "; nothing was deleted");
     std::vector<std::int64_t> ids;
-    for (const auto& e : experiments)
-        if (e.name == value) ids.push_back(e.id);
-    const auto hash = value.rfind('#');
-    const std::string digits = hash == std::string::npos ? std::string() : value.substr(hash + 1);
-    if (digits.empty() || digits.size() > 18 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-        return ids;
-    const std::int64_t id = std::stoll(digits);
-    const auto instance = std::find_if(experiments.begin(), experiments.end(),
-                                       [&](const ExperimentRecord& e) { return e.id == id && e.name == value.substr(0, hash); });
-    if (instance == experiments.end()) return ids;
-    if (ids.empty()) return {instance->id};
-    std::string byName;
-    for (const auto i : ids) byName += (byName.empty() ? "#" : ", #") + std::to_string(i);
-    throw Error("losslab-cli delete: --experiment '" + value + "' is ambiguous: it is the name of experiment " + byName +
-                " and also instance #" + std::to_string(id) + " of '" + value.substr(0, hash) + "'; write '" + value + "#" +
-                std::to_string(ids.front()) + "' for the first (one instance), '" + value.substr(0, hash + 1) + "0" + digits +
-                "' for the second; nothing was deleted");
+    for (const auto& e : match.named) ids.push_back(e.id);
+    if (ids.empty() && match.instance) ids.push_back(match.instance->id);
+    return ids;
 }
 
 std::int64_t runIdOf(const std::string& value) {

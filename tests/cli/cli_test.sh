@@ -978,7 +978,7 @@ delete)
   "$cli" run "$work/tiny.yaml" --db "$work/hash.sqlite" --quiet --seeds 1 --set 'protocols=[early_stopping]' --set 'name=tiny#1' \
     >/dev/null 2>&1 || fail "run tiny#1"
   cp "$work/hash.sqlite" "$work/runs.sqlite" && listed_before
-  expect 2 "\-\-experiment 'tiny#1' is ambiguous: it is the name of experiment #2 and also instance #1 of 'tiny'; write 'tiny#1#2' for the first .*'tiny#01' for the second; nothing was deleted" -- \
+  expect 2 "\-\-experiment 'tiny#1' is ambiguous: it is the name of experiment #2 and also instance #1 of 'tiny'; write 'tiny#1#2' for the first, 'tiny#01' for the second; nothing was deleted" -- \
     delete --db "$work/runs.sqlite" --experiment 'tiny#1' --yes
   db_unchanged
   out=$("$cli" delete --db "$work/runs.sqlite" --experiment 'tiny#1#2' --dry-run 2>&1 </dev/null) || fail "tiny#1#2: $out"

@@ -88,6 +88,33 @@ ReportTable reliabilityTable(const std::vector<ReliabilityGroup>& groups) {
 
 } // namespace
 
+ExperimentMatch matchExperiment(const std::string& value, const std::vector<ExperimentRecord>& all) {
+    ExperimentMatch match;
+    for (const auto& e : all)
+        if (e.name == value) match.named.push_back(e);
+    const auto hash = value.rfind('#');
+    const std::string digits = hash == std::string::npos ? std::string() : value.substr(hash + 1);
+    if (!digits.empty() && digits.size() < 19 &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        const std::int64_t id = std::stoll(digits);
+        for (const auto& e : all)
+            if (e.id == id && e.name == value.substr(0, hash)) match.instance = e;
+    }
+    if (match.named.empty() || !match.instance) return match;
+    // Both readings are stored (an instance never has the value as its name): say how to write
+    // each so that it means one.
+    std::string padded = value.substr(0, hash + 1) + "0" + digits;
+    while (std::any_of(all.begin(), all.end(), [&](const ExperimentRecord& e) { return e.name == padded; }))
+        padded.insert(hash + 1, "0");
+    std::string ids;
+    for (const auto& e : match.named) ids += (ids.empty() ? "#" : ", #") + std::to_string(e.id);
+    match.ambiguity = "it is the name of experiment" + std::string(match.named.size() > 1 ? "s " : " ") + ids +
+                      " and also instance #" + std::to_string(match.instance->id) + " of '" + value.substr(0, hash) +
+                      "'; write '" + value + "#" + std::to_string(match.named.back().id) + "' for the first, '" + padded +
+                      "' for the second";
+    return match;
+}
+
 std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names) {
     std::vector<ExperimentRecord> all = store.experiments();
     std::vector<ExperimentRecord> out;
@@ -99,30 +126,11 @@ std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std
         return out;
     }
     for (const auto& name : names) {
-        // The exact name (its latest instance), even when it holds a '#' ("run #2"); and NAME#ID.
-        const ExperimentRecord* byName = nullptr;
-        for (const auto& e : all)
-            if (e.name == name) byName = &e; // the latest
-        const ExperimentRecord* byId = nullptr;
-        const auto hash = name.rfind('#');
-        const std::string digits = hash == std::string::npos ? std::string() : name.substr(hash + 1);
-        if (!digits.empty() && digits.size() < 19 &&
-            std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-            const std::int64_t id = std::stoll(digits);
-            for (const auto& e : all)
-                if (e.id == id && e.name == name.substr(0, hash)) byId = &e;
-        }
-        if (byName && byId && byName->id != byId->id) {
-            // Both readings are stored: say how to write each so that it means one.
-            std::string padded = name.substr(0, hash + 1) + "0" + digits;
-            while (std::any_of(all.begin(), all.end(), [&](const ExperimentRecord& e) { return e.name == padded; }))
-                padded.insert(hash + 1, "0");
-            throw Error("experiment '" + name + "' is ambiguous in " + store.path() + ": it is the name of experiment #" +
-                        std::to_string(byName->id) + " and also instance #" + std::to_string(byId->id) + " of '" +
-                        name.substr(0, hash) + "'; write '" + name + "#" + std::to_string(byName->id) +
-                        "' for the first, '" + padded + "' for the second");
-        }
-        const ExperimentRecord* found = byName ? byName : byId;
+        const ExperimentMatch match = matchExperiment(name, all);
+        if (!match.ambiguity.empty())
+            throw Error("experiment '" + name + "' is ambiguous in " + store.path() + ": " + match.ambiguity);
+        const ExperimentRecord* found = !match.named.empty() ? &match.named.back() // the latest of that name
+                                                              : match.instance ? &*match.instance : nullptr;
         if (!found)
             throw Error("no experiment '" + name + "' in " + store.path() + "; stored experiments: " + knownExperiments(store));
         if (std::none_of(out.begin(), out.end(), [&](const ExperimentRecord& e) { return e.id == found->id; }))

@@ -9,6 +9,7 @@
 // Every file goes through a temporary file and a rename, so an interrupted report leaves no
 // partial file. Figures are drawn by ui/plots (full build only). Torch-free, Qt-free.
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,21 @@ struct ReportData {
     std::vector<ReliabilityGroup> reliability;
 };
 
-// Resolves the experiment selection; throws Error naming an unknown experiment and listing
-// the stored ones.
+// How an --experiment value reads against the stored experiments (`all`, in id order): the
+// experiments of exactly that name (a name may hold '#': "run #2"), and the one that NAME#ID
+// names ("a#2", "a#02"). When both are found (an experiment named "a#1" beside instance #1 of
+// "a") `ambiguity` says so and how to write each ("it is the name of experiment #4 and also
+// instance #1 of 'a'; write 'a#1#4' for the first, 'a#01' for the second"): callers refuse to
+// guess. `report`, `export` and `delete` read values so.
+struct ExperimentMatch {
+    std::vector<ExperimentRecord> named;
+    std::optional<ExperimentRecord> instance;
+    std::string ambiguity;
+};
+ExperimentMatch matchExperiment(const std::string& value, const std::vector<ExperimentRecord>& all);
+
+// Resolves the experiment selection (the latest experiment of a name, or NAME#ID); throws Error
+// naming an unknown experiment and listing the stored ones, or an ambiguous value.
 std::vector<ExperimentRecord> selectExperiments(const RunStore& store, const std::vector<std::string>& names);
 
 // The runs of the selected experiments, ordered by id. Throws Error when `experiments` is
